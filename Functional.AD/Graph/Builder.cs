@@ -1,0 +1,139 @@
+namespace Functional.AD;
+
+/// <summary>
+/// Builds a <see cref="Graph"/> node by node. Every application is hash-consed (same primitive, same operands,
+/// same static parameters: same node), constant-folded when all operands are constants, and offered to the
+/// primitive's own IEEE-exact rewrites. A child builder (for a branch or loop body) captures the parent's nodes
+/// it uses as extra inputs, so sub-graphs are closed.
+/// </summary>
+internal sealed class Builder
+{
+    readonly List<Node> nodes = new();
+    readonly List<Node> inputs = new();
+    readonly Dictionary<(Primitive, string), Node> cse = new();
+    readonly Dictionary<Node, Node> captured = new(RefEq<Node>.Instance);
+    public readonly Builder? Parent;
+    /// <summary>Outer nodes captured by this (child) builder, in the order of the inputs created for them.</summary>
+    public readonly List<Node> Captures = new();
+
+    public Builder(Builder? parent = null) => Parent = parent;
+
+    public IReadOnlyList<Node> Nodes => nodes;
+    public IReadOnlyList<Node> InputNodes => inputs;
+
+    public Node Input(Kind kind, string? name = null, Type? staticType = null)
+    {
+        var n = new Node(this, Prims.Input, [], new Params(inputs.Count), [], kind, staticType) { Name = name };
+        inputs.Add(n);
+        nodes.Add(n);
+        return n;
+    }
+
+    public Node Const(object value)
+    {
+        var kind = value switch
+        {
+            Tensor => Kind.Tensor,
+            double => Kind.Double,
+            float => Kind.Float,
+            bool => Kind.Bool,
+            Aval => Kind.Aval,
+            _ => Kind.Static,
+        };
+        string key = value switch
+        {
+            double d => "d" + BitConverter.DoubleToInt64Bits(d),
+            float f => "f" + BitConverter.SingleToInt32Bits(f),
+            bool b => b ? "true" : "false",
+            Aval a => "a" + a,
+            _ => "r" + System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(value) + ":" + value.GetHashCode(),
+        };
+        if (cse.TryGetValue((Prims.Const, key), out var hit) && (kind != Kind.Tensor && kind != Kind.Static || ReferenceEquals(hit.Value, value)))
+            return hit;
+        var n = new Node(this, Prims.Const, [], Params.None, [], kind, value);
+        cse[(Prims.Const, key)] = n;
+        nodes.Add(n);
+        return n;
+    }
+
+    /// <summary>Maps a node of an enclosing builder to the input of this builder that stands for it.</summary>
+    public Node Capture(Node outer)
+    {
+        if (outer.Owner == this) return outer;
+        if (outer.IsConst) return Const(outer.Value!);
+        if (captured.TryGetValue(outer, out var inner)) return inner;
+        if (Parent is null) throw new InvalidOperationException($"Internal error: node {outer} belongs to no enclosing builder.");
+        var viaParent = outer.Owner == Parent ? outer : Parent.Capture(outer);
+        inner = Input(outer.Kind, outer.Name, outer.Value as Type);
+        captured[outer] = inner;
+        Captures.Add(viaParent);
+        return inner;
+    }
+
+    public Node Apply(Primitive p, Node[] args, Params? prms = null, Graph[]? subs = null)
+    {
+        prms ??= Params.None;
+        subs ??= [];
+        for (int i = 0; i < args.Length; i++)
+            if (args[i].Owner != this) args = ReplaceAt(args, i, Capture(args[i]));
+
+        var kind = p.KindOf(args.Select(a => a.Kind).ToArray(), prms, subs);
+
+        if (subs.Length == 0)
+        {
+            var rewritten = p.Rewrite?.Invoke(this, args, prms);
+            if (rewritten is not null) return rewritten;
+            if (p.Foldable && args.Length > 0 && args.All(a => a.IsConst))
+            {
+                object? folded = null;
+                try { folded = p.Eval(args.Select(a => a.Value!).ToArray(), args.Select(a => a.Kind).ToArray(), prms); }
+                catch (Exception) { /* leave it to run time, where the error names the shapes */ }
+                if (folded is not null) return Const(folded);
+            }
+        }
+
+        string key = string.Join(",", args.Select(a => a.Id)) + "|" + prms.GetHashCode() + "|" + string.Join(",", subs.Select(s => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(s)));
+        if (cse.TryGetValue((p, key), out var existing) && existing.Params.Equals(prms)) return existing;
+        var n = new Node(this, p, args, prms, subs, kind);
+        cse[(p, key)] = n;
+        nodes.Add(n);
+        return n;
+    }
+
+    static Node[] ReplaceAt(Node[] a, int i, Node v)
+    {
+        var c = (Node[])a.Clone();
+        c[i] = v;
+        return c;
+    }
+
+    /// <summary>Re-applies the nodes of <paramref name="g"/> here with its inputs bound to <paramref name="args"/>.</summary>
+    public Node[] Inline(Graph g, IReadOnlyList<Node> args)
+    {
+        if (args.Count != g.Inputs.Length) throw new InvalidOperationException("Internal error: inline arity.");
+        var map = new Dictionary<Node, Node>(RefEq<Node>.Instance);
+        for (int i = 0; i < args.Count; i++) map[g.Inputs[i]] = args[i];
+        foreach (var n in g.Nodes)
+        {
+            if (map.ContainsKey(n)) continue;
+            map[n] = n.IsConst ? Const(n.Value!) : Apply(n.Op, n.Args.Select(a => map[a]).ToArray(), n.Params, n.Subgraphs);
+            map[n].Source ??= n.Source;
+        }
+        return g.Outputs.Select(o => map[o]).ToArray();
+    }
+
+    /// <summary>Closes the graph: dead nodes (not reachable from <paramref name="outputs"/>) are dropped.</summary>
+    public Graph Finish(IReadOnlyList<Node> outputs)
+    {
+        var live = new HashSet<Node>(RefEq<Node>.Instance);
+        var stack = new Stack<Node>(outputs);
+        while (stack.Count > 0)
+        {
+            var n = stack.Pop();
+            if (!live.Add(n)) continue;
+            foreach (var a in n.Args) stack.Push(a);
+        }
+        var kept = nodes.Where(n => !n.IsInput && live.Contains(n)).ToArray();
+        return new Graph(inputs.ToArray(), kept, outputs.ToArray());
+    }
+}

@@ -1,0 +1,140 @@
+using System.Linq.Expressions;
+using System.Reflection;
+
+namespace Functional.AD;
+
+/// <summary>Forward rule: the tangent of a primitive's output given its operands' tangents (<c>null</c> is a symbolic zero).</summary>
+internal delegate V? JvpRule(RuleCtx c, V?[] t);
+
+/// <summary>Transpose rule of a linear primitive: cotangents of its linear operands given the output's cotangent.</summary>
+internal delegate V?[] TransposeRule(RuleCtx c, V ct);
+
+/// <summary>
+/// A primitive operation of the IR. Everything about it sits in its one declaration (see <c>Prims</c>): how it is
+/// written as C# (its eager method), its result kind, its JVP rule, its transpose rule when it is linear, and
+/// its printing. Primitives are compared by reference; <see cref="Name"/> is only for printing.
+/// </summary>
+public sealed class Primitive
+{
+    /// <summary>The name used when printing.</summary>
+    public string Name { get; }
+
+    internal MethodInfo? TensorMethod;
+    internal MethodInfo? DoubleMethod;
+    internal MethodInfo? FloatMethod;
+    internal Func<Kind[], Params, Graph[], Kind>? KindRule;
+    internal Func<Expression[], Kind[], Params, Graph[], Expression>? EmitRule;
+    internal JvpRule? Jvp;
+    internal TransposeRule? Transpose;
+    /// <summary>The derivative is zero everywhere it exists (comparisons, argmax, sign, one-hot).</summary>
+    internal bool ZeroDerivative;
+    /// <summary>Operands whose tangents are ignored (indices, masks).</summary>
+    internal int[] NonDiff = [];
+    internal bool Foldable = true;
+    internal Func<Builder, Node[], Params, Node?>? Rewrite;
+    /// <summary>Infix operator text, for printing (<c>"+"</c>); <c>null</c> for calls.</summary>
+    internal string? Infix;
+    internal Func<string[], Kind[], Params, string>? FormatRule;
+
+    internal Primitive(string name) => Name = name;
+
+    /// <inheritdoc/>
+    public override string ToString() => Name;
+
+    internal bool HasAllRules => ZeroDerivative || Jvp is not null;
+
+    internal Kind KindOf(Kind[] args, Params p, Graph[] subs)
+    {
+        if (KindRule is not null) return KindRule(args, p, subs);
+        if (args.Contains(Kind.Tensor)) return Kind.Tensor;
+        if (args.Contains(Kind.Double)) return Kind.Double;
+        if (args.Contains(Kind.Float)) return Kind.Float;
+        return Kind.Tensor;
+    }
+
+    internal MethodInfo MethodFor(Kind[] kinds)
+    {
+        bool anyTensor = kinds.Contains(Kind.Tensor) || kinds.Contains(Kind.Aval);
+        if (!anyTensor)
+        {
+            if (kinds.All(k => k == Kind.Float) && FloatMethod is not null) return FloatMethod;
+            if (DoubleMethod is not null && kinds.All(k => k is Kind.Double or Kind.Float or Kind.Bool)) return DoubleMethod;
+        }
+        return TensorMethod ?? throw new InvalidOperationException($"Primitive {Name} has no implementation for operands of kinds {string.Join(", ", kinds)}.");
+    }
+
+    internal static bool IsOperandType(Type t) =>
+        t == typeof(Tensor) || t == typeof(Tensor[]) || t == typeof(double) || t == typeof(float) || t == typeof(Aval) || t == typeof(Aval[]);
+
+    internal Expression Emit(Expression[] args, Kind[] kinds, Params p, Graph[] subs)
+    {
+        if (EmitRule is not null) return EmitRule(args, kinds, p, subs);
+        var m = MethodFor(kinds);
+        return CallWith(m, args, p);
+    }
+
+    /// <summary>Calls <paramref name="m"/> with the operands in its operand positions (an array parameter takes the
+    /// rest) and the static parameters, in order, in the other positions.</summary>
+    internal static Expression CallWith(MethodInfo m, Expression[] args, Params p)
+    {
+        var ps = m.GetParameters();
+        int fixedOperands = ps.Count(q => IsOperandType(q.ParameterType) && !q.ParameterType.IsArray);
+        bool hasArray = ps.Any(q => IsOperandType(q.ParameterType) && q.ParameterType.IsArray);
+        int arrayCount = hasArray ? args.Length - fixedOperands : 0;
+        var call = new Expression[ps.Length];
+        int ai = 0, si = 0;
+        for (int i = 0; i < ps.Length; i++)
+        {
+            var pt = ps[i].ParameterType;
+            if (IsOperandType(pt))
+            {
+                if (pt.IsArray)
+                {
+                    call[i] = Expression.NewArrayInit(pt.GetElementType()!, args.Skip(ai).Take(arrayCount).Select(a => Conv(a, pt.GetElementType()!)));
+                    ai += arrayCount;
+                }
+                else call[i] = Conv(args[ai++], pt);
+            }
+            else call[i] = Expression.Constant(p[si++], pt);
+        }
+        return Expression.Call(m, call);
+    }
+
+    internal static Expression Conv(Expression e, Type t) => e.Type == t ? e : Expression.Convert(e, t);
+
+    /// <summary>Evaluates the primitive on constant operands (constant folding), by running the code it emits.</summary>
+    internal object? Eval(object[] args, Kind[] kinds, Params p)
+    {
+        var exprs = args.Select((a, i) => (Expression)Expression.Constant(a, kinds[i].ClrType(a.GetType()))).ToArray();
+        var body = Emit(exprs, kinds, p, []);
+        return Expression.Lambda<Func<object?>>(Expression.Convert(body, typeof(object))).Compile(preferInterpretation: true)();
+    }
+
+    internal string Format(string[] args, Kind[] kinds, Params p)
+    {
+        if (FormatRule is not null) return FormatRule(args, kinds, p);
+        if (Infix is not null)
+            return args.Length == 1 ? $"{Infix}{args[0]}" : $"{args[0]} {Infix} {args[1]}";
+        var m = MethodFor(kinds);
+        var ps = m.GetParameters();
+        var parts = new List<string>();
+        int ai = 0, si = 0;
+        int fixedOperands = ps.Count(q => IsOperandType(q.ParameterType) && !q.ParameterType.IsArray);
+        int arrayCount = args.Length - fixedOperands;
+        foreach (var q in ps)
+        {
+            if (IsOperandType(q.ParameterType))
+            {
+                if (q.ParameterType.IsArray) { parts.Add("[" + string.Join(", ", args.Skip(ai).Take(arrayCount)) + "]"); ai += arrayCount; }
+                else parts.Add(args[ai++]);
+            }
+            else
+            {
+                var v = p[si++];
+                if (q.HasDefaultValue && Equals(q.DefaultValue, v)) continue;
+                parts.Add($"{q.Name}: {Printer.Literal(v)}");
+            }
+        }
+        return $"{m.DeclaringType!.Name}.{m.Name}({string.Join(", ", parts)})";
+    }
+}

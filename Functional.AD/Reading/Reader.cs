@@ -1,0 +1,374 @@
+using System.Linq.Expressions;
+using System.Reflection;
+
+namespace Functional.AD;
+
+/// <summary>A value while reading: a graph node, a pytree of values, a compile-time constant, an array, or a lambda.</summary>
+internal abstract class Sym;
+internal sealed class SLeaf(Node n) : Sym { public readonly Node N = n; }
+internal sealed class STree(TreeDef def, Sym[] children) : Sym { public readonly TreeDef Def = def; public readonly Sym[] Children = children; }
+internal sealed class SStatic(object? value) : Sym { public readonly object? Value = value; }
+internal sealed class SArray(Sym[] items) : Sym { public readonly Sym[] Items = items; }
+internal sealed class SLambda(LambdaExpression l, Dictionary<ParameterExpression, Sym> env) : Sym
+{
+    public readonly LambdaExpression L = l;
+    public readonly Dictionary<ParameterExpression, Sym> Env = env;
+}
+
+/// <summary>A function read into the IR: its graph (inputs: the leaves of every parameter) and the pytree shapes.</summary>
+internal sealed class Program
+{
+    public required Graph Graph;
+    public required ParameterExpression[] Parameters;
+    public required TreeDef[] ParamDefs;
+    public required TreeDef OutDef;
+    public required Type ReturnType;
+    /// <summary>Index of the first graph input of each parameter.</summary>
+    public int InputOffset(int param) => ParamDefs.Take(param).Sum(d => d.LeafCount);
+}
+
+/// <summary>
+/// Reads an <see cref="Expression{TDelegate}"/> into the IR: inlines <c>Invoke</c> and <c>Np.Let</c>, reads captured
+/// values once, flattens pytrees into leaves, and turns <c>c ? a : b</c> into a conditional with sub-graphs.
+/// Anything else fails with the subexpression printed as C#.
+/// </summary>
+internal sealed class Reader
+{
+    static readonly System.Runtime.CompilerServices.ConditionalWeakTable<LambdaExpression, Program> written = new();
+
+    /// <summary>Remembers the program an expression was written from, so reading it again is exact and free.</summary>
+    public static void Remember(LambdaExpression e, Program p) => written.AddOrUpdate(e, p);
+
+    public static Program Read(LambdaExpression f)
+    {
+        if (written.TryGetValue(f, out var p)) return p;
+        var b = new Builder();
+        var env = new Dictionary<ParameterExpression, Sym>();
+        var defs = new TreeDef[f.Parameters.Count];
+        for (int i = 0; i < f.Parameters.Count; i++)
+        {
+            var prm = f.Parameters[i];
+            defs[i] = TreeDef.Of(prm.Type);
+            env[prm] = MakeInputs(b, defs[i], prm.Name ?? $"arg{i}");
+        }
+        var reader = new Reader();
+        var result = reader.Read(f.Body, env, b);
+        var outDef = TreeDef.Of(f.ReturnType);
+        var outs = new List<Node>();
+        reader.Flatten(result, outDef, b, outs, f.Body);
+        return new Program { Graph = b.Finish(outs), Parameters = f.Parameters.ToArray(), ParamDefs = defs, OutDef = outDef, ReturnType = f.ReturnType };
+    }
+
+    static Sym MakeInputs(Builder b, TreeDef d, string path)
+    {
+        if (d.Leaf is Kind k) return new SLeaf(b.Input(k, path));
+        if (d.IsStatic) return new SLeaf(b.Input(Kind.Static, path, d.Type));
+        return new STree(d, d.Members.Select((m, i) => MakeInputs(b, d.Children[i], path + "." + m.Name)).ToArray());
+    }
+
+    void Flatten(Sym s, TreeDef d, Builder b, List<Node> into, Expression at)
+    {
+        if (d.IsLeaf)
+        {
+            switch (s)
+            {
+                case SLeaf l: into.Add(l.N); return;
+                case SStatic st when st.Value is not null && (st.Value is double || st.Value is float || st.Value is Tensor || d.IsStatic):
+                    into.Add(b.Const(st.Value)); return;
+            }
+            throw Unsupported(at, $"this produces a value of type {Printer.TypeName(d.Type)} that is not known to the reader");
+        }
+        if (s is STree t && t.Def.Type == d.Type)
+        {
+            for (int i = 0; i < d.Children.Length; i++) Flatten(t.Children[i], d.Children[i], b, into, at);
+            return;
+        }
+        if (s is SStatic { Value: { } v } && v.GetType() == d.Type)
+        {
+            var leaves = new List<object?>();
+            d.Flatten(v, leaves);
+            foreach (var x in leaves) into.Add(b.Const(x!));
+            return;
+        }
+        throw Unsupported(at, $"expected a {Printer.TypeName(d.Type)}");
+    }
+
+    static UnsupportedExpressionException Unsupported(Expression e, string why) =>
+        new($"Cannot read `{Printer.Expr(e)}`: {why}. See docs/csharp-subset.md for the C# an expression may contain.", Printer.Expr(e));
+
+    Sym FromValue(object? v, Builder b)
+    {
+        switch (v)
+        {
+            case Tensor or double or float: return new SLeaf(b.Const(v));
+            case LambdaExpression l: return new SLambda(l, new());
+            case null: return new SStatic(null);
+        }
+        var t = v.GetType();
+        if (!t.IsPrimitive && t != typeof(string) && !t.IsEnum && (TreeDef.IsValueTuple(t) || t.IsClass && !t.IsArray && t.Namespace != "System.Runtime.CompilerServices"
+            && !t.Name.Contains("DisplayClass", StringComparison.Ordinal) && !t.Name.StartsWith('<')))
+        {
+            var d = TreeDef.TryOf(t);
+            if (d is not null && !d.IsLeaf)
+                return new STree(d, d.Members.Select(m => FromValue(m is PropertyInfo p ? p.GetValue(v) : ((FieldInfo)m).GetValue(v), b)).ToArray());
+        }
+        return new SStatic(v);
+    }
+
+    Node Leaf(Sym s, Builder b, Expression at)
+    {
+        switch (s)
+        {
+            case SLeaf l: return l.N;
+            case SStatic { Value: double or float or Tensor or bool } st: return b.Const(st.Value!);
+            case SStatic { Value: int i }: return b.Const((double)i);
+        }
+        throw Unsupported(at, "a single value (Tensor, double or float) was expected here");
+    }
+
+    public Sym Read(Expression e, Dictionary<ParameterExpression, Sym> env, Builder b)
+    {
+        if (e.NodeType is not (ExpressionType.Parameter or ExpressionType.Constant or ExpressionType.Lambda or ExpressionType.Quote) && IsClosed(e))
+        {
+            object? value;
+            try { value = Expression.Lambda<Func<object?>>(Expression.Convert(e, typeof(object))).Compile(preferInterpretation: true)(); }
+            catch (Exception ex) when (ex is not AdException)
+            {
+                throw new UnsupportedExpressionException($"Evaluating the captured subexpression `{Printer.Expr(e)}` when reading failed: {ex.Message}", Printer.Expr(e), ex);
+            }
+            return FromValue(value, b);
+        }
+        switch (e)
+        {
+            case ParameterExpression p:
+                return env.TryGetValue(p, out var s) ? s : throw Unsupported(e, $"the parameter {p.Name} is not in scope");
+            case ConstantExpression c:
+                return FromValue(c.Value, b);
+            case LambdaExpression l:
+                return new SLambda(l, env);
+            case UnaryExpression { NodeType: ExpressionType.Quote } q:
+                return Read(q.Operand, env, b);
+            case MemberExpression m:
+                return ReadMember(m, env, b);
+            case MethodCallExpression call:
+                return ReadCall(call, env, b);
+            case InvocationExpression inv:
+                return Apply(Read(inv.Expression, env, b), inv.Arguments.Select(a => Read(a, env, b)).ToArray(), b, e);
+            case ConditionalExpression cond:
+                return ReadConditional(cond, env, b);
+            case BinaryExpression bin:
+                return ReadBinary(bin, env, b);
+            case UnaryExpression un:
+                return ReadUnary(un, env, b);
+            case NewExpression nw:
+                return ReadNew(nw, env, b);
+            case NewArrayExpression { NodeType: ExpressionType.NewArrayInit } arr:
+                return new SArray(arr.Expressions.Select(x => Read(x, env, b)).ToArray());
+            case TryExpression { Body: var tryBody } when e.Type != typeof(void):
+                return Read(tryBody, env, b);
+            case BlockExpression block:
+            {
+                var inner = new Dictionary<ParameterExpression, Sym>(env);
+                Sym last = new SStatic(null);
+                foreach (var x in block.Expressions)
+                {
+                    if (x is BinaryExpression { NodeType: ExpressionType.Assign, Left: ParameterExpression v } asg)
+                        last = inner[v] = Read(asg.Right, inner, b);
+                    else last = Read(x, inner, b);
+                }
+                return last;
+            }
+        }
+        throw Unsupported(e, $"a {e.NodeType} expression is not supported");
+    }
+
+    Sym ReadMember(MemberExpression m, Dictionary<ParameterExpression, Sym> env, Builder b)
+    {
+        var inner = Read(m.Expression!, env, b);
+        switch (inner)
+        {
+            case STree t:
+                int i = t.Def.IndexOf(m.Member);
+                if (i >= 0) return t.Children[i];
+                break;
+            case SStatic { Value: { } obj }:
+                return FromValue(m.Member is PropertyInfo p ? p.GetValue(obj) : ((FieldInfo)m.Member).GetValue(obj), b);
+        }
+        throw Unsupported(m, $"the member {m.Member.Name} cannot be read inside a transformed function (only pytree fields and captured values can)");
+    }
+
+    Sym Apply(Sym f, Sym[] args, Builder b, Expression at)
+    {
+        if (f is SLambda l)
+        {
+            if (l.L.Parameters.Count != args.Length) throw Unsupported(at, "wrong number of arguments");
+            var env = new Dictionary<ParameterExpression, Sym>(l.Env);
+            for (int i = 0; i < args.Length; i++) env[l.L.Parameters[i]] = args[i];
+            return Read(l.L.Body, env, b);
+        }
+        throw Unsupported(at, "only expressions (Expression<Func<...>>) can be invoked inside a transformed function; a compiled delegate cannot be read");
+    }
+
+    Sym ReadCall(MethodCallExpression call, Dictionary<ParameterExpression, Sym> env, Builder b)
+    {
+        var m = call.Method;
+        var def = m.IsGenericMethod ? m.GetGenericMethodDefinition() : m;
+        if (def.DeclaringType == typeof(ExpressionInvoke) && def.Name == nameof(ExpressionInvoke.Invoke))
+            return Apply(Read(call.Arguments[0], env, b), call.Arguments.Skip(1).Select(a => Read(a, env, b)).ToArray(), b, call);
+        if (def.DeclaringType == typeof(Np) && def.Name == nameof(Np.Let))
+            return Apply(Read(call.Arguments[1], env, b), [Read(call.Arguments[0], env, b)], b, call);
+        if (def.DeclaringType == typeof(Np) && def.Name == nameof(Np.Tuple) || def.DeclaringType == typeof(ValueTuple) && def.Name == nameof(ValueTuple.Create))
+            return new STree(TreeDef.Of(call.Type), call.Arguments.Select(a => Read(a, env, b)).ToArray());
+        if (def.DeclaringType == typeof(Expression) || def.DeclaringType == typeof(LambdaExpression) || def.Name == "Compile")
+            throw Unsupported(call, "compiling or building expressions inside a transformed function is not supported; Invoke the expression instead");
+
+        var prim = Prims.ForMethod(m) ?? throw Unsupported(call,
+            $"the method {Printer.TypeName(m.DeclaringType!)}.{m.Name} is not differentiable: it is not an Np or Lax primitive, an operator of Tensor, or a System.Math function the library knows");
+        var ps = m.GetParameters();
+        var operands = new List<Node>();
+        var statics = new List<object?>();
+        for (int i = 0; i < ps.Length; i++)
+        {
+            var pt = ps[i].ParameterType;
+            var arg = call.Arguments[i];
+            var s = Read(arg, env, b);
+            if (Primitive.IsOperandType(pt))
+            {
+                if (pt.IsArray)
+                {
+                    if (s is SArray arr) operands.AddRange(arr.Items.Select(x => Leaf(x, b, arg)));
+                    else if (s is SStatic { Value: Array values }) foreach (var v in values) operands.Add(b.Const(v!));
+                    else throw Unsupported(arg, $"the argument {ps[i].Name} of {m.Name} must be an array written in place (new[] {{ a, b }})");
+                }
+                else operands.Add(Leaf(s, b, arg));
+            }
+            else if (s is SStatic st) statics.Add(st.Value);
+            else throw Unsupported(arg, $"the argument {ps[i].Name} of {m.Name} is a static parameter and must be a constant known when the expression is read");
+        }
+        var node = b.Apply(prim, operands.ToArray(), new Params(statics.ToArray()));
+        node.Source ??= call;
+        return new SLeaf(node);
+    }
+
+    Sym ReadConditional(ConditionalExpression cond, Dictionary<ParameterExpression, Sym> env, Builder b)
+    {
+        var test = Read(cond.Test, env, b);
+        if (test is SStatic { Value: bool known }) return Read(known ? cond.IfTrue : cond.IfFalse, env, b);
+        var c = Leaf(test, b, cond.Test);
+        if (c.Kind != Kind.Bool) throw Unsupported(cond.Test, "the condition must be a bool");
+        var def = TreeDef.Of(cond.Type);
+        // read each branch once into its own child builder; one conditional per output leaf
+        var bt = new Builder(b); var lt = new List<Node>(); Flatten(Read(cond.IfTrue, env, bt), def, bt, lt, cond.IfTrue);
+        var be = new Builder(b); var le = new List<Node>(); Flatten(Read(cond.IfFalse, env, be), def, be, le, cond.IfFalse);
+        var outs = new List<Node>();
+        for (int i = 0; i < lt.Count; i++)
+        {
+            int k = i;
+            if (lt[k].Kind == Kind.Static) { outs.Add(lt[k]); continue; }
+            outs.Add(CondRules.Make(b, c, x => x.Capture(lt[k]), x => x.Capture(le[k])));
+        }
+        int pos = 0;
+        return Rebuild(def, outs, ref pos);
+    }
+
+    static Sym Rebuild(TreeDef d, List<Node> leaves, ref int pos)
+    {
+        if (d.IsLeaf) return new SLeaf(leaves[pos++]);
+        var ch = new Sym[d.Children.Length];
+        for (int i = 0; i < ch.Length; i++) ch[i] = Rebuild(d.Children[i], leaves, ref pos);
+        return new STree(d, ch);
+    }
+
+    Sym ReadBinary(BinaryExpression bin, Dictionary<ParameterExpression, Sym> env, Builder b)
+    {
+        Primitive? p = bin.NodeType switch
+        {
+            ExpressionType.Add or ExpressionType.AddChecked => Prims.Add,
+            ExpressionType.Subtract or ExpressionType.SubtractChecked => Prims.Sub,
+            ExpressionType.Multiply or ExpressionType.MultiplyChecked => Prims.Mul,
+            ExpressionType.Divide => Prims.Div,
+            ExpressionType.GreaterThan => Prims.Greater,
+            ExpressionType.LessThan => Prims.Less,
+            ExpressionType.GreaterThanOrEqual => Prims.GreaterEqual,
+            ExpressionType.LessThanOrEqual => Prims.LessEqual,
+            ExpressionType.Equal => Prims.Equal,
+            ExpressionType.NotEqual => Prims.NotEqual,
+            ExpressionType.AndAlso => Prims.And,
+            ExpressionType.OrElse => Prims.Or,
+            _ => null,
+        };
+        if (p is null || bin.Method is { } m && m.DeclaringType != typeof(Tensor))
+            throw Unsupported(bin, $"the operator {bin.NodeType} on {Printer.TypeName(bin.Left.Type)} and {Printer.TypeName(bin.Right.Type)} is not supported");
+        if ((p == Prims.Equal || p == Prims.NotEqual) && (bin.Left.Type == typeof(Tensor) || bin.Right.Type == typeof(Tensor)))
+            throw Unsupported(bin, "== and != compare Tensor references; use Np.Equal(a, b) for an elementwise mask");
+        var l = Leaf(Read(bin.Left, env, b), b, bin.Left);
+        var r = Leaf(Read(bin.Right, env, b), b, bin.Right);
+        var node = b.Apply(p, [l, r]);
+        node.Source ??= bin;
+        return new SLeaf(node);
+    }
+
+    Sym ReadUnary(UnaryExpression un, Dictionary<ParameterExpression, Sym> env, Builder b)
+    {
+        var x = Read(un.Operand, env, b);
+        switch (un.NodeType)
+        {
+            case ExpressionType.UnaryPlus: return x;
+            case ExpressionType.Negate or ExpressionType.NegateChecked: return new SLeaf(b.Apply(Prims.Neg, [Leaf(x, b, un.Operand)]));
+            case ExpressionType.Not when un.Type == typeof(bool): return new SLeaf(b.Apply(Prims.Not, [Leaf(x, b, un.Operand)]));
+            case ExpressionType.Convert or ExpressionType.ConvertChecked:
+            {
+                var from = un.Operand.Type; var to = un.Type;
+                if (from == to) return x;
+                var n = Leaf(x, b, un.Operand);
+                if (to == typeof(double) && n.Kind == Kind.Float) return new SLeaf(b.Apply(Prims.CastDouble, [n]));
+                if (to == typeof(float) && n.Kind == Kind.Double) return new SLeaf(b.Apply(Prims.CastFloat, [n]));
+                if (to == typeof(double) && n.Kind == Kind.Tensor) return new SLeaf(b.Apply(Prims.ToDouble, [n]));
+                if (to == typeof(Tensor) && n.Kind == Kind.Double) return new SLeaf(b.Apply(Prims.FromDouble, [n]));
+                if (to == typeof(Tensor) && n.Kind == Kind.Float) return new SLeaf(b.Apply(Prims.CastDouble, [n]) is var d ? b.Apply(Prims.FromDouble, [d]) : n);
+                if (to == typeof(double) && n.Kind == Kind.Double || to == typeof(float) && n.Kind == Kind.Float) return new SLeaf(n);
+                throw Unsupported(un, $"the conversion from {Printer.TypeName(from)} to {Printer.TypeName(to)} is not supported");
+            }
+        }
+        throw Unsupported(un, $"the operator {un.NodeType} is not supported");
+    }
+
+    Sym ReadNew(NewExpression nw, Dictionary<ParameterExpression, Sym> env, Builder b)
+    {
+        var d = TreeDef.TryOf(nw.Type);
+        if (d is null || d.IsLeaf || nw.Constructor != d.Ctor)
+            throw Unsupported(nw, d is null
+                ? $"{Printer.TypeName(nw.Type)} is not a pytree (records need a positional constructor whose parameters match their properties)"
+                : $"only the positional constructor of {Printer.TypeName(nw.Type)} can be used inside a transformed function");
+        return new STree(d, nw.Arguments.Select(a => Read(a, env, b)).ToArray());
+    }
+
+    /// <summary>True when <paramref name="e"/> uses no parameter it does not declare itself: it can be evaluated now.</summary>
+    static bool IsClosed(Expression e)
+    {
+        var v = new FreeParameters();
+        v.Visit(e);
+        return v.Free == 0;
+    }
+
+    sealed class FreeParameters : ExpressionVisitor
+    {
+        readonly HashSet<ParameterExpression> declared = new();
+        public int Free;
+        protected override Expression VisitLambda<TDelegate>(Expression<TDelegate> node)
+        {
+            foreach (var p in node.Parameters) declared.Add(p);
+            return base.VisitLambda(node);
+        }
+        protected override Expression VisitBlock(BlockExpression node)
+        {
+            foreach (var p in node.Variables) declared.Add(p);
+            return base.VisitBlock(node);
+        }
+        protected override Expression VisitParameter(ParameterExpression node)
+        {
+            if (!declared.Contains(node)) Free++;
+            return node;
+        }
+    }
+}

@@ -1,0 +1,139 @@
+using System.Collections.Concurrent;
+using System.Linq.Expressions;
+using System.Reflection;
+
+namespace Functional.AD;
+
+/// <summary>
+/// The structure of a pytree type: a leaf (<see cref="Tensor"/>, <see cref="double"/>, <see cref="float"/>), a
+/// static value (int, bool, string, enum: carried along, never differentiated), or a node (a record with a
+/// positional constructor, or a ValueTuple) whose children are its constructor's parameters in order.
+/// </summary>
+internal sealed class TreeDef
+{
+    static readonly ConcurrentDictionary<Type, TreeDef> cache = new();
+
+    public readonly Type Type;
+    public readonly Kind? Leaf;
+    public readonly bool IsStatic;
+    public readonly TreeDef[] Children = [];
+    public readonly MemberInfo[] Members = [];
+    public readonly ConstructorInfo? Ctor;
+    public readonly int LeafCount;
+
+    TreeDef(Type t, Kind? leaf, bool isStatic)
+    {
+        Type = t; Leaf = leaf; IsStatic = isStatic; LeafCount = 1;
+    }
+
+    TreeDef(Type t, ConstructorInfo ctor, MemberInfo[] members)
+    {
+        Type = t; Ctor = ctor; Members = members;
+        Children = members.Select(m => Of(MemberType(m))).ToArray();
+        LeafCount = Children.Sum(c => c.LeafCount);
+    }
+
+    public bool IsLeaf => Leaf is not null || IsStatic;
+
+    public static Type MemberType(MemberInfo m) => m is PropertyInfo p ? p.PropertyType : ((FieldInfo)m).FieldType;
+
+    static bool IsStaticType(Type t) => t == typeof(int) || t == typeof(long) || t == typeof(bool) || t == typeof(string) || t.IsEnum;
+
+    public static bool IsValueTuple(Type t) => t.IsGenericType && t.FullName!.StartsWith("System.ValueTuple`", StringComparison.Ordinal);
+
+    public static TreeDef Of(Type t) => cache.GetOrAdd(t, Build);
+
+    public static TreeDef? TryOf(Type t)
+    {
+        try { return Of(t); } catch (PytreeException) { return null; }
+    }
+
+    static TreeDef Build(Type t)
+    {
+        if (Kinds.Of(t) is Kind k && k.IsFloating()) return new TreeDef(t, k, false);
+        if (IsStaticType(t)) return new TreeDef(t, null, true);
+        if (IsValueTuple(t))
+        {
+            var fields = t.GetFields().Where(f => f.Name.StartsWith("Item", StringComparison.Ordinal) || f.Name == "Rest").OrderBy(f => f.MetadataToken).ToArray<MemberInfo>();
+            var ctor = t.GetConstructor(fields.Select(MemberType).ToArray())!;
+            return new TreeDef(t, ctor, fields);
+        }
+        if (t.IsPrimitive || t.IsArray || t.IsInterface || t.IsAbstract || typeof(Delegate).IsAssignableFrom(t) || typeof(Expression).IsAssignableFrom(t))
+            throw NotATree(t);
+        var props = t.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanRead && p.GetIndexParameters().Length == 0).ToArray();
+        ConstructorInfo? best = null; MemberInfo[]? bestMembers = null;
+        foreach (var c in t.GetConstructors())
+        {
+            var ps = c.GetParameters();
+            if (ps.Length == 0) continue;
+            var members = new MemberInfo[ps.Length];
+            bool ok = true;
+            for (int i = 0; i < ps.Length && ok; i++)
+            {
+                var p = props.FirstOrDefault(q => string.Equals(q.Name, ps[i].Name, StringComparison.OrdinalIgnoreCase) && q.PropertyType == ps[i].ParameterType);
+                if (p is null) ok = false; else members[i] = p;
+            }
+            if (ok && (best is null || ps.Length > bestMembers!.Length)) { best = c; bestMembers = members; }
+        }
+        if (best is null) throw NotATree(t);
+        foreach (var m in bestMembers!)
+        {
+            var mt = MemberType(m);
+            if (mt == t) throw new PytreeException($"Type {Printer.TypeName(t)} contains itself (member {m.Name}); pytrees must be finite.");
+        }
+        return new TreeDef(t, best, bestMembers!);
+    }
+
+    static PytreeException NotATree(Type t) => new(
+        $"Type {Printer.TypeName(t)} is not a pytree. A pytree is a Tensor, double or float leaf; an int, long, bool, string or enum " +
+        "(static: carried along, not differentiated); a ValueTuple of pytrees; or a record or class with a positional constructor " +
+        "whose parameters match its public properties by name and type, for example `record Params(Tensor W, Tensor B);`.");
+
+    public int IndexOf(MemberInfo m)
+    {
+        for (int i = 0; i < Members.Length; i++)
+            if (Members[i].Name == m.Name) return i;
+        return -1;
+    }
+
+    /// <summary>The leaves of a value of this type, depth first.</summary>
+    public void Flatten(object? value, List<object?> into)
+    {
+        if (IsLeaf) { into.Add(value); return; }
+        if (value is null) throw new ArgumentNullException(nameof(value), $"A null {Printer.TypeName(Type)} was passed where a pytree was expected.");
+        for (int i = 0; i < Members.Length; i++)
+            Children[i].Flatten(Members[i] is PropertyInfo p ? p.GetValue(value) : ((FieldInfo)Members[i]).GetValue(value), into);
+    }
+
+    public object? Unflatten(IReadOnlyList<object?> leaves, ref int pos)
+    {
+        if (IsLeaf) return leaves[pos++];
+        var args = new object?[Children.Length];
+        for (int i = 0; i < Children.Length; i++) args[i] = Children[i].Unflatten(leaves, ref pos);
+        return Ctor!.Invoke(args);
+    }
+
+    /// <summary>Expressions reading each leaf of <paramref name="root"/>.</summary>
+    public void LeafAccess(Expression root, List<Expression> into)
+    {
+        if (IsLeaf) { into.Add(root); return; }
+        for (int i = 0; i < Members.Length; i++) Children[i].LeafAccess(Expression.MakeMemberAccess(root, Members[i]), into);
+    }
+
+    /// <summary>An expression constructing a value of this type from leaf expressions.</summary>
+    public Expression Construct(IReadOnlyList<Expression> leaves, ref int pos)
+    {
+        if (IsLeaf) { var e = leaves[pos++]; return e.Type == Type ? e : Expression.Convert(e, Type); }
+        var args = new Expression[Children.Length];
+        for (int i = 0; i < Children.Length; i++) args[i] = Children[i].Construct(leaves, ref pos);
+        return Expression.New(Ctor!, args);
+    }
+
+    /// <summary>Leaf kinds in order (static leaves are <see cref="Kind.Static"/>).</summary>
+    public IEnumerable<(Kind Kind, Type Type, string Path)> LeafInfo(string path)
+    {
+        if (IsLeaf) { yield return (Leaf ?? Kind.Static, Type, path); yield break; }
+        for (int i = 0; i < Members.Length; i++)
+            foreach (var x in Children[i].LeafInfo(path + "." + Members[i].Name)) yield return x;
+    }
+}

@@ -1,0 +1,367 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Functional.AD;
+
+/// <summary>
+/// An immutable, row-major, dense n-dimensional array of <see cref="float"/> or <see cref="double"/>,
+/// like a numpy/JAX array. Operators broadcast as numpy does and delegate to <see cref="Np"/>; dtypes
+/// promote as in JAX (a C# <see cref="double"/> literal is weakly typed, so <c>x * 2.0</c> keeps x's dtype).
+/// <c>==</c> and <c>!=</c> keep reference semantics; use <see cref="Np.Equal"/> or <see cref="AllClose"/>.
+/// Example: <c>new Tensor(new[,] { { 1f, 2f }, { 3f, 4f } }) * 2.0</c> is <c>Tensor([[2., 4.], [6., 8.]], dtype=float32)</c>.
+/// </summary>
+public sealed class Tensor
+{
+    private readonly int[] dims;
+    private IReadOnlyList<int>? shape;
+    private Aval? aval;
+
+    /// <summary>
+    /// For a weak scalar made from a C# double: the exact value, so promoting it to float64 does not
+    /// round through float32 (JAX converts Python scalars at the other operand's precision).
+    /// </summary>
+    internal readonly double? ExactScalar;
+
+    internal Tensor(TensorStorage storage, int[] dims, bool weak, double? exactScalar = null)
+    {
+        Storage = storage;
+        this.dims = dims;
+        IsWeak = weak;
+        long size = 1;
+        foreach (var d in dims)
+        {
+            if (d < 0) throw new ArgumentException($"shape [{string.Join(",", dims)}] has a negative dimension");
+            size *= d;
+        }
+        if (size != storage.Length)
+            throw new ArgumentException($"shape [{string.Join(",", dims)}] holds {size} elements but the data has {storage.Length}");
+        Size = (int)size;
+        ExactScalar = exactScalar;
+    }
+
+    /// <summary>A weakly typed float32 scalar (rank 0), as JAX treats a Python float: it takes the dtype of what it is combined with.</summary>
+    /// <param name="value">The value.</param>
+    public Tensor(double value) : this(new ManagedStorage(new[] { (float)value }), [], weak: true, exactScalar: value)
+    {
+    }
+
+    /// <summary>A float64 vector; the data is copied.</summary>
+    /// <param name="data">The elements.</param>
+    public Tensor(double[] data) : this(new ManagedStorage((double[])data.Clone()), [data.Length], false) { }
+
+    /// <summary>A float64 matrix; the data is copied.</summary>
+    /// <param name="data">The elements, <c>data[i, j]</c> at row i, column j.</param>
+    public Tensor(double[,] data) : this(new ManagedStorage(Flatten<double>(data)), DimsOf(data), false) { }
+
+    /// <summary>A float64 rank-3 tensor; the data is copied.</summary>
+    /// <param name="data">The elements.</param>
+    public Tensor(double[,,] data) : this(new ManagedStorage(Flatten<double>(data)), DimsOf(data), false) { }
+
+    /// <summary>A float32 vector; the data is copied.</summary>
+    /// <param name="data">The elements.</param>
+    public Tensor(float[] data) : this(new ManagedStorage((float[])data.Clone()), [data.Length], false) { }
+
+    /// <summary>A float32 matrix; the data is copied.</summary>
+    /// <param name="data">The elements, <c>data[i, j]</c> at row i, column j.</param>
+    public Tensor(float[,] data) : this(new ManagedStorage(Flatten<float>(data)), DimsOf(data), false) { }
+
+    /// <summary>A float32 rank-3 tensor; the data is copied.</summary>
+    /// <param name="data">The elements.</param>
+    public Tensor(float[,,] data) : this(new ManagedStorage(Flatten<float>(data)), DimsOf(data), false) { }
+
+    /// <summary>A float32 tensor of any shape from row-major data; the data is copied.</summary>
+    /// <param name="data">The elements in row-major order; its length must be the product of <paramref name="shape"/>.</param>
+    /// <param name="shape">The dimensions.</param>
+    public Tensor(float[] data, int[] shape) : this(new ManagedStorage((float[])data.Clone()), (int[])shape.Clone(), false) { }
+
+    /// <summary>A float64 tensor of any shape from row-major data; the data is copied.</summary>
+    /// <param name="data">The elements in row-major order; its length must be the product of <paramref name="shape"/>.</param>
+    /// <param name="shape">The dimensions.</param>
+    public Tensor(double[] data, int[] shape) : this(new ManagedStorage((double[])data.Clone()), (int[])shape.Clone(), false) { }
+
+    /// <summary>A tensor on any storage (for backends such as Torch).</summary>
+    /// <param name="storage">The elements; <see cref="TensorStorage.Length"/> must be the product of <paramref name="shape"/>.</param>
+    /// <param name="shape">The dimensions; copied.</param>
+    /// <param name="weak">Whether the tensor is weakly typed.</param>
+    public Tensor(TensorStorage storage, int[] shape, bool weak = false) : this(storage, (int[])shape.Clone(), weak, null) { }
+
+    /// <summary>A rank-0 tensor of the given dtype, not weakly typed. Example: <c>Tensor.Scalar(1.5, DType.Float64)</c>.</summary>
+    /// <param name="value">The value (rounded to float32 for <see cref="DType.Float32"/>).</param>
+    /// <param name="dtype">The dtype.</param>
+    /// <returns>The scalar.</returns>
+    public static Tensor Scalar(double value, DType dtype) =>
+        dtype == DType.Float64 ? Adopt(new[] { value }, []) : Adopt(new[] { (float)value }, []);
+
+    /// <summary>
+    /// A tensor from a .NET array of any rank (<c>float[,,,]</c>, <c>double[]</c>, ...). Elements of
+    /// another numeric type (int, long, ...) are converted. The dtype defaults to the array's: float64 for
+    /// <see cref="double"/>, float32 otherwise. Example: <c>Tensor.FromArray(new double[2, 3, 4, 5])</c> has shape [2,3,4,5].
+    /// </summary>
+    /// <param name="a">The array; copied.</param>
+    /// <param name="dtype">The dtype to store, or <c>null</c> for the array's own.</param>
+    /// <returns>A tensor whose shape is the array's dimensions.</returns>
+    public static Tensor FromArray(Array a, DType? dtype = null)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        var d = new int[a.Rank];
+        for (int i = 0; i < d.Length; i++) d[i] = a.GetLength(i);
+        var elem = a.GetType().GetElementType()!;
+        var target = dtype ?? (elem == typeof(double) ? DType.Float64 : DType.Float32);
+        if (elem == typeof(double))
+        {
+            var flat = Flatten<double>(a);
+            return target == DType.Float64 ? Adopt(flat, d) : Adopt(Kernels.Convert<double, float>(flat), d);
+        }
+        if (elem == typeof(float))
+        {
+            var flat = Flatten<float>(a);
+            return target == DType.Float32 ? Adopt(flat, d) : Adopt(Kernels.Convert<float, double>(flat), d);
+        }
+        var values = new double[a.Length];
+        int k = 0;
+        foreach (var v in a) values[k++] = System.Convert.ToDouble(v, System.Globalization.CultureInfo.InvariantCulture);
+        return target == DType.Float64 ? Adopt(values, d) : Adopt(Kernels.Convert<double, float>(values), d);
+    }
+
+    /// <summary>Adopts an array as a tensor's storage without copying; the caller must never mutate it afterwards.</summary>
+    internal static Tensor Adopt<T>(T[] data, int[] dims, bool weak = false) where T : unmanaged
+    {
+        TensorStorage s = data switch
+        {
+            float[] f => new ManagedStorage(f),
+            double[] dd => new ManagedStorage(dd),
+            _ => throw new NotSupportedException($"element type {typeof(T).Name} is not a tensor dtype"),
+        };
+        return new Tensor(s, dims, weak);
+    }
+
+    /// <summary>The dimensions, outermost first (row-major).</summary>
+    public IReadOnlyList<int> Shape => shape ??= Array.AsReadOnly(dims);
+
+    /// <summary>The dimensions, not copied: callers must not mutate.</summary>
+    internal int[] Dims => dims;
+
+    /// <summary>The number of axes.</summary>
+    public int Rank => dims.Length;
+
+    /// <summary>The number of elements.</summary>
+    public int Size { get; }
+
+    /// <summary>The element type.</summary>
+    public DType DType => Storage.DType;
+
+    /// <summary>Whether the tensor is weakly typed (see <see cref="Aval.Weak"/>): a scalar written as a C# double literal.</summary>
+    public bool IsWeak { get; }
+
+    /// <summary>Where the elements live.</summary>
+    public TensorStorage Storage { get; }
+
+    /// <summary>The abstract value: shape, dtype and weak flag.</summary>
+    public Aval Aval => aval ??= new Aval(dims, DType, IsWeak, adopt: true);
+
+    /// <summary>The elements in host memory (not to be written).</summary>
+    internal ReadOnlySpan<T> Span<T>() where T : unmanaged => Storage.HostSpan<T>();
+
+    /// <summary>All elements, row-major, as a fresh float64 array.</summary>
+    /// <returns>A copy of the data, converted to double.</returns>
+    public double[] ToDoubleArray() =>
+        DType == DType.Float64 ? Span<double>().ToArray() : Kernels.Convert<float, double>(Span<float>());
+
+    /// <summary>All elements, row-major, as a fresh float32 array (float64 data is rounded).</summary>
+    /// <returns>A copy of the data, converted to float.</returns>
+    public float[] ToFloatArray() =>
+        DType == DType.Float32 ? Span<float>().ToArray() : Kernels.Convert<double, float>(Span<double>());
+
+    /// <summary>
+    /// The data as a fresh .NET array of matching rank and element type: <c>float[,]</c> for a float32
+    /// matrix, <c>double[,,]</c> for a float64 rank-3 tensor. A rank-0 tensor gives a one-element
+    /// one-dimensional array.
+    /// </summary>
+    /// <returns>A copy of the data.</returns>
+    public Array ToArray()
+    {
+        var elem = DTypes.ClrType(DType);
+        var arr = Rank == 0 ? Array.CreateInstance(elem, 1) : Array.CreateInstance(elem, dims);
+        if (DType == DType.Float64) Span<double>().CopyTo(AsSpan<double>(arr));
+        else Span<float>().CopyTo(AsSpan<float>(arr));
+        return arr;
+    }
+
+    /// <summary>
+    /// One element as a double. Negative indices count from the end, as in numpy.
+    /// Example: <c>new Tensor(new[,] { { 1.0, 2.0 }, { 3.0, 4.0 } })[1, 0] == 3.0</c>.
+    /// </summary>
+    /// <param name="index">One index per axis.</param>
+    /// <returns>The element.</returns>
+    public double this[params int[] index]
+    {
+        get
+        {
+            if (index.Length != Rank)
+                throw new ArgumentException($"a tensor of shape {Aval} takes {Rank} indices, got {index.Length}", nameof(index));
+            int flat = 0;
+            for (int i = 0; i < index.Length; i++)
+            {
+                int k = index[i] < 0 ? index[i] + dims[i] : index[i];
+                if ((uint)k >= (uint)dims[i])
+                    throw new IndexOutOfRangeException($"index {index[i]} is out of range for axis {i} of size {dims[i]} (shape {Aval})");
+                flat = flat * dims[i] + k;
+            }
+            return DType == DType.Float64 ? Span<double>()[flat] : Span<float>()[flat];
+        }
+    }
+
+    /// <summary>The same values with another dtype (not weak); returns this tensor when nothing changes.</summary>
+    /// <param name="dtype">The target dtype.</param>
+    /// <returns>The converted tensor.</returns>
+    public Tensor AsType(DType dtype) => Lax.Cast(this, dtype);
+
+    /// <summary>The value of a rank-0 tensor.</summary>
+    /// <param name="t">A rank-0 tensor.</param>
+    /// <exception cref="InvalidOperationException">The tensor is not rank 0; the message names its shape.</exception>
+    public static explicit operator double(Tensor t)
+    {
+        if (t.Rank != 0) throw new InvalidOperationException($"only a rank-0 tensor converts to double; this one is {t.Aval}");
+        return t.DType == DType.Float64 ? t.Span<double>()[0] : t.ExactScalar ?? t.Span<float>()[0];
+    }
+
+    /// <summary>A C# double becomes a weakly typed float32 scalar, like a Python float in JAX.</summary>
+    /// <param name="v">The value.</param>
+    public static implicit operator Tensor(double v) => new(v);
+
+    /// <summary>Elementwise sum with broadcasting: <see cref="Np.Add"/>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns><c>a + b</c>.</returns>
+    public static Tensor operator +(Tensor a, Tensor b) => Np.Add(a, b);
+    /// <summary>Adds a weakly typed scalar: <see cref="Np.Add"/>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns><c>a + b</c>.</returns>
+    public static Tensor operator +(Tensor a, double b) => Np.Add(a, new Tensor(b));
+    /// <summary>Adds to a weakly typed scalar: <see cref="Np.Add"/>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns><c>a + b</c>.</returns>
+    public static Tensor operator +(double a, Tensor b) => Np.Add(new Tensor(a), b);
+
+    /// <summary>Elementwise difference with broadcasting: <see cref="Np.Sub"/>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns><c>a - b</c>.</returns>
+    public static Tensor operator -(Tensor a, Tensor b) => Np.Sub(a, b);
+    /// <summary>Subtracts a weakly typed scalar: <see cref="Np.Sub"/>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns><c>a - b</c>.</returns>
+    public static Tensor operator -(Tensor a, double b) => Np.Sub(a, new Tensor(b));
+    /// <summary>Subtracts from a weakly typed scalar: <see cref="Np.Sub"/>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns><c>a - b</c>.</returns>
+    public static Tensor operator -(double a, Tensor b) => Np.Sub(new Tensor(a), b);
+
+    /// <summary>Elementwise product with broadcasting: <see cref="Np.Mul"/>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns><c>a * b</c>.</returns>
+    public static Tensor operator *(Tensor a, Tensor b) => Np.Mul(a, b);
+    /// <summary>Multiplies by a weakly typed scalar: <see cref="Np.Mul"/>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns><c>a * b</c>.</returns>
+    public static Tensor operator *(Tensor a, double b) => Np.Mul(a, new Tensor(b));
+    /// <summary>Multiplies a weakly typed scalar: <see cref="Np.Mul"/>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns><c>a * b</c>.</returns>
+    public static Tensor operator *(double a, Tensor b) => Np.Mul(new Tensor(a), b);
+
+    /// <summary>Elementwise quotient with broadcasting: <see cref="Np.Div"/>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns><c>a / b</c>.</returns>
+    public static Tensor operator /(Tensor a, Tensor b) => Np.Div(a, b);
+    /// <summary>Divides by a weakly typed scalar: <see cref="Np.Div"/>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns><c>a / b</c>.</returns>
+    public static Tensor operator /(Tensor a, double b) => Np.Div(a, new Tensor(b));
+    /// <summary>Divides a weakly typed scalar: <see cref="Np.Div"/>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns><c>a / b</c>.</returns>
+    public static Tensor operator /(double a, Tensor b) => Np.Div(new Tensor(a), b);
+
+    /// <summary>Elementwise negation: <see cref="Np.Neg"/>.</summary>
+    /// <param name="x">The operand.</param><returns><c>-x</c>.</returns>
+    public static Tensor operator -(Tensor x) => Np.Neg(x);
+
+    /// <summary>Mask (1 where true, 0 elsewhere) of <c>a &lt; b</c>: <see cref="Np.Less"/>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask, in the promoted dtype.</returns>
+    public static Tensor operator <(Tensor a, Tensor b) => Np.Less(a, b);
+    /// <summary>Mask of <c>a &lt; b</c> against a weakly typed scalar.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>
+    public static Tensor operator <(Tensor a, double b) => Np.Less(a, new Tensor(b));
+    /// <summary>Mask of <c>a &lt; b</c> for a weakly typed scalar a.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>
+    public static Tensor operator <(double a, Tensor b) => Np.Less(new Tensor(a), b);
+
+    /// <summary>Mask (1 where true, 0 elsewhere) of <c>a &gt; b</c>: <see cref="Np.Greater"/>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask, in the promoted dtype.</returns>
+    public static Tensor operator >(Tensor a, Tensor b) => Np.Greater(a, b);
+    /// <summary>Mask of <c>a &gt; b</c> against a weakly typed scalar.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>
+    public static Tensor operator >(Tensor a, double b) => Np.Greater(a, new Tensor(b));
+    /// <summary>Mask of <c>a &gt; b</c> for a weakly typed scalar a.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>
+    public static Tensor operator >(double a, Tensor b) => Np.Greater(new Tensor(a), b);
+
+    /// <summary>Mask (1 where true, 0 elsewhere) of <c>a &lt;= b</c>: <see cref="Np.LessEqual"/>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask, in the promoted dtype.</returns>
+    public static Tensor operator <=(Tensor a, Tensor b) => Np.LessEqual(a, b);
+    /// <summary>Mask of <c>a &lt;= b</c> against a weakly typed scalar.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>
+    public static Tensor operator <=(Tensor a, double b) => Np.LessEqual(a, new Tensor(b));
+    /// <summary>Mask of <c>a &lt;= b</c> for a weakly typed scalar a.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>
+    public static Tensor operator <=(double a, Tensor b) => Np.LessEqual(new Tensor(a), b);
+
+    /// <summary>Mask (1 where true, 0 elsewhere) of <c>a &gt;= b</c>: <see cref="Np.GreaterEqual"/>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask, in the promoted dtype.</returns>
+    public static Tensor operator >=(Tensor a, Tensor b) => Np.GreaterEqual(a, b);
+    /// <summary>Mask of <c>a &gt;= b</c> against a weakly typed scalar.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>
+    public static Tensor operator >=(Tensor a, double b) => Np.GreaterEqual(a, new Tensor(b));
+    /// <summary>Mask of <c>a &gt;= b</c> for a weakly typed scalar a.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>
+    public static Tensor operator >=(double a, Tensor b) => Np.GreaterEqual(new Tensor(a), b);
+
+    /// <summary>
+    /// Whether the shapes are identical and every pair of elements satisfies
+    /// <c>|a - b| &lt;= atol + rtol * |b|</c> (numpy's <c>allclose</c> with <c>b = other</c>). NaN is close to NaN;
+    /// infinities are close only to the same infinity. Dtypes may differ (compared in double).
+    /// </summary>
+    /// <param name="other">The tensor to compare with.</param>
+    /// <param name="rtol">Relative tolerance.</param>
+    /// <param name="atol">Absolute tolerance.</param>
+    /// <returns><c>true</c> when all elements are close.</returns>
+    public bool AllClose(Tensor other, double rtol = 1e-5, double atol = 1e-8)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        if (!dims.AsSpan().SequenceEqual(other.dims)) return false;
+        var a = ToDoubleArray();
+        var b = other.ToDoubleArray();
+        for (int i = 0; i < a.Length; i++)
+        {
+            double x = a[i], y = b[i];
+            if (double.IsNaN(x) || double.IsNaN(y)) { if (double.IsNaN(x) && double.IsNaN(y)) continue; return false; }
+            if (x == y) continue;
+            if (double.IsInfinity(x) || double.IsInfinity(y)) return false;
+            if (!(Math.Abs(x - y) <= atol + rtol * Math.Abs(y))) return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// numpy-style repr: <c>Tensor([[1., 2.],\n        [3., 4.]], dtype=float32)</c>; rank 0:
+    /// <c>Tensor(1.5, dtype=float64)</c>; a weak tensor adds <c>, weak_type=True</c> as JAX does.
+    /// Tensors of more than 1000 elements are summarised with <c>...</c>.
+    /// </summary>
+    /// <returns>The printed tensor.</returns>
+    public override string ToString() => TensorFormat.Repr(this);
+
+    internal static int[] DimsOf(Array a)
+    {
+        var d = new int[a.Rank];
+        for (int i = 0; i < d.Length; i++) d[i] = a.GetLength(i);
+        return d;
+    }
+
+    internal static Span<T> AsSpan<T>(Array a) where T : unmanaged =>
+        MemoryMarshal.CreateSpan(ref Unsafe.As<byte, T>(ref MemoryMarshal.GetArrayDataReference(a)), a.Length);
+
+    private static T[] Flatten<T>(Array a) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        var r = new T[a.Length];
+        AsSpan<T>(a).CopyTo(r);
+        return r;
+    }
+}

@@ -1,0 +1,82 @@
+using System.Runtime.InteropServices;
+
+namespace Functional.AD;
+
+/// <summary>
+/// Where a tensor's elements live. <see cref="ManagedStorage"/> holds a managed array; a backend
+/// (for example Torch) subclasses this to keep data on a device, and eager operations reach the
+/// elements through <see cref="HostSpan{T}"/>, which may copy them to host memory once.
+/// Storage is immutable: no operation writes into an existing storage.
+/// </summary>
+public abstract class TensorStorage
+{
+    /// <summary>The element type.</summary>
+    public abstract DType DType { get; }
+
+    /// <summary>The number of elements.</summary>
+    public abstract int Length { get; }
+
+    /// <summary>
+    /// The elements in row-major order, in host memory. <typeparamref name="T"/> must be the CLR type
+    /// of <see cref="DType"/> (<see cref="float"/> or <see cref="double"/>). The span must not be written.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> for Float32, <see cref="double"/> for Float64.</typeparam>
+    /// <returns>A read-only view of all <see cref="Length"/> elements.</returns>
+    /// <exception cref="InvalidOperationException"><typeparamref name="T"/> does not match <see cref="DType"/>.</exception>
+    public abstract ReadOnlySpan<T> HostSpan<T>() where T : unmanaged;
+
+    /// <summary>
+    /// The elements as a host array, which callers must not mutate. The default copies
+    /// <see cref="HostSpan{T}"/>; <see cref="ManagedStorage"/> returns its own array.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> for Float32, <see cref="double"/> for Float64.</typeparam>
+    /// <returns>An array of <see cref="Length"/> elements.</returns>
+    public virtual T[] HostArray<T>() where T : unmanaged => HostSpan<T>().ToArray();
+
+    /// <summary>Throws unless <typeparamref name="T"/> is the CLR type of <see cref="DType"/>.</summary>
+    /// <typeparam name="T">The requested element type.</typeparam>
+    protected void CheckType<T>() where T : unmanaged
+    {
+        if (DTypes.Of<T>() != DType)
+            throw new InvalidOperationException($"storage holds {DTypes.Name(DType)} elements, not {typeof(T).Name}");
+    }
+}
+
+/// <summary>Storage in a managed <see cref="float"/>[] or <see cref="double"/>[] array.</summary>
+public sealed class ManagedStorage : TensorStorage
+{
+    private readonly Array data;
+
+    /// <summary>Wraps (does not copy) a float32 array; the caller gives up the right to mutate it.</summary>
+    /// <param name="data">The elements.</param>
+    public ManagedStorage(float[] data) => this.data = data ?? throw new ArgumentNullException(nameof(data));
+
+    /// <summary>Wraps (does not copy) a float64 array; the caller gives up the right to mutate it.</summary>
+    /// <param name="data">The elements.</param>
+    public ManagedStorage(double[] data) => this.data = data ?? throw new ArgumentNullException(nameof(data));
+
+    /// <inheritdoc/>
+    public override DType DType => data is double[] ? DType.Float64 : DType.Float32;
+
+    /// <inheritdoc/>
+    public override int Length => data.Length;
+
+    /// <summary>The underlying array (<see cref="float"/>[] or <see cref="double"/>[]), not copied.</summary>
+    internal Array Data => data;
+
+    /// <inheritdoc/>
+    public override ReadOnlySpan<T> HostSpan<T>()
+    {
+        if (data is T[] a) return a;
+        CheckType<T>();
+        throw new InvalidOperationException("unreachable");
+    }
+
+    /// <inheritdoc/>
+    public override T[] HostArray<T>()
+    {
+        if (data is T[] a) return a;
+        CheckType<T>();
+        throw new InvalidOperationException("unreachable");
+    }
+}

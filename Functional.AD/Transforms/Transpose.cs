@@ -1,0 +1,164 @@
+namespace Functional.AD;
+
+/// <summary>
+/// Reverse mode as the transpose of a linear map (JAX's linearize + transpose). Given a graph some of whose inputs
+/// are linear (tangents), the non-linear part is copied forward and the linear part is walked backwards, each
+/// linear primitive's transpose rule turning its output cotangent into cotangents of its linear operands.
+/// </summary>
+internal static class Transpose
+{
+    /// <summary>
+    /// Transposes <paramref name="g"/> with respect to the inputs flagged in <paramref name="linearIn"/>.
+    /// Result inputs: the non-linear inputs, then an aval (shape) per linear input, then a cotangent per output
+    /// flagged in <paramref name="linearOut"/>. Result outputs: the non-linear outputs, then a cotangent per linear input.
+    /// </summary>
+    public static Graph Graph(Graph g, bool[] linearIn, bool[] linearOut)
+    {
+        var b = new Builder();
+        var map = new Dictionary<Node, Node>(RefEq<Node>.Instance);
+        var linear = new HashSet<Node>(RefEq<Node>.Instance);
+        var avalOfInput = new Dictionary<Node, Node>(RefEq<Node>.Instance);
+        for (int i = 0; i < g.Inputs.Length; i++)
+            if (linearIn[i]) linear.Add(g.Inputs[i]);
+            else map[g.Inputs[i]] = b.Input(g.Inputs[i].Kind, g.Inputs[i].Name, g.Inputs[i].Value as Type);
+        for (int i = 0; i < g.Inputs.Length; i++)
+            if (linearIn[i]) avalOfInput[g.Inputs[i]] = b.Input(Kind.Aval, "shape_" + g.Inputs[i].Name);
+        var ctIns = new Node?[g.Outputs.Length];
+        for (int k = 0; k < g.Outputs.Length; k++)
+            if (linearOut[k]) ctIns[k] = b.Input(g.Outputs[k].Kind, "ct" + k);
+
+        // forward: the non-linear part, as is
+        foreach (var n in g.Nodes)
+        {
+            if (n.Args.Any(linear.Contains)) { linear.Add(n); continue; }
+            map[n] = n.IsConst ? b.Const(n.Value!) : b.Apply(n.Op, n.Args.Select(a => map[a]).ToArray(), n.Params, n.Subgraphs);
+            map[n].Source ??= n.Source;
+        }
+
+        var ct = new Dictionary<Node, V>(RefEq<Node>.Instance);
+        void Accumulate(Node n, V v) => ct[n] = ct.TryGetValue(n, out var old) ? old + v : v;
+
+        var avals = new Dictionary<Node, V>(RefEq<Node>.Instance);
+        V LinearAval(Node n)
+        {
+            if (avals.TryGetValue(n, out var a)) return a;
+            if (avalOfInput.TryGetValue(n, out var inp)) a = new V(inp);
+            else if (n.Kind == Kind.Double) a = new V(b.Const(Aval.ScalarDouble));
+            else if (n.Kind == Kind.Float) a = new V(b.Const(Aval.ScalarFloat));
+            else
+            {
+                var argAvals = n.Args.Select(x => linear.Contains(x) ? LinearAval(x).N : x.Kind == Kind.Aval ? map[x] : R.AvalOf(new V(map[x])).N).ToArray();
+                a = new V(b.Apply(Prims.InferAval, argAvals, new Params(n.Op, n.Params, n.Args.Select(x => x.Kind).ToArray())));
+            }
+            avals[n] = a;
+            return a;
+        }
+
+        var nonLinearOuts = new List<Node>();
+        for (int k = 0; k < g.Outputs.Length; k++)
+        {
+            var o = g.Outputs[k];
+            if (linearOut[k]) { if (linear.Contains(o)) Accumulate(o, new V(ctIns[k]!)); }
+            else if (linear.Contains(o)) throw new InvalidOperationException("Internal error: an output declared non-linear depends on a linear input.");
+            else nonLinearOuts.Add(map[o]);
+        }
+
+        // backward: the linear part, in reverse
+        for (int i = g.Nodes.Length - 1; i >= 0; i--)
+        {
+            var n = g.Nodes[i];
+            if (!linear.Contains(n) || !ct.TryGetValue(n, out var c)) continue;
+            var rule = n.Op.Transpose ?? throw new InvalidOperationException($"Internal error: {n.Op.Name} is applied to a tangent but has no transpose rule.");
+            var lin = n.Args.Select(linear.Contains).ToArray();
+            var ctx = new RuleCtx
+            {
+                B = b,
+                X = n.Args.Select(a => linear.Contains(a) ? V.Linear(b, a.Kind, n.Op.Name) : new V(map[a])).ToArray(),
+                P = n.Params,
+                Subs = n.Subgraphs,
+                Linear = lin,
+                ArgAval = null!,
+            };
+            ctx.ArgAval = k => lin[k] ? LinearAval(n.Args[k]) : R.AvalOf(ctx.X[k]);
+            var cts = rule(ctx, c);
+            for (int k = 0; k < n.Args.Length; k++)
+                if (lin[k] && cts[k] is { } ck) Accumulate(n.Args[k], ck);
+        }
+
+        var outs = new List<Node>(nonLinearOuts);
+        for (int i = 0; i < g.Inputs.Length; i++)
+        {
+            if (!linearIn[i]) continue;
+            var inp = g.Inputs[i];
+            outs.Add(ct.TryGetValue(inp, out var c) ? c.N : inp.Kind switch
+            {
+                Kind.Double => b.Const(0.0),
+                Kind.Float => b.Const(0f),
+                _ => R.Zeros(new V(avalOfInput[inp])).N,
+            });
+        }
+        return b.Finish(outs);
+    }
+}
+
+/// <summary>Rules of the conditional <c>c ? a : b</c>, whose branches are sub-graphs over the captured values.</summary>
+internal static class CondRules
+{
+    public static void Install(Primitive cond)
+    {
+        cond.NonDiff = [0];
+        cond.Foldable = false;
+        cond.KindRule = (_, _, subs) => subs[0].Outputs[0].Kind;
+        cond.EmitRule = (a, _, _, subs) => System.Linq.Expressions.Expression.Condition(a[0],
+            Writer.InlineBlock(subs[0], a.Skip(1).ToArray()), Writer.InlineBlock(subs[1], a.Skip(1).ToArray()));
+        // tangent: a conditional over the JVPs of the branches (the untaken one is never run)
+        cond.Jvp = (c, t) =>
+        {
+            var mask = t.Skip(1).Select(x => x is not null).ToArray();
+            var subs = c.Subs.Select(s => Jvp.Restrict(Jvp.Graph(s, mask), 1)).ToArray();
+            var args = c.X.Select(x => x.N).Concat(t.Skip(1).Where(x => x is not null).Select(x => x!.N)).ToArray();
+            return new V(c.B.Apply(cond, args, Params.None, subs));
+        };
+        // cotangents: one conditional per linear operand, over the transposed branches
+        cond.Transpose = (c, ct) =>
+        {
+            var lin = c.Linear.Skip(1).ToArray();
+            var subs = c.Subs.Select(s => Transpose.Graph(s, lin, [true])).ToArray();
+            var args = new List<Node> { c.X[0].N };
+            for (int i = 0; i < lin.Length; i++) if (!lin[i]) args.Add(c.X[i + 1].N);
+            for (int i = 0; i < lin.Length; i++) if (lin[i]) args.Add(c.Aval(i + 1).N);
+            args.Add(ct.N);
+            var result = new V?[c.X.Length];
+            int j = 0;
+            for (int i = 0; i < lin.Length; i++)
+            {
+                if (!lin[i]) continue;
+                int k = j++;
+                result[i + 1] = new V(c.B.Apply(cond, args.ToArray(), Params.None, subs.Select(s => Jvp.Restrict(s, k)).ToArray()));
+            }
+            return result;
+        };
+    }
+
+    /// <summary>Builds <c>c ? then : else</c> with each branch read into its own sub-graph over the values it captures.</summary>
+    public static Node Make(Builder b, Node c, Func<Builder, Node> thenBranch, Func<Builder, Node> elseBranch)
+    {
+        var bt = new Builder(b); var ot = thenBranch(bt);
+        var be = new Builder(b); var oe = elseBranch(be);
+        var gt = bt.Finish([bt.Capture(ot)]);
+        var ge = be.Finish([be.Capture(oe)]);
+        // one operand list for both branches: the union of what they capture
+        var union = bt.Captures.Concat(be.Captures).Distinct(RefEq<Node>.Instance).ToList();
+        Graph Over(Graph g, List<Node> own)
+        {
+            var nb = new Builder();
+            var ins = union.Select(u => nb.Input(u.Kind, u.Name, u.Value as Type)).ToList();
+            var args = own.Select(o => ins[union.IndexOf(o)]).ToArray();
+            return nb.Finish(nb.Inline(g, args));
+        }
+        var subs = new[] { Over(gt, bt.Captures), Over(ge, be.Captures) };
+        if (subs[0].Outputs[0].Kind != subs[1].Outputs[0].Kind)
+            throw new InvalidOperationException("Internal error: branches of a conditional have different kinds.");
+        return b.Apply(Prims.Cond, [c, .. union], Params.None, subs);
+    }
+}
