@@ -10,7 +10,7 @@ namespace Functional.AD;
 /// </summary>
 public static class Lax
 {
-    /// <summary>The abstract value (shape, dtype, weak flag) of a tensor.</summary>
+    /// <summary>The abstract value (shape, dtype, weak flag) of a tensor; rules capture it to size zeros and un-broadcast cotangents.</summary>
     /// <param name="x">The tensor.</param><returns><c>x.Aval</c>.</returns>
     public static Aval AvalOf(Tensor x) => x.Aval;
 
@@ -119,17 +119,13 @@ public static class Lax
     /// <returns>A tensor of the input's shape, in g's dtype.</returns>
     public static Tensor ExpandReducedMean(Tensor g, Aval input, int? axis, bool keepdims)
     {
-        var r = ExpandReduced(g, input, axis, keepdims);
-        int count = axis is int a0 ? input.Dims[a0 < 0 ? a0 + input.Rank : a0] : input.Size;
-        if (r.DType == DType.Float64)
-        {
-            var d = ReferenceEquals(r, g) ? r.Span<double>().ToArray() : r.Storage.HostArray<double>();
-            TensorPrimitives.Divide(d, count, d);
-            return Eager.Make(d, r.Dims, r.IsWeak);
-        }
-        var f = ReferenceEquals(r, g) ? r.Span<float>().ToArray() : r.Storage.HostArray<float>();
-        TensorPrimitives.Divide(f, count, f);
-        return Eager.Make(f, r.Dims, r.IsWeak);
+        ArgumentNullException.ThrowIfNull(g);
+        ArgumentNullException.ThrowIfNull(input);
+        int count = axis is int a0
+            ? input.Dims[Eager.Axis(a0, input.Rank, () => $"Lax.ExpandReducedMean(g: {g.Aval}, input: {input}, axis: {a0}, keepdims: {(keepdims ? "true" : "false")})", [g.Aval, input])]
+            : input.Size;
+        // divide the (small) reduced cotangent first, then expand; a weak divisor keeps g's dtype
+        return ExpandReduced(Np.Div(g, new Tensor((double)count)), input, axis, keepdims);
     }
 
     /// <summary>
@@ -389,15 +385,19 @@ public static class Lax
         return x.DType == DType.Float32 ? x.Span<float>()[0] : (float)x.Span<double>()[0];
     }
 
-    /// <summary>A C# double as a weakly typed float32 scalar (as the implicit conversion does).</summary>
+    /// <summary>A C# double as a weakly typed float32 scalar, as the implicit conversion makes it (used where a C# <c>double</c> constant meets tensors).</summary>
     /// <param name="x">The value.</param><returns>The scalar.</returns>
     public static Tensor FromDouble(double x) => new(x);
 
-    /// <summary>A C# float as a float32 scalar, not weak.</summary>
+    /// <summary>A C# float as a float32 scalar, not weak (used where a C# <c>float</c> value meets tensors).</summary>
     /// <param name="x">The value.</param><returns>The scalar.</returns>
     public static Tensor FromFloat(float x) => Tensor.Adopt(new[] { x }, []);
 
-    /// <summary>Converts to <paramref name="dtype"/> (rounding to nearest for float64 to float32); the result is not weak. Returns x when it already is.</summary>
+    /// <summary>
+    /// Converts to <paramref name="dtype"/> (rounding to nearest for float64 to float32); the result is not weak.
+    /// Returns x when it already is. The transpose rule of a promoting operation uses it to bring a cotangent
+    /// back to its operand's dtype. Example: <c>Cast(Tensor.Scalar(0.1, DType.Float64), DType.Float32)</c> is <c>0.1f</c>.
+    /// </summary>
     /// <param name="x">The tensor.</param><param name="dtype">The target dtype.</param><returns>The converted tensor.</returns>
     public static Tensor Cast(Tensor x, DType dtype)
     {

@@ -598,6 +598,7 @@ public static class Np
     /// <returns>Probabilities summing to 1 along the axis.</returns>
     public static Tensor Softmax(Tensor x, int axis = -1)
     {
+        Eager.Axis(axis, x.Rank, () => $"Np.Softmax(x: {x.Aval}, axis: {axis})", [x.Aval]);
         var e = Exp(Sub(x, FiniteOrZero(Max(x, axis, keepdims: true))));
         return Div(e, Sum(e, axis, keepdims: true));
     }
@@ -608,7 +609,11 @@ public static class Np
     /// </summary>
     /// <param name="x">The tensor.</param><param name="axis">The axis normalised over.</param>
     /// <returns>Log-probabilities.</returns>
-    public static Tensor LogSoftmax(Tensor x, int axis = -1) => Sub(x, LogSumExp(x, axis, keepdims: true));
+    public static Tensor LogSoftmax(Tensor x, int axis = -1)
+    {
+        Eager.Axis(axis, x.Rank, () => $"Np.LogSoftmax(x: {x.Aval}, axis: {axis})", [x.Aval]);
+        return Sub(x, LogSumExp(x, axis, keepdims: true));
+    }
 
     // ---------------------------------------------------------------- structure
 
@@ -663,7 +668,10 @@ public static class Np
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(b);
         var (dt, weak) = DTypes.Promote(a.DType, a.IsWeak, b.DType, b.IsWeak);
-        var od = Kernels.BroadcastShapes(a.Dims, b.Dims) ?? throw BroadcastError($"Np.{name}", a, b);
+        // shapes are immutable, so the output may share an operand's dims array
+        var od = a.Dims.AsSpan().SequenceEqual(b.Dims) || (b.Size == 1 && b.Rank <= a.Rank) ? a.Dims
+            : a.Size == 1 && a.Rank <= b.Rank ? b.Dims
+            : Kernels.BroadcastShapes(a.Dims, b.Dims) ?? throw BroadcastError($"Np.{name}", a, b);
         return dt == DType.Float64
             ? Eager.Make(Kernels.Binary<double, TOp>(Eager.Data<double>(a), a.Dims, Eager.Data<double>(b), b.Dims, od), od, weak)
             : Eager.Make(Kernels.Binary<float, TOp>(Eager.Data<float>(a), a.Dims, Eager.Data<float>(b), b.Dims, od), od, weak);

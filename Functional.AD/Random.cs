@@ -123,8 +123,10 @@ internal static class RngCore
     /// <summary>Natural log of x in (0, 1]: x = m·2^e with m in [√½, √2), ln m = 2 atanh((m-1)/(m+1)) by its series.</summary>
     internal static double Log(double x)
     {
+        int scale = 0;
+        if (x < 2.2250738585072014E-308) { x *= 18014398509481984.0; scale = -54; } // subnormal: multiply by 2^54 (exact)
         long bits = BitConverter.DoubleToInt64Bits(x);
-        int e = (int)((bits >> 52) & 0x7FF) - 1023;
+        int e = (int)((bits >> 52) & 0x7FF) - 1023 + scale;
         double m = BitConverter.Int64BitsToDouble((bits & 0x000FFFFFFFFFFFFFL) | 0x3FF0000000000000L); // [1, 2)
         if (m > 1.4142135623730951) { m *= 0.5; e++; }
         double s = (m - 1) / (m + 1), s2 = s * s;

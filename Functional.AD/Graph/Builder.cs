@@ -24,6 +24,7 @@ internal sealed class Builder
     public Node Input(Kind kind, string? name = null, Type? staticType = null)
     {
         var n = new Node(this, Prims.Input, [], new Params(inputs.Count), [], kind, staticType) { Name = name };
+        n.Cls = n.Id;
         inputs.Add(n);
         nodes.Add(n);
         return n;
@@ -51,6 +52,7 @@ internal sealed class Builder
         if (cse.TryGetValue((Prims.Const, key), out var hit) && (kind != Kind.Tensor && kind != Kind.Static || ReferenceEquals(hit.Value, value)))
             return hit;
         var n = new Node(this, Prims.Const, [], Params.None, [], kind, value);
+        n.Cls = value is Tensor { IsWeak: true, Rank: 0 } ? -1 : value is Aval ? 0 : n.Id;
         cse[(Prims.Const, key)] = n;
         nodes.Add(n);
         return n;
@@ -95,9 +97,31 @@ internal sealed class Builder
         string key = string.Join(",", args.Select(a => a.Id)) + "|" + prms.GetHashCode() + "|" + string.Join(",", subs.Select(s => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(s)));
         if (cse.TryGetValue((p, key), out var existing) && existing.Params.Equals(prms)) return existing;
         var n = new Node(this, p, args, prms, subs, kind);
+        n.Cls = ShapeClass(n);
         cse[(p, key)] = n;
         nodes.Add(n);
         return n;
+    }
+
+    /// <summary>The symbolic shape class of a new node (see <see cref="Node.Cls"/>).</summary>
+    static int ShapeClass(Node n)
+    {
+        var p = n.Op;
+        if (p == Prims.AvalOf || p == Prims.GradSeed) return n.Args[0].Kind == Kind.Tensor ? n.Args[0].Cls : 0;
+        if (p == Prims.FromDouble) return -1;
+        if (p.LikeAval >= 0) return n.Args[p.LikeAval].Cls == 0 ? n.Id : n.Args[p.LikeAval].Cls;
+        if (p.Elementwise && n.Kind == Kind.Tensor)
+        {
+            int cls = int.MinValue;
+            foreach (var a in n.Args)
+            {
+                if (a.Kind != Kind.Tensor || a.Cls == -1) continue;
+                if (cls == int.MinValue) cls = a.Cls;
+                else if (cls != a.Cls) return n.Id;
+            }
+            return cls == int.MinValue ? -1 : cls;
+        }
+        return n.Id;
     }
 
     static Node[] ReplaceAt(Node[] a, int i, Node v)

@@ -102,6 +102,14 @@ internal sealed class Node
     public readonly object? Value;
     /// <summary>A display name (inputs).</summary>
     public string? Name;
+    /// <summary>
+    /// Symbolic shape class: two tensor nodes with the same class have the same shape and dtype for every input
+    /// (elementwise chains keep their operand's class). For an Aval node, the class of the value it describes.
+    /// -1 marks a weak scalar (it never changes the shape or dtype of what it is combined with).
+    /// </summary>
+    public int Cls;
+    /// <summary>For a tangent node: a primal node of the same shape (set by JVP), used by transposition for shapes.</summary>
+    public Node? Witness;
     /// <summary>The user's subexpression this node was read from (kept through transformations), for error messages.</summary>
     public System.Linq.Expressions.Expression? Source;
 

@@ -35,6 +35,10 @@ public sealed class Primitive
     /// <summary>Infix operator text, for printing (<c>"+"</c>); <c>null</c> for calls.</summary>
     internal string? Infix;
     internal Func<string[], Kind[], Params, string>? FormatRule;
+    /// <summary>Shape family: elementwise (output shaped like its broadcast operands) ...</summary>
+    internal bool Elementwise;
+    /// <summary>... or shaped like the aval operand at this index (SumTo, BroadcastTo, Zeros, ...).</summary>
+    internal int LikeAval = -1;
 
     internal Primitive(string name) => Name = name;
 

@@ -77,8 +77,8 @@ internal static class Prims
     // ---------------------------------------------------------------- comparisons and selection
     public static readonly Primitive Greater = Def("Greater", Np_("Greater", T, T), null, null, Op_("op_GreaterThan", T, T), Op_("op_GreaterThan", T, D), Op_("op_GreaterThan", D, T));
     public static readonly Primitive Less = Def("Less", Np_("Less", T, T), null, null, Op_("op_LessThan", T, T), Op_("op_LessThan", T, D), Op_("op_LessThan", D, T));
-    public static readonly Primitive GreaterEqual = Def("GreaterEqual", Op_("op_GreaterThanOrEqual", T, T), null, null, Op_("op_GreaterThanOrEqual", T, D), Op_("op_GreaterThanOrEqual", D, T));
-    public static readonly Primitive LessEqual = Def("LessEqual", Op_("op_LessThanOrEqual", T, T), null, null, Op_("op_LessThanOrEqual", T, D), Op_("op_LessThanOrEqual", D, T));
+    public static readonly Primitive GreaterEqual = Def("GreaterEqual", Np_("GreaterEqual", T, T), null, null, Op_("op_GreaterThanOrEqual", T, T), Op_("op_GreaterThanOrEqual", T, D), Op_("op_GreaterThanOrEqual", D, T));
+    public static readonly Primitive LessEqual = Def("LessEqual", Np_("LessEqual", T, T), null, null, Op_("op_LessThanOrEqual", T, T), Op_("op_LessThanOrEqual", T, D), Op_("op_LessThanOrEqual", D, T));
     public static readonly Primitive Equal = Def("Equal", Np_("Equal", T, T));
     public static readonly Primitive NotEqual = Def("NotEqual");
     public static readonly Primitive And = Def("And");
@@ -141,6 +141,17 @@ internal static class Prims
     {
         Input.Foldable = Const.Foldable = false;
         InferAval.Foldable = true;
+
+        // --- shape families: elementwise ops keep their operands' symbolic shape; helpers take their aval operand's
+        foreach (var p in new[] { Add, Sub, Mul, Div, Neg, Exp, Log, Tanh, Sin, Cos, Sqrt, Abs, Sign, Sigmoid, Softplus, Relu, Pow, Maximum, Minimum,
+                                  Greater, Less, GreaterEqual, LessEqual, Equal, Where, StopGradient })
+            p.Elementwise = true;
+        foreach (var p in new[] { Zeros, Ones }) p.LikeAval = 0;
+        foreach (var p in new[] { SumTo, BroadcastTo, ReshapeTo, ExpandReduced, ExpandReducedMean }) p.LikeAval = 1;
+        foreach (var p in new[] { MatMulTA, MatMulTB, ScatterAdd }) p.LikeAval = 2;
+        // SumTo, BroadcastTo and ReshapeTo to the shape a value already has are the identity
+        foreach (var p in new[] { SumTo, BroadcastTo, ReshapeTo })
+            p.Rewrite = (b, a, _) => a[0].Kind == Kind.Tensor && a[0].Cls == a[1].Cls && a[0].Cls > 0 ? a[0] : null;
 
         // --- shape helpers
         AvalOf.KindRule = (_, _, _) => Kind.Aval; AvalOf.ZeroDerivative = true;

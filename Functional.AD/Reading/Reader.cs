@@ -120,7 +120,7 @@ internal sealed class Reader
         switch (s)
         {
             case SLeaf l: return l.N;
-            case SStatic { Value: double or float or Tensor or bool } st: return b.Const(st.Value!);
+            case SStatic { Value: double or float or Tensor or bool or Aval } st: return b.Const(st.Value!);
             case SStatic { Value: int i }: return b.Const((double)i);
         }
         throw Unsupported(at, "a single value (Tensor, double or float) was expected here");
@@ -199,6 +199,15 @@ internal sealed class Reader
 
     Sym Apply(Sym f, Sym[] args, Builder b, Expression at)
     {
+        if (f is SLambda { L: var known } && written.TryGetValue(known, out var prog) && prog.Parameters.Length == args.Length)
+        {
+            // an expression this library wrote: inline its graph directly
+            var ins = new List<Node>();
+            for (int i = 0; i < args.Length; i++) Flatten(args[i], prog.ParamDefs[i], b, ins, at);
+            var outs = b.Inline(prog.Graph, ins).ToList();
+            int pos = 0;
+            return Rebuild(prog.OutDef, outs, ref pos);
+        }
         if (f is SLambda l)
         {
             if (l.L.Parameters.Count != args.Length) throw Unsupported(at, "wrong number of arguments");
@@ -222,6 +231,13 @@ internal sealed class Reader
         if (def.DeclaringType == typeof(Expression) || def.DeclaringType == typeof(LambdaExpression) || def.Name == "Compile")
             throw Unsupported(call, "compiling or building expressions inside a transformed function is not supported; Invoke the expression instead");
 
+        if (def.DeclaringType == typeof(Rt) && def.Name == nameof(Rt.InferAval) && call.Arguments[3] is NewArrayExpression avalArgs)
+        {
+            var cs = call.Arguments.Take(3).Select(a => Read(a, env, b)).ToArray();
+            if (cs.All(x => x is SStatic))
+                return new SLeaf(b.Apply(Prims.InferAval, avalArgs.Expressions.Select(x => Leaf(Read(x, env, b), b, x)).ToArray(),
+                    new Params(((SStatic)cs[0]).Value, ((SStatic)cs[1]).Value, ((SStatic)cs[2]).Value)));
+        }
         var prim = Prims.ForMethod(m) ?? throw Unsupported(call,
             $"the method {Printer.TypeName(m.DeclaringType!)}.{m.Name} is not differentiable: it is not an Np or Lax primitive, an operator of Tensor, or a System.Math function the library knows");
         var ps = m.GetParameters();
@@ -260,13 +276,7 @@ internal sealed class Reader
         // read each branch once into its own child builder; one conditional per output leaf
         var bt = new Builder(b); var lt = new List<Node>(); Flatten(Read(cond.IfTrue, env, bt), def, bt, lt, cond.IfTrue);
         var be = new Builder(b); var le = new List<Node>(); Flatten(Read(cond.IfFalse, env, be), def, be, le, cond.IfFalse);
-        var outs = new List<Node>();
-        for (int i = 0; i < lt.Count; i++)
-        {
-            int k = i;
-            if (lt[k].Kind == Kind.Static) { outs.Add(lt[k]); continue; }
-            outs.Add(CondRules.Make(b, c, x => x.Capture(lt[k]), x => x.Capture(le[k])));
-        }
+        var outs = CondRules.Make(b, c, bt, lt, be, le);
         int pos = 0;
         return Rebuild(def, outs, ref pos);
     }

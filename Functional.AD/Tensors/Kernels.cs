@@ -18,6 +18,9 @@ internal static class Kernels
         return r;
     }
 
+    /// <summary>An array the caller overwrites completely, so it need not be zeroed.</summary>
+    internal static T[] Alloc<T>(int n) => GC.AllocateUninitializedArray<T>(n);
+
     internal static int Product(ReadOnlySpan<int> dims, int from = 0, int to = -1)
     {
         if (to < 0) to = dims.Length;
@@ -105,7 +108,7 @@ internal static class Kernels
 
     internal static T[] Unary<T, TOp>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T> where TOp : IUnaryOp
     {
-        var r = new T[x.Length];
+        var r = Alloc<T>(x.Length);
         TOp.Apply(x, r);
         return r;
     }
@@ -115,7 +118,7 @@ internal static class Kernels
         where T : unmanaged, IFloatingPointIeee754<T> where TOp : IBinaryOp
     {
         int n = Product(od);
-        var r = new T[n];
+        var r = Alloc<T>(n);
         if (n == 0) return r;
         if (a.Length == n && b.Length == n) { TOp.VV(a, b, r); return r; }
         if (b.Length == 1 && a.Length == n) { TOp.VS(a, b[0], r); return r; }
@@ -158,7 +161,7 @@ internal static class Kernels
     internal static T[] Broadcast<T>(ReadOnlySpan<T> x, int[] xd, int[] od) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = Product(od);
-        var r = new T[n];
+        var r = Alloc<T>(n);
         if (n == 0) return r;
         if (x.Length == n) { x.CopyTo(r); return r; }
         if (x.Length == 1) { r.AsSpan().Fill(x[0]); return r; }
@@ -191,7 +194,7 @@ internal static class Kernels
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = Product(od);
-        var r = new T[n];
+        var r = Alloc<T>(n);
         if (n == 0) return r;
         var (dims, ss) = Coalesce(od, BroadcastStrides(cd, od), BroadcastStrides(ad, od), BroadcastStrides(bd, od));
         int[] sc = ss[0], sa = ss[1], sb = ss[2];
@@ -240,7 +243,7 @@ internal static class Kernels
     /// <summary>Maximum of x viewed as [outer, n, inner] over the middle axis (n &gt; 0); NaN propagates.</summary>
     internal static T[] MaxAxis<T>(ReadOnlySpan<T> x, int outer, int n, int inner) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var r = new T[outer * inner];
+        var r = Alloc<T>(outer * inner);
         if (r.Length == 0) return r;
         if (inner == 1)
         {
@@ -260,7 +263,7 @@ internal static class Kernels
     /// <summary>Index of the first maximum (first NaN if any) of x viewed as [outer, n, inner] over the middle axis (n &gt; 0).</summary>
     internal static T[] ArgmaxAxis<T>(ReadOnlySpan<T> x, int outer, int n, int inner) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var r = new T[outer * inner];
+        var r = Alloc<T>(outer * inner);
         for (int o = 0; o < outer; o++)
         {
             if (inner == 1)
@@ -307,7 +310,7 @@ internal static class Kernels
     internal static T[] Transpose<T>(ReadOnlySpan<T> x, int[] xd, int[] perm) where T : unmanaged
     {
         int n = x.Length;
-        var r = new T[n];
+        var r = Alloc<T>(n);
         if (n == 0) return r;
         int rank = xd.Length;
         var xs = new int[rank];
@@ -322,65 +325,62 @@ internal static class Kernels
         int inner = dims[cr - 1], ii = s0[cr - 1];
         if (ii != 1 && cr >= 2)
         {
-            // a batch of 2-d transposes: out[b, p, q] = x[b.., q, p]; block for cache reuse
+            // a batch of strided 2-d gathers out[b, p, q] = x[b.., p*rs + q*ii], tiled so both sides stay in cache
             int rows = dims[cr - 2], rs = s0[cr - 2];
-            {
-                int batch = n / (rows * inner);
-                var bdims = dims.AsSpan(0, cr - 2).ToArray();
-                var bstr = s0.AsSpan(0, cr - 2).ToArray();
-                var idx = new int[bdims.Length];
-                int xo = 0;
-                const int B = 32;
-                for (int bi = 0; bi < batch; bi++)
-                {
-                    int ob = bi * rows * inner;
-                    for (int p0 = 0; p0 < rows; p0 += B)
-                        for (int q0 = 0; q0 < inner; q0 += B)
-                        {
-                            int p1 = Math.Min(p0 + B, rows), q1 = Math.Min(q0 + B, inner);
-                            for (int p = p0; p < p1; p++)
-                            {
-                                int orow = ob + p * inner, xrow = xo + p * rs;
-                                for (int q = q0; q < q1; q++) r[orow + q] = x[xrow + q * ii];
-                            }
-                        }
-                    for (int k = bdims.Length - 1; k >= 0; k--)
-                    {
-                        idx[k]++;
-                        xo += bstr[k];
-                        if (idx[k] < bdims[k]) break;
-                        xo -= bstr[k] * bdims[k];
-                        idx[k] = 0;
-                    }
-                }
-                return r;
-            }
-        }
-        {
-            var idx = new int[cr];
+            int batch = n / (rows * inner);
+            var bdims = dims[..(cr - 2)];
+            var bstr = s0[..(cr - 2)];
+            var bidx = new int[bdims.Length];
             int xo = 0;
-            for (int o = 0; o < n; o += inner)
+            const int Tile = 32;
+            for (int bi = 0; bi < batch; bi++)
             {
-                if (ii == 1) x.Slice(xo, inner).CopyTo(r.AsSpan(o, inner));
-                else for (int j = 0, p = xo; j < inner; j++, p += ii) r[o + j] = x[p];
-                for (int k = cr - 2; k >= 0; k--)
+                int ob = bi * rows * inner;
+                for (int p0 = 0; p0 < rows; p0 += Tile)
+                    for (int q0 = 0; q0 < inner; q0 += Tile)
+                    {
+                        int p1 = Math.Min(p0 + Tile, rows), q1 = Math.Min(q0 + Tile, inner);
+                        for (int p = p0; p < p1; p++)
+                        {
+                            int orow = ob + p * inner, xrow = xo + p * rs;
+                            for (int q = q0; q < q1; q++) r[orow + q] = x[xrow + q * ii];
+                        }
+                    }
+                for (int k = bdims.Length - 1; k >= 0; k--)
                 {
-                    idx[k]++;
-                    xo += s0[k];
-                    if (idx[k] < dims[k]) break;
-                    xo -= s0[k] * dims[k];
-                    idx[k] = 0;
+                    bidx[k]++;
+                    xo += bstr[k];
+                    if (bidx[k] < bdims[k]) break;
+                    xo -= bstr[k] * bdims[k];
+                    bidx[k] = 0;
                 }
             }
             return r;
         }
+        // innermost output axis contiguous in x (or rank 1 after coalescing): copy runs
+        var idx = new int[cr];
+        int off = 0;
+        for (int o = 0; o < n; o += inner)
+        {
+            if (ii == 1) x.Slice(off, inner).CopyTo(r.AsSpan(o, inner));
+            else for (int j = 0, p = off; j < inner; j++, p += ii) r[o + j] = x[p];
+            for (int k = cr - 2; k >= 0; k--)
+            {
+                idx[k]++;
+                off += s0[k];
+                if (idx[k] < dims[k]) break;
+                off -= s0[k] * dims[k];
+                idx[k] = 0;
+            }
+        }
+        return r;
     }
 
     /// <summary>Gathers x viewed as [outer, n, inner] at <paramref name="idx"/> (already wrapped): out [outer, idx.Length, inner].</summary>
     internal static T[] Take<T>(ReadOnlySpan<T> x, int outer, int n, int inner, int[] idx) where T : unmanaged
     {
         int m = idx.Length;
-        var r = new T[outer * m * inner];
+        var r = Alloc<T>(outer * m * inner);
         for (int o = 0; o < outer; o++)
             for (int j = 0; j < m; j++)
                 x.Slice((o * n + idx[j]) * inner, inner).CopyTo(r.AsSpan((o * m + j) * inner, inner));
@@ -411,7 +411,7 @@ internal static class Kernels
     /// <summary>Extracts columns [off, off+len) of src viewed as [outer, total].</summary>
     internal static T[] SliceBlock<T>(ReadOnlySpan<T> src, int outer, int len, int off, int total) where T : unmanaged
     {
-        var r = new T[outer * len];
+        var r = Alloc<T>(outer * len);
         if (len == 0) return r;
         for (int o = 0; o < outer; o++) src.Slice(o * total + off, len).CopyTo(r.AsSpan(o * len, len));
         return r;
@@ -507,7 +507,7 @@ internal static class Kernels
     internal static T[] Outer<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int m = a.Length, n = b.Length;
-        var r = new T[m * n];
+        var r = Alloc<T>(m * n);
         for (int i = 0; i < m; i++) TensorPrimitives.Multiply(b, a[i], r.AsSpan(i * n, n));
         return r;
     }

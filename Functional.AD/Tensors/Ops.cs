@@ -193,13 +193,13 @@ internal struct SoftplusOp : IUnaryOp
 {
     public static void Apply<T>(ReadOnlySpan<T> x, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var e = new T[x.Length];
+        var e = Kernels.Alloc<T>(x.Length);
         TensorPrimitives.Abs(x, e);
         TensorPrimitives.Negate(e, e);
         TensorPrimitives.Exp(e, e);          // u = exp(-|x|) in (0, 1]
-        var w = new T[x.Length];
+        var w = Kernels.Alloc<T>(x.Length);
         TensorPrimitives.Add(e, T.One, w);   // w = 1 + u
-        var l = new T[x.Length];
+        var l = Kernels.Alloc<T>(x.Length);
         TensorPrimitives.Log(w, l);
         for (int i = 0; i < x.Length; i++)
         {

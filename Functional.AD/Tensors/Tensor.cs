@@ -39,7 +39,11 @@ public sealed class Tensor
         ExactScalar = exactScalar;
     }
 
-    /// <summary>A weakly typed float32 scalar (rank 0), as JAX treats a Python float: it takes the dtype of what it is combined with.</summary>
+    /// <summary>
+    /// A weakly typed float32 scalar (rank 0), as JAX treats a Python float: it takes the dtype of what it is
+    /// combined with. The exact double is remembered, so combined with float64 data, and read back through
+    /// <c>(double)</c> or the indexer, it is not rounded to float32; its data (<see cref="ToDoubleArray"/>) is float32.
+    /// </summary>
     /// <param name="value">The value.</param>
     public Tensor(double value) : this(new ManagedStorage(new[] { (float)value }), [], weak: true, exactScalar: value)
     {
@@ -117,6 +121,8 @@ public sealed class Tensor
             var flat = Flatten<float>(a);
             return target == DType.Float32 ? Adopt(flat, d) : Adopt(Kernels.Convert<float, double>(flat), d);
         }
+        if (!elem.IsPrimitive || elem == typeof(bool) || elem == typeof(char))
+            throw new ArgumentException($"Tensor.FromArray takes a rectangular array of numbers (float[,], double[], int[,,], ...), not {a.GetType().Name}", nameof(a));
         var values = new double[a.Length];
         int k = 0;
         foreach (var v in a) values[k++] = System.Convert.ToDouble(v, System.Globalization.CultureInfo.InvariantCulture);
@@ -132,7 +138,7 @@ public sealed class Tensor
             double[] dd => new ManagedStorage(dd),
             _ => throw new NotSupportedException($"element type {typeof(T).Name} is not a tensor dtype"),
         };
-        return new Tensor(s, dims, weak);
+        return new Tensor(s, dims, weak, null);
     }
 
     /// <summary>The dimensions, outermost first (row-major).</summary>
@@ -207,7 +213,7 @@ public sealed class Tensor
                     throw new IndexOutOfRangeException($"index {index[i]} is out of range for axis {i} of size {dims[i]} (shape {Aval})");
                 flat = flat * dims[i] + k;
             }
-            return DType == DType.Float64 ? Span<double>()[flat] : Span<float>()[flat];
+            return DType == DType.Float64 ? Span<double>()[flat] : ExactScalar ?? Span<float>()[flat];
         }
     }
 

@@ -25,14 +25,6 @@ public abstract class TensorStorage
     /// <exception cref="InvalidOperationException"><typeparamref name="T"/> does not match <see cref="DType"/>.</exception>
     public abstract ReadOnlySpan<T> HostSpan<T>() where T : unmanaged;
 
-    /// <summary>
-    /// The elements as a host array, which callers must not mutate. The default copies
-    /// <see cref="HostSpan{T}"/>; <see cref="ManagedStorage"/> returns its own array.
-    /// </summary>
-    /// <typeparam name="T"><see cref="float"/> for Float32, <see cref="double"/> for Float64.</typeparam>
-    /// <returns>An array of <see cref="Length"/> elements.</returns>
-    public virtual T[] HostArray<T>() where T : unmanaged => HostSpan<T>().ToArray();
-
     /// <summary>Throws unless <typeparamref name="T"/> is the CLR type of <see cref="DType"/>.</summary>
     /// <typeparam name="T">The requested element type.</typeparam>
     protected void CheckType<T>() where T : unmanaged
@@ -66,14 +58,6 @@ public sealed class ManagedStorage : TensorStorage
 
     /// <inheritdoc/>
     public override ReadOnlySpan<T> HostSpan<T>()
-    {
-        if (data is T[] a) return a;
-        CheckType<T>();
-        throw new InvalidOperationException("unreachable");
-    }
-
-    /// <inheritdoc/>
-    public override T[] HostArray<T>()
     {
         if (data is T[] a) return a;
         CheckType<T>();

@@ -33,7 +33,9 @@ internal static class Jvp
                 ArgAval = null!,
             };
             ctx.ArgAval = i => R.AvalOf(ctx.X[i]);
-            tmap[n] = n.Op.Jvp(ctx, ts);
+            var t = n.Op.Jvp(ctx, ts);
+            if (t is not null && t.N.Kind == ans.Kind && t.N != ans) t.N.Witness ??= ans;
+            tmap[n] = t;
         }
         return (g.Outputs.Select(o => map[o]).ToArray(), g.Outputs.Select(o => tmap[o]).ToArray());
     }
@@ -56,6 +58,7 @@ internal static class Jvp
         var b = new Builder();
         var ins = g.Inputs.Select(i => b.Input(i.Kind, i.Name, i.Value as Type)).ToArray();
         var ts = g.Inputs.Select((i, k) => withTangent[k] ? new V(b.Input(i.Kind, "d" + i.Name)) : null).ToArray();
+        for (int k = 0; k < ts.Length; k++) if (ts[k] is { } tk) tk.N.Witness = ins[k];
         var (outs, touts) = Run(b, g, ins, ts);
         var tangentOuts = outs.Select((o, k) => touts[k]?.N ?? Zero(b, o)).ToArray();
         return b.Finish([.. outs, .. tangentOuts]);

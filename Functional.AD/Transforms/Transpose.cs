@@ -45,6 +45,7 @@ internal static class Transpose
             if (avalOfInput.TryGetValue(n, out var inp)) a = new V(inp);
             else if (n.Kind == Kind.Double) a = new V(b.Const(Aval.ScalarDouble));
             else if (n.Kind == Kind.Float) a = new V(b.Const(Aval.ScalarFloat));
+            else if (n.Witness is { } w && map.TryGetValue(w, out var wm) && wm.Kind == Kind.Tensor) a = R.AvalOf(new V(wm));
             else
             {
                 var argAvals = n.Args.Select(x => linear.Contains(x) ? LinearAval(x).N : x.Kind == Kind.Aval ? map[x] : R.AvalOf(new V(map[x])).N).ToArray();
@@ -140,14 +141,16 @@ internal static class CondRules
         };
     }
 
-    /// <summary>Builds <c>c ? then : else</c> with each branch read into its own sub-graph over the values it captures.</summary>
-    public static Node Make(Builder b, Node c, Func<Builder, Node> thenBranch, Func<Builder, Node> elseBranch)
+    /// <summary>
+    /// Builds <c>c ? then : else</c> from branches already read into child builders of <paramref name="b"/>: one
+    /// conditional node per output leaf, each branch a sub-graph over the union of the values both branches capture.
+    /// Static leaves (identical in both branches by construction) pass through.
+    /// </summary>
+    public static List<Node> Make(Builder b, Node c, Builder bt, List<Node> outsT, Builder be, List<Node> outsE)
     {
-        var bt = new Builder(b); var ot = thenBranch(bt);
-        var be = new Builder(b); var oe = elseBranch(be);
-        var gt = bt.Finish([bt.Capture(ot)]);
-        var ge = be.Finish([be.Capture(oe)]);
-        // one operand list for both branches: the union of what they capture
+        var floating = Enumerable.Range(0, outsT.Count).Where(k => outsT[k].Kind != Kind.Static).ToArray();
+        var gt = bt.Finish(floating.Select(k => bt.Capture(outsT[k])).ToArray());
+        var ge = be.Finish(floating.Select(k => be.Capture(outsE[k])).ToArray());
         var union = bt.Captures.Concat(be.Captures).Distinct(RefEq<Node>.Instance).ToList();
         Graph Over(Graph g, List<Node> own)
         {
@@ -156,9 +159,16 @@ internal static class CondRules
             var args = own.Select(o => ins[union.IndexOf(o)]).ToArray();
             return nb.Finish(nb.Inline(g, args));
         }
-        var subs = new[] { Over(gt, bt.Captures), Over(ge, be.Captures) };
-        if (subs[0].Outputs[0].Kind != subs[1].Outputs[0].Kind)
-            throw new InvalidOperationException("Internal error: branches of a conditional have different kinds.");
-        return b.Apply(Prims.Cond, [c, .. union], Params.None, subs);
+        var subT = Over(gt, bt.Captures);
+        var subE = Over(ge, be.Captures);
+        var result = new List<Node>(outsT);
+        for (int j = 0; j < floating.Length; j++)
+        {
+            int k = floating[j];
+            if (outsT[k].Kind != outsE[k].Kind)
+                throw new UnsupportedExpressionException($"The branches of a conditional give different kinds ({outsT[k].Kind} and {outsE[k].Kind}).", "c ? a : b");
+            result[k] = b.Apply(Prims.Cond, [c, .. union], Params.None, [Jvp.Restrict(subT, j), Jvp.Restrict(subE, j)]);
+        }
+        return result;
     }
 }

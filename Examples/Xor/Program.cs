@@ -1,0 +1,91 @@
+// The XOR network of the JAX tutorial (seeds/000_807ca05b5739ae45.txt), section by section, in C#.
+// Run: dotnet run --project Examples/Xor -c Release -- [--seed N] [--quiet]
+using System.Linq.Expressions;
+using Functional.AD;
+using static Functional.AD.Np;
+
+int seed = 0;
+bool quiet = false;
+for (int i = 0; i < args.Length; i++)
+{
+    if (args[i] == "--seed" && i + 1 < args.Length) seed = int.Parse(args[++i]);
+    else if (args[i] == "--quiet") quiet = true;
+    else { Console.Error.WriteLine($"unknown argument {args[i]}; usage: Xor [--seed N] [--quiet]"); return 2; }
+}
+void Say(string s) { if (!quiet) Console.WriteLine(s); }
+
+// ---- 2-3. The net and the loss --------------------------------------------------------------
+// A single hidden layer of 3 tanh units and a sigmoid output, trained with cross-entropy.
+// The code is the numpy code of the notebook, written as expressions so that Ad can read it.
+Expression<Func<Tensor, Tensor>> sigmoid = x => 1.0 / (1 + Exp(-x));
+Expression<Func<Params, Tensor, Tensor>> net =
+    (p, x) => sigmoid.Invoke(Dot(p.W2, Tanh(Dot(p.W1, x) + p.B1)) + p.B2);
+Expression<Func<Params, Tensor, Tensor, Tensor>> loss =
+    (p, x, y) => Let(net.Invoke(p, x), o => -y * Log(o) - (1 - y) * Log(1 - o));
+
+var netFn = net.Compile();
+var inputs = new[] { new Tensor(new float[] { 0, 0 }), new Tensor(new float[] { 0, 1 }), new Tensor(new float[] { 1, 0 }), new Tensor(new float[] { 1, 1 }) };
+var targets = new[] { 0f, 1f, 1f, 0f };
+
+// test_all_inputs: does the net produce the right output for all four inputs?
+bool TestAllInputs(Params p)
+{
+    bool all = true;
+    for (int i = 0; i < inputs.Length; i++)
+    {
+        var x = inputs[i].ToFloatArray();
+        int prediction = (double)netFn(p, inputs[i]) > 0.5 ? 1 : 0;
+        Say($"[{x[0]} {x[1]}] -> {prediction}");
+        all &= prediction == (int)targets[i];
+    }
+    return all;
+}
+
+// Parameters are initialised from an explicit key, as jax.random does: the same seed gives the same net.
+Params InitialParams(int s)
+{
+    var template = new Params(Zeros([3, 2]), Zeros([3]), Zeros([3]), Zeros([]));
+    return Tree.Normal(PrngKey.Create(s), template);
+}
+
+// ---- 4. grad ---------------------------------------------------------------------------------
+// Ad.Grad(loss) is a new expression: the gradient of the loss with respect to the parameters.
+var lossGrad = Ad.Grad(loss);
+if (!quiet)
+{
+    Console.WriteLine("Ad.Show(Ad.Grad(loss)):");
+    Console.WriteLine(Ad.Show(lossGrad));
+    Console.WriteLine();
+}
+var lossGradFn = lossGrad.Compile();   // un-jitted: plain Expression.Compile()
+
+const double learningRate = 1.0;
+var parameters = InitialParams(seed);
+Say(Show(parameters));
+var rng = new Random(seed);
+bool solved = false;
+for (int n = 0; n <= 10_000; n++)
+{
+    // grab a single random input and its target
+    int ix = rng.Next(inputs.Length);
+    var x = inputs[ix];
+    var y = new Tensor(targets[ix]);   // a weak scalar: keeps the float32 computation float32
+    // the gradient of the loss for this example, then a step of gradient descent
+    var grads = lossGradFn(parameters, x, y);
+    parameters = Tree.Map((param, grad) => param - learningRate * grad, parameters, grads);
+    // every 100 iterations, check whether we have solved XOR
+    if (n % 100 == 0)
+    {
+        Say($"Iteration{n}");
+        if (TestAllInputs(parameters)) { solved = true; break; }
+    }
+}
+Say(Show(parameters));
+Console.WriteLine(solved ? $"seed {seed}: converged" : $"seed {seed}: did not converge in 10000 iterations");
+return solved ? 0 : 1;
+
+static string Show(Params p) =>
+    $"[{p.W1},\n {p.B1},\n {p.W2},\n {p.B2}]";
+
+/// <summary>The network's parameters: a pytree of four tensors.</summary>
+record Params(Tensor W1, Tensor B1, Tensor W2, Tensor B2);

@@ -1,0 +1,172 @@
+using System.Linq.Expressions;
+using FsCheck;
+using FsCheck.Fluent;
+using static Functional.AD.Np;
+
+namespace Functional.AD.Testing;
+
+/// <summary>
+/// One line of the test table: a function exercising a primitive, how to generate its inputs, and how closely its
+/// gradient must match central differences. Generic properties run over every spec.
+/// </summary>
+public sealed class PrimitiveSpec
+{
+    /// <summary>A short name (the primitive and the case).</summary>
+    public required string Name { get; init; }
+    /// <summary>The function: <c>Func&lt;Tensor, ..., Tensor&gt;</c> with 1 to 3 tensor arguments.</summary>
+    public required LambdaExpression Function { get; init; }
+    /// <summary>Inputs (in the function's domain) for a dtype.</summary>
+    public required Func<DType, Gen<Tensor[]>> Inputs { get; init; }
+    /// <summary>Tolerance of the float64 finite-difference check (relative, see <see cref="GradCheck"/>).</summary>
+    public double Tolerance { get; init; } = 1e-6;
+    /// <summary>Finite-difference step (larger for functions that round through float32).</summary>
+    public double Step { get; init; } = 1e-5;
+    /// <summary>False when the derivative is zero by definition (comparisons, sign, argmax): the gradient must then be exactly zero.</summary>
+    public bool FiniteDifferences { get; init; } = true;
+    /// <summary>Number of tensor arguments.</summary>
+    public int Arity => Function.Parameters.Count;
+    /// <inheritdoc/>
+    public override string ToString() => Name;
+}
+
+/// <summary>The spec table: at least one spec for every primitive of the library's table.</summary>
+public static class Specs
+{
+    static Gen<Tensor[]> One(DType t, Domain d = Domain.Any, int minRank = 0, int maxRank = 3) => Gens.Tensor(t, d, minRank, maxRank).Select(x => new[] { x });
+    static Gen<Tensor[]> OneOfShape(DType t, int[] shape, Domain d = Domain.Any) => Gens.Tensor(shape, t, d).Select(x => new[] { x });
+    static Gen<Tensor[]> Distinct(DType t, int minRank = 0) => Gens.Shape(minRank, 3).SelectMany(s => Gens.DistinctTensor(s, t)).Select(x => new[] { x });
+    static Gen<Tensor[]> Pair(DType t, Domain a = Domain.Any, Domain b = Domain.Any) => Gens.BroadcastingPair(t, a, b);
+    static Gen<Tensor[]> Shapes(DType t, params int[][] shapes) =>
+        Gen.CollectToArray(shapes.Select(s => Gens.Tensor(s, t)));
+    static Gen<Tensor[]> NoTies(DType t) =>
+        Gens.BroadcastingPair(t).Where(p => -(double)Max(-Abs(p[0] - p[1])) > 0.05);
+
+    static Gen<(int[] A, int[] B, int[] Out)> DotShapes =>
+        from m in Gen.Choose(1, 4)
+        from k in Gen.Choose(1, 4)
+        from n in Gen.Choose(1, 4)
+        from c in Gen.Choose(0, 3)
+        select c switch
+        {
+            0 => (new[] { k }, new[] { k }, Array.Empty<int>()),
+            1 => (new[] { m, k }, new[] { k }, new[] { m }),
+            2 => (new[] { k }, new[] { k, n }, new[] { n }),
+            _ => (new[] { m, k }, new[] { k, n }, new[] { m, n }),
+        };
+
+    static Gen<(int[] A, int[] B, int[] Out)> MatMulShapes =>
+        from m in Gen.Choose(1, 3)
+        from k in Gen.Choose(1, 3)
+        from n in Gen.Choose(1, 3)
+        from batch in Gen.Choose(1, 3)
+        from c in Gen.Choose(0, 4)
+        select c switch
+        {
+            0 => (new[] { m, k }, new[] { k, n }, new[] { m, n }),
+            1 => (new[] { batch, m, k }, new[] { k, n }, new[] { batch, m, n }),
+            2 => (new[] { batch, m, k }, new[] { 1, k, n }, new[] { batch, m, n }),
+            3 => (new[] { k }, new[] { batch, k, n }, new[] { batch, n }),
+            _ => (new[] { batch, m, k }, new[] { k }, new[] { batch, m }),
+        };
+
+    static PrimitiveSpec S(string name, Expression<Func<Tensor, Tensor>> f, Func<DType, Gen<Tensor[]>> inputs, double tol = 1e-6, bool fd = true, double step = 1e-5) =>
+        new() { Name = name, Function = f, Inputs = inputs, Tolerance = tol, FiniteDifferences = fd, Step = step };
+    static PrimitiveSpec S(string name, Expression<Func<Tensor, Tensor, Tensor>> f, Func<DType, Gen<Tensor[]>> inputs, double tol = 1e-6, bool fd = true) =>
+        new() { Name = name, Function = f, Inputs = inputs, Tolerance = tol, FiniteDifferences = fd };
+    static PrimitiveSpec S(string name, Expression<Func<Tensor, Tensor, Tensor, Tensor>> f, Func<DType, Gen<Tensor[]>> inputs, double tol = 1e-6, bool fd = true) =>
+        new() { Name = name, Function = f, Inputs = inputs, Tolerance = tol, FiniteDifferences = fd };
+
+    static readonly Tensor Idx = new(new[] { 3.0, 0, 3, 1 });
+    static Aval A(params int[] shape) => new(shape, DType.Float64);
+
+    /// <summary>Every spec.</summary>
+    public static IReadOnlyList<PrimitiveSpec> All { get; } = Build();
+
+    static List<PrimitiveSpec> Build() =>
+    [
+        // elementwise, one operand
+        S("Neg", x => -x, t => One(t)),
+        S("Exp", x => Exp(x), t => One(t)),
+        S("Log", x => Log(x), t => One(t, Domain.Positive)),
+        S("Tanh", x => Tanh(x), t => One(t)),
+        S("Sin", x => Sin(x), t => One(t)),
+        S("Cos", x => Cos(x), t => One(t)),
+        S("Sqrt", x => Sqrt(x), t => One(t, Domain.Positive)),
+        S("Abs", x => Abs(x), t => One(t, Domain.AwayFromZero)),
+        S("Sign", x => Sign(x), t => One(t, Domain.AwayFromZero), fd: false),
+        S("Sigmoid", x => Sigmoid(x), t => One(t)),
+        S("Softplus", x => Softplus(x), t => One(t)),
+        S("Relu", x => Relu(x), t => One(t, Domain.AwayFromZero)),
+        S("StopGradient", x => StopGradient(x), t => One(t), fd: false),
+        // elementwise, two operands, numpy broadcasting
+        S("Add", (a, b) => a + b, t => Pair(t)),
+        S("Sub", (a, b) => a - b, t => Pair(t)),
+        S("Mul", (a, b) => a * b, t => Pair(t)),
+        S("Div", (a, b) => a / b, t => Pair(t, Domain.Any, Domain.AwayFromZero)),
+        S("Np.Add", (a, b) => Add(a, b), t => Pair(t)),
+        S("Mul by double", x => x * 2.5 - 1.0 / (x * x + 1), t => One(t)),
+        S("Pow", (a, b) => Pow(a, b), t => Pair(t, Domain.Positive, Domain.Any)),
+        S("Maximum", (a, b) => Maximum(a, b), t => NoTies(t)),
+        S("Minimum", (a, b) => Minimum(a, b), t => NoTies(t)),
+        S("Greater", (a, b) => Greater(a, b), t => NoTies(t), fd: false),
+        S("Less", (a, b) => a < b, t => NoTies(t), fd: false),
+        S("GreaterEqual", (a, b) => a >= b, t => NoTies(t), fd: false),
+        S("LessEqual", (a, b) => LessEqual(a, b), t => NoTies(t), fd: false),
+        S("Equal", (a, b) => Equal(a, b), t => NoTies(t), fd: false),
+        S("Where", (c, a, b) => Where(c > 0, a, b), t => Gens.BroadcastPair().SelectMany(s =>
+            Gen.CollectToArray(new[] { Gens.Tensor(s.A, t, Domain.AwayFromZero), Gens.Tensor(s.B, t), Gens.Tensor(s.A, t) }))),
+        // products
+        S("Dot", (a, b) => Dot(a, b), t => DotShapes.SelectMany(s => Shapes(t, s.A, s.B))),
+        S("DotTA", (g, b) => Lax.DotTA(g, b), t => DotShapes.SelectMany(s => Shapes(t, s.Out, s.B))),
+        S("DotTB", (a, g) => Lax.DotTB(a, g), t => DotShapes.SelectMany(s => Shapes(t, s.A, s.Out))),
+        S("MatMul", (a, b) => MatMul(a, b), t => MatMulShapes.SelectMany(s => Shapes(t, s.A, s.B))),
+        S("MatMulTA", (g, b) => Lax.MatMulTA(g, b, A(3, 2, 4)), t => Shapes(t, [3, 2, 5], [4, 5])),
+        S("MatMulTB", (a, g) => Lax.MatMulTB(a, g, A(1, 4, 5)), t => Shapes(t, [3, 2, 4], [3, 2, 5])),
+        // shapes
+        S("Transpose", x => Transpose(x, null), t => One(t)),
+        S("Transpose(axes)", x => Transpose(x, new[] { 1, 0, 2 }), t => OneOfShape(t, [2, 3, 4])),
+        S("Reshape", x => Reshape(x, new[] { 2, -1 }), t => Gens.Shape(1, 3).Where(s => s.Aggregate(1, (a, b) => a * b) % 2 == 0).SelectMany(s => OneOfShape(t, s))),
+        S("ReshapeTo", x => Lax.ReshapeTo(x, A(6)), t => Gen.Elements(new[] { 2, 3 }, new[] { 3, 2 }, new[] { 6 }, new[] { 1, 6 }).SelectMany(s => OneOfShape(t, s))),
+        S("BroadcastTo(shape)", x => BroadcastTo(x, new[] { 2, 3, 4 }), t => Gen.Elements(new int[0], new[] { 4 }, new[] { 3, 1 }, new[] { 1, 3, 4 }, new[] { 2, 1, 1 }).SelectMany(s => OneOfShape(t, s))),
+        S("Lax.BroadcastTo", x => Lax.BroadcastTo(x, A(2, 3, 4)), t => Gen.Elements(new int[0], new[] { 4 }, new[] { 3, 1 }).SelectMany(s => OneOfShape(t, s))),
+        S("SumTo", x => Lax.SumTo(x, A(3, 1)), t => Gen.Elements(new[] { 3, 1 }, new[] { 3, 4 }, new[] { 2, 3, 4 }, new[] { 2, 3, 1 }).SelectMany(s => OneOfShape(t, s))),
+        // reductions
+        S("Sum", x => Sum(x, null, false), t => One(t)),
+        S("Sum(axis: 0)", x => Sum(x, 0, false), t => One(t, minRank: 1)),
+        S("Sum(axis: -1, keepdims)", x => Sum(x, -1, true), t => One(t, minRank: 1)),
+        S("Mean", x => Mean(x, null, false), t => One(t)),
+        S("Mean(axis: 0, keepdims)", x => Mean(x, 0, true), t => One(t, minRank: 1)),
+        S("Max", x => Max(x, null, false), t => Distinct(t)),
+        S("Max(axis: -1)", x => Max(x, -1, false), t => Distinct(t, 1)),
+        S("ExpandReduced", g => Lax.ExpandReduced(g, A(2, 3), 1, false), t => OneOfShape(t, [2])),
+        S("ExpandReducedMean", g => Lax.ExpandReducedMean(g, A(2, 3), 0, true), t => OneOfShape(t, [1, 3])),
+        S("LogSumExp", x => LogSumExp(x, null, false), t => One(t)),
+        S("LogSumExp(axis: -1, keepdims)", x => LogSumExp(x, -1, true), t => One(t, minRank: 1)),
+        S("Softmax", x => Softmax(x, -1), t => One(t, minRank: 1)),
+        S("Softmax(axis: 0)", x => Softmax(x, 0), t => One(t, minRank: 1)),
+        S("LogSoftmax", x => LogSoftmax(x, -1), t => One(t, minRank: 1)),
+        S("Argmax", x => Argmax(x, -1), t => Distinct(t, 1), fd: false),
+        // indexing and joining
+        S("Take", x => Take(x, Idx, 0), t => Gens.Shape(0, 2).SelectMany(s => OneOfShape(t, [4, .. s]))),
+        S("Take(axis: 1)", x => Take(x, Idx, 1), t => OneOfShape(t, [2, 4])),
+        S("ScatterAdd", g => Lax.ScatterAdd(g, Idx, 0, A(5, 3)), t => OneOfShape(t, [4, 3])),
+        S("OneHot", x => OneHot(x, 4, DType.Float64), t => Gen.Choose(0, 3).ArrayOf(3).Select(v => new[] { new Tensor(v.Select(i => (double)i).ToArray()).AsType(t) }), fd: false),
+        S("Concatenate", (a, b) => Concatenate(new[] { a, b }, 0), t => Gen.Choose(1, 3).SelectMany(n => Shapes(t, [n, 3], [2, 3]))),
+        S("Concatenate(axis: 1, three)", (a, b, c) => Concatenate(new[] { a, b, c }, 1), t => Shapes(t, [2, 1], [2, 3], [2, 2])),
+        S("Stack", (a, b) => Stack(new[] { a, b }, 0), t => Gens.Shape(0, 2).SelectMany(s => Shapes(t, s, s))),
+        S("Stack(axis: -1)", (a, b, c) => Stack(new[] { a, b, c }, -1), t => Shapes(t, [2, 3], [2, 3], [2, 3])),
+        S("SplitPart", g => Lax.SplitPart(g, 0, 1, new[] { A(2, 3), A(1, 3) }), t => OneOfShape(t, [3, 3])),
+        S("PadPart", g => Lax.PadPart(g, 0, 1, new[] { A(2, 3), A(1, 3) }), t => OneOfShape(t, [1, 3])),
+        S("Unstack", g => Rt.Unstack(g, A(2, 4), 1, 2), t => OneOfShape(t, [2, 4])),
+        S("StackPart", g => Rt.StackPart(g, A(2, 4), 1, 2), t => OneOfShape(t, [2])),
+        // conversions between tensors and scalars
+        S("ToDouble/FromDouble", x => Lax.FromDouble(Math.Sin(Lax.ToDouble(Sum(x, null, false)))) * x, t => One(t)),
+        S("implicit double", x => x + (Tensor)Math.Exp((double)Mean(x, null, false)), t => One(t)),
+        S("ToFloat/FromFloat", x => Lax.FromFloat(MathF.Sin(Lax.ToFloat(Mean(x, null, false)))), t => One(t), tol: 1e-3, step: 1e-2),
+        S("CastFloat/CastDouble", x => Lax.FromDouble((double)(float)Lax.ToDouble(Mean(x, null, false)) * 2), t => One(t), tol: 1e-3, step: 1e-2),
+        S("Zeros/Ones", x => x * Lax.Ones(Lax.AvalOf(x)) + Lax.Zeros(Lax.AvalOf(x)), t => One(t)),
+        // control flow
+        S("Cond", x => (double)Sum(x, null, false) > 0 ? Sin(x) * x : Cos(x), t => One(t)),
+        S("Cond(&&, ||, !, !=)", x => Let((double)Sum(x, null, false), s => !(s > 0 && s != 0.5 || s < -100) ? Exp(x) : x * x), t => One(t)),
+    ];
+}
