@@ -26,7 +26,7 @@ public static class Lax
     /// Undoes numpy broadcasting (the transpose of <see cref="BroadcastTo"/>, used by every broadcasting binary
     /// rule): sums the leading axes <paramref name="x"/> has beyond <paramref name="target"/>'s rank and the
     /// axes where the target has size 1, then reshapes to the target's shape. Returns <paramref name="x"/>
-    /// itself when the shapes are equal. The dtype stays x's.
+    /// itself when the shapes are equal. The result takes the target's dtype unless the target is weak (a cotangent has its primal's dtype).
     /// Example: <c>SumTo(Ones([2, 3]), aval of [1, 3])</c> is <c>[[2., 2., 2.]]</c>.
     /// </summary>
     /// <param name="x">The broadcast tensor.</param><param name="target">The shape before broadcasting.</param>
@@ -37,6 +37,7 @@ public static class Lax
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(target);
         var td = target.Dims;
+        if (!target.Weak && x.DType != target.DType) x = Cast(x, target.DType);
         if (td.AsSpan().SequenceEqual(x.Dims)) return x;
         if (!Kernels.BroadcastsTo(td, x.Dims))
             throw ShapeException.Of("Lax.SumTo", "the target does not broadcast to x's shape; SumTo undoes broadcasting, so the target must be x's shape with leading axes dropped or axes set to 1", ("x", x.Aval), ("target", target));
@@ -62,9 +63,10 @@ public static class Lax
         return Eager.Make(data.ToArray(), (int[])td.Clone(), x.IsWeak);
     }
 
-    /// <summary>Broadcasts to the target's shape (see <see cref="Np.BroadcastTo"/>); the dtype stays x's. Used by the transpose of <see cref="SumTo"/>.</summary>
+    /// <summary>Broadcasts to the target's shape (see <see cref="Np.BroadcastTo"/>); the result takes the target's dtype unless the target is weak. Used by the transpose of <see cref="SumTo"/>.</summary>
     /// <param name="x">The tensor.</param><param name="target">Supplies the shape.</param><returns>The broadcast tensor.</returns>
-    public static Tensor BroadcastTo(Tensor x, Aval target) => Np.BroadcastTo(x, target.Dims);
+    public static Tensor BroadcastTo(Tensor x, Aval target) =>
+        Np.BroadcastTo(!target.Weak && x.DType != target.DType ? Cast(x, target.DType) : x, target.Dims);
 
     /// <summary>Reshapes to the target's shape (see <see cref="Np.Reshape"/>); the dtype stays x's. The transpose of <see cref="Np.Reshape"/>.</summary>
     /// <param name="x">The tensor.</param><param name="target">Supplies the shape.</param><returns>The reshaped tensor.</returns>

@@ -817,7 +817,8 @@ public class EagerTests
             e[idx[1] * 5 + idx[3]] += yd[i];
         }
         Close(e, s, 1e-13);
-        Assert.Equal(DType.Float32, Lax.SumTo(x, new Aval([3], DType.Float64)).DType);
+        Assert.Equal(DType.Float64, Lax.SumTo(x, new Aval([3], DType.Float64)).DType);   // a cotangent takes its primal's dtype
+        Assert.Equal(DType.Float32, Lax.SumTo(x, new Aval([3], DType.Float64, weak: true)).DType);   // unless the primal is weak
         var ex = Assert.Throws<ShapeException>(() => Lax.SumTo(x, new Aval([2], DType.Float32)));
         Assert.Contains("Lax.SumTo", ex.Message);
         Assert.Contains("float32[2,3]", ex.Message);

@@ -120,3 +120,17 @@ public class PrimitiveSpecTests(ITestOutputHelper output)
         Assert.Equal(d, deep.Grad().Compile()(0.7), 12);
     }
 }
+
+public class MixedPrecisionTests
+{
+    [Fact]
+    public void Gradient_has_the_dtype_of_its_argument_when_mixed_with_float64()
+    {
+        var c64 = new Tensor(new[] { 1.5, -2.0, 0.25 });
+        Expression<Func<Tensor, Tensor>> f = x => Np.Sum(x * c64, null, false);
+        var x32 = new Tensor(new float[] { 1, 2, 3 });
+        var g = f.Grad().Compile()(x32);
+        Assert.Equal(DType.Float32, g.DType);
+        Assert.Equal(new[] { 1.5, -2.0, 0.25 }, g.ToDoubleArray());
+    }
+}
