@@ -66,6 +66,27 @@ public static class Ad
     /// <summary>Number of primitive applications in <paramref name="f"/> after simplification (its size).</summary>
     public static int OpCount(LambdaExpression f) => Reader.Read(f).Graph.OpCount;
 
+    /// <summary>
+    /// The derivative of a scalar function of a scalar is its JVP with tangent 1: forward mode, so that nesting
+    /// <c>Grad</c> n times grows slowly (reverse over reverse would double each time).
+    /// </summary>
+    static LambdaExpression ScalarDerivative(LambdaExpression f, Program prog, Type delegateType, Type resultType)
+    {
+        var g = prog.Graph;
+        var b = new Builder();
+        var ins = g.Inputs.Select(x => b.Input(x.Kind, x.Name, x.Value as Type)).ToArray();
+        var one = g.Inputs[0].Kind == Kind.Float ? b.Const(1f) : b.Const(1.0);
+        var tangents = ins.Select((_, i) => i == 0 ? new V(one) : null).ToArray();
+        var (outs, touts) = Jvp.Run(b, g, ins, tangents);
+        var d = touts[0]?.N ?? Jvp.Zero(b, outs[0]);
+        if (d.Kind != ins[0].Kind) d = b.Apply(d.Kind == Kind.Float ? Prims.CastDouble : Prims.CastFloat, [d]);
+        var graph = b.Finish([d]);
+        var outDef = TreeDef.Of(resultType);
+        var lambda = Writer.Write(graph, prog.Parameters, prog.ParamDefs, outDef, delegateType);
+        Reader.Remember(lambda, new Program { Graph = graph, Parameters = prog.Parameters, ParamDefs = prog.ParamDefs, OutDef = outDef, ReturnType = resultType });
+        return lambda;
+    }
+
     internal static LambdaExpression GradCore(LambdaExpression f, Type delegateType, Type resultType, bool withValue)
     {
         var prog = Reader.Read(f);
@@ -74,6 +95,8 @@ public static class Ad
             throw new GradException($"Ad.Grad needs a function with a scalar output (double, float or a rank-0 Tensor), but `{Printer.Expr(f)}` returns {Printer.TypeName(f.ReturnType)}.");
         int n0 = prog.ParamDefs[0].LeafCount;
         var mask = g.Inputs.Select((x, i) => i < n0 && x.Kind.IsFloating()).ToArray();
+        if (!withValue && prog.ParamDefs[0].Leaf is Kind.Double or Kind.Float && prog.OutDef.Leaf is Kind.Double or Kind.Float)
+            return ScalarDerivative(f, prog, delegateType, resultType);
 
         var jvp = Jvp.Graph(g, mask);
         var linearIn = g.Inputs.Select(_ => false).Concat(mask.Where(m => m).Select(_ => true)).ToArray();

@@ -183,8 +183,21 @@ internal static class Prims
         Neg.Jvp = (c, t) => -t[0]!;
         Neg.Transpose = (c, ct) => [-ct];
 
-        Mul.Rewrite = (b, a, _) => IsOne(a[0], a[1]) ? a[1] : IsOne(a[1], a[0]) ? a[0] : null;
-        Div.Rewrite = (b, a, _) => IsOne(a[1], a[0]) ? a[0] : null;
+        // IEEE-exact rewrites only: x*1, x/1, --x; signs pulled out of products and into subtractions; commutative
+        // operands in a canonical order so that a*b and b*a are one node
+        Add.Rewrite = (b, a, _) =>
+            a[1].Op == Neg ? b.Apply(Sub, [a[0], a[1].Args[0]]) :
+            a[0].Op == Neg ? b.Apply(Sub, [a[1], a[0].Args[0]]) :
+            a[0].Id > a[1].Id ? b.Apply(Add, [a[1], a[0]]) : null;
+        Sub.Rewrite = (b, a, _) => a[1].Op == Neg ? b.Apply(Add, [a[0], a[1].Args[0]]) : null;
+        Mul.Rewrite = (b, a, _) =>
+            IsOne(a[0], a[1]) ? a[1] : IsOne(a[1], a[0]) ? a[0] :
+            a[0].Op == Neg ? b.Apply(Neg, [b.Apply(Mul, [a[0].Args[0], a[1]])]) :
+            a[1].Op == Neg ? b.Apply(Neg, [b.Apply(Mul, [a[0], a[1].Args[0]])]) :
+            a[0].Id > a[1].Id ? b.Apply(Mul, [a[1], a[0]]) : null;
+        Div.Rewrite = (b, a, _) =>
+            IsOne(a[1], a[0]) ? a[0] :
+            a[0].Op == Neg ? b.Apply(Neg, [b.Apply(Div, [a[0].Args[0], a[1]])]) : null;
         Neg.Rewrite = (b, a, _) => a[0].Op == Neg ? a[0].Args[0] : null;
 
         // --- elementwise functions
