@@ -132,6 +132,8 @@ internal static class Prims
     public static readonly Primitive CastDouble = Def("CastDouble");
     public static readonly Primitive CastFloat = Def("CastFloat");
     public static readonly Primitive StopGradient = Def("StopGradient", Np_("StopGradient", T));
+    /// <summary>A static integer (a pytree's int field, an int argument) used as a number: constant w.r.t. every input.</summary>
+    public static readonly Primitive IntToDouble = Def("IntToDouble");
 
     // ---------------------------------------------------------------- control flow
     /// <summary><c>c ? a : b</c>: operands are the condition then the captured values; two sub-graphs, one output each.</summary>
@@ -383,6 +385,10 @@ internal static class Prims
         CastFloat.Jvp = (c, t) => R.CastFloat(t[0]!);
         CastFloat.Transpose = (c, ct) => [R.CastDouble(ct)];
         StopGradient.ZeroDerivative = true;
+        IntToDouble.ZeroDerivative = true;
+        IntToDouble.KindRule = (_, _, _) => Kind.Double;
+        IntToDouble.EmitRule = (a, _, _, _) => Expression.Convert(a[0], typeof(double));
+        IntToDouble.FormatRule = (a, _, _) => $"(double){a[0]}";
 
         // --- control flow
         CondRules.Install(Cond);

@@ -247,6 +247,8 @@ internal sealed class Reader
         {
             var pt = ps[i].ParameterType;
             var arg = call.Arguments[i];
+            if (!Primitive.IsOperandType(pt) && !IsClosed(arg))
+                throw Unsupported(arg, $"the argument {ps[i].Name} of {m.Name} is a static parameter (of type {Printer.TypeName(pt)}) and must be a constant known when the expression is read, not computed from the function's arguments");
             var s = Read(arg, env, b);
             if (Primitive.IsOperandType(pt))
             {
@@ -330,6 +332,11 @@ internal sealed class Reader
             {
                 var from = un.Operand.Type; var to = un.Type;
                 if (from == to) return x;
+                if (x is SLeaf { N.Kind: Kind.Static } st && (from == typeof(int) || from == typeof(long)) && (to == typeof(double) || to == typeof(float)))
+                {
+                    var d = b.Apply(Prims.IntToDouble, [st.N]);
+                    return new SLeaf(to == typeof(float) ? b.Apply(Prims.CastFloat, [d]) : d);
+                }
                 var n = Leaf(x, b, un.Operand);
                 if (to == typeof(double) && n.Kind == Kind.Float) return new SLeaf(b.Apply(Prims.CastDouble, [n]));
                 if (to == typeof(float) && n.Kind == Kind.Double) return new SLeaf(b.Apply(Prims.CastFloat, [n]));

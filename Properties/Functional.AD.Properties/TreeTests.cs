@@ -59,7 +59,7 @@ public sealed class TreeTests
         Assert.Equal(new[] { -4.0 }, m.Item2.Item2.ToDoubleArray());
     }
 
-    [Fact(Skip = "BUG: Tree.Map/Ravel/Normal on a tree with a double or float leaf throw ArgumentException 'Object of type Tensor cannot be converted to type System.Double' (Tree.Back's conditional boxes a Tensor); also breaks GradCheck.Check for double arguments")]
+    [Fact]
     public void Map_over_double_and_float_leaves_keeps_them_double_and_float()
     {
         var m = Tree.Map(x => x * 2, new WithScalars(F32(1), 1.5, 2.5f, 3));
@@ -155,7 +155,7 @@ public sealed class TreeTests
         Assert.Contains("Unravel", e.Message);
     }
 
-    [Fact(Skip = "BUG: Tree.Map/Ravel/Normal on a tree with a double or float leaf throw ArgumentException 'Object of type Tensor cannot be converted to type System.Double' (Tree.Back's conditional boxes a Tensor); also breaks GradCheck.Check for double arguments")]
+    [Fact]
     public void Ravel_round_trips_double_and_float_leaves()
     {
         var t = new WithScalars(F32(1, 2), 3.5, 4.5f, 6);

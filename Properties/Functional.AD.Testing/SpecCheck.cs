@@ -41,7 +41,7 @@ public sealed class SpecCheck
         var body = Expression.Call(sum, Expression.Call(typeof(Np).GetMethod(nameof(Np.Mul))!, call, w),
             Expression.Constant(null, typeof(int?)), Expression.Constant(false));
         Projected = Expression.Lambda(typeof(Func<,,>).MakeGenericType(tupleType, typeof(Tensor), typeof(Tensor)), body, xs, w);
-        var grad = typeof(Ad).GetMethods().Single(m => m.Name == nameof(Ad.Grad) && m.GetGenericArguments().Length == 3)
+        var grad = typeof(Ad).GetMethods().Single(m => m.Name == nameof(Ad.Grad) && m.GetGenericArguments().Length == 3 && m.GetParameters().Length == 1)
             .MakeGenericMethod(tupleType, typeof(Tensor), typeof(Tensor));
         Gradient = (LambdaExpression)grad.Invoke(null, [Projected])!;
         value = Projected.Compile();
