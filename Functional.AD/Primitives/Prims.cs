@@ -135,6 +135,14 @@ internal static class Prims
     /// <summary>A static integer (a pytree's int field, an int argument) used as a number: constant w.r.t. every input.</summary>
     public static readonly Primitive IntToDouble = Def("IntToDouble");
 
+    // ---------------------------------------------------------------- user rules
+    /// <summary>A function with a custom rule: operands are its argument's leaves, the sub-graph its body.</summary>
+    public static readonly Primitive Custom = Def("Custom");
+    /// <summary>The tangent of a function with only a custom VJP: linear in its tangent operands, transposed by the user's rule.</summary>
+    public static readonly Primitive CustomVjpTangent = Def("CustomVjpTangent");
+    /// <summary>Identity that checks its operand's shape against an aval (guards user-written rules).</summary>
+    public static readonly Primitive CheckAval = Def("CheckAval");
+
     // ---------------------------------------------------------------- control flow
     /// <summary><c>c ? a : b</c>: operands are the condition then the captured values; two sub-graphs, one output each.</summary>
     public static readonly Primitive Cond = Def("Cond");
@@ -392,6 +400,7 @@ internal static class Prims
 
         // --- control flow
         CondRules.Install(Cond);
+        CustomRules.Install(Custom, CustomVjpTangent, CheckAval);
     }
 
     static V? NotLinear(RuleCtx c, string name, int i) =>
