@@ -21,6 +21,7 @@ public class ForwardModeTests(ITestOutputHelper output)
 
     static void ForAll(PrimitiveSpec spec, int count, Func<Tensor[], int, Property> body)
     {
+        if (spec.ReverseOnly) return;   // forward mode through a custom VJP is an error by design (tested below)
         var arb = Arb.From(spec.Inputs(DType.Float64).SelectMany(x => Gen.Choose(0, 1 << 30).Select(seed => (x, seed))));
         Check.One(Config.QuickThrowOnFailure.WithMaxTest(count).WithQuietOnSuccess(true),
             Prop.ForAll(arb, c => body(c.x.Select(t => t.AsType(DType.Float64)).ToArray(), c.seed)));
@@ -116,7 +117,8 @@ public class ForwardModeTests(ITestOutputHelper output)
             var v = Random(x[0].Shape, seed + 1);
             var reverse = rr(x[0], w, v);
             var forward = check.HvpAt(x, w, [v])[0];
-            return reverse.AllClose(forward, 1e-9, 1e-9).Label($"reverse-over-reverse {reverse} vs forward-over-reverse {forward}");
+            double tol = spec.Tolerance > 1e-6 ? 1e-5 : 1e-9;
+            return reverse.AllClose(forward, tol, tol).Label($"reverse-over-reverse {reverse} vs forward-over-reverse {forward}");
         });
     }
 
