@@ -219,3 +219,27 @@ public static partial class Ad
         return Reverse(f, prog, [0], delegateType, resultType, withValue, aux: true);
     }
 }
+
+public static partial class Ad
+{
+    /// <summary>
+    /// Hessian-vector product <c>(x, v) ↦ ∇²f(x)·v</c> of a scalar function, forward over reverse (the JVP of the
+    /// gradient along v): it costs a small multiple of one gradient and never forms the Hessian.
+    /// </summary>
+    /// <example><code>
+    /// Expression&lt;Func&lt;Tensor, Tensor&gt;&gt; f = x =&gt; Np.Sum(x * x * x);
+    /// var hv = f.Hvp().Compile()(x, v);   // 6 x v
+    /// </code></example>
+    public static Expression<Func<T1, T1, T1>> Hvp<T1, TResult>(this Expression<Func<T1, TResult>> f)
+    {
+        var grad = Reader.Read(GradCore(f, typeof(Func<T1, T1>), typeof(T1), withValue: false));
+        var g = grad.Graph;
+        var b = new Builder();
+        var ins = g.Inputs.Select(x => b.Input(x.Kind, x.Name, x.Value as Type)).ToArray();
+        var tins = g.Inputs.Select(x => b.Input(x.Kind, "v" + x.Name, x.Value as Type)).ToArray();
+        var (outs, touts) = JvpT.Run(b, g, ins, tins.Select(t => t.Kind.IsFloating() ? new V(t) : null).ToArray());
+        var hv = outs.Select((o, k) => touts[k]?.N ?? JvpT.Zero(b, o)).ToArray();
+        var v = Expression.Parameter(typeof(T1), "v");
+        return (Expression<Func<T1, T1, T1>>)Finish(b, hv, [.. grad.Parameters, v], [.. grad.ParamDefs, grad.ParamDefs[0]], typeof(T1), typeof(Func<T1, T1, T1>));
+    }
+}

@@ -280,3 +280,19 @@ public sealed class Tolerance(double tol) : IEqualityComparer<double>
     public bool Equals(double a, double b) => Math.Abs(a - b) <= tol * Math.Max(1, Math.Max(Math.Abs(a), Math.Abs(b)));
     public int GetHashCode(double x) => 0;
 }
+
+public class HvpTests
+{
+    [Fact]
+    public void Hessian_vector_product_matches_the_hessian_by_hand()
+    {
+        // f(x) = sum(x^3) + x0 * x1: H = diag(6x) + [[0,1],[1,0]]
+        Expression<Func<Tensor, Tensor>> f = x => Np.Sum(x * x * x, null, false) + Np.Take(x, new Tensor(new[] { 0.0 }), 0) * Np.Take(x, new Tensor(new[] { 1.0 }), 0);
+        Expression<Func<Tensor, Tensor>> scalar = x => Np.Sum(f.Invoke(x), null, false);
+        var x0 = new Tensor(new[] { 1.0, -2.0 });
+        var v = new Tensor(new[] { 0.5, 3.0 });
+        var hv = scalar.Hvp().Compile()(x0, v).ToDoubleArray();
+        Assert.Equal(6 * 1.0 * 0.5 + 3.0, hv[0], 12);
+        Assert.Equal(6 * -2.0 * 3.0 + 0.5, hv[1], 12);
+    }
+}
