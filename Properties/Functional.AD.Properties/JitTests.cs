@@ -115,6 +115,29 @@ public class JitTests(ITestOutputHelper output)
         output.WriteLine(Ad.Show(g, RandomParams(0, DType.Float32), new Tensor(new float[] { 0, 1 }), new Tensor(1.0)));
     }
 
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    public void Large_products_on_the_blocked_gemm_equal_compile(DType t)
+    {
+        Expression<Func<Tensor, Tensor, Tensor>> dot = (a, b) => Dot(a, b);
+        Expression<Func<Tensor, Tensor, Tensor>> dotTA = (g, b) => Lax.DotTA(g, b);
+        Expression<Func<Tensor, Tensor, Tensor>> dotTB = (a, g) => Lax.DotTB(a, g);
+        Expression<Func<Tensor, Tensor, Tensor>> matmul = (a, b) => Tanh(MatMul(a, b));
+        // sizes off the register tile and the blocks (edges), and one large enough for two threads
+        foreach (var (m, k, n) in new[] { (37, 70, 45), (130, 300, 61), (8, 256, 32), (140, 200, 300) })
+        {
+            var a = Rng.Normal(PrngKey.Create(m), [m, k], t);
+            var b = Rng.Normal(PrngKey.Create(n), [k, n], t);
+            var g = Rng.Normal(PrngKey.Create(k), [m, n], t);
+            Assert.Null(Differ(dot.Compile()(a, b), dot.Jit()(a, b)));
+            Assert.Null(Differ(matmul.Compile()(a, b), matmul.Jit()(a, b)));
+            Assert.Null(Differ(dotTA.Compile()(g, b), dotTA.Jit()(g, b)));
+            Assert.Null(Differ(dotTB.Compile()(a, g), dotTB.Jit()(a, g)));
+        }
+        Assert.Contains("gemm", Ad.Show(dot, Np.Zeros([64, 64], t), Np.Zeros([64, 64], t)));
+    }
+
     [Fact]
     public void One_delegate_on_8_threads_with_mixed_shapes_gives_the_sequential_results()
     {
