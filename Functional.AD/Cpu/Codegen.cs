@@ -7,8 +7,8 @@ namespace Functional.AD;
 /// Code generation for one shape signature: walks the graph with every node's aval known and emits a LINQ
 /// expression block. A tensor value lives in one of two forms: an object (a <see cref="Tensor"/> expression, as eager
 /// code has it) or, for tiny tensors, one scalar local per element (straight-line code, no allocation). Elementwise
-/// nodes, linear and bilinear nodes of tiny size are unrolled; large products call the blocked GEMM; large elementwise
-/// chains run as fused SIMD loops (see <see cref="Fusion"/>); everything else calls the primitive's eager method.
+/// nodes, linear and bilinear nodes of tiny size are unrolled; large products call the blocked GEMM; everything else
+/// calls the primitive's eager method (TensorPrimitives kernels for large elementwise ops and reductions).
 /// Shape-only helpers (AvalOf, InferAval, Zeros, the gradient seed) fold to constants.
 /// </summary>
 internal sealed class Codegen
@@ -26,7 +26,6 @@ internal sealed class Codegen
     readonly Dictionary<(Node, Type), Expression[]> converted = new();
     /// <summary>How each node was lowered (for <c>Ad.Show</c>).</summary>
     public readonly Dictionary<Node, string> How = new(RefEq<Node>.Instance);
-    readonly HashSet<Node> fused = new(RefEq<Node>.Instance);
 
     public Codegen(Dictionary<Node, Aval?> avals) => av = avals;
 
@@ -53,13 +52,8 @@ internal sealed class Codegen
     public void EmitGraph(Graph g, IReadOnlyList<Expression> inputs)
     {
         for (int i = 0; i < g.Inputs.Length; i++) obj[g.Inputs[i]] = inputs[i];
-        var plan = Fusion.Plan(g, av, this);
         foreach (var n in g.Nodes)
-        {
-            if (n.IsInput || fused.Contains(n)) continue;
-            if (plan.TryGetValue(n, out var chain)) { EmitChain(chain); continue; }
-            EmitNode(n);
-        }
+            if (!n.IsInput) EmitNode(n);
     }
 
     /// <summary>The node's value as an object of its CLR type (materialising unrolled elements once).</summary>
@@ -281,15 +275,4 @@ internal sealed class Codegen
         return flat;
     }
 
-    // ------------------------------------------------------------------ fused chains
-    public void MarkFused(Node n) => fused.Add(n);
-
-    void EmitChain(Fusion.Chain chain)
-    {
-        foreach (var (n, e) in chain.Emit(this)) { obj[n] = e; How[n] = chain.Members.Count > 1 ? $"fused loop ({chain.Members.Count} ops)" : "SIMD loop"; }
-        foreach (var n in chain.Members) How.TryAdd(n, $"fused into the loop of t{chain.Root.Id}");
-    }
-
-    public Expression AssignPublic(Expression e, Type t) => Assign(e, t);
-    public ParameterExpression LocalPublic(Type t) => Local(t);
 }

@@ -73,6 +73,8 @@ internal static class CpuTable
         d[Prims.DotTB] = new Lowering { Bilinear = true, Product = (true, false) };
         foreach (var p in new[] { Prims.MatMul, Prims.MatMulTA, Prims.MatMulTB }) d[p] = new Lowering { Bilinear = true };
         d[Prims.MatMul].Product = (false, false);
+        d[Prims.MatMulTA].Product = (false, true);   // 2-D: g b^T
+        d[Prims.MatMulTB].Product = (true, false);   // 2-D: a^T g
         foreach (var p in new[] { Prims.Zeros, Prims.Ones, Prims.GradSeed }) d[p] = new Lowering { ShapeOnly = true };
         return d;
     }

@@ -138,6 +138,28 @@ public class JitTests(ITestOutputHelper output)
         Assert.Contains("gemm", Ad.Show(dot, Np.Zeros([64, 64], t), Np.Zeros([64, 64], t)));
     }
 
+    internal record Mlp(Tensor W1, Tensor B1, Tensor W2, Tensor B2, Tensor W3, Tensor B3);
+
+    internal static readonly Expression<Func<Mlp, Tensor, Tensor, Tensor>> MlpLoss = (p, x, y) =>
+        -Mean(Sum(y * LogSoftmax(MatMul(Tanh(MatMul(Tanh(MatMul(x, p.W1) + p.B1), p.W2) + p.B2), p.W3) + p.B3, -1), -1, false), null, false);
+
+    [Fact]
+    public void Jit_of_an_mlp_gradient_equals_compile()
+    {
+        var g = MlpLoss.Grad();
+        var (i, h, o, b) = (64, 48, 10, 32);
+        var p = Tree.Normal(PrngKey.Create(1), new Mlp(Np.Zeros([i, h]), Np.Zeros([h]), Np.Zeros([h, h]), Np.Zeros([h]), Np.Zeros([h, o]), Np.Zeros([o])));
+        p = Tree.Map(w => w * 0.2, p);
+        var x = Rng.Normal(PrngKey.Create(2), [b, i]);
+        var y = OneHot(new Tensor(Enumerable.Range(0, b).Select(k => (float)(k % o)).ToArray()), o, DType.Float32);
+        var e = g.Compile()(p, x, y);
+        var a = g.Jit()(p, x, y);
+        Assert.Null(Differ((e.W1, e.B1, e.W2, e.B2, e.W3, e.B3), (a.W1, a.B1, a.W2, a.B2, a.W3, a.B3)));
+        var listing = Ad.Show(g, p, x, y);
+        output.WriteLine(listing);
+        Assert.Contains("gemm", listing);
+    }
+
     [Fact]
     public void One_delegate_on_8_threads_with_mixed_shapes_gives_the_sequential_results()
     {
