@@ -13,7 +13,7 @@ namespace Functional.AD;
 /// Console.WriteLine(Ad.Show(df));
 /// double slope = df.Compile()(1.0);
 /// </code></example>
-public static class Ad
+public static partial class Ad
 {
     /// <summary>
     /// The gradient of a scalar function with respect to its first argument: ∇f(x), with the argument's pytree type.

@@ -15,7 +15,7 @@ public class PrimitiveSpecTests(ITestOutputHelper output)
     static PrimitiveSpec Spec(string name) => Specs.All.Single(s => s.Name == name);
 
     /// <summary>Pseudo-primitives of the IR that user code cannot apply and that carry no arithmetic.</summary>
-    static readonly Primitive[] Structural = [Prims.Input, Prims.Const, Prims.InferAval, Prims.GradSeed];
+    static readonly Primitive[] Structural = [Prims.Input, Prims.Const, Prims.InferAval, Prims.GradSeed, Prims.VmapSize];
 
     static IEnumerable<Primitive> PrimitivesIn(Graph g) =>
         g.Nodes.SelectMany(n => new[] { n.Op }.Concat(n.Subgraphs.SelectMany(PrimitivesIn)));

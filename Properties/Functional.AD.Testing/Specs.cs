@@ -165,6 +165,11 @@ public static class Specs
         S("ToFloat/FromFloat", x => Lax.FromFloat(MathF.Sin(Lax.ToFloat(Mean(x, null, false)))), t => One(t), tol: 1e-3, step: 1e-2),
         S("CastFloat/CastDouble", x => Lax.FromDouble((double)(float)Lax.ToDouble(Mean(x, null, false)) * 2), t => One(t), tol: 1e-3, step: 1e-2),
         S("Zeros/Ones", x => x * Lax.Ones(Lax.AvalOf(x)) + Lax.Zeros(Lax.AvalOf(x)), t => One(t)),
+        // batching (the structural primitives of Vmap)
+        S("Vmap.MoveAxisToFront", x => Vmapped.MoveAxisToFront(x, -1), t => OneOfShape(t, [2, 3, 4])),
+        S("Vmap.MoveAxisFromFront", x => Vmapped.MoveAxisFromFront(x, 1), t => OneOfShape(t, [2, 3, 4])),
+        S("Vmap.AddBatchAxis", x => Vmapped.AddBatchAxis(x) * 1.5, t => One(t)),
+        S("Vmap.BroadcastBatch", x => Vmapped.BroadcastBatch(x, A(3)), t => Gen.Elements(new[] { 1, 2 }, new[] { 3, 2 }, new[] { 1 }).SelectMany(s => OneOfShape(t, s))),
         // control flow
         S("Cond", x => (double)Sum(x, null, false) > 0 ? Sin(x) * x : Cos(x), t => One(t)),
         S("Cond(&&, ||, !, !=)", x => Let((double)Sum(x, null, false), s => !(s > 0 && s != 0.5 || s < -100) ? Exp(x) : x * x), t => One(t)),
