@@ -109,8 +109,8 @@ internal sealed class Codegen
         var a = AvalOf(n);
         var low = CpuTable.For(n.Op);
         if (n.Kind == Kind.Aval && a is not null) { obj[n] = Expression.Constant(a); How[n] = "shape"; return; }
-        if (n.Kind == Kind.Tensor && a is not null && low is not null && TryLower(n, a, low)) return;
-        if ((n.Op == Prims.ToDouble || n.Op == Prims.ToFloat) && elems.ContainsKey(n.Args[0]) && !av[n.Args[0]]!.Weak)
+        if (n.Batch == 0 && n.Kind == Kind.Tensor && a is not null && low is not null && TryLower(n, a, low)) return;
+        if (n.Batch == 0 && (n.Op == Prims.ToDouble || n.Op == Prims.ToFloat) && elems.ContainsKey(n.Args[0]) && !av[n.Args[0]]!.Weak)
         {
             obj[n] = Assign(Expression.Convert(Elems(n.Args[0], Elem(av[n.Args[0]]!))[0], n.Kind.ClrType()));
             How[n] = "scalar";
@@ -118,7 +118,7 @@ internal sealed class Codegen
         }
         // the eager method: real and correct for any shapes
         var args = n.Args.Select(Obj).ToArray();
-        var e = n.Op.Emit(args, n.Args.Select(x => x.Kind).ToArray(), n.Params, n.Subgraphs);
+        var e = n.Batch > 0 ? Vmapped.Emit(n, args) : n.Op.Emit(args, n.Args.Select(x => x.Kind).ToArray(), n.Params, n.Subgraphs);
         obj[n] = Assign(e, n.Kind.ClrType());
         How[n] = "eager";
     }
@@ -258,7 +258,7 @@ internal sealed class Codegen
         var p = Expression.Parameter(typeof(object?[]), "args");
         var args = n.Args.Select((x, i) => (Expression)Expression.Convert(Expression.ArrayIndex(p, Expression.Constant(i)),
             x.Kind == Kind.Static ? x.Value as Type ?? x.Value?.GetType() ?? typeof(object) : x.Kind.ClrType())).ToArray();
-        var body = n.Op.Emit(args, n.Args.Select(x => x.Kind).ToArray(), n.Params, n.Subgraphs);
+        var body = n.Batch > 0 ? Vmapped.Emit(n, args) : n.Op.Emit(args, n.Args.Select(x => x.Kind).ToArray(), n.Params, n.Subgraphs);
         return Expression.Lambda<Func<object?[], object?>>(Expression.Convert(body, typeof(object)), p).Compile(preferInterpretation: true);
     }
 

@@ -4,7 +4,7 @@ namespace Functional.AD;
 /// Shape inference at specialisation: given the abstract values of a graph's inputs, the abstract value of every node.
 /// Tensor, double and float nodes get the aval of their value; Aval nodes get the aval they denote; a node whose
 /// shape cannot be known before running (a bool, a static, a conditional whose branches disagree) gets <c>null</c>.
-/// Elementwise families have explicit rules; everything else uses the generic rule <see cref="Rt.InferAval"/>.
+/// Elementwise families have explicit rules; everything else uses the generic rule <c>Rt.InferAval</c>.
 /// A shape error throws a <see cref="ShapeException"/> that names the subexpression.
 /// </summary>
 internal static class ShapeInference
@@ -57,12 +57,12 @@ internal static class ShapeInference
             args[i] = a;
         }
         if (n.Op == Prims.InferAval)
-            return Rt.InferAval((Primitive)n.Params[0]!, (Params)n.Params[1]!, (Kind[])n.Params[2]!, args);
+            return Rt.InferAval((Primitive)n.Params[0]!, (Params)n.Params[1]!, (Kind[])n.Params[2]!, args, n.Params.Count > 3 ? (int)n.Params[3]! : 0);
         if (n.Op == Prims.Cond) return CondAval(n, av);
         if (n.Op == Prims.Custom) return Run(n.Subgraphs[0], n.Args.Select(a => av[a]).ToArray())[n.Subgraphs[0].Outputs[0]];
         if (n.Kind != Kind.Tensor) return null;
         if (unary.Contains(n.Op) && kinds[0] == Kind.Tensor) return args[0];
-        if (binary.Contains(n.Op))
+        if (n.Batch == 0 && binary.Contains(n.Op))
         {
             var (a, aw) = Operand(args[0], kinds[0]);
             var (b, bw) = Operand(args[1], kinds[1]);
@@ -73,7 +73,7 @@ internal static class ShapeInference
                 return new Aval(dims, dt, weak, adopt: true);
             }
         }
-        return Rt.InferAval(n.Op, n.Params, kinds, args);
+        return Rt.InferAval(n.Op, n.Params, kinds, args, n.Batch);
     }
 
     /// <summary>A C# double or float combined with a tensor is a weak scalar (it takes the tensor's dtype).</summary>

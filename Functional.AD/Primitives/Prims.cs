@@ -147,6 +147,18 @@ internal static class Prims
     /// <summary><c>c ? a : b</c>: operands are the condition then the captured values; two sub-graphs, one output each.</summary>
     public static readonly Primitive Cond = Def("Cond");
 
+    // ---------------------------------------------------------------- batching (Vmap); rules in Batching.cs
+    /// <summary>Moves core axis <c>axis</c> to core position 0 (a vmapped argument's mapped axis to the front).</summary>
+    public static readonly Primitive MoveAxisToFront = Def("MoveAxisToFront", typeof(Vmapped).GetMethod("MoveAxisToFront")!);
+    /// <summary>Moves core axis 0 to core position <c>axis</c> (a batched output to its out axis).</summary>
+    public static readonly Primitive MoveAxisFromFront = Def("MoveAxisFromFront", typeof(Vmapped).GetMethod("MoveAxisFromFront")!);
+    /// <summary>Inserts a size-1 axis at core position 0 (an unbatched operand meeting batched ones); also on avals.</summary>
+    public static readonly Primitive AddBatchAxis = Def("AddBatchAxis", typeof(Vmapped).GetMethod("AddBatchAxis", [T])!);
+    /// <summary>Broadcasts core axis 0 (size 1 or B) to the batch size B held by an aval [B].</summary>
+    public static readonly Primitive BroadcastBatch = Def("BroadcastBatch", typeof(Vmapped).GetMethod("BroadcastBatch")!);
+    /// <summary>The batch size of a vmapped call, as an aval [B], checked across the batched arguments.</summary>
+    public static readonly Primitive VmapSize = Def("VmapSize", typeof(Vmapped).GetMethod("Size")!);
+
     static Prims()
     {
         Input.Foldable = Const.Foldable = false;
@@ -166,8 +178,9 @@ internal static class Prims
         // --- shape helpers
         AvalOf.KindRule = (_, _, _) => Kind.Aval; AvalOf.ZeroDerivative = true;
         InferAval.KindRule = (_, _, _) => Kind.Aval; InferAval.ZeroDerivative = true;
-        InferAval.EmitRule = (a, k, p, _) => Expression.Call(Rt_("InferAval", typeof(Primitive), typeof(Params), typeof(Kind[]), typeof(Aval[])),
-            Expression.Constant(p[0], typeof(Primitive)), Expression.Constant(p[1], typeof(Params)), Expression.Constant(p[2], typeof(Kind[])), Expression.NewArrayInit(typeof(Aval), a));
+        InferAval.EmitRule = (a, k, p, _) => Expression.Call(Rt_("InferAval", typeof(Primitive), typeof(Params), typeof(Kind[]), typeof(Aval[]), typeof(int)),
+            Expression.Constant(p[0], typeof(Primitive)), Expression.Constant(p[1], typeof(Params)), Expression.Constant(p[2], typeof(Kind[])), Expression.NewArrayInit(typeof(Aval), a),
+            Expression.Constant(p.Count > 3 ? p[3] : 0, typeof(int)));
         InferAval.FormatRule = (a, _, p) => $"Shape.Of{p[0]}({string.Join(", ", a)})";
         Zeros.ZeroDerivative = Ones.ZeroDerivative = GradSeed.ZeroDerivative = true;
         GradSeed.Foldable = false;
@@ -401,6 +414,9 @@ internal static class Prims
         // --- control flow
         CondRules.Install(Cond);
         CustomRules.Install(Custom, CustomVjpTangent, CheckAval);
+
+        // --- batching: structural primitives of Vmap and the batched implementation of every primitive
+        Batching.Install();
     }
 
     static V? NotLinear(RuleCtx c, string name, int i) =>

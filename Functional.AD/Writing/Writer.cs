@@ -39,7 +39,7 @@ internal static class Writer
                 continue;
             }
             var args = n.Args.Select(a => env[a]).ToArray();
-            var e = n.Op.Emit(args, n.Args.Select(a => a.Kind).ToArray(), n.Params, n.Subgraphs);
+            var e = n.Batch > 0 ? Vmapped.Emit(n, args) : n.Op.Emit(args, n.Args.Select(a => a.Kind).ToArray(), n.Params, n.Subgraphs);
             var v = Expression.Variable(n.Kind.ClrType(), "t" + (vars.Count + 1));
             vars.Add(v);
             stmts.Add(Expression.Assign(v, e.Type == v.Type ? e : Expression.Convert(e, v.Type)));

@@ -18,7 +18,8 @@ public class PrimitiveSpecTests(ITestOutputHelper output)
     static readonly Primitive[] Structural = [Prims.Input, Prims.Const, Prims.InferAval, Prims.GradSeed,
         Prims.IntToDouble /* needs a static int input, which a Tensor-only spec cannot have: ReaderTests covers it */,
         Prims.CustomVjpTangent /* made by differentiating the CustomVjp spec, never written by users */,
-        Prims.CheckAval /* made by differentiating the CustomJvp spec, never written by users */];
+        Prims.CheckAval /* made by differentiating the CustomJvp spec, never written by users */,
+        Prims.VmapSize];
 
     static IEnumerable<Primitive> PrimitivesIn(Graph g) =>
         g.Nodes.SelectMany(n => new[] { n.Op }.Concat(n.Subgraphs.SelectMany(PrimitivesIn)));

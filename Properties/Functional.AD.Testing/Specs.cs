@@ -25,6 +25,8 @@ public sealed class PrimitiveSpec
     public bool FiniteDifferences { get; init; } = true;
     /// <summary>True for functions with only a reverse rule (a custom VJP): forward-mode properties skip them.</summary>
     public bool ReverseOnly { get; init; }
+    /// <summary>False for functions with custom rules: Vmap refuses them (with a clear error) for now.</summary>
+    public bool Batchable { get; init; } = true;
     /// <summary>Number of tensor arguments.</summary>
     public int Arity => Function.Parameters.Count;
     /// <inheritdoc/>
@@ -173,8 +175,13 @@ public static class Specs
         S("CastFloat/CastDouble", x => Lax.FromDouble((double)(float)Lax.ToDouble(Mean(x, null, false)) * 2), t => One(t), tol: 1e-3, step: 1e-2),
         S("Zeros/Ones", x => x * Lax.Ones(Lax.AvalOf(x)) + Lax.Zeros(Lax.AvalOf(x)), t => One(t)),
         // user rules
-        S("CustomJvp", x => StableSoftplus.Invoke(x) * x, t => One(t)),
-        new() { Name = "CustomVjp", Function = (Expression<Func<Tensor, Tensor>>)(x => TanhWithVjp.Invoke(x) * x), Inputs = t => One(t), ReverseOnly = true },
+        new() { Name = "CustomJvp", Function = (Expression<Func<Tensor, Tensor>>)(x => StableSoftplus.Invoke(x) * x), Inputs = t => One(t), Batchable = false },
+        new() { Name = "CustomVjp", Function = (Expression<Func<Tensor, Tensor>>)(x => TanhWithVjp.Invoke(x) * x), Inputs = t => One(t), ReverseOnly = true, Batchable = false },
+        // batching (the structural primitives of Vmap)
+        S("Vmap.MoveAxisToFront", x => Vmapped.MoveAxisToFront(x, -1), t => OneOfShape(t, [2, 3, 4])),
+        S("Vmap.MoveAxisFromFront", x => Vmapped.MoveAxisFromFront(x, 1), t => OneOfShape(t, [2, 3, 4])),
+        S("Vmap.AddBatchAxis", x => Vmapped.AddBatchAxis(x) * 1.5, t => One(t)),
+        S("Vmap.BroadcastBatch", x => Vmapped.BroadcastBatch(x, A(3)), t => Gen.Elements(new[] { 1, 2 }, new[] { 3, 2 }, new[] { 1 }).SelectMany(s => OneOfShape(t, s))),
         // control flow
         S("Cond", x => (double)Sum(x, null, false) > 0 ? Sin(x) * x : Cos(x), t => One(t)),
         S("Cond(&&, ||, !, !=)", x => Let((double)Sum(x, null, false), s => !(s > 0 && s != 0.5 || s < -100) ? Exp(x) : x * x), t => One(t)),
