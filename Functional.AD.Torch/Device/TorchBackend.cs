@@ -89,6 +89,9 @@ public sealed partial class TorchBackend : IEquatable<TorchBackend>
     /// <inheritdoc/>
     public override string ToString() => Name;
 
+    /// <summary>A backend with no availability check (tests of device mismatches on machines without a GPU).</summary>
+    internal static TorchBackend Unchecked(string name, int index) => new(name, index);
+
     internal static TorchBackend Of(torch.Device d) => d.type == DeviceType.CUDA ? new TorchBackend($"cuda:{Math.Max(0, d.index)}", Math.Max(0, d.index)) : Cpu;
 }
 
