@@ -71,6 +71,8 @@ internal sealed class TorchFunction
     readonly Dictionary<string, TorchCompiler.Compiled> cache = new();
     readonly object gate = new();
     volatile Entry? last;
+    /// <summary>Signatures compiled so far on this thread (tests check that a steady loop compiles once).</summary>
+    [ThreadStatic] internal static long Compiles;
 
     sealed record Entry(Aval?[] Avals, object?[] Statics, TorchCompiler.Compiled Code);
 
@@ -156,6 +158,7 @@ internal sealed class TorchFunction
             {
                 using var outer = torch.NewDisposeScope();
                 code = TorchCompiler.Compile(program.Graph, avals, backend);
+                Interlocked.Increment(ref Compiles);
                 cache[key] = code;
             }
             last = new Entry(avals, statics, code);

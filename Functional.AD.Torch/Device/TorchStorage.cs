@@ -16,10 +16,10 @@ public sealed class TorchStorage : TensorStorage, IDisposable
     private readonly int length;
     private readonly DType dtype;
 
-    /// <summary>Host-to-device copies made by this library (jit inputs in host memory, <c>ToDevice</c>, imports from host).</summary>
-    internal static long HostToDevice;
-    /// <summary>Device-to-host copies made by this library (eager reads, <c>ToHost</c>, scalar reads).</summary>
-    internal static long DeviceToHost;
+    /// <summary>Host-to-device copies made on this thread (jit inputs in host memory, <c>ToDevice</c>, imports from host).</summary>
+    [ThreadStatic] internal static long HostToDevice;
+    /// <summary>Device-to-host copies made on this thread (eager reads, <c>ToHost</c>, scalar reads).</summary>
+    [ThreadStatic] internal static long DeviceToHost;
 
     /// <summary>Adopts <paramref name="value"/> (a float32 or float64 libtorch tensor); the storage owns it from now on.</summary>
     internal TorchStorage(TT value, TorchBackend backend)

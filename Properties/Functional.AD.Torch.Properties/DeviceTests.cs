@@ -136,11 +136,13 @@ public class DeviceTests
         var x = new Tensor(Xs[1]).ToDevice(cpu);
         var y = Tensor.Scalar(1, DType.Float32).ToDevice(cpu);
         p = step(p, x, y);                                   // compiles
+        long compiles = TorchFunction.Compiles;
         long up = TorchStorage.HostToDevice, down = TorchStorage.DeviceToHost;
         for (int i = 0; i < 20; i++) p = step(p, x, y);
         Assert.Equal(up, TorchStorage.HostToDevice);
         Assert.Equal(down, TorchStorage.DeviceToHost);
         Assert.IsType<TorchStorage>(p.W1.Storage);
+        Assert.Equal(compiles, TorchFunction.Compiles);
         // host inputs are uploaded once per call, one copy per host leaf
         var xHost = new Tensor(Xs[1]);
         step(p, xHost, y);
@@ -191,9 +193,13 @@ public class DeviceTests
     {
         Expression<Func<Tensor, Tensor>> f = v => Np.Sum(v * v, null, false);
         var jf = f.JitTorch(TorchBackend.Cpu);
+        long before = TorchFunction.Compiles;
         Assert.Equal(14.0, (double)jf(new Tensor(new[] { 1.0, 2.0, 3.0 })), 12);
         Assert.Equal(30.0, (double)jf(new Tensor(new[,] { { 1.0, 2.0 }, { 3.0, 4.0 } })), 12);
         Assert.Equal(14.0, (double)jf(new Tensor(new[] { 1f, 2f, 3f })), 5);
+        Assert.Equal(3, TorchFunction.Compiles - before);
+        for (int i = 0; i < 5; i++) jf(new Tensor(new[] { 1.0, 2.0, 3.0 + i }));
+        Assert.Equal(3, TorchFunction.Compiles - before);
     }
 
     [Fact]
