@@ -142,6 +142,7 @@ internal sealed class Builder
             if (map.ContainsKey(n)) continue;
             map[n] = n.IsConst ? Const(n.Value!) : Apply(n.Op, n.Args.Select(a => map[a]).ToArray(), n.Params, n.Subgraphs);
             map[n].Source ??= n.Source;
+            if (n.Witness is { } w && map.TryGetValue(w, out var mw)) map[n].Witness ??= mw;
         }
         return g.Outputs.Select(o => map[o]).ToArray();
     }

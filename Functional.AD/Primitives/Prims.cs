@@ -132,6 +132,16 @@ internal static class Prims
     public static readonly Primitive CastDouble = Def("CastDouble");
     public static readonly Primitive CastFloat = Def("CastFloat");
     public static readonly Primitive StopGradient = Def("StopGradient", Np_("StopGradient", T));
+    /// <summary>A static integer (a pytree's int field, an int argument) used as a number: constant w.r.t. every input.</summary>
+    public static readonly Primitive IntToDouble = Def("IntToDouble");
+
+    // ---------------------------------------------------------------- user rules
+    /// <summary>A function with a custom rule: operands are its argument's leaves, the sub-graph its body.</summary>
+    public static readonly Primitive Custom = Def("Custom");
+    /// <summary>The tangent of a function with only a custom VJP: linear in its tangent operands, transposed by the user's rule.</summary>
+    public static readonly Primitive CustomVjpTangent = Def("CustomVjpTangent");
+    /// <summary>Identity that checks its operand's shape against an aval (guards user-written rules).</summary>
+    public static readonly Primitive CheckAval = Def("CheckAval");
 
     // ---------------------------------------------------------------- control flow
     /// <summary><c>c ? a : b</c>: operands are the condition then the captured values; two sub-graphs, one output each.</summary>
@@ -183,8 +193,21 @@ internal static class Prims
         Neg.Jvp = (c, t) => -t[0]!;
         Neg.Transpose = (c, ct) => [-ct];
 
-        Mul.Rewrite = (b, a, _) => IsOne(a[0], a[1]) ? a[1] : IsOne(a[1], a[0]) ? a[0] : null;
-        Div.Rewrite = (b, a, _) => IsOne(a[1], a[0]) ? a[0] : null;
+        // IEEE-exact rewrites only: x*1, x/1, --x; signs pulled out of products and into subtractions; commutative
+        // operands in a canonical order so that a*b and b*a are one node
+        Add.Rewrite = (b, a, _) =>
+            a[1].Op == Neg ? b.Apply(Sub, [a[0], a[1].Args[0]]) :
+            a[0].Op == Neg ? b.Apply(Sub, [a[1], a[0].Args[0]]) :
+            a[0].Id > a[1].Id ? b.Apply(Add, [a[1], a[0]]) : null;
+        Sub.Rewrite = (b, a, _) => a[1].Op == Neg ? b.Apply(Add, [a[0], a[1].Args[0]]) : null;
+        Mul.Rewrite = (b, a, _) =>
+            IsOne(a[0], a[1]) ? a[1] : IsOne(a[1], a[0]) ? a[0] :
+            a[0].Op == Neg ? b.Apply(Neg, [b.Apply(Mul, [a[0].Args[0], a[1]])]) :
+            a[1].Op == Neg ? b.Apply(Neg, [b.Apply(Mul, [a[0], a[1].Args[0]])]) :
+            a[0].Id > a[1].Id ? b.Apply(Mul, [a[1], a[0]]) : null;
+        Div.Rewrite = (b, a, _) =>
+            IsOne(a[1], a[0]) ? a[0] :
+            a[0].Op == Neg ? b.Apply(Neg, [b.Apply(Div, [a[0].Args[0], a[1]])]) : null;
         Neg.Rewrite = (b, a, _) => a[0].Op == Neg ? a[0].Args[0] : null;
 
         // --- elementwise functions
@@ -370,9 +393,14 @@ internal static class Prims
         CastFloat.Jvp = (c, t) => R.CastFloat(t[0]!);
         CastFloat.Transpose = (c, ct) => [R.CastDouble(ct)];
         StopGradient.ZeroDerivative = true;
+        IntToDouble.ZeroDerivative = true;
+        IntToDouble.KindRule = (_, _, _) => Kind.Double;
+        IntToDouble.EmitRule = (a, _, _, _) => Expression.Convert(a[0], typeof(double));
+        IntToDouble.FormatRule = (a, _, _) => $"(double){a[0]}";
 
         // --- control flow
         CondRules.Install(Cond);
+        CustomRules.Install(Custom, CustomVjpTangent, CheckAval);
     }
 
     static V? NotLinear(RuleCtx c, string name, int i) =>

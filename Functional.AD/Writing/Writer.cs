@@ -25,7 +25,7 @@ internal static class Writer
         return stmts.Count == 0 ? result : Expression.Block(result.Type, vars, [.. stmts, result]);
     }
 
-    static (List<ParameterExpression>, List<Expression>, Dictionary<Node, Expression>) Emit(Graph g, IReadOnlyList<Expression> inputs)
+    internal static (List<ParameterExpression>, List<Expression>, Dictionary<Node, Expression>) Emit(Graph g, IReadOnlyList<Expression> inputs)
     {
         var env = new Dictionary<Node, Expression>(RefEq<Node>.Instance);
         for (int i = 0; i < g.Inputs.Length; i++) env[g.Inputs[i]] = inputs[i];

@@ -41,12 +41,42 @@ public sealed class SpecCheck
         var body = Expression.Call(sum, Expression.Call(typeof(Np).GetMethod(nameof(Np.Mul))!, call, w),
             Expression.Constant(null, typeof(int?)), Expression.Constant(false));
         Projected = Expression.Lambda(typeof(Func<,,>).MakeGenericType(tupleType, typeof(Tensor), typeof(Tensor)), body, xs, w);
-        var grad = typeof(Ad).GetMethods().Single(m => m.Name == nameof(Ad.Grad) && m.GetGenericArguments().Length == 3)
+        var grad = typeof(Ad).GetMethods().Single(m => m.Name == nameof(Ad.Grad) && m.GetGenericArguments().Length == 3 && m.GetParameters().Length == 1)
             .MakeGenericMethod(tupleType, typeof(Tensor), typeof(Tensor));
         Gradient = (LambdaExpression)grad.Invoke(null, [Projected])!;
         value = Projected.Compile();
         gradient = Gradient.Compile();
-        plain = Expression.Lambda(call, xs).Compile();
+        var plainLambda = Expression.Lambda(call, xs);
+        plain = plainLambda.Compile();
+        jvp = new(() => ((LambdaExpression)AdMethod(nameof(Ad.Jvp), 2, 1).MakeGenericMethod(tupleType, typeof(Tensor)).Invoke(null, [plainLambda])!).Compile());
+        vjp = new(() => ((LambdaExpression)AdMethod(nameof(Ad.Vjp), 2, 1).MakeGenericMethod(tupleType, typeof(Tensor)).Invoke(null, [plainLambda])!).Compile());
+        hvp = new(() => ((LambdaExpression)AdMethod(nameof(Ad.Jvp), 3, 1).MakeGenericMethod(tupleType, typeof(Tensor), tupleType).Invoke(null, [Gradient])!).Compile());
+    }
+
+    readonly Lazy<Delegate> jvp, vjp, hvp;
+
+    static MethodInfo AdMethod(string name, int generics, int parameters) =>
+        typeof(Ad).GetMethods().Single(m => m.Name == name && m.GetGenericArguments().Length == generics && m.GetParameters().Length == parameters);
+
+    /// <summary>Forward mode: <c>(f(args), J·tangents)</c>.</summary>
+    public (Tensor Value, Tensor Tangent) JvpAt(Tensor[] args, Tensor[] tangents)
+    {
+        var r = jvp.Value.DynamicInvoke(Pack(args), Pack(tangents))!;
+        return ((Tensor)r.GetType().GetField("Item1")!.GetValue(r)!, (Tensor)r.GetType().GetField("Item2")!.GetValue(r)!);
+    }
+
+    /// <summary>Reverse mode with a given cotangent: <c>Jᵀ·ct</c> for each argument.</summary>
+    public Tensor[] VjpAt(Tensor[] args, Tensor ct)
+    {
+        var r = vjp.Value.DynamicInvoke(Pack(args), ct)!;
+        return Unpack(r.GetType().GetField("Item2")!.GetValue(r)!);
+    }
+
+    /// <summary>Hessian-vector product of the projection <c>Sum(f(xs) * w)</c>, forward over reverse: <c>Jvp(Grad)</c>.</summary>
+    public Tensor[] HvpAt(Tensor[] args, Tensor w, Tensor[] v)
+    {
+        var r = hvp.Value.DynamicInvoke(Pack(args), w, Pack(v), Np.ZerosLike(w))!;
+        return Unpack(r.GetType().GetField("Item2")!.GetValue(r)!);
     }
 
     object Pack(Tensor[] args) => Activator.CreateInstance(tupleType, args)!;
