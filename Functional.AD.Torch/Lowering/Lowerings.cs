@@ -133,6 +133,11 @@ internal static class Lowerings
         [Prims.AvalOf] = new Structural("an aval is known at compile time"),
         [Prims.InferAval] = new Structural("an aval is known at compile time"),
         [Prims.Cond] = new Structural("both branches are lowered; the host condition picks one"),
+        [Prims.Custom] = new Structural("a function with a custom rule: its body (the sub-graph) is lowered in place"),
+        [Prims.CustomVjpTangent] = new Structural("forward mode through a custom VJP: the core's error, raised at compile time"),
+        // identity; the shape check against the aval already ran at compile time, in the aval rule
+        [Prims.CheckAval] = Op((c, x) => x[0]!),
+        [Prims.IntToDouble] = new HostScalar(),
 
         [Prims.Zeros] = Op((c, x) => Zeros(c)),
         [Prims.Ones] = Op((c, x) => torch.ones(c.OutDims, c.OutType, c.Device)),

@@ -115,6 +115,8 @@ internal sealed class TorchCompiler
         var kinds = n.Args.Select(a => a.Kind).ToArray();
         var p = n.Op;
         if (p == Prims.Cond) return EmitCond(n, args, argAvals);
+        if (p == Prims.Custom) return EmitInline(n.Subgraphs[0], args, argAvals);
+        if (p == Prims.CustomVjpTangent) return (p.Emit(args, kinds, n.Params, n.Subgraphs), null);
         if (n.Kind == Kind.Aval)
         {
             Aval value = p == Prims.AvalOf ? argAvals[0]!
@@ -218,6 +220,14 @@ internal sealed class TorchCompiler
             _ => Expression.Call(ScalarMethod, e, Expression.Constant(backend), Expression.Constant(false)),
         };
         return (Expression.Condition(cond, AsTensor(branches[0], kinds[0]), AsTensor(branches[1], kinds[1])), outAval);
+    }
+
+    (Expression, Aval?) EmitInline(Graph g, Expression[] args, Aval?[] argAvals)
+    {
+        var vars = new List<ParameterExpression>();
+        var stmts = new List<Expression>();
+        var (o, a) = EmitGraph(g, args, argAvals, vars, stmts);
+        return (stmts.Count == 0 ? o[0] : Expression.Block(o[0].Type, vars, [.. stmts, o[0]]), a[0]);
     }
 
     (Expression, Aval?) EmitCond(Node n, Expression[] args, Aval?[] argAvals)
