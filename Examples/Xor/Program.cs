@@ -1,16 +1,19 @@
 // The XOR network of the JAX tutorial (seeds/000_807ca05b5739ae45.txt), section by section, in C#.
-// Run: dotnet run --project Examples/Xor -c Release -- [--seed N] [--quiet]
+// Run: dotnet run --project Examples/Xor -c Release -- [--seed N] [--quiet] [--backend cpu|torch]
 using System.Linq.Expressions;
 using Functional.AD;
+using Functional.AD.Torch;
 using static Functional.AD.Np;
 
 int seed = 0;
 bool quiet = false;
+string backend = "cpu";
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--seed" && i + 1 < args.Length) seed = int.Parse(args[++i]);
     else if (args[i] == "--quiet") quiet = true;
-    else { Console.Error.WriteLine($"unknown argument {args[i]}; usage: Xor [--seed N] [--quiet]"); return 2; }
+    else if (args[i] == "--backend" && i + 1 < args.Length && args[i + 1] is "cpu" or "torch") backend = args[++i];
+    else { Console.Error.WriteLine($"unknown argument {args[i]}; usage: Xor [--seed N] [--quiet] [--backend cpu|torch]"); return 2; }
 }
 void Say(string s) { if (!quiet) Console.WriteLine(s); }
 
@@ -58,10 +61,20 @@ if (!quiet)
     Console.WriteLine();
 }
 var lossGradFn = lossGrad.Compile();   // un-jitted: plain Expression.Compile()
+// --backend torch: the whole step (gradient and update) jitted to TorchSharp, the parameters kept on the device;
+// donating them (argument 0) frees the old ones at each step
+Func<Params, Tensor, Tensor, Params>? torchStep = null;
+if (backend == "torch")
+{
+    var sgd = Optim.Sgd<Params>(1.0);
+    Expression<Func<Params, Tensor, Tensor, Params>> trainStep = (p, x, y) => sgd.Invoke(p, lossGrad.Invoke(p, x, y));
+    torchStep = trainStep.JitTorch(TorchBackend.Cpu, 0);
+}
 
 const double learningRate = 1.0;
 var parameters = InitialParams(seed);
 Say(Show(parameters));
+if (torchStep is not null) parameters = TorchTensors.ToDevice(parameters, TorchBackend.Cpu);
 var rng = new Random(seed);
 bool solved = false;
 for (int n = 0; n <= 10_000; n++)
@@ -71,8 +84,12 @@ for (int n = 0; n <= 10_000; n++)
     var x = inputs[ix];
     var y = new Tensor(targets[ix]);   // a weak scalar: keeps the float32 computation float32
     // the gradient of the loss for this example, then a step of gradient descent
-    var grads = lossGradFn(parameters, x, y);
-    parameters = Tree.Map((param, grad) => param - learningRate * grad, parameters, grads);
+    if (torchStep is not null) parameters = torchStep(parameters, x, y);
+    else
+    {
+        var grads = lossGradFn(parameters, x, y);
+        parameters = Tree.Map((param, grad) => param - learningRate * grad, parameters, grads);
+    }
     // every 100 iterations, check whether we have solved XOR
     if (n % 100 == 0)
     {
