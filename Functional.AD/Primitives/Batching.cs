@@ -316,6 +316,13 @@ internal static class Batching
         // --- control flow: a conditional's branches carry their own batch counts
         Prims.Cond.Batched = (a, prm, k) => throw new InvalidOperationException("Internal error: a conditional node has no batch count.");
 
+        // Jacobian layouts take the batch count as their own parameter
+        Prims.Basis.Batched = (a, prm, k) => JacobianLayout.Basis((Tensor)a[0], k);
+        Prims.RowsToJacobian.Batched = (a, prm, k) => JacobianLayout.FromRows((Tensor)a[0], (Tensor)a[1], k);
+        Prims.JacobianToRows.Batched = (a, prm, k) => JacobianLayout.ToRows((Tensor)a[0], (Tensor)a[1], k);
+        Prims.ColumnsToJacobian.Batched = (a, prm, k) => JacobianLayout.FromColumns((Tensor)a[0], (Tensor)a[1], k);
+        Prims.JacobianToColumns.Batched = (a, prm, k) => JacobianLayout.ToColumns((Tensor)a[0], (Tensor)a[1], k);
+
         // scalars and user rules never carry a batch (Vmap refuses custom rules with a clear error)
         Prims.IntToDouble.Batched = (a, prm, k) => throw new InvalidOperationException("Internal error: an int-to-double conversion has no batch count.");
         Prims.Custom.Batched = Prims.CustomVjpTangent.Batched = (a, prm, k) => throw new InvalidOperationException("Internal error: a custom rule node has no batch count.");

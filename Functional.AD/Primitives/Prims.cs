@@ -135,6 +135,14 @@ internal static class Prims
     /// <summary>A static integer (a pytree's int field, an int argument) used as a number: constant w.r.t. every input.</summary>
     public static readonly Primitive IntToDouble = Def("IntToDouble");
 
+    // ---------------------------------------------------------------- Jacobian layouts (Ad.Jacfwd, Ad.Jacrev)
+    static MethodInfo JL(string name) => typeof(JacobianLayout).GetMethod(name)!;
+    public static readonly Primitive Basis = Def("Basis", JL("Basis"));
+    public static readonly Primitive RowsToJacobian = Def("RowsToJacobian", JL("FromRows"));
+    public static readonly Primitive JacobianToRows = Def("JacobianToRows", JL("ToRows"));
+    public static readonly Primitive ColumnsToJacobian = Def("ColumnsToJacobian", JL("FromColumns"));
+    public static readonly Primitive JacobianToColumns = Def("JacobianToColumns", JL("ToColumns"));
+
     // ---------------------------------------------------------------- user rules
     /// <summary>A function with a custom rule: operands are its argument's leaves, the sub-graph its body.</summary>
     public static readonly Primitive Custom = Def("Custom");
@@ -414,6 +422,17 @@ internal static class Prims
         // --- control flow
         CondRules.Install(Cond);
         CustomRules.Install(Custom, CustomVjpTangent, CheckAval);
+
+        // --- Jacobian layouts: permutations and reshapes, linear in their first operand; the second gives shapes only
+        Basis.ZeroDerivative = true;
+        foreach (var (p, inverse) in new[] { (RowsToJacobian, JacobianToRows), (JacobianToRows, RowsToJacobian), (ColumnsToJacobian, JacobianToColumns), (JacobianToColumns, ColumnsToJacobian) })
+        {
+            p.NonDiff = [1];
+            p.Jvp = (c, t) => new V(c.B.Apply(p, [t[0]!.N, c.X[1].N], new Params(0)));
+            p.Transpose = (c, ct) => [new V(c.B.Apply(inverse, [ct.N, c.X[1].N], new Params(0))), null];
+        }
+        foreach (var p in new[] { Basis, RowsToJacobian, JacobianToRows, ColumnsToJacobian, JacobianToColumns })
+            p.FormatRule = (a, _, _) => $"JacobianLayout.{p.TensorMethod!.Name}({string.Join(", ", a)})";
 
         // --- batching: structural primitives of Vmap and the batched implementation of every primitive
         Batching.Install();
