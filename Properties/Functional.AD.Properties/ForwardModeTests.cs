@@ -296,3 +296,37 @@ public class HvpTests
         Assert.Equal(6 * -2.0 * 3.0 + 0.5, hv[1], 12);
     }
 }
+
+/// <summary>Every transform, jitted, equals its plain <c>Compile()</c>.</summary>
+public class JitOfTransformsTests
+{
+    public static IEnumerable<object[]> AllSpecs => PrimitiveSpecTests.AllSpecs;
+
+    [Theory]
+    [MemberData(nameof(AllSpecs))]
+    public void Jit_of_jvp_vjp_and_hvp_equals_compile(string name)
+    {
+        var spec = Specs.All.Single(s => s.Name == name);
+        if (spec.ReverseOnly) return;
+        var check = new SpecCheck(spec);
+        var pairs = new[] { check.JvpExpression, check.VjpExpression, check.HvpExpression }
+            .Select(e => (Plain: e.Compile(), Jitted: JitTests.JitAny(e), Expr: e)).ToArray();
+        var property = Prop.ForAll(Arb.From(spec.Inputs(DType.Float64).SelectMany(x => Gen.Choose(0, 1000).Select(seed => (x, seed)))), c =>
+        {
+            var xs = check.PackArgs(c.x);
+            var dxs = check.PackArgs(c.x.Select((t, i) => Gens.Weights(t.Shape, DType.Float64, c.seed + i)).ToArray());
+            var y = check.Evaluate(c.x);
+            var w = Gens.Weights(y.Shape, DType.Float64, c.seed + 7);
+            var argsFor = new[] { new object?[] { xs, dxs }, [xs, w], [xs, w, dxs, Np.ZerosLike(w)] };
+            for (int k = 0; k < pairs.Length; k++)
+            {
+                object? expected = pairs[k].Plain.DynamicInvoke(argsFor[k]);
+                object? actual = pairs[k].Jitted.DynamicInvoke(argsFor[k]);
+                var diff = JitTests.Differ(expected, actual);
+                if (diff is not null) return false.Label($"{(k == 0 ? "Jvp" : k == 1 ? "Vjp" : "Hvp")} of {name}: {diff}");
+            }
+            return true.ToProperty();
+        });
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(8).WithQuietOnSuccess(true), property);
+    }
+}

@@ -48,12 +48,27 @@ public sealed class SpecCheck
         gradient = Gradient.Compile();
         var plainLambda = Expression.Lambda(call, xs);
         plain = plainLambda.Compile();
-        jvp = new(() => ((LambdaExpression)AdMethod(nameof(Ad.Jvp), 2, 1).MakeGenericMethod(tupleType, typeof(Tensor)).Invoke(null, [plainLambda])!).Compile());
-        vjp = new(() => ((LambdaExpression)AdMethod(nameof(Ad.Vjp), 2, 1).MakeGenericMethod(tupleType, typeof(Tensor)).Invoke(null, [plainLambda])!).Compile());
-        hvp = new(() => ((LambdaExpression)AdMethod(nameof(Ad.Jvp), 3, 1).MakeGenericMethod(tupleType, typeof(Tensor), tupleType).Invoke(null, [Gradient])!).Compile());
+        jvpExpr = new(() => (LambdaExpression)AdMethod(nameof(Ad.Jvp), 2, 1).MakeGenericMethod(tupleType, typeof(Tensor)).Invoke(null, [plainLambda])!);
+        vjpExpr = new(() => (LambdaExpression)AdMethod(nameof(Ad.Vjp), 2, 1).MakeGenericMethod(tupleType, typeof(Tensor)).Invoke(null, [plainLambda])!);
+        hvpExpr = new(() => (LambdaExpression)AdMethod(nameof(Ad.Jvp), 3, 1).MakeGenericMethod(tupleType, typeof(Tensor), tupleType).Invoke(null, [Gradient])!);
+        jvp = new(() => jvpExpr.Value.Compile());
+        vjp = new(() => vjpExpr.Value.Compile());
+        hvp = new(() => hvpExpr.Value.Compile());
     }
 
     readonly Lazy<Delegate> jvp, vjp, hvp;
+    readonly Lazy<LambdaExpression> jvpExpr, vjpExpr, hvpExpr;
+
+    /// <summary><c>Ad.Jvp</c> of the packed function: <c>(xs, dxs) =&gt; (f(xs), J·dxs)</c>.</summary>
+    public LambdaExpression JvpExpression => jvpExpr.Value;
+    /// <summary><c>Ad.Vjp</c> of the packed function: <c>(xs, ct) =&gt; (f(xs), Jᵀ·ct)</c>.</summary>
+    public LambdaExpression VjpExpression => vjpExpr.Value;
+    /// <summary><c>Ad.Jvp</c> of <see cref="Gradient"/>: forward over reverse.</summary>
+    public LambdaExpression HvpExpression => hvpExpr.Value;
+    /// <summary>The packed argument type (a ValueTuple of the spec's tensors).</summary>
+    public Type TupleType => tupleType;
+    /// <summary>Packs tensors into <see cref="TupleType"/>.</summary>
+    public object PackArgs(Tensor[] args) => Pack(args);
 
     static MethodInfo AdMethod(string name, int generics, int parameters) =>
         typeof(Ad).GetMethods().Single(m => m.Name == name && m.GetGenericArguments().Length == generics && m.GetParameters().Length == parameters);
