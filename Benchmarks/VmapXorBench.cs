@@ -17,7 +17,8 @@ public class VmapXorBench
     public record Params(Tensor W1, Tensor B1, Tensor W2, Tensor B2);
     const int B = 100;
 
-    Func<Params, Tensor, Tensor, Params> batched = null!, single = null!;
+    Func<Params, Tensor, Tensor, Params> batched = null!, single = null!, batchedJit = null!, singleJit = null!;
+    Func<Params, Tensor, Tensor, Params> meanJit = null!;
     Params p = null!;
     Tensor xs = null!, ys = null!;
     Tensor[] xRows = null!, yRows = null!;
@@ -32,6 +33,13 @@ public class VmapXorBench
             Let(sigmoid.Invoke(Dot(q.W2, Tanh(Dot(q.W1, a) + q.B1)) + q.B2), o => -t * Log(o) - (1 - t) * Log(1 - o));
         batched = Ad.Vmap(Ad.Grad(loss), inAxes: [null, 0, 0]).Compile();
         single = Ad.Grad(loss).Compile();
+        var vg = Ad.Vmap(Ad.Grad(loss), inAxes: [null, 0, 0]);
+        batchedJit = Ad.Jit(vg);
+        singleJit = Ad.Jit(Ad.Grad(loss));
+        // the mean inside the jitted function too: one call gives the minibatch gradient
+        Expression<Func<Params, Tensor, Tensor, Params>> mean = (q, a, t) => Let(vg.Invoke(q, a, t), g =>
+            new Params(Mean(g.W1, 0, false), Mean(g.B1, 0, false), Mean(g.W2, 0, false), Mean(g.B2, 0, false)));
+        meanJit = Ad.Jit(mean);
         p = Tree.Normal(PrngKey.Create(0), new Params(Zeros([3, 2]), Zeros([3]), Zeros([3]), Zeros([])));
         var rng = new Random(0);
         xData = new float[B * 2]; yData = new float[B]; x0 = new float[B]; x1 = new float[B];
@@ -106,6 +114,20 @@ public class VmapXorBench
 
     [Benchmark(Description = "Ad.Vmap(Ad.Grad(loss)).Compile() + Mean (un-jitted)")]
     public Params Vmapped() => Tree.Map(g => Mean(g, 0, false), batched(p, xs, ys));
+
+    [Benchmark(Description = "Ad.Jit(Ad.Vmap(Ad.Grad(loss))) + Mean")]
+    public Params VmappedJit() => Tree.Map(g => Mean(g, 0, false), batchedJit(p, xs, ys));
+
+    [Benchmark(Description = "Ad.Jit of (Vmap(Grad) then Mean), one call")]
+    public Params VmappedMeanJit() => meanJit(p, xs, ys);
+
+    [Benchmark(Description = "loop of 100 Ad.Jit(Ad.Grad(loss)) + mean")]
+    public Params LoopJit()
+    {
+        var acc = singleJit(p, xRows[0], yRows[0]);
+        for (int i = 1; i < B; i++) acc = Tree.Map((a, g) => a + g, acc, singleJit(p, xRows[i], yRows[i]));
+        return Tree.Map(a => a / B, acc);
+    }
 
     [Benchmark(Description = "loop of 100 Ad.Grad(loss).Compile() + mean (un-jitted)")]
     public Params Loop()

@@ -38,6 +38,26 @@ internal static class CustomRules
         return b.Apply(Prims.Custom, args, new Params(rule), [primal.Graph]);
     }
 
+    static readonly System.Runtime.CompilerServices.ConditionalWeakTable<CustomRule, CustomRule> batchedRules = new();
+
+    /// <summary>
+    /// The same rule for a batch: the primal and the rule itself are vmapped over a leading axis (JAX batches
+    /// custom rules the same way), so per-example rules stay per-example. Tensor-to-Tensor functions only.
+    /// </summary>
+    public static CustomRule? Batched(CustomRule rule)
+    {
+        if (rule.Primal.Parameters.Count != 1 || rule.Primal.Parameters[0].Type != typeof(Tensor) || rule.Primal.ReturnType != typeof(Tensor)) return null;
+        return batchedRules.GetValue(rule, r =>
+        {
+            var unary = typeof(Func<Tensor, Tensor>);
+            var binary = typeof(Func<Tensor, Tensor, Tensor>);
+            var primal = Ad.VmapCore(r.Primal, unary, [0], [0], null);
+            var jvp = r.JvpRule is null ? null : Ad.VmapCore(r.JvpRule, binary, [0, 0], [0], null);
+            var vjp = r.VjpRule is null ? null : Ad.VmapCore(r.VjpRule, binary, [0, 0], [0], null);
+            return new CustomRule(primal, jvp, vjp);
+        });
+    }
+
     public static void Install(Primitive custom, Primitive vjpTangent, Primitive checkAval)
     {
         custom.Foldable = false;

@@ -29,8 +29,16 @@ internal static class Vmap
                 continue;
             }
             if (n.Op == Prims.Cond) { map[n] = Cond(b, n, args, batched); continue; }
+            if (n.Op == Prims.Custom && n.Batch == 0 && args.Length == 1 && args[0].Kind == Kind.Tensor && CustomRules.Batched((CustomRule)n.Params[0]!) is { } rule)
+            {
+                var r0 = CustomRules.Read(b, rule, [args[0]]);
+                r0.Source ??= n.Source;
+                batched.Add(r0);
+                map[n] = r0;
+                continue;
+            }
             if (n.Op == Prims.Custom || n.Op == Prims.CustomVjpTangent)
-                throw new VmapException($"Ad.Vmap: `{(n.Source is { } src ? Printer.Expr(src) : n.Params[0])}` has a custom derivative rule (Ad.CustomJvp / Ad.CustomVjp), and custom rules cannot be batched yet; vmap a function without the custom rule, or call it in a loop.");
+                throw new VmapException($"Ad.Vmap: `{(n.Source is { } src ? Printer.Expr(src) : n.Params[0])}` has a custom derivative rule (Ad.CustomJvp / Ad.CustomVjp), and only custom rules of Tensor-to-Tensor functions can be batched (the rule is vmapped with the function); wrap a pytree-taking rule in a Tensor-to-Tensor function, or call it in a loop.");
             if (n.Kind is not (Kind.Tensor or Kind.Aval)) throw BatchedScalar(n);
             for (int i = 0; i < args.Length; i++)
             {

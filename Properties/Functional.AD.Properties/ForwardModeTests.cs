@@ -330,3 +330,23 @@ public class JitOfTransformsTests
         Check.One(Config.QuickThrowOnFailure.WithMaxTest(8).WithQuietOnSuccess(true), property);
     }
 }
+
+public class CustomRulesUnderVmapTests
+{
+    [Fact]
+    public void A_custom_vjp_is_applied_per_example_under_vmap()
+    {
+        // the rule clips each example's cotangent to [-0.5, 0.5]: the body's derivative (3) must not leak through
+        var clip = Ad.CustomVjp<Tensor, Tensor>(x => x * 1.0, (x, ct) => Np.Maximum(Np.Minimum(ct, new Tensor(0.5)), new Tensor(-0.5)));
+        Expression<Func<Tensor, Tensor>> f = x => Np.Sum(clip.Invoke(x) * 3.0, null, false);
+        var xs = new Tensor(new[,] { { 1.0, -2.0 }, { 0.5, 4.0 }, { -1.0, 0.0 } });
+        var g = Ad.Vmap(f.Grad(), inAxes: [0]).Compile()(xs);
+        Assert.Equal(new[] { 3, 2 }, g.Shape);
+        Assert.All(g.ToDoubleArray(), v => Assert.Equal(0.5, v));
+        // and a custom JVP rule under vmap matches the loop of the unbatched rule
+        var fake = Ad.CustomJvp<Tensor, Tensor>(x => x * x, (x, dx) => dx * 10.0);
+        Expression<Func<Tensor, Tensor>> h = x => Np.Sum(fake.Invoke(x), null, false);
+        Assert.All(Ad.Vmap(h.Grad(), inAxes: [0]).Compile()(xs).ToDoubleArray(), v => Assert.Equal(10.0, v));
+        Assert.All(Ad.Vmap(h.Jvp(), inAxes: [0, 0]).Compile()(xs, Np.OnesLike(xs)).Tangent.ToDoubleArray(), v => Assert.Equal(20.0, v));
+    }
+}

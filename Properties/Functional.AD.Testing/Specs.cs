@@ -175,8 +175,8 @@ public static class Specs
         S("CastFloat/CastDouble", x => Lax.FromDouble((double)(float)Lax.ToDouble(Mean(x, null, false)) * 2), t => One(t), tol: 1e-3, step: 1e-2),
         S("Zeros/Ones", x => x * Lax.Ones(Lax.AvalOf(x)) + Lax.Zeros(Lax.AvalOf(x)), t => One(t)),
         // user rules
-        new() { Name = "CustomJvp", Function = (Expression<Func<Tensor, Tensor>>)(x => StableSoftplus.Invoke(x) * x), Inputs = t => One(t), Batchable = false },
-        new() { Name = "CustomVjp", Function = (Expression<Func<Tensor, Tensor>>)(x => TanhWithVjp.Invoke(x) * x), Inputs = t => One(t), ReverseOnly = true, Batchable = false },
+        new() { Name = "CustomJvp", Function = (Expression<Func<Tensor, Tensor>>)(x => StableSoftplus.Invoke(x) * x), Inputs = t => One(t) },
+        new() { Name = "CustomVjp", Function = (Expression<Func<Tensor, Tensor>>)(x => TanhWithVjp.Invoke(x) * x), Inputs = t => One(t), ReverseOnly = true },
         // batching (the structural primitives of Vmap)
         S("Vmap.MoveAxisToFront", x => Vmapped.MoveAxisToFront(x, -1), t => OneOfShape(t, [2, 3, 4])),
         S("Vmap.MoveAxisFromFront", x => Vmapped.MoveAxisFromFront(x, 1), t => OneOfShape(t, [2, 3, 4])),
