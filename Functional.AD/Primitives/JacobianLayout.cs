@@ -10,14 +10,15 @@ public static class JacobianLayout
 {
     static int Size(IEnumerable<int> dims) => dims.Aggregate(1, (a, b) => a * b);
 
-    /// <summary>The standard basis of x's shape: <c>[n, s...]</c>, one-hot along the flattened core (k batch axes of x are dropped).</summary>
+    /// <summary>The standard basis of x's shape: <c>[B.., n, s...]</c>, one-hot along the flattened core (the same for every batch element).</summary>
     public static Tensor Basis(Tensor x, int k = 0)
     {
         var s = x.Shape.Skip(k).ToArray();
         int n = Size(s);
         var eye = new double[n * n];
         for (int i = 0; i < n; i++) eye[i * n + i] = 1;
-        return new Tensor(eye, [n, .. s]).AsType(x.DType);
+        var basis = new Tensor(eye, [n, .. s]).AsType(x.DType);
+        return k == 0 ? basis : Np.BroadcastTo(basis, [.. x.Shape.Take(k), n, .. s]);
     }
 
     /// <summary>Forward-mode rows <c>[B.., n, o...]</c> to the Jacobian <c>[B.., o..., s...]</c> (s from x).</summary>

@@ -85,6 +85,8 @@ public static class Specs
     static readonly Expression<Func<Tensor, Tensor>> TanhWithVjp =
         Ad.CustomVjp<Tensor, Tensor>(x => Tanh(x), (x, ct) => ct * (1 - Tanh(x) * Tanh(x)));
 
+    static readonly Tensor C23 = Np.Zeros([2, 3], DType.Float64);
+
     static readonly Tensor Idx = new(new[] { 3.0, 0, 3, 1 });
     static Aval A(params int[] shape) => new(shape, DType.Float64);
 
@@ -174,6 +176,12 @@ public static class Specs
         S("ToFloat/FromFloat", x => Lax.FromFloat(MathF.Sin(Lax.ToFloat(Mean(x, null, false)))), t => One(t), tol: 1e-3, step: 1e-2),
         S("CastFloat/CastDouble", x => Lax.FromDouble((double)(float)Lax.ToDouble(Mean(x, null, false)) * 2), t => One(t), tol: 1e-3, step: 1e-2),
         S("Zeros/Ones", x => x * Lax.Ones(Lax.AvalOf(x)) + Lax.Zeros(Lax.AvalOf(x)), t => One(t)),
+        // Jacobian layouts
+        S("Basis", x => JacobianLayout.Basis(x, 0), t => One(t), fd: false),
+        S("JacobianLayout.FromRows", r => JacobianLayout.FromRows(r, C23, 0), t => OneOfShape(t, [6, 2])),
+        S("JacobianLayout.ToRows", j => JacobianLayout.ToRows(j, C23, 0), t => OneOfShape(t, [2, 2, 3])),
+        S("JacobianLayout.FromColumns", r => JacobianLayout.FromColumns(r, C23, 0), t => OneOfShape(t, [6, 4])),
+        S("JacobianLayout.ToColumns", j => JacobianLayout.ToColumns(j, C23, 0), t => OneOfShape(t, [2, 3, 4])),
         // user rules
         new() { Name = "CustomJvp", Function = (Expression<Func<Tensor, Tensor>>)(x => StableSoftplus.Invoke(x) * x), Inputs = t => One(t) },
         new() { Name = "CustomVjp", Function = (Expression<Func<Tensor, Tensor>>)(x => TanhWithVjp.Invoke(x) * x), Inputs = t => One(t), ReverseOnly = true },
