@@ -279,5 +279,22 @@ internal static class Lowerings
         [Prims.CastDouble] = new HostScalar(),
         [Prims.CastFloat] = new HostScalar(),
         [Prims.StopGradient] = Ew(a => a),
+
+        // the structural primitives of Vmap (batch count 0 here; batched nodes are lowered by BatchedLowerings)
+        [Prims.MoveAxisToFront] = Op((c, x) =>
+        {
+            int r = c.In[0].Rank, ax = c.Axis(c.P.Get<int>(0), r);
+            return x[0]!.permute([ax, .. Enumerable.Range(0, r).Where(i => i != ax).Select(i => (long)i)]);
+        }),
+        [Prims.MoveAxisFromFront] = Op((c, x) =>
+        {
+            int r = c.In[0].Rank, ax = c.Axis(c.P.Get<int>(0), r);
+            return x[0]!.permute(Enumerable.Range(0, r).Select(i => (long)(i < ax ? i + 1 : i == ax ? 0 : i)).ToArray());
+        }),
+        // on an aval it is an aval (known at compile time)
+        [Prims.AddBatchAxis] = Op((c, x) => x[0]!.unsqueeze(0)),
+        // axis 0 (size 1 or B; a rank-0 value gets one) broadcast to B, the output's first dimension
+        [Prims.BroadcastBatch] = Op((c, x) => x[0]!.reshape(c.In[0].Rank == 0 ? [1] : Longs(c.In[0].Dims)).expand(c.OutDims)),
+        [Prims.VmapSize] = new Structural("the batch size is an aval known at compile time; the size check runs then"),
     };
 }

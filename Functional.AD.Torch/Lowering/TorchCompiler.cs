@@ -10,7 +10,7 @@ namespace Functional.AD.Torch;
 /// node, each tensor node a call of its lowering (see <see cref="Lowerings"/>), scalar nodes the core's own C#.
 /// Every aval is known at compile time, so shape and dtype rules run once here, not per call.
 /// </summary>
-internal sealed class TorchCompiler
+internal sealed partial class TorchCompiler
 {
     readonly TorchBackend backend;
     /// <summary>Constants uploaded to the device; they live as long as the compiled code.</summary>
@@ -120,8 +120,8 @@ internal sealed class TorchCompiler
         if (n.Kind == Kind.Aval)
         {
             Aval value = p == Prims.AvalOf ? argAvals[0]!
-                : p == Prims.InferAval ? Rt.InferAval((Primitive)n.Params[0]!, (Params)n.Params[1]!, (Kind[])n.Params[2]!, argAvals.Select(a => a!).ToArray())
-                : Rt.InferAval(p, n.Params, kinds, argAvals.Select(a => a!).ToArray());
+                : p == Prims.InferAval ? Rt.InferAval((Primitive)n.Params[0]!, (Params)n.Params[1]!, (Kind[])n.Params[2]!, argAvals.Select(a => a!).ToArray(), n.Params.Count > 3 ? (int)n.Params[3]! : 0)
+                : Rt.InferAval(p, n.Params, kinds, argAvals.Select(a => a!).ToArray(), n.Batch);
             return (Expression.Constant(value, typeof(Aval)), value);
         }
         bool anyTensor = kinds.Contains(Kind.Tensor);
@@ -132,6 +132,8 @@ internal sealed class TorchCompiler
             var t = n.Kind.ClrType();
             return (e.Type == t ? e : Expression.Convert(e, t), n.Kind == Kind.Double ? Aval.ScalarDouble : n.Kind == Kind.Float ? Aval.ScalarFloat : null);
         }
+        // a batched node (batch count > 0): batched semantics, vectorised or through the CPU batched implementation
+        if (n.Batch > 0 && EmitBatched(n, args, argAvals, kinds) is { } batched) return batched;
         if (p == Prims.Where && kinds[0] == Kind.Bool) return EmitSelect(n, args[0], [args[1], args[2]], [argAvals[1]!, argAvals[2]!], [kinds[1], kinds[2]]);
 
         if (!Lowerings.Table.TryGetValue(p, out var lowering))
@@ -249,9 +251,10 @@ internal sealed class TorchCompiler
             var t = n.Kind.ClrType();
             return (Expression.Condition(args[0], Primitive.Conv(blocks[0], t), Primitive.Conv(blocks[1], t)), outs[0]);
         }
-        var outAval = Join(n, outs[0]!, outs[1]!);
+        var outAval = BatchedBranches(n, outs[0]!, outs[1]!) ?? Join(n, outs[0]!, outs[1]!);
         var type = Lowerings.ScalarOf(outAval.DType);
-        Func<TT, TT> cast = t => !outAval.Weak && t.dtype != type ? t.to_type(type) : t;
+        var outDims = Lowerings.Longs(outAval.Dims);
+        Func<TT, TT> cast = t => (!outAval.Weak && t.dtype != type ? t.to_type(type) : t) is var c && !SameShape(c, outAval) ? c.expand(outDims) : c;
         return (Expression.Condition(args[0], Expression.Invoke(Expression.Constant(cast), blocks[0]), Expression.Invoke(Expression.Constant(cast), blocks[1])), outAval);
     }
 }

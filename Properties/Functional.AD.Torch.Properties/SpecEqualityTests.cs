@@ -27,7 +27,7 @@ public class SpecEqualityTests
         return (Delegate)jit.Invoke(null, [f, backend, Array.Empty<int>()])!;
     }
 
-    static object? Call(Delegate d, params object?[] args)
+    internal static object? Call(Delegate d, params object?[] args)
     {
         try { return d.DynamicInvoke(args); }
         catch (TargetInvocationException e) when (e.InnerException is not null) { throw e.InnerException; }
@@ -42,7 +42,7 @@ public class SpecEqualityTests
     static Tensor[] Unpack(object tuple) =>
         tuple.GetType().GetFields().OrderBy(f => f.Name).Select(f => (Tensor)f.GetValue(tuple)!).ToArray();
 
-    static string Close(string what, Tensor torch, Tensor cpu, DType dt)
+    internal static string Close(string what, Tensor torch, Tensor cpu, DType dt)
     {
         if (torch.DType != cpu.DType) return $"{what}: dtype {torch.DType} on Torch, {cpu.DType} on CPU";
         if (torch.IsWeak != cpu.IsWeak) return $"{what}: weak {torch.IsWeak} on Torch, {cpu.IsWeak} on CPU";
