@@ -207,10 +207,10 @@ internal static class Prims
         Sub.Jvp = (c, t) => (t[0], t[1]) switch { (null, { } tb) => c.BroadcastToAns(-tb), ({ } ta, null) => c.BroadcastToAns(ta), ({ } ta, { } tb) => ta - tb, _ => null };
         Sub.Transpose = (c, ct) => [c.Linear[0] ? c.Unbroadcast(ct, 0) : null, c.Linear[1] ? c.Unbroadcast(-ct, 1) : null];
         Mul.Jvp = (c, t) => Sum2(t[0] is { } ta ? ta * c.X[1] : null, t[1] is { } tb ? c.X[0] * tb : null);
-        Mul.Transpose = (c, ct) => [c.Linear[0] ? c.Unbroadcast(ct * c.X[1], 0) : null, c.Linear[1] ? c.Unbroadcast(c.X[0] * ct, 1) : null];
+        Mul.Transpose = (c, ct) => [c.Linear[0] ? c.Unbroadcast(MaskedCotangents.Mul(c, ct, c.X[1]), 0) : null, c.Linear[1] ? c.Unbroadcast(MaskedCotangents.Mul(c, ct, c.X[0]), 1) : null];
         // d(a/b) = da/b - (a/b) db/b
         Div.Jvp = (c, t) => t[1] is not { } tb ? t[0]! / c.X[1] : t[0] is not { } ta ? -(c.Ans! * tb / c.X[1]) : (ta - c.Ans! * tb) / c.X[1];
-        Div.Transpose = (c, ct) => [c.Linear[0] ? c.Unbroadcast(ct / c.X[1], 0) : null, NotLinear(c, "Div", 1)];
+        Div.Transpose = (c, ct) => [c.Linear[0] ? c.Unbroadcast(MaskedCotangents.Div(c, ct, c.X[1]), 0) : null, NotLinear(c, "Div", 1)];
         Neg.Jvp = (c, t) => -t[0]!;
         Neg.Transpose = (c, ct) => [-ct];
 
