@@ -154,6 +154,14 @@ internal static class Prims
     // ---------------------------------------------------------------- control flow
     /// <summary><c>c ? a : b</c>: operands are the condition then the captured values; two sub-graphs, one output each.</summary>
     public static readonly Primitive Cond = Def("Cond");
+    /// <summary><c>NpLoops.Fold(n, init, body)</c>: operands are the initial carry then the captured values; the body sub-graph maps (i, carry, captures...) to the next carry.</summary>
+    public static readonly Primitive Fold = Def("Fold");
+    /// <summary>The carries at the start of each iteration of a Fold (reverse mode's tape).</summary>
+    public static readonly Primitive FoldTape = Def("FoldTape");
+    /// <summary>The tangent loop of a Fold over its tape: linear in the tangents.</summary>
+    public static readonly Primitive FoldLin = Def("FoldLin");
+    /// <summary>The transpose of FoldLin: the transposed body run backwards over the tape.</summary>
+    public static readonly Primitive FoldLinT = Def("FoldLinT");
 
     // ---------------------------------------------------------------- batching (Vmap); rules in Batching.cs
     /// <summary>Moves core axis <c>axis</c> to core position 0 (a vmapped argument's mapped axis to the front).</summary>
@@ -421,6 +429,7 @@ internal static class Prims
 
         // --- control flow
         CondRules.Install(Cond);
+        Loops.Install();
         CustomRules.Install(Custom, CustomVjpTangent, CheckAval);
 
         // --- Jacobian layouts: permutations and reshapes, linear in their first operand; the second gives shapes only
