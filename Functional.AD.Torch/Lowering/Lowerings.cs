@@ -133,6 +133,10 @@ internal static class Lowerings
         [Prims.AvalOf] = new Structural("an aval is known at compile time"),
         [Prims.InferAval] = new Structural("an aval is known at compile time"),
         [Prims.Cond] = new Structural("both branches are lowered; the host condition picks one"),
+        [Prims.Fold] = new Structural("a loop on the host around the lowered body"),
+        [Prims.FoldTape] = new Structural("not lowered yet: compiling it raises NotSupportedException (differentiate loops on the CPU backend)"),
+        [Prims.FoldLin] = new Structural("not lowered yet: compiling it raises NotSupportedException (differentiate loops on the CPU backend)"),
+        [Prims.FoldLinT] = new Structural("not lowered yet: compiling it raises NotSupportedException (differentiate loops on the CPU backend)"),
         [Prims.Custom] = new Structural("a function with a custom rule: its body (the sub-graph) is lowered in place"),
         [Prims.CustomVjpTangent] = new Structural("forward mode through a custom VJP: the core's error, raised at compile time"),
         // identity; the shape check against the aval already ran at compile time, in the aval rule
@@ -208,6 +212,25 @@ internal static class Lowerings
             return x[0]!.permute(perm.Select(a => (long)c.Axis(a, r)).ToArray());
         }),
         [Prims.Reshape] = Op((c, x) => x[0]!.reshape(c.OutDims)),
+        // Jacobian layouts: the output aval gives every shape
+        [Prims.Basis] = Op((c, x) => torch.eye(c.Out.Shape[0], dtype: c.OutType, device: c.Device).reshape(c.OutDims)),
+        [Prims.ColumnsToJacobian] = Op((c, x) => x[0]!.reshape(c.OutDims)),
+        [Prims.JacobianToColumns] = Op((c, x) => x[0]!.reshape(c.OutDims)),
+        [Prims.RowsToJacobian] = Op((c, x) =>
+        {
+            // [n, o...] -> [o..., n] -> [o..., s...]
+            var r = x[0]!; int rank = (int)r.dim();
+            var perm = Enumerable.Range(1, rank - 1).Append(0).Select(i => (long)i).ToArray();
+            return r.permute(perm).reshape(c.OutDims);
+        }),
+        [Prims.JacobianToRows] = Op((c, x) =>
+        {
+            // [o..., s...] -> [o..., n] -> [n, o...]
+            int n = c.In[1].Size, o = c.Out.Rank - 1;
+            var flat = x[0]!.reshape([.. c.OutDims.Skip(1), n]);
+            var perm = new long[] { o }.Concat(Enumerable.Range(0, o).Select(i => (long)i)).ToArray();
+            return flat.permute(perm);
+        }),
         [Prims.ReshapeTo] = Op((c, x) => x[0]!.reshape(c.OutDims)),
         [Prims.BroadcastToShape] = Op((c, x) => x[0]!.expand(c.OutDims)),
         [Prims.BroadcastTo] = Op((c, x) => x[0]!.expand(c.OutDims)),

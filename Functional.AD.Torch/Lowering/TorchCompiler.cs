@@ -116,6 +116,9 @@ internal sealed partial class TorchCompiler
         var p = n.Op;
         if (p == Prims.Cond) return EmitCond(n, args, argAvals);
         if (p == Prims.Custom) return EmitInline(n.Subgraphs[0], args, argAvals);
+        if (p == Prims.Fold) return EmitFold(n, args, argAvals);
+        if (p == Prims.FoldTape || p == Prims.FoldLin || p == Prims.FoldLinT)
+            throw new NotSupportedException($"The Torch backend does not lower the derivative of a loop (NpLoops.Fold) yet: differentiate on the CPU backend (Ad.Jit) instead.");
         if (p == Prims.CustomVjpTangent) return (p.Emit(args, kinds, n.Params, n.Subgraphs), null);
         if (n.Kind == Kind.Aval)
         {
@@ -230,6 +233,23 @@ internal sealed partial class TorchCompiler
         var stmts = new List<Expression>();
         var (o, a) = EmitGraph(g, args, argAvals, vars, stmts);
         return (stmts.Count == 0 ? o[0] : Expression.Block(o[0].Type, vars, [.. stmts, o[0]]), a[0]);
+    }
+
+    /// <summary>A loop on the host calling the lowered body; the carry keeps its aval (checked by the core's shape rule).</summary>
+    (Expression, Aval?) EmitFold(Node n, Expression[] args, Aval?[] argAvals)
+    {
+        var i = Expression.Variable(typeof(int), "i");
+        var carry = Expression.Variable(args[0].Type, "carry");
+        var (step, outAval) = EmitInline(n.Subgraphs[0], [Expression.Convert(i, typeof(double)), carry, .. args.Skip(1)], [Aval.ScalarDouble, argAvals[0], .. argAvals.Skip(1)]);
+        var brk = Expression.Label("done");
+        var loop = Expression.Block(carry.Type, [carry, i],
+            Expression.Assign(carry, args[0]),
+            Expression.Assign(i, Expression.Constant(0)),
+            Expression.Loop(Expression.IfThenElse(Expression.LessThan(i, Expression.Constant(n.Params.Get<int>(0))),
+                Expression.Block(Expression.Assign(carry, step.Type == carry.Type ? step : Expression.Convert(step, carry.Type)), Expression.PostIncrementAssign(i)),
+                Expression.Break(brk)), brk),
+            carry);
+        return (loop, outAval ?? argAvals[0]);
     }
 
     (Expression, Aval?) EmitCond(Node n, Expression[] args, Aval?[] argAvals)

@@ -154,6 +154,14 @@ internal static class Prims
     // ---------------------------------------------------------------- control flow
     /// <summary><c>c ? a : b</c>: operands are the condition then the captured values; two sub-graphs, one output each.</summary>
     public static readonly Primitive Cond = Def("Cond");
+    /// <summary><c>NpLoops.Fold(n, init, body)</c>: operands are the initial carry then the captured values; the body sub-graph maps (i, carry, captures...) to the next carry.</summary>
+    public static readonly Primitive Fold = Def("Fold");
+    /// <summary>The carries at the start of each iteration of a Fold (reverse mode's tape).</summary>
+    public static readonly Primitive FoldTape = Def("FoldTape");
+    /// <summary>The tangent loop of a Fold over its tape: linear in the tangents.</summary>
+    public static readonly Primitive FoldLin = Def("FoldLin");
+    /// <summary>The transpose of FoldLin: the transposed body run backwards over the tape.</summary>
+    public static readonly Primitive FoldLinT = Def("FoldLinT");
 
     // ---------------------------------------------------------------- batching (Vmap); rules in Batching.cs
     /// <summary>Moves core axis <c>axis</c> to core position 0 (a vmapped argument's mapped axis to the front).</summary>
@@ -207,10 +215,10 @@ internal static class Prims
         Sub.Jvp = (c, t) => (t[0], t[1]) switch { (null, { } tb) => c.BroadcastToAns(-tb), ({ } ta, null) => c.BroadcastToAns(ta), ({ } ta, { } tb) => ta - tb, _ => null };
         Sub.Transpose = (c, ct) => [c.Linear[0] ? c.Unbroadcast(ct, 0) : null, c.Linear[1] ? c.Unbroadcast(-ct, 1) : null];
         Mul.Jvp = (c, t) => Sum2(t[0] is { } ta ? ta * c.X[1] : null, t[1] is { } tb ? c.X[0] * tb : null);
-        Mul.Transpose = (c, ct) => [c.Linear[0] ? c.Unbroadcast(ct * c.X[1], 0) : null, c.Linear[1] ? c.Unbroadcast(c.X[0] * ct, 1) : null];
+        Mul.Transpose = (c, ct) => [c.Linear[0] ? c.Unbroadcast(MaskedCotangents.Mul(c, ct, c.X[1]), 0) : null, c.Linear[1] ? c.Unbroadcast(MaskedCotangents.Mul(c, ct, c.X[0]), 1) : null];
         // d(a/b) = da/b - (a/b) db/b
         Div.Jvp = (c, t) => t[1] is not { } tb ? t[0]! / c.X[1] : t[0] is not { } ta ? -(c.Ans! * tb / c.X[1]) : (ta - c.Ans! * tb) / c.X[1];
-        Div.Transpose = (c, ct) => [c.Linear[0] ? c.Unbroadcast(ct / c.X[1], 0) : null, NotLinear(c, "Div", 1)];
+        Div.Transpose = (c, ct) => [c.Linear[0] ? c.Unbroadcast(MaskedCotangents.Div(c, ct, c.X[1]), 0) : null, NotLinear(c, "Div", 1)];
         Neg.Jvp = (c, t) => -t[0]!;
         Neg.Transpose = (c, ct) => [-ct];
 
@@ -421,6 +429,7 @@ internal static class Prims
 
         // --- control flow
         CondRules.Install(Cond);
+        Loops.Install();
         CustomRules.Install(Custom, CustomVjpTangent, CheckAval);
 
         // --- Jacobian layouts: permutations and reshapes, linear in their first operand; the second gives shapes only

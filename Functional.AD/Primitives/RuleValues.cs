@@ -51,6 +51,9 @@ internal sealed class RuleCtx
     public required Params P;
     public Graph[] Subs = [];
     public bool[] Linear = [];
+    /// <summary>Transpose rules: the cotangent is zero wherever a <c>Where</c> did not select this branch, so products
+    /// with it must give 0 there even when the other factor is inf or NaN (see <c>MaskedCotangents</c>).</summary>
+    public bool SafeCt;
     /// <summary>The aval (shape and dtype) of operand i, as a node: needed by shape-polymorphic rules.</summary>
     public required Func<int, V> ArgAval;
     public V AvalOfAns => R.AvalOf(Ans!);

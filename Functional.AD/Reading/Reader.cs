@@ -43,7 +43,7 @@ internal sealed class Program
 /// values once, flattens pytrees into leaves, and turns <c>c ? a : b</c> into a conditional with sub-graphs.
 /// Anything else fails with the subexpression printed as C#.
 /// </summary>
-internal sealed class Reader
+internal sealed partial class Reader
 {
     static readonly System.Runtime.CompilerServices.ConditionalWeakTable<LambdaExpression, Program> written = new();
 
@@ -246,6 +246,8 @@ internal sealed class Reader
             return Apply(Read(call.Arguments[1], env, b), [Read(call.Arguments[0], env, b)], b, call);
         if (def.DeclaringType == typeof(Np) && def.Name == nameof(Np.Tuple) || def.DeclaringType == typeof(ValueTuple) && def.Name == nameof(ValueTuple.Create))
             return new STree(TreeDef.Of(call.Type), call.Arguments.Select(a => Read(a, env, b)).ToArray());
+        if (def.DeclaringType == typeof(NpLoops))
+            return ReadLoop(call, env, b);
         if (def == CustomRule.CallMethod && Read(call.Arguments[0], env, b) is SStatic { Value: CustomRule rule })
         {
             var argSym = Read(call.Arguments[1], env, b);

@@ -36,7 +36,14 @@ internal static class Transpose
         }
 
         var ct = new Dictionary<Node, V>(RefEq<Node>.Instance);
-        void Accumulate(Node n, V v) => ct[n] = ct.TryGetValue(n, out var old) ? old + v : v;
+        // cotangents that are zero wherever a Where did not select their branch (see MaskedCotangents)
+        var masked = new HashSet<Node>(RefEq<Node>.Instance);
+        void Accumulate(Node n, V v, bool isMasked = false)
+        {
+            bool m = isMasked || ct.TryGetValue(n, out var prev) && masked.Contains(prev.N);
+            ct[n] = ct.TryGetValue(n, out var old) ? old + v : v;
+            if (m) masked.Add(ct[n].N);
+        }
 
         var avals = new Dictionary<Node, V>(RefEq<Node>.Instance);
         V LinearAval(Node n)
@@ -79,15 +86,17 @@ internal static class Transpose
                 Subs = n.Subgraphs,
                 Linear = lin,
                 ArgAval = null!,
+                SafeCt = masked.Contains(c.N),
             };
             ctx.ArgAval = k => lin[k] ? LinearAval(n.Args[k]) : R.AvalOf(ctx.X[k]);
+            bool outMasked = MaskedCotangents.Propagates(n.Op, ctx.SafeCt);
             int savedBatch = b.DefaultBatch;
             b.DefaultBatch = n.Batch;
             V?[] cts;
             try { cts = rule(ctx, c); }
             finally { b.DefaultBatch = savedBatch; }
             for (int k = 0; k < n.Args.Length; k++)
-                if (lin[k] && cts[k] is { } ck) Accumulate(n.Args[k], ck);
+                if (lin[k] && cts[k] is { } ck) Accumulate(n.Args[k], ck, outMasked);
         }
 
         var outs = new List<Node>(nonLinearOuts);

@@ -31,7 +31,7 @@ public class VmapSpecTests
     {
         var f = (System.Linq.Expressions.Expression<Func<Tensor, Tensor>>)spec.Function;
         var e = Assert.Throws<VmapException>(() => Ad.Vmap(f, inAxes: [0]));
-        Assert.Contains("custom derivative rule", e.Message);
+        Assert.True(e.Message.Contains("custom derivative rule") || e.Message.Contains("loops cannot be batched yet"), e.Message);
     }
 
     static void CheckSpec(PrimitiveSpec spec, DType dtype, int cases, double rtol, double atol)

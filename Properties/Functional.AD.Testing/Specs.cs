@@ -27,6 +27,10 @@ public sealed class PrimitiveSpec
     public bool ReverseOnly { get; init; }
     /// <summary>False for functions with custom rules: Vmap refuses them (with a clear error) for now.</summary>
     public bool Batchable { get; init; } = true;
+    /// <summary>Whether the spec's gradient can be differentiated again (loops: their reverse-mode primitives have no rules of their own yet).</summary>
+    public bool SecondOrder { get; init; } = true;
+    /// <summary>False when the Torch backend cannot compile this function's derivative yet (loops).</summary>
+    public bool TorchGradient { get; init; } = true;
     /// <summary>Number of tensor arguments.</summary>
     public int Arity => Function.Parameters.Count;
     /// <inheritdoc/>
@@ -192,6 +196,7 @@ public static class Specs
         S("Vmap.BroadcastBatch", x => Vmapped.BroadcastBatch(x, A(3)), t => Gen.Elements(new[] { 1, 2 }, new[] { 3, 2 }, new[] { 1 }).SelectMany(s => OneOfShape(t, s))),
         // control flow
         S("Cond", x => (double)Sum(x, null, false) > 0 ? Sin(x) * x : Cos(x), t => One(t)),
+        new() { Name = "Fold", Function = (Expression<Func<Tensor, Tensor>>)(x => NpLoops.Fold(3, x, (double i, Tensor c) => Sin(c) * x + i)), Inputs = t => One(t), Batchable = false, SecondOrder = false, TorchGradient = false },
         S("Cond(&&, ||, !, !=)", x => Let((double)Sum(x, null, false), s => !(s > 0 && s != 0.5 || s < -100) ? Exp(x) : x * x), t => One(t)),
     ];
 }
