@@ -95,6 +95,7 @@ internal static class Rt
                 {
                     Kind.Double => 0.0,
                     Kind.Float => 0f,
+                    Kind.Bool => false,
                     Kind.Aval => avals[i],
                     _ => Lax.Zeros(avals[i]),
                 };
