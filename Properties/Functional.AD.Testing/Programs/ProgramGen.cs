@@ -86,6 +86,8 @@ public static class ProgramGen
         return p;
     }
 
+    static bool ContainsLet(Term t) => t.Op == Op.Let || t.Args.Any(ContainsLet);
+
     static bool SameType(Term a, Term b) => a.IsDouble ? b.IsDouble : !b.IsDouble && a.Shape!.SequenceEqual(b.Shape!);
 
     static IEnumerable<Term> ShrinkTerm(Term t, ArgLayout layout, List<VarRef> scope)
@@ -110,7 +112,8 @@ public static class ProgramGen
         if (t.Op == Op.Let)
         {
             if (SameType(t.Args[0], t)) yield return t.Args[0];
-            yield return t.Args[1].Substitute(((VarRef)t.Attr!).Id, t.Args[0]);
+            // (only a value without Np.Let of its own is substituted, so the number of Np.Let always falls: shrinking ends)
+            if (!ContainsLet(t.Args[0])) yield return t.Args[1].Substitute(((VarRef)t.Attr!).Id, t.Args[0]);
         }
         else
             foreach (var a in t.Args)
