@@ -156,16 +156,18 @@ public class FuzzLongRun(ITestOutputHelper output)
         }
         int n = int.Parse(setting, CultureInfo.InvariantCulture);
         int firstSeed = int.TryParse(Environment.GetEnvironmentVariable("FAD_FUZZ_SEED"), out var s) ? s : 1_000_000;
+        var options = ProgramOptions.Default;
+        if (int.TryParse(Environment.GetEnvironmentVariable("FAD_FUZZ_MAX_SIZE"), out var maxSize)) options = options with { MaxSize = maxSize };
         var runs = new List<FuzzRun>();
         foreach (var oracle in Oracles.All)
         {
-            var run = Fuzzer.Run(oracle, n, firstSeed);
+            var run = Fuzzer.Run(oracle, n, firstSeed, options);
             runs.Add(run);
             output.WriteLine($"{run.Oracle}: {run.Programs} programs, {run.FailureCount} failures, {run.Skipped} skipped, {run.Elapsed.TotalSeconds:F0} s");
         }
         var table = Fuzzer.Table(runs);
         var details = string.Join("\n", runs.SelectMany(r => r.Failures.Select(f => $"### {r.Oracle}\n\n```csharp\n{f}\n```\n")));
-        var report = $"# Fuzz report\n\n`FAD_FUZZ_PROGRAMS={n}`, seeds {firstSeed}..{firstSeed + n - 1}, {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC\n\n{table}\n{details}";
+        var report = $"# Fuzz report\n\n`FAD_FUZZ_PROGRAMS={n}`, programs of at most {options.MaxSize} nodes, seeds {firstSeed}..{firstSeed + n - 1}, {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC\n\n{table}\n{details}";
         output.WriteLine(report);
         var path = Path.Combine(RepositoryRoot(), "artifacts", "fuzz-report.md");
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
