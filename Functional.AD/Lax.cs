@@ -261,9 +261,11 @@ public static class Lax
         int total = g.Dims[ax] * inner;
         var od = (int[])g.Dims.Clone();
         od[ax] = len;
-        return g.DType == DType.Float64
+        var block = g.DType == DType.Float64
             ? Eager.Make(Kernels.SliceBlock(g.Span<double>(), outer, len * inner, off * inner, total), od, g.IsWeak)
             : Eager.Make(Kernels.SliceBlock(g.Span<float>(), outer, len * inner, off * inner, total), od, g.IsWeak);
+        // the block takes its part's dtype unless the part is weak (a cotangent has its primal's dtype, as in SumTo)
+        return !parts[index].Weak && block.DType != parts[index].DType ? Cast(block, parts[index].DType) : block;
     }
 
     /// <summary>
@@ -455,6 +457,8 @@ public static class Lax
         }
         var promoted = forA ? ad : bd;
         var summed = SumTo(full, new Aval(promoted, full.DType, weak, adopt: true));
+        // the cotangent takes its operand's dtype unless the operand is weak (as in SumTo)
+        if (!target.Weak && summed.DType != target.DType) summed = Cast(summed, target.DType);
         return Np.Reshape(summed, target.Dims);
     }
 }

@@ -78,3 +78,59 @@ public class SoftplusFindingTests
         Assert.True(Oracles.SecondOrder.Check(p).Ok, Oracles.SecondOrder.Check(p).Report);
     }
 }
+
+/// <summary>
+/// Fuzz finding 3 (float32 oracle): the cotangent of a float32 tensor concatenated or stacked with a float64 one came
+/// back float64: the transposes of Concatenate (SplitPart) and Stack (Unstack) kept the promoted dtype of the joined
+/// tensor instead of the part's, unlike SumTo and BroadcastTo.
+/// </summary>
+public class JoinDtypeFindingTests
+{
+    static readonly Tensor W = new(new[] { 0.5, -1.5 });
+
+    [Fact]
+    public void Gradient_of_a_float32_part_of_a_concatenation_is_float32()
+    {
+        Expression<Func<Tensor, Tensor>> f = x => Np.Dot(W, Np.Concatenate(new[] { x, Np.Full(new[] { 1 }, -1.86, DType.Float64) }, -1));
+        var g = Ad.Grad(f).Compile()(new Tensor(new[] { 1.25f }));
+        Assert.Equal(DType.Float32, g.DType);
+        Assert.Equal(new[] { 0.5 }, g.ToDoubleArray());
+    }
+
+    [Fact]
+    public void Gradient_of_a_float32_part_of_a_stack_is_float32()
+    {
+        Expression<Func<(Tensor, Tensor), Tensor>> f = x => Np.Dot(W, Np.Stack(new[] { x.Item2, x.Item1 }, -1));
+        var g = Ad.Grad(f).Compile()((Tensor.Scalar(0.25, DType.Float32), Tensor.Scalar(0.75, DType.Float64)));
+        Assert.Equal(DType.Float32, g.Item1.DType);
+        Assert.Equal(DType.Float64, g.Item2.DType);
+        Assert.Equal(-1.5, (double)g.Item1);
+        Assert.Equal(0.5, (double)g.Item2);
+    }
+}
+
+/// <summary>Fuzz finding 3, continued: the same for products (Dot and MatMul) of a float32 tensor with a float64 one.</summary>
+public class ProductDtypeFindingTests
+{
+    [Fact]
+    public void Gradient_of_a_float32_operand_of_a_dot_with_float64_is_float32()
+    {
+        var a = new Tensor(new[] { -1.31 }, new[] { 1, 1 });
+        Expression<Func<Tensor, Tensor>> f = x => Np.Sum(Np.Dot(a, x), null, false);
+        var g = Ad.Grad(f).Compile()(new Tensor(new[] { 2f }));
+        Assert.Equal(DType.Float32, g.DType);
+        Assert.Equal(-1.31f, (float)g.ToDoubleArray()[0]);
+        Expression<Func<Tensor, Tensor>> h = x => Np.Sum(Np.Dot(x, a), null, false);
+        Assert.Equal(DType.Float32, Ad.Grad(h).Compile()(new Tensor(new[] { 2f }, new[] { 1, 1 })).DType);
+    }
+
+    [Fact]
+    public void Gradient_of_a_float32_operand_of_a_matmul_with_float64_is_float32()
+    {
+        var b = new Tensor(new[] { 1.0, 2.0, 3.0, 4.0 }, new[] { 2, 2 });
+        Expression<Func<Tensor, Tensor>> f = x => Np.Sum(Np.MatMul(x, b), null, false);
+        var g = Ad.Grad(f).Compile()(new Tensor(new[] { 1f, 1f, 1f, 1f, 1f, 1f, 1f, 1f }, new[] { 2, 2, 2 }));
+        Assert.Equal(DType.Float32, g.DType);
+        Assert.Equal(new[] { 3.0, 7.0, 3.0, 7.0, 3.0, 7.0, 3.0, 7.0 }, g.ToDoubleArray());
+    }
+}

@@ -56,7 +56,13 @@ public static class Oracles
     /// </summary>
     public static IProgramOracle SecondOrder { get; } = new SecondOrderOracle();
 
-    static readonly List<IProgramOracle> all = [Gradient, SecondOrder];
+    /// <summary>
+    /// Float32: <c>Ad.Grad</c> of the program on float32 inputs keeps each leaf's dtype and shape and agrees with the
+    /// float64 gradient to float32 accuracy.
+    /// </summary>
+    public static IProgramOracle Float32 { get; } = new Float32Oracle();
+
+    static readonly List<IProgramOracle> all = [Gradient, SecondOrder, Float32];
 
     /// <summary>
     /// Every registered oracle. TODO(oracles): register here, as their transformations land: the Jvp/Vjp dot test
@@ -317,6 +323,71 @@ sealed class SecondOrderOracle : IProgramOracle
         catch (Exception e)
         {
             return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"threw {e.GetType().Name}: {e.Message}", inputs, inputSeed));
+        }
+    }
+}
+
+/// <summary>
+/// The same program on float32 inputs: <c>Ad.Grad</c> must not throw, must give each leaf its input's dtype (float32) and
+/// shape, and must agree with the float64 gradient to float32 accuracy, <c>max|g32 - g64| &lt;= 1e-3 max(1, max|g64|)</c>,
+/// wherever the float32 program itself agrees with the float64 one to that accuracy (elsewhere, a condition flipped or
+/// the program is ill-conditioned in float32, and the verdict is Skipped).
+/// </summary>
+sealed class Float32Oracle : IProgramOracle
+{
+    public string Name => "Grad float32 vs float64";
+    public string Catches => "dtype bugs: a cotangent or a rule that promotes float32 to float64 (or the reverse), a weak scalar that changes a gradient's dtype, a mixed-dtype operation that throws in a derivative";
+
+    public const double Tolerance = 1e-3;
+
+    static object ToFloat32(object leaf) => leaf is Tensor t ? t.AsType(DType.Float32) : leaf;
+
+    static object[] Cast(RandomProgram p, object[] inputs)
+    {
+        var x = p.Layout.Pack(p.Layout.Unpack(inputs[0]).Select(ToFloat32).ToArray());
+        return inputs.Length == 1 ? [x] : [x, ToFloat32(inputs[1])];
+    }
+
+    static double MaxAbs(double[] a) => a.Length == 0 ? 0 : a.Max(Math.Abs);
+
+    public OracleResult Check(RandomProgram p)
+    {
+        var inputs = p.Inputs();
+        try
+        {
+            var weights = ProgramOracleKit.Weights(p, p.Seed);
+            var plain = p.Function.Compile(preferInterpretation: true);
+            var grad = ProgramOracleKit.Grad(ProgramOracleKit.Projection(p, weights)).Compile(preferInterpretation: true);
+            var in32 = Cast(p, inputs);
+            var g32 = ProgramOracleKit.Call(grad, in32)!;
+            var leaves32 = p.Layout.Unpack(g32);
+            var inLeaves = p.Layout.Unpack(in32[0]);
+            for (int i = 0; i < leaves32.Length; i++)
+            {
+                if (leaves32[i] is Tensor t && inLeaves[i] is Tensor a && (t.DType != a.DType || !t.Shape.SequenceEqual(a.Shape)))
+                    return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"the gradient of leaf {i} is {t.Aval}, its input is {a.Aval}", in32, p.Seed));
+            }
+            double[] Outs(object[] args)
+            {
+                var o = ProgramOracleKit.Call(plain, args);
+                object?[] os = p.Outputs.Count == 1 ? [o] : [o!.GetType().GetField("Item1")!.GetValue(o), o.GetType().GetField("Item2")!.GetValue(o)];
+                return os.SelectMany(v => v is Tensor t ? t.AsType(DType.Float64).ToDoubleArray() : [(double)v!]).ToArray();
+            }
+            var y64 = Outs(inputs); var y32 = Outs(in32);
+            double ey = y64.Select((v, i) => Math.Abs(v - y32[i])).DefaultIfEmpty(0).Max();
+            if (double.IsNaN(ey) || ey > Tolerance * Math.Max(1, MaxAbs(y64)))
+                return new(Verdict.Skipped, $"the float32 program differs from the float64 one by {ey:G3} (a condition flipped, or float32 is too coarse here)");
+            var a64 = p.Layout.Flatten(ProgramOracleKit.Call(grad, inputs)!);
+            var a32 = p.Layout.Flatten(g32);
+            double eg = a64.Select((v, i) => Math.Abs(v - a32[i])).DefaultIfEmpty(0).Max();
+            if (double.IsNaN(eg) || eg > Tolerance * Math.Max(1, MaxAbs(a64)))
+                return new(Verdict.Fail, ProgramOracleKit.Failure(p,
+                    $"the float32 gradient differs from the float64 one by {eg:G3} > {Tolerance:G3} max(1, {MaxAbs(a64):G3}) (outputs agree to {ey:G3})", in32, p.Seed));
+            return new(Verdict.Pass, $"float32 gradient within {eg:G3} of float64");
+        }
+        catch (Exception e)
+        {
+            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"threw {e.GetType().Name}: {e.Message}", Cast(p, inputs), p.Seed));
         }
     }
 }
