@@ -329,7 +329,7 @@ sealed class SecondOrderOracle : IProgramOracle
 
 /// <summary>
 /// The same program on float32 inputs: <c>Ad.Grad</c> must not throw, must give each leaf its input's dtype (float32) and
-/// shape, and must agree with the float64 gradient to float32 accuracy, <c>max|g32 - g64| &lt;= 1e-3 max(1, max|g64|)</c>,
+/// shape, and must agree with the float64 gradient up to float32 rounding, <c>max|g32 - g64| &lt;= 1e-2 max(1, max|g64|)</c>,
 /// wherever the float32 program itself agrees with the float64 one to that accuracy (elsewhere, a condition flipped or
 /// the program is ill-conditioned in float32, and the verdict is Skipped).
 /// </summary>
@@ -338,7 +338,12 @@ sealed class Float32Oracle : IProgramOracle
     public string Name => "Grad float32 vs float64";
     public string Catches => "dtype bugs: a cotangent or a rule that promotes float32 to float64 (or the reverse), a weak scalar that changes a gradient's dtype, a mixed-dtype operation that throws in a derivative";
 
-    public const double Tolerance = 1e-3;
+    /// <summary>
+    /// Float32 rounding (6e-8) times intermediates of up to 1000 (the generator's bound) that cancel: a gradient can be
+    /// off by 1e-3 of its scale without a bug (LogSoftmax of equal values, whose float32 softmax does not sum to 1, under
+    /// a product of 225), so values are checked for gross errors only; per-primitive float32 accuracy is checked by the spec table.
+    /// </summary>
+    public const double Tolerance = 1e-2;
 
     static object ToFloat32(object leaf) => leaf is Tensor t ? t.AsType(DType.Float32) : leaf;
 
@@ -346,6 +351,22 @@ sealed class Float32Oracle : IProgramOracle
     {
         var x = p.Layout.Pack(p.Layout.Unpack(inputs[0]).Select(ToFloat32).ToArray());
         return inputs.Length == 1 ? [x] : [x, ToFloat32(inputs[1])];
+    }
+
+    static object[] To64(RandomProgram p, object[] in32)
+    {
+        object Up(object leaf) => leaf is Tensor t ? t.AsType(DType.Float64) : leaf;
+        var x = p.Layout.Pack(p.Layout.Unpack(in32[0]).Select(Up).ToArray());
+        return in32.Length == 1 ? [x] : [x, Up(in32[1])];
+    }
+
+    /// <summary>The inputs moved by about two float32 ulps (relative 2^-22), so that their float32 rounding changes.</summary>
+    static object[] Nudge(RandomProgram p, object[] inputs)
+    {
+        const double r = 1.0 / (1 << 22);
+        object Move(object leaf) => leaf is Tensor t ? new Tensor(t.ToDoubleArray().Select(v => v * (1 + r)).ToArray(), t.Shape.ToArray()) : (double)leaf * (1 + r);
+        var x = p.Layout.Pack(p.Layout.Unpack(inputs[0]).Select(Move).ToArray());
+        return inputs.Length == 1 ? [x] : [x, Move(inputs[1])];
     }
 
     static double MaxAbs(double[] a) => a.Length == 0 ? 0 : a.Max(Math.Abs);
@@ -373,16 +394,26 @@ sealed class Float32Oracle : IProgramOracle
                 object?[] os = p.Outputs.Count == 1 ? [o] : [o!.GetType().GetField("Item1")!.GetValue(o), o.GetType().GetField("Item2")!.GetValue(o)];
                 return os.SelectMany(v => v is Tensor t ? t.AsType(DType.Float64).ToDoubleArray() : [(double)v!]).ToArray();
             }
-            var y64 = Outs(inputs); var y32 = Outs(in32);
+            var y64 = Outs(To64(p, in32)); var y32 = Outs(in32);
             double ey = y64.Select((v, i) => Math.Abs(v - y32[i])).DefaultIfEmpty(0).Max();
             if (double.IsNaN(ey) || ey > Tolerance * Math.Max(1, MaxAbs(y64)))
                 return new(Verdict.Skipped, $"the float32 program differs from the float64 one by {ey:G3} (a condition flipped, or float32 is too coarse here)");
-            var a64 = p.Layout.Flatten(ProgramOracleKit.Call(grad, inputs)!);
+            // the float64 gradient at the same (rounded) inputs
+            var a64 = p.Layout.Flatten(ProgramOracleKit.Call(grad, To64(p, in32))!);
             var a32 = p.Layout.Flatten(g32);
             double eg = a64.Select((v, i) => Math.Abs(v - a32[i])).DefaultIfEmpty(0).Max();
-            if (double.IsNaN(eg) || eg > Tolerance * Math.Max(1, MaxAbs(a64)))
+            double scale = Tolerance * Math.Max(1, MaxAbs(a64));
+            if (double.IsNaN(eg) || eg > scale)
+            {
+                // float32 rounding noise, not a bug, when a change of the inputs by about one float32 ulp moves the float32
+                // gradient as much (large intermediates cancelling): no conclusion at this point
+                var nudged = p.Layout.Flatten(ProgramOracleKit.Call(grad, Cast(p, Nudge(p, inputs)))!);
+                double noise = a32.Select((v, i) => Math.Abs(v - nudged[i])).DefaultIfEmpty(0).Max();
+                if (!double.IsNaN(eg) && noise > scale / 4)
+                    return new(Verdict.Skipped, $"the float32 gradient is rounding noise here: it moves by {noise:G3} when the inputs move by one float32 ulp");
                 return new(Verdict.Fail, ProgramOracleKit.Failure(p,
-                    $"the float32 gradient differs from the float64 one by {eg:G3} > {Tolerance:G3} max(1, {MaxAbs(a64):G3}) (outputs agree to {ey:G3})", in32, p.Seed));
+                    $"the float32 gradient differs from the float64 one by {eg:G3} > {Tolerance:G3} max(1, {MaxAbs(a64):G3}) (outputs agree to {ey:G3}, one-ulp noise {noise:G3})", in32, p.Seed));
+            }
             return new(Verdict.Pass, $"float32 gradient within {eg:G3} of float64");
         }
         catch (Exception e)
