@@ -261,11 +261,9 @@ public static class Lax
         int total = g.Dims[ax] * inner;
         var od = (int[])g.Dims.Clone();
         od[ax] = len;
-        var block = g.DType == DType.Float64
+        return g.DType == DType.Float64
             ? Eager.Make(Kernels.SliceBlock(g.Span<double>(), outer, len * inner, off * inner, total), od, g.IsWeak)
             : Eager.Make(Kernels.SliceBlock(g.Span<float>(), outer, len * inner, off * inner, total), od, g.IsWeak);
-        // the block takes its part's dtype unless the part is weak (a cotangent has its primal's dtype, as in SumTo)
-        return !parts[index].Weak && block.DType != parts[index].DType ? Cast(block, parts[index].DType) : block;
     }
 
     /// <summary>

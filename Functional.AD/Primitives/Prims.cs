@@ -329,7 +329,7 @@ internal static class Prims
         Concatenate.Transpose = (c, ct) =>
         {
             var parts = c.X.Select((_, i) => c.Aval(i)).ToArray();
-            return c.X.Select((_, i) => c.Linear[i] ? R.SplitPart(ct, c.P.Get<int>(0), i, parts) : null).ToArray();
+            return c.X.Select((_, i) => c.Linear[i] ? Own(c, i, R.SplitPart(ct, c.P.Get<int>(0), i, parts)) : null).ToArray();
         };
         SplitPart.Jvp = (c, t) => R.SplitPart(t[0]!, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray());
         SplitPart.Transpose = (c, ct) => [R.PadPart(ct, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray()), .. c.X.Skip(1).Select(_ => (V?)null)];
