@@ -9,7 +9,7 @@ public sealed record ProgramOptions
     /// <summary>The deepest a program may be (a leaf has depth 1). Each program draws its own limit in 1..MaxDepth, small ones more often.</summary>
     public int MaxDepth { get; init; } = 8;
     /// <summary>The most nodes a program may have (each program draws its own limit, small ones more often).</summary>
-    public int MaxSize { get; init; } = 24;
+    public int MaxSize { get; init; } = 40;
     /// <summary>Highest rank of any value.</summary>
     public int MaxRank { get; init; } = 3;
     /// <summary>Largest axis length.</summary>
