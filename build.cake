@@ -105,6 +105,24 @@ Task("Examples")
                     failures.Add($"Xor --seed {seed} exited with {exitCode}");
                 }
             }
+            var torchExit = RunExample(project, "--seed 0 --quiet --backend torch");
+            Information("Xor --backend torch: {0}", torchExit == 0 ? "converged" : $"exit code {torchExit}");
+            if (torchExit != 0)
+            {
+                failures.Add($"Xor --seed 0 --backend torch exited with {torchExit}");
+            }
+        }
+        else if (name == "Iris")
+        {
+            foreach (var backend in new[] { "cpu", "torch" })
+            {
+                var exitCode = RunExample(project, $"--backend {backend}");
+                Information("Iris --backend {0}: exit code {1}", backend, exitCode);
+                if (exitCode != 0)
+                {
+                    failures.Add($"Iris --backend {backend} exited with {exitCode}");
+                }
+            }
         }
         else
         {

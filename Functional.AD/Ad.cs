@@ -1,3 +1,4 @@
+using JvpT = Functional.AD.Jvp;
 using System.Linq.Expressions;
 
 namespace Functional.AD;
@@ -13,7 +14,7 @@ namespace Functional.AD;
 /// Console.WriteLine(Ad.Show(df));
 /// double slope = df.Compile()(1.0);
 /// </code></example>
-public static class Ad
+public static partial class Ad
 {
     /// <summary>
     /// The gradient of a scalar function with respect to its first argument: ∇f(x), with the argument's pytree type.
@@ -66,44 +67,103 @@ public static class Ad
     /// <summary>Number of primitive applications in <paramref name="f"/> after simplification (its size).</summary>
     public static int OpCount(LambdaExpression f) => Reader.Read(f).Graph.OpCount;
 
+    /// <summary>
+    /// The derivative of a scalar function of a scalar is its JVP with tangent 1: forward mode, so that nesting
+    /// <c>Grad</c> n times grows slowly (reverse over reverse would double each time).
+    /// </summary>
+    static LambdaExpression ScalarDerivative(LambdaExpression f, Program prog, Type delegateType, Type resultType)
+    {
+        var g = prog.Graph;
+        var b = new Builder();
+        var ins = g.Inputs.Select(x => b.Input(x.Kind, x.Name, x.Value as Type)).ToArray();
+        var one = g.Inputs[0].Kind == Kind.Float ? b.Const(1f) : b.Const(1.0);
+        var tangents = ins.Select((_, i) => i == 0 ? new V(one) : null).ToArray();
+        var (outs, touts) = JvpT.Run(b, g, ins, tangents);
+        var d = touts[0]?.N ?? JvpT.Zero(b, outs[0]);
+        if (d.Kind != ins[0].Kind) d = b.Apply(d.Kind == Kind.Float ? Prims.CastDouble : Prims.CastFloat, [d]);
+        var graph = b.Finish([d]);
+        var outDef = TreeDef.Of(resultType);
+        var lambda = Writer.Write(graph, prog.Parameters, prog.ParamDefs, outDef, delegateType);
+        Reader.Remember(lambda, new Program { Graph = graph, Parameters = prog.Parameters, ParamDefs = prog.ParamDefs, OutDef = outDef, ReturnType = resultType });
+        return lambda;
+    }
+
     internal static LambdaExpression GradCore(LambdaExpression f, Type delegateType, Type resultType, bool withValue)
     {
         var prog = Reader.Read(f);
-        var g = prog.Graph;
         if (prog.OutDef.Leaf is not (Kind.Tensor or Kind.Double or Kind.Float))
             throw new GradException($"Ad.Grad needs a function with a scalar output (double, float or a rank-0 Tensor), but `{Printer.Expr(f)}` returns {Printer.TypeName(f.ReturnType)}.");
-        int n0 = prog.ParamDefs[0].LeafCount;
-        var mask = g.Inputs.Select((x, i) => i < n0 && x.Kind.IsFloating()).ToArray();
+        if (!withValue && prog.ParamDefs[0].Leaf is Kind.Double or Kind.Float && prog.OutDef.Leaf is Kind.Double or Kind.Float)
+            return ScalarDerivative(f, prog, delegateType, resultType);
+        return Reverse(f, prog, [0], delegateType, resultType, withValue, aux: false);
+    }
 
-        var jvp = Jvp.Graph(g, mask);
-        var linearIn = g.Inputs.Select(_ => false).Concat(mask.Where(m => m).Select(_ => true)).ToArray();
-        var vjp = Transpose.Graph(jvp, linearIn, [false, true]);
-
+    /// <summary>
+    /// Reverse mode over the parameters in <paramref name="wrt"/>: linearize (JVP), transpose, seed with 1.
+    /// The result is the value (if asked), then each gradient, then (with <paramref name="aux"/>) the auxiliary outputs.
+    /// With <paramref name="aux"/>, the function returns <c>(loss, aux)</c> and only <c>loss</c> is differentiated.
+    /// </summary>
+    internal static LambdaExpression Reverse(LambdaExpression f, Program prog, int[] wrt, Type delegateType, Type resultType, bool withValue, bool aux)
+    {
+        var g = prog.Graph;
+        var wrtLeaf = new bool[g.Inputs.Length];
+        foreach (var a in wrt)
+        {
+            int off = prog.InputOffset(a);
+            for (int i = 0; i < prog.ParamDefs[a].LeafCount; i++) wrtLeaf[off + i] = g.Inputs[off + i].Kind.IsFloating();
+        }
         var b = new Builder();
         var ins = g.Inputs.Select(x => b.Input(x.Kind, x.Name, x.Value as Type)).ToArray();
-        var primalOut = b.Inline(g, ins)[0];
-        var seed = primalOut.Kind switch
+        var (outs, cts) = ReverseInto(b, g, ins, wrtLeaf, [0], o => [SeedFor(b, o[0], f)]);
+        var result = new List<Node>();
+        if (withValue) result.Add(outs[0]);
+        foreach (var a in wrt)
         {
-            Kind.Double => b.Const(1.0),
-            Kind.Float => b.Const(1f),
-            _ => b.Apply(Prims.GradSeed, [primalOut], new Params(Printer.Expr(f))),
-        };
-        var avals = ins.Where((_, i) => mask[i]).Select(x => x.Kind switch
+            int off = prog.InputOffset(a);
+            for (int i = 0; i < prog.ParamDefs[a].LeafCount; i++)
+                result.Add(wrtLeaf[off + i] ? cts[Array.IndexOf(wrtLeaf.Select((w, k) => w ? k : -1).Where(k => k >= 0).ToArray(), off + i)] : ins[off + i]);
+        }
+        if (aux) result.AddRange(outs.Skip(1));
+        return Finish(b, result, prog.Parameters, prog.ParamDefs, resultType, delegateType);
+    }
+
+    static Node SeedFor(Builder b, Node output, LambdaExpression f) => output.Kind switch
+    {
+        Kind.Double => b.Const(1.0),
+        Kind.Float => b.Const(1f),
+        Kind.Tensor => b.Apply(Prims.GradSeed, [output], new Params(Printer.Expr(f))),
+        _ => throw new GradException($"Ad.Grad needs a scalar output, but `{Printer.Expr(f)}` returns a {output.Kind}."),
+    };
+
+    /// <summary>
+    /// Emits into <paramref name="b"/> the primal outputs of <paramref name="g"/> and the cotangents of the inputs
+    /// flagged in <paramref name="wrtLeaf"/>, given seeds (output cotangents) for the outputs in <paramref name="differentiated"/>.
+    /// </summary>
+    internal static (Node[] Outs, Node[] Cotangents) ReverseInto(Builder b, Graph g, Node[] ins, bool[] wrtLeaf, int[] differentiated, Func<Node[], Node[]> seeds)
+    {
+        int n = g.Outputs.Length;
+        var jvp = JvpT.Restrict(JvpT.Graph(g, wrtLeaf), [.. Enumerable.Range(0, n), .. differentiated.Select(k => n + k)]);
+        var linearIn = g.Inputs.Select(_ => false).Concat(wrtLeaf.Where(w => w).Select(_ => true)).ToArray();
+        var linearOut = Enumerable.Range(0, n).Select(_ => false).Concat(differentiated.Select(_ => true)).ToArray();
+        var vjp = Transpose.Graph(jvp, linearIn, linearOut);
+        var outs = b.Inline(g, ins);
+        var avals = ins.Where((_, i) => wrtLeaf[i]).Select(x => x.Kind switch
         {
             Kind.Double => b.Const(Aval.ScalarDouble),
             Kind.Float => b.Const(Aval.ScalarFloat),
             _ => R.AvalOf(new V(x)).N,
         });
-        var res = b.Inline(vjp, [.. ins, .. avals, seed]);
-        var outs = new List<Node>();
-        if (withValue) outs.Add(res[0]);
-        int k = 1;
-        for (int i = 0; i < n0; i++) outs.Add(mask[i] ? res[k++] : ins[i]);
-        var graph = b.Finish(outs);
+        var res = b.Inline(vjp, [.. ins, .. avals, .. seeds(outs)]);
+        return (res.Take(n).ToArray(), res.Skip(n).ToArray());
+    }
 
+    /// <summary>Closes the graph, writes it as a lambda over <paramref name="parameters"/> and remembers its program.</summary>
+    internal static LambdaExpression Finish(Builder b, IReadOnlyList<Node> outputs, ParameterExpression[] parameters, TreeDef[] defs, Type resultType, Type delegateType)
+    {
+        var graph = b.Finish(outputs);
         var outDef = TreeDef.Of(resultType);
-        var lambda = Writer.Write(graph, prog.Parameters, prog.ParamDefs, outDef, delegateType);
-        Reader.Remember(lambda, new Program { Graph = graph, Parameters = prog.Parameters, ParamDefs = prog.ParamDefs, OutDef = outDef, ReturnType = resultType });
+        var lambda = Writer.Write(graph, parameters, defs, outDef, delegateType);
+        Reader.Remember(lambda, new Program { Graph = graph, Parameters = parameters, ParamDefs = defs, OutDef = outDef, ReturnType = resultType });
         return lambda;
     }
 }

@@ -29,7 +29,7 @@ public static class Tree
     };
 
     static object? Back(Tensor t, Type leafType) =>
-        leafType == typeof(double) ? (double)t : leafType == typeof(float) ? (float)(double)t : t;
+        leafType == typeof(double) ? (object)(double)t : leafType == typeof(float) ? (object)(float)(double)t : t;
 
     /// <summary>The floating leaves of <paramref name="tree"/>, depth first, as tensors (a double leaf is a float64 scalar).</summary>
     public static IReadOnlyList<Tensor> Leaves<T>(T tree)

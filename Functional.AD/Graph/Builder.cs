@@ -18,6 +18,10 @@ internal sealed class Builder
 
     public Builder(Builder? parent = null) => Parent = parent;
 
+    /// <summary>The batch count <see cref="Apply"/> gives a node when none is passed (set around rules so that the
+    /// nodes a rule emits carry the batch count of the node it is the rule of).</summary>
+    public int DefaultBatch;
+
     public IReadOnlyList<Node> Nodes => nodes;
     public IReadOnlyList<Node> InputNodes => inputs;
 
@@ -72,9 +76,10 @@ internal sealed class Builder
         return inner;
     }
 
-    public Node Apply(Primitive p, Node[] args, Params? prms = null, Graph[]? subs = null)
+    public Node Apply(Primitive p, Node[] args, Params? prms = null, Graph[]? subs = null, int? batch = null)
     {
         prms ??= Params.None;
+        int k = Vmapped.BatchFor(p, args, batch ?? DefaultBatch);
         subs ??= [];
         for (int i = 0; i < args.Length; i++)
             if (args[i].Owner != this) args = ReplaceAt(args, i, Capture(args[i]));
@@ -83,20 +88,25 @@ internal sealed class Builder
 
         if (subs.Length == 0)
         {
-            var rewritten = p.Rewrite?.Invoke(this, args, prms);
+            // rewrites emit nodes at this node's batch count
+            var saved = DefaultBatch;
+            DefaultBatch = k;
+            Node? rewritten;
+            try { rewritten = p.Rewrite?.Invoke(this, args, prms); }
+            finally { DefaultBatch = saved; }
             if (rewritten is not null) return rewritten;
             if (p.Foldable && args.Length > 0 && args.All(a => a.IsConst))
             {
                 object? folded = null;
-                try { folded = p.Eval(args.Select(a => a.Value!).ToArray(), args.Select(a => a.Kind).ToArray(), prms); }
+                try { folded = p.Eval(args.Select(a => a.Value!).ToArray(), args.Select(a => a.Kind).ToArray(), prms, k); }
                 catch (Exception) { /* leave it to run time, where the error names the shapes */ }
                 if (folded is not null) return Const(folded);
             }
         }
 
-        string key = string.Join(",", args.Select(a => a.Id)) + "|" + prms.GetHashCode() + "|" + string.Join(",", subs.Select(s => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(s)));
+        string key = string.Join(",", args.Select(a => a.Id)) + "|" + prms.GetHashCode() + "|" + string.Join(",", subs.Select(s => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(s))) + "|b" + k;
         if (cse.TryGetValue((p, key), out var existing) && existing.Params.Equals(prms)) return existing;
-        var n = new Node(this, p, args, prms, subs, kind);
+        var n = new Node(this, p, args, prms, subs, kind) { Batch = k };
         n.Cls = ShapeClass(n);
         cse[(p, key)] = n;
         nodes.Add(n);
@@ -109,6 +119,7 @@ internal sealed class Builder
         var p = n.Op;
         if (p == Prims.AvalOf || p == Prims.GradSeed) return n.Args[0].Kind == Kind.Tensor ? n.Args[0].Cls : 0;
         if (p == Prims.FromDouble) return -1;
+        if (p.LikeAval >= 0 && n.Batch > 0) return n.Id; // batch dims broadcast: the result need not be shaped like the aval
         if (p.LikeAval >= 0) return n.Args[p.LikeAval].Cls == 0 ? n.Id : n.Args[p.LikeAval].Cls;
         if (p.Elementwise && n.Kind == Kind.Tensor)
         {
@@ -140,8 +151,9 @@ internal sealed class Builder
         foreach (var n in g.Nodes)
         {
             if (map.ContainsKey(n)) continue;
-            map[n] = n.IsConst ? Const(n.Value!) : Apply(n.Op, n.Args.Select(a => map[a]).ToArray(), n.Params, n.Subgraphs);
+            map[n] = n.IsConst ? Const(n.Value!) : Apply(n.Op, n.Args.Select(a => map[a]).ToArray(), n.Params, n.Subgraphs, n.Batch);
             map[n].Source ??= n.Source;
+            if (n.Witness is { } w && map.TryGetValue(w, out var mw)) map[n].Witness ??= mw;
         }
         return g.Outputs.Select(o => map[o]).ToArray();
     }

@@ -112,6 +112,11 @@ internal sealed class Node
     public Node? Witness;
     /// <summary>The user's subexpression this node was read from (kept through transformations), for error messages.</summary>
     public System.Linq.Expressions.Expression? Source;
+    /// <summary>
+    /// Number of leading batch axes of this node's Tensor and Aval operands and of its result (0: unbatched). The
+    /// primitive applies to the remaining core axes (DESIGN.md, "Ranks without tracing"); see <c>Vmapped</c>.
+    /// </summary>
+    public int Batch;
 
     public Node(Builder owner, Primitive op, Node[] args, Params prms, Graph[] subs, Kind kind, object? value = null)
     {

@@ -39,6 +39,12 @@ public sealed class Primitive
     internal bool Elementwise;
     /// <summary>... or shaped like the aval operand at this index (SumTo, BroadcastTo, Zeros, ...).</summary>
     internal int LikeAval = -1;
+    /// <summary>
+    /// The vectorised eager implementation at a batch count k &gt; 0 (operands as boxed values, the static
+    /// parameters, k): each Tensor/Aval operand's first k axes are batch axes (sizes B or 1, broadcast), the primitive
+    /// applies to the remaining core axes. Assigned for every primitive in <c>Batching</c>.
+    /// </summary>
+    internal Func<object[], Params, int, object>? Batched;
 
     internal Primitive(string name) => Name = name;
 
@@ -107,6 +113,12 @@ public sealed class Primitive
     internal static Expression Conv(Expression e, Type t) => e.Type == t ? e : Expression.Convert(e, t);
 
     /// <summary>Evaluates the primitive on constant operands (constant folding), by running the code it emits.</summary>
+    internal object? Eval(object[] args, Kind[] kinds, Params p, int batch)
+    {
+        if (batch > 0) return Vmapped.Run(this, p, batch, args);
+        return Eval(args, kinds, p);
+    }
+
     internal object? Eval(object[] args, Kind[] kinds, Params p)
     {
         var exprs = args.Select((a, i) => (Expression)Expression.Constant(a, kinds[i].ClrType(a.GetType()))).ToArray();

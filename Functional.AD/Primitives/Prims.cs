@@ -132,10 +132,40 @@ internal static class Prims
     public static readonly Primitive CastDouble = Def("CastDouble");
     public static readonly Primitive CastFloat = Def("CastFloat");
     public static readonly Primitive StopGradient = Def("StopGradient", Np_("StopGradient", T));
+    /// <summary>A static integer (a pytree's int field, an int argument) used as a number: constant w.r.t. every input.</summary>
+    public static readonly Primitive IntToDouble = Def("IntToDouble");
+
+    // ---------------------------------------------------------------- Jacobian layouts (Ad.Jacfwd, Ad.Jacrev)
+    static MethodInfo JL(string name) => typeof(JacobianLayout).GetMethod(name)!;
+    public static readonly Primitive Basis = Def("Basis", JL("Basis"));
+    public static readonly Primitive RowsToJacobian = Def("RowsToJacobian", JL("FromRows"));
+    public static readonly Primitive JacobianToRows = Def("JacobianToRows", JL("ToRows"));
+    public static readonly Primitive ColumnsToJacobian = Def("ColumnsToJacobian", JL("FromColumns"));
+    public static readonly Primitive JacobianToColumns = Def("JacobianToColumns", JL("ToColumns"));
+
+    // ---------------------------------------------------------------- user rules
+    /// <summary>A function with a custom rule: operands are its argument's leaves, the sub-graph its body.</summary>
+    public static readonly Primitive Custom = Def("Custom");
+    /// <summary>The tangent of a function with only a custom VJP: linear in its tangent operands, transposed by the user's rule.</summary>
+    public static readonly Primitive CustomVjpTangent = Def("CustomVjpTangent");
+    /// <summary>Identity that checks its operand's shape against an aval (guards user-written rules).</summary>
+    public static readonly Primitive CheckAval = Def("CheckAval");
 
     // ---------------------------------------------------------------- control flow
     /// <summary><c>c ? a : b</c>: operands are the condition then the captured values; two sub-graphs, one output each.</summary>
     public static readonly Primitive Cond = Def("Cond");
+
+    // ---------------------------------------------------------------- batching (Vmap); rules in Batching.cs
+    /// <summary>Moves core axis <c>axis</c> to core position 0 (a vmapped argument's mapped axis to the front).</summary>
+    public static readonly Primitive MoveAxisToFront = Def("MoveAxisToFront", typeof(Vmapped).GetMethod("MoveAxisToFront")!);
+    /// <summary>Moves core axis 0 to core position <c>axis</c> (a batched output to its out axis).</summary>
+    public static readonly Primitive MoveAxisFromFront = Def("MoveAxisFromFront", typeof(Vmapped).GetMethod("MoveAxisFromFront")!);
+    /// <summary>Inserts a size-1 axis at core position 0 (an unbatched operand meeting batched ones); also on avals.</summary>
+    public static readonly Primitive AddBatchAxis = Def("AddBatchAxis", typeof(Vmapped).GetMethod("AddBatchAxis", [T])!);
+    /// <summary>Broadcasts core axis 0 (size 1 or B) to the batch size B held by an aval [B].</summary>
+    public static readonly Primitive BroadcastBatch = Def("BroadcastBatch", typeof(Vmapped).GetMethod("BroadcastBatch")!);
+    /// <summary>The batch size of a vmapped call, as an aval [B], checked across the batched arguments.</summary>
+    public static readonly Primitive VmapSize = Def("VmapSize", typeof(Vmapped).GetMethod("Size")!);
 
     static Prims()
     {
@@ -156,8 +186,9 @@ internal static class Prims
         // --- shape helpers
         AvalOf.KindRule = (_, _, _) => Kind.Aval; AvalOf.ZeroDerivative = true;
         InferAval.KindRule = (_, _, _) => Kind.Aval; InferAval.ZeroDerivative = true;
-        InferAval.EmitRule = (a, k, p, _) => Expression.Call(Rt_("InferAval", typeof(Primitive), typeof(Params), typeof(Kind[]), typeof(Aval[])),
-            Expression.Constant(p[0], typeof(Primitive)), Expression.Constant(p[1], typeof(Params)), Expression.Constant(p[2], typeof(Kind[])), Expression.NewArrayInit(typeof(Aval), a));
+        InferAval.EmitRule = (a, k, p, _) => Expression.Call(Rt_("InferAval", typeof(Primitive), typeof(Params), typeof(Kind[]), typeof(Aval[]), typeof(int)),
+            Expression.Constant(p[0], typeof(Primitive)), Expression.Constant(p[1], typeof(Params)), Expression.Constant(p[2], typeof(Kind[])), Expression.NewArrayInit(typeof(Aval), a),
+            Expression.Constant(p.Count > 3 ? p[3] : 0, typeof(int)));
         InferAval.FormatRule = (a, _, p) => $"Shape.Of{p[0]}({string.Join(", ", a)})";
         Zeros.ZeroDerivative = Ones.ZeroDerivative = GradSeed.ZeroDerivative = true;
         GradSeed.Foldable = false;
@@ -183,8 +214,21 @@ internal static class Prims
         Neg.Jvp = (c, t) => -t[0]!;
         Neg.Transpose = (c, ct) => [-ct];
 
-        Mul.Rewrite = (b, a, _) => IsOne(a[0], a[1]) ? a[1] : IsOne(a[1], a[0]) ? a[0] : null;
-        Div.Rewrite = (b, a, _) => IsOne(a[1], a[0]) ? a[0] : null;
+        // IEEE-exact rewrites only: x*1, x/1, --x; signs pulled out of products and into subtractions; commutative
+        // operands in a canonical order so that a*b and b*a are one node
+        Add.Rewrite = (b, a, _) =>
+            a[1].Op == Neg ? b.Apply(Sub, [a[0], a[1].Args[0]]) :
+            a[0].Op == Neg ? b.Apply(Sub, [a[1], a[0].Args[0]]) :
+            a[0].Id > a[1].Id ? b.Apply(Add, [a[1], a[0]]) : null;
+        Sub.Rewrite = (b, a, _) => a[1].Op == Neg ? b.Apply(Add, [a[0], a[1].Args[0]]) : null;
+        Mul.Rewrite = (b, a, _) =>
+            IsOne(a[0], a[1]) ? a[1] : IsOne(a[1], a[0]) ? a[0] :
+            a[0].Op == Neg ? b.Apply(Neg, [b.Apply(Mul, [a[0].Args[0], a[1]])]) :
+            a[1].Op == Neg ? b.Apply(Neg, [b.Apply(Mul, [a[0], a[1].Args[0]])]) :
+            a[0].Id > a[1].Id ? b.Apply(Mul, [a[1], a[0]]) : null;
+        Div.Rewrite = (b, a, _) =>
+            IsOne(a[1], a[0]) ? a[0] :
+            a[0].Op == Neg ? b.Apply(Neg, [b.Apply(Div, [a[0].Args[0], a[1]])]) : null;
         Neg.Rewrite = (b, a, _) => a[0].Op == Neg ? a[0].Args[0] : null;
 
         // --- elementwise functions
@@ -372,9 +416,28 @@ internal static class Prims
         CastFloat.Jvp = (c, t) => R.CastFloat(t[0]!);
         CastFloat.Transpose = (c, ct) => [R.CastDouble(ct)];
         StopGradient.ZeroDerivative = true;
+        IntToDouble.ZeroDerivative = true;
+        IntToDouble.KindRule = (_, _, _) => Kind.Double;
+        IntToDouble.EmitRule = (a, _, _, _) => Expression.Convert(a[0], typeof(double));
+        IntToDouble.FormatRule = (a, _, _) => $"(double){a[0]}";
 
         // --- control flow
         CondRules.Install(Cond);
+        CustomRules.Install(Custom, CustomVjpTangent, CheckAval);
+
+        // --- Jacobian layouts: permutations and reshapes, linear in their first operand; the second gives shapes only
+        Basis.ZeroDerivative = true;
+        foreach (var (p, inverse) in new[] { (RowsToJacobian, JacobianToRows), (JacobianToRows, RowsToJacobian), (ColumnsToJacobian, JacobianToColumns), (JacobianToColumns, ColumnsToJacobian) })
+        {
+            p.NonDiff = [1];
+            p.Jvp = (c, t) => new V(c.B.Apply(p, [t[0]!.N, c.X[1].N], new Params(0)));
+            p.Transpose = (c, ct) => [new V(c.B.Apply(inverse, [ct.N, c.X[1].N], new Params(0))), null];
+        }
+        foreach (var p in new[] { Basis, RowsToJacobian, JacobianToRows, ColumnsToJacobian, JacobianToColumns })
+            p.FormatRule = (a, _, _) => $"JacobianLayout.{p.TensorMethod!.Name}({string.Join(", ", a)})";
+
+        // --- batching: structural primitives of Vmap and the batched implementation of every primitive
+        Batching.Install();
     }
 
     static V? NotLinear(RuleCtx c, string name, int i) =>

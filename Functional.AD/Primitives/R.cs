@@ -84,9 +84,12 @@ internal static class Rt
     }
 
     /// <summary>The shape rule of any primitive, by abstract evaluation: run it once on zeros of the operand shapes (cached).</summary>
-    public static Aval InferAval(Primitive p, Params prms, Kind[] kinds, Aval[] avals)
+    public static Aval InferAval(Primitive p, Params prms, Kind[] kinds, Aval[] avals) => InferAval(p, prms, kinds, avals, 0);
+
+    /// <summary>The shape rule of a primitive applied at batch count <paramref name="batch"/> (see <see cref="Node.Batch"/>).</summary>
+    public static Aval InferAval(Primitive p, Params prms, Kind[] kinds, Aval[] avals, int batch)
     {
-        var key = (p, prms, string.Join(";", kinds) + "|" + string.Join(";", avals.Select(a => a.ToString())));
+        var key = (p, prms, string.Join(";", kinds) + "|" + string.Join(";", avals.Select(a => a.ToString())) + "|b" + batch);
         return inferred.GetOrAdd(key, _ =>
         {
             var dummies = new object[avals.Length];
@@ -99,10 +102,11 @@ internal static class Rt
                     Kind.Aval => avals[i],
                     _ => Lax.Zeros(avals[i]),
                 };
-            var r = p.Eval(dummies, kinds, prms);
+            var r = p.Eval(dummies, kinds, prms, batch);
             return r switch
             {
                 Tensor t => t.Aval,
+                Aval a => a,
                 double => Functional.AD.Aval.ScalarDouble,
                 float => Functional.AD.Aval.ScalarFloat,
                 _ => throw new InvalidOperationException($"Internal error: {p.Name} has no shape."),

@@ -121,6 +121,7 @@ internal static partial class Printer
             {
                 var text = n.Op.Format(args.Select((a, i) => n.Args[i].IsConst || n.Args[i].IsInput || !a.Contains(' ') ? a : "(" + a + ")").ToArray(),
                                        n.Args.Select(a => a.Kind).ToArray(), n.Params);
+                if (n.Batch > 0) text += $" /* batch {n.Batch} */";
                 sb.Append(indent).Append("var ").Append(name).Append(" = ").Append(text).AppendLine(";");
             }
             names[n] = name;

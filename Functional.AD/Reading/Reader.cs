@@ -15,6 +15,17 @@ internal sealed class SLambda(LambdaExpression l, Dictionary<ParameterExpression
     public readonly Dictionary<ParameterExpression, Sym> Env = env;
 }
 
+/// <summary>
+/// A transformed nested lambda whose free variables became extra parameters: applying it passes the user's
+/// arguments, then the bound values (and, for a JVP, zero tangents for them: they are held fixed).
+/// </summary>
+internal sealed class SPartial(LambdaExpression f, Sym[] bound, bool zeroTangents) : Sym
+{
+    public readonly LambdaExpression F = f;
+    public readonly Sym[] Bound = bound;
+    public readonly bool ZeroTangents = zeroTangents;
+}
+
 /// <summary>A function read into the IR: its graph (inputs: the leaves of every parameter) and the pytree shapes.</summary>
 internal sealed class Program
 {
@@ -199,6 +210,13 @@ internal sealed class Reader
 
     Sym Apply(Sym f, Sym[] args, Builder b, Expression at)
     {
+        if (f is SPartial part)
+        {
+            if (!part.ZeroTangents) return Apply(new SLambda(part.F, new()), [.. args, .. part.Bound], b, at);
+            int k = args.Length / 2;
+            var zeros = part.Bound.Select(x => (Sym)new SLeaf(Jvp.Zero(b, Leaf(x, b, at)))).ToArray();
+            return Apply(new SLambda(part.F, new()), [.. args.Take(k), .. part.Bound, .. args.Skip(k), .. zeros], b, at);
+        }
         if (f is SLambda { L: var known } && written.TryGetValue(known, out var prog) && prog.Parameters.Length == args.Length)
         {
             // an expression this library wrote: inline its graph directly
@@ -228,6 +246,16 @@ internal sealed class Reader
             return Apply(Read(call.Arguments[1], env, b), [Read(call.Arguments[0], env, b)], b, call);
         if (def.DeclaringType == typeof(Np) && def.Name == nameof(Np.Tuple) || def.DeclaringType == typeof(ValueTuple) && def.Name == nameof(ValueTuple.Create))
             return new STree(TreeDef.Of(call.Type), call.Arguments.Select(a => Read(a, env, b)).ToArray());
+        if (def == CustomRule.CallMethod && Read(call.Arguments[0], env, b) is SStatic { Value: CustomRule rule })
+        {
+            var argSym = Read(call.Arguments[1], env, b);
+            var leaves = new List<Node>();
+            Flatten(argSym, TreeDef.Of(call.Arguments[1].Type), b, leaves, call.Arguments[1]);
+            return new SLeaf(CustomRules.Read(b, rule, leaves.ToArray()));
+        }
+        if (def.DeclaringType == typeof(Ad) && typeof(LambdaExpression).IsAssignableFrom(call.Type) && call.Arguments.Count == 1
+            && StripQuote(call.Arguments[0]) is LambdaExpression inner)
+            return ReadNestedTransform(def.Name, inner, env, b, call);
         if (def.DeclaringType == typeof(Expression) || def.DeclaringType == typeof(LambdaExpression) || def.Name == "Compile")
             throw Unsupported(call, "compiling or building expressions inside a transformed function is not supported; Invoke the expression instead");
 
@@ -247,6 +275,8 @@ internal sealed class Reader
         {
             var pt = ps[i].ParameterType;
             var arg = call.Arguments[i];
+            if (!Primitive.IsOperandType(pt) && !IsClosed(arg))
+                throw Unsupported(arg, $"the argument {ps[i].Name} of {m.Name} is a static parameter (of type {Printer.TypeName(pt)}) and must be a constant known when the expression is read, not computed from the function's arguments");
             var s = Read(arg, env, b);
             if (Primitive.IsOperandType(pt))
             {
@@ -264,6 +294,32 @@ internal sealed class Reader
         var node = b.Apply(prim, operands.ToArray(), new Params(statics.ToArray()));
         node.Source ??= call;
         return new SLeaf(node);
+    }
+
+    static Expression StripQuote(Expression e) => e is UnaryExpression { NodeType: ExpressionType.Quote } q ? q.Operand : e;
+
+    /// <summary>
+    /// <c>Ad.Grad(y =&gt; ... x ...)</c> written inside an expression: the inner lambda's free variables (outer
+    /// parameters and let-bound values) become extra parameters, held fixed by the transform, so perturbations of
+    /// the inner and outer functions never mix. The result is applied with <c>.Invoke(...)</c>.
+    /// </summary>
+    Sym ReadNestedTransform(string name, LambdaExpression inner, Dictionary<ParameterExpression, Sym> env, Builder b, Expression at)
+    {
+        var free = new FreeParameters();
+        free.Visit(inner);
+        var fv = free.Used.Where(env.ContainsKey).Distinct().ToArray();
+        var ext = Expression.Lambda(inner.Body, [.. inner.Parameters, .. fv]);
+        var ps = ext.Parameters.Select(p => p.Type).ToArray();
+        var p0 = ps[0];
+        var r = inner.ReturnType;
+        LambdaExpression transformed = name switch
+        {
+            nameof(Ad.Grad) => Ad.GradCore(ext, Expression.GetFuncType([.. ps, p0]), p0, false),
+            nameof(Ad.ValueAndGrad) => Ad.GradCore(ext, Expression.GetFuncType([.. ps, typeof(ValueTuple<,>).MakeGenericType(r, p0)]), typeof(ValueTuple<,>).MakeGenericType(r, p0), true),
+            nameof(Ad.Jvp) => Ad.JvpCore(ext, Expression.GetFuncType([.. ps, .. ps, typeof(ValueTuple<,>).MakeGenericType(r, r)]), typeof(ValueTuple<,>).MakeGenericType(r, r)),
+            _ => throw Unsupported(at, $"Ad.{name} cannot be expanded inside an expression (Grad, ValueAndGrad and Jvp can)"),
+        };
+        return new SPartial(transformed, fv.Select(v => env[v]).ToArray(), name == nameof(Ad.Jvp));
     }
 
     Sym ReadConditional(ConditionalExpression cond, Dictionary<ParameterExpression, Sym> env, Builder b)
@@ -330,6 +386,11 @@ internal sealed class Reader
             {
                 var from = un.Operand.Type; var to = un.Type;
                 if (from == to) return x;
+                if (x is SLeaf { N.Kind: Kind.Static } st && (from == typeof(int) || from == typeof(long)) && (to == typeof(double) || to == typeof(float)))
+                {
+                    var d = b.Apply(Prims.IntToDouble, [st.N]);
+                    return new SLeaf(to == typeof(float) ? b.Apply(Prims.CastFloat, [d]) : d);
+                }
                 var n = Leaf(x, b, un.Operand);
                 if (to == typeof(double) && n.Kind == Kind.Float) return new SLeaf(b.Apply(Prims.CastDouble, [n]));
                 if (to == typeof(float) && n.Kind == Kind.Double) return new SLeaf(b.Apply(Prims.CastFloat, [n]));
@@ -365,6 +426,7 @@ internal sealed class Reader
     {
         readonly HashSet<ParameterExpression> declared = new();
         public int Free;
+        public readonly List<ParameterExpression> Used = new();
         protected override Expression VisitLambda<TDelegate>(Expression<TDelegate> node)
         {
             foreach (var p in node.Parameters) declared.Add(p);
@@ -377,7 +439,7 @@ internal sealed class Reader
         }
         protected override Expression VisitParameter(ParameterExpression node)
         {
-            if (!declared.Contains(node)) Free++;
+            if (!declared.Contains(node)) { Free++; Used.Add(node); }
             return node;
         }
     }

@@ -16,7 +16,7 @@ internal static class Jvp
         {
             if (n.IsConst) { map[n] = b.Const(n.Value!); tmap[n] = null; continue; }
             var args = n.Args.Select(a => map[a]).ToArray();
-            var ans = b.Apply(n.Op, args, n.Params, n.Subgraphs);
+            var ans = b.Apply(n.Op, args, n.Params, n.Subgraphs, n.Batch);
             map[n] = ans;
             ans.Source ??= n.Source;
             var ts = n.Args.Select((a, i) => n.Op.NonDiff.Contains(i) ? null : tmap[a]).ToArray();
@@ -33,7 +33,11 @@ internal static class Jvp
                 ArgAval = null!,
             };
             ctx.ArgAval = i => R.AvalOf(ctx.X[i]);
-            var t = n.Op.Jvp(ctx, ts);
+            int savedBatch = b.DefaultBatch;
+            b.DefaultBatch = n.Batch;
+            V? t;
+            try { t = n.Op.Jvp(ctx, ts); }
+            finally { b.DefaultBatch = savedBatch; }
             if (t is not null && t.N.Kind == ans.Kind && t.N != ans) t.N.Witness ??= ans;
             tmap[n] = t;
         }

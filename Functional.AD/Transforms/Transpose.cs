@@ -31,7 +31,7 @@ internal static class Transpose
         foreach (var n in g.Nodes)
         {
             if (n.Args.Any(linear.Contains)) { linear.Add(n); continue; }
-            map[n] = n.IsConst ? b.Const(n.Value!) : b.Apply(n.Op, n.Args.Select(a => map[a]).ToArray(), n.Params, n.Subgraphs);
+            map[n] = n.IsConst ? b.Const(n.Value!) : b.Apply(n.Op, n.Args.Select(a => map[a]).ToArray(), n.Params, n.Subgraphs, n.Batch);
             map[n].Source ??= n.Source;
         }
 
@@ -61,7 +61,7 @@ internal static class Transpose
             else
             {
                 var argAvals = n.Args.Select(x => linear.Contains(x) ? LinearAval(x).N : x.Kind == Kind.Aval ? map[x] : R.AvalOf(new V(map[x])).N).ToArray();
-                a = new V(b.Apply(Prims.InferAval, argAvals, new Params(n.Op, n.Params, n.Args.Select(x => x.Kind).ToArray())));
+                a = new V(b.Apply(Prims.InferAval, argAvals, new Params(n.Op, n.Params, n.Args.Select(x => x.Kind).ToArray(), n.Batch)));
             }
             avals[n] = a;
             return a;
@@ -100,7 +100,11 @@ internal static class Transpose
                 ArgAval = null!,
             };
             ctx.ArgAval = k => lin[k] ? LinearAval(n.Args[k]) : R.AvalOf(ctx.X[k]);
-            var cts = rule(ctx, c);
+            int savedBatch = b.DefaultBatch;
+            b.DefaultBatch = n.Batch;
+            V?[] cts;
+            try { cts = rule(ctx, c); }
+            finally { b.DefaultBatch = savedBatch; }
             for (int k = 0; k < n.Args.Length; k++)
                 if (lin[k] && cts[k] is { } ck) Accumulate(n.Args[k], ck);
         }

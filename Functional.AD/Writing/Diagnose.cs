@@ -29,8 +29,8 @@ internal sealed class Diagnosis(Graph graph, TreeDef[] defs)
                 try
                 {
                     val[n] = n.Op == Prims.InferAval
-                        ? Rt.InferAval((Primitive)n.Params[0]!, (Params)n.Params[1]!, (Kind[])n.Params[2]!, avals)
-                        : Rt.InferAval(n.Op, n.Params, kinds, avals);
+                        ? Rt.InferAval((Primitive)n.Params[0]!, (Params)n.Params[1]!, (Kind[])n.Params[2]!, avals, n.Params.Count > 3 ? (int)n.Params[3]! : 0)
+                        : Rt.InferAval(n.Op, n.Params, kinds, avals, n.Batch);
                 }
                 catch (ShapeException e)
                 {

@@ -25,7 +25,7 @@ internal static class Writer
         return stmts.Count == 0 ? result : Expression.Block(result.Type, vars, [.. stmts, result]);
     }
 
-    static (List<ParameterExpression>, List<Expression>, Dictionary<Node, Expression>) Emit(Graph g, IReadOnlyList<Expression> inputs)
+    internal static (List<ParameterExpression>, List<Expression>, Dictionary<Node, Expression>) Emit(Graph g, IReadOnlyList<Expression> inputs)
     {
         var env = new Dictionary<Node, Expression>(RefEq<Node>.Instance);
         for (int i = 0; i < g.Inputs.Length; i++) env[g.Inputs[i]] = inputs[i];
@@ -39,7 +39,7 @@ internal static class Writer
                 continue;
             }
             var args = n.Args.Select(a => env[a]).ToArray();
-            var e = n.Op.Emit(args, n.Args.Select(a => a.Kind).ToArray(), n.Params, n.Subgraphs);
+            var e = n.Batch > 0 ? Vmapped.Emit(n, args) : n.Op.Emit(args, n.Args.Select(a => a.Kind).ToArray(), n.Params, n.Subgraphs);
             var v = Expression.Variable(n.Kind.ClrType(), "t" + (vars.Count + 1));
             vars.Add(v);
             stmts.Add(Expression.Assign(v, e.Type == v.Type ? e : Expression.Convert(e, v.Type)));

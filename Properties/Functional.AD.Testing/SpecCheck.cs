@@ -41,12 +41,57 @@ public sealed class SpecCheck
         var body = Expression.Call(sum, Expression.Call(typeof(Np).GetMethod(nameof(Np.Mul))!, call, w),
             Expression.Constant(null, typeof(int?)), Expression.Constant(false));
         Projected = Expression.Lambda(typeof(Func<,,>).MakeGenericType(tupleType, typeof(Tensor), typeof(Tensor)), body, xs, w);
-        var grad = typeof(Ad).GetMethods().Single(m => m.Name == nameof(Ad.Grad) && m.GetGenericArguments().Length == 3)
+        var grad = typeof(Ad).GetMethods().Single(m => m.Name == nameof(Ad.Grad) && m.GetGenericArguments().Length == 3 && m.GetParameters().Length == 1)
             .MakeGenericMethod(tupleType, typeof(Tensor), typeof(Tensor));
         Gradient = (LambdaExpression)grad.Invoke(null, [Projected])!;
         value = Projected.Compile();
         gradient = Gradient.Compile();
-        plain = Expression.Lambda(call, xs).Compile();
+        var plainLambda = Expression.Lambda(call, xs);
+        plain = plainLambda.Compile();
+        jvpExpr = new(() => (LambdaExpression)AdMethod(nameof(Ad.Jvp), 2, 1).MakeGenericMethod(tupleType, typeof(Tensor)).Invoke(null, [plainLambda])!);
+        vjpExpr = new(() => (LambdaExpression)AdMethod(nameof(Ad.Vjp), 2, 1).MakeGenericMethod(tupleType, typeof(Tensor)).Invoke(null, [plainLambda])!);
+        hvpExpr = new(() => (LambdaExpression)AdMethod(nameof(Ad.Jvp), 3, 1).MakeGenericMethod(tupleType, typeof(Tensor), tupleType).Invoke(null, [Gradient])!);
+        jvp = new(() => jvpExpr.Value.Compile());
+        vjp = new(() => vjpExpr.Value.Compile());
+        hvp = new(() => hvpExpr.Value.Compile());
+    }
+
+    readonly Lazy<Delegate> jvp, vjp, hvp;
+    readonly Lazy<LambdaExpression> jvpExpr, vjpExpr, hvpExpr;
+
+    /// <summary><c>Ad.Jvp</c> of the packed function: <c>(xs, dxs) =&gt; (f(xs), J·dxs)</c>.</summary>
+    public LambdaExpression JvpExpression => jvpExpr.Value;
+    /// <summary><c>Ad.Vjp</c> of the packed function: <c>(xs, ct) =&gt; (f(xs), Jᵀ·ct)</c>.</summary>
+    public LambdaExpression VjpExpression => vjpExpr.Value;
+    /// <summary><c>Ad.Jvp</c> of <see cref="Gradient"/>: forward over reverse.</summary>
+    public LambdaExpression HvpExpression => hvpExpr.Value;
+    /// <summary>The packed argument type (a ValueTuple of the spec's tensors).</summary>
+    public Type TupleType => tupleType;
+    /// <summary>Packs tensors into <see cref="TupleType"/>.</summary>
+    public object PackArgs(Tensor[] args) => Pack(args);
+
+    static MethodInfo AdMethod(string name, int generics, int parameters) =>
+        typeof(Ad).GetMethods().Single(m => m.Name == name && m.GetGenericArguments().Length == generics && m.GetParameters().Length == parameters);
+
+    /// <summary>Forward mode: <c>(f(args), J·tangents)</c>.</summary>
+    public (Tensor Value, Tensor Tangent) JvpAt(Tensor[] args, Tensor[] tangents)
+    {
+        var r = jvp.Value.DynamicInvoke(Pack(args), Pack(tangents))!;
+        return ((Tensor)r.GetType().GetField("Item1")!.GetValue(r)!, (Tensor)r.GetType().GetField("Item2")!.GetValue(r)!);
+    }
+
+    /// <summary>Reverse mode with a given cotangent: <c>Jᵀ·ct</c> for each argument.</summary>
+    public Tensor[] VjpAt(Tensor[] args, Tensor ct)
+    {
+        var r = vjp.Value.DynamicInvoke(Pack(args), ct)!;
+        return Unpack(r.GetType().GetField("Item2")!.GetValue(r)!);
+    }
+
+    /// <summary>Hessian-vector product of the projection <c>Sum(f(xs) * w)</c>, forward over reverse: <c>Jvp(Grad)</c>.</summary>
+    public Tensor[] HvpAt(Tensor[] args, Tensor w, Tensor[] v)
+    {
+        var r = hvp.Value.DynamicInvoke(Pack(args), w, Pack(v), Np.ZerosLike(w))!;
+        return Unpack(r.GetType().GetField("Item2")!.GetValue(r)!);
     }
 
     object Pack(Tensor[] args) => Activator.CreateInstance(tupleType, args)!;

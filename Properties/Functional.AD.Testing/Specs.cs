@@ -23,6 +23,10 @@ public sealed class PrimitiveSpec
     public double Step { get; init; } = 1e-5;
     /// <summary>False when the derivative is zero by definition (comparisons, sign, argmax): the gradient must then be exactly zero.</summary>
     public bool FiniteDifferences { get; init; } = true;
+    /// <summary>True for functions with only a reverse rule (a custom VJP): forward-mode properties skip them.</summary>
+    public bool ReverseOnly { get; init; }
+    /// <summary>False for functions with custom rules: Vmap refuses them (with a clear error) for now.</summary>
+    public bool Batchable { get; init; } = true;
     /// <summary>Number of tensor arguments.</summary>
     public int Arity => Function.Parameters.Count;
     /// <inheritdoc/>
@@ -75,6 +79,11 @@ public static class Specs
         new() { Name = name, Function = f, Inputs = inputs, Tolerance = tol, FiniteDifferences = fd };
     static PrimitiveSpec S(string name, Expression<Func<Tensor, Tensor, Tensor, Tensor>> f, Func<DType, Gen<Tensor[]>> inputs, double tol = 1e-6, bool fd = true) =>
         new() { Name = name, Function = f, Inputs = inputs, Tolerance = tol, FiniteDifferences = fd };
+
+    static readonly Expression<Func<Tensor, Tensor>> StableSoftplus =
+        Ad.CustomJvp<Tensor, Tensor>(x => Log(1 + Exp(x)), (x, dx) => dx * Sigmoid(x));
+    static readonly Expression<Func<Tensor, Tensor>> TanhWithVjp =
+        Ad.CustomVjp<Tensor, Tensor>(x => Tanh(x), (x, ct) => ct * (1 - Tanh(x) * Tanh(x)));
 
     static readonly Tensor Idx = new(new[] { 3.0, 0, 3, 1 });
     static Aval A(params int[] shape) => new(shape, DType.Float64);
@@ -165,6 +174,14 @@ public static class Specs
         S("ToFloat/FromFloat", x => Lax.FromFloat(MathF.Sin(Lax.ToFloat(Mean(x, null, false)))), t => One(t), tol: 1e-3, step: 1e-2),
         S("CastFloat/CastDouble", x => Lax.FromDouble((double)(float)Lax.ToDouble(Mean(x, null, false)) * 2), t => One(t), tol: 1e-3, step: 1e-2),
         S("Zeros/Ones", x => x * Lax.Ones(Lax.AvalOf(x)) + Lax.Zeros(Lax.AvalOf(x)), t => One(t)),
+        // user rules
+        new() { Name = "CustomJvp", Function = (Expression<Func<Tensor, Tensor>>)(x => StableSoftplus.Invoke(x) * x), Inputs = t => One(t), Batchable = false },
+        new() { Name = "CustomVjp", Function = (Expression<Func<Tensor, Tensor>>)(x => TanhWithVjp.Invoke(x) * x), Inputs = t => One(t), ReverseOnly = true, Batchable = false },
+        // batching (the structural primitives of Vmap)
+        S("Vmap.MoveAxisToFront", x => Vmapped.MoveAxisToFront(x, -1), t => OneOfShape(t, [2, 3, 4])),
+        S("Vmap.MoveAxisFromFront", x => Vmapped.MoveAxisFromFront(x, 1), t => OneOfShape(t, [2, 3, 4])),
+        S("Vmap.AddBatchAxis", x => Vmapped.AddBatchAxis(x) * 1.5, t => One(t)),
+        S("Vmap.BroadcastBatch", x => Vmapped.BroadcastBatch(x, A(3)), t => Gen.Elements(new[] { 1, 2 }, new[] { 3, 2 }, new[] { 1 }).SelectMany(s => OneOfShape(t, s))),
         // control flow
         S("Cond", x => (double)Sum(x, null, false) > 0 ? Sin(x) * x : Cos(x), t => One(t)),
         S("Cond(&&, ||, !, !=)", x => Let((double)Sum(x, null, false), s => !(s > 0 && s != 0.5 || s < -100) ? Exp(x) : x * x), t => One(t)),

@@ -1,0 +1,84 @@
+using TorchSharp;
+using TT = TorchSharp.torch.Tensor;
+
+namespace Functional.AD.Torch;
+
+/// <summary>
+/// A tensor's elements held by a libtorch tensor on a device (<c>cpu</c> or <c>cuda:N</c>). Eager code that reads
+/// the elements (<see cref="TensorStorage.HostSpan{T}"/>) copies them to host memory once and keeps that copy.
+/// The storage owns its libtorch tensor: <see cref="Dispose"/> (or donation to a jitted call) frees it at once;
+/// otherwise the finalizer of the libtorch handle frees it.
+/// </summary>
+public sealed class TorchStorage : TensorStorage, IDisposable
+{
+    private TT? value;
+    private Array? host;
+    private readonly int length;
+    private readonly DType dtype;
+
+    /// <summary>Host-to-device copies made on this thread (jit inputs in host memory, <c>ToDevice</c>, imports from host).</summary>
+    [ThreadStatic] internal static long HostToDevice;
+    /// <summary>Device-to-host copies made on this thread (eager reads, <c>ToHost</c>, scalar reads).</summary>
+    [ThreadStatic] internal static long DeviceToHost;
+
+    /// <summary>Adopts <paramref name="value"/> (a float32 or float64 libtorch tensor); the storage owns it from now on.</summary>
+    internal TorchStorage(TT value, TorchBackend backend)
+    {
+        this.value = value;
+        Backend = backend;
+        dtype = value.dtype == torch.ScalarType.Float64 ? DType.Float64 : DType.Float32;
+        length = checked((int)value.numel());
+    }
+
+    /// <summary>The device the elements live on.</summary>
+    public TorchBackend Backend { get; }
+
+    /// <summary>Whether the libtorch tensor has been freed (disposed, donated or moved out).</summary>
+    public bool IsDisposed => value is null;
+
+    /// <inheritdoc/>
+    public override DType DType => dtype;
+
+    /// <inheritdoc/>
+    public override int Length => length;
+
+    /// <summary>The libtorch tensor (not a copy): callers must neither mutate nor dispose it.</summary>
+    /// <exception cref="ObjectDisposedException">The storage was disposed or donated.</exception>
+    internal TT Value => value ?? throw Disposed();
+
+    /// <summary>Takes the libtorch tensor away (the storage is empty afterwards): the zero-copy export.</summary>
+    internal TT Release()
+    {
+        var v = Value;
+        value = null;
+        return v;
+    }
+
+    internal ObjectDisposedException Disposed() => new(nameof(TorchStorage),
+        $"this {DTypes.Name(dtype)} tensor on {Backend} was freed (disposed, donated to a jitted call, or moved out with MoveToTorch); " +
+        "use the tensor the call returned instead.");
+
+    /// <inheritdoc/>
+    public override ReadOnlySpan<T> HostSpan<T>()
+    {
+        CheckType<T>();
+        if (host is null)
+        {
+            var v = Value;
+            using var scope = torch.NewDisposeScope();
+            var c = v.device_type == DeviceType.CPU ? v.contiguous() : v.cpu().contiguous();
+            Array a = dtype == DType.Float64 ? c.data<double>().ToArray() : c.data<float>().ToArray();
+            Interlocked.Increment(ref DeviceToHost);
+            Interlocked.CompareExchange(ref host, a, null);
+        }
+        return (T[])host!;
+    }
+
+    /// <summary>Frees the libtorch tensor now. Reading the elements afterwards throws <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
+    {
+        var v = Interlocked.Exchange(ref value, null);
+        v?.Dispose();
+        host = null;
+    }
+}

@@ -1,0 +1,283 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using TT = TorchSharp.torch.Tensor;
+
+namespace Functional.AD.Torch;
+
+/// <summary>What a lowering is given: the avals of the operands and the output (shapes are concrete), the static parameters and the device.</summary>
+internal sealed class LowerCtx
+{
+    /// <summary>Operand avals (for an aval operand: the aval it carries; scalars: float64[] / float32[]).</summary>
+    public required Aval[] In;
+    /// <summary>The output aval.</summary>
+    public required Aval Out;
+    public required Params P;
+    public required Device Device;
+
+    public ScalarType OutType => Lowerings.ScalarOf(Out.DType);
+    public long[] OutDims => Lowerings.Longs(Out.Dims);
+    public int Axis(int axis, int rank) => axis < 0 ? axis + rank : axis;
+}
+
+/// <summary>How a primitive runs on the Torch backend.</summary>
+internal abstract record Lowering;
+
+/// <summary>
+/// A tensor-valued primitive: a function of libtorch tensors. Operands arrive cast to their aval's dtype (an
+/// elementwise primitive's operands, to the output's dtype); an aval operand arrives as null (see <see cref="LowerCtx.In"/>).
+/// The result may have any dtype and a shape equal to the output's; the compiler casts it.
+/// </summary>
+internal sealed record TensorOp(Func<LowerCtx, TT?[], TT> Run, bool Elementwise = false) : Lowering;
+
+/// <summary>A tensor read into a C# scalar on the host (a device-to-host copy of one element).</summary>
+internal sealed record ReadScalar(Func<TT, object> Run, Type Result) : Lowering;
+
+/// <summary>A primitive that only ever has scalar (<c>double</c>, <c>float</c>, <c>bool</c>) operands: the core's C# code runs on the host.</summary>
+internal sealed record HostScalar : Lowering;
+
+/// <summary>Handled by the compiler itself (inputs, constants, shapes known at compile time, conditionals).</summary>
+internal sealed record Structural(string How) : Lowering;
+
+/// <summary>
+/// The Torch column of the primitive table: one lowering per primitive of <c>Prims.All</c>, keyed by the primitive.
+/// Scalar operands of any primitive (C# <c>double</c> code) run on the host through the core's own code.
+/// </summary>
+internal static class Lowerings
+{
+    public static ScalarType ScalarOf(DType d) => d == DType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+    public static long[] Longs(int[] dims) => dims.Select(d => (long)d).ToArray();
+    static long[] Longs(IReadOnlyList<int> dims) => dims.Select(d => (long)d).ToArray();
+
+    static TensorOp Ew(Func<TT, TT> f) => new((c, x) => f(x[0]!), Elementwise: true);
+    static TensorOp Ew(Func<TT, TT, TT> f) => new((c, x) => f(x[0]!, x[1]!), Elementwise: true);
+    static TensorOp Op(Func<LowerCtx, TT?[], TT> f) => new(f);
+
+    static TT Mask(LowerCtx c, TT b) => b.to_type(c.OutType);
+
+    /// <summary>Sums <paramref name="x"/> down to <paramref name="target"/> (leading axes and axes where the target has size 1), as Lax.SumTo.</summary>
+    static TT SumToDims(TT x, int[] target)
+    {
+        int lead = (int)x.dim() - target.Length;
+        if (lead > 0) x = x.sum(Enumerable.Range(0, lead).Select(i => (long)i).ToArray(), keepdim: false);
+        var axes = new List<long>();
+        for (int i = 0; i < target.Length; i++) if (target[i] == 1 && x.shape[i] != 1) axes.Add(i);
+        if (axes.Count > 0) x = x.sum(axes.ToArray(), keepdim: true);
+        return x.reshape(Longs(target));
+    }
+
+    /// <summary>Shape of a reduction's input with the reduced axes kept as size 1.</summary>
+    static long[] KeptShape(Aval input, int? axis)
+    {
+        var d = Longs(input.Dims);
+        if (axis is int a) d[a < 0 ? a + d.Length : a] = 1;
+        else for (int i = 0; i < d.Length; i++) d[i] = 1;
+        return d;
+    }
+
+    static TT Reduce(LowerCtx c, TT x, Func<TT, long, TT> byAxis, Func<TT, TT> all)
+    {
+        int? axis = c.P.Get<int?>(0);
+        var r = axis is int a ? byAxis(x, c.Axis(a, c.In[0].Rank)) : all(x);
+        return r.reshape(c.OutDims);
+    }
+
+    static TT Indices(TT idx, long n)
+    {
+        var i = idx.to_type(ScalarType.Int64).flatten();
+        return torch.where(i.lt(0), i + n, i);
+    }
+
+    static (int Axis, long Offset, long Length) Block(LowerCtx c, Aval[] parts, int rank)
+    {
+        int ax = c.Axis(c.P.Get<int>(0), rank), index = c.P.Get<int>(1);
+        long off = 0;
+        for (int i = 0; i < index; i++) off += parts[i].Dims[ax];
+        return (ax, off, parts[index].Dims[ax]);
+    }
+
+    /// <summary>The products' transposes: g @ other^T (forA) or a^T @ g, rank-1 operands promoted, batch axes summed to the target aval.</summary>
+    static TT MatMulT(LowerCtx c, TT g, TT other, Aval otherAval, Aval target, bool forA)
+    {
+        var (aAval, bAval) = forA ? (target, otherAval) : (otherAval, target);
+        long[] ad = aAval.Rank == 1 ? [1, aAval.Dims[0]] : Longs(aAval.Dims);
+        long[] bd = bAval.Rank == 1 ? [bAval.Dims[0], 1] : Longs(bAval.Dims);
+        var batch = BroadcastBatch(ad[..^2], bd[..^2]);
+        long m = ad[^2], n = bd[^1];
+        var gg = g.reshape([.. batch, m, n]);
+        TT full = forA
+            ? torch.matmul(gg, other.reshape(bd).transpose(-1, -2))
+            : torch.matmul(other.reshape(ad).transpose(-1, -2), gg);
+        return SumToDims(full, (forA ? ad : bd).Select(d => (int)d).ToArray()).reshape(Longs(target.Dims));
+    }
+
+    static long[] BroadcastBatch(long[] a, long[] b)
+    {
+        int n = Math.Max(a.Length, b.Length);
+        var r = new long[n];
+        for (int i = 0; i < n; i++)
+        {
+            long x = i - (n - a.Length) >= 0 ? a[i - (n - a.Length)] : 1, y = i - (n - b.Length) >= 0 ? b[i - (n - b.Length)] : 1;
+            r[i] = Math.Max(x, y);
+        }
+        return r;
+    }
+
+    static TT Zeros(LowerCtx c) => torch.zeros(c.OutDims, c.OutType, c.Device);
+
+    /// <summary>The table. A test fails when a primitive of <c>Prims.All</c> has no entry.</summary>
+    public static readonly IReadOnlyDictionary<Primitive, Lowering> Table = new Dictionary<Primitive, Lowering>
+    {
+        // structure: the compiler binds inputs, uploads constants once, and knows every aval at compile time
+        [Prims.Input] = new Structural("bound to the call's arguments"),
+        [Prims.Const] = new Structural("uploaded to the device once per compiled signature"),
+        [Prims.AvalOf] = new Structural("an aval is known at compile time"),
+        [Prims.InferAval] = new Structural("an aval is known at compile time"),
+        [Prims.Cond] = new Structural("both branches are lowered; the host condition picks one"),
+        [Prims.Custom] = new Structural("a function with a custom rule: its body (the sub-graph) is lowered in place"),
+        [Prims.CustomVjpTangent] = new Structural("forward mode through a custom VJP: the core's error, raised at compile time"),
+        // identity; the shape check against the aval already ran at compile time, in the aval rule
+        [Prims.CheckAval] = Op((c, x) => x[0]!),
+        [Prims.IntToDouble] = new HostScalar(),
+
+        [Prims.Zeros] = Op((c, x) => Zeros(c)),
+        [Prims.Ones] = Op((c, x) => torch.ones(c.OutDims, c.OutType, c.Device)),
+        // the shape check (a scalar output) already ran at compile time, in the aval rule
+        [Prims.GradSeed] = Op((c, x) => torch.ones(c.OutDims, c.OutType, c.Device)),
+
+        // arithmetic
+        [Prims.Add] = Ew((a, b) => a + b),
+        [Prims.Sub] = Ew((a, b) => a - b),
+        [Prims.Mul] = Ew((a, b) => a * b),
+        [Prims.Div] = Ew((a, b) => a / b),
+        [Prims.Neg] = Ew(a => -a),
+
+        // elementwise functions
+        [Prims.Exp] = Ew(a => a.exp()),
+        [Prims.Log] = Ew(a => a.log()),
+        [Prims.Tanh] = Ew(a => a.tanh()),
+        [Prims.Sin] = Ew(a => a.sin()),
+        [Prims.Cos] = Ew(a => a.cos()),
+        [Prims.Sqrt] = Ew(a => a.sqrt()),
+        [Prims.Abs] = Ew(a => a.abs()),
+        [Prims.Sign] = Ew(a => a.sign()),
+        [Prims.Sigmoid] = Ew(a => a.sigmoid()),
+        // max(x, 0) + log1p(e^-|x|), as the eager kernel (torch's softplus switches to x above a threshold)
+        [Prims.Softplus] = Ew(a => a.relu() + a.abs().neg().exp().log1p()),
+        [Prims.Relu] = Ew(a => a.relu()),
+        [Prims.Pow] = Ew((a, b) => a.pow(b)),
+        [Prims.Maximum] = Ew((a, b) => torch.maximum(a, b)),
+        [Prims.Minimum] = Ew((a, b) => torch.minimum(a, b)),
+
+        // comparisons give 0/1 masks in the promoted dtype; on scalars they are host code
+        [Prims.Greater] = new TensorOp((c, x) => Mask(c, x[0]!.gt(x[1]!)), Elementwise: true),
+        [Prims.Less] = new TensorOp((c, x) => Mask(c, x[0]!.lt(x[1]!)), Elementwise: true),
+        [Prims.GreaterEqual] = new TensorOp((c, x) => Mask(c, x[0]!.ge(x[1]!)), Elementwise: true),
+        [Prims.LessEqual] = new TensorOp((c, x) => Mask(c, x[0]!.le(x[1]!)), Elementwise: true),
+        [Prims.Equal] = new TensorOp((c, x) => Mask(c, x[0]!.eq(x[1]!)), Elementwise: true),
+        [Prims.NotEqual] = new TensorOp((c, x) => Mask(c, x[0]!.ne(x[1]!)), Elementwise: true),
+        [Prims.And] = new HostScalar(),
+        [Prims.Or] = new HostScalar(),
+        [Prims.Not] = new HostScalar(),
+        // a tensor mask selects elementwise (non-zero and NaN pick a); a bool condition is lowered by the compiler
+        [Prims.Where] = new TensorOp((c, x) => torch.where(x[0]!.ne(0), x[1]!, x[2]!), Elementwise: true),
+
+        // products
+        [Prims.Dot] = Op((c, x) => c.In[0].Rank == 0 || c.In[1].Rank == 0 ? x[0]! * x[1]! : torch.matmul(x[0]!, x[1]!)),
+        [Prims.DotTA] = Op((c, x) => (c.In[0].Rank, c.In[1].Rank) switch
+        {
+            (0, _) => x[0]! * x[1]!,
+            (1, 2) => torch.mv(x[1]!, x[0]!),
+            (1, 1) => torch.outer(x[0]!, x[1]!),
+            _ => torch.matmul(x[0]!, x[1]!.t()),
+        }),
+        [Prims.DotTB] = Op((c, x) => (c.In[0].Rank, c.In[1].Rank) switch
+        {
+            (_, 0) => x[0]! * x[1]!,
+            (1, 1) => torch.outer(x[0]!, x[1]!),
+            _ => torch.matmul(x[0]!.t(), x[1]!),
+        }),
+        [Prims.MatMul] = Op((c, x) => torch.matmul(x[0]!, x[1]!)),
+        [Prims.MatMulTA] = Op((c, x) => MatMulT(c, x[0]!, x[1]!, c.In[1], c.In[2], forA: true)),
+        [Prims.MatMulTB] = Op((c, x) => MatMulT(c, x[1]!, x[0]!, c.In[0], c.In[2], forA: false)),
+
+        // shapes: the output aval gives the target shape
+        [Prims.Transpose] = Op((c, x) =>
+        {
+            int r = c.In[0].Rank;
+            var perm = c.P.Get<int[]?>(0) ?? Enumerable.Range(0, r).Reverse().ToArray();
+            return x[0]!.permute(perm.Select(a => (long)c.Axis(a, r)).ToArray());
+        }),
+        [Prims.Reshape] = Op((c, x) => x[0]!.reshape(c.OutDims)),
+        [Prims.ReshapeTo] = Op((c, x) => x[0]!.reshape(c.OutDims)),
+        [Prims.BroadcastToShape] = Op((c, x) => x[0]!.expand(c.OutDims)),
+        [Prims.BroadcastTo] = Op((c, x) => x[0]!.expand(c.OutDims)),
+        [Prims.SumTo] = Op((c, x) => SumToDims(x[0]!, c.Out.Dims)),
+
+        // reductions
+        [Prims.Sum] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.sum(a), t => t.sum())),
+        [Prims.Mean] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.mean([a]), t => t.mean())),
+        [Prims.Max] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.amax([a]), t => t.max())),
+        [Prims.ExpandReduced] = Op((c, x) => x[0]!.reshape(KeptShape(c.In[1], c.P.Get<int?>(0))).expand(c.OutDims)),
+        [Prims.ExpandReducedMean] = Op((c, x) =>
+        {
+            int? axis = c.P.Get<int?>(0);
+            long count = axis is int a ? c.In[1].Dims[c.Axis(a, c.In[1].Rank)] : c.In[1].Size;
+            return (x[0]! / (double)count).reshape(KeptShape(c.In[1], axis)).expand(c.OutDims);
+        }),
+        [Prims.LogSumExp] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.logsumexp(a), t => t.flatten().logsumexp(0))),
+        [Prims.Softmax] = Op((c, x) => x[0]!.softmax(c.Axis(c.P.Get<int>(0), c.In[0].Rank))),
+        [Prims.LogSoftmax] = Op((c, x) => x[0]!.log_softmax(c.Axis(c.P.Get<int>(0), c.In[0].Rank))),
+        [Prims.Argmax] = Op((c, x) => c.P.Get<int?>(0) is int a ? x[0]!.argmax(c.Axis(a, c.In[0].Rank)) : x[0]!.flatten().argmax()),
+
+        // indexing and joining
+        [Prims.Take] = Op((c, x) =>
+        {
+            int ax = c.Axis(c.P.Get<int>(0), c.In[0].Rank);
+            return x[0]!.index_select(ax, Indices(x[1]!, c.In[0].Dims[ax])).reshape(c.OutDims);
+        }),
+        [Prims.ScatterAdd] = Op((c, x) =>
+        {
+            var target = c.In[2];
+            int ax = c.Axis(c.P.Get<int>(0), target.Rank);
+            var idx = Indices(x[1]!, target.Dims[ax]);
+            long[] gd = [.. Longs(target.Dims[..ax]), idx.shape[0], .. Longs(target.Dims[(ax + 1)..])];
+            return Zeros(c).index_add(ax, idx, x[0]!.reshape(gd).to_type(c.OutType), 1.0);
+        }),
+        [Prims.OneHot] = Op((c, x) =>
+        {
+            int n = c.P.Get<int>(0);
+            var v = x[0]!.unsqueeze(-1);
+            return v.eq(torch.arange(n, v.dtype, v.device));
+        }),
+        [Prims.Concatenate] = Op((c, x) => torch.cat(x.Select(t => t!.to_type(c.OutType)).ToArray(), c.Axis(c.P.Get<int>(0), c.Out.Rank))),
+        [Prims.SplitPart] = Op((c, x) =>
+        {
+            var (ax, off, len) = Block(c, c.In[1..], c.In[0].Rank);
+            return x[0]!.narrow(ax, off, len);
+        }),
+        [Prims.PadPart] = Op((c, x) =>
+        {
+            var (ax, off, len) = Block(c, c.In[1..], c.In[0].Rank);
+            var r = torch.zeros(c.OutDims, x[0]!.dtype, c.Device);
+            r.narrow(ax, off, len).copy_(x[0]!);
+            return r;
+        }),
+        [Prims.Stack] = Op((c, x) => torch.stack(x.Select(t => t!.to_type(c.OutType)).ToArray(), c.Axis(c.P.Get<int>(0), c.Out.Rank))),
+        [Prims.Unstack] = Op((c, x) => x[0]!.select(c.Axis(c.P.Get<int>(0), c.In[0].Rank), c.P.Get<int>(1))),
+        [Prims.StackPart] = Op((c, x) =>
+        {
+            var r = torch.zeros(c.OutDims, x[0]!.dtype, c.Device);
+            r.select(c.Axis(c.P.Get<int>(0), c.Out.Rank), c.P.Get<int>(1)).copy_(x[0]!);
+            return r;
+        }),
+
+        // conversions between tensors and C# scalars
+        [Prims.ToDouble] = new ReadScalar(t => t.to_type(ScalarType.Float64).item<double>(), typeof(double)),
+        [Prims.ToFloat] = new ReadScalar(t => t.to_type(ScalarType.Float32).item<float>(), typeof(float)),
+        [Prims.FromDouble] = Op((c, x) => x[0]!),
+        [Prims.FromFloat] = Op((c, x) => x[0]!),
+        [Prims.CastDouble] = new HostScalar(),
+        [Prims.CastFloat] = new HostScalar(),
+        [Prims.StopGradient] = Ew(a => a),
+    };
+}

@@ -1,0 +1,278 @@
+using System.Linq.Expressions;
+using System.Reflection;
+
+namespace Functional.AD;
+
+/// <summary>
+/// Code generation for one shape signature: walks the graph with every node's aval known and emits a LINQ
+/// expression block. A tensor value lives in one of two forms: an object (a <see cref="Tensor"/> expression, as eager
+/// code has it) or, for tiny tensors, one scalar local per element (straight-line code, no allocation). Elementwise
+/// nodes, linear and bilinear nodes of tiny size are unrolled; large products call the blocked GEMM; everything else
+/// calls the primitive's eager method (TensorPrimitives kernels for large elementwise ops and reductions).
+/// Shape-only helpers (AvalOf, InferAval, Zeros, the gradient seed) fold to constants.
+/// </summary>
+internal sealed class Codegen
+{
+    /// <summary>Tensors of at most this many elements are unrolled into scalar locals.</summary>
+    public const int Tiny = 16;
+    /// <summary>Most one-hot probes a linear or bilinear node may take to find its coefficients.</summary>
+    const int MaxProbes = 256;
+
+    readonly Dictionary<Node, Aval?> av;
+    public readonly List<ParameterExpression> Vars = new();
+    public readonly List<Expression> Stmts = new();
+    readonly Dictionary<Node, Expression> obj = new(RefEq<Node>.Instance);
+    readonly Dictionary<Node, Expression[]> elems = new(RefEq<Node>.Instance);
+    readonly Dictionary<(Node, Type), Expression[]> converted = new();
+    /// <summary>How each node was lowered (for <c>Ad.Show</c>).</summary>
+    public readonly Dictionary<Node, string> How = new(RefEq<Node>.Instance);
+
+    public Codegen(Dictionary<Node, Aval?> avals) => av = avals;
+
+    public Aval? AvalOf(Node n) => av.TryGetValue(n, out var a) ? a : null;
+
+    static Type Elem(Aval a) => DTypes.ClrType(a.DType);
+
+    ParameterExpression Local(Type t, string? name = null)
+    {
+        var v = Expression.Variable(t, name ?? "t" + (Vars.Count + 1));
+        Vars.Add(v);
+        return v;
+    }
+
+    Expression Assign(Expression e, Type? t = null)
+    {
+        if (e is ConstantExpression or ParameterExpression) return e;
+        var v = Local(t ?? e.Type);
+        Stmts.Add(Expression.Assign(v, Primitive.Conv(e, v.Type)));
+        return v;
+    }
+
+    /// <summary>Emits the graph's nodes; inputs are given as expressions (leaf locals).</summary>
+    public void EmitGraph(Graph g, IReadOnlyList<Expression> inputs)
+    {
+        for (int i = 0; i < g.Inputs.Length; i++) obj[g.Inputs[i]] = inputs[i];
+        foreach (var n in g.Nodes)
+            if (!n.IsInput) EmitNode(n);
+    }
+
+    /// <summary>The node's value as an object of its CLR type (materialising unrolled elements once).</summary>
+    public Expression Obj(Node n)
+    {
+        if (obj.TryGetValue(n, out var e)) return e;
+        if (n.IsConst)
+            return obj[n] = Expression.Constant(n.Value, n.Kind == Kind.Static ? n.Value!.GetType() : n.Kind.ClrType());
+        var a = av[n]!;
+        var t = Elem(a);
+        var data = Expression.NewArrayInit(t, elems[n].Select(x => Primitive.Conv(x, t)));
+        var make = Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Make))!.MakeGenericMethod(t), data, Expression.Constant(a.Dims), Expression.Constant(a.Weak));
+        return obj[n] = Assign(make, typeof(Tensor));
+    }
+
+    /// <summary>The node's elements as scalar expressions of element type <paramref name="t"/>.</summary>
+    public Expression[] Elems(Node n, Type t)
+    {
+        if (converted.TryGetValue((n, t), out var c)) return c;
+        Expression[] r;
+        if (n.Kind is Kind.Double or Kind.Float)
+        {
+            // a C# scalar combined with a tensor is a weak scalar: it takes the tensor's element type
+            r = [Primitive.Conv(Obj(n), t)];
+        }
+        else if (elems.TryGetValue(n, out var own))
+        {
+            r = own.Length == 0 || own[0].Type == t ? own : own.Select(x => x is ConstantExpression k ? ConvConst(k, t) : Assign(Expression.Convert(x, t))).ToArray();
+        }
+        else if (n.IsConst && n.Value is Tensor ct)
+        {
+            r = t == typeof(double)
+                ? JitRt.Data<double>(ct).Select(v => (Expression)Expression.Constant(v)).ToArray()
+                : JitRt.Data<float>(ct).Select(v => (Expression)Expression.Constant(v)).ToArray();
+        }
+        else
+        {
+            var arr = Assign(Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Data))!.MakeGenericMethod(t), Obj(n)), t.MakeArrayType());
+            r = new Expression[av[n]!.Size];
+            for (int i = 0; i < r.Length; i++) r[i] = Assign(Expression.ArrayIndex(arr, Expression.Constant(i)));
+        }
+        return converted[(n, t)] = r;
+    }
+
+    static Expression ConvConst(ConstantExpression k, Type t) =>
+        t == typeof(double) ? Expression.Constant(Convert.ToDouble(k.Value)) : Expression.Constant(Convert.ToSingle(k.Value));
+
+    void SetElems(Node n, Expression[] e) { elems[n] = e; converted[(n, e.Length > 0 ? e[0].Type : Elem(av[n]!))] = e; }
+
+    void EmitNode(Node n)
+    {
+        if (n.IsConst) return;
+        var a = AvalOf(n);
+        var low = CpuTable.For(n.Op);
+        if (n.Kind == Kind.Aval && a is not null) { obj[n] = Expression.Constant(a); How[n] = "shape"; return; }
+        if (n.Batch == 0 && n.Kind == Kind.Tensor && a is not null && low is not null && TryLower(n, a, low)) return;
+        if (n.Batch == 0 && (n.Op == Prims.ToDouble || n.Op == Prims.ToFloat) && elems.ContainsKey(n.Args[0]) && !av[n.Args[0]]!.Weak)
+        {
+            obj[n] = Assign(Expression.Convert(Elems(n.Args[0], Elem(av[n.Args[0]]!))[0], n.Kind.ClrType()));
+            How[n] = "scalar";
+            return;
+        }
+        // the eager method: real and correct for any shapes
+        var args = n.Args.Select(Obj).ToArray();
+        var e = n.Batch > 0 ? Vmapped.Emit(n, args) : n.Op.Emit(args, n.Args.Select(x => x.Kind).ToArray(), n.Params, n.Subgraphs);
+        obj[n] = Assign(e, n.Kind.ClrType());
+        How[n] = "eager";
+    }
+
+    bool TryLower(Node n, Aval a, Lowering low)
+    {
+        if (low.IdentityWhenSameAval && n.Args[0].Kind == Kind.Tensor && a.Equals(AvalOf(n.Args[0])))
+        {
+            if (elems.TryGetValue(n.Args[0], out var e)) SetElems(n, e);
+            else obj[n] = Obj(n.Args[0]);
+            How[n] = "alias";
+            return true;
+        }
+        if (low.ShapeOnly)
+        {
+            var value = (Tensor)Evaluate(n, n.Args.Select(x => Dummy(x)).ToArray())!;
+            if (value.Size <= Tiny)
+                SetElems(n, Elem(a) == typeof(double)
+                    ? JitRt.Data<double>(value).Select(v => (Expression)Expression.Constant(v)).ToArray()
+                    : JitRt.Data<float>(value).Select(v => (Expression)Expression.Constant(v)).ToArray());
+            else obj[n] = Expression.Constant(value);
+            How[n] = "constant";
+            return true;
+        }
+        if (low.Scalar is not null && a.Size <= Tiny && n.Args.All(x => x.Kind is Kind.Double or Kind.Float || x.Kind == Kind.Tensor && AvalOf(x) is not null))
+        {
+            var t = Elem(a);
+            var ops = n.Args.Select(x => Elems(x, t)).ToArray();
+            var dims = n.Args.Select(x => x.Kind == Kind.Tensor ? AvalOf(x)!.Dims : []).ToArray();
+            var r = new Expression[a.Size];
+            var idx = new int[a.Rank];
+            for (int i = 0; i < r.Length; i++)
+            {
+                Unravel(i, a.Dims, idx);
+                var xs = ops.Select((o, k) => o[BroadcastIndex(idx, dims[k])]).ToArray();
+                r[i] = Assign(low.Scalar(xs, t), t);
+            }
+            SetElems(n, r);
+            How[n] = "unrolled";
+            return true;
+        }
+        if ((low.Linear is not null || low.Bilinear) && a.Size <= Tiny && TryProbe(n, a, low)) return true;
+        if (low.Product is { } pr && Gemm.Fits(n, a, av, pr.TA, pr.TB))
+        {
+            var t = Elem(a);
+            var m = typeof(Gemm).GetMethod(nameof(Gemm.Product), BindingFlags.Static | BindingFlags.Public)!.MakeGenericMethod(t);
+            obj[n] = Assign(Expression.Call(m, Obj(n.Args[0]), Obj(n.Args[1]), Expression.Constant(pr.TA), Expression.Constant(pr.TB), Expression.Constant(a.Dims)), typeof(Tensor));
+            How[n] = "gemm";
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// A linear or bilinear node of tiny size: its coefficients are found at specialisation by running the eager
+    /// method on one-hot operands, then each output element is written as a sum of products of operand elements.
+    /// </summary>
+    bool TryProbe(Node n, Aval a, Lowering low)
+    {
+        var lin = low.Bilinear ? [0, 1] : low.Linear!.Length == 0 ? Enumerable.Range(0, n.Args.Length).ToArray() : low.Linear;
+        // every other operand must be known now
+        for (int i = 0; i < n.Args.Length; i++)
+        {
+            if (lin.Contains(i)) { if (n.Args[i].Kind != Kind.Tensor || AvalOf(n.Args[i]) is null || AvalOf(n.Args[i])!.Size > 4 * Tiny) return false; continue; }
+            if (!(n.Args[i].IsConst || n.Args[i].Kind == Kind.Aval && AvalOf(n.Args[i]) is not null)) return false;
+        }
+        long probes = low.Bilinear ? (long)AvalOf(n.Args[0])!.Size * AvalOf(n.Args[1])!.Size : lin.Sum(i => (long)AvalOf(n.Args[i])!.Size);
+        if (probes > MaxProbes) return false;
+        var t = Elem(a);
+        var args = n.Args.Select(x => Dummy(x)).ToArray();
+        // terms[o] = list of (coefficient, operand elements)
+        var terms = Enumerable.Range(0, a.Size).Select(_ => new List<(double C, Expression[] Xs)>()).ToArray();
+        var ops = lin.Select(i => Elems(n.Args[i], t)).ToArray();
+        var evaluator = Evaluator(n);
+        if (low.Bilinear)
+        {
+            var (sa, sb) = (AvalOf(n.Args[0])!, AvalOf(n.Args[1])!);
+            for (int i = 0; i < sa.Size; i++)
+                for (int j = 0; j < sb.Size; j++)
+                {
+                    args[0] = OneHot(sa, i); args[1] = OneHot(sb, j);
+                    var y = ((Tensor)evaluator(args)!).ToDoubleArray();
+                    for (int o = 0; o < y.Length; o++) if (y[o] != 0) terms[o].Add((y[o], [ops[0][i], ops[1][j]]));
+                }
+        }
+        else
+        {
+            for (int k = 0; k < lin.Length; k++)
+            {
+                var sk = AvalOf(n.Args[lin[k]])!;
+                foreach (var other in lin) args[other] = Dummy(n.Args[other]);
+                for (int i = 0; i < sk.Size; i++)
+                {
+                    args[lin[k]] = OneHot(sk, i);
+                    var y = ((Tensor)evaluator(args)!).ToDoubleArray();
+                    for (int o = 0; o < y.Length; o++) if (y[o] != 0) terms[o].Add((y[o], [ops[k][i]]));
+                }
+            }
+        }
+        var r = new Expression[a.Size];
+        for (int o = 0; o < r.Length; o++)
+        {
+            Expression? sum = null;
+            foreach (var (cf, xs) in terms[o])
+            {
+                Expression term = xs.Length == 1 ? xs[0] : Expression.Multiply(xs[0], xs[1]);
+                if (cf != 1) term = Expression.Multiply(term, t == typeof(double) ? Expression.Constant(cf) : Expression.Constant((float)cf));
+                sum = sum is null ? term : Expression.Add(sum, term);
+            }
+            r[o] = sum is null ? (t == typeof(double) ? Expression.Constant(0.0) : Expression.Constant(0f)) : Assign(sum, t);
+        }
+        SetElems(n, r);
+        How[n] = "unrolled";
+        return true;
+    }
+
+    static Tensor OneHot(Aval a, int i)
+    {
+        var t = Lax.Zeros(a);
+        if (a.DType == DType.Float64) { var d = new double[a.Size]; d[i] = 1; return Tensor.Adopt(d, (int[])a.Dims.Clone(), a.Weak); }
+        var f = new float[a.Size]; f[i] = 1; return Tensor.Adopt(f, (int[])a.Dims.Clone(), a.Weak);
+    }
+
+    object? Dummy(Node x) => x.IsConst ? x.Value : x.Kind switch
+    {
+        Kind.Aval => AvalOf(x),
+        Kind.Double => 0.0,
+        Kind.Float => 0f,
+        _ => Lax.Zeros(AvalOf(x)!),
+    };
+
+    object? Evaluate(Node n, object?[] args) => Evaluator(n)(args);
+
+    /// <summary>The eager code of one node over boxed operands, interpreted (it runs a few times, at specialisation only).</summary>
+    static Func<object?[], object?> Evaluator(Node n)
+    {
+        var p = Expression.Parameter(typeof(object?[]), "args");
+        var args = n.Args.Select((x, i) => (Expression)Expression.Convert(Expression.ArrayIndex(p, Expression.Constant(i)),
+            x.Kind == Kind.Static ? x.Value as Type ?? x.Value?.GetType() ?? typeof(object) : x.Kind.ClrType())).ToArray();
+        var body = n.Batch > 0 ? Vmapped.Emit(n, args) : n.Op.Emit(args, n.Args.Select(x => x.Kind).ToArray(), n.Params, n.Subgraphs);
+        return Expression.Lambda<Func<object?[], object?>>(Expression.Convert(body, typeof(object)), p).Compile(preferInterpretation: true);
+    }
+
+    static void Unravel(int i, int[] dims, int[] idx)
+    {
+        for (int k = dims.Length - 1; k >= 0; k--) { idx[k] = i % dims[k]; i /= dims[k]; }
+    }
+
+    /// <summary>The flat index into an operand of shape <paramref name="d"/> broadcast against the output index.</summary>
+    static int BroadcastIndex(int[] idx, int[] d)
+    {
+        int flat = 0, off = idx.Length - d.Length;
+        for (int k = 0; k < d.Length; k++) flat = flat * d[k] + (d[k] == 1 ? 0 : idx[k + off]);
+        return flat;
+    }
+
+}

@@ -1,0 +1,189 @@
+using System.Buffers;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Functional.AD;
+
+/// <summary>
+/// A blocked, packed matrix product C = op(A) op(B), op = identity or transpose (Dot/MatMul and the transposes that
+/// reverse mode makes of them, without materialising a transpose). B is packed in panels of <c>NR</c> columns and A in
+/// panels of <c>MR</c> = 8 rows, both for a <c>KC</c>-deep slice of k; a micro-kernel keeps an 8 x NR tile of C in
+/// sixteen SIMD registers (NR = two vectors: 32 floats with AVX-512) and does one fused multiply-add per register per
+/// k. Large products split the rows of C over two threads. Accumulation order differs from the eager kernel's, so
+/// results agree within rounding.
+/// </summary>
+internal static class Gemm
+{
+    const int MR = 8, KC = 256, MC = 128, NC = 512;
+    /// <summary>Products with fewer multiply-adds stay with the eager kernel (packing would cost more than it saves).</summary>
+    const long MinWork = 16 * 1024;
+    /// <summary>Products with at least this many multiply-adds use two threads.</summary>
+    internal static long ParallelWork = 1L << 21;
+    /// <summary>Most threads a product may use (a benchmark sets 1 to measure one core).</summary>
+    internal static int MaxThreads = 2;
+
+    /// <summary>Whether node <paramref name="n"/> (a 2-D by 2-D product of one dtype) goes to this kernel.</summary>
+    public static bool Fits(Node n, Aval a, Dictionary<Node, Aval?> av, bool ta, bool tb)
+    {
+        if (!Vector512.IsHardwareAccelerated && !Vector256.IsHardwareAccelerated) return false;
+        if (n.Args.Length < 2 || av[n.Args[0]] is not { } x || av[n.Args[1]] is not { } y) return false;
+        if (x.Rank != 2 || y.Rank != 2 || a.Rank != 2 || x.DType != a.DType || y.DType != a.DType || a.Weak) return false;
+        int m = ta ? x.Dims[1] : x.Dims[0], k = ta ? x.Dims[0] : x.Dims[1];
+        int k2 = tb ? y.Dims[1] : y.Dims[0], nn = tb ? y.Dims[0] : y.Dims[1];
+        return k == k2 && a.Dims[0] == m && a.Dims[1] == nn && (long)m * nn * k >= MinWork;
+    }
+
+    /// <summary>The product as a fresh tensor of shape <paramref name="dims"/>.</summary>
+    public static Tensor Product<T>(Tensor a, Tensor b, bool ta, bool tb, int[] dims) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var A = JitRt.Data<T>(a);
+        var B = JitRt.Data<T>(b);
+        int m = dims[0], n = dims[1], k = ta ? a.Dims[0] : a.Dims[1];
+        var C = new T[m * n];
+        Multiply<T>(A, B, C, m, n, k, ta, tb, (long)m * n * k >= ParallelWork ? MaxThreads : 1);
+        return Tensor.Adopt(C, dims);
+    }
+
+    /// <summary>C (m x n, row-major, zeroed) += op(A) op(B).</summary>
+    public static void Multiply<T>(T[] A, T[] B, T[] C, int m, int n, int k, bool ta, bool tb, int threads) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int nr = 2 * Vector512<T>.Count;
+        var pool = ArrayPool<T>.Shared;
+        for (int jc = 0; jc < n; jc += NC)
+        {
+            int nc = Math.Min(NC, n - jc);
+            int panelsB = (nc + nr - 1) / nr;
+            for (int pc = 0; pc < k; pc += KC)
+            {
+                int kc = Math.Min(KC, k - pc);
+                var pb = pool.Rent(panelsB * kc * nr);
+                PackB(B, pb, k, n, pc, kc, jc, nc, nr, tb);
+                int blocks = (m + MC - 1) / MC;
+                if (threads > 1 && blocks > 1)
+                    Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = threads }, bi => Block(A, pb, C, m, n, k, ta, bi * MC, pc, kc, jc, nc, nr));
+                else
+                    for (int bi = 0; bi < blocks; bi++) Block(A, pb, C, m, n, k, ta, bi * MC, pc, kc, jc, nc, nr);
+                pool.Return(pb);
+            }
+        }
+    }
+
+    static void Block<T>(T[] A, T[] pb, T[] C, int m, int n, int k, bool ta, int ic, int pc, int kc, int jc, int nc, int nr) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int mc = Math.Min(MC, m - ic);
+        int panelsA = (mc + MR - 1) / MR;
+        var pool = ArrayPool<T>.Shared;
+        var pa = pool.Rent(panelsA * kc * MR);
+        PackA(A, pa, m, k, ic, mc, pc, kc, ta);
+        Span<T> tile = stackalloc T[MR * 64];
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int nn = Math.Min(nr, nc - jr);
+            ref T bp = ref pb[(jr / nr) * kc * nr];
+            for (int ir = 0; ir < mc; ir += MR)
+            {
+                int mm = Math.Min(MR, mc - ir);
+                ref T ap = ref pa[(ir / MR) * kc * MR];
+                if (mm == MR && nn == nr)
+                    Kernel(ref ap, ref bp, kc, ref C[(ic + ir) * n + jc + jr], n);
+                else
+                {
+                    tile.Clear();
+                    Kernel(ref ap, ref bp, kc, ref MemoryMarshal.GetReference(tile), nr);
+                    for (int i = 0; i < mm; i++)
+                        for (int j = 0; j < nn; j++) C[(ic + ir + i) * n + jc + jr + j] += tile[i * nr + j];
+                }
+            }
+        }
+        pool.Return(pa);
+    }
+
+    /// <summary>Packs op(A)[ic..ic+mc, pc..pc+kc] as panels of MR rows: panel p holds, for each k, its MR elements (zero-padded).</summary>
+    static void PackA<T>(T[] A, T[] pa, int m, int k, int ic, int mc, int pc, int kc, bool ta) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int ir = 0, p = 0; ir < mc; ir += MR, p++)
+        {
+            int mm = Math.Min(MR, mc - ir);
+            int baseIdx = p * kc * MR;
+            for (int kk = 0; kk < kc; kk++)
+            {
+                int o = baseIdx + kk * MR;
+                for (int i = 0; i < MR; i++)
+                {
+                    int row = ic + ir + i, col = pc + kk;
+                    pa[o + i] = i < mm ? (ta ? A[col * m + row] : A[row * k + col]) : T.Zero;
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs op(B)[pc..pc+kc, jc..jc+nc] as panels of nr columns: panel q holds, for each k, its nr elements (zero-padded).</summary>
+    static void PackB<T>(T[] B, T[] pb, int k, int n, int pc, int kc, int jc, int nc, int nr, bool tb) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int jr = 0, q = 0; jr < nc; jr += nr, q++)
+        {
+            int nn = Math.Min(nr, nc - jr);
+            int baseIdx = q * kc * nr;
+            for (int kk = 0; kk < kc; kk++)
+            {
+                int o = baseIdx + kk * nr, row = pc + kk;
+                if (!tb && nn == nr) { Array.Copy(B, row * n + jc + jr, pb, o, nr); continue; }
+                for (int j = 0; j < nr; j++)
+                    pb[o + j] = j < nn ? (tb ? B[(jc + jr + j) * k + row] : B[row * n + jc + jr + j]) : T.Zero;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<T> Fma<T>(Vector512<T> a, Vector512<T> b, Vector512<T> c) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) return Vector512.FusedMultiplyAdd(a.As<T, float>(), b.As<T, float>(), c.As<T, float>()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector512.FusedMultiplyAdd(a.As<T, double>(), b.As<T, double>(), c.As<T, double>()).As<double, T>();
+        return a * b + c;
+    }
+
+    /// <summary>C[0..8, 0..2V] += packed A panel x packed B panel over kc (an 8 x 2-vector register tile).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Kernel<T>(ref T a, ref T b, int kc, ref T c, int ldc) where T : unmanaged
+    {
+        int V = Vector512<T>.Count;
+        Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default,
+                     c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
+        nuint ai = 0, bi = 0;
+        for (int kk = 0; kk < kc; kk++, ai += MR, bi += (nuint)(2 * V))
+        {
+            var b0 = Vector512.LoadUnsafe(ref b, bi);
+            var b1 = Vector512.LoadUnsafe(ref b, bi + (nuint)V);
+            var x = Vector512.Create(Unsafe.Add(ref a, ai));
+            c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
+            x = Vector512.Create(Unsafe.Add(ref a, ai + 1));
+            c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11);
+            x = Vector512.Create(Unsafe.Add(ref a, ai + 2));
+            c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21);
+            x = Vector512.Create(Unsafe.Add(ref a, ai + 3));
+            c30 = Fma(x, b0, c30); c31 = Fma(x, b1, c31);
+            x = Vector512.Create(Unsafe.Add(ref a, ai + 4));
+            c40 = Fma(x, b0, c40); c41 = Fma(x, b1, c41);
+            x = Vector512.Create(Unsafe.Add(ref a, ai + 5));
+            c50 = Fma(x, b0, c50); c51 = Fma(x, b1, c51);
+            x = Vector512.Create(Unsafe.Add(ref a, ai + 6));
+            c60 = Fma(x, b0, c60); c61 = Fma(x, b1, c61);
+            x = Vector512.Create(Unsafe.Add(ref a, ai + 7));
+            c70 = Fma(x, b0, c70); c71 = Fma(x, b1, c71);
+        }
+        Store(ref c, 0, ldc, V, c00, c01); Store(ref c, 1, ldc, V, c10, c11);
+        Store(ref c, 2, ldc, V, c20, c21); Store(ref c, 3, ldc, V, c30, c31);
+        Store(ref c, 4, ldc, V, c40, c41); Store(ref c, 5, ldc, V, c50, c51);
+        Store(ref c, 6, ldc, V, c60, c61); Store(ref c, 7, ldc, V, c70, c71);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store<T>(ref T c, int row, int ldc, int V, Vector512<T> v0, Vector512<T> v1) where T : unmanaged
+    {
+        nuint o = (nuint)(row * ldc);
+        (Vector512.LoadUnsafe(ref c, o) + v0).StoreUnsafe(ref c, o);
+        (Vector512.LoadUnsafe(ref c, o + (nuint)V) + v1).StoreUnsafe(ref c, o + (nuint)V);
+    }
+}

@@ -1,0 +1,244 @@
+using System.Collections.Concurrent;
+using System.Linq.Expressions;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Text;
+
+namespace Functional.AD;
+
+/// <summary>The shape signature of a call: per leaf its aval (tensors), its kind (scalars) or its value (statics).</summary>
+internal sealed class Signature : IEquatable<Signature>
+{
+    readonly object?[] items;
+    readonly int hash;
+
+    public Signature(object?[] items)
+    {
+        this.items = items;
+        var h = new HashCode();
+        foreach (var x in items) h.Add(x);
+        hash = h.ToHashCode();
+    }
+
+    public bool Equals(Signature? o) => o is not null && o.hash == hash && items.AsSpan().SequenceEqual(o.items);
+    public override bool Equals(object? obj) => Equals(obj as Signature);
+    public override int GetHashCode() => hash;
+    public override string ToString() => string.Join(", ", items.Select(x => x?.ToString() ?? "scalar"));
+}
+
+/// <summary>One compiled specialisation: the guarded delegate and how it was made (for <c>Ad.Show</c>).</summary>
+internal sealed class Specialized<TDel> where TDel : Delegate
+{
+    public required TDel Fn;
+    public required string Listing;
+}
+
+/// <summary>Jitted delegates and their functions, weakly keyed (a dropped delegate is collected with its cache).</summary>
+internal static class JitRegistry
+{
+    public static readonly ConditionalWeakTable<Delegate, IJitFunction> Table = new();
+}
+
+/// <summary>Counts compilations of a jitted delegate (for tests).</summary>
+internal interface IJitFunction
+{
+    int Compilations { get; }
+}
+
+/// <summary>
+/// A jitted function: the program read once, and a cache of compiled specialisations per shape signature. The steady
+/// path is one field read: <see cref="Last"/> is the most recent specialisation, whose code starts with a guard that
+/// checks the call's shapes against the ones it was compiled for; on a mismatch it asks <see cref="Lookup"/> (a
+/// dictionary, then a compile; one compile per signature even when threads race, through <see cref="Lazy{T}"/>).
+/// Everything is held by the returned delegate only: when the user drops it, the cache goes with it.
+/// </summary>
+internal class JitFunction<TDel> : IJitFunction where TDel : Delegate
+{
+    readonly Program prog;
+    readonly ParameterExpression[] ps;
+    readonly ConcurrentDictionary<Signature, Lazy<Specialized<TDel>>> cache = new();
+    int compilations;
+    /// <summary>The most recently used specialisation (guarded).</summary>
+    public TDel Last;
+
+    public int Compilations => compilations;
+
+    public JitFunction(LambdaExpression f)
+    {
+        prog = Reader.Read(f);
+        ps = prog.Parameters.Select(p => Expression.Parameter(p.Type, p.Name)).ToArray();
+        Last = MissOnly();
+    }
+
+    public static IJitFunction? Of(Delegate d) => JitRegistry.Table.TryGetValue(d, out var j) ? j : null;
+
+    protected TDel Register(TDel entry) { JitRegistry.Table.AddOrUpdate(entry, this); return entry; }
+
+    TDel MissOnly() => Expression.Lambda<TDel>(MissCall(), ps).Compile();
+
+    Expression MissCall()
+    {
+        var args = Expression.NewArrayInit(typeof(object), ps.Select(p => Expression.Convert(p, typeof(object))));
+        var lookup = Expression.Call(Expression.Constant(this), typeof(JitFunction<TDel>).GetMethod(nameof(Lookup))!, args);
+        return Expression.Invoke(lookup, ps);
+    }
+
+    /// <summary>The specialisation for these arguments (compiled on first use), made the new <see cref="Last"/>.</summary>
+    public TDel Lookup(object?[] args)
+    {
+        var spec = Get(args);
+        Last = spec.Fn;
+        return spec.Fn;
+    }
+
+    public Specialized<TDel> Get(object?[] args)
+    {
+        var leaves = new List<object?>();
+        for (int i = 0; i < ps.Length; i++) prog.ParamDefs[i].Flatten(args[i], leaves);
+        var names = LeafNames();
+        var items = new object?[leaves.Count];
+        for (int i = 0; i < leaves.Count; i++)
+        {
+            var input = prog.Graph.Inputs[i];
+            items[i] = input.Kind switch
+            {
+                Kind.Tensor => (leaves[i] as Tensor ?? throw new ArgumentNullException(names[i], $"Ad.Jit: argument {names[i]} is null; a Tensor is required.")).Aval,
+                Kind.Double or Kind.Float => null,
+                _ => leaves[i],
+            };
+        }
+        var sig = new Signature(items);
+        var lazy = cache.GetOrAdd(sig, s => new Lazy<Specialized<TDel>>(() => Compile(items), LazyThreadSafetyMode.ExecutionAndPublication));
+        return lazy.Value;
+    }
+
+    List<string> LeafNames()
+    {
+        var names = new List<string>();
+        for (int i = 0; i < ps.Length; i++) names.AddRange(prog.ParamDefs[i].LeafInfo(ps[i].Name ?? $"arg{i}").Select(l => l.Path));
+        return names;
+    }
+
+    Specialized<TDel> Compile(object?[] items)
+    {
+        Interlocked.Increment(ref compilations);
+        var g = prog.Graph;
+        var inputAvals = new Aval?[items.Length];
+        for (int i = 0; i < items.Length; i++)
+            inputAvals[i] = g.Inputs[i].Kind switch
+            {
+                Kind.Double => Aval.ScalarDouble,
+                Kind.Float => Aval.ScalarFloat,
+                _ => items[i] as Aval,
+            };
+        var av = ShapeInference.Run(g, inputAvals);
+
+        // leaves into locals; the guard checks them against the signature
+        var leafExprs = new List<Expression>();
+        for (int i = 0; i < ps.Length; i++) prog.ParamDefs[i].LeafAccess(ps[i], leafExprs);
+        var leafVars = new List<ParameterExpression>();
+        var pre = new List<Expression>();
+        Expression guard = Expression.Constant(true);
+        var dimsProp = typeof(Tensor).GetProperty("Dims", BindingFlags.Instance | BindingFlags.NonPublic)!;
+        for (int i = 0; i < leafExprs.Count; i++)
+        {
+            var v = Expression.Variable(leafExprs[i].Type, "leaf" + i);
+            leafVars.Add(v);
+            pre.Add(Expression.Assign(v, leafExprs[i]));
+            Expression? check = null;
+            if (g.Inputs[i].Kind == Kind.Tensor)
+            {
+                var a = (Aval)items[i]!;
+                var dims = Expression.Variable(typeof(int[]), "dims" + i);
+                check = Expression.AndAlso(Expression.NotEqual(v, Expression.Constant(null, v.Type)),
+                    Expression.AndAlso(Expression.Equal(Expression.Property(Expression.Convert(v, typeof(Tensor)), nameof(Tensor.DType)), Expression.Constant(a.DType)),
+                    Expression.Equal(Expression.Property(Expression.Convert(v, typeof(Tensor)), nameof(Tensor.IsWeak)), Expression.Constant(a.Weak))));
+                var d = Expression.Property(Expression.Convert(v, typeof(Tensor)), dimsProp);
+                Expression dimsOk = Expression.Equal(Expression.ArrayLength(d), Expression.Constant(a.Rank));
+                for (int k = 0; k < a.Rank; k++)
+                    dimsOk = Expression.AndAlso(dimsOk, Expression.Equal(Expression.ArrayIndex(d, Expression.Constant(k)), Expression.Constant(a.Dims[k])));
+                check = Expression.AndAlso(check, dimsOk);
+            }
+            else if (g.Inputs[i].Kind is not (Kind.Double or Kind.Float))
+                check = Expression.Call(typeof(object).GetMethod(nameof(Equals), BindingFlags.Static | BindingFlags.Public)!,
+                    Expression.Convert(v, typeof(object)), Expression.Constant(items[i], typeof(object)));
+            if (check is not null) guard = guard is ConstantExpression ? check : Expression.AndAlso(guard, check);
+        }
+
+        var cg = new Codegen(av);
+        cg.EmitGraph(g, leafVars);
+        int pos = 0;
+        var result = prog.OutDef.Construct(g.Outputs.Select(cg.Obj).ToArray(), ref pos);
+        var retType = typeof(TDel).GetMethod("Invoke")!.ReturnType;
+        Expression compute = Expression.Block(retType, cg.Vars, [.. cg.Stmts, Primitive.Conv(result, retType)]);
+        var body = Expression.Block(retType, leafVars, [.. pre, Expression.Condition(guard, compute, MissCall(), retType)]);
+        var fn = Expression.Lambda<TDel>(body, ps).Compile();
+        return new Specialized<TDel> { Fn = fn, Listing = Listing(g, av, cg, LeafNames()) };
+    }
+
+    string Listing(Graph g, Dictionary<Node, Aval?> av, Codegen cg, List<string> leafNames)
+    {
+        var sb = new StringBuilder();
+        sb.Append('(').Append(string.Join(", ", ps.Select(p => $"{Printer.TypeName(p.Type)} {p.Name}"))).AppendLine(") =>");
+        sb.AppendLine("{");
+        var names = new Dictionary<Node, string>(RefEq<Node>.Instance);
+        for (int i = 0; i < g.Inputs.Length; i++)
+        {
+            names[g.Inputs[i]] = leafNames[i];
+            sb.Append("    // ").Append(leafNames[i]).Append(": ").AppendLine(av[g.Inputs[i]]?.ToString() ?? Printer.TypeName(g.Inputs[i].Value as Type ?? typeof(object)));
+        }
+        int k = 0;
+        foreach (var n in g.Nodes)
+        {
+            if (n.IsInput) continue;
+            if (n.IsConst) { names[n] = Printer.Literal(n.Value); continue; }
+            var name = names[n] = "t" + (++k);
+            var args = n.Args.Select(a => names[a]).ToArray();
+            string text;
+            try { text = n.Op == Prims.Cond ? $"{args[0]} ? <then> : <else>" : n.Op.Format(args, n.Args.Select(a => a.Kind).ToArray(), n.Params); }
+            catch (InvalidOperationException) { text = $"{n.Op.Name}({string.Join(", ", args)})"; }
+            var a = av.TryGetValue(n, out var x) ? x : null;
+            var type = n.Kind switch { Kind.Tensor => a?.ToString() ?? "?", Kind.Aval => "shape " + a, Kind.Double => "double", Kind.Float => "float", _ => n.Kind.ToString().ToLowerInvariant() };
+            var line = $"    var {name} = {text};";
+            sb.Append(line.PadRight(48)).Append(" // ").Append(type);
+            if (cg.How.TryGetValue(n, out var how)) sb.Append("  ").Append(how);
+            sb.AppendLine();
+        }
+        int p = 0;
+        sb.Append("    return ").Append(ConstructText(prog.OutDef, g.Outputs.Select(o => names[o]).ToList(), ref p)).AppendLine(";");
+        sb.Append('}');
+        return sb.ToString();
+    }
+
+    static string ConstructText(TreeDef d, List<string> leaves, ref int pos)
+    {
+        if (d.IsLeaf) return leaves[pos++];
+        var parts = new List<string>();
+        for (int i = 0; i < d.Children.Length; i++) parts.Add(ConstructText(d.Children[i], leaves, ref pos));
+        return TreeDef.IsValueTuple(d.Type) ? "(" + string.Join(", ", parts) + ")" : $"new {Printer.TypeName(d.Type)}({string.Join(", ", parts)})";
+    }
+}
+
+internal sealed class Jit1<T1, TR>(LambdaExpression f) : JitFunction<Func<T1, TR>>(f)
+{
+    public Func<T1, TR> Entry() => Register(Call);
+    TR Call(T1 a) => Last(a);
+}
+
+internal sealed class Jit2<T1, T2, TR>(LambdaExpression f) : JitFunction<Func<T1, T2, TR>>(f)
+{
+    public Func<T1, T2, TR> Entry() => Register(Call);
+    TR Call(T1 a, T2 b) => Last(a, b);
+}
+
+internal sealed class Jit3<T1, T2, T3, TR>(LambdaExpression f) : JitFunction<Func<T1, T2, T3, TR>>(f)
+{
+    public Func<T1, T2, T3, TR> Entry() => Register(Call);
+    TR Call(T1 a, T2 b, T3 c) => Last(a, b, c);
+}
+
+internal sealed class Jit4<T1, T2, T3, T4, TR>(LambdaExpression f) : JitFunction<Func<T1, T2, T3, T4, TR>>(f)
+{
+    public Func<T1, T2, T3, T4, TR> Entry() => Register(Call);
+    TR Call(T1 a, T2 b, T3 c, T4 d) => Last(a, b, c, d);
+}
