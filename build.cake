@@ -212,7 +212,23 @@ Task("Fuzz")
     settings.Filter = "Category=Fuzz";
     settings.EnvironmentVariables["FAD_FUZZ_PROGRAMS"] = programs.ToString(System.Globalization.CultureInfo.InvariantCulture);
     Information("FAD_FUZZ_PROGRAMS={0}", programs);
-    DotNetTest(solution, settings);
+    var report = artifacts + File("fuzz-report.md");
+    if (FileExists(report))
+    {
+        DeleteFile(report);
+    }
+    try
+    {
+        DotNetTest(solution, settings);
+    }
+    finally
+    {
+        // the table of programs checked and failures per oracle (written by the Category=Fuzz test)
+        if (FileExists(report))
+        {
+            Information(System.IO.File.ReadAllText(MakeAbsolute(report).FullPath));
+        }
+    }
 });
 
 RunTarget(target);

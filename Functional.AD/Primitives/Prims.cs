@@ -309,11 +309,12 @@ internal static class Prims
 
         // --- products: Dot, DotTA and DotTB are the three slots of one contraction, each the transpose of another
         Dot.Jvp = (c, t) => Sum2(t[0] is null ? null : R.Dot(t[0]!, c.X[1]), t[1] is null ? null : R.Dot(c.X[0], t[1]!));
-        Dot.Transpose = (c, ct) => [c.Linear[0] ? R.DotTA(ct, c.X[1]) : null, c.Linear[1] ? R.DotTB(c.X[0], ct) : null];
+        // each cotangent takes its operand's dtype (Own): a float32 operand of a product with a float64 one gets a float32 cotangent
+        Dot.Transpose = (c, ct) => [c.Linear[0] ? Own(c, 0, R.DotTA(ct, c.X[1])) : null, c.Linear[1] ? Own(c, 1, R.DotTB(c.X[0], ct)) : null];
         DotTA.Jvp = (c, t) => Sum2(t[0] is null ? null : R.DotTA(t[0]!, c.X[1]), t[1] is null ? null : R.DotTA(c.X[0], t[1]!));
-        DotTA.Transpose = (c, ct) => [c.Linear[0] ? R.Dot(ct, c.X[1]) : null, c.Linear[1] ? R.DotTB(ct, c.X[0]) : null];
+        DotTA.Transpose = (c, ct) => [c.Linear[0] ? Own(c, 0, R.Dot(ct, c.X[1])) : null, c.Linear[1] ? Own(c, 1, R.DotTB(ct, c.X[0])) : null];
         DotTB.Jvp = (c, t) => Sum2(t[0] is null ? null : R.DotTB(t[0]!, c.X[1]), t[1] is null ? null : R.DotTB(c.X[0], t[1]!));
-        DotTB.Transpose = (c, ct) => [c.Linear[0] ? R.DotTA(c.X[1], ct) : null, c.Linear[1] ? R.Dot(c.X[0], ct) : null];
+        DotTB.Transpose = (c, ct) => [c.Linear[0] ? Own(c, 0, R.DotTA(c.X[1], ct)) : null, c.Linear[1] ? Own(c, 1, R.Dot(c.X[0], ct)) : null];
         MatMul.Jvp = (c, t) => Sum2(t[0] is null ? null : R.MatMul(t[0]!, c.X[1]), t[1] is null ? null : R.MatMul(c.X[0], t[1]!));
         MatMul.Transpose = (c, ct) => [c.Linear[0] ? R.MatMulTA(ct, c.X[1], c.Aval(0)) : null, c.Linear[1] ? R.MatMulTB(c.X[0], ct, c.Aval(1)) : null];
         MatMulTA.NonDiff = [2];
@@ -380,7 +381,7 @@ internal static class Prims
         Concatenate.Transpose = (c, ct) =>
         {
             var parts = c.X.Select((_, i) => c.Aval(i)).ToArray();
-            return c.X.Select((_, i) => c.Linear[i] ? R.SplitPart(ct, c.P.Get<int>(0), i, parts) : null).ToArray();
+            return c.X.Select((_, i) => c.Linear[i] ? Own(c, i, R.SplitPart(ct, c.P.Get<int>(0), i, parts)) : null).ToArray();
         };
         SplitPart.Jvp = (c, t) => R.SplitPart(t[0]!, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray());
         SplitPart.Transpose = (c, ct) => [R.PadPart(ct, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray()), .. c.X.Skip(1).Select(_ => (V?)null)];
@@ -388,7 +389,8 @@ internal static class Prims
         PadPart.Transpose = (c, ct) => [R.SplitPart(ct, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray()), .. c.X.Skip(1).Select(_ => (V?)null)];
         SplitPart.NonDiff = PadPart.NonDiff = Enumerable.Range(1, 64).ToArray();
         Stack.Jvp = (c, t) => R.Stack(t.Select((ti, i) => ti ?? c.ZeroLike(i)).ToArray(), c.P.Get<int>(0));
-        Stack.Transpose = (c, ct) => c.X.Select((_, i) => c.Linear[i] ? R.Unstack(ct, R.AvalOf(ct), c.P.Get<int>(0), i) : null).ToArray();
+        // SumTo to the part's own aval: the cotangent of a float32 part stacked with float64 ones is float32
+        Stack.Transpose = (c, ct) => c.X.Select((_, i) => c.Linear[i] ? R.SumTo(R.Unstack(ct, R.AvalOf(ct), c.P.Get<int>(0), i), c.Aval(i)) : null).ToArray();
         Unstack.NonDiff = [1];
         Unstack.Jvp = (c, t) => R.Unstack(t[0]!, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1));
         Unstack.Transpose = (c, ct) => [R.StackPart(ct, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), null];
@@ -461,6 +463,9 @@ internal static class Prims
         for (int i = 0; i < perm.Length; i++) inv[perm[i] < 0 ? perm[i] + perm.Length : perm[i]] = i;
         return inv;
     }
+
+    /// <summary>A cotangent cast to the dtype of operand <paramref name="i"/> (SumTo to its own aval casts, as for broadcasting ops).</summary>
+    static V Own(RuleCtx c, int i, V ct) => R.SumTo(ct, c.Aval(i));
 
     static V WhereZero(RuleCtx c, int i) => c.X[0].Kind == Kind.Bool ? c.ZeroLike(i) : c.X[i].Const(0);
 

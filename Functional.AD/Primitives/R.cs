@@ -98,6 +98,7 @@ internal static class Rt
                 {
                     Kind.Double => 0.0,
                     Kind.Float => 0f,
+                    Kind.Bool => false,
                     Kind.Aval => avals[i],
                     _ => Lax.Zeros(avals[i]),
                 };
@@ -133,10 +134,19 @@ public static class ScalarMath
     public static double Sigmoid(double x) => x >= 0 ? 1 / (1 + Math.Exp(-x)) : Math.Exp(x) / (1 + Math.Exp(x));
     /// <summary>Logistic sigmoid 1 / (1 + e^-x).</summary>
     public static float Sigmoid(float x) => x >= 0 ? 1 / (1 + MathF.Exp(-x)) : MathF.Exp(x) / (1 + MathF.Exp(x));
-    /// <summary>Softplus log(1 + e^x), computed stably.</summary>
-    public static double Softplus(double x) => Math.Max(x, 0) + Math.Log(1 + Math.Exp(-Math.Abs(x)));
-    /// <summary>Softplus log(1 + e^x), computed stably.</summary>
-    public static float Softplus(float x) => MathF.Max(x, 0) + MathF.Log(1 + MathF.Exp(-MathF.Abs(x)));
+    /// <summary>Softplus log(1 + e^x), computed stably: max(x, 0) + log1p(e^-|x|), as the tensor kernel does.</summary>
+    public static double Softplus(double x)
+    {
+        double u = Math.Exp(-Math.Abs(x)), w = 1 + u;
+        // log1p(u) = log(w) * u / (w - 1) corrects the rounding of w = 1 + u (Goldberg 1991, thm 4)
+        return Math.Max(x, 0) + (w - 1 == 0 ? u : Math.Log(w) * (u / (w - 1)));
+    }
+    /// <summary>Softplus log(1 + e^x), computed stably: max(x, 0) + log1p(e^-|x|), as the tensor kernel does.</summary>
+    public static float Softplus(float x)
+    {
+        float u = MathF.Exp(-MathF.Abs(x)), w = 1 + u;
+        return MathF.Max(x, 0) + (w - 1 == 0 ? u : MathF.Log(w) * (u / (w - 1)));
+    }
     /// <summary>max(x, 0).</summary>
     public static double Relu(double x) => x > 0 ? x : 0;
     /// <summary>max(x, 0).</summary>

@@ -53,6 +53,18 @@ internal static class Transpose
             else if (n.Kind == Kind.Double) a = new V(b.Const(Aval.ScalarDouble));
             else if (n.Kind == Kind.Float) a = new V(b.Const(Aval.ScalarFloat));
             else if (n.Witness is { } w && map.TryGetValue(w, out var wm) && wm.Kind == Kind.Tensor) a = R.AvalOf(new V(wm));
+            else if (n.Subgraphs.Length > 0)
+            {
+                // a conditional over tangents (its witness lost when its branch was rebuilt): the shape its taken branch
+                // gives, run on zeros of the shapes of its linear operands (InferAval cannot run sub-graphs)
+                var args = n.Args.Select(x => !linear.Contains(x) ? map[x] : x.Kind switch
+                {
+                    Kind.Double => b.Const(0.0),
+                    Kind.Float => b.Const(0f),
+                    _ => R.Zeros(LinearAval(x)).N,
+                }).ToArray();
+                a = new V(b.Apply(n.Op, args, n.Params, n.Subgraphs.Select(AvalOfOutput).ToArray()));
+            }
             else
             {
                 var argAvals = n.Args.Select(x => linear.Contains(x) ? LinearAval(x).N : x.Kind == Kind.Aval ? map[x] : R.AvalOf(new V(map[x])).N).ToArray();
@@ -60,6 +72,13 @@ internal static class Transpose
             }
             avals[n] = a;
             return a;
+        }
+
+        static Graph AvalOfOutput(Graph s)
+        {
+            var nb = new Builder();
+            var outs = nb.Inline(s, s.Inputs.Select(i => nb.Input(i.Kind, i.Name, i.Value as Type)).ToArray());
+            return nb.Finish([nb.Apply(Prims.AvalOf, [outs[0]])]);
         }
 
         var nonLinearOuts = new List<Node>();

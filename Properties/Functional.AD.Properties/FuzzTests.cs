@@ -1,0 +1,194 @@
+using System.Globalization;
+using FsCheck;
+using FsCheck.Fluent;
+using Functional.AD.Testing.Programs;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Functional.AD.Properties;
+
+/// <summary>The generator of random programs: well-typed, inside every domain, deep enough, deterministic, shrinkable.</summary>
+public class ProgramGenTests(ITestOutputHelper output)
+{
+    static void CheckRuns(RandomProgram p)
+    {
+        var outs = ProgramOracleKit.Call(p.Function.Compile(preferInterpretation: true), p.Inputs());
+        object?[] values = p.Outputs.Count == 1 ? [outs] : [outs!.GetType().GetField("Item1")!.GetValue(outs), outs.GetType().GetField("Item2")!.GetValue(outs)];
+        for (int i = 0; i < values.Length; i++)
+        {
+            var t = p.Outputs[i];
+            if (t.IsDouble) Assert.True(values[i] is double d && double.IsFinite(d), $"output {i} is not a finite double:\n{p}");
+            else
+            {
+                var v = Assert.IsType<Tensor>(values[i]);
+                Assert.True(v.Shape.SequenceEqual(t.Shape!), $"output {i} has shape [{string.Join(", ", v.Shape)}], the generator tracked [{string.Join(", ", t.Shape!)}]:\n{p}");
+                Assert.True(v.DType == DType.Float64, $"output {i} is {v.DType}, not float64 (finite differences need float64):\n{p}");
+                Assert.True(v.ToDoubleArray().All(double.IsFinite), $"output {i} is not finite:\n{p}");
+            }
+        }
+    }
+
+    [Fact]
+    public void Generated_programs_are_well_typed_float64_and_finite()
+    {
+        for (int seed = 0; seed < 500; seed++) CheckRuns(ProgramGen.FromSeed(seed));
+    }
+
+    [Fact]
+    public void Every_shrink_candidate_is_well_typed_and_smaller()
+    {
+        for (int seed = 0; seed < 60; seed++)
+        {
+            var p = ProgramGen.FromSeed(seed);
+            foreach (var q in ProgramGen.Shrink(p).Take(40))
+            {
+                // each step removes a Np.Let (its body may then grow by the value substituted) or makes the program smaller
+                Assert.True(Lets(q) < Lets(p) || Lets(q) == Lets(p) && q.Size < p.Size, $"a shrink candidate is not smaller: {p.Size} to {q.Size} nodes");
+                CheckRuns(q);
+            }
+        }
+    }
+
+    static int Lets(RandomProgram p)
+    {
+        static int Count(Term t) => (t.Name == "Let" ? 1 : 0) + t.Operands.Sum(Count);
+        return p.Outputs.Sum(Count);
+    }
+
+    [Fact]
+    public void Replaying_a_seed_gives_the_same_program_and_inputs()
+    {
+        for (int seed = 0; seed < 50; seed++)
+            Assert.Equal(ProgramGen.FromSeed(seed).ToString(), ProgramGen.FromSeed(seed).ToString());
+    }
+
+    [Fact]
+    public void Programs_reach_depth_8_and_use_every_primitive_of_the_generator()
+    {
+        var programs = Enumerable.Range(0, 3000).Select(s => ProgramGen.FromSeed(s)).ToList();
+        var depths = programs.GroupBy(p => Math.Min(p.Depth, 12)).OrderBy(g => g.Key).Select(g => $"{g.Key}: {g.Count()}");
+        output.WriteLine("depth histogram (nodes on the longest path): " + string.Join(", ", depths));
+        Assert.Contains(programs, p => p.Depth >= 8);
+        var used = new HashSet<string>();
+        void Walk(Term t) { used.Add(t.Name); foreach (var a in t.Operands) Walk(a); }
+        foreach (var p in programs) foreach (var o in p.Outputs) Walk(o);
+        var expected = typeof(Term).Assembly.GetType("Functional.AD.Testing.Programs.Op")!.GetEnumNames().Where(n => n != "User");
+        Assert.Empty(expected.Except(used));
+        Assert.Contains(programs, p => p.Outputs.Count == 2);
+        Assert.Contains(programs, p => p.Layout.HasFixed);
+        Assert.All(Enum.GetValues<ArgKind>(), k => Assert.Contains(programs, p => p.Layout.Kind == k));
+    }
+
+    [Fact]
+    public void A_users_function_is_called_inside_random_programs()
+    {
+        var softsign = new UserFunction("softsign", x => x / (Np.Abs(x) + 1), MaxArgument: 1000, Bound: b => 1);
+        var options = new ProgramOptions { UserFunctions = [softsign] };
+        var programs = Enumerable.Range(0, 200).Select(s => ProgramGen.FromSeed(s, options)).Where(p => p.ToCSharp().Contains("softsign.Invoke")).ToList();
+        Assert.NotEmpty(programs);
+        foreach (var p in programs.Take(40)) Assert.True(Oracles.Gradient.Check(p).Ok, Oracles.Gradient.Check(p).Report);
+    }
+}
+
+/// <summary>Every oracle on 1,000 random programs (the default run; the long run is <see cref="FuzzLongRun"/>).</summary>
+public class FuzzTests(ITestOutputHelper output)
+{
+    /// <summary>Oracles with an open bug they find within 1,000 programs (see docs/testing.md); the long run still runs them.</summary>
+    static readonly string[] KnownFailing = [Oracles.Jit.Name, Oracles.Float32.Name];
+
+    public static IEnumerable<object[]> OracleNames => Oracles.All.Where(o => !KnownFailing.Contains(o.Name)).Select(o => new object[] { o.Name });
+
+    [Fact(Skip = "BUG: Ad.Jit gives a wrong value for a constant operand of Np.Stack/Np.Concatenate (fuzz finding 4, JitFindingTests)")]
+    public void Jit_oracle_holds_on_1000_random_programs() => Oracle_holds_on_1000_random_programs(Oracles.Jit.Name);
+
+    [Fact(Skip = "BUG: the cotangent of a float32 operand of MatMul with a float64 one is float64 (fuzz finding 3, open for MatMul; ProductDtypeFindingTests)")]
+    public void Float32_oracle_holds_on_1000_random_programs() => Oracle_holds_on_1000_random_programs(Oracles.Float32.Name);
+
+    [Theory]
+    [MemberData(nameof(OracleNames))]
+    public void Oracle_holds_on_1000_random_programs(string name)
+    {
+        var oracle = Oracles.All.Single(o => o.Name == name);
+        int pass = 0, skip = 0, fail = 0;
+        var property = Fuzzer.Property(oracle, observe: r => { switch (r.Verdict) { case Verdict.Pass: pass++; break; case Verdict.Skipped: skip++; break; default: fail++; break; } });
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(1000).WithQuietOnSuccess(true), property);
+        output.WriteLine($"{name}: {pass} passed, {skip} skipped (not smooth), {fail} failed, {sw.Elapsed.TotalSeconds:F1} s");
+        Assert.True(pass + skip >= 1000, $"only {pass + skip} programs were checked");
+        // a program is skipped only where finite differences cannot be trusted at three input draws: it must stay rare
+        Assert.True(skip <= 30, $"{skip} of 1000 programs were not smooth enough to check");
+    }
+}
+
+/// <summary>A planted bug in a JVP rule is found and shrunk to a tiny program (the fuzzer's own test).</summary>
+[Collection(nameof(PlantedBugCollection))]
+public class PlantedBugTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void A_wrong_JVP_rule_is_found_and_shrunk_to_a_program_of_a_few_nodes()
+    {
+        var original = Prims.Sin.Jvp!;
+        try
+        {
+            Prims.Sin.Jvp = (c, t) => original(c, t) is { } d ? d * 1.001 : null;
+            var run = Fuzzer.Run(Oracles.Gradient, 300, firstSeed: 7, shrinkFailures: 1);
+            Assert.True(run.FailureCount > 0, "the planted bug in Sin's JVP was not found");
+            output.WriteLine(run.Failures[0]);
+            var shrunk = run.Failures[0];
+            Assert.Contains("Sin(", shrunk);
+            var nodes = int.Parse(System.Text.RegularExpressions.Regex.Match(shrunk, @"; (\d+) nodes").Groups[1].Value, CultureInfo.InvariantCulture);
+            Assert.True(nodes <= 3, $"the shrunk program has {nodes} nodes:\n{shrunk}");
+        }
+        finally { Prims.Sin.Jvp = original; }
+    }
+}
+
+/// <summary>Runs alone: it changes a rule of the primitive table for its duration.</summary>
+[CollectionDefinition(nameof(PlantedBugCollection), DisableParallelization = true)]
+public class PlantedBugCollection;
+
+/// <summary>
+/// The long run: <c>dotnet cake --target=Fuzz --programs=100000</c> (or <c>FAD_FUZZ_PROGRAMS=10000 dotnet test --filter Category=Fuzz</c>).
+/// Without <c>FAD_FUZZ_PROGRAMS</c> it returns at once.
+/// </summary>
+public class FuzzLongRun(ITestOutputHelper output)
+{
+    [Fact]
+    [Trait("Category", "Fuzz")]
+    public void Every_oracle_holds_on_FAD_FUZZ_PROGRAMS_random_programs()
+    {
+        var setting = Environment.GetEnvironmentVariable("FAD_FUZZ_PROGRAMS");
+        if (string.IsNullOrWhiteSpace(setting))
+        {
+            output.WriteLine("FAD_FUZZ_PROGRAMS is not set: the long fuzz run is skipped (dotnet cake --target=Fuzz --programs=100000 runs it).");
+            return;
+        }
+        int n = int.Parse(setting, CultureInfo.InvariantCulture);
+        int firstSeed = int.TryParse(Environment.GetEnvironmentVariable("FAD_FUZZ_SEED"), out var s) ? s : 1_000_000;
+        var options = ProgramOptions.Default;
+        if (int.TryParse(Environment.GetEnvironmentVariable("FAD_FUZZ_MAX_SIZE"), out var maxSize)) options = options with { MaxSize = maxSize };
+        var runs = new List<FuzzRun>();
+        foreach (var oracle in Oracles.All)
+        {
+            var run = Fuzzer.Run(oracle, n, firstSeed, options);
+            runs.Add(run);
+            output.WriteLine($"{run.Oracle}: {run.Programs} programs, {run.FailureCount} failures, {run.Skipped} skipped, {run.Elapsed.TotalSeconds:F0} s");
+        }
+        var table = Fuzzer.Table(runs);
+        var details = string.Join("\n", runs.SelectMany(r => r.Failures.Select(f => $"### {r.Oracle}\n\n```csharp\n{f}\n```\n")));
+        var report = $"# Fuzz report\n\n`FAD_FUZZ_PROGRAMS={n}`, programs of at most {options.MaxSize} nodes, seeds {firstSeed}..{firstSeed + n - 1}, {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC\n\n{table}\n{details}";
+        output.WriteLine(report);
+        var path = Path.Combine(RepositoryRoot(), "artifacts", "fuzz-report.md");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, report);
+        output.WriteLine($"written to {path}");
+        Assert.True(runs.All(r => r.FailureCount == 0), report);
+    }
+
+    static string RepositoryRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "build.cake"))) return d.FullName;
+        return Directory.GetCurrentDirectory();
+    }
+}

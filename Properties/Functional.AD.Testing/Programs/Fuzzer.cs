@@ -1,0 +1,82 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using FsCheck;
+using FsCheck.Fluent;
+
+namespace Functional.AD.Testing.Programs;
+
+/// <summary>The outcome of running one oracle over many random programs.</summary>
+/// <param name="Oracle">The oracle's name.</param>
+/// <param name="Programs">Programs checked.</param>
+/// <param name="Passed">Programs the oracle passed.</param>
+/// <param name="Skipped">Programs not smooth at any input drawn (no conclusion).</param>
+/// <param name="Failures">Reports of the failing programs, each shrunk to the smallest failing program (at most a few are shrunk; the rest are counted).</param>
+/// <param name="FailureCount">Number of failing programs.</param>
+/// <param name="Elapsed">Wall time.</param>
+/// <param name="MaxDepth">The deepest program checked.</param>
+/// <param name="MeanSize">The mean number of nodes.</param>
+public sealed record FuzzRun(string Oracle, int Programs, int Passed, int Skipped, IReadOnlyList<string> Failures, int FailureCount, TimeSpan Elapsed, int MaxDepth, double MeanSize);
+
+/// <summary>
+/// Runs oracles over random programs: as an FsCheck property (with shrinking), or as a long counted run that keeps going
+/// after a failure, shrinks the first few failures, and reports a table.
+/// </summary>
+public static class Fuzzer
+{
+    /// <summary>
+    /// An FsCheck property: the oracle holds on every program. A failure is shrunk by FsCheck (see
+    /// <see cref="ProgramGen.Shrink"/>) and labelled with the oracle's report of the smallest failing program.
+    /// </summary>
+    public static Property Property(IProgramOracle oracle, ProgramOptions? options = null, Action<OracleResult>? observe = null) =>
+        Prop.ForAll(ProgramGen.Arbitrary(options), p =>
+        {
+            var r = oracle.Check(p);
+            observe?.Invoke(r);
+            return r.Ok.Label(r.Report);
+        });
+
+    /// <summary>
+    /// Checks <paramref name="programs"/> programs generated from the seeds <c>firstSeed, firstSeed + 1, ...</c>, counting
+    /// failures; the first <paramref name="shrinkFailures"/> failures are shrunk and reported in full.
+    /// </summary>
+    public static FuzzRun Run(IProgramOracle oracle, int programs, int firstSeed = 0, ProgramOptions? options = null, int shrinkFailures = 3)
+    {
+        var sw = Stopwatch.StartNew();
+        int passed = 0, skipped = 0, failed = 0, maxDepth = 0;
+        long nodes = 0;
+        var reports = new List<string>();
+        for (int i = 0; i < programs; i++)
+        {
+            var p = ProgramGen.FromSeed(unchecked(firstSeed + i), options);
+            nodes += p.Size; maxDepth = Math.Max(maxDepth, p.Depth);
+            var r = oracle.Check(p);
+            switch (r.Verdict)
+            {
+                case Verdict.Pass: passed++; break;
+                case Verdict.Skipped: skipped++; break;
+                default:
+                    failed++;
+                    if (reports.Count < shrinkFailures)
+                    {
+                        var small = ProgramGen.Minimize(p, q => !oracle.Check(q).Ok);
+                        reports.Add($"{oracle.Check(small).Report}\n// original ({p.Size} nodes): ProgramGen.FromSeed({p.Seed})");
+                    }
+                    break;
+            }
+        }
+        return new FuzzRun(oracle.Name, programs, passed, skipped, reports, failed, sw.Elapsed, maxDepth, programs == 0 ? 0 : (double)nodes / programs);
+    }
+
+    /// <summary>A Markdown table of runs (programs checked, passed, skipped, failures, time per oracle).</summary>
+    public static string Table(IEnumerable<FuzzRun> runs)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("| oracle | programs | passed | skipped (not smooth) | failures | max depth | mean nodes | time |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in runs)
+            sb.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {r.Oracle} | {r.Programs} | {r.Passed} | {r.Skipped} | {r.FailureCount} | {r.MaxDepth} | {r.MeanSize:F1} | {r.Elapsed.TotalSeconds:F1} s |"));
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,501 @@
+using System.Linq.Expressions;
+using System.Reflection;
+
+namespace Functional.AD.Testing.Programs;
+
+/// <summary>What an oracle concluded about one program.</summary>
+public enum Verdict
+{
+    /// <summary>The transformed program agreed with the oracle.</summary>
+    Pass,
+    /// <summary>It disagreed (or a transformation threw): a bug, unless the oracle itself is wrong.</summary>
+    Fail,
+    /// <summary>
+    /// No conclusion: at every input drawn, the program was not smooth enough for finite differences to be trusted there
+    /// (a kink of Abs/Relu/Max, or a branch switching, within the step), as two step sizes disagreed.
+    /// </summary>
+    Skipped,
+}
+
+/// <summary>The outcome of an oracle on one program, with a report naming the program, its inputs and the worst disagreement.</summary>
+/// <param name="Verdict">The verdict.</param>
+/// <param name="Report">What was compared; on failure, the program as C# with its inputs and seed.</param>
+public sealed record OracleResult(Verdict Verdict, string Report)
+{
+    /// <summary>True unless the verdict is <see cref="Verdict.Fail"/>.</summary>
+    public bool Ok => Verdict != Verdict.Fail;
+    /// <inheritdoc/>
+    public override string ToString() => $"{Verdict}: {Report}";
+}
+
+/// <summary>An oracle over random programs: a transformation checked against an independent computation.</summary>
+public interface IProgramOracle
+{
+    /// <summary>A short name (a column of the fuzz report).</summary>
+    string Name { get; }
+    /// <summary>What kind of bug it catches (for docs/testing.md and the report).</summary>
+    string Catches { get; }
+    /// <summary>Checks one program.</summary>
+    OracleResult Check(RandomProgram program);
+}
+
+/// <summary>
+/// The oracles that exist, in a registry that the default tests and the long fuzz run iterate over.
+/// </summary>
+public static class Oracles
+{
+    /// <summary>
+    /// Reverse mode: <c>Ad.Grad</c> of a random scalar projection <c>s(x) = Σ Sum(out_i * w_i)</c> against float64 central
+    /// differences of the plainly compiled program along random directions.
+    /// </summary>
+    public static IProgramOracle Gradient { get; } = new GradientOracle();
+
+    /// <summary>
+    /// Second order: <c>Ad.Grad(x =&gt; &lt;Grad(s)(x), v&gt;)</c> (a Hessian-vector product, reverse over reverse) against
+    /// central differences of the compiled gradient along <c>v</c>.
+    /// </summary>
+    public static IProgramOracle SecondOrder { get; } = new SecondOrderOracle();
+
+    /// <summary>
+    /// Float32: <c>Ad.Grad</c> of the program on float32 inputs keeps each leaf's dtype and shape and agrees with the
+    /// float64 gradient to float32 accuracy.
+    /// </summary>
+    public static IProgramOracle Float32 { get; } = new Float32Oracle();
+
+    /// <summary><c>Ad.Jit</c> against plain <c>Compile()</c>, on the program and on the gradient of its projection.</summary>
+    public static IProgramOracle Jit { get; } = new JitOracle();
+
+    static readonly List<IProgramOracle> all = [Gradient, SecondOrder, Float32, Jit];
+
+    /// <summary>
+    /// Every registered oracle. TODO(oracles): register here the ones still to write (their transformations are on main):
+    /// the Jvp/Vjp dot test <c>&lt;u, J v&gt; = &lt;Jᵀu, v&gt;</c> (forward mode), <c>Vmap</c> vs a loop (vmap), the Torch
+    /// backend vs the CPU and TorchSharp autograd vs <c>Ad.Grad</c> (torch, from the Torch test assembly).
+    /// </summary>
+    public static IReadOnlyList<IProgramOracle> All => all;
+
+    /// <summary>Adds an oracle to <see cref="All"/> (once).</summary>
+    public static void Register(IProgramOracle oracle)
+    {
+        lock (all) if (!all.Any(o => o.Name == oracle.Name)) all.Add(oracle);
+    }
+}
+
+/// <summary>Shared machinery: the scalar projection of a program, reflection for <c>Ad.Grad</c>, and error measures.</summary>
+public static class ProgramOracleKit
+{
+    /// <summary>The relative error <c>|a - b| / max(1, |a|, |b|)</c>; NaN against NaN is 0, NaN against a number infinite.</summary>
+    public static double Error(double a, double b)
+    {
+        if (double.IsNaN(a) || double.IsNaN(b)) return double.IsNaN(a) && double.IsNaN(b) ? 0 : double.PositiveInfinity;
+        if (a == b) return 0;
+        return Math.Abs(a - b) / Math.Max(1, Math.Max(Math.Abs(a), Math.Abs(b)));
+    }
+
+    static readonly MethodInfo[] grads = typeof(Ad).GetMethods().Where(m => m.Name == nameof(Ad.Grad)).ToArray();
+    static readonly MethodInfo npSum = typeof(Np).GetMethod(nameof(Np.Sum))!;
+    static readonly MethodInfo npLet = typeof(Np).GetMethod(nameof(Np.Let))!;
+
+    /// <summary><c>Ad.Grad(f)</c> for a lambda of one to four parameters whose result is a scalar.</summary>
+    public static LambdaExpression Grad(LambdaExpression f)
+    {
+        var types = f.Parameters.Select(p => p.Type).Append(f.ReturnType).ToArray();
+        var m = grads.Single(g => g.GetGenericArguments().Length == types.Length && g.GetParameters().Length == 1
+            && g.GetParameters()[0].ParameterType.IsGenericType
+            && g.GetParameters()[0].ParameterType.GetGenericTypeDefinition() == typeof(Expression<>)).MakeGenericMethod(types);
+        try { return (LambdaExpression)m.Invoke(null, [f])!; }
+        catch (TargetInvocationException e) when (e.InnerException is not null) { throw e.InnerException; }
+    }
+
+    /// <summary>Calls a compiled delegate, unwrapping the reflection exception.</summary>
+    public static object? Call(Delegate d, object[] args)
+    {
+        try { return d.DynamicInvoke(args); }
+        catch (TargetInvocationException e) when (e.InnerException is not null) { throw e.InnerException; }
+    }
+
+    /// <summary>
+    /// Random weights for each output of a program (seeded): a tensor of the output's shape, or a double, in [-1, 1].
+    /// </summary>
+    public static object[] Weights(RandomProgram p, int seed)
+    {
+        var rng = new Random(seed * 7919 + 17);
+        return p.Outputs.Select(o => o.IsDouble ? (object)(rng.NextDouble() * 2 - 1)
+            : new Tensor(Enumerable.Range(0, o.Shape!.Aggregate(1, (a, b) => a * b)).Select(_ => rng.NextDouble() * 2 - 1).ToArray(), o.Shape!)).ToArray();
+    }
+
+    /// <summary>
+    /// The scalar projection <c>(x[, y]) =&gt; Σ (double)Np.Sum(out_i * w_i)</c> (a double output is multiplied by its
+    /// weight), built around <c>program.Function</c> (invoked, so the reader inlines it), with <c>Np.Let</c> over a pair.
+    /// </summary>
+    public static LambdaExpression Projection(RandomProgram p, object[] weights)
+    {
+        var f = p.Function;
+        var ps = f.Parameters.Select(q => Expression.Parameter(q.Type, q.Name)).ToArray();
+        var call = Expression.Invoke(Expression.Constant(f, f.GetType()), ps);
+        Expression Part(Expression o, object w) => o.Type == typeof(double)
+            ? Expression.Multiply(o, Expression.Constant((double)w))
+            : Expression.Convert(Expression.Call(npSum, Expression.Multiply(o, Expression.Constant((Tensor)w)),
+                Expression.Constant(null, typeof(int?)), Expression.Constant(false)), typeof(double));
+        Expression body;
+        if (p.Outputs.Count == 1) body = Part(call, weights[0]);
+        else
+        {
+            var o = Expression.Parameter(call.Type, "o");
+            var inner = Expression.Add(Part(Expression.Field(o, "Item1"), weights[0]), Part(Expression.Field(o, "Item2"), weights[1]));
+            body = Expression.Call(npLet.MakeGenericMethod(call.Type, typeof(double)), call,
+                Expression.Lambda(typeof(Func<,>).MakeGenericType(call.Type, typeof(double)), inner, o));
+        }
+        var type = ps.Length == 1 ? typeof(Func<,>).MakeGenericType(ps[0].Type, typeof(double)) : typeof(Func<,,>).MakeGenericType(ps[0].Type, ps[1].Type, typeof(double));
+        return Expression.Lambda(type, body, ps);
+    }
+
+    /// <summary>The same projection computed in plain C# from the outputs of the plainly compiled program (the independent side).</summary>
+    public static double Project(RandomProgram p, object? outputs, object[] weights)
+    {
+        object?[] outs = p.Outputs.Count == 1 ? [outputs] : [outputs!.GetType().GetField("Item1")!.GetValue(outputs), outputs.GetType().GetField("Item2")!.GetValue(outputs)];
+        double s = 0;
+        for (int i = 0; i < outs.Length; i++)
+        {
+            if (outs[i] is double d) s += d * (double)weights[i];
+            else
+            {
+                var t = ((Tensor)outs[i]!).AsType(DType.Float64).ToDoubleArray();
+                var w = ((Tensor)weights[i]).ToDoubleArray();
+                if (t.Length != w.Length) throw new InvalidOperationException($"output {i} has {t.Length} elements, the generator expected {w.Length}");
+                for (int k = 0; k < t.Length; k++) s += t[k] * w[k];
+            }
+        }
+        return s;
+    }
+
+    /// <summary>A unit-free random direction over the differentiated leaves, entries in [-1, 1].</summary>
+    public static double[] Direction(int n, Random rng) => Enumerable.Range(0, n).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
+
+    internal static double[] Axpy(double[] x, double a, double[] u) => x.Select((v, i) => v + a * u[i]).ToArray();
+
+    internal static string Failure(RandomProgram p, string what, object[] inputs, int inputSeed) =>
+        $"{what}\n{p.ToCSharp()}\n{p.InputsCSharp(inputs)}\n// seed {p.Seed}{(p.Original ? $" (replay: ProgramGen.FromSeed({p.Seed}))" : " (shrunk)")}; inputs: program.InputsFrom({inputSeed}); {p.Size} nodes, depth {p.Depth}";
+}
+
+/// <summary>Reverse gradient of a random projection against float64 central differences along random directions.</summary>
+sealed class GradientOracle : IProgramOracle
+{
+    public string Name => "Grad vs differences";
+    public string Catches => "a wrong JVP or transpose rule, a wrong unbroadcast, a rule composed wrongly with another (a shared subexpression, a branch, a pytree leaf), a lost or duplicated cotangent";
+
+    /// <summary>Central-difference step.</summary>
+    public const double Step = 1e-5;
+    /// <summary>Tolerance on the relative error.</summary>
+    public const double Tolerance = 1e-6;
+    const int Directions = 3, Draws = 3;
+
+    public OracleResult Check(RandomProgram p)
+    {
+        object[] inputs = p.Inputs();
+        int inputSeed = p.Seed;
+        try
+        {
+            var weights = ProgramOracleKit.Weights(p, p.Seed);
+            var plain = p.Function.Compile(preferInterpretation: true);
+            var grad = ProgramOracleKit.Grad(ProgramOracleKit.Projection(p, weights)).Compile(preferInterpretation: true);
+            string worst = "";
+            for (int draw = 0; draw < Draws; draw++)
+            {
+                inputSeed = draw == 0 ? p.Seed : unchecked(p.Seed * 31 + draw);
+                inputs = draw == 0 ? inputs : p.InputsFrom(inputSeed);
+                var x = inputs[0];
+                double F(double[] flat) { var a = (object[])inputs.Clone(); a[0] = p.Layout.Unflatten(flat); return ProgramOracleKit.Project(p, ProgramOracleKit.Call(plain, a), weights); }
+                var g = p.Layout.Flatten(ProgramOracleKit.Call(grad, inputs)!);
+                var v = p.Layout.Flatten(x);
+                if (g.Length != v.Length)
+                    return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"the gradient has {g.Length} components, the argument {v.Length}", inputs, inputSeed));
+                var rng = new Random(inputSeed);
+                bool smooth = true;
+                for (int d = 0; d < Directions && v.Length > 0; d++)
+                {
+                    var u = ProgramOracleKit.Direction(v.Length, rng);
+                    double sym = g.Select((gi, i) => gi * u[i]).Sum();
+                    double num = (F(ProgramOracleKit.Axpy(v, Step, u)) - F(ProgramOracleKit.Axpy(v, -Step, u))) / (2 * Step);
+                    double err = ProgramOracleKit.Error(sym, num);
+                    if (err <= Tolerance) continue;
+                    // a second step tells a kink or a switching branch (the differences disagree) from a wrong gradient
+                    double num2 = (F(ProgramOracleKit.Axpy(v, 2 * Step, u)) - F(ProgramOracleKit.Axpy(v, -2 * Step, u))) / (4 * Step);
+                    if (ProgramOracleKit.Error(num, num2) > Tolerance / 2 || double.IsNaN(num))
+                    {
+                        smooth = false;
+                        worst = $"not smooth at input draw {draw}: differences {num:G10} (h) and {num2:G10} (2h)";
+                        break;
+                    }
+                    return new(Verdict.Fail, ProgramOracleKit.Failure(p,
+                        $"<Grad, u> = {sym:G12} but central differences give {num:G12} (and {num2:G12} with 2h): error {err:G3} > {Tolerance:G3} (direction {d})",
+                        inputs, inputSeed));
+                }
+                if (smooth) return new(Verdict.Pass, $"{Directions} directions agree within {Tolerance:G3} ({v.Length} components)");
+            }
+            return new(Verdict.Skipped, worst);
+        }
+        catch (Exception e)
+        {
+            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"threw {e.GetType().Name}: {e.Message}", inputs, inputSeed));
+        }
+    }
+}
+
+/// <summary>A Hessian-vector product (reverse over reverse) against central differences of the gradient.</summary>
+sealed class SecondOrderOracle : IProgramOracle
+{
+    public string Name => "Grad of Grad vs differences";
+    public string Catches => "a JVP rule that is not itself differentiable (a rule that uses a non-primitive or forgets a term that only matters at second order), a transpose of a transpose, cotangent dtypes and shapes inside a nested derivative, symbolic zeros lost in a second pass";
+
+    public const double Step = 1e-5;
+    public const double Tolerance = 1e-6;
+    const int Draws = 3;
+
+    static readonly MethodInfo npSum = typeof(Np).GetMethod(nameof(Np.Sum))!;
+    static readonly MethodInfo npLet = typeof(Np).GetMethod(nameof(Np.Let))!;
+
+    /// <summary><c>(x[, y]) =&gt; &lt;G(x[, y]), v&gt;</c> with G the gradient expression and v constant leaves.</summary>
+    static LambdaExpression DirectionalDerivative(RandomProgram p, LambdaExpression g, object v)
+    {
+        var ps = g.Parameters.Select(q => Expression.Parameter(q.Type, q.Name)).ToArray();
+        var call = Expression.Invoke(Expression.Constant(g, g.GetType()), ps);
+        var gp = Expression.Parameter(call.Type, "g");
+        var leaves = p.Layout.Unpack(v);
+        Expression? body = null;
+        for (int i = 0; i < leaves.Length; i++)
+        {
+            var leaf = p.Layout.Kind == ArgKind.Tensor ? (Expression)gp : Expression.PropertyOrField(gp, p.Layout.Kind == ArgKind.Record ? "ABC"[i].ToString() : "Item" + (i + 1));
+            Expression term = leaves[i] is double d ? Expression.Multiply(leaf, Expression.Constant(d))
+                : Expression.Convert(Expression.Call(npSum, Expression.Multiply(leaf, Expression.Constant((Tensor)leaves[i])),
+                    Expression.Constant(null, typeof(int?)), Expression.Constant(false)), typeof(double));
+            body = body is null ? term : Expression.Add(body, term);
+        }
+        var let = Expression.Call(npLet.MakeGenericMethod(call.Type, typeof(double)), call,
+            Expression.Lambda(typeof(Func<,>).MakeGenericType(call.Type, typeof(double)), body!, gp));
+        var type = ps.Length == 1 ? typeof(Func<,>).MakeGenericType(ps[0].Type, typeof(double)) : typeof(Func<,,>).MakeGenericType(ps[0].Type, ps[1].Type, typeof(double));
+        return Expression.Lambda(type, let, ps);
+    }
+
+    public OracleResult Check(RandomProgram p)
+    {
+        object[] inputs = p.Inputs();
+        int inputSeed = p.Seed;
+        try
+        {
+            var weights = ProgramOracleKit.Weights(p, p.Seed);
+            var gradExpr = ProgramOracleKit.Grad(ProgramOracleKit.Projection(p, weights));
+            var grad = gradExpr.Compile(preferInterpretation: true);
+            int n = p.Layout.Flatten(inputs[0]).Length;
+            var dir = ProgramOracleKit.Direction(n, new Random(p.Seed + 1));
+            var vObj = p.Layout.Unflatten(dir);
+            var hvp = ProgramOracleKit.Grad(DirectionalDerivative(p, gradExpr, vObj)).Compile(preferInterpretation: true);
+            string worst = "";
+            for (int draw = 0; draw < Draws; draw++)
+            {
+                inputSeed = draw == 0 ? p.Seed : unchecked(p.Seed * 31 + draw);
+                inputs = draw == 0 ? inputs : p.InputsFrom(inputSeed);
+                double[] G(double[] flat) { var a = (object[])inputs.Clone(); a[0] = p.Layout.Unflatten(flat); return p.Layout.Flatten(ProgramOracleKit.Call(grad, a)!); }
+                var x = p.Layout.Flatten(inputs[0]);
+                var hv = p.Layout.Flatten(ProgramOracleKit.Call(hvp, inputs)!);
+                var gp = G(ProgramOracleKit.Axpy(x, Step, dir)); var gm = G(ProgramOracleKit.Axpy(x, -Step, dir));
+                double[]? num2 = null;
+                bool smooth = true;
+                for (int i = 0; i < n; i++)
+                {
+                    double num = (gp[i] - gm[i]) / (2 * Step);
+                    double err = ProgramOracleKit.Error(hv[i], num);
+                    if (err <= Tolerance) continue;
+                    if (num2 is null)
+                    {
+                        var gp2 = G(ProgramOracleKit.Axpy(x, 2 * Step, dir)); var gm2 = G(ProgramOracleKit.Axpy(x, -2 * Step, dir));
+                        num2 = gp2.Select((a, k) => (a - gm2[k]) / (4 * Step)).ToArray();
+                    }
+                    if (ProgramOracleKit.Error(num, num2[i]) > Tolerance / 2 || double.IsNaN(num))
+                    {
+                        smooth = false;
+                        worst = $"not smooth at input draw {draw}: component {i}, differences {num:G10} (h) and {num2[i]:G10} (2h)";
+                        break;
+                    }
+                    return new(Verdict.Fail, ProgramOracleKit.Failure(p,
+                        $"(H v)[{i}] = {hv[i]:G12} but central differences of the gradient give {num:G12} (and {num2[i]:G12} with 2h): error {err:G3} > {Tolerance:G3}; v = [{string.Join(", ", dir.Select(d => d.ToString("G6")))}]",
+                        inputs, inputSeed));
+                }
+                if (smooth) return new(Verdict.Pass, $"H v agrees within {Tolerance:G3} ({n} components)");
+            }
+            return new(Verdict.Skipped, worst);
+        }
+        catch (Exception e)
+        {
+            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"threw {e.GetType().Name}: {e.Message}", inputs, inputSeed));
+        }
+    }
+}
+
+/// <summary>
+/// The same program on float32 inputs: <c>Ad.Grad</c> must not throw, must give each leaf its input's dtype (float32) and
+/// shape, and must agree with the float64 gradient up to float32 rounding, <c>max|g32 - g64| &lt;= 1e-2 max(1, max|g64|)</c>,
+/// wherever the float32 program itself agrees with the float64 one to that accuracy (elsewhere, a condition flipped or
+/// the program is ill-conditioned in float32, and the verdict is Skipped).
+/// </summary>
+sealed class Float32Oracle : IProgramOracle
+{
+    public string Name => "Grad float32 vs float64";
+    public string Catches => "dtype bugs: a cotangent or a rule that promotes float32 to float64 (or the reverse), a weak scalar that changes a gradient's dtype, a mixed-dtype operation that throws in a derivative";
+
+    /// <summary>
+    /// Float32 rounding (6e-8) times intermediates of up to 1000 (the generator's bound) that cancel: a gradient can be
+    /// off by 1e-3 of its scale without a bug (LogSoftmax of equal values, whose float32 softmax does not sum to 1, under
+    /// a product of 225), so values are checked for gross errors only; per-primitive float32 accuracy is checked by the spec table.
+    /// </summary>
+    public const double Tolerance = 1e-2;
+
+    static object ToFloat32(object leaf) => leaf is Tensor t ? t.AsType(DType.Float32) : leaf;
+
+    static object[] Cast(RandomProgram p, object[] inputs)
+    {
+        var x = p.Layout.Pack(p.Layout.Unpack(inputs[0]).Select(ToFloat32).ToArray());
+        return inputs.Length == 1 ? [x] : [x, ToFloat32(inputs[1])];
+    }
+
+    static object[] To64(RandomProgram p, object[] in32)
+    {
+        object Up(object leaf) => leaf is Tensor t ? t.AsType(DType.Float64) : leaf;
+        var x = p.Layout.Pack(p.Layout.Unpack(in32[0]).Select(Up).ToArray());
+        return in32.Length == 1 ? [x] : [x, Up(in32[1])];
+    }
+
+    /// <summary>The inputs moved by about two float32 ulps (relative 2^-22), so that their float32 rounding changes.</summary>
+    static object[] Nudge(RandomProgram p, object[] inputs)
+    {
+        const double r = 1.0 / (1 << 22);
+        object Move(object leaf) => leaf is Tensor t ? new Tensor(t.ToDoubleArray().Select(v => v * (1 + r)).ToArray(), t.Shape.ToArray()) : (double)leaf * (1 + r);
+        var x = p.Layout.Pack(p.Layout.Unpack(inputs[0]).Select(Move).ToArray());
+        return inputs.Length == 1 ? [x] : [x, Move(inputs[1])];
+    }
+
+    static double MaxAbs(double[] a) => a.Length == 0 ? 0 : a.Max(Math.Abs);
+
+    public OracleResult Check(RandomProgram p)
+    {
+        var inputs = p.Inputs();
+        try
+        {
+            var weights = ProgramOracleKit.Weights(p, p.Seed);
+            var plain = p.Function.Compile(preferInterpretation: true);
+            var grad = ProgramOracleKit.Grad(ProgramOracleKit.Projection(p, weights)).Compile(preferInterpretation: true);
+            var in32 = Cast(p, inputs);
+            var g32 = ProgramOracleKit.Call(grad, in32)!;
+            var leaves32 = p.Layout.Unpack(g32);
+            var inLeaves = p.Layout.Unpack(in32[0]);
+            for (int i = 0; i < leaves32.Length; i++)
+            {
+                if (leaves32[i] is Tensor t && inLeaves[i] is Tensor a && (t.DType != a.DType || !t.Shape.SequenceEqual(a.Shape)))
+                    return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"the gradient of leaf {i} is {t.Aval}, its input is {a.Aval}", in32, p.Seed));
+            }
+            double[] Outs(object[] args)
+            {
+                var o = ProgramOracleKit.Call(plain, args);
+                object?[] os = p.Outputs.Count == 1 ? [o] : [o!.GetType().GetField("Item1")!.GetValue(o), o.GetType().GetField("Item2")!.GetValue(o)];
+                return os.SelectMany(v => v is Tensor t ? t.AsType(DType.Float64).ToDoubleArray() : [(double)v!]).ToArray();
+            }
+            var y64 = Outs(To64(p, in32)); var y32 = Outs(in32);
+            double ey = y64.Select((v, i) => Math.Abs(v - y32[i])).DefaultIfEmpty(0).Max();
+            if (double.IsNaN(ey) || ey > Tolerance * Math.Max(1, MaxAbs(y64)))
+                return new(Verdict.Skipped, $"the float32 program differs from the float64 one by {ey:G3} (a condition flipped, or float32 is too coarse here)");
+            // the float64 gradient at the same (rounded) inputs
+            var a64 = p.Layout.Flatten(ProgramOracleKit.Call(grad, To64(p, in32))!);
+            var a32 = p.Layout.Flatten(g32);
+            double eg = a64.Select((v, i) => Math.Abs(v - a32[i])).DefaultIfEmpty(0).Max();
+            double scale = Tolerance * Math.Max(1, MaxAbs(a64));
+            if (double.IsNaN(eg) || eg > scale)
+            {
+                // float32 rounding noise, not a bug, when a change of the inputs by about one float32 ulp moves the float32
+                // gradient as much (large intermediates cancelling): no conclusion at this point
+                var nudged = p.Layout.Flatten(ProgramOracleKit.Call(grad, Cast(p, Nudge(p, inputs)))!);
+                double noise = a32.Select((v, i) => Math.Abs(v - nudged[i])).DefaultIfEmpty(0).Max();
+                if (!double.IsNaN(eg) && noise > scale / 4)
+                    return new(Verdict.Skipped, $"the float32 gradient is rounding noise here: it moves by {noise:G3} when the inputs move by one float32 ulp");
+                return new(Verdict.Fail, ProgramOracleKit.Failure(p,
+                    $"the float32 gradient differs from the float64 one by {eg:G3} > {Tolerance:G3} max(1, {MaxAbs(a64):G3}) (outputs agree to {ey:G3}, one-ulp noise {noise:G3})", in32, p.Seed));
+            }
+            return new(Verdict.Pass, $"float32 gradient within {eg:G3} of float64");
+        }
+        catch (Exception e)
+        {
+            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"threw {e.GetType().Name}: {e.Message}", Cast(p, inputs), p.Seed));
+        }
+    }
+}
+
+/// <summary>
+/// <c>Ad.Jit</c> against plain <c>Compile()</c>, on the program and on its gradient: same shapes and dtypes, values within
+/// <c>|a - b| &lt;= 1e-9 max(1, |a|, |b|)</c> (the jit's SIMD kernels may differ from scalar code in the last bits,
+/// amplified by at most the program's bound of 1000).
+/// </summary>
+sealed class JitOracle : IProgramOracle
+{
+    public string Name => "Jit vs Compile";
+    public string Catches => "jit bugs: shape specialisation, fused elementwise loops, scalar unrolling, buffer reuse (an output aliasing an intermediate), the blocked GEMM, broadcasting in generated code, conditionals and Np.Let in generated code";
+
+    public const double Tolerance = 1e-9;
+
+    static readonly MethodInfo[] jits = typeof(Ad).GetMethods().Where(m => m.Name == "Jit" && m.GetParameters().Length == 1).ToArray();
+
+    static Delegate Jit(LambdaExpression f)
+    {
+        var types = f.Parameters.Select(p => p.Type).Append(f.ReturnType).ToArray();
+        var m = jits.Single(g => g.GetGenericArguments().Length == types.Length).MakeGenericMethod(types);
+        try { return (Delegate)m.Invoke(null, [f])!; }
+        catch (TargetInvocationException e) when (e.InnerException is not null) { throw e.InnerException; }
+    }
+
+    static void Flatten(object? v, List<double> values, List<string> types)
+    {
+        switch (v)
+        {
+            case Tensor t: types.Add(t.Aval.ToString()); values.AddRange(t.AsType(DType.Float64).ToDoubleArray()); break;
+            case double d: types.Add("double"); values.Add(d); break;
+            case null: types.Add("null"); break;
+            default:
+                var fields = v.GetType().GetFields();
+                if (v is FuzzParams r) { Flatten(r.A, values, types); Flatten(r.B, values, types); Flatten(r.C, values, types); }
+                else foreach (var f in fields.Where(f => f.Name.StartsWith("Item", StringComparison.Ordinal)).OrderBy(f => f.Name)) Flatten(f.GetValue(v), values, types);
+                break;
+        }
+    }
+
+    static string? Compare(string what, object? plain, object? jitted)
+    {
+        List<double> a = new(), b = new(); List<string> ta = new(), tb = new();
+        Flatten(plain, a, ta); Flatten(jitted, b, tb);
+        if (!ta.SequenceEqual(tb)) return $"{what}: Compile() gives {string.Join(", ", ta)} but Jit gives {string.Join(", ", tb)}";
+        for (int i = 0; i < a.Count; i++)
+        {
+            double err = ProgramOracleKit.Error(a[i], b[i]);
+            if (err > Tolerance) return $"{what}: component {i}: Compile() gives {a[i]:R}, Jit {b[i]:R} (error {err:G3} > {Tolerance:G3})";
+        }
+        return null;
+    }
+
+    public OracleResult Check(RandomProgram p)
+    {
+        var inputs = p.Inputs();
+        try
+        {
+            var f = p.Function;
+            var why = Compare("the program", ProgramOracleKit.Call(f.Compile(preferInterpretation: true), inputs), ProgramOracleKit.Call(Jit(f), inputs));
+            if (why is null)
+            {
+                var g = ProgramOracleKit.Grad(ProgramOracleKit.Projection(p, ProgramOracleKit.Weights(p, p.Seed)));
+                why = Compare("its gradient", ProgramOracleKit.Call(g.Compile(preferInterpretation: true), inputs), ProgramOracleKit.Call(Jit(g), inputs));
+            }
+            return why is null ? new(Verdict.Pass, "Jit equals Compile() on the program and its gradient")
+                : new(Verdict.Fail, ProgramOracleKit.Failure(p, why, inputs, p.Seed));
+        }
+        catch (Exception e)
+        {
+            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"threw {e.GetType().Name}: {e.Message}", inputs, p.Seed));
+        }
+    }
+}

@@ -1,0 +1,472 @@
+using FsCheck;
+using FsCheck.Fluent;
+
+namespace Functional.AD.Testing.Programs;
+
+/// <summary>How large and of what kind random programs are.</summary>
+public sealed record ProgramOptions
+{
+    /// <summary>The deepest a program may be (a leaf has depth 1). Each program draws its own limit in 1..MaxDepth, small ones more often.</summary>
+    public int MaxDepth { get; init; } = 8;
+    /// <summary>The most nodes a program may have (each program draws its own limit, small ones more often).</summary>
+    public int MaxSize { get; init; } = 40;
+    /// <summary>Highest rank of any value.</summary>
+    public int MaxRank { get; init; } = 3;
+    /// <summary>Largest axis length.</summary>
+    public int MaxDim { get; init; } = 3;
+    /// <summary>Whether outputs may be a pair (<c>Np.Tuple</c>).</summary>
+    public bool PairOutputs { get; init; } = true;
+    /// <summary>Whether outputs may be doubles.</summary>
+    public bool DoubleOutputs { get; init; } = true;
+    /// <summary>Whether programs may contain <c>c &gt; 0 ? a : b</c> and <c>Np.Where</c>.</summary>
+    public bool Conditionals { get; init; } = true;
+    /// <summary>Your own elementwise functions, called as <c>name.Invoke(x)</c> inside random programs.</summary>
+    public IReadOnlyList<UserFunction> UserFunctions { get; init; } = [];
+    /// <summary>The defaults.</summary>
+    public static ProgramOptions Default { get; } = new();
+}
+
+/// <summary>
+/// Random well-typed programs over the primitive table, as FsCheck generators with shrinking. A program is generated
+/// top-down from a seed: each node is asked for a value of a given shape (or a double) and picks an operation that can
+/// produce it (broadcasting operands, a reduction over an inserted axis, a product over a random inner length, a
+/// reshape, a gather...), so every program is well-typed. Domains hold by construction (<c>Log(Softplus(a))</c>,
+/// <c>Sqrt(a * a + 1)</c>, <c>a / (b * b + 1)</c>, <c>Pow(Exp(a), b)</c>; <c>Exp</c> and <c>Pow</c> get small arguments,
+/// squashed by a <c>Tanh</c> when their bound is too large). Shared subexpressions come from <c>Np.Let</c>.
+/// </summary>
+/// <example><code>
+/// var p = ProgramGen.FromSeed(42);
+/// Console.WriteLine(p);                       // C#, inputs, seed
+/// var r = Oracles.Gradient.Check(p);          // reverse gradient vs central differences
+/// Prop.ForAll(ProgramGen.Arbitrary(), p =&gt; Oracles.Gradient.Check(p).Ok).QuickCheckThrowOnFailure();
+/// </code></example>
+public static class ProgramGen
+{
+    /// <summary>The program generated from a seed (deterministic: the replay of a reported failure).</summary>
+    public static RandomProgram FromSeed(int seed, ProgramOptions? options = null) => new Generator(seed, options ?? ProgramOptions.Default).Program();
+
+    /// <summary>Programs from random seeds.</summary>
+    public static Gen<RandomProgram> Programs(ProgramOptions? options = null) =>
+        Gen.Choose(0, int.MaxValue).Select(seed => FromSeed(seed, options));
+
+    /// <summary>Programs with shrinking: a failing program is reported as the smallest failing program found.</summary>
+    public static Arbitrary<RandomProgram> Arbitrary(ProgramOptions? options = null) => Arb.From(Programs(options), Shrink);
+
+    /// <summary>
+    /// Smaller programs with the same arguments and inputs: an output or any subterm replaced by one of its operands of
+    /// the same type, by an argument or <c>Np.Let</c> variable of the same shape, or by a constant; a <c>Np.Let</c> by its
+    /// body (the variable substituted). Every candidate is well-typed and inside every domain.
+    /// </summary>
+    public static IEnumerable<RandomProgram> Shrink(RandomProgram p)
+    {
+        if (p.Outputs.Count == 2)
+        {
+            yield return p.WithOutputs([p.Outputs[0]]);
+            yield return p.WithOutputs([p.Outputs[1]]);
+        }
+        for (int o = 0; o < p.Outputs.Count; o++)
+            foreach (var t in ShrinkTerm(p.Outputs[o], p.Layout, []))
+            {
+                if (!t.Valid()) continue;
+                var outs = p.Outputs.ToArray();
+                outs[o] = t;
+                yield return p.WithOutputs(outs);
+            }
+    }
+
+    /// <summary>Greedy shrinking outside FsCheck: repeatedly takes the first smaller program that still fails.</summary>
+    public static RandomProgram Minimize(RandomProgram p, Func<RandomProgram, bool> fails, int maxSteps = 200)
+    {
+        for (int step = 0; step < maxSteps; step++)
+        {
+            var next = Shrink(p).FirstOrDefault(fails);
+            if (next is null) return p;
+            p = next;
+        }
+        return p;
+    }
+
+    static bool ContainsLet(Term t) => t.Op == Op.Let || t.Args.Any(ContainsLet);
+
+    static bool SameType(Term a, Term b) => a.IsDouble ? b.IsDouble : !b.IsDouble && a.Shape!.SequenceEqual(b.Shape!);
+
+    static IEnumerable<Term> ShrinkTerm(Term t, ArgLayout layout, List<VarRef> scope)
+    {
+        // 1. the whole subterm by a leaf of the same type
+        if (t.Op is not (Op.Arg or Op.Var or Op.Const))
+        {
+            for (int i = 0; i < layout.Leaves.Count; i++)
+                if (layout.Leaves[i] is var s && (s is null ? t.IsDouble : !t.IsDouble && s.SequenceEqual(t.Shape!)))
+                    yield return new Term(Op.Arg, s, [], i);
+            foreach (var v in scope)
+                if (v.Shape is null ? t.IsDouble : !t.IsDouble && v.Shape.SequenceEqual(t.Shape!))
+                    yield return new Term(Op.Var, v.Shape, [], v);
+            // a double that still depends on the input (a constant would make a condition static)
+            if (t.IsDouble && t.Size > 2)
+                for (int i = 0; i < layout.Leaves.Count; i++)
+                    if (layout.Leaves[i] is { } s)
+                        yield return new Term(Op.ToDouble, null, [new Term(Op.Arg, s, [], i)]);
+            yield return new Term(Op.Const, t.Shape, [], 0.5);
+        }
+        // 2. by one of its operands of the same type
+        if (t.Op == Op.Let)
+        {
+            if (SameType(t.Args[0], t)) yield return t.Args[0];
+            // (only a value without Np.Let of its own is substituted, so the number of Np.Let always falls: shrinking ends)
+            if (!ContainsLet(t.Args[0])) yield return t.Args[1].Substitute(((VarRef)t.Attr!).Id, t.Args[0]);
+        }
+        else
+            foreach (var a in t.Args)
+                if (SameType(a, t)) yield return a;
+        // 3. shrink inside
+        for (int i = 0; i < t.Args.Length; i++)
+        {
+            var inner = scope;
+            if (t.Op == Op.Let && i == 1) inner = [.. scope, (VarRef)t.Attr!];
+            foreach (var a in ShrinkTerm(t.Args[i], layout, inner))
+                yield return t.With(i, a);
+        }
+    }
+
+    /// <summary>Top-down generation of one program from a seed.</summary>
+    sealed class Generator(int seed, ProgramOptions o)
+    {
+        readonly Random rng = new(seed);
+        ArgLayout layout = null!;
+        readonly List<VarRef> scope = new();
+        int budget, nextVar;
+
+        int Int(int lo, int hi) => rng.Next(lo, hi + 1);
+        bool Chance(double p) => rng.NextDouble() < p;
+        T Pick<T>(IReadOnlyList<T> xs) => xs[rng.Next(xs.Count)];
+        double Uniform(double lo, double hi) => lo + (hi - lo) * rng.NextDouble();
+
+        int[] RandomShape(int minRank = 0)
+        {
+            int r = Int(minRank, o.MaxRank);
+            return Enumerable.Range(0, r).Select(_ => Chance(0.25) ? 1 : Int(1, o.MaxDim)).ToArray();
+        }
+
+        public RandomProgram Program()
+        {
+            var kind = Pick(Enum.GetValues<ArgKind>());
+            var shapes = new[] { RandomShape(), RandomShape() };
+            layout = new ArgLayout(kind, shapes, Chance(0.25) ? RandomShape() : null);
+            // sizes: small programs more often, deep ones reachable
+            int depth = Math.Min(o.MaxDepth, 1 + (int)Math.Floor(Math.Pow(rng.NextDouble(), 0.8) * o.MaxDepth));
+            budget = Math.Max(1, (int)Math.Round(Math.Pow(rng.NextDouble(), 1.3) * o.MaxSize));
+            var outs = new List<Term> { Output(depth) };
+            if (o.PairOutputs && Chance(0.2)) outs.Add(Output(Math.Max(1, depth - 1)));
+            return new RandomProgram(layout, outs.ToArray(), seed, true);
+        }
+
+        Term Output(int depth)
+        {
+            if (o.DoubleOutputs && Chance(0.2)) return Double(depth);
+            var tensorLeaves = layout.Leaves.Where(s => s is not null).ToList();
+            return Tensor(Chance(0.5) ? Pick(tensorLeaves)! : RandomShape(), depth);
+        }
+
+        // ------------------------------------------------------------------ leaves
+
+        List<(Term Term, double Weight)> ExactLeaves(int[]? shape)
+        {
+            var r = new List<(Term, double)>();
+            for (int i = 0; i < layout.Leaves.Count; i++)
+                if (layout.Leaves[i] is var s && (s is null ? shape is null : shape is not null && s.SequenceEqual(shape)))
+                    r.Add((new Term(Op.Arg, s, [], i), 3));
+            foreach (var v in scope)
+                if (v.Shape is null ? shape is null : shape is not null && v.Shape.SequenceEqual(shape))
+                    r.Add((new Term(Op.Var, v.Shape, [], v), 6));
+            return r;
+        }
+
+        T Weighted<T>(List<(T Item, double Weight)> xs)
+        {
+            double u = rng.NextDouble() * xs.Sum(x => x.Weight);
+            foreach (var (item, w) in xs) { if ((u -= w) < 0) return item; }
+            return xs[^1].Item;
+        }
+
+        static bool BroadcastsTo(int[] s, int[] target)
+        {
+            if (s.Length > target.Length) return false;
+            for (int i = 1; i <= s.Length; i++)
+                if (s[^i] != 1 && s[^i] != target[^i]) return false;
+            return true;
+        }
+
+        IEnumerable<Term> AnyLeaves()
+        {
+            for (int i = 0; i < layout.Leaves.Count; i++) yield return new Term(Op.Arg, layout.Leaves[i], [], i);
+            foreach (var v in scope) yield return new Term(Op.Var, v.Shape, [], v);
+        }
+
+        Term TensorLeaf(int[] shape)
+        {
+            var c = ExactLeaves(shape);
+            foreach (var l in AnyLeaves())
+            {
+                if (l.Shape is { } s && !s.SequenceEqual(shape) && BroadcastsTo(s, shape)) c.Add((new Term(Op.BroadcastTo, shape, [l]), 1));
+            }
+            if (c.Count == 0 || Chance(0.1))
+            {
+                // reduce any leaf to a scalar, then broadcast it
+                var l = Pick(AnyLeaves().ToList());
+                if (l.IsDouble) l = AnyLeaves().First(t => !t.IsDouble);
+                var scalar = l.Shape!.Length == 0 ? l : new Term(Op.Mean, [], [l], new Reduction(null, false));
+                c.Add((shape.Length == 0 ? scalar : new Term(Op.BroadcastTo, shape, [scalar]), 2));
+            }
+            if (Chance(0.03)) return new Term(Op.Const, shape, [], Math.Round(Uniform(-2, 2), 2));
+            return Weighted(c);
+        }
+
+        Term DoubleLeaf()
+        {
+            var c = ExactLeaves(null);
+            foreach (var l in AnyLeaves())
+                if (!l.IsDouble) c.Add((new Term(Op.ToDouble, null, [l]), 1));
+            if (Chance(0.05)) return new Term(Op.Const, null, [], Math.Round(Uniform(-2, 2), 2));
+            return Weighted(c);
+        }
+
+        // ------------------------------------------------------------------ helpers
+
+        /// <summary>Squashes an operand whose bound is too large for its parent.</summary>
+        static Term Squash(Term t) => t.Op == Op.FromDouble ? new(Op.FromDouble, [], [Squash(t.Args[0])]) : new(Op.Tanh, t.Shape, [t]);
+
+        Term Finish(Term t)
+        {
+            // keep every bound below the maximum and every domain respected: squash the largest operand until it is
+            for (int guard = 0; guard < 8 && (!t.LocalValid() || t.Bound > Term.MaxBound); guard++)
+            {
+                int i = Enumerable.Range(0, t.Args.Length).MaxBy(k => t.Args[k].Bound);
+                t = t.With(i, Squash(t.Args[i]));
+            }
+            return t;
+        }
+
+        /// <summary>A shape that broadcasts to <paramref name="s"/>: some leading axes dropped, some axes set to 1.</summary>
+        int[] Reduced(int[] s)
+        {
+            int drop = Chance(0.5) ? 0 : Int(0, s.Length);
+            return s.Skip(drop).Select(d => Chance(0.3) ? 1 : d).ToArray();
+        }
+
+        // ------------------------------------------------------------------ tensors
+
+        Term Tensor(int[] s, int depth)
+        {
+            if (depth <= 1 || budget <= 0 || Chance(0.12)) return TensorLeaf(s);
+            budget--;
+            int r = s.Length;
+            var ops = new List<(Func<Term?> Make, double Weight)>
+            {
+                (() => UnaryT(s, depth), 3),
+                (() => BinaryT(s, depth), 3),
+                (() => ReduceTo(s, depth), 1.5),
+                (() => Let(s, depth), 0.7),
+            };
+            if (o.Conditionals)
+            {
+                ops.Add((() => Finish(new Term(Op.Where, s, [Tensor(s, depth - 1), Tensor(Reduced(s), depth - 1), Tensor(Reduced(s), depth - 1)])), 0.3));
+                ops.Add((() => Finish(new Term(Op.Cond, s, [Double(depth - 1), Tensor(s, depth - 1), Tensor(s, depth - 1)])), 0.4));
+            }
+            if (r >= 1) ops.Add((() => Finish(new Term(Chance(0.5) ? Op.Softmax : Op.LogSoftmax, s, [Tensor(s, depth - 1)], Int(-1, r - 1))), 0.5));
+            if (r <= 2) ops.Add((() => DotTo(s, depth), 0.7));
+            if (r >= 2) ops.Add((() => MatMulTo(s, depth), 0.5));
+            if (r >= 2) ops.Add((() => TransposeTo(s, depth), 0.4));
+            ops.Add((() => ReshapeTo(s, depth), 0.4));
+            if (r >= 1) ops.Add((() => { var c = Reduced(s); return c.SequenceEqual(s) ? null : new Term(Op.BroadcastTo, s, [Tensor(c, depth - 1)]); }, 0.3));
+            if (s.Any(d => d >= 2)) ops.Add((() => ConcatTo(s, depth), 0.4));
+            if (s.Any(d => d is 2 or 3)) ops.Add((() => StackTo(s, depth), 0.3));
+            if (r >= 1) ops.Add((() => TakeTo(s, depth), 0.4));
+            foreach (var f in o.UserFunctions) ops.Add((() => Finish(new Term(Op.User, s, [Tensor(s, depth - 1)], f)), 1.0 / o.UserFunctions.Count));
+            for (int attempt = 0; attempt < 4; attempt++)
+                if (Weighted(ops)() is { } t) return t;
+            return TensorLeaf(s);
+        }
+
+        static readonly Op[] Unaries = [Op.Neg, Op.Tanh, Op.Sin, Op.Cos, Op.Sigmoid, Op.Softplus, Op.Relu, Op.Abs, Op.Exp, Op.LogSoftplus, Op.SqrtSq1];
+        static readonly Op[] Binaries = [Op.Add, Op.Sub, Op.Mul, Op.Div1, Op.PowExp, Op.Maximum, Op.Minimum];
+
+        Term UnaryT(int[]? s, int depth)
+        {
+            var op = Pick(Unaries);
+            var a = s is null ? Double(depth - 1) : Tensor(s, depth - 1);
+            return Finish(new Term(op, s, [a]));
+        }
+
+        Term BinaryT(int[] s, int depth)
+        {
+            var op = Pick(Binaries);
+            int mode = Int(0, 7);
+            // Maximum, Minimum and Pow take tensors only (Np methods); + - * / also mix tensors and doubles;
+            // + - * also take (Tensor)d, a weak scalar, next to a float64 tensor (anywhere else it would compute in float32)
+            if (op is Op.Maximum or Op.Minimum or Op.PowExp) mode = Math.Min(mode, 2);
+            if (op is Op.Div1 && mode >= 6) mode = 3;
+            Term a, b;
+            switch (mode)
+            {
+                case 0: a = Tensor(s, depth - 1); b = Tensor(s, depth - 1); break;
+                case 1: a = Tensor(s, depth - 1); b = Tensor(Reduced(s), depth - 1); break;
+                case 2: a = Tensor(Reduced(s), depth - 1); b = Tensor(s, depth - 1); break;
+                case 3: a = Tensor(s, depth - 1); b = Double(depth - 1); break;
+                case 4: a = Double(depth - 1); b = Tensor(s, depth - 1); break;
+                case 6: a = Tensor(s, depth - 1); b = new Term(Op.FromDouble, [], [Double(depth - 1)]); break;
+                case 7: a = new Term(Op.FromDouble, [], [Double(depth - 1)]); b = Tensor(s, depth - 1); break;
+                default: a = Tensor(s, depth - 1); b = new Term(Op.Const, null, [], Math.Round(Uniform(-2, 2), 2)); break;
+            }
+            return Finish(new Term(op, s, [a, b]));
+        }
+
+        Term? ReduceTo(int[] s, int depth)
+        {
+            var op = Pick(new[] { Op.Sum, Op.Mean, Op.Max, Op.LogSumExp });
+            int r = s.Length;
+            int[] input; Reduction red;
+            int choice = Int(0, 2);
+            if (r == 0 && choice == 0) { input = RandomShape(); red = new Reduction(null, false); }
+            else if (choice <= 1 && r < o.MaxRank)
+            {
+                int ax = Int(0, r);
+                input = [.. s.Take(ax), Int(1, o.MaxDim), .. s.Skip(ax)];
+                red = new Reduction(Chance(0.5) ? ax : ax - (r + 1), false);
+            }
+            else
+            {
+                var ones = Enumerable.Range(0, r).Where(i => s[i] == 1).ToList();
+                if (ones.Count == 0) return null;
+                int ax = Pick(ones);
+                input = (int[])s.Clone(); input[ax] = Int(1, o.MaxDim);
+                red = new Reduction(Chance(0.5) ? ax : ax - r, true);
+            }
+            return Finish(new Term(op, s, [Tensor(input, depth - 1)], red));
+        }
+
+        Term Let(int[] s, int depth)
+        {
+            int[]? vs = Chance(0.15) ? null : Chance(0.6) ? s : RandomShape();
+            var value = vs is null ? Double(depth - 1) : Tensor(vs, depth - 1);
+            var v = new VarRef(nextVar++, vs, value.Bound);
+            scope.Add(v);
+            var body = Tensor(s, depth - 1);
+            scope.Remove(v);
+            return new Term(Op.Let, s, [value, body], v);
+        }
+
+        Term DotTo(int[] s, int depth)
+        {
+            int k = Int(1, o.MaxDim);
+            var (a, b) = s.Length switch
+            {
+                0 => (new[] { k }, new[] { k }),
+                1 => Chance(0.5) ? (new[] { s[0], k }, new[] { k }) : (new[] { k }, new[] { k, s[0] }),
+                _ => (new[] { s[0], k }, new[] { k, s[1] }),
+            };
+            return Finish(new Term(Op.Dot, s, [Tensor(a, depth - 1), Tensor(b, depth - 1)]));
+        }
+
+        Term MatMulTo(int[] s, int depth)
+        {
+            int k = Int(1, o.MaxDim);
+            int m = s[^2], n = s[^1];
+            int[] a, b;
+            if (s.Length == 2) { a = [m, k]; b = [k, n]; }
+            else
+            {
+                int B = s[0];
+                (a, b) = Int(0, 3) switch
+                {
+                    0 => (new[] { B, m, k }, new[] { k, n }),
+                    1 => (new[] { B, m, k }, new[] { B, k, n }),
+                    2 => (new[] { B, m, k }, new[] { 1, k, n }),
+                    _ => (new[] { m, k }, new[] { B, k, n }),
+                };
+            }
+            return Finish(new Term(Op.MatMul, s, [Tensor(a, depth - 1), Tensor(b, depth - 1)]));
+        }
+
+        Term TransposeTo(int[] s, int depth)
+        {
+            int r = s.Length;
+            if (Chance(0.3))
+                return new Term(Op.Transpose, s, [Tensor(s.Reverse().ToArray(), depth - 1)], null);
+            var perm = Enumerable.Range(0, r).OrderBy(_ => rng.Next()).ToArray();
+            // output[i] = input[perm[i]]
+            var input = new int[r];
+            for (int i = 0; i < r; i++) input[perm[i]] = s[i];
+            return new Term(Op.Transpose, s, [Tensor(input, depth - 1)], perm);
+        }
+
+        Term? ReshapeTo(int[] s, int depth)
+        {
+            int n = s.Aggregate(1, (a, b) => a * b);
+            var cands = new List<int[]>();
+            void Add(int[] c) { if (c.Aggregate(1, (a, b) => a * b) == n && !c.SequenceEqual(s)) cands.Add(c); }
+            Add([]); Add([n]);
+            for (int a = 1; a <= n; a++)
+            {
+                Add([a, n / Math.Max(1, a)]);
+                for (int b = 1; b <= n; b++) Add([a, b, n / Math.Max(1, a * b)]);
+            }
+            cands = cands.Where(c => c.All(d => d >= 1)).ToList();
+            if (cands.Count == 0) return null;
+            var input = Pick(cands);
+            var target = (int[])s.Clone();
+            if (s.Length > 0 && Chance(0.3)) target[Int(0, s.Length - 1)] = -1;
+            return new Term(Op.Reshape, s, [Tensor(input, depth - 1)], target);
+        }
+
+        Term ConcatTo(int[] s, int depth)
+        {
+            var axes = Enumerable.Range(0, s.Length).Where(i => s[i] >= 2).ToList();
+            int ax = Pick(axes);
+            var sizes = new List<int>();
+            int left = s[ax];
+            while (left > 0) { int k = Int(1, left); if (sizes.Count == 1 && k == left && Chance(0.5)) k = 1; sizes.Add(k); left -= k; }
+            if (sizes.Count == 1) { sizes = [1, s[ax] - 1]; }
+            var parts = sizes.Select(k => { var p = (int[])s.Clone(); p[ax] = k; return Tensor(p, depth - 1); }).ToArray();
+            return new Term(Op.Concatenate, s, parts, Chance(0.5) ? ax : ax - s.Length);
+        }
+
+        Term StackTo(int[] s, int depth)
+        {
+            var axes = Enumerable.Range(0, s.Length).Where(i => s[i] is 2 or 3).ToList();
+            int ax = Pick(axes);
+            var part = s.Where((_, i) => i != ax).ToArray();
+            var parts = Enumerable.Range(0, s[ax]).Select(_ => Tensor(part, depth - 1)).ToArray();
+            return new Term(Op.Stack, s, parts, Chance(0.5) ? ax : ax - s.Length);
+        }
+
+        Term TakeTo(int[] s, int depth)
+        {
+            int ax = Int(0, s.Length - 1);
+            int n = Int(1, o.MaxDim);
+            var input = (int[])s.Clone(); input[ax] = n;
+            var idx = Enumerable.Range(0, s[ax]).Select(_ => (double)Int(0, n - 1)).ToArray();
+            return new Term(Op.Take, s, [Tensor(input, depth - 1)], new Gather(idx, ax));
+        }
+
+        // ------------------------------------------------------------------ doubles
+
+        Term Double(int depth)
+        {
+            if (depth <= 1 || budget <= 0 || Chance(0.15)) return DoubleLeaf();
+            budget--;
+            var ops = new List<(Func<Term?> Make, double Weight)>
+            {
+                (() => UnaryT(null, depth), 2),
+                (() => { var op = Pick(Binaries); return Finish(new Term(op, null, [Double(depth - 1), Double(depth - 1)])); }, 2),
+                (() => new Term(Op.ToDouble, null, [Tensor(Chance(0.3) ? [] : RandomShape(), depth - 1)]), 2),
+                (() => { var vs = Chance(0.5) ? null : RandomShape(); var value = vs is null ? Double(depth - 1) : Tensor(vs, depth - 1);
+                         var v = new VarRef(nextVar++, vs, value.Bound); scope.Add(v); var body = Double(depth - 1); scope.Remove(v);
+                         return new Term(Op.Let, null, [value, body], v); }, 0.4),
+            };
+            if (o.Conditionals) ops.Add((() => Finish(new Term(Op.Cond, null, [Double(depth - 1), Double(depth - 1), Double(depth - 1)])), 0.3));
+            for (int attempt = 0; attempt < 4; attempt++)
+                if (Weighted(ops)() is { } t) return t;
+            return DoubleLeaf();
+        }
+    }
+}
