@@ -182,7 +182,8 @@ internal sealed class Codegen
         // every other operand must be known now
         for (int i = 0; i < n.Args.Length; i++)
         {
-            if (lin.Contains(i)) { if (n.Args[i].Kind != Kind.Tensor || AvalOf(n.Args[i]) is null || AvalOf(n.Args[i])!.Size > 4 * Tiny) return false; continue; }
+            // (a constant linear operand would make the node affine, not linear: leave it to the eager kernel)
+            if (lin.Contains(i)) { if (n.Args[i].Kind != Kind.Tensor || n.Args[i].IsConst || AvalOf(n.Args[i]) is null || AvalOf(n.Args[i])!.Size > 4 * Tiny) return false; continue; }
             if (!(n.Args[i].IsConst || n.Args[i].Kind == Kind.Aval && AvalOf(n.Args[i]) is not null)) return false;
         }
         long probes = low.Bilinear ? (long)AvalOf(n.Args[0])!.Size * AvalOf(n.Args[1])!.Size : lin.Sum(i => (long)AvalOf(n.Args[i])!.Size);

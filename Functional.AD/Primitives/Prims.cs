@@ -186,7 +186,7 @@ internal static class Prims
             p.Elementwise = true;
         foreach (var p in new[] { Zeros, Ones }) p.LikeAval = 0;
         foreach (var p in new[] { SumTo, BroadcastTo, ReshapeTo, ExpandReduced, ExpandReducedMean }) p.LikeAval = 1;
-        foreach (var p in new[] { MatMulTA, MatMulTB, ScatterAdd }) p.LikeAval = 2;
+        foreach (var p in new[] { ScatterAdd }) p.LikeAval = 2;   // (MatMulTA/TB keep g's dtype, so they are not shaped like their aval)
         // SumTo, BroadcastTo and ReshapeTo to the shape a value already has are the identity
         foreach (var p in new[] { SumTo, BroadcastTo, ReshapeTo })
             p.Rewrite = (b, a, _) => a[0].Kind == Kind.Tensor && a[0].Cls == a[1].Cls && a[0].Cls > 0 ? a[0] : null;
@@ -316,7 +316,7 @@ internal static class Prims
         DotTB.Jvp = (c, t) => Sum2(t[0] is null ? null : R.DotTB(t[0]!, c.X[1]), t[1] is null ? null : R.DotTB(c.X[0], t[1]!));
         DotTB.Transpose = (c, ct) => [c.Linear[0] ? Own(c, 0, R.DotTA(c.X[1], ct)) : null, c.Linear[1] ? Own(c, 1, R.Dot(c.X[0], ct)) : null];
         MatMul.Jvp = (c, t) => Sum2(t[0] is null ? null : R.MatMul(t[0]!, c.X[1]), t[1] is null ? null : R.MatMul(c.X[0], t[1]!));
-        MatMul.Transpose = (c, ct) => [c.Linear[0] ? R.MatMulTA(ct, c.X[1], c.Aval(0)) : null, c.Linear[1] ? R.MatMulTB(c.X[0], ct, c.Aval(1)) : null];
+        MatMul.Transpose = (c, ct) => [c.Linear[0] ? Own(c, 0, R.MatMulTA(ct, c.X[1], c.Aval(0))) : null, c.Linear[1] ? Own(c, 1, R.MatMulTB(c.X[0], ct, c.Aval(1))) : null];
         MatMulTA.NonDiff = [2];
         MatMulTA.Jvp = (c, t) => Sum2(t[0] is null ? null : R.MatMulTA(t[0]!, c.X[1], c.X[2]), t[1] is null ? null : R.MatMulTA(c.X[0], t[1]!, c.X[2]));
         MatMulTA.Transpose = (c, ct) => [c.Linear[0] ? c.Unbroadcast(R.MatMul(ct, c.X[1]), 0) : null, c.Linear[1] ? R.MatMulTB(ct, c.X[0], c.Aval(1)) : null, null];

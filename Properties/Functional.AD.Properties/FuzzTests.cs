@@ -98,10 +98,10 @@ public class FuzzTests(ITestOutputHelper output)
 
     public static IEnumerable<object[]> OracleNames => Oracles.All.Where(o => !KnownFailing.Contains(o.Name)).Select(o => new object[] { o.Name });
 
-    [Fact(Skip = "BUG: Ad.Jit gives a wrong value for a constant operand of Np.Stack/Np.Concatenate (fuzz finding 4, JitFindingTests)")]
+    [Fact]
     public void Jit_oracle_holds_on_1000_random_programs() => Oracle_holds_on_1000_random_programs(Oracles.Jit.Name);
 
-    [Fact(Skip = "BUG: the cotangent of a float32 operand of MatMul with a float64 one is float64 (fuzz finding 3, open for MatMul; ProductDtypeFindingTests)")]
+    [Fact]
     public void Float32_oracle_holds_on_1000_random_programs() => Oracle_holds_on_1000_random_programs(Oracles.Float32.Name);
 
     [Theory]

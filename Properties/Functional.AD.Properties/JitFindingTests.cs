@@ -12,7 +12,7 @@ public class JitFindingTests
 {
     static readonly Tensor Y = new(new[] { 0.37346862180785667, 1.6908360252579842 });
 
-    [Fact(Skip = "BUG: Ad.Jit gives a wrong value for a constant operand of Np.Stack/Np.Concatenate (fuzz finding 4, docs/testing.md)")]
+    [Fact]
     public void Jit_of_a_stack_with_a_constant_part_equals_Compile()
     {
         Expression<Func<Tensor, Tensor>> f = y => Np.Stack(new[] { y, Np.Full(new[] { 2 }, -0.35, DType.Float64) }, 0);
@@ -20,7 +20,7 @@ public class JitFindingTests
         Assert.Equal(new[] { Y.ToDoubleArray()[0], Y.ToDoubleArray()[1], -0.35, -0.35 }, f.Jit()(Y).ToDoubleArray());
     }
 
-    [Fact(Skip = "BUG: Ad.Jit gives a wrong value for a constant operand of Np.Stack/Np.Concatenate (fuzz finding 4, docs/testing.md)")]
+    [Fact]
     public void Jit_of_a_concatenation_with_a_constant_part_equals_Compile()
     {
         Expression<Func<Tensor, Tensor>> f = y => Np.Concatenate(new[] { Np.Full(new[] { 1 }, -1.33, DType.Float64), y }, 0) * new Tensor(new[] { 1.0, 2, 3 });
