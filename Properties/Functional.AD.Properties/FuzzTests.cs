@@ -94,15 +94,10 @@ public class ProgramGenTests(ITestOutputHelper output)
 public class FuzzTests(ITestOutputHelper output)
 {
     /// <summary>Oracles with an open bug they find within 1,000 programs (see docs/testing.md); the long run still runs them.</summary>
-    static readonly string[] KnownFailing = [Oracles.Jit.Name, Oracles.Float32.Name];
+    static readonly string[] KnownFailing = [];
 
     public static IEnumerable<object[]> OracleNames => Oracles.All.Where(o => !KnownFailing.Contains(o.Name)).Select(o => new object[] { o.Name });
 
-    [Fact]
-    public void Jit_oracle_holds_on_1000_random_programs() => Oracle_holds_on_1000_random_programs(Oracles.Jit.Name);
-
-    [Fact]
-    public void Float32_oracle_holds_on_1000_random_programs() => Oracle_holds_on_1000_random_programs(Oracles.Float32.Name);
 
     [Theory]
     [MemberData(nameof(OracleNames))]
