@@ -17,7 +17,7 @@ namespace Functional.AD;
 /// </summary>
 internal static class Gemm
 {
-    const int KC = 256, MC = 120, NC = 1024;
+    const int KC = 384, MC = 96, NC = 4096;
     /// <summary>Whether 512-bit vectors are accelerated (AVX-512): then the tile is 8 x 2 Vector512; otherwise 6 x 2 Vector256 (AVX2, 16 registers).</summary>
     static readonly bool Wide = Vector512.IsHardwareAccelerated;
     /// <summary>Rows of the register tile.</summary>
