@@ -116,6 +116,7 @@ public class JitCompile
 }
 
 /// <summary>The blocked GEMM, float32, square: GFLOP/s = 2 N^3 / time.</summary>
+[MinColumn]
 public class JitGemm
 {
     float[] a = null!, b = null!, c = null!;
@@ -195,4 +196,37 @@ public class JitMlp
 
     [Benchmark(Description = "Ad.Jit(Ad.Grad(loss))")]
     public MlpParams Jitted() => jitted(p, x, y);
+}
+
+/// <summary>
+/// A long elementwise chain on large tensors: jitted (one fused vector loop, only the result written) vs plain
+/// Compile() (one eager TensorPrimitives call and one fresh array per node).
+/// </summary>
+[MinColumn]
+public class JitFusion
+{
+    static readonly Expression<Func<Tensor, Tensor, Tensor, Tensor>> Chain = (x, y, s) =>
+        Tanh(x * y + 2.0) * Exp(-x) - Sigmoid(y) / (1 + Abs(x)) + Log(1 + x * x) * s + Where(Greater(x, y), Sqrt(Abs(y)), -x);
+
+    Tensor x = null!, y = null!, s = null!;
+    Func<Tensor, Tensor, Tensor, Tensor> jitted = null!, plain = null!;
+
+    [Params(10_000, 1_000_000)] public int N;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        x = Rng.Normal(PrngKey.Create(1), [N]);
+        y = Rng.Normal(PrngKey.Create(2), [N]);
+        s = Reshape(new Tensor(new float[] { 0.5f }), []);
+        jitted = Chain.Jit();
+        plain = Chain.Compile();
+        if (!plain(x, y, s).AllClose(jitted(x, y, s), 1e-4, 1e-5)) throw new InvalidOperationException("fused chain differs from Compile()");
+    }
+
+    [Benchmark(Baseline = true, Description = "Compile() (eager kernels, an array per node)")]
+    public Tensor Eager() => plain(x, y, s);
+
+    [Benchmark(Description = "Ad.Jit (one fused loop)")]
+    public Tensor Fused() => jitted(x, y, s);
 }

@@ -11,7 +11,7 @@ namespace Functional.AD;
 /// calls the primitive's eager method (TensorPrimitives kernels for large elementwise ops and reductions).
 /// Shape-only helpers (AvalOf, InferAval, Zeros, the gradient seed) fold to constants.
 /// </summary>
-internal sealed class Codegen
+internal sealed partial class Codegen
 {
     /// <summary>Tensors of at most this many elements are unrolled into scalar locals.</summary>
     public const int Tiny = 16;
@@ -52,8 +52,14 @@ internal sealed class Codegen
     public void EmitGraph(Graph g, IReadOnlyList<Expression> inputs)
     {
         for (int i = 0; i < g.Inputs.Length; i++) obj[g.Inputs[i]] = inputs[i];
-        foreach (var n in g.Nodes)
-            if (!n.IsInput) EmitNode(n);
+        var chains = Fusion.Plan(g, av);
+        if (chains.Count == 0)
+        {
+            foreach (var n in g.Nodes)
+                if (!n.IsInput) EmitNode(n);
+            return;
+        }
+        EmitWithChains(g, chains);
     }
 
     /// <summary>The node's value as an object of its CLR type (materialising unrolled elements once).</summary>

@@ -9,14 +9,21 @@ namespace Functional.AD;
 /// <summary>
 /// A blocked, packed matrix product C = op(A) op(B), op = identity or transpose (Dot/MatMul and the transposes that
 /// reverse mode makes of them, without materialising a transpose). B is packed in panels of <c>NR</c> columns and A in
-/// panels of <c>MR</c> = 8 rows, both for a <c>KC</c>-deep slice of k; a micro-kernel keeps an 8 x NR tile of C in
-/// sixteen SIMD registers (NR = two vectors: 32 floats with AVX-512) and does one fused multiply-add per register per
-/// k. Large products split the rows of C over two threads. Accumulation order differs from the eager kernel's, so
-/// results agree within rounding.
+/// panels of <c>MR</c> rows, both for a <c>KC</c>-deep slice of k; a micro-kernel keeps an MR x NR tile of C in
+/// registers and does one fused multiply-add per register per k: with AVX-512, 8 x 2 Vector512 (16 accumulators of
+/// 32); with AVX2 only, 6 x 2 Vector256 (12 accumulators of AVX2's 16 registers, the widest tile that does not
+/// spill). Large products split the rows of C over two threads. Accumulation order differs from the eager kernel's,
+/// so results agree within rounding.
 /// </summary>
 internal static class Gemm
 {
-    const int MR = 8, KC = 256, MC = 128, NC = 512;
+    const int KC = 384, MC = 96, NC = 4096;
+    /// <summary>Whether 512-bit vectors are accelerated (AVX-512): then the tile is 8 x 2 Vector512; otherwise 6 x 2 Vector256 (AVX2, 16 registers).</summary>
+    static readonly bool Wide = Vector512.IsHardwareAccelerated;
+    /// <summary>Rows of the register tile.</summary>
+    static readonly int MR = Wide ? 8 : 6;
+    /// <summary>Columns of the register tile: two vectors.</summary>
+    static int NR<T>() where T : unmanaged => 2 * (Wide ? Vector512<T>.Count : Vector256<T>.Count);
     /// <summary>Products with fewer multiply-adds stay with the eager kernel (packing would cost more than it saves).</summary>
     const long MinWork = 16 * 1024;
     /// <summary>Products with at least this many multiply-adds use two threads.</summary>
@@ -49,7 +56,7 @@ internal static class Gemm
     /// <summary>C (m x n, row-major, zeroed) += op(A) op(B).</summary>
     public static void Multiply<T>(T[] A, T[] B, T[] C, int m, int n, int k, bool ta, bool tb, int threads) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int nr = 2 * Vector512<T>.Count;
+        int nr = NR<T>();
         var pool = ArrayPool<T>.Shared;
         for (int jc = 0; jc < n; jc += NC)
         {
@@ -72,12 +79,13 @@ internal static class Gemm
 
     static void Block<T>(T[] A, T[] pb, T[] C, int m, int n, int k, bool ta, int ic, int pc, int kc, int jc, int nc, int nr) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        int MR = Gemm.MR;
         int mc = Math.Min(MC, m - ic);
         int panelsA = (mc + MR - 1) / MR;
         var pool = ArrayPool<T>.Shared;
         var pa = pool.Rent(panelsA * kc * MR);
         PackA(A, pa, m, k, ic, mc, pc, kc, ta);
-        Span<T> tile = stackalloc T[MR * 64];
+        Span<T> tile = stackalloc T[8 * 64];
         for (int jr = 0; jr < nc; jr += nr)
         {
             int nn = Math.Min(nr, nc - jr);
@@ -87,11 +95,11 @@ internal static class Gemm
                 int mm = Math.Min(MR, mc - ir);
                 ref T ap = ref pa[(ir / MR) * kc * MR];
                 if (mm == MR && nn == nr)
-                    Kernel(ref ap, ref bp, kc, ref C[(ic + ir) * n + jc + jr], n);
+                    Tile(ref ap, ref bp, kc, ref C[(ic + ir) * n + jc + jr], n);
                 else
                 {
                     tile.Clear();
-                    Kernel(ref ap, ref bp, kc, ref MemoryMarshal.GetReference(tile), nr);
+                    Tile(ref ap, ref bp, kc, ref MemoryMarshal.GetReference(tile), nr);
                     for (int i = 0; i < mm; i++)
                         for (int j = 0; j < nn; j++) C[(ic + ir + i) * n + jc + jr + j] += tile[i * nr + j];
                 }
@@ -103,6 +111,7 @@ internal static class Gemm
     /// <summary>Packs op(A)[ic..ic+mc, pc..pc+kc] as panels of MR rows: panel p holds, for each k, its MR elements (zero-padded).</summary>
     static void PackA<T>(T[] A, T[] pa, int m, int k, int ic, int mc, int pc, int kc, bool ta) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        int MR = Gemm.MR;
         for (int ir = 0, p = 0; ir < mc; ir += MR, p++)
         {
             int mm = Math.Min(MR, mc - ir);
@@ -137,6 +146,61 @@ internal static class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Tile<T>(ref T a, ref T b, int kc, ref T c, int ldc) where T : unmanaged
+    {
+        if (Wide) Kernel(ref a, ref b, kc, ref c, ldc);
+        else Kernel6(ref a, ref b, kc, ref c, ldc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<T> Fma<T>(Vector256<T> a, Vector256<T> b, Vector256<T> c) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) return Vector256.FusedMultiplyAdd(a.As<T, float>(), b.As<T, float>(), c.As<T, float>()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector256.FusedMultiplyAdd(a.As<T, double>(), b.As<T, double>(), c.As<T, double>()).As<double, T>();
+        return a * b + c;
+    }
+
+    /// <summary>C[0..6, 0..2V] += packed A panel x packed B panel over kc: a 6 x 2-vector Vector256 tile (12 accumulators, AVX2's 16 registers).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Kernel6<T>(ref T a, ref T b, int kc, ref T c, int ldc) where T : unmanaged
+    {
+        int V = Vector256<T>.Count;
+        Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+                     c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        ref T ap = ref a, bp = ref b;
+        for (int kk = 0; kk < kc; kk++)
+        {
+            var b0 = Vector256.LoadUnsafe(ref bp);
+            var b1 = Vector256.LoadUnsafe(ref bp, (nuint)V);
+            var x = Vector256.Create(ap);
+            c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
+            x = Vector256.Create(Unsafe.Add(ref ap, 1));
+            c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11);
+            x = Vector256.Create(Unsafe.Add(ref ap, 2));
+            c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21);
+            x = Vector256.Create(Unsafe.Add(ref ap, 3));
+            c30 = Fma(x, b0, c30); c31 = Fma(x, b1, c31);
+            x = Vector256.Create(Unsafe.Add(ref ap, 4));
+            c40 = Fma(x, b0, c40); c41 = Fma(x, b1, c41);
+            x = Vector256.Create(Unsafe.Add(ref ap, 5));
+            c50 = Fma(x, b0, c50); c51 = Fma(x, b1, c51);
+            ap = ref Unsafe.Add(ref ap, 6);
+            bp = ref Unsafe.Add(ref bp, 2 * V);
+        }
+        Store(ref c, 0, ldc, V, c00, c01); Store(ref c, 1, ldc, V, c10, c11);
+        Store(ref c, 2, ldc, V, c20, c21); Store(ref c, 3, ldc, V, c30, c31);
+        Store(ref c, 4, ldc, V, c40, c41); Store(ref c, 5, ldc, V, c50, c51);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store<T>(ref T c, int row, int ldc, int V, Vector256<T> v0, Vector256<T> v1) where T : unmanaged
+    {
+        nuint o = (nuint)(row * ldc);
+        (Vector256.LoadUnsafe(ref c, o) + v0).StoreUnsafe(ref c, o);
+        (Vector256.LoadUnsafe(ref c, o + (nuint)V) + v1).StoreUnsafe(ref c, o + (nuint)V);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector512<T> Fma<T>(Vector512<T> a, Vector512<T> b, Vector512<T> c) where T : unmanaged
     {
         if (typeof(T) == typeof(float)) return Vector512.FusedMultiplyAdd(a.As<T, float>(), b.As<T, float>(), c.As<T, float>()).As<float, T>();
@@ -152,7 +216,7 @@ internal static class Gemm
         Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default,
                      c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
         nuint ai = 0, bi = 0;
-        for (int kk = 0; kk < kc; kk++, ai += MR, bi += (nuint)(2 * V))
+        for (int kk = 0; kk < kc; kk++, ai += 8, bi += (nuint)(2 * V))
         {
             var b0 = Vector512.LoadUnsafe(ref b, bi);
             var b1 = Vector512.LoadUnsafe(ref b, bi + (nuint)V);

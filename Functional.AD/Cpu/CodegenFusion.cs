@@ -1,0 +1,130 @@
+using System.Linq.Expressions;
+
+namespace Functional.AD;
+
+internal sealed partial class Codegen
+{
+    int chainCount;
+
+    /// <summary>Emits the graph with each fused chain as one unit, in a topological order of units (chains are convex).</summary>
+    void EmitWithChains(Graph g, Dictionary<Node, List<Node>> chains)
+    {
+        // members whose values are needed outside their chain
+        var live = new HashSet<Node>(g.Outputs, RefEq<Node>.Instance);
+        foreach (var n in g.Nodes)
+            foreach (var x in n.Args)
+                if (chains.TryGetValue(x, out var c) && !(chains.TryGetValue(n, out var cn) && ReferenceEquals(c, cn))) live.Add(x);
+        var done = new HashSet<Node>(RefEq<Node>.Instance);
+        foreach (var n in g.Nodes) Visit(n);
+
+        void Visit(Node n)
+        {
+            if (n.IsInput || !done.Add(n)) return;
+            if (chains.TryGetValue(n, out var c))
+            {
+                foreach (var m in c) done.Add(m);
+                foreach (var m in c)
+                    foreach (var x in m.Args)
+                        if (!chains.TryGetValue(x, out var cx) || !ReferenceEquals(cx, c)) Visit(x);
+                EmitChain(c, live);
+            }
+            else
+            {
+                foreach (var x in n.Args) Visit(x);
+                EmitNode(n);
+            }
+        }
+    }
+
+    /// <summary>One loop over the chain's elements: vector lanes, then a scalar tail; writes only the live members.</summary>
+    void EmitChain(List<Node> c, HashSet<Node> live)
+    {
+        var members = new HashSet<Node>(c, RefEq<Node>.Instance);
+        var a = av[c[^1]]!;
+        var t = Elem(a);
+        int size = a.Size;
+        var (ops, vecT, lanes) = Fusion.Width(t);
+        var arrayT = t.MakeArrayType();
+        var arrays = new Dictionary<Node, Expression>(RefEq<Node>.Instance);
+        var scalars = new Dictionary<Node, Expression>(RefEq<Node>.Instance);
+        var splats = new Dictionary<Node, Expression>(RefEq<Node>.Instance);
+        var outs = new Dictionary<Node, Expression>(RefEq<Node>.Instance);
+        var data = typeof(JitRt).GetMethod(nameof(JitRt.Data))!.MakeGenericMethod(t);
+        var splat = ops.GetMethod("Splat")!.MakeGenericMethod(t);
+        foreach (var m in c)
+            foreach (var x in m.Args)
+            {
+                if (members.Contains(x) || arrays.ContainsKey(x) || scalars.ContainsKey(x)) continue;
+                if (x.Kind == Kind.Tensor && av[x]!.Size == size && av[x]!.Rank == a.Rank)
+                    arrays[x] = Assign(Expression.Call(data, Obj(x)), arrayT);
+                else
+                {
+                    var s = scalars[x] = Assign(Elems(x, t)[0], t);
+                    splats[x] = Assign(Expression.Call(splat, s), vecT);
+                }
+            }
+        foreach (var m in c)
+            if (live.Contains(m)) outs[m] = Assign(Expression.NewArrayBounds(t, Expression.Constant(size)), arrayT);
+
+        var i = Local(typeof(int), "i");
+        // vector body
+        var vvars = new List<ParameterExpression>();
+        var vbody = new List<Expression>();
+        var vals = new Dictionary<Node, Expression>(RefEq<Node>.Instance);
+        var load = ops.GetMethod("Load")!.MakeGenericMethod(t);
+        var store = ops.GetMethod("Store")!.MakeGenericMethod(t);
+        foreach (var (x, arr) in arrays)
+        {
+            var v = Expression.Variable(vecT);
+            vvars.Add(v);
+            vbody.Add(Expression.Assign(v, Expression.Call(load, arr, i)));
+            vals[x] = v;
+        }
+        foreach (var m in c)
+        {
+            var v = Expression.Variable(vecT);
+            vvars.Add(v);
+            var args = m.Args.Select(x => vals.TryGetValue(x, out var e) ? e : splats[x]).ToArray();
+            vbody.Add(Expression.Assign(v, Expression.Call(ops.GetMethod(Fusion.VectorOp(m.Op)!)!.MakeGenericMethod(t), args)));
+            vals[m] = v;
+            if (outs.TryGetValue(m, out var o)) vbody.Add(Expression.Call(store, v, o, i));
+        }
+        vbody.Add(Expression.AddAssign(i, Expression.Constant(lanes)));
+        // scalar tail
+        var svars = new List<ParameterExpression>();
+        var sbody = new List<Expression>();
+        var svals = new Dictionary<Node, Expression>(RefEq<Node>.Instance);
+        foreach (var (x, arr) in arrays) svals[x] = Expression.ArrayIndex(arr, i);
+        foreach (var (x, s) in scalars) svals[x] = s;
+        foreach (var m in c)
+        {
+            var v = Expression.Variable(t);
+            svars.Add(v);
+            sbody.Add(Expression.Assign(v, Primitive.Conv(CpuTable.For(m.Op)!.Scalar!(m.Args.Select(x => svals[x]).ToArray(), t), t)));
+            svals[m] = v;
+            if (outs.TryGetValue(m, out var o)) sbody.Add(Expression.Assign(Expression.ArrayAccess(o, i), v));
+        }
+        sbody.Add(Expression.PreIncrementAssign(i));
+
+        Stmts.Add(Expression.Assign(i, Expression.Constant(0)));
+        var brk = Expression.Label("vectorDone");
+        Stmts.Add(Expression.Loop(Expression.IfThenElse(Expression.LessThanOrEqual(i, Expression.Constant(size - lanes)),
+            Expression.Block(vvars, vbody), Expression.Break(brk)), brk));
+        var brk2 = Expression.Label("tailDone");
+        Stmts.Add(Expression.Loop(Expression.IfThenElse(Expression.LessThan(i, Expression.Constant(size)),
+            Expression.Block(svars, sbody), Expression.Break(brk2)), brk2));
+
+        int id = ++chainCount;
+        var make = typeof(JitRt).GetMethod(nameof(JitRt.Make))!.MakeGenericMethod(t);
+        foreach (var m in c)
+        {
+            if (outs.TryGetValue(m, out var o))
+                obj[m] = Assign(Expression.Call(make, o, Expression.Constant(av[m]!.Dims), Expression.Constant(av[m]!.Weak)), typeof(Tensor));
+            How[m] = $"fused #{id} ({c.Count} ops, {lanes}-lane loop{(outs.ContainsKey(m) ? ", written" : "")})";
+        }
+        FusedChains++;
+    }
+
+    /// <summary>How many chains were fused into loops (for tests).</summary>
+    public int FusedChains;
+}

@@ -1,0 +1,118 @@
+using System.Linq.Expressions;
+using System.Runtime.Intrinsics;
+
+namespace Functional.AD;
+
+/// <summary>
+/// Fusion of elementwise chains for tensors too large to unroll: a maximal set of elementwise nodes of one shape and
+/// dtype, connected through their operands, whose other operands are tensors of that same shape or size-1 values
+/// (broadcast scalars), becomes one loop over the elements: Vector512 (or Vector256) lanes with a scalar tail. Inside
+/// the loop every node is a vector local; only the chain's outputs (members used outside it or returned) are written,
+/// into fresh arrays. A chain is convex (no path leaves it and comes back), so it can be emitted as one unit.
+/// </summary>
+internal static class Fusion
+{
+    /// <summary>Primitives with a vector form, by the name of their method in <see cref="Vec512Ops"/>/<see cref="Vec256Ops"/>.</summary>
+    static readonly Dictionary<Primitive, string> VectorOps = new()
+    {
+        [Prims.Add] = "Add", [Prims.Sub] = "Sub", [Prims.Mul] = "Mul", [Prims.Div] = "Div", [Prims.Neg] = "Neg",
+        [Prims.StopGradient] = "Id", [Prims.Exp] = "Exp", [Prims.Log] = "Log", [Prims.Tanh] = "Tanh", [Prims.Sigmoid] = "Sigmoid",
+        [Prims.Sqrt] = "Sqrt", [Prims.Abs] = "Abs", [Prims.Greater] = "Greater", [Prims.Less] = "Less",
+        [Prims.GreaterEqual] = "GreaterEqual", [Prims.LessEqual] = "LessEqual", [Prims.Equal] = "Equal", [Prims.Where] = "Where",
+    };
+
+    /// <summary>Whether vector code is available at all (else nothing is fused).</summary>
+    public static bool Enabled => Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated;
+
+    /// <summary>The vector helper class and lane count for element type <paramref name="t"/>.</summary>
+    public static (Type Ops, Type Vec, int Lanes) Width(Type t)
+    {
+        if (Vector512.IsHardwareAccelerated)
+            return (typeof(Vec512Ops), typeof(Vector512<>).MakeGenericType(t), t == typeof(double) ? 8 : 16);
+        return (typeof(Vec256Ops), typeof(Vector256<>).MakeGenericType(t), t == typeof(double) ? 4 : 8);
+    }
+
+    public static string? VectorOp(Primitive p) => VectorOps.TryGetValue(p, out var s) ? s : null;
+
+    /// <summary>How an operand enters a member's loop body.</summary>
+    public enum Operand { Member, Full, Scalar }
+
+    static bool IsScalarOperand(Node x, Dictionary<Node, Aval?> av, Aval a) =>
+        x.Kind is Kind.Double or Kind.Float
+        || x.Kind == Kind.Tensor && av.TryGetValue(x, out var xa) && xa is not null && xa.Size == 1 && xa.Rank <= a.Rank;
+
+    static bool IsFullOperand(Node x, Dictionary<Node, Aval?> av, Aval a) =>
+        x.Kind == Kind.Tensor && av.TryGetValue(x, out var xa) && xa is not null && xa.DType == a.DType && xa.Dims.AsSpan().SequenceEqual(a.Dims);
+
+    /// <summary>Whether node <paramref name="n"/> may be a member of a fused chain.</summary>
+    static bool Fusable(Node n, Dictionary<Node, Aval?> av)
+    {
+        if (n.IsInput || n.IsConst || n.Batch != 0 || n.Kind != Kind.Tensor || !n.Op.Elementwise || VectorOp(n.Op) is null) return false;
+        if (!av.TryGetValue(n, out var a) || a is null || a.Size <= Codegen.Tiny) return false;
+        if (a.DType is not (DType.Float32 or DType.Float64)) return false;
+        foreach (var x in n.Args)
+            if (!IsFullOperand(x, av, a) && !IsScalarOperand(x, av, a)) return false;
+        return true;
+    }
+
+    /// <summary>
+    /// Groups the graph's fusable nodes into chains (each of at least two nodes), in topological order within each
+    /// chain. A node joins the chains of its fusable operands of the same shape and dtype when the union stays convex.
+    /// </summary>
+    public static Dictionary<Node, List<Node>> Plan(Graph g, Dictionary<Node, Aval?> av)
+    {
+        var chainOf = new Dictionary<Node, List<Node>>(RefEq<Node>.Instance);
+        if (!Enabled) return chainOf;
+        foreach (var n in g.Nodes)
+        {
+            if (!Fusable(n, av)) continue;
+            var a = av[n]!;
+            var candidates = new List<List<Node>>();
+            foreach (var x in n.Args)
+                if (chainOf.TryGetValue(x, out var c) && !candidates.Contains(c) && av[x]!.DType == a.DType && av[x]!.Dims.AsSpan().SequenceEqual(a.Dims))
+                    candidates.Add(c);
+            var merged = new List<Node>();
+            foreach (var c in candidates) merged.AddRange(c);
+            merged.Add(n);
+            var set = new HashSet<Node>(merged, RefEq<Node>.Instance);
+            if (candidates.Count > 0 && !Convex(set))
+            {
+                // keep the operands' chains as they are; n starts its own
+                merged = [n];
+                set = new HashSet<Node>(merged, RefEq<Node>.Instance);
+            }
+            var order = g.Nodes.Where(set.Contains).ToList();
+            foreach (var m in order) chainOf[m] = order;
+        }
+        foreach (var k in chainOf.Where(kv => kv.Value.Count < 2).Select(kv => kv.Key).ToList()) chainOf.Remove(k);
+        return chainOf;
+    }
+
+    /// <summary>No operand outside the set depends on a member of the set.</summary>
+    static bool Convex(HashSet<Node> set)
+    {
+        var clean = new HashSet<Node>(RefEq<Node>.Instance);   // nodes known not to depend on the set
+        foreach (var m in set)
+            foreach (var x in m.Args)
+                if (!set.Contains(x) && DependsOn(x, set, clean)) return false;
+        return true;
+    }
+
+    static bool DependsOn(Node root, HashSet<Node> set, HashSet<Node> clean)
+    {
+        var stack = new Stack<(Node N, int I)>();
+        var onPath = new HashSet<Node>(RefEq<Node>.Instance);
+        stack.Push((root, 0));
+        while (stack.Count > 0)
+        {
+            var (n, i) = stack.Pop();
+            if (i == n.Args.Length) { clean.Add(n); continue; }
+            stack.Push((n, i + 1));
+            var x = n.Args[i];
+            if (set.Contains(x)) return true;
+            if (clean.Contains(x) || x.IsConst || x.IsInput || !onPath.Add(x)) continue;
+            stack.Push((x, 0));
+        }
+        return false;
+    }
+}

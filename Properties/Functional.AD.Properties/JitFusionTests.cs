@@ -1,0 +1,93 @@
+using System.Linq.Expressions;
+using System.Text.RegularExpressions;
+using Xunit;
+using Xunit.Abstractions;
+using static Functional.AD.Np;
+
+namespace Functional.AD.Properties;
+
+/// <summary>
+/// Fused elementwise chains of large tensors (one vector loop per chain) against plain <c>Compile()</c> of the same
+/// expression (eager TensorPrimitives kernels, one fresh array per node), and the listing saying they were fused.
+/// </summary>
+public class JitFusionTests(ITestOutputHelper output)
+{
+    /// <summary>A long chain: arithmetic, exp, log, tanh, sigmoid, abs, sqrt, a comparison and a select, with broadcast scalars.</summary>
+    static readonly Expression<Func<Tensor, Tensor, Tensor, Tensor>> Chain = (x, y, s) =>
+        Tanh(x * y + 2.0) * Exp(-x) - Sigmoid(y) / (1 + Abs(x)) + Log(1 + x * x) * s
+        + Where(Greater(x, y), Sqrt(Abs(y)), -x) - StopGradient(x) / (s + 3.0);
+
+    /// <summary>An intermediate (a) is also returned and another (b) feeds a reduction: both must be written.</summary>
+    static readonly Expression<Func<Tensor, Tensor, (Tensor, Tensor)>> TwoOutputs = (x, y) =>
+        Let(x * y + 1.0, a => Let(Exp(-a) * x, b => new ValueTuple<Tensor, Tensor>(a, Sum(b, null, false) + Sum(Tanh(b) - y, null, false))));
+
+    static Tensor Normal(int seed, int[] shape, DType t) => Rng.Normal(PrngKey.Create(seed), shape, t);
+
+    static int FusedLines(string listing, out int chains)
+    {
+        chains = Regex.Matches(listing, @"fused #(\d+)").Select(m => m.Groups[1].Value).Distinct().Count();
+        return listing.Split('\n').Count(l => l.Contains("fused #"));
+    }
+
+    [Theory]
+    [InlineData(DType.Float32, 100, 100)]
+    [InlineData(DType.Float64, 100, 100)]
+    [InlineData(DType.Float32, 3, 3337)]   // 10,011 elements: a scalar tail after the vector lanes
+    [InlineData(DType.Float64, 3, 3337)]
+    public void A_long_elementwise_chain_is_fused_into_one_loop_and_equals_compile(DType t, int rows, int cols)
+    {
+        var x = Normal(1, [rows, cols], t);
+        var y = Normal(2, [rows, cols], t);
+        foreach (var s in new[] { new Tensor(0.5).AsType(t), new Tensor(new[] { 0.25 }).AsType(t) })   // rank 0 and size 1
+        {
+            var expected = Chain.Compile()(x, y, s);
+            var actual = Chain.Jit()(x, y, s);
+            Assert.Null(JitTests.Differ(expected, actual));
+        }
+        var listing = Ad.Show(Chain, x, y, new Tensor(0.5).AsType(t));
+        output.WriteLine(listing);
+        int lines = FusedLines(listing, out int chains);
+        Assert.Equal(1, chains);
+        Assert.True(lines >= 20, $"expected the whole chain fused, got {lines} fused nodes");
+        Assert.DoesNotContain("eager", listing);
+    }
+
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    public void Chain_members_used_outside_the_chain_are_written_and_equal_compile(DType t)
+    {
+        var x = Normal(3, [10000], t);
+        var y = Normal(4, [10000], t);
+        Assert.Null(JitTests.Differ(TwoOutputs.Compile()(x, y), TwoOutputs.Jit()(x, y)));
+        var listing = Ad.Show(TwoOutputs, x, y);
+        output.WriteLine(listing);
+        Assert.Contains("written", listing);
+        Assert.True(FusedLines(listing, out _) >= 4);
+    }
+
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    public void The_gradient_of_a_long_chain_is_fused_and_equals_compile(DType t)
+    {
+        Expression<Func<Tensor, Tensor, Tensor>> loss = (x, y) => Sum(Tanh(x * y + 2.0) * Exp(-x) - Sigmoid(y) / (1 + Abs(x)) + Log(1 + x * x), null, false);
+        var g = Ad.Grad(loss);
+        var x = Normal(5, [100, 100], t);
+        var y = Normal(6, [100, 100], t);
+        Assert.Null(JitTests.Differ(g.Compile()(x, y), g.Jit()(x, y)));
+        var listing = Ad.Show(g, x, y);
+        output.WriteLine(listing);
+        Assert.True(FusedLines(listing, out _) >= 10);
+    }
+
+    [Fact]
+    public void Small_tensors_stay_unrolled_and_mixed_shapes_are_not_fused_together()
+    {
+        Expression<Func<Tensor, Tensor, Tensor>> f = (x, r) => Exp(x * 2.0) + r;   // r [100] broadcast against x [100, 100]
+        var x = Normal(7, [100, 100], DType.Float32);
+        var r = Normal(8, [100], DType.Float32);
+        Assert.Null(JitTests.Differ(f.Compile()(x, r), f.Jit()(x, r)));
+        Assert.Contains("unrolled", Ad.Show(f, Normal(7, [2, 2], DType.Float32), Normal(8, [2], DType.Float32)));
+    }
+}
