@@ -405,6 +405,8 @@ public static class Lax
     {
         ArgumentNullException.ThrowIfNull(x);
         if (x.DType == dtype && !x.IsWeak) return x;
+        // a weak scalar keeps its exact double value until it is given a dtype
+        if (x.ExactScalar is double exact && dtype == DType.Float64) return Tensor.Scalar(exact, DType.Float64);
         return dtype == DType.Float64
             ? Eager.Make(Eager.Data<double>(x).ToArray(), x.Dims)
             : Eager.Make(Eager.Data<float>(x).ToArray(), x.Dims);

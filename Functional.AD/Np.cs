@@ -658,7 +658,9 @@ public static class Np
     }
 
     private static Tensor Unary<TOp>(Tensor x) where TOp : IUnaryOp =>
-        x.DType == DType.Float64
+        // a weak scalar (a C# double) stays exact: compute in double and keep it weak
+        x.ExactScalar is double exact ? new Tensor(Kernels.Unary<double, TOp>(new[] { exact })[0])
+        : x.DType == DType.Float64
             ? Eager.Make(Kernels.Unary<double, TOp>(x.Span<double>()), x.Dims, x.IsWeak)
             : Eager.Make(Kernels.Unary<float, TOp>(x.Span<float>()), x.Dims, x.IsWeak);
 
@@ -668,6 +670,9 @@ public static class Np
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(b);
         var (dt, weak) = DTypes.Promote(a.DType, a.IsWeak, b.DType, b.IsWeak);
+        // two weak scalars (C# doubles) stay exact: compute in double and keep the result weak
+        if (a.ExactScalar is double ea && b.ExactScalar is double eb)
+            return new Tensor(Kernels.Binary<double, TOp>(new[] { ea }, [], new[] { eb }, [], [])[0]);
         // shapes are immutable, so the output may share an operand's dims array
         var od = a.Dims.AsSpan().SequenceEqual(b.Dims) || (b.Size == 1 && b.Rank <= a.Rank) ? a.Dims
             : a.Size == 1 && a.Rank <= b.Rank ? b.Dims

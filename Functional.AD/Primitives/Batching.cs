@@ -30,7 +30,7 @@ internal static class Batching
             var prim = p;
             p.Batched = (a, prm, k) =>
             {
-                int rank = a.OfType<Tensor>().Select(t => Split(t.Dims, k).Core.Length).DefaultIfEmpty(0).Max();
+                int rank = a.OfType<Tensor>().Where(t => t.Rank > 0).Select(t => Split(t.Dims, k).Core.Length).DefaultIfEmpty(0).Max();
                 var args = a.Select(x => x is Tensor t && t.Rank > 0 ? (object)Align(t, k, rank) : x).ToArray();
                 return Plain(prim, args, prm);
             };

@@ -46,6 +46,8 @@ internal static class Vmap
             {
                 var a = args[i];
                 if (batched.Contains(a)) continue;
+                // a weak scalar constant (a C# double literal) broadcasts against the batch as it is, and keeps its exact value
+                if (a.IsConst && a.Value is Tensor { IsWeak: true, Rank: 0 } && n.Op.Elementwise) continue;
                 if (a.Kind is Kind.Tensor or Kind.Aval) args[i] = b.Apply(Prims.AddBatchAxis, [a], null, null, 0);
                 else if (a.Kind is Kind.Double or Kind.Float && !a.IsConst && n.Op.Elementwise)
                     args[i] = b.Apply(Prims.AddBatchAxis, [b.Apply(a.Kind == Kind.Double ? Prims.FromDouble : Prims.FromFloat, [a], null, null, 0)], null, null, 0);

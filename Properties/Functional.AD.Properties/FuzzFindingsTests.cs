@@ -150,3 +150,28 @@ public class Float32OracleNoiseTests
         Assert.True(r.Ok, r.Report);
     }
 }
+
+/// <summary>Fuzz finding 5 (dot-test oracle): a double's tangent, broadcast into float64 tensor code, was rounded to float32.</summary>
+public class WeakScalarTangentFindingTests
+{
+    [Fact]
+    public void The_tangent_of_a_double_keeps_double_precision_in_float64_tensor_code()
+    {
+        System.Linq.Expressions.Expression<Func<double, Tensor>> f = s => Np.Sum(Np.Full(new[] { 1 }, 0.5, DType.Float64) - (Tensor)s, null, false);
+        var (_, dy) = f.Jvp().Compile()(0.3, 0.1234567890123);
+        Assert.Equal(-0.1234567890123, (double)dy);   // exactly: no float32 rounding on the way
+    }
+}
+
+/// <summary>Fuzz finding 6 (vmap oracle): a double literal in a vmapped float64 function was rounded to float32.</summary>
+public class VmapWeakScalarFindingTests
+{
+    [Fact]
+    public void A_double_literal_keeps_its_value_under_vmap()
+    {
+        System.Linq.Expressions.Expression<Func<Tensor, Tensor>> f = x => x + (Tensor)1.98;
+        var xs = new Tensor(new[,] { { 1.0, 2.0 }, { 3.0, 4.0 } });
+        var y = Ad.Vmap(f, inAxes: [0]).Compile()(xs).ToDoubleArray();
+        Assert.Equal(new[] { 1.0 + 1.98, 2.0 + 1.98, 3.0 + 1.98, 4.0 + 1.98 }, y);
+    }
+}

@@ -110,6 +110,13 @@ public class FuzzTests(ITestOutputHelper output)
         Check.One(Config.QuickThrowOnFailure.WithMaxTest(1000).WithQuietOnSuccess(true), property);
         output.WriteLine($"{name}: {pass} passed, {skip} skipped (not smooth), {fail} failed, {sw.Elapsed.TotalSeconds:F1} s");
         Assert.True(pass + skip >= 1000, $"only {pass + skip} programs were checked");
+        if (oracle == Oracles.Vmap)
+        {
+            // programs with double leaves, double outputs or scalar code on the batched path cannot be batched (by design):
+            // a good share of the 1,000 must still be checked
+            Assert.True(pass >= 200, $"only {pass} of 1000 programs could be batched");
+            return;
+        }
         // a program is skipped only where finite differences cannot be trusted at three input draws: it must stay rare
         Assert.True(skip <= 30, $"{skip} of 1000 programs were not smooth enough to check");
     }
@@ -163,7 +170,9 @@ public class FuzzLongRun(ITestOutputHelper output)
         var options = ProgramOptions.Default;
         if (int.TryParse(Environment.GetEnvironmentVariable("FAD_FUZZ_MAX_SIZE"), out var maxSize)) options = options with { MaxSize = maxSize };
         var runs = new List<FuzzRun>();
-        foreach (var oracle in Oracles.All)
+        // FAD_FUZZ_ORACLES=name1,name2 runs only the oracles whose names contain one of the parts
+        var only = Environment.GetEnvironmentVariable("FAD_FUZZ_ORACLES")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var oracle in Oracles.All.Where(o => only is null || only.Any(part => o.Name.Contains(part, StringComparison.OrdinalIgnoreCase))))
         {
             var run = Fuzzer.Run(oracle, n, firstSeed, options);
             runs.Add(run);

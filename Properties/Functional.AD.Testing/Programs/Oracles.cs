@@ -65,12 +65,18 @@ public static class Oracles
     /// <summary><c>Ad.Jit</c> against plain <c>Compile()</c>, on the program and on the gradient of its projection.</summary>
     public static IProgramOracle Jit { get; } = new JitOracle();
 
-    static readonly List<IProgramOracle> all = [Gradient, SecondOrder, Float32, Jit];
+    /// <summary>Forward against reverse: the Jvp of the projection equals the gradient dotted with the direction.</summary>
+    public static IProgramOracle DotTest { get; } = new DotTestOracle();
+
+    /// <summary><c>Ad.Vmap</c> over a batch of input draws against a loop of the plain program.</summary>
+    public static IProgramOracle Vmap { get; } = new VmapOracle();
+
+    static readonly List<IProgramOracle> all = [Gradient, SecondOrder, Float32, Jit, DotTest, Vmap];
 
     /// <summary>
-    /// Every registered oracle. TODO(oracles): register here the ones still to write (their transformations are on main):
-    /// the Jvp/Vjp dot test <c>&lt;u, J v&gt; = &lt;Jᵀu, v&gt;</c> (forward mode), <c>Vmap</c> vs a loop (vmap), the Torch
-    /// backend vs the CPU and TorchSharp autograd vs <c>Ad.Grad</c> (torch, from the Torch test assembly).
+    /// Every registered oracle. Still to register (they need TorchSharp, which this
+    /// assembly does not reference; the Torch test assembly can add them with <see cref="Register"/>): the Torch backend
+    /// against the CPU, and TorchSharp's autograd against <c>Ad.Grad</c>.
     /// </summary>
     public static IReadOnlyList<IProgramOracle> All => all;
 
@@ -497,5 +503,107 @@ sealed class JitOracle : IProgramOracle
         {
             return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"threw {e.GetType().Name}: {e.Message}", inputs, p.Seed));
         }
+    }
+}
+
+/// <summary>
+/// Forward against reverse (the dot test): for the scalar projection s, <c>Jvp(s)(x, v).Tangent</c> must equal
+/// <c>&lt;Grad(s)(x), v&gt;</c> for random directions v. No finite differences: both sides are exact up to rounding.
+/// </summary>
+sealed class DotTestOracle : IProgramOracle
+{
+    public string Name => "Jvp vs Grad (dot test)";
+    public string Catches => "a JVP rule and a transpose rule that disagree (one of them wrong), symbolic zeros handled differently by the two modes, forward-mode kinds and shapes";
+
+    static readonly MethodInfo[] jvps = typeof(Ad).GetMethods().Where(m => m.Name == nameof(Ad.Jvp)).ToArray();
+
+    public OracleResult Check(RandomProgram p)
+    {
+        object[] inputs = p.Inputs();
+        try
+        {
+            var weights = ProgramOracleKit.Weights(p, p.Seed);
+            var proj = ProgramOracleKit.Projection(p, weights);
+            var types = proj.Parameters.Select(q => q.Type).Append(proj.ReturnType).ToArray();
+            var jvp = ((LambdaExpression)jvps.Single(m => m.GetGenericArguments().Length == types.Length).MakeGenericMethod(types).Invoke(null, [proj])!).Compile(preferInterpretation: true);
+            var grad = ProgramOracleKit.Grad(proj).Compile(preferInterpretation: true);
+            var g = p.Layout.Flatten(ProgramOracleKit.Call(grad, inputs)!);
+            var rng = new Random(p.Seed);
+            for (int d = 0; d < 3; d++)
+            {
+                var v = ProgramOracleKit.Direction(g.Length, rng);
+                object[] args = inputs.Length == 1 ? [inputs[0], p.Layout.Unflatten(v)] : [inputs[0], inputs[1], p.Layout.Unflatten(v), Np.ZerosLike((Tensor)inputs[1])];
+                var r = ProgramOracleKit.Call(jvp, args)!;
+                double forward = (double)r.GetType().GetField("Item2")!.GetValue(r)!;
+                double reverse = g.Select((gi, i) => gi * v[i]).Sum();
+                double err = ProgramOracleKit.Error(forward, reverse);
+                if (err > 1e-9)
+                    return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"Jvp gives {forward:G15}, <Grad, v> gives {reverse:G15}: error {err:G3} (direction {d})", inputs, p.Seed));
+            }
+            return new(Verdict.Pass, $"3 directions agree ({g.Length} components)");
+        }
+        catch (Exception e)
+        {
+            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"threw {e.GetType().Name}: {e.Message}", inputs, p.Seed));
+        }
+    }
+}
+
+/// <summary>
+/// <c>Vmap</c> against a loop: the program vmapped over a batch of 3 input draws (every leaf batched on axis 0) equals
+/// the plain program run on each draw, stacked. Programs with scalar (double) code on the batched path cannot be
+/// batched and are reported as skipped.
+/// </summary>
+sealed class VmapOracle : IProgramOracle
+{
+    public string Name => "Vmap vs a loop";
+    public string Catches => "a batching rule that mixes batch and core axes (an axis not shifted, a broadcast against the batch axis, a product that contracts the batch), a structural primitive of Vmap, a conditional's branches batched differently";
+
+    const int B = 3;
+
+    public OracleResult Check(RandomProgram p)
+    {
+        var draws = Enumerable.Range(0, B).Select(i => p.InputsFrom(unchecked(p.Seed * 13 + i))).ToArray();
+        try
+        {
+            if (p.Outputs.Any(o => o.IsDouble) || p.Layout.Leaves.Any(l => l is null))
+                return new(Verdict.Skipped, "a double leaf or output cannot carry a batch");
+            var f = p.Function;
+            var plain = f.Compile(preferInterpretation: true);
+            LambdaExpression vmapped;
+            try { vmapped = Ad.VmapCore(f, f.Type, f.Parameters.Select(_ => (int?)0).ToArray(), null, null); }
+            catch (VmapException e) { return new(Verdict.Skipped, "not batchable: " + e.Message); }
+            var args = Enumerable.Range(0, f.Parameters.Count).Select(k => Stack(draws.Select(d => d[k]).ToArray())).ToArray();
+            object? result;
+            try { result = ProgramOracleKit.Call(vmapped.Compile(preferInterpretation: true), args); }
+            catch (VmapException e) { return new(Verdict.Skipped, "not batchable: " + e.Message); }
+            var expected = draws.Select(d => ProgramOracleKit.Call(plain, d)).ToArray();
+            for (int o = 0; o < p.Outputs.Count; o++)
+            {
+                var got = Output(result, o, p.Outputs.Count).AsType(DType.Float64);
+                var want = Np.Stack(expected.Select(e => Output(e, o, p.Outputs.Count).AsType(DType.Float64)).ToArray(), 0);
+                if (!got.Shape.SequenceEqual(want.Shape) || !got.AllClose(want, 1e-10, 1e-10))
+                    return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"output {o}: Vmap gives {got}\nthe loop gives {want}", draws[0], p.Seed));
+            }
+            return new(Verdict.Pass, $"batch of {B} equals the loop");
+        }
+        catch (Exception e)
+        {
+            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"threw {e.GetType().Name}: {e.Message}", draws[0], p.Seed));
+        }
+    }
+
+    static Tensor Output(object? r, int o, int count) => (Tensor)(count == 1 ? r! : r!.GetType().GetField(o == 0 ? "Item1" : "Item2")!.GetValue(r)!);
+
+    /// <summary>Stacks B values of a pytree type leaf by leaf along a new axis 0.</summary>
+    static object Stack(object[] values)
+    {
+        var first = values[0];
+        var def = TreeDef.Of(first.GetType());
+        var leaves = values.Select(v => { var l = new List<object?>(); def.Flatten(v, l); return l; }).ToArray();
+        var stacked = Enumerable.Range(0, leaves[0].Count).Select(i => leaves[0][i] is Tensor
+            ? (object?)Np.Stack(leaves.Select(l => (Tensor)l[i]!).ToArray(), 0) : leaves[0][i]).ToList();
+        int pos = 0;
+        return def.Unflatten(stacked, ref pos)!;
     }
 }
