@@ -22,7 +22,9 @@ public class TorchMlpBench
     const int Batch = 128;
     TorchMlpParams p = null!;
     Tensor x = null!, y = null!;
-    Func<TorchMlpParams, Tensor, Tensor, TorchMlpParams> grad = null!;
+    Func<TorchMlpParams, Tensor, Tensor, TorchMlpParams> grad = null!, cpuGrad = null!;
+    TorchMlpParams hp = null!;
+    Tensor hx = null!, hy = null!;
     TT[] tp = null!;
     TT tx = null!, ty = null!;
 
@@ -38,8 +40,10 @@ public class TorchMlpBench
         var labels = Enumerable.Range(0, Batch).Select(i => (double)(i % 10)).ToArray();
         y = OneHot(new Tensor(labels), 10).ToDevice(cpu);
         Expression<Func<TorchMlpParams, Tensor, Tensor, Tensor>> loss = (q, xb, yb) =>
-            -Mean(Sum(LogSoftmax(MatMul(Relu(MatMul(Relu(MatMul(xb, q.W1) + q.B1), q.W2) + q.B2), q.W3) + q.B3, -1) * yb, -1, false), null, false);
+            -Mean(Sum(LogSoftmax(MatMul(Tanh(MatMul(Tanh(MatMul(xb, q.W1) + q.B1), q.W2) + q.B2), q.W3) + q.B3, -1) * yb, -1, false), null, false);
         grad = loss.Grad().JitTorch(cpu);
+        cpuGrad = Ad.Jit(loss.Grad());
+        (hp, hx, hy) = (init, Rng.Normal(PrngKey.Create(1), [Batch, 784]), OneHot(new Tensor(labels), 10));
 
         tp = Functional.AD.Tree.Leaves(init).Select(t => t.ToTorch().requires_grad_(true)).ToArray();
         tx = x.ToTorch();
@@ -51,8 +55,8 @@ public class TorchMlpBench
     public float TorchSharpEager()
     {
         using var scope = torch.NewDisposeScope();
-        var h1 = torch.matmul(tx, tp[0]).add(tp[1]).relu();
-        var h2 = torch.matmul(h1, tp[2]).add(tp[3]).relu();
+        var h1 = torch.matmul(tx, tp[0]).add(tp[1]).tanh();
+        var h2 = torch.matmul(h1, tp[2]).add(tp[3]).tanh();
         var logits = torch.matmul(h2, tp[4]).add(tp[5]);
         var l = -(logits.log_softmax(-1) * ty).sum(-1).mean();
         var g = torch.autograd.grad([l], tp);
@@ -67,4 +71,8 @@ public class TorchMlpBench
         foreach (var t in Functional.AD.Tree.Leaves(g)) t.DisposeDevice();
         return 1f;
     }
+
+    /// <summary>The CPU jit on host tensors: <c>Ad.Jit(Ad.Grad(loss))</c> (issue 3's comparison with TorchSharp).</summary>
+    [Benchmark(Description = "Ad.Jit(Ad.Grad(loss)) (CPU jit)")]
+    public TorchMlpParams AdGradJitCpu() => cpuGrad(hp, hx, hy);
 }
