@@ -175,3 +175,19 @@ public class VmapWeakScalarFindingTests
         Assert.Equal(new[] { 1.0 + 1.98, 2.0 + 1.98, 3.0 + 1.98, 4.0 + 1.98 }, y);
     }
 }
+
+/// <summary>
+/// Fuzz run of 100,000 programs, Jit oracle: a branch on a value that is zero up to rounding. Not a bug: the jit sums
+/// in another order, so the condition's sign can differ by rounding and the other branch is taken. The oracle now
+/// classifies such inputs as discontinuous (Compile() itself flips under a 1e-12 perturbation) instead of failing.
+/// </summary>
+public class BranchOnRoundingFindingTests
+{
+    [Fact]
+    public void The_jit_oracle_skips_a_branch_whose_condition_is_zero_up_to_rounding()
+    {
+        var program = Functional.AD.Testing.Programs.ProgramGen.FromSeed(1011756);
+        var result = Functional.AD.Testing.Programs.Oracles.Jit.Check(program);
+        Assert.True(result.Ok, result.Report);
+    }
+}
