@@ -53,13 +53,22 @@ public static partial class Ad
     {
         var prog = Reader.Read(f);
         var g = prog.Graph;
-        var b = new Builder();
-        var ins = g.Inputs.Select(x => b.Input(x.Kind, x.Name, x.Value as Type)).ToArray();
-        var tins = g.Inputs.Select(x => b.Input(x.Kind, "d" + x.Name, x.Value as Type)).ToArray();
-        var (outs, touts) = JvpT.Run(b, g, ins, tins.Select(t => t.Kind.IsFloating() ? new V(t) : null).ToArray());
-        var tangents = outs.Select((o, k) => touts[k]?.N ?? JvpT.Zero(b, o));
+        var (b, _, _, outs, tangents) = Forward(g, "d");
         var tangentParams = prog.Parameters.Select(p => Expression.Parameter(p.Type, "d" + p.Name)).ToArray();
         return Finish(b, [.. outs, .. tangents], [.. prog.Parameters, .. tangentParams], [.. prog.ParamDefs, .. prog.ParamDefs], resultType, delegateType);
+    }
+
+    /// <summary>
+    /// Forward mode over a whole graph: a builder with the primal inputs, one tangent input per input (named with
+    /// <paramref name="prefix"/>; static leaves get none), the primal outputs and their tangents (zeros materialised).
+    /// </summary>
+    static (Builder B, Node[] Ins, Node[] TangentIns, Node[] Outs, Node[] Tangents) Forward(Graph g, string prefix)
+    {
+        var b = new Builder();
+        var ins = g.Inputs.Select(x => b.Input(x.Kind, x.Name, x.Value as Type)).ToArray();
+        var tins = g.Inputs.Select(x => b.Input(x.Kind, prefix + x.Name, x.Value as Type)).ToArray();
+        var (outs, touts) = JvpT.Run(b, g, ins, tins.Select(t => t.Kind.IsFloating() ? new V(t) : null).ToArray());
+        return (b, ins, tins, outs, outs.Select((o, k) => touts[k]?.N ?? JvpT.Zero(b, o)).ToArray());
     }
 
     // ------------------------------------------------------------------ reverse mode with a given cotangent
@@ -111,11 +120,7 @@ public static partial class Ad
     {
         var prog = Reader.Read(f);
         var g = prog.Graph;
-        var b = new Builder();
-        var ins = g.Inputs.Select(x => b.Input(x.Kind, x.Name, x.Value as Type)).ToArray();
-        var tins = g.Inputs.Select(x => b.Input(x.Kind, "d" + x.Name, x.Value as Type)).ToArray();
-        var (outs, touts) = JvpT.Run(b, g, ins, tins.Select(t => t.Kind.IsFloating() ? new V(t) : null).ToArray());
-        var tangents = outs.Select((o, k) => touts[k]?.N ?? JvpT.Zero(b, o)).ToArray();
+        var (b, ins, tins, outs, tangents) = Forward(g, "d");
         var whole = b.Finish([.. outs, .. tangents]);
 
         // split: what depends on the tangent is the linear part; everything else is computed once, outside
@@ -234,11 +239,7 @@ public static partial class Ad
     {
         var grad = Reader.Read(GradCore(f, typeof(Func<T1, T1>), typeof(T1), withValue: false));
         var g = grad.Graph;
-        var b = new Builder();
-        var ins = g.Inputs.Select(x => b.Input(x.Kind, x.Name, x.Value as Type)).ToArray();
-        var tins = g.Inputs.Select(x => b.Input(x.Kind, "v" + x.Name, x.Value as Type)).ToArray();
-        var (outs, touts) = JvpT.Run(b, g, ins, tins.Select(t => t.Kind.IsFloating() ? new V(t) : null).ToArray());
-        var hv = outs.Select((o, k) => touts[k]?.N ?? JvpT.Zero(b, o)).ToArray();
+        var (b, _, _, _, hv) = Forward(g, "v");
         var v = Expression.Parameter(typeof(T1), "v");
         return (Expression<Func<T1, T1, T1>>)Finish(b, hv, [.. grad.Parameters, v], [.. grad.ParamDefs, grad.ParamDefs[0]], typeof(T1), typeof(Func<T1, T1, T1>));
     }
