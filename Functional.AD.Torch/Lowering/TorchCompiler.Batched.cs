@@ -46,14 +46,7 @@ internal sealed partial class TorchCompiler
             bool elementwise = plan.Elementwise;
             Func<TT?[], TT> closure = x =>
             {
-                for (int i = 0; i < x.Length; i++)
-                {
-                    var xi = x[i];
-                    if (xi is null) continue;
-                    if (elementwise ? !skip.Contains(i) && xi.dtype != outType
-                                    : inAvals[i]!.Weak && !outAval.Weak && xi.dtype != outType)
-                        x[i] = xi.to_type(outType);
-                }
+                CastOperands(x, elementwise, skip, inAvals!, outAval, outType);
                 return Checked(run(x), outAval, outType, name, k);
             };
             return (Expression.Invoke(Expression.Constant(closure), Expression.NewArrayInit(typeof(TT), operands)), outAval);

@@ -110,6 +110,23 @@ internal sealed partial class TorchCompiler
         return TorchTensors.Upload(t, backend);
     }
 
+    /// <summary>
+    /// Operand dtypes before a lowering runs: an elementwise primitive computes in the output dtype (its non-differentiable
+    /// operands excepted); otherwise a weak scalar (held in float64) takes the dtype of a strong result, and stays exact
+    /// while the result is weak too.
+    /// </summary>
+    internal static void CastOperands(TT?[] x, bool elementwise, int[] skip, Aval?[] inAvals, Aval outAval, torch.ScalarType outType)
+    {
+        for (int i = 0; i < x.Length; i++)
+        {
+            var xi = x[i];
+            if (xi is null) continue;
+            if (elementwise ? !skip.Contains(i) && xi.dtype != outType
+                            : inAvals[i]!.Weak && !outAval.Weak && xi.dtype != outType)
+                x[i] = xi.to_type(outType);
+        }
+    }
+
     (Expression, Aval?) EmitNode(Node n, Expression[] args, Aval?[] argAvals)
     {
         var kinds = n.Args.Select(a => a.Kind).ToArray();
@@ -159,18 +176,10 @@ internal sealed partial class TorchCompiler
                 var run = op.Run;
                 var name = p.Name;
                 var outType = ctx.OutType;
+                bool elementwise = op.Elementwise;
                 Func<TT?[], TT> closure = x =>
                 {
-                    for (int i = 0; i < x.Length; i++)
-                    {
-                        var xi = x[i];
-                        if (xi is null) continue;
-                        // elementwise: compute in the output dtype; otherwise a weak scalar (held in float64) takes the
-                        // dtype of a strong result, and stays exact while the result is weak too
-                        if (op.Elementwise ? !skip.Contains(i) && xi.dtype != outType
-                                           : inAvals[i].Weak && !outAval.Weak && xi.dtype != outType)
-                            x[i] = xi.to_type(outType);
-                    }
+                    CastOperands(x, elementwise, skip, inAvals, outAval, outType);
                     var r = run(ctx, x);
                     if (r.dim() != outAval.Rank || !SameShape(r, outAval))
                         throw new InvalidOperationException($"Internal error: the Torch lowering of {name} gave shape [{string.Join(",", r.shape)}], not {outAval}.");
