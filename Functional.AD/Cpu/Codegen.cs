@@ -52,6 +52,7 @@ internal sealed partial class Codegen
     public void EmitGraph(Graph g, IReadOnlyList<Expression> inputs)
     {
         for (int i = 0; i < g.Inputs.Length; i++) obj[g.Inputs[i]] = inputs[i];
+        if (TryEmitBatchLoop(g)) return;
         var chains = Fusion.Plan(g, av);
         if (chains.Count == 0)
         {
@@ -69,6 +70,7 @@ internal sealed partial class Codegen
         if (n.IsConst)
             return obj[n] = Expression.Constant(n.Value, n.Kind == Kind.Static ? n.Value!.GetType() : n.Kind.ClrType());
         var a = av[n]!;
+        if (Lane is not null) throw new LaneBail();
         var t = Elem(a);
         var data = Expression.NewArrayInit(t, elems[n].Select(x => Primitive.Conv(x, t)));
         var make = Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Make))!.MakeGenericMethod(t), data, Expression.Constant(a.Dims), Expression.Constant(a.Weak));
@@ -83,20 +85,23 @@ internal sealed partial class Codegen
         if (n.Kind is Kind.Double or Kind.Float)
         {
             // a C# scalar combined with a tensor is a weak scalar: it takes the tensor's element type
-            r = [Primitive.Conv(Obj(n), t)];
+            r = [Lane is not null ? Splat(Primitive.Conv(Obj(n), LaneElem), t) : Primitive.Conv(Obj(n), t)];
         }
         else if (elems.TryGetValue(n, out var own))
         {
+            if (Lane is not null && own.Length > 0 && own[0].Type != t) throw new LaneBail();
             r = own.Length == 0 || own[0].Type == t ? own : own.Select(x => x is ConstantExpression k ? ConvConst(k, t) : Assign(Expression.Convert(x, t))).ToArray();
         }
         else if (n.IsConst && n.Value is Tensor ct)
         {
-            r = t == typeof(double)
+            r = Lane is not null ? JitRt.Data<double>(ct).Select(v => K(v, t)).ToArray()
+                : t == typeof(double)
                 ? JitRt.Data<double>(ct).Select(v => (Expression)Expression.Constant(v)).ToArray()
                 : JitRt.Data<float>(ct).Select(v => (Expression)Expression.Constant(v)).ToArray();
         }
         else
         {
+            if (Lane is not null) throw new LaneBail();
             var arr = Assign(Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Data))!.MakeGenericMethod(t), Obj(n)), t.MakeArrayType());
             r = new Expression[av[n]!.Size];
             for (int i = 0; i < r.Length; i++) r[i] = Assign(Expression.ArrayIndex(arr, Expression.Constant(i)));
@@ -116,6 +121,7 @@ internal sealed partial class Codegen
         var low = CpuTable.For(n.Op);
         if (n.Kind == Kind.Aval && a is not null) { obj[n] = Expression.Constant(a); How[n] = "shape"; return; }
         if (n.Batch == 0 && n.Kind == Kind.Tensor && a is not null && low is not null && TryLower(n, a, low)) return;
+        if (Lane is not null && !(n.Batch == 0 && n.Kind == Kind.Tensor && a is not null && low is not null && TryLower(n, a, low))) throw new LaneBail();
         if (n.Batch == 0 && (n.Op == Prims.ToDouble || n.Op == Prims.ToFloat) && elems.ContainsKey(n.Args[0]) && !av[n.Args[0]]!.Weak)
         {
             obj[n] = Assign(Expression.Convert(Elems(n.Args[0], Elem(av[n.Args[0]]!))[0], n.Kind.ClrType()));
@@ -142,7 +148,8 @@ internal sealed partial class Codegen
         {
             var value = (Tensor)Evaluate(n, n.Args.Select(x => Dummy(x)).ToArray())!;
             if (value.Size <= Tiny)
-                SetElems(n, Elem(a) == typeof(double)
+                SetElems(n, Lane is not null ? JitRt.Data<double>(value).Select(v => K(v, Lane)).ToArray()
+                    : Elem(a) == typeof(double)
                     ? JitRt.Data<double>(value).Select(v => (Expression)Expression.Constant(v)).ToArray()
                     : JitRt.Data<float>(value).Select(v => (Expression)Expression.Constant(v)).ToArray());
             else obj[n] = Expression.Constant(value);
@@ -151,7 +158,7 @@ internal sealed partial class Codegen
         }
         if (low.Scalar is not null && a.Size <= Tiny && n.Args.All(x => x.Kind is Kind.Double or Kind.Float || x.Kind == Kind.Tensor && AvalOf(x) is not null))
         {
-            var t = Elem(a);
+            var t = Lane ?? Elem(a);
             var ops = n.Args.Select(x => Elems(x, t)).ToArray();
             var dims = n.Args.Select(x => x.Kind == Kind.Tensor ? AvalOf(x)!.Dims : []).ToArray();
             var r = new Expression[a.Size];
@@ -160,7 +167,7 @@ internal sealed partial class Codegen
             {
                 Unravel(i, a.Dims, idx);
                 var xs = ops.Select((o, k) => o[BroadcastIndex(idx, dims[k])]).ToArray();
-                r[i] = Assign(low.Scalar(xs, t), t);
+                r[i] = Assign(Lane is not null ? LaneOp(n.Op, xs) : low.Scalar(xs, t), t);
             }
             SetElems(n, r);
             How[n] = "unrolled";
@@ -194,7 +201,7 @@ internal sealed partial class Codegen
         }
         long probes = low.Bilinear ? (long)AvalOf(n.Args[0])!.Size * AvalOf(n.Args[1])!.Size : lin.Sum(i => (long)AvalOf(n.Args[i])!.Size);
         if (probes > MaxProbes) return false;
-        var t = Elem(a);
+        var t = Lane ?? Elem(a);
         var args = n.Args.Select(x => Dummy(x)).ToArray();
         // terms[o] = list of (coefficient, operand elements)
         var terms = Enumerable.Range(0, a.Size).Select(_ => new List<(double C, Expression[] Xs)>()).ToArray();
@@ -232,10 +239,10 @@ internal sealed partial class Codegen
             foreach (var (cf, xs) in terms[o])
             {
                 Expression term = xs.Length == 1 ? xs[0] : Expression.Multiply(xs[0], xs[1]);
-                if (cf != 1) term = Expression.Multiply(term, t == typeof(double) ? Expression.Constant(cf) : Expression.Constant((float)cf));
+                if (cf != 1) term = Expression.Multiply(term, K(cf, t));
                 sum = sum is null ? term : Expression.Add(sum, term);
             }
-            r[o] = sum is null ? (t == typeof(double) ? Expression.Constant(0.0) : Expression.Constant(0f)) : Assign(sum, t);
+            r[o] = sum is null ? K(0, t) : Assign(sum, t);
         }
         SetElems(n, r);
         How[n] = "unrolled";

@@ -61,6 +61,7 @@ internal static class ShapeInference
         if (n.Op == Prims.Cond) return CondAval(n, av);
         if (n.Op == Prims.Fold) return Loops.FoldAval(n, n.Args.Select(a => av[a]).ToArray());
         if (n.Op == Prims.Custom) return Run(n.Subgraphs[0], n.Args.Select(a => av[a]).ToArray())[n.Subgraphs[0].Outputs[0]];
+        if (n.Kind == Kind.Aval) return ShapeOnlyAval(n, args, kinds);
         if (n.Kind != Kind.Tensor) return null;
         if (unary.Contains(n.Op) && kinds[0] == Kind.Tensor) return args[0];
         if (n.Batch == 0 && binary.Contains(n.Op))
@@ -75,6 +76,30 @@ internal static class ShapeInference
             }
         }
         return Rt.InferAval(n.Op, n.Params, kinds, args, n.Batch);
+    }
+
+    /// <summary>
+    /// An Aval node (a shape computation such as <c>Vmap.AddBatchAxis(aval)</c> or the checked batch size): its value
+    /// depends on its operands' shapes only, so it is evaluated now on placeholder operands of those shapes.
+    /// </summary>
+    static Aval? ShapeOnlyAval(Node n, Aval[] args, Kind[] kinds)
+    {
+        var vals = new object[args.Length];
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (n.Args[i].IsConst) { vals[i] = n.Args[i].Value!; continue; }
+            switch (kinds[i])
+            {
+                case Kind.Aval: vals[i] = args[i]; break;
+                case Kind.Tensor when args[i].Size <= 1 << 16: vals[i] = Lax.Zeros(args[i]); break;
+                case Kind.Double: vals[i] = 0.0; break;
+                case Kind.Float: vals[i] = 0f; break;
+                default: return null;
+            }
+        }
+        try { return Vmapped.Run(n.Op, n.Params, n.Batch, vals) as Aval; }
+        catch (AdException) { throw; }
+        catch (Exception) { return null; }
     }
 
     /// <summary>A C# double or float combined with a tensor is a weak scalar (it takes the tensor's dtype).</summary>

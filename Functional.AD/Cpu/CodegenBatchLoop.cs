@@ -1,0 +1,309 @@
+using System.Linq.Expressions;
+
+namespace Functional.AD;
+
+/// <summary>
+/// Batched nodes with tiny per-example work (vmapped XOR, per-example gradients of a small net) as one loop over the
+/// batch around straight-line per-example code. Once every shape is known, the nodes that carry one batch axis
+/// (<see cref="Node.Batch"/> = 1) form a region; re-applying each of them at batch count 0 to per-example operands
+/// gives the per-example graph (by the definition of a batch count, the batched node is that graph mapped over the
+/// batch). That graph is unrolled into scalar code by a child <see cref="Codegen"/>; its operands are loaded from the
+/// batched arrays at the example's offset (or, for values with a size-1 batch axis, read once before the loop), and
+/// the values the rest of the graph needs are stored into fresh [B, ...] arrays.
+/// </summary>
+internal sealed partial class Codegen
+{
+    /// <summary>Per-example values of at most this many elements are unrolled inside the batch loop.</summary>
+    internal const int LoopTinyLimit = Tiny;
+
+    /// <summary>Emits the graph with its batched region as a loop over the batch, when the region fits (see the class summary).</summary>
+    bool TryEmitBatchLoop(Graph g)
+    {
+        var plan = BatchLoopPlan.Make(g, av);
+        if (plan is null) return false;
+        foreach (var n in g.Nodes) if (!n.IsInput && plan.Pre.Contains(n)) EmitNode(n);
+        EmitLoop(plan);
+        foreach (var n in g.Nodes) if (!n.IsInput && !plan.Pre.Contains(n) && !plan.Region.Contains(n)) EmitNode(n);
+        return true;
+    }
+
+    /// <summary>In lane mode (the batch loop's vector form) the vector type every element expression has, else null.</summary>
+    Type? Lane;
+    /// <summary>The element type of <see cref="Lane"/>.</summary>
+    Type LaneElem = typeof(float);
+
+    /// <summary>A node that lane mode cannot express (the batch loop then runs one example at a time).</summary>
+    sealed class LaneBail : Exception;
+
+    /// <summary>The constant <paramref name="v"/> as an expression of type <paramref name="t"/> (a scalar, or a splatted vector in lane mode).</summary>
+    Expression K(double v, Type t)
+    {
+        if (t == typeof(double)) return Expression.Constant(v);
+        if (t == typeof(float)) return Expression.Constant((float)v);
+        return Splat(LaneElem == typeof(double) ? Expression.Constant(v) : Expression.Constant((float)v), t);
+    }
+
+    Expression Splat(Expression x, Type t)
+    {
+        var (ops, _, _) = Fusion.Width(LaneElem);
+        return Expression.Call(ops.GetMethod("Splat")!.MakeGenericMethod(LaneElem), Primitive.Conv(x, LaneElem));
+    }
+
+    /// <summary>An elementwise primitive on lane vectors (the vector helpers of the fused loops), or a bail-out.</summary>
+    Expression LaneOp(Primitive p, Expression[] xs)
+    {
+        var name = Fusion.VectorOp(p) ?? throw new LaneBail();
+        var (ops, _, _) = Fusion.Width(LaneElem);
+        var m = ops.GetMethod(name)!.MakeGenericMethod(LaneElem);
+        return Expression.Call(m, xs.Select(x => x.Type == Lane ? x : Splat(x, Lane!)));
+    }
+
+    /// <summary>
+    /// The per-example code, compiled by a child code generator with one local per input element: in lane mode
+    /// (a vector of consecutive examples per local) when every node has a vector form, else one example at a time.
+    /// </summary>
+    (Codegen Child, ParameterExpression[][] Ins, int Lanes) PerExampleCode(BatchLoopPlan plan)
+    {
+        var dtypes = plan.PerExample.Nodes.Where(n => n.Kind == Kind.Tensor && !(n.IsConst && n.Value is Tensor { IsWeak: true }))
+            .Select(n => plan.Avals[n]?.DType).Distinct().ToList();
+        if (Fusion.Enabled && dtypes.Count == 1 && dtypes[0] is DType.Float32 or DType.Float64)
+        {
+            var et = dtypes[0] == DType.Float64 ? typeof(double) : typeof(float);
+            var (_, vec, lanes) = Fusion.Width(et);
+            if (plan.B >= lanes)
+            {
+                var child = new Codegen(plan.Avals) { Lane = vec, LaneElem = et };
+                try { return (child, child.Emit(plan, _ => vec), lanes); }
+                catch (LaneBail) { }
+            }
+        }
+        var scalar = new Codegen(plan.Avals);
+        return (scalar, scalar.Emit(plan, n => n.Kind is Kind.Double or Kind.Float ? n.Kind.ClrType() : Elem(plan.Avals[n]!)), 1);
+    }
+
+    /// <summary>Emits the per-example graph with its inputs bound to fresh locals (assigned by the loop).</summary>
+    ParameterExpression[][] Emit(BatchLoopPlan plan, Func<Node, Type> type)
+    {
+        var ins = new ParameterExpression[plan.Operands.Count][];
+        for (int k = 0; k < plan.Operands.Count; k++)
+        {
+            var input = plan.Operands[k].Input;
+            var t = type(input);
+            int s = input.Kind == Kind.Tensor ? plan.Avals[input]!.Size : 1;
+            ins[k] = Enumerable.Range(0, s).Select(j => Expression.Variable(t, $"in{k}_{j}")).ToArray();
+            if (input.Kind == Kind.Tensor) SetElems(input, ins[k]);
+            else if (Lane is null) obj[input] = ins[k][0];
+            else { var v = Expression.Variable(input.Kind.ClrType(), $"in{k}"); ins[k] = [v]; obj[input] = v; }
+        }
+        foreach (var n in plan.PerExample.Nodes) if (!n.IsInput && plan.Live.Contains(n)) EmitNode(n);
+        foreach (var (_, inner) in plan.Outputs) Elems(inner, Lane ?? Elem(plan.Avals[inner]!));
+        return ins;
+    }
+
+    void EmitLoop(BatchLoopPlan plan)
+    {
+        int b = plan.B;
+        var (child, ins, lanes) = PerExampleCode(plan);
+        bool lane = lanes > 1;
+        int bp = (b + lanes - 1) / lanes * lanes;   // the batch padded to whole vectors (lane mode)
+        var i = Local(typeof(int), "example");
+        var (vops, _, _) = lane ? Fusion.Width(child.LaneElem) : (typeof(object), typeof(object), 1);
+        var loads = new List<Expression>();
+        var hoisted = new List<ParameterExpression>();
+        Expression Offset(int j, int s) => lane ? Expression.Add(i, Expression.Constant(j * bp))
+            : j == 0 ? Expression.Multiply(i, Expression.Constant(s)) : Expression.Add(Expression.Multiply(i, Expression.Constant(s)), Expression.Constant(j));
+        for (int k = 0; k < plan.Operands.Count; k++)
+        {
+            var (outer, input, batched) = plan.Operands[k];
+            if (input.Kind is Kind.Double or Kind.Float)
+            {
+                // a scalar of the enclosing code: read once
+                Stmts.Add(Expression.Assign(ins[k][0], Primitive.Conv(Obj(outer), ins[k][0].Type)));
+                hoisted.Add(ins[k][0]);
+                continue;
+            }
+            var a = plan.Avals[input]!;
+            var t = Elem(a);
+            int s = a.Size;
+            if (!batched)
+            {
+                // shared by every example (a size-1 batch axis): read once, before the loop
+                var e = Elems(outer, t);
+                for (int j = 0; j < s; j++)
+                {
+                    Stmts.Add(Expression.Assign(ins[k][j], lane ? child.Splat(e[j], ins[k][j].Type) : e[j]));
+                    hoisted.Add(ins[k][j]);
+                }
+                continue;
+            }
+            var data = Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Data))!.MakeGenericMethod(t), Obj(outer));
+            var arr = lane ? Assign(Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.ToColumns))!.MakeGenericMethod(t), data, Expression.Constant(b), Expression.Constant(s), Expression.Constant(bp)), t.MakeArrayType())
+                           : Assign(data, t.MakeArrayType());
+            for (int j = 0; j < s; j++)
+                loads.Add(Expression.Assign(ins[k][j], lane
+                    ? Expression.Call(vops.GetMethod("Load")!.MakeGenericMethod(t), arr, Offset(j, s))
+                    : Expression.ArrayIndex(arr, Offset(j, s))));
+        }
+        // region values needed outside: fresh arrays, filled per example (by columns in lane mode)
+        var stores = new List<Expression>();
+        var after = new List<(Node Outer, ParameterExpression Arr, Aval A, int S)>();
+        foreach (var (outer, inner) in plan.Outputs)
+        {
+            var oa = av[outer]!;
+            var t = Elem(oa);
+            int s = plan.Avals[inner]!.Size;
+            var arr = Local(t.MakeArrayType());
+            Stmts.Add(Expression.Assign(arr, Expression.NewArrayBounds(t, Expression.Constant(lane ? s * bp : oa.Size))));
+            var src = child.Elems(inner, child.Lane ?? t);
+            bool shared = oa.Dims[0] == 1;   // a size-1 batch axis: every example computes the same elements
+            for (int j = 0; j < s; j++)
+                stores.Add(lane ? Expression.Call(vops.GetMethod("Store")!.MakeGenericMethod(t), src[j], arr, Offset(j, s))
+                    : Expression.Assign(Expression.ArrayAccess(arr, shared ? Expression.Constant(j) : Offset(j, s)), Primitive.Conv(src[j], t)));
+            after.Add((outer, arr, oa, s));
+        }
+        var brk = Expression.Label("batchDone");
+        var perIteration = ins.Select((x, k) => (x, k)).Where(p => plan.Operands[p.k].Batched && p.x.Length > 0 && plan.Operands[p.k].Input.Kind == Kind.Tensor).SelectMany(p => p.x);
+        var body = Expression.Block(typeof(void), [.. perIteration, .. child.Vars], [.. loads, .. child.Stmts, .. stores, Expression.AddAssign(i, Expression.Constant(lanes))]);
+        Vars.AddRange(hoisted);
+        Stmts.Add(Expression.Assign(i, Expression.Constant(0)));
+        Stmts.Add(Expression.Loop(Expression.IfThenElse(Expression.LessThan(i, Expression.Constant(bp)), body, Expression.Break(brk)), brk));
+        foreach (var (outer, arr, oa, s) in after)
+        {
+            var et = Elem(oa);
+            Expression data = lane ? Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.FromColumns))!.MakeGenericMethod(et), arr, Expression.Constant(oa.Dims[0]), Expression.Constant(s), Expression.Constant(bp)) : arr;
+            var make = Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Make))!.MakeGenericMethod(et), data, Expression.Constant(oa.Dims), Expression.Constant(oa.Weak));
+            obj[outer] = Assign(make, typeof(Tensor));
+            How[outer] = $"batch loop ({b} examples{(lane ? $", {lanes} per vector" : "")}, per-example code unrolled)";
+        }
+        foreach (var n in plan.Region)
+            if (n.Kind == Kind.Aval) obj[n] = Expression.Constant(av[n]!);
+        foreach (var n in plan.Region)
+            if (!How.ContainsKey(n)) How[n] = n.Kind == Kind.Aval ? "shape" : "in the batch loop";
+    }
+}
+
+/// <summary>Which nodes form the batch loop, and the per-example graph it runs (see <see cref="Codegen"/>).</summary>
+internal sealed class BatchLoopPlan
+{
+    public int B;
+    /// <summary>The nodes with one batch axis, run per example inside the loop.</summary>
+    public readonly HashSet<Node> Region = new(RefEq<Node>.Instance);
+    /// <summary>Nodes outside the region that the region (transitively) needs, or that do not depend on it: emitted before the loop.</summary>
+    public readonly HashSet<Node> Pre = new(RefEq<Node>.Instance);
+    public Graph PerExample = null!;
+    public Dictionary<Node, Aval?> Avals = null!;
+    /// <summary>Per-example graph inputs: the outer node, its input, whether it carries the batch axis (else shared by all examples).</summary>
+    public readonly List<(Node Outer, Node Input, bool Batched)> Operands = new();
+    /// <summary>Region nodes whose values are needed outside the loop, with their per-example nodes.</summary>
+    public readonly List<(Node Outer, Node Inner)> Outputs = new();
+    /// <summary>Per-example nodes whose values are needed (not only their shapes).</summary>
+    public readonly HashSet<Node> Live = new(RefEq<Node>.Instance);
+
+    public static BatchLoopPlan? Make(Graph g, Dictionary<Node, Aval?> av)
+    {
+        var plan = new BatchLoopPlan();
+        foreach (var n in g.Nodes)
+        {
+            if (n.Batch > 1) return null;
+            if (n.Batch == 1) plan.Region.Add(n);
+        }
+        if (plan.Region.Count < 2) return null;
+        // one batch size; every value with a batch axis known
+        int b = 1;
+        bool Lead(Node x)
+        {
+            if (!av.TryGetValue(x, out var a) || a is null || a.Rank == 0) return false;
+            if (a.Dims[0] != 1 && b != 1 && a.Dims[0] != b) return false;
+            if (a.Dims[0] != 1) b = a.Dims[0];
+            return true;
+        }
+        foreach (var n in plan.Region)
+        {
+            if (n.Kind is not (Kind.Tensor or Kind.Aval) || !Lead(n)) return null;
+            foreach (var x in n.Args)
+                if (x.Kind is Kind.Tensor or Kind.Aval && !(x.IsConst && x.Value is Tensor { Rank: 0 }) && !Lead(x)) return null;
+        }
+        if (b == 1) return null;
+        plan.B = b;
+
+        // after the loop: everything that depends on the region; the region must not depend on those (one loop)
+        var post = new HashSet<Node>(RefEq<Node>.Instance);
+        foreach (var n in g.Nodes)
+            if (!plan.Region.Contains(n) && !(n.Kind == Kind.Aval && av.TryGetValue(n, out var na) && na is not null)   // a known shape is a constant
+                && n.Args.Any(x => plan.Region.Contains(x) || post.Contains(x))) post.Add(n);
+        foreach (var n in plan.Region)
+            if (n.Args.Any(post.Contains)) return null;
+        foreach (var n in g.Nodes) if (!plan.Region.Contains(n) && !post.Contains(n)) plan.Pre.Add(n);
+
+        // the per-example graph
+        var nb = new Builder();
+        var map = new Dictionary<Node, Node>(RefEq<Node>.Instance);
+        var inAvals = new List<Aval?>();
+        Node Operand(Node x)
+        {
+            if (map.TryGetValue(x, out var m)) return m;
+            if (x.IsConst && x.Kind != Kind.Aval) return map[x] = nb.Const(x.Value!);
+            switch (x.Kind)
+            {
+                case Kind.Aval:
+                    {
+                        var a = av[x]!;
+                        return map[x] = nb.Const(new Aval(a.Dims[1..], a.DType, a.Weak));
+                    }
+                case Kind.Tensor when x.IsConst && x.Value is Tensor { Rank: 0 }:
+                    return map[x] = nb.Const(x.Value!);
+                case Kind.Tensor:
+                    {
+                        var a = av[x]!;
+                        var inner = nb.Input(Kind.Tensor, x.Name);
+                        inAvals.Add(new Aval(a.Dims[1..], a.DType, a.Weak));
+                        plan.Operands.Add((x, inner, a.Dims[0] != 1));
+                        return map[x] = inner;
+                    }
+                case Kind.Double or Kind.Float:
+                    {
+                        var inner = nb.Input(x.Kind, x.Name);
+                        inAvals.Add(x.Kind == Kind.Double ? Aval.ScalarDouble : Aval.ScalarFloat);
+                        plan.Operands.Add((x, inner, false));
+                        return map[x] = inner;
+                    }
+                default:
+                    if (x.IsConst) return map[x] = nb.Const(x.Value!);
+                    throw new NotSupportedException();
+            }
+        }
+        try
+        {
+            foreach (var n in g.Nodes)
+            {
+                if (!plan.Region.Contains(n)) continue;
+                if (n.Kind == Kind.Aval) { Operand(n); continue; }
+                var args = n.Args.Select(x => plan.Region.Contains(x) && x.Kind == Kind.Tensor ? map[x] : Operand(x)).ToArray();
+                var prms = n.Op == Prims.InferAval ? new Params(n.Params[0], n.Params[1], n.Params[2], (n.Params.Count > 3 ? (int)n.Params[3]! : 0) - 1) : n.Params;
+                map[n] = nb.Apply(n.Op, args, prms, n.Subgraphs, 0);
+            }
+        }
+        catch (NotSupportedException) { return null; }
+        // region values needed outside it
+        var outs = new List<Node>();
+        var outSet = new HashSet<Node>(g.Outputs, RefEq<Node>.Instance);
+        foreach (var n in g.Nodes)
+            if (!plan.Region.Contains(n) && !plan.Pre.Contains(n)) foreach (var x in n.Args) if (plan.Region.Contains(x)) outSet.Add(x);
+        foreach (var n in g.Nodes)
+            if (plan.Region.Contains(n) && outSet.Contains(n) && n.Kind == Kind.Tensor) { plan.Outputs.Add((n, map[n])); outs.Add(map[n]); }
+        plan.PerExample = nb.Finish(outs);
+        // values only a shape-only node reads (the gradient seed reads its operand's shape) are not computed
+        var stack = new Stack<Node>(outs);
+        while (stack.Count > 0)
+        {
+            var n = stack.Pop();
+            if (!plan.Live.Add(n) || n.Op == Prims.AvalOf || CpuTable.For(n.Op) is { ShapeOnly: true }) continue;
+            foreach (var x in n.Args) stack.Push(x);
+        }
+        try { plan.Avals = ShapeInference.Run(plan.PerExample, inAvals); }
+        catch (ShapeException) { return null; }
+        foreach (var n in plan.PerExample.Nodes)
+            if (n.Kind == Kind.Tensor && (!plan.Avals.TryGetValue(n, out var a) || a is null || a.Size > Codegen.LoopTinyLimit)) return null;
+        return plan;
+    }
+}
