@@ -21,9 +21,21 @@ internal sealed partial class Codegen
     {
         var plan = BatchLoopPlan.Make(g, av);
         if (plan is null) return false;
-        foreach (var n in g.Nodes) if (!n.IsInput && plan.Pre.Contains(n)) EmitNode(n);
+        // the nodes before the loop that something needs (Vmap's views of the operands are read through)
+        var need = new HashSet<Node>(RefEq<Node>.Instance);
+        var stack = new Stack<Node>(g.Outputs);
+        foreach (var (outer, _, _) in plan.Operands) stack.Push(Unwrap(outer));
+        foreach (var n in g.Nodes)
+            if (!plan.Pre.Contains(n) && !plan.Region.Contains(n) && !plan.Fused.Contains(n)) foreach (var x in n.Args) stack.Push(x);
+        while (stack.Count > 0)
+        {
+            var n = stack.Pop();
+            if (!plan.Pre.Contains(n) || !need.Add(n)) continue;
+            foreach (var x in n.Args) stack.Push(x);
+        }
+        foreach (var n in g.Nodes) if (!n.IsInput && need.Contains(n)) EmitNode(n);
         EmitLoop(plan);
-        foreach (var n in g.Nodes) if (!n.IsInput && !plan.Pre.Contains(n) && !plan.Region.Contains(n)) EmitNode(n);
+        foreach (var n in g.Nodes) if (!n.IsInput && !plan.Pre.Contains(n) && !plan.Region.Contains(n) && !plan.Fused.Contains(n)) EmitNode(n);
         return true;
     }
 
@@ -97,7 +109,17 @@ internal sealed partial class Codegen
         }
         foreach (var n in plan.PerExample.Nodes) if (!n.IsInput && plan.Live.Contains(n)) EmitNode(n);
         foreach (var (_, inner) in plan.Outputs) Elems(inner, Lane ?? Elem(plan.Avals[inner]!));
+        foreach (var r in plan.Reductions) Elems(r.Inner, Lane ?? Elem(plan.Avals[r.Inner]!));
         return ins;
+    }
+
+    /// <summary>The node whose elements, in the same order, <paramref name="x"/> has: through Vmap's size-1 batch axis and a move of axis 0 to the front.</summary>
+    static Node Unwrap(Node x)
+    {
+        while (x.Batch == 0 && x.Args.Length > 0 && x.Args[0].Kind == Kind.Tensor
+               && (x.Op == Prims.AddBatchAxis || x.Op == Prims.MoveAxisToFront && x.Params.Count > 0 && x.Params[0] is int a && a == 0))
+            x = x.Args[0];
+        return x;
     }
 
     void EmitLoop(BatchLoopPlan plan)
@@ -114,7 +136,8 @@ internal sealed partial class Codegen
             : j == 0 ? Expression.Multiply(i, Expression.Constant(s)) : Expression.Add(Expression.Multiply(i, Expression.Constant(s)), Expression.Constant(j));
         for (int k = 0; k < plan.Operands.Count; k++)
         {
-            var (outer, input, batched) = plan.Operands[k];
+            var (wrapped, input, batched) = plan.Operands[k];
+            var outer = Unwrap(wrapped);
             if (input.Kind is Kind.Double or Kind.Float)
             {
                 // a scalar of the enclosing code: read once
@@ -161,6 +184,25 @@ internal sealed partial class Codegen
                     : Expression.Assign(Expression.ArrayAccess(arr, shared ? Expression.Constant(j) : Offset(j, s)), Primitive.Conv(src[j], t)));
             after.Add((outer, arr, oa, s));
         }
+        // fused reductions over the batch: one accumulator per element (a vector of lanes in lane mode)
+        var laneHelpers = lane && vops == typeof(Vec512Ops) ? typeof(Lane512) : typeof(Lane256);
+        var reduced = new List<(Node Result, ParameterExpression[] Acc, Aval A, bool Mean)>();
+        foreach (var (result, inner, mean, _) in plan.Reductions)
+        {
+            var ra = av[result]!;
+            var t = Elem(ra);
+            var src = child.Elems(inner, child.Lane ?? t);
+            var acc = src.Select((_, j) => Expression.Variable(child.Lane ?? t, $"acc{reduced.Count}_{j}")).ToArray();
+            for (int j = 0; j < acc.Length; j++)
+            {
+                Stmts.Add(Expression.Assign(acc[j], lane ? Expression.Default(acc[j].Type) : Primitive.Conv(Expression.Constant(0.0), t)));
+                Expression x = lane ? src[j] : Primitive.Conv(src[j], t);
+                if (lane && bp != b) x = Expression.Call(laneHelpers.GetMethod("Tail")!.MakeGenericMethod(t), x, i, Expression.Constant(b));
+                stores.Add(Expression.Assign(acc[j], Expression.Add(acc[j], x)));
+            }
+            hoisted.AddRange(acc);
+            reduced.Add((result, acc, ra, mean));
+        }
         var brk = Expression.Label("batchDone");
         var perIteration = ins.Select((x, k) => (x, k)).Where(p => plan.Operands[p.k].Batched && p.x.Length > 0 && plan.Operands[p.k].Input.Kind == Kind.Tensor).SelectMany(p => p.x);
         var body = Expression.Block(typeof(void), [.. perIteration, .. child.Vars], [.. loads, .. child.Stmts, .. stores, Expression.AddAssign(i, Expression.Constant(lanes))]);
@@ -174,6 +216,15 @@ internal sealed partial class Codegen
             var make = Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Make))!.MakeGenericMethod(et), data, Expression.Constant(oa.Dims), Expression.Constant(oa.Weak));
             obj[outer] = Assign(make, typeof(Tensor));
             How[outer] = $"batch loop ({b} examples{(lane ? $", {lanes} per vector" : "")}, per-example code unrolled)";
+        }
+        foreach (var (result, acc, ra, mean) in reduced)
+        {
+            var t = Elem(ra);
+            var sums = acc.Select(a => lane ? (Expression)Expression.Call(laneHelpers.GetMethod("Sum")!.MakeGenericMethod(t), a) : a);
+            if (mean) sums = sums.Select(x => (Expression)Expression.Divide(x, Primitive.Conv(Expression.Constant((double)b), t)));
+            var make = Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Make))!.MakeGenericMethod(t), Expression.NewArrayInit(t, sums), Expression.Constant(ra.Dims), Expression.Constant(ra.Weak));
+            obj[result] = Assign(make, typeof(Tensor));
+            How[result] = $"accumulated in the batch loop";
         }
         foreach (var n in plan.Region)
             if (n.Kind == Kind.Aval) obj[n] = Expression.Constant(av[n]!);
@@ -196,6 +247,13 @@ internal sealed class BatchLoopPlan
     public readonly List<(Node Outer, Node Input, bool Batched)> Operands = new();
     /// <summary>Region nodes whose values are needed outside the loop, with their per-example nodes.</summary>
     public readonly List<(Node Outer, Node Inner)> Outputs = new();
+    /// <summary>
+    /// Means and sums over the batch axis of a region value (through the structural moves of Vmap's output):
+    /// accumulated inside the loop, the per-example values never stored. Chain: the nodes the reduction replaces.
+    /// </summary>
+    public readonly List<(Node Result, Node Inner, bool Mean, Node[] Chain)> Reductions = new();
+    /// <summary>Nodes after the loop that its fused reductions replace (not emitted).</summary>
+    public readonly HashSet<Node> Fused = new(RefEq<Node>.Instance);
     /// <summary>Per-example nodes whose values are needed (not only their shapes).</summary>
     public readonly HashSet<Node> Live = new(RefEq<Node>.Instance);
 
@@ -284,11 +342,34 @@ internal sealed class BatchLoopPlan
             }
         }
         catch (NotSupportedException) { return null; }
+        // reductions over the batch axis, fused into the loop
+        var uses = new Dictionary<Node, int>(RefEq<Node>.Instance);
+        foreach (var n in g.Nodes) foreach (var x in n.Args) uses[x] = uses.GetValueOrDefault(x) + 1;
+        foreach (var o in g.Outputs) uses[o] = uses.GetValueOrDefault(o) + 1;
+        var fused = new HashSet<Node>(RefEq<Node>.Instance);
+        foreach (var m in g.Nodes)
+        {
+            if (!post.Contains(m) || m.Batch != 0 || m.Op != Prims.Sum && m.Op != Prims.Mean || m.Params[0] is not int axis || axis != 0 || (bool)m.Params[1]!) continue;
+            var chain = new List<Node> { m };
+            var x = m.Args[0];
+            while (!plan.Region.Contains(x))
+            {
+                bool move = x.Op == Prims.MoveAxisFromFront && x.Params[0] is int ax && ax == 0;
+                if (!move && x.Op != Prims.BroadcastBatch || x.Batch != 0 || uses.GetValueOrDefault(x) != 1) break;
+                chain.Add(x);
+                x = x.Args[0];
+            }
+            if (!plan.Region.Contains(x) || x.Kind != Kind.Tensor || av[x]!.Dims[0] != b || !map.TryGetValue(x, out var inner)) continue;
+            plan.Reductions.Add((m, inner, m.Op == Prims.Mean, chain.ToArray()));
+            foreach (var c in chain) fused.Add(c);
+        }
         // region values needed outside it
         var outs = new List<Node>();
         var outSet = new HashSet<Node>(g.Outputs, RefEq<Node>.Instance);
         foreach (var n in g.Nodes)
-            if (!plan.Region.Contains(n) && !plan.Pre.Contains(n)) foreach (var x in n.Args) if (plan.Region.Contains(x)) outSet.Add(x);
+            if (!plan.Region.Contains(n) && !plan.Pre.Contains(n) && !fused.Contains(n)) foreach (var x in n.Args) if (plan.Region.Contains(x)) outSet.Add(x);
+        foreach (var (_, inner, _, _) in plan.Reductions) outs.Add(inner);
+        foreach (var c in fused) plan.Fused.Add(c);
         foreach (var n in g.Nodes)
             if (plan.Region.Contains(n) && outSet.Contains(n) && n.Kind == Kind.Tensor) { plan.Outputs.Add((n, map[n])); outs.Add(map[n]); }
         plan.PerExample = nb.Finish(outs);

@@ -49,23 +49,34 @@ public class JitBatchLoopTests
         }
     }
 
-    [Fact]
-    public void The_mean_gradient_inside_one_jitted_call_equals_the_mean_of_a_loop()
+    [Theory]
+    [InlineData(37, DType.Float32, true)]
+    [InlineData(10, DType.Float64, false)]
+    [InlineData(3, DType.Float64, true)]
+    [InlineData(16, DType.Float32, false)]
+    public void The_mean_or_sum_over_the_batch_inside_one_jitted_call_equals_a_loop(int batch, DType dt, bool mean)
     {
-        var r = new Random(7);
-        var p = new XorNet(Rand(r, DType.Float32, 3, 2), Rand(r, DType.Float32, 3), Rand(r, DType.Float32, 3), Rand(r, DType.Float32));
-        var xs = Rand(r, DType.Float32, 37, 2);
-        var ys = new Tensor(Enumerable.Range(0, 37).Select(i => (double)(i % 2)).ToArray()).AsType(DType.Float32);
+        var r = new Random(batch);
+        var p = new XorNet(Rand(r, dt, 3, 2), Rand(r, dt, 3), Rand(r, dt, 3), Rand(r, dt));
+        var xs = Rand(r, dt, batch, 2);
+        var ys = new Tensor(Enumerable.Range(0, batch).Select(i => (double)(i % 2)).ToArray()).AsType(dt);
         var vg = Ad.Vmap(Ad.Grad(Loss), inAxes: [null, 0, 0]);
-        Expression<Func<XorNet, Tensor, Tensor, XorNet>> mean = (q, a, t) => Let(vg.Invoke(q, a, t), g =>
-            new XorNet(Mean(g.W1, 0, false), Mean(g.B1, 0, false), Mean(g.W2, 0, false), Mean(g.B2, 0, false)));
-        var got = Ad.Jit(mean)(p, xs, ys);
+        Expression<Func<XorNet, Tensor, Tensor, XorNet>> reduce = mean
+            ? (q, a, t) => Let(vg.Invoke(q, a, t), g => new XorNet(Mean(g.W1, 0, false), Mean(g.B1, 0, false), Mean(g.W2, 0, false), Mean(g.B2, 0, false)))
+            : (q, a, t) => Let(vg.Invoke(q, a, t), g => new XorNet(Sum(g.W1, 0, false), Sum(g.B1, 0, false), Sum(g.W2, 0, false), Sum(g.B2, 0, false)));
+        var got = Ad.Jit(reduce)(p, xs, ys);
         var single = Ad.Grad(Loss).Compile();
-        var sum = Enumerable.Range(0, 37).Select(i => single(p, Row(xs, i), Row(ys, i))).Aggregate((u, v) => new XorNet(u.W1 + v.W1, u.B1 + v.B1, u.W2 + v.W2, u.B2 + v.B2));
-        Assert.True(got.W1.AllClose(sum.W1 / 37.0, 1e-5, 1e-6), $"{got.W1} vs {sum.W1 / 37.0}");
-        Assert.True(got.B1.AllClose(sum.B1 / 37.0, 1e-5, 1e-6));
-        Assert.True(got.W2.AllClose(sum.W2 / 37.0, 1e-5, 1e-6));
-        Assert.True(got.B2.AllClose(sum.B2 / 37.0, 1e-5, 1e-6));
+        var sum = Enumerable.Range(0, batch).Select(i => single(p, Row(xs, i), Row(ys, i))).Aggregate((u, v) => new XorNet(u.W1 + v.W1, u.B1 + v.B1, u.W2 + v.W2, u.B2 + v.B2));
+        double k = mean ? 1.0 / batch : 1.0;
+        double tol = dt == DType.Float32 ? 1e-5 : 1e-12;
+        foreach (var (name, g, w) in new[] { ("W1", got.W1, sum.W1), ("B1", got.B1, sum.B1), ("W2", got.W2, sum.W2), ("B2", got.B2, sum.B2) })
+        {
+            Assert.Equal(dt, g.DType);
+            Assert.Equal(w.Shape, g.Shape);
+            Assert.True(g.AllClose(w * k, tol, tol), $"{name}: {g} vs {w * k}");
+        }
+        if (batch >= 8)
+            Assert.Contains("accumulated in the batch loop", Ad.Show(reduce, p, xs, ys));
     }
 
     [Fact]

@@ -1,0 +1,42 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Functional.AD;
+
+/// <summary>Helpers of the batch loop's vector lanes (one example per lane), Vector256 form.</summary>
+internal static class Lane256
+{
+    /// <summary>x with the lanes of examples at or past <paramref name="b"/> set to zero (the padded tail of the batch).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Tail<T>(Vector256<T> x, int i, int b) where T : unmanaged
+    {
+        int valid = b - i;
+        if (valid >= Vector256<T>.Count) return x;
+        var r = Vector256<T>.Zero;
+        for (int l = 0; l < valid; l++) r = r.WithElement(l, x.GetElement(l));
+        return r;
+    }
+
+    /// <summary>The sum of the lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Sum<T>(Vector256<T> x) where T : unmanaged => Vector256.Sum(x);
+}
+
+/// <summary>Helpers of the batch loop's vector lanes (one example per lane), Vector512 form.</summary>
+internal static class Lane512
+{
+    /// <summary>x with the lanes of examples at or past <paramref name="b"/> set to zero (the padded tail of the batch).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Tail<T>(Vector512<T> x, int i, int b) where T : unmanaged
+    {
+        int valid = b - i;
+        if (valid >= Vector512<T>.Count) return x;
+        var r = Vector512<T>.Zero;
+        for (int l = 0; l < valid; l++) r = r.WithElement(l, x.GetElement(l));
+        return r;
+    }
+
+    /// <summary>The sum of the lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Sum<T>(Vector512<T> x) where T : unmanaged => Vector512.Sum(x);
+}
