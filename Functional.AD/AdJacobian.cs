@@ -5,7 +5,7 @@ namespace Functional.AD;
 public static partial class Ad
 {
     /// <summary>
-    /// The Jacobian by forward mode: one JVP per basis tangent, batched with <see cref="Vmap{T1, T2, TResult}(Expression{Func{T1, T2, TResult}}, int?[], int?[], int?)"/>.
+    /// The Jacobian by forward mode: one JVP per basis tangent, batched with <see cref="Vmap{T1, T2, TResult}(Expression{Func{T1, T2, TResult}}, int?[], int?[], int?, IReadOnlyDictionary{string, int?})"/>.
     /// For <c>f: [s] -&gt; [o]</c> the result has shape <c>o ++ s</c>. Cheap when the input is small (tall Jacobians).
     /// A pytree output is raveled into one vector (its leaves, flattened and concatenated in order).
     /// </summary>

@@ -10,8 +10,10 @@ public static partial class Ad
     /// example) and returns, for every output, the stack of <c>f</c>'s per-example results along
     /// <paramref name="outAxes"/>. Same C# signature; only shapes change. No loop: every primitive runs once on the
     /// whole batch (<c>Dot</c> becomes a batched product, <c>Where</c> a select over the batch).
-    /// <para>An axis given for a pytree argument applies to every Tensor leaf of it (per-leaf axes: pass the
-    /// leaves as separate arguments). <paramref name="outAxes"/> has one entry per output leaf, or one for all;
+    /// <para>An axis given for a pytree argument applies to every Tensor leaf of it; <paramref name="leafAxes"/>
+    /// overrides it per leaf, keyed by the leaf's path as errors print it (parameter name, then member names:
+    /// <c>"p.W"</c>, <c>"pair.Item2"</c>), so one argument can mix batched and unbatched leaves, or leaves batched
+    /// along different axes. <paramref name="outAxes"/> has one entry per output leaf, or one for all;
     /// by default 0 for Tensor leaves (an unbatched Tensor output is broadcast along it) and <c>null</c> for
     /// double/float leaves. Negative axes count from the end. <paramref name="axisSize"/> gives the batch size
     /// when no argument is batched (and is checked against the arguments otherwise).</para>
@@ -23,22 +25,22 @@ public static partial class Ad
     /// var rows = Ad.Vmap(dot, inAxes: [0, null]);      // a: [B, k], b: [k] -&gt; [B]
     /// </code></example>
     /// <exception cref="VmapException">inAxes or outAxes do not fit, no batch size is known, or a double would be batched.</exception>
-    public static Expression<Func<T1, TResult>> Vmap<T1, TResult>(this Expression<Func<T1, TResult>> f, int?[] inAxes, int?[]? outAxes = null, int? axisSize = null) =>
-        (Expression<Func<T1, TResult>>)VmapCore(f, typeof(Func<T1, TResult>), inAxes, outAxes, axisSize);
+    public static Expression<Func<T1, TResult>> Vmap<T1, TResult>(this Expression<Func<T1, TResult>> f, int?[] inAxes, int?[]? outAxes = null, int? axisSize = null, IReadOnlyDictionary<string, int?>? leafAxes = null) =>
+        (Expression<Func<T1, TResult>>)VmapCore(f, typeof(Func<T1, TResult>), inAxes, outAxes, axisSize, leafAxes);
 
     /// <summary>Vectorising map of a function of two arguments (see <see cref="Vmap{T1, TResult}"/>).</summary>
-    public static Expression<Func<T1, T2, TResult>> Vmap<T1, T2, TResult>(this Expression<Func<T1, T2, TResult>> f, int?[] inAxes, int?[]? outAxes = null, int? axisSize = null) =>
-        (Expression<Func<T1, T2, TResult>>)VmapCore(f, typeof(Func<T1, T2, TResult>), inAxes, outAxes, axisSize);
+    public static Expression<Func<T1, T2, TResult>> Vmap<T1, T2, TResult>(this Expression<Func<T1, T2, TResult>> f, int?[] inAxes, int?[]? outAxes = null, int? axisSize = null, IReadOnlyDictionary<string, int?>? leafAxes = null) =>
+        (Expression<Func<T1, T2, TResult>>)VmapCore(f, typeof(Func<T1, T2, TResult>), inAxes, outAxes, axisSize, leafAxes);
 
     /// <summary>Vectorising map of a function of three arguments (see <see cref="Vmap{T1, TResult}"/>).</summary>
-    public static Expression<Func<T1, T2, T3, TResult>> Vmap<T1, T2, T3, TResult>(this Expression<Func<T1, T2, T3, TResult>> f, int?[] inAxes, int?[]? outAxes = null, int? axisSize = null) =>
-        (Expression<Func<T1, T2, T3, TResult>>)VmapCore(f, typeof(Func<T1, T2, T3, TResult>), inAxes, outAxes, axisSize);
+    public static Expression<Func<T1, T2, T3, TResult>> Vmap<T1, T2, T3, TResult>(this Expression<Func<T1, T2, T3, TResult>> f, int?[] inAxes, int?[]? outAxes = null, int? axisSize = null, IReadOnlyDictionary<string, int?>? leafAxes = null) =>
+        (Expression<Func<T1, T2, T3, TResult>>)VmapCore(f, typeof(Func<T1, T2, T3, TResult>), inAxes, outAxes, axisSize, leafAxes);
 
     /// <summary>Vectorising map of a function of four arguments (see <see cref="Vmap{T1, TResult}"/>).</summary>
-    public static Expression<Func<T1, T2, T3, T4, TResult>> Vmap<T1, T2, T3, T4, TResult>(this Expression<Func<T1, T2, T3, T4, TResult>> f, int?[] inAxes, int?[]? outAxes = null, int? axisSize = null) =>
-        (Expression<Func<T1, T2, T3, T4, TResult>>)VmapCore(f, typeof(Func<T1, T2, T3, T4, TResult>), inAxes, outAxes, axisSize);
+    public static Expression<Func<T1, T2, T3, T4, TResult>> Vmap<T1, T2, T3, T4, TResult>(this Expression<Func<T1, T2, T3, T4, TResult>> f, int?[] inAxes, int?[]? outAxes = null, int? axisSize = null, IReadOnlyDictionary<string, int?>? leafAxes = null) =>
+        (Expression<Func<T1, T2, T3, T4, TResult>>)VmapCore(f, typeof(Func<T1, T2, T3, T4, TResult>), inAxes, outAxes, axisSize, leafAxes);
 
-    internal static LambdaExpression VmapCore(LambdaExpression f, Type delegateType, int?[] inAxes, int?[]? outAxes, int? axisSize)
+    internal static LambdaExpression VmapCore(LambdaExpression f, Type delegateType, int?[] inAxes, int?[]? outAxes, int? axisSize, IReadOnlyDictionary<string, int?>? leafAxes = null)
     {
         ArgumentNullException.ThrowIfNull(f);
         ArgumentNullException.ThrowIfNull(inAxes);
@@ -58,7 +60,8 @@ public static partial class Ad
             foreach (var (kind, type, path) in prog.ParamDefs[i].LeafInfo(pnames[i]))
             {
                 leafName[pos] = path;
-                if (inAxes[i] is int ax && kind != Kind.Static)
+                int? axis = leafAxes is not null && leafAxes.TryGetValue(path, out var la) ? la : inAxes[i];
+                if (axis is int ax && kind != Kind.Static)
                 {
                     if (kind != Kind.Tensor)
                         throw new VmapException($"Ad.Vmap: inAxes maps axis {ax} of argument `{path}`, but it is a {Printer.TypeName(type)}, and a {Printer.TypeName(type)} cannot carry a batch axis; pass a Tensor (or give null in inAxes).");
@@ -66,6 +69,8 @@ public static partial class Ad
                 }
                 pos++;
             }
+        if (leafAxes is not null && leafAxes.Keys.FirstOrDefault(k => !leafName.Contains(k)) is { } unknown)
+            throw new VmapException($"Ad.Vmap: leafAxes names `{unknown}`, which is not a leaf of `{Printer.Expr(f)}`; its leaves are {string.Join(", ", leafName.Select(n => $"`{n}`"))}.");
         var mapped = Enumerable.Range(0, ins.Length).Where(i => leafAxis[i] is not null).ToArray();
         if (mapped.Length == 0 && axisSize is null)
             throw new VmapException($"Ad.Vmap: no argument of `{Printer.Expr(f)}` is batched (inAxes is [{string.Join(", ", inAxes.Select(a => a?.ToString() ?? "null"))}]) and no axisSize is given, so the batch size is unknown; map an argument's axis or pass axisSize.");
