@@ -36,7 +36,7 @@ internal static class Vmapped
         return 0;
     }
 
-    static readonly ConcurrentDictionary<(Primitive, Params, string), Func<object[], object>> plain = new();
+    static readonly ConcurrentDictionary<(Primitive, Params, ulong, string?), Func<object[], object>> plain = new();
 
     static Kind KindOfValue(object v) => v switch
     {
@@ -51,8 +51,15 @@ internal static class Vmapped
     /// <summary>The unbatched primitive on boxed operands (its emitted code, compiled once per kinds and parameters).</summary>
     public static object Plain(Primitive p, object[] args, Params prms)
     {
-        var kinds = args.Select(KindOfValue).ToArray();
-        var f = plain.GetOrAdd((p, prms, string.Join(",", kinds)), _ =>
+        var kinds = new Kind[args.Length];
+        ulong code = (ulong)args.Length;
+        for (int i = 0; i < args.Length; i++)
+        {
+            kinds[i] = KindOfValue(args[i]);
+            if (i < 15) code |= (ulong)kinds[i] << (4 + 4 * i);
+        }
+        // the kinds as a number (4 bits each); past 15 operands, also as text
+        var f = plain.GetOrAdd((p, prms, code, args.Length > 15 ? string.Join(",", kinds) : null), _ =>
         {
             var arr = Expression.Parameter(typeof(object[]), "args");
             var ex = kinds.Select((kd, i) => (Expression)Expression.Convert(Expression.ArrayIndex(arr, Expression.Constant(i)), kd.ClrType(args[i].GetType()))).ToArray();
