@@ -300,7 +300,7 @@ internal sealed class BatchLoopPlan
         Node Operand(Node x)
         {
             if (map.TryGetValue(x, out var m)) return m;
-            if (x.IsConst && x.Kind != Kind.Aval) return map[x] = nb.Const(x.Value!);
+            if (x.IsConst && x.Kind is not (Kind.Aval or Kind.Tensor)) return map[x] = nb.Const(x.Value!);
             switch (x.Kind)
             {
                 case Kind.Aval:
@@ -309,7 +309,11 @@ internal sealed class BatchLoopPlan
                         return map[x] = nb.Const(new Aval(a.Dims[1..], a.DType, a.Weak));
                     }
                 case Kind.Tensor when x.IsConst && x.Value is Tensor { Rank: 0 }:
-                    return map[x] = nb.Const(x.Value!);
+                    return map[x] = nb.Const(x.Value!);   // a weak scalar: broadcast as it is
+                case Kind.Tensor when x.IsConst && x.Value is Tensor ct:
+                    // a constant given Vmap's size-1 batch axis (folded): its per-example value drops that axis
+                    if (ct.Dims[0] != 1) throw new NotSupportedException();
+                    return map[x] = nb.Const(Vmapped.View(ct, ct.Dims[1..]));
                 case Kind.Tensor:
                     {
                         var a = av[x]!;

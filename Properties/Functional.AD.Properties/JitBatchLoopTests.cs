@@ -102,4 +102,20 @@ public class JitBatchLoopTests
         for (int k = 0; k < inputs.Length; k++)
             Assert.True(got[k].W1.AllClose(expected[k].W1, 0, 0) && got[k].B2.AllClose(expected[k].B2, 0, 0), $"input {k}");
     }
+
+    /// <summary>
+    /// Fuzz finding (the "Jit of Vmap vs Compile" oracle, 20,000-program run): a constant operand of a batched node
+    /// (here Take's indices) carries Vmap's size-1 batch axis, folded into the constant; the per-example code must
+    /// drop that axis (it indexed with a [1, 3] tensor and failed at specialisation).
+    /// </summary>
+    [Fact]
+    public void A_constant_operand_of_a_batched_node_loses_its_size_1_batch_axis_per_example()
+    {
+        Expression<Func<Tensor, Tensor>> f = x => Take(Take(BroadcastTo(Mean(x, null, false), new[] { 3 }), new Tensor(new[] { 1.0, 0.0, 1.0 }), 0), new Tensor(new[] { 1.0, 2.0 }), 0);
+        var xs = new Tensor(Enumerable.Range(0, 20).Select(i => i * 0.37).ToArray(), [10, 2]);
+        var got = Ad.Jit(Ad.Vmap(f, inAxes: [0]))(xs);
+        var plain = f.Compile();
+        for (int i = 0; i < 10; i++)
+            Assert.True(Row(got, i).AllClose(plain(Row(xs, i)), 1e-14, 1e-14), $"example {i}");
+    }
 }
