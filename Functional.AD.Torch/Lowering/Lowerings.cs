@@ -137,6 +137,12 @@ internal static class Lowerings
         [Prims.FoldTape] = new Structural("not lowered yet: compiling it raises NotSupportedException (differentiate loops on the CPU backend)"),
         [Prims.FoldLin] = new Structural("not lowered yet: compiling it raises NotSupportedException (differentiate loops on the CPU backend)"),
         [Prims.FoldLinT] = new Structural("not lowered yet: compiling it raises NotSupportedException (differentiate loops on the CPU backend)"),
+        [Prims.Scan] = new Structural("a loop on the host around the lowered body; the ys stacked on the device"),
+        [Prims.While] = new Structural("a loop on the host around the lowered body; the condition read back once per trip"),
+        [Prims.ScanTape] = new Structural("not lowered yet: compiling it raises NotSupportedException (differentiate loops on the CPU backend)"),
+        [Prims.WhileTape] = new Structural("not lowered yet: compiling it raises NotSupportedException (differentiate loops on the CPU backend)"),
+        [Prims.LoopLin] = new Structural("not lowered yet: compiling it raises NotSupportedException (differentiate loops on the CPU backend)"),
+        [Prims.LoopLinT] = new Structural("not lowered yet: compiling it raises NotSupportedException (differentiate loops on the CPU backend)"),
         [Prims.Custom] = new Structural("a function with a custom rule: its body (the sub-graph) is lowered in place"),
         [Prims.CustomVjpTangent] = new Structural("forward mode through a custom VJP: the core's error, raised at compile time"),
         // identity; the shape check against the aval already ran at compile time, in the aval rule
