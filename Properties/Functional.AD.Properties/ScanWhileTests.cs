@@ -235,6 +235,18 @@ public class ScanWhileTests
         Close(f.Grad().Compile()(T(1, 2)), T(3, 3));
     }
 
+    [Fact]
+    public void Np_fold_is_read_like_NpLoops_fold()
+    {
+        // c -> c * w + 1 three times from x: x w^3 + w^2 + w + 1; d/dx = w^3, d/dw = 3 x w^2 + 2 w + 1
+        Expression<Func<Tensor, Tensor, Tensor>> f = (x, w) => Sum(Fold(3, x, (double i, Tensor c) => c * w + 1));
+        Expression<Func<Tensor, Tensor, Tensor>> byW = (w, x) => f.Invoke(x, w);
+        Close(f.Jit()(H, W), Sum(H * W * W * W + W * W + W + 1));
+        Close(f.Grad().Compile()(H, W), W * W * W);
+        Close(byW.Grad().Compile()(W, H), 3 * H * W * W + 2 * W + 1);
+        Assert.Equal(Math.Pow(1.1, 8), Fold(3, 1.1, (i, c) => c * c), 12);
+    }
+
     // ------------------------------------------------------------------ bad input
     [Fact]
     public void A_scan_body_that_changes_the_carry_shape_is_named_with_both_shapes()
