@@ -247,6 +247,49 @@ public class ScanWhileTests
         Assert.Equal(Math.Pow(1.1, 8), Fold(3, 1.1, (i, c) => c * c), 12);
     }
 
+    static void CheckGradByDifferences(Expression<Func<Tensor, Tensor, Tensor>> f, Tensor x, Tensor y, double tol = 1e-7)
+    {
+        var g = f.Grad().Compile()(x, y).ToDoubleArray();
+        var gj = f.Grad().Jit()(x, y).ToDoubleArray();
+        var fc = f.Jit();
+        var x0 = x.ToDoubleArray();
+        for (int j = 0; j < x0.Length; j++)
+        {
+            var e = new double[x0.Length]; e[j] = 1e-6;
+            var d = Reshape(Tensor.FromArray(e, DType.Float64), x.Shape.ToArray());
+            double num = ((double)fc(x + d, y) - (double)fc(x - d, y)) / 2e-6;
+            Assert.True(Math.Abs(num - g[j]) < tol * Math.Max(1, Math.Abs(num)), $"component {j}: {g[j]} vs {num}");
+            Assert.True(Math.Abs(gj[j] - g[j]) < 1e-12 * Math.Max(1, Math.Abs(g[j])), $"jit component {j}: {gj[j]} vs {g[j]}");
+        }
+    }
+
+    [Fact]
+    public void Nested_loops_differentiate_against_central_differences()
+    {
+        // a Scan whose body runs a Fold and a While; an outer scan over an inner scan
+        Expression<Func<Tensor, Tensor, Tensor>> f = (xs, w) => Let(Scan(xs, w, (Tensor c, Tensor x) =>
+            Tuple(Fold(2, Tanh(c * x + w), (double i, Tensor d) => Sin(d) * w + i * 0.1), While(e => Sum(e * e) < 4, e => e * 1.5 + 0.1 * x, c * 0 + 0.5))),
+            r => Sum(r.Item1) + Sum(Sin(r.Item2)));
+        CheckGradByDifferences(f, Xs, W);
+        Expression<Func<Tensor, Tensor, Tensor>> byW = (w, xs) => f.Invoke(xs, w);
+        CheckGradByDifferences(byW, W, Xs);
+        Expression<Func<Tensor, Tensor, Tensor>> inner = (xs, w) => Sum(Scan(xs, w, (Tensor c, Tensor x) =>
+            Tuple(Scan(Reshape(x, new[] { 3, 1 }), c, (Tensor d, Tensor z) => Tuple(Tanh(d * z + w), d)).Item1, c * x)).Item2);
+        CheckGradByDifferences(inner, Xs, W);
+    }
+
+    [Fact]
+    public void Bodies_that_ignore_their_carry_or_inputs_differentiate_to_zero_there()
+    {
+        // the carry is replaced at every step: only the last row and w matter; y ignores everything but x
+        Expression<Func<Tensor, Tensor, Tensor>> f = (xs, w) => Let(Scan(xs, w * 0 + 1, (Tensor c, Tensor x) => Tuple(x * w, x * 2)), r => Sum(r.Item1) + Sum(r.Item2));
+        var g = f.Grad().Compile()(Xs, W);
+        var expected = Tensor.FromArray(new double[,] { { 2, 2, 2 }, { 2, 2, 2 }, { 2, 2, 2 }, { 2.9, 2.5, 1.6 } }, DType.Float64);
+        Close(g, expected);
+        Expression<Func<Tensor, Tensor, Tensor>> byW = (w, xs) => f.Invoke(xs, w);
+        Close(byW.Grad().Compile()(W, Xs), Lax.Unstack(Xs, 0, 3));
+    }
+
     // ------------------------------------------------------------------ bad input
     [Fact]
     public void A_scan_body_that_changes_the_carry_shape_is_named_with_both_shapes()
