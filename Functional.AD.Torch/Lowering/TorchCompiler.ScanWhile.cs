@@ -13,6 +13,8 @@ internal sealed partial class TorchCompiler
     /// </summary>
     (Expression, Aval?)? EmitScanWhile(Node n, Expression[] args, Aval?[] argAvals)
     {
+        if (n.Op == Prims.LoopPerExample)
+            throw new NotSupportedException("The Torch backend does not lower Vmap of a loop's gradient (its derivative run per example) yet: run it on the CPU backend (Ad.Jit).");
         if (n.Op == Prims.ScanTape) return EmitScanTape(n, args, argAvals);
         if (n.Op == Prims.WhileTape) return EmitWhileTape(n, args, argAvals);
         if (n.Op == Prims.LoopLin) return EmitLoopLin(n, args, argAvals);

@@ -174,6 +174,8 @@ internal static class Prims
     public static readonly Primitive LoopLin = Def("LoopLin");
     /// <summary>The transpose of LoopLin: the transposed body run backwards over the tape.</summary>
     public static readonly Primitive LoopLinT = Def("LoopLinT");
+    /// <summary>Vmap of a loop's derivative primitive: the primitive (its one-node sub-graph) run once per example and the results stacked.</summary>
+    public static readonly Primitive LoopPerExample = Def("LoopPerExample");
 
     // ---------------------------------------------------------------- batching (Vmap); rules in Batching.cs
     /// <summary>Moves core axis <c>axis</c> to core position 0 (a vmapped argument's mapped axis to the front).</summary>

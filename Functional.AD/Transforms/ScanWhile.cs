@@ -31,7 +31,7 @@ internal static class ScanWhile
     internal const int OutAcc = 0, OutCarry = 1, OutSliced = 2;
 
     /// <summary>Whether <paramref name="p"/> is one of the Scan/While loop primitives.</summary>
-    public static bool IsLoop(Primitive p) => p == Prims.Scan || p == Prims.While || p == Prims.ScanTape || p == Prims.WhileTape || p == Prims.LoopLin || p == Prims.LoopLinT;
+    public static bool IsLoop(Primitive p) => p == Prims.Scan || p == Prims.While || p == Prims.ScanTape || p == Prims.WhileTape || p == Prims.LoopLin || p == Prims.LoopLinT || p == Prims.LoopPerExample;
 
     /// <summary>Whether <c>Np.<paramref name="name"/></c> is a loop combinator read by <c>Reader.ReadLoop</c>.</summary>
     public static bool IsLoopMethod(string name) => name is nameof(Np.Scan) or nameof(Np.While) or nameof(Np.Fold);
@@ -87,6 +87,47 @@ internal static class ScanWhile
             subs.Length > 1 ? Expression.Constant(subs[1]) : Expression.Constant(null, typeof(Graph))), KindOfLinT(p, subs).ClrType());
         linT.FormatRule = (a, _, p) => $"Loops.Cotangent({string.Join(", ", a)})[{p[3]}]";
         linT.Batched = scan.Batched;
+
+        var per = Prims.LoopPerExample;
+        per.Foldable = false;
+        per.KindRule = (_, _, subs) => subs[0].Outputs[0].Kind == Kind.Static ? Kind.Static : Kind.Tensor;
+        per.EmitRule = (a, k, p, subs) => Primitive.Conv(Expression.Call(M(nameof(RunPerExample)), Expression.Constant(p.Get<bool[]>(0)), Boxed(a), Expression.Constant(subs[0])),
+            subs[0].Outputs[0].Kind == Kind.Static ? typeof(object) : typeof(Tensor));
+        per.FormatRule = (a, _, _) => $"Loops.PerExample({string.Join(", ", a)})";
+        per.Batched = scan.Batched;
+    }
+
+    /// <summary>A batch of static values (the tapes of a vmapped loop's derivative), one per example.</summary>
+    internal sealed record PerExample(object[] Items);
+
+    /// <summary>Runs the one-node graph <paramref name="g"/> once per example (batched operands sliced along axis 0) and stacks the results.</summary>
+    internal static object RunPerExample(bool[] batched, object[] a, Graph g)
+    {
+        int size = 1;
+        for (int k = 0; k < a.Length; k++)
+            if (batched[k]) size = Math.Max(size, a[k] switch { Tensor t => t.Shape[0], Aval av => av.Dims[0], PerExample p => p.Items.Length, _ => 1 });
+        var f = Loops.Compile(g);
+        var outs = new object[size];
+        var args = new object[a.Length];
+        for (int b = 0; b < size; b++)
+        {
+            for (int k = 0; k < a.Length; k++)
+                args[k] = !batched[k] ? a[k] : a[k] switch
+                {
+                    Tensor t => Lax.Unstack(t, 0, t.Shape[0] == 1 ? 0 : b),
+                    Aval av => RowAval(av),
+                    PerExample p => p.Items[p.Items.Length == 1 ? 0 : b],
+                    var other => other,
+                };
+            outs[b] = f(args)[0];
+        }
+        return outs[0] switch
+        {
+            Tensor => Np.Stack(outs.Cast<Tensor>().ToArray(), 0),
+            double => Tensor.FromArray(outs.Cast<double>().ToArray(), DType.Float64),
+            float => Tensor.FromArray(outs.Cast<float>().ToArray(), DType.Float32),
+            _ => new PerExample(outs),
+        };
     }
 
     static Kind KindOfLinT(Params p, Graph[] subs) => p.Get<int[]>(1)[p.Get<int>(3)] == OutSliced ? Kind.Tensor : subs[0].Outputs[p.Get<int>(3)].Kind;

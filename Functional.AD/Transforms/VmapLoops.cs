@@ -6,14 +6,32 @@ namespace Functional.AD;
 /// captured values). A carry that the body makes batched is batched from the start (its initial value broadcast to
 /// the batch). A Scan over a batched sequence runs over axis 1 (the rows) with batched rows, and its stacked ys get
 /// the batch axis back in front. A While whose condition is batched runs until every example is done, keeping each
-/// finished example's carry with <c>Np.Where</c> (JAX's rule).
+/// finished example's carry with <c>Np.Where</c> (JAX's rule). The derivative primitives of loops (tapes, tangent and
+/// transposed loops) are batched by running them once per example (<c>LoopPerExample</c>), not vectorised.
 /// </summary>
 internal static class VmapLoops
 {
-    public static bool Handles(Node n) => n.Batch == 0 && (n.Op == Prims.Scan || n.Op == Prims.While || n.Op == Prims.Fold);
+    public static bool Handles(Node n) => n.Batch == 0 && (n.Op == Prims.Scan || n.Op == Prims.While || n.Op == Prims.Fold || PerExample.Contains(n.Op));
+
+    /// <summary>The derivative primitives of loops, batched by running them once per example (not vectorised).</summary>
+    static readonly HashSet<Primitive> PerExample = [Prims.ScanTape, Prims.WhileTape, Prims.LoopLin, Prims.LoopLinT, Prims.FoldTape, Prims.FoldLin, Prims.FoldLinT];
+
+    static Node OnePerExample(Builder b, Node n, Node[] args, HashSet<Node> batched)
+    {
+        var nb = new Builder();
+        var ins = n.Args.Select(a => nb.Input(a.Kind, a.Name, a.Kind == Kind.Static ? a.Value as Type ?? typeof(object) : null)).ToArray();
+        var one = nb.Apply(n.Op, ins, n.Params, n.Subgraphs, 0);
+        if (one.Kind is Kind.Bool)
+            throw new VmapException($"Ad.Vmap: the loop derivative {n.Op.Name} gives a bool, which cannot carry a batch axis.");
+        var r = b.Apply(Prims.LoopPerExample, args, new Params(args.Select(batched.Contains).ToArray()), [nb.Finish([one])], 0);
+        r.Source ??= n.Source;
+        batched.Add(r);
+        return r;
+    }
 
     public static Node Apply(Builder b, Node n, Node[] args, HashSet<Node> batched)
     {
+        if (PerExample.Contains(n.Op)) return OnePerExample(b, n, args, batched);
         var inB = args.Select(batched.Contains).ToArray();
         var anyBatched = args.First(batched.Contains);
         Node Size() => b.Apply(Prims.VmapSize, [anyBatched.Kind == Kind.Tensor ? anyBatched : throw new VmapException("Ad.Vmap: a loop's batched operand is not a tensor.")],
