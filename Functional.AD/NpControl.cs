@@ -107,6 +107,19 @@ public static partial class Np
         return c;
     }
 
+    /// <summary>
+    /// <see cref="While(Func{Tensor, Tensor}, Func{Tensor, Tensor}, Tensor)"/> with checkpointing for reverse mode: the tape
+    /// keeps the carry of one trip in <paramref name="checkpoint"/>, the backward pass recomputes the others a segment at a time.
+    /// </summary>
+    /// <param name="cond">The condition.</param><param name="body">The step.</param><param name="init">The initial carry.</param>
+    /// <param name="checkpoint">Keep one carry in this many trips (1: keep them all).</param>
+    /// <returns>The first carry for which the condition is false.</returns>
+    public static Tensor While(Func<Tensor, Tensor> cond, Func<Tensor, Tensor> body, Tensor init, int checkpoint)
+    {
+        if (checkpoint < 1) throw new ArgumentOutOfRangeException(nameof(checkpoint), checkpoint, "Np.While: the checkpoint interval must be 1 or more (1 keeps every carry).");
+        return While(cond, body, init);
+    }
+
     /// <summary>The scalar form of <see cref="While(Func{Tensor, Tensor}, Func{Tensor, Tensor}, Tensor)"/>: a double carry and a bool condition.</summary>
     /// <param name="cond">The condition.</param><param name="body">The step.</param><param name="init">The initial carry.</param>
     /// <returns>The first carry for which the condition is false.</returns>

@@ -179,7 +179,7 @@ internal sealed partial class TorchCompiler
     static void NoCheckpoint(Node n)
     {
         if (n.Subgraphs.Length > 1)
-            throw new NotSupportedException("The Torch backend does not lower the gradient of a checkpointed Np.Scan (checkpoint > 1) yet: differentiate it on the CPU backend (Ad.Jit), or leave out the checkpoint.");
+            throw new NotSupportedException("The Torch backend does not lower the gradient of a checkpointed Np.Scan or Np.While (checkpoint > 1) yet: differentiate it on the CPU backend (Ad.Jit), or leave out the checkpoint.");
     }
 
     /// <summary>The tangent loop over the tape (the lowered tangent body, a host loop).</summary>

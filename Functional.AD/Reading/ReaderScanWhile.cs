@@ -85,7 +85,14 @@ internal sealed partial class Reader
             var ins = union.Select(u => nb.Input(u.Kind, u.Name, u.Value as Type)).ToList();
             return nb.Finish(nb.Inline(g, [carry, .. own.Select(o => ins[union.IndexOf(o)])]));
         }
-        var node = b.Apply(Prims.While, [init, .. union], new Params(Printer.Expr(call)), [Over(gc, bc.Captures), Over(gb, bb.Captures)]);
+        int checkpoint = 1;
+        if (a.Count > 3)
+        {
+            if (Read(a[3], env, b) is not SStatic { Value: int k } || k < 1)
+                throw Unsupported(a[3], "the checkpoint interval of Np.While must be a constant int, 1 or more");
+            checkpoint = k;
+        }
+        var node = b.Apply(Prims.While, [init, .. union], new Params(Printer.Expr(call), checkpoint), [Over(gc, bc.Captures), Over(gb, bb.Captures)]);
         node.Source ??= call;
         return new SLeaf(node);
     }

@@ -18,7 +18,7 @@ namespace Functional.AD;
 /// transpose, the transposed body run backwards over the tape. Operands carry a role (<see cref="Plain"/>,
 /// <see cref="Sliced"/> along the loop, the <see cref="Tape"/>, the threaded <see cref="CarryT"/> tangent).</item>
 /// </list>
-/// With <c>checkpoint: k</c> (k &gt; 1) a Scan's tape keeps one carry every k steps and the tangent loops recompute
+/// With <c>checkpoint: k</c> (k &gt; 1) a Scan's or While's tape keeps one carry every k steps and the tangent loops recompute
 /// the k - 1 in between from it (a segment at a time): the tape shrinks k times for about one more run of the body.
 /// </summary>
 internal static class ScanWhile
@@ -65,7 +65,8 @@ internal static class ScanWhile
         var wt = Prims.WhileTape;
         wt.Foldable = false;
         wt.KindRule = (_, _, _) => Kind.Static;
-        wt.EmitRule = (a, k, p, subs) => Expression.Call(M(nameof(RunWhileTape)), Expression.Constant(p.Get<string>(0)), Boxed(a), Expression.Constant(subs[0]), Expression.Constant(subs[1]));
+        wt.EmitRule = (a, k, p, subs) => Expression.Call(M(nameof(RunWhileTape)), Expression.Constant(p.Get<string>(0)), Expression.Constant(p.Count > 1 ? p.Get<int>(1) : 1),
+            Boxed(a), Expression.Constant(subs[0]), Expression.Constant(subs[1]));
         wt.FormatRule = (a, _, _) => $"Loops.WhileTape({string.Join(", ", a)})";
         wt.Batched = scan.Batched;
 
@@ -299,8 +300,10 @@ internal static class ScanWhile
     internal sealed record ScanTapeValue(object[] Carries, int Steps, int Every);
 
     /// <summary>The carries at the start of each trip of a While: as many as it runs.</summary>
-    internal static object RunWhileTape(string src, object[] a, Graph cond, Graph body)
+    internal static object RunWhileTape(string src, int checkpoint, object[] a, Graph cond, Graph body)
     {
+        int every = Math.Max(1, checkpoint);
+        int trips = 0;
         var fc = Loops.Compile(cond);
         var fb = Loops.Compile(body);
         var tape = new List<object>();
@@ -311,11 +314,12 @@ internal static class ScanWhile
             args[0] = c;
             var t = fc(args)[0];
             if (!(t switch { bool bb => bb, Tensor tt => Truth(tt, src), double d => d != 0, float f => f != 0, _ => false })) break;
-            tape.Add(c);
+            if (trips % every == 0) tape.Add(c);
             var next = fb(args)[0];
-            c = next is Tensor nt ? CheckCarry(nt, (Tensor)c, tape.Count - 1, src) : next;
+            c = next is Tensor nt ? CheckCarry(nt, (Tensor)c, trips, src) : next;
+            trips++;
         }
-        return new ScanTapeValue(tape.ToArray(), tape.Count, 1);
+        return new ScanTapeValue(tape.ToArray(), trips, every);
     }
 
     /// <summary>
@@ -465,13 +469,14 @@ internal static class ScanWhile
         withT[0] = true;
         for (int k = 0; k < caps; k++) withT[1 + k] = t[1 + k] is not null;
         var lin = Jvp.Restrict(Jvp.Graph(body, withT), 1);
+        int checkpoint = c.P.Count > 1 ? c.P.Get<int>(1) : 1;
         var tape = c.B.Apply(Prims.WhileTape, c.X.Select(x => x.N).ToArray(), c.P, c.Subs);
         var args = new List<Node> { tape };
         var roles = new List<int> { Tape };
         for (int k = 0; k < caps; k++) { args.Add(c.X[1 + k].N); roles.Add(Plain); }
         args.Add(t[0]?.N ?? Jvp.Zero(c.B, c.X[0].N)); roles.Add(CarryT);
         for (int k = 0; k < caps; k++) if (t[1 + k] is { } tk) { args.Add(tk.N); roles.Add(Plain); }
-        return new V(c.B.Apply(Prims.LoopLin, args.ToArray(), new Params(roles.ToArray(), 0, 1), [lin]));
+        return new V(c.B.Apply(Prims.LoopLin, args.ToArray(), new Params(roles.ToArray(), 0, checkpoint), checkpoint > 1 ? [lin, body] : [lin]));
     }
 
     static V?[] LinTranspose(RuleCtx c, V ct)

@@ -205,6 +205,26 @@ public class ScanWhileTests
     }
 
     [Fact]
+    public void Checkpointed_while_has_the_same_value_and_gradients()
+    {
+        var h = T(0.5, 1, 2); var w = T(1.5, 1.2, 1.1);
+        Expression<Func<Tensor, Tensor, Tensor>> plain = (hh, ww) => Sum(Sin(While(c => Sum(c) < 500, c => c * ww + 1, hh)) * ww);
+        foreach (int k in new[] { 2, 3, 5 })
+        {
+            Expression<Func<Tensor, Tensor, Tensor>> ck = (hh, ww) => Sum(Sin(While(c => Sum(c) < 500, c => c * ww + 1, hh, k)) * ww);
+            Expression<Func<Tensor, Tensor, Tensor>> ckW = (ww, hh) => ck.Invoke(hh, ww);
+            Expression<Func<Tensor, Tensor, Tensor>> plainW = (ww, hh) => plain.Invoke(hh, ww);
+            Close(ck.Jit()(h, w), plain.Jit()(h, w));
+            Close(ck.Grad().Compile()(h, w), plain.Grad().Compile()(h, w));
+            Close(ck.Grad().Jit()(h, w), plain.Grad().Compile()(h, w));
+            Close(ckW.Grad().Compile()(w, h), plainW.Grad().Compile()(w, h));
+            var (y, dy) = ck.Jvp().Compile()(h, w, T(1, 0, -1), T(0.1, 0.2, 0.3));
+            var (yp, dyp) = plain.Jvp().Compile()(h, w, T(1, 0, -1), T(0.1, 0.2, 0.3));
+            Close(y, yp); Close(dy, dyp);
+        }
+    }
+
+    [Fact]
     public void While_reverse_mode_has_no_iteration_cap()
     {
         // 20,000 trips of c -> c + 1e-4 * w: d/dw of the final carry is (trip count) * 1e-4
