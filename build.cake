@@ -66,7 +66,7 @@ Task("Test")
 });
 
 Task("Examples")
-    .Description("Runs every program under Examples/; Xor must converge for seeds 0..19.")
+    .Description("Runs every program under Examples/ (each must exit 0: Rnn when its loss goes down, NewtonSqrt when its derivative matches 1/(2 sqrt a)); Xor must converge for seeds 0..19.")
     .Does(() =>
 {
     var projects = GetFiles("./Examples/*/*.csproj").OrderBy(p => p.FullPath).ToList();

@@ -9,7 +9,7 @@ namespace Functional.AD;
 /// <c>Expression.Compile()</c>. Binary operations broadcast as numpy does and promote dtypes as JAX does
 /// (<see cref="DTypes.Promote"/>). Axes may be negative (counted from the end).
 /// </summary>
-public static class Np
+public static partial class Np
 {
     // ---------------------------------------------------------------- creation
 

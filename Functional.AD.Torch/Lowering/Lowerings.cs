@@ -137,6 +137,13 @@ internal static class Lowerings
         [Prims.FoldTape] = new Structural("not lowered yet: compiling it raises NotSupportedException (differentiate loops on the CPU backend)"),
         [Prims.FoldLin] = new Structural("not lowered yet: compiling it raises NotSupportedException (differentiate loops on the CPU backend)"),
         [Prims.FoldLinT] = new Structural("not lowered yet: compiling it raises NotSupportedException (differentiate loops on the CPU backend)"),
+        [Prims.Scan] = new Structural("a loop on the host around the lowered body; the ys stacked on the device"),
+        [Prims.While] = new Structural("a loop on the host around the lowered body; the condition read back once per trip"),
+        [Prims.ScanTape] = new Structural("a host loop over the lowered carry body, keeping the carries (libtorch tensors)"),
+        [Prims.WhileTape] = new Structural("a host loop over the lowered condition and body, keeping the carry of every trip"),
+        [Prims.LoopLin] = new Structural("a host loop over the tape around the lowered tangent body (a checkpointed Scan's raises NotSupportedException)"),
+        [Prims.LoopLinT] = new Structural("a host loop backwards over the tape around the lowered transposed body (a checkpointed Scan's raises NotSupportedException)"),
+        [Prims.LoopPerExample] = new Structural("not lowered: Vmap of a loop's gradient runs on the CPU backend (compiling it raises NotSupportedException)"),
         [Prims.Custom] = new Structural("a function with a custom rule: its body (the sub-graph) is lowered in place"),
         [Prims.CustomVjpTangent] = new Structural("forward mode through a custom VJP: the core's error, raised at compile time"),
         // identity; the shape check against the aval already ran at compile time, in the aval rule

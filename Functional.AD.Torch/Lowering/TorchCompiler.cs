@@ -131,6 +131,7 @@ internal sealed partial class TorchCompiler
     {
         var kinds = n.Args.Select(a => a.Kind).ToArray();
         var p = n.Op;
+        if (ScanWhile.IsLoop(p)) return EmitScanWhile(n, args, argAvals)!.Value;
         if (p == Prims.Cond) return EmitCond(n, args, argAvals);
         if (p == Prims.Custom) return EmitInline(n.Subgraphs[0], args, argAvals);
         if (p == Prims.Fold) return EmitFold(n, args, argAvals);

@@ -60,6 +60,7 @@ internal static class ShapeInference
             return Rt.InferAval((Primitive)n.Params[0]!, (Params)n.Params[1]!, (Kind[])n.Params[2]!, args, n.Params.Count > 3 ? (int)n.Params[3]! : 0);
         if (n.Op == Prims.Cond) return CondAval(n, av);
         if (n.Op == Prims.Fold) return Loops.FoldAval(n, n.Args.Select(a => av[a]).ToArray());
+        if (n.Op == Prims.Scan || n.Op == Prims.While) return ScanWhile.InferAval(n, n.Args.Select(a => av[a]).ToArray());
         if (n.Op == Prims.Custom) return Run(n.Subgraphs[0], n.Args.Select(a => av[a]).ToArray())[n.Subgraphs[0].Outputs[0]];
         if (n.Kind == Kind.Aval) return ShapeOnlyAval(n, args, kinds);
         if (n.Kind != Kind.Tensor) return null;

@@ -162,6 +162,20 @@ internal static class Prims
     public static readonly Primitive FoldLin = Def("FoldLin");
     /// <summary>The transpose of FoldLin: the transposed body run backwards over the tape.</summary>
     public static readonly Primitive FoldLinT = Def("FoldLinT");
+    /// <summary><c>Np.Scan(xs, init, body)</c>: operands init, xs, captures; params (which result, length, source, checkpoint); subs: the carry-only body, the full body.</summary>
+    public static readonly Primitive Scan = Def("Scan");
+    /// <summary><c>Np.While(cond, body, init)</c>: operands init, captures; params (source); subs: the condition, the body.</summary>
+    public static readonly Primitive While = Def("While");
+    /// <summary>The carries at the start of each step of a Scan (reverse mode's tape; every k-th with a checkpoint k).</summary>
+    public static readonly Primitive ScanTape = Def("ScanTape");
+    /// <summary>The carries at the start of each trip of a While, as many as it runs.</summary>
+    public static readonly Primitive WhileTape = Def("WhileTape");
+    /// <summary>The tangent loop of a Scan or While over its tape: linear in the tangents.</summary>
+    public static readonly Primitive LoopLin = Def("LoopLin");
+    /// <summary>The transpose of LoopLin: the transposed body run backwards over the tape.</summary>
+    public static readonly Primitive LoopLinT = Def("LoopLinT");
+    /// <summary>Vmap of a loop's derivative primitive: the primitive (its one-node sub-graph) run once per example and the results stacked.</summary>
+    public static readonly Primitive LoopPerExample = Def("LoopPerExample");
 
     // ---------------------------------------------------------------- batching (Vmap); rules in Batching.cs
     /// <summary>Moves core axis <c>axis</c> to core position 0 (a vmapped argument's mapped axis to the front).</summary>
@@ -432,6 +446,7 @@ internal static class Prims
         // --- control flow
         CondRules.Install(Cond);
         Loops.Install();
+        ScanWhile.Install();
         CustomRules.Install(Custom, CustomVjpTangent, CheckAval);
 
         // --- Jacobian layouts: permutations and reshapes, linear in their first operand; the second gives shapes only

@@ -8,6 +8,8 @@ internal sealed partial class Reader
     Sym ReadLoop(MethodCallExpression call, Dictionary<ParameterExpression, Sym> env, Builder b)
     {
         var name = call.Method.Name;
+        if (name == nameof(Np.Scan) && call.Method.DeclaringType == typeof(Np)) return ReadScan(call, env, b);
+        if (name == nameof(Np.While) && call.Method.DeclaringType == typeof(Np)) return ReadWhile(call, env, b);
         if (name != nameof(NpLoops.Fold)) throw Unsupported(call, $"NpLoops.{name} is not supported");
         if (Read(call.Arguments[0], env, b) is not SStatic { Value: int n })
             throw Unsupported(call.Arguments[0], "the iteration count of NpLoops.Fold must be a constant int (a captured value or a literal)");

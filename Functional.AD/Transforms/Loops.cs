@@ -105,7 +105,7 @@ internal static class Loops
     // ------------------------------------------------------------------ running sub-graphs eagerly
     static readonly ConditionalWeakTable<Graph, Func<object[], object[]>> compiled = new();
 
-    static Func<object[], object[]> Compile(Graph g) => compiled.GetValue(g, gg =>
+    internal static Func<object[], object[]> Compile(Graph g) => compiled.GetValue(g, gg =>
     {
         var arr = Expression.Parameter(typeof(object[]), "args");
         var ins = gg.Inputs.Select((x, j) => (Expression)Expression.Convert(Expression.ArrayIndex(arr, Expression.Constant(j)), x.Kind.ClrType(x.Value as Type))).ToArray();

@@ -39,7 +39,8 @@ internal static class Vmap
             }
             if (n.Op == Prims.Custom || n.Op == Prims.CustomVjpTangent)
                 throw new VmapException($"Ad.Vmap: `{(n.Source is { } src ? Printer.Expr(src) : n.Params[0])}` has a custom derivative rule (Ad.CustomJvp / Ad.CustomVjp), and only custom rules of Tensor-to-Tensor functions can be batched (the rule is vmapped with the function); wrap a pytree-taking rule in a Tensor-to-Tensor function, or call it in a loop.");
-            if (n.Op == Prims.Fold || n.Op == Prims.FoldTape || n.Op == Prims.FoldLin || n.Op == Prims.FoldLinT)
+            if (VmapLoops.Handles(n)) { map[n] = VmapLoops.Apply(b, n, args, batched); continue; }
+            if (n.Op == Prims.Fold || n.Op == Prims.FoldTape || n.Op == Prims.FoldLin || n.Op == Prims.FoldLinT || ScanWhile.IsLoop(n.Op))
                 throw new VmapException($"Ad.Vmap: `{(n.Source is { } src ? Printer.Expr(src) : "NpLoops.Fold")}` is a loop, and loops cannot be batched yet; call the function in a loop instead.");
             if (n.Kind is not (Kind.Tensor or Kind.Aval)) throw BatchedScalar(n);
             for (int i = 0; i < args.Length; i++)

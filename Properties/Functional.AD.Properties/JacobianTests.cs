@@ -57,7 +57,7 @@ public class JacobianTests
     public void Hessian_is_symmetric_and_matches_hvp(string name)
     {
         var spec = Spec(name);
-        if (!spec.FiniteDifferences) return;
+        if (!spec.FiniteDifferences || !spec.SecondOrder) return;   // loops: their gradients cannot be differentiated again yet
         var f = (Expression<Func<Tensor, Tensor>>)spec.Function;
         Expression<Func<Tensor, Tensor>> scalar = x => Np.Sum(f.Invoke(x) * f.Invoke(x), null, false);
         Func<Tensor, Tensor> hess;

@@ -20,7 +20,9 @@ public class PrimitiveSpecTests(ITestOutputHelper output)
         Prims.CustomVjpTangent /* made by differentiating the CustomVjp spec, never written by users */,
         Prims.CheckAval /* made by differentiating the CustomJvp spec, never written by users */,
         Prims.VmapSize,
-        Prims.FoldTape, Prims.FoldLin, Prims.FoldLinT /* made by differentiating the Fold spec (its reverse-mode loops), never written by users */];
+        Prims.FoldTape, Prims.FoldLin, Prims.FoldLinT /* made by differentiating the Fold spec (its reverse-mode loops), never written by users */,
+        Prims.ScanTape, Prims.WhileTape, Prims.LoopLin, Prims.LoopLinT /* made by differentiating the Scan and While specs, never written by users */,
+        Prims.LoopPerExample /* made by vmapping the gradient of a loop spec (VmapSpecTests), never written by users */];
 
     static IEnumerable<Primitive> PrimitivesIn(Graph g) =>
         g.Nodes.SelectMany(n => new[] { n.Op }.Concat(n.Subgraphs.SelectMany(PrimitivesIn)));

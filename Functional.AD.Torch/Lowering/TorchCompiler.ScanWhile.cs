@@ -1,0 +1,306 @@
+using System.Linq.Expressions;
+using TorchSharp;
+using TT = TorchSharp.torch.Tensor;
+
+namespace Functional.AD.Torch;
+
+internal sealed partial class TorchCompiler
+{
+    /// <summary>
+    /// <c>Np.Scan</c> and <c>Np.While</c> lowered as loops on the host around their lowered bodies (not unrolled). A
+    /// Scan's step count is the first dimension of xs, known at compile time; its ys are stacked on the device. A
+    /// While reads its condition back to the host once per trip.
+    /// </summary>
+    (Expression, Aval?)? EmitScanWhile(Node n, Expression[] args, Aval?[] argAvals)
+    {
+        if (n.Op == Prims.LoopPerExample)
+            throw new NotSupportedException("The Torch backend does not lower Vmap of a loop's gradient (its derivative run per example) yet: run it on the CPU backend (Ad.Jit).");
+        if (n.Op == Prims.ScanTape) return EmitScanTape(n, args, argAvals);
+        if (n.Op == Prims.WhileTape) return EmitWhileTape(n, args, argAvals);
+        if (n.Op == Prims.LoopLin) return EmitLoopLin(n, args, argAvals);
+        if (n.Op == Prims.LoopLinT) return EmitLoopLinT(n, args, argAvals);
+        if (n.Op == Prims.Scan) return EmitScanLoop(n, args, argAvals);
+        if (n.Op == Prims.While) return EmitWhileLoop(n, args, argAvals);
+        return null;
+    }
+
+    static TT RowOf(TT xs, int i) => xs.select(0, i);
+
+    static TT StackRows(TT[] ys) => torch.stack(ys, 0);
+
+    static bool TruthOf(TT c)
+    {
+        Interlocked.Increment(ref TorchStorage.DeviceToHost);
+        return c.to_type(torch.ScalarType.Float64).item<double>() != 0;
+    }
+
+    (Expression, Aval?) EmitScanLoop(Node n, Expression[] args, Aval?[] argAvals)
+    {
+        int which = n.Params.Get<int>(0);
+        var carryAval = argAvals[0] ?? throw new NotSupportedException("Internal error: a Scan carry of unknown shape.");
+        var xsAval = argAvals[1] ?? throw new NotSupportedException("Internal error: a Scan sequence of unknown shape.");
+        var outAval = ScanWhile.InferAval(n, argAvals);   // the shape checks (carry, empty sequence, length) run here, at compile time
+        int steps = xsAval.Dims[0];
+        var body = n.Subgraphs[which];
+        var rowAval = new Aval(xsAval.Dims.Skip(1).ToArray(), xsAval.DType, xsAval.Weak);
+        var carry = Expression.Variable(args[0].Type, "carry");
+        var x = Expression.Variable(typeof(TT), "x");
+        var i = Expression.Variable(typeof(int), "i");
+        var ys = Expression.Variable(typeof(TT[]), "ys");
+        var caps = args.Skip(2).Select((e, j) => Expression.Variable(e.Type, "cap" + j)).ToArray();
+        var vars = new List<ParameterExpression>();
+        var stmts = new List<Expression> { Expression.Assign(x, Expression.Call(typeof(TorchCompiler).GetMethod(nameof(RowOf), System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic)!, Expression.Convert(args[1], typeof(TT)), i)) };
+        var (o, _) = EmitGraph(body, [carry, x, .. caps], [carryAval, rowAval, .. argAvals.Skip(2)], vars, stmts);
+        stmts.Add(Expression.Assign(carry, o[0].Type == carry.Type ? o[0] : Expression.Convert(o[0], carry.Type)));
+        if (which == 1) stmts.Add(Expression.Assign(Expression.ArrayAccess(ys, i), Expression.Convert(o[1], typeof(TT))));
+        stmts.Add(Expression.PostIncrementAssign(i));
+        var brk = Expression.Label("done");
+        var block = new List<Expression> { Expression.Assign(carry, args[0]), Expression.Assign(i, Expression.Constant(0)) };
+        block.AddRange(caps.Select((c, j) => Expression.Assign(c, args[2 + j])));
+        if (which == 1) block.Add(Expression.Assign(ys, Expression.NewArrayBounds(typeof(TT), Expression.Constant(steps))));
+        block.Add(Expression.Loop(Expression.IfThenElse(Expression.LessThan(i, Expression.Constant(steps)), Expression.Block(vars, stmts), Expression.Break(brk)), brk));
+        if (which == 0) block.Add(carry);
+        else if (steps > 0) block.Add(Expression.Call(typeof(TorchCompiler).GetMethod(nameof(StackRows), System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic)!, ys));
+        else
+        {
+            var a = outAval!;
+            var device = backend.Device;
+            Func<TT> empty = () => torch.zeros(Lowerings.Longs(a.Dims), Lowerings.ScalarOf(a.DType), device);
+            block.Add(Expression.Invoke(Expression.Constant(empty)));
+        }
+        var type = which == 0 ? carry.Type : typeof(TT);
+        return (Expression.Block(type, [carry, x, i, ys, .. caps], block), outAval ?? carryAval);
+    }
+
+    (Expression, Aval?) EmitWhileLoop(Node n, Expression[] args, Aval?[] argAvals)
+    {
+        var carryAval = argAvals[0] ?? throw new NotSupportedException("Internal error: a While carry of unknown shape.");
+        ScanWhile.InferAval(n, argAvals);   // the condition must be a scalar, the carry keep its shape: checked at compile time
+        var carry = Expression.Variable(args[0].Type, "carry");
+        var caps = args.Skip(1).Select((e, j) => Expression.Variable(e.Type, "cap" + j)).ToArray();
+        var condVars = new List<ParameterExpression>();
+        var condStmts = new List<Expression>();
+        var (co, _) = EmitGraph(n.Subgraphs[0], [carry, .. caps], [carryAval, .. argAvals.Skip(1)], condVars, condStmts);
+        Expression test = co[0].Type == typeof(bool) ? co[0]
+            : co[0].Type == typeof(TT) ? Expression.Call(typeof(TorchCompiler).GetMethod(nameof(TruthOf), System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic)!, co[0])
+            : Expression.NotEqual(Expression.Convert(co[0], typeof(double)), Expression.Constant(0.0));
+        var bodyVars = new List<ParameterExpression>();
+        var bodyStmts = new List<Expression>();
+        var (bo, _) = EmitGraph(n.Subgraphs[1], [carry, .. caps], [carryAval, .. argAvals.Skip(1)], bodyVars, bodyStmts);
+        bodyStmts.Add(Expression.Assign(carry, bo[0].Type == carry.Type ? bo[0] : Expression.Convert(bo[0], carry.Type)));
+        var brk = Expression.Label("done");
+        var block = new List<Expression> { Expression.Assign(carry, args[0]) };
+        block.AddRange(caps.Select((c, j) => Expression.Assign(c, args[1 + j])));
+        block.Add(Expression.Loop(Expression.IfThenElse(Expression.Block(condVars, [.. condStmts, test]), Expression.Block(bodyVars, bodyStmts), Expression.Break(brk)), brk));
+        block.Add(carry);
+        return (Expression.Block(carry.Type, [carry, .. caps], block), carryAval);
+    }
+
+    // ------------------------------------------------------------------ the derivative loops (see ScanWhile in the core)
+    static readonly System.Reflection.BindingFlags Private = System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic;
+    static Expression Row(Expression xs, Expression i) => Expression.Call(typeof(TorchCompiler).GetMethod(nameof(RowOf), Private)!, Expression.Convert(xs, typeof(TT)), i);
+    static Aval RowAvalOf(Aval a) => new(a.Dims.Skip(1).ToArray(), a.DType, a.Weak);
+    static readonly System.Reflection.ConstructorInfo TapeCtor = typeof(ScanWhile.ScanTapeValue).GetConstructor([typeof(object[]), typeof(int), typeof(int)])!;
+    static Expression Assign(ParameterExpression v, Expression e) => Expression.Assign(v, e.Type == v.Type ? e : Expression.Convert(e, v.Type));
+
+    Expression ZerosOf(Type type, Aval a)
+    {
+        if (type == typeof(double)) return Expression.Constant(0.0);
+        if (type == typeof(float)) return Expression.Constant(0f);
+        var device = backend.Device;
+        Func<TT> zeros = () => torch.zeros(Lowerings.Longs(a.Dims), Lowerings.ScalarOf(a.DType), device);
+        return Expression.Invoke(Expression.Constant(zeros));
+    }
+
+    static Expression Add(Expression a, Expression b)
+    {
+        if (a.Type != typeof(TT)) return Expression.Add(a, b.Type == a.Type ? b : Expression.Convert(b, a.Type));
+        Func<TT, TT, TT> add = (x, y) => x.add(y);
+        return Expression.Invoke(Expression.Constant(add), a, Expression.Convert(b, typeof(TT)));
+    }
+
+    /// <summary>The carries at the start of each step of a Scan (every k-th with a checkpoint k), a host loop over the lowered carry body.</summary>
+    (Expression, Aval?) EmitScanTape(Node n, Expression[] args, Aval?[] argAvals)
+    {
+        int length = n.Params.Get<int>(0), every = Math.Max(1, n.Params.Get<int>(2));
+        var carryAval = argAvals[0]!;
+        var xsAval = argAvals[1]!;
+        if (xsAval.Rank == 0 || xsAval.Dims[0] == 0 && length < 0 || length >= 0 && xsAval.Dims[0] != length)
+            ScanWhile.Rows(Lax.Zeros(xsAval), length, n.Params.Get<string>(1));
+        int steps = xsAval.Dims[0];
+        var carry = Expression.Variable(args[0].Type, "carry");
+        var i = Expression.Variable(typeof(int), "i");
+        var tape = Expression.Variable(typeof(object[]), "tape");
+        var caps = args.Skip(2).Select((e, j) => Expression.Variable(e.Type, "cap" + j)).ToArray();
+        var vars = new List<ParameterExpression>();
+        var stmts = new List<Expression>
+        {
+            Expression.IfThen(Expression.Equal(Expression.Modulo(i, Expression.Constant(every)), Expression.Constant(0)),
+                Expression.Assign(Expression.ArrayAccess(tape, Expression.Divide(i, Expression.Constant(every))), Expression.Convert(carry, typeof(object)))),
+        };
+        var (o, _) = EmitGraph(n.Subgraphs[0], [carry, Row(args[1], i), .. caps], [carryAval, RowAvalOf(xsAval), .. argAvals.Skip(2)], vars, stmts);
+        stmts.Add(Assign(carry, o[0]));
+        stmts.Add(Expression.PostIncrementAssign(i));
+        var brk = Expression.Label("done");
+        var block = new List<Expression> { Expression.Assign(carry, args[0]), Expression.Assign(i, Expression.Constant(0)),
+            Expression.Assign(tape, Expression.NewArrayBounds(typeof(object), Expression.Constant((steps + every - 1) / every))) };
+        block.AddRange(caps.Select((c, j) => Expression.Assign(c, args[2 + j])));
+        block.Add(Expression.Loop(Expression.IfThenElse(Expression.LessThan(i, Expression.Constant(steps)), Expression.Block(vars, stmts), Expression.Break(brk)), brk));
+        block.Add(Expression.New(TapeCtor, tape, Expression.Constant(steps), Expression.Constant(every)));
+        return (Expression.Block(typeof(ScanWhile.ScanTapeValue), [carry, i, tape, .. caps], block), null);
+    }
+
+    /// <summary>The carries at the start of each trip of a While, as many as it runs.</summary>
+    (Expression, Aval?) EmitWhileTape(Node n, Expression[] args, Aval?[] argAvals)
+    {
+        var carryAval = argAvals[0]!;
+        var carry = Expression.Variable(args[0].Type, "carry");
+        var list = Expression.Variable(typeof(List<object>), "tape");
+        var caps = args.Skip(1).Select((e, j) => Expression.Variable(e.Type, "cap" + j)).ToArray();
+        var condVars = new List<ParameterExpression>();
+        var condStmts = new List<Expression>();
+        var (co, _) = EmitGraph(n.Subgraphs[0], [carry, .. caps], [carryAval, .. argAvals.Skip(1)], condVars, condStmts);
+        Expression test = co[0].Type == typeof(bool) ? co[0]
+            : co[0].Type == typeof(TT) ? Expression.Call(typeof(TorchCompiler).GetMethod(nameof(TruthOf), Private)!, co[0])
+            : Expression.NotEqual(Expression.Convert(co[0], typeof(double)), Expression.Constant(0.0));
+        var bodyVars = new List<ParameterExpression>();
+        var bodyStmts = new List<Expression> { Expression.Call(list, typeof(List<object>).GetMethod(nameof(List<object>.Add))!, Expression.Convert(carry, typeof(object))) };
+        var (bo, _) = EmitGraph(n.Subgraphs[1], [carry, .. caps], [carryAval, .. argAvals.Skip(1)], bodyVars, bodyStmts);
+        bodyStmts.Add(Assign(carry, bo[0]));
+        var brk = Expression.Label("done");
+        var block = new List<Expression> { Expression.Assign(carry, args[0]), Expression.Assign(list, Expression.New(typeof(List<object>))) };
+        block.AddRange(caps.Select((c, j) => Expression.Assign(c, args[1 + j])));
+        block.Add(Expression.Loop(Expression.IfThenElse(Expression.Block(condVars, [.. condStmts, test]), Expression.Block(bodyVars, bodyStmts), Expression.Break(brk)), brk));
+        block.Add(Expression.New(TapeCtor, Expression.Call(list, typeof(List<object>).GetMethod(nameof(List<object>.ToArray))!),
+            Expression.Property(list, nameof(List<object>.Count)), Expression.Constant(1)));
+        return (Expression.Block(typeof(ScanWhile.ScanTapeValue), [carry, list, .. caps], block), null);
+    }
+
+    static void NoCheckpoint(Node n)
+    {
+        if (n.Subgraphs.Length > 1)
+            throw new NotSupportedException("The Torch backend does not lower the gradient of a checkpointed Np.Scan or Np.While (checkpoint > 1) yet: differentiate it on the CPU backend (Ad.Jit), or leave out the checkpoint.");
+    }
+
+    /// <summary>The tangent loop over the tape (the lowered tangent body, a host loop).</summary>
+    (Expression, Aval?) EmitLoopLin(Node n, Expression[] args, Aval?[] argAvals)
+    {
+        NoCheckpoint(n);
+        var roles = n.Params.Get<int[]>(0);
+        int which = n.Params.Get<int>(1);
+        int carryIdx = Array.IndexOf(roles, ScanWhile.CarryT);
+        var carryAval = argAvals[carryIdx]!;
+        var tape = Expression.Variable(typeof(ScanWhile.ScanTapeValue), "tape");
+        var t = Expression.Variable(args[carryIdx].Type, "dcarry");
+        var i = Expression.Variable(typeof(int), "i");
+        var steps = Expression.Variable(typeof(int), "steps");
+        var ys = Expression.Variable(typeof(TT[]), "dys");
+        var ops = args.Select((e, k) => Expression.Variable(e.Type, "op" + k)).ToArray();
+        var ins = new Expression[args.Length];
+        var inAvals = new Aval?[args.Length];
+        for (int k = 0; k < args.Length; k++)
+        {
+            (ins[k], inAvals[k]) = roles[k] switch
+            {
+                ScanWhile.Tape => ((Expression)Expression.Convert(Expression.ArrayIndex(Expression.Property(tape, "Carries"), i), t.Type), carryAval),
+                ScanWhile.Sliced => (Row(ops[k], i), RowAvalOf(argAvals[k]!)),
+                ScanWhile.CarryT => (t, carryAval),
+                _ => (ops[k], argAvals[k]),
+            };
+        }
+        var vars = new List<ParameterExpression>();
+        var stmts = new List<Expression>();
+        var (o, a) = EmitGraph(n.Subgraphs[0], ins, inAvals, vars, stmts);
+        stmts.Add(Assign(t, o[0]));
+        if (which == 1) stmts.Add(Expression.Assign(Expression.ArrayAccess(ys, i), Expression.Convert(o[1], typeof(TT))));
+        stmts.Add(Expression.PostIncrementAssign(i));
+        var brk = Expression.Label("done");
+        var block = new List<Expression>();
+        block.AddRange(ops.Select((v, k) => Expression.Assign(v, args[k])));
+        block.Add(Expression.Assign(tape, Expression.Convert(ops[0], typeof(ScanWhile.ScanTapeValue))));
+        block.Add(Expression.Assign(steps, Expression.Property(tape, "Steps")));
+        block.Add(Expression.Assign(t, ops[carryIdx]));
+        block.Add(Expression.Assign(i, Expression.Constant(0)));
+        if (which == 1) block.Add(Expression.Assign(ys, Expression.NewArrayBounds(typeof(TT), steps)));
+        block.Add(Expression.Loop(Expression.IfThenElse(Expression.LessThan(i, steps), Expression.Block(vars, stmts), Expression.Break(brk)), brk));
+        if (which == 0)
+        {
+            block.Add(t);
+            return (Expression.Block(t.Type, [tape, t, i, steps, ys, .. ops], block), carryAval);
+        }
+        // the stacked tangents of the ys: [rows, ...dy], the rows those of the sliced sequence
+        int rows = argAvals[Array.IndexOf(roles, ScanWhile.Sliced)]!.Dims[0];
+        var dy = a[1]!;
+        var outAval = new Aval([rows, .. dy.Dims], dy.DType, dy.Weak);
+        block.Add(rows > 0 ? Expression.Call(typeof(TorchCompiler).GetMethod(nameof(StackRows), Private)!, ys) : ZerosOf(typeof(TT), outAval));
+        return (Expression.Block(typeof(TT), [tape, t, i, steps, ys, .. ops], block), outAval);
+    }
+
+    /// <summary>The transposed tangent loop, backwards over the tape: the cotangent of one linear operand.</summary>
+    (Expression, Aval?) EmitLoopLinT(Node n, Expression[] args, Aval?[] argAvals)
+    {
+        NoCheckpoint(n);
+        var inRoles = n.Params.Get<int[]>(0);
+        var outRoles = n.Params.Get<int[]>(1);
+        int which = n.Params.Get<int>(2), outIdx = n.Params.Get<int>(3);
+        int m = inRoles.Length;
+        var avalPos = Enumerable.Range(0, m).Where(j => inRoles[j] is ScanWhile.AvalPlain or ScanWhile.AvalSliced or ScanWhile.AvalCarry).ToArray();
+        int carryOut = Array.IndexOf(outRoles, ScanWhile.OutCarry);
+        var carryAval = argAvals[Array.IndexOf(inRoles, ScanWhile.AvalCarry)]!;
+        var outAval = argAvals[avalPos[outIdx]]!;
+        // only the threaded carry cotangent and the wanted output are computed
+        var keep = outIdx == carryOut ? new[] { carryOut } : new[] { carryOut, outIdx };
+        var tg = Jvp.Restrict(n.Subgraphs[0], keep);
+        var carryType = n.Subgraphs[0].Inputs[0].Kind == Kind.Tensor ? typeof(TT) : n.Subgraphs[0].Inputs[0].Kind.ClrType();
+        var ctType = n.Subgraphs[0].Outputs[carryOut].Kind == Kind.Tensor ? typeof(TT) : n.Subgraphs[0].Outputs[carryOut].Kind.ClrType();
+        var resultType = outRoles[outIdx] == ScanWhile.OutSliced || n.Subgraphs[0].Outputs[outIdx].Kind == Kind.Tensor ? typeof(TT) : n.Subgraphs[0].Outputs[outIdx].Kind.ClrType();
+        var tape = Expression.Variable(typeof(ScanWhile.ScanTapeValue), "tape");
+        var i = Expression.Variable(typeof(int), "i");
+        var ctCarry = Expression.Variable(ctType, "ctCarry");
+        var acc = Expression.Variable(resultType, "acc");
+        var rows = Expression.Variable(typeof(TT[]), "rows");
+        var ops = args.Select((e, k) => Expression.Variable(e.Type, "op" + k)).ToArray();
+        var ins = new List<Expression>();
+        var inAvals = new List<Aval?>();
+        for (int j = 0; j < m; j++)
+        {
+            var (e, av) = inRoles[j] switch
+            {
+                ScanWhile.Tape => ((Expression)Expression.Convert(Expression.ArrayIndex(Expression.Property(tape, "Carries"), i), carryType), carryAval),
+                ScanWhile.Sliced => (Row(ops[j], i), RowAvalOf(argAvals[j]!)),
+                ScanWhile.AvalSliced => (Expression.Constant(RowAvalOf(argAvals[j]!), typeof(Aval)), RowAvalOf(argAvals[j]!)),
+                _ => (ops[j], argAvals[j]),
+            };
+            ins.Add(e); inAvals.Add(av);
+        }
+        ins.Add(ctCarry); inAvals.Add(carryAval);
+        if (which == 1) { ins.Add(Row(ops[m], i)); inAvals.Add(RowAvalOf(argAvals[m]!)); }
+        var vars = new List<ParameterExpression>();
+        var stmts = new List<Expression>();
+        var (o, _) = EmitGraph(tg, ins.ToArray(), inAvals.ToArray(), vars, stmts);
+        var own = outIdx == carryOut ? null : o[1];
+        if (own is not null)
+            stmts.Add(outRoles[outIdx] == ScanWhile.OutSliced
+                ? Expression.Assign(Expression.ArrayAccess(rows, i), Expression.Convert(own, typeof(TT)))
+                : Expression.Assign(acc, Add(acc, own)));
+        stmts.Add(Assign(ctCarry, o[0]));
+        stmts.Add(Expression.PostDecrementAssign(i));
+        var brk = Expression.Label("done");
+        var block = new List<Expression>();
+        block.AddRange(ops.Select((v, k) => Expression.Assign(v, args[k])));
+        block.Add(Expression.Assign(tape, Expression.Convert(ops[0], typeof(ScanWhile.ScanTapeValue))));
+        block.Add(Expression.Assign(ctCarry, which == 0 ? Expression.Convert(ops[m], ctType) : ZerosOf(ctType, carryAval)));
+        if (outRoles[outIdx] == ScanWhile.OutAcc) block.Add(Expression.Assign(acc, ZerosOf(resultType, outAval)));
+        if (outRoles[outIdx] == ScanWhile.OutSliced) block.Add(Expression.Assign(rows, Expression.NewArrayBounds(typeof(TT), Expression.Property(tape, "Steps"))));
+        block.Add(Expression.Assign(i, Expression.Subtract(Expression.Property(tape, "Steps"), Expression.Constant(1))));
+        block.Add(Expression.Loop(Expression.IfThenElse(Expression.GreaterThanOrEqual(i, Expression.Constant(0)), Expression.Block(vars, stmts), Expression.Break(brk)), brk));
+        block.Add(outRoles[outIdx] switch
+        {
+            ScanWhile.OutCarry => ctCarry,
+            ScanWhile.OutSliced => outAval.Dims[0] > 0 ? Expression.Call(typeof(TorchCompiler).GetMethod(nameof(StackRows), Private)!, rows) : ZerosOf(typeof(TT), outAval),
+            _ => acc,
+        });
+        var type = outRoles[outIdx] == ScanWhile.OutCarry ? ctType : resultType;
+        return (Expression.Block(type, [tape, i, ctCarry, acc, rows, .. ops], block), outAval);
+    }
+}

@@ -1,0 +1,134 @@
+namespace Functional.AD;
+
+public static partial class Np
+{
+    /// <summary>
+    /// <c>fori_loop</c>: the same as <see cref="NpLoops.Fold(int, Tensor, Func{double, Tensor, Tensor})"/> (applies
+    /// <c>carry = body(i, carry)</c> for <c>i = 0 .. n-1</c>). Read inside expressions as one loop node.
+    /// </summary>
+    /// <param name="n">The number of iterations (a constant int).</param><param name="init">The initial carry.</param>
+    /// <param name="body">The loop body, <c>(double i, Tensor carry) =&gt; next carry</c> of the same shape and dtype.</param>
+    /// <returns>The last carry.</returns>
+    public static Tensor Fold(int n, Tensor init, Func<double, Tensor, Tensor> body) => NpLoops.Fold(n, init, body);
+
+    /// <summary>The scalar form of <see cref="Fold(int, Tensor, Func{double, Tensor, Tensor})"/>: a double carry.</summary>
+    /// <param name="n">The number of iterations.</param><param name="init">The initial carry.</param><param name="body">The loop body.</param>
+    /// <returns>The last carry.</returns>
+    public static double Fold(int n, double init, Func<double, double, double> body) => NpLoops.Fold(n, init, body);
+
+    /// <summary>
+    /// <c>lax.scan</c>: runs <c>(carry, y) = body(carry, xs[i])</c> over the rows of <paramref name="xs"/> (its first
+    /// axis) and returns the final carry and the ys stacked along a new first axis. The carry keeps its shape and dtype;
+    /// every y has the same shape. Inside a transformed expression write
+    /// <c>Np.Scan(xs, h0, (Tensor h, Tensor x) =&gt; Np.Tuple(next, y))</c> and read <c>.Item1</c>/<c>.Item2</c>: it is
+    /// one loop node, differentiated in forward and reverse mode (reverse keeps one carry per step) and run as a real loop.
+    /// </summary>
+    /// <param name="xs">The sequence: a tensor of rank 1 or more, one step per row. An empty one needs an explicit length.</param>
+    /// <param name="init">The initial carry.</param>
+    /// <param name="body">The step, <c>(carry, x) =&gt; (next carry, y)</c>.</param>
+    /// <returns>The final carry and the stacked ys, shaped <c>[rows, ...y]</c>.</returns>
+    /// <exception cref="ShapeException">The carry changes shape or dtype, the ys differ in shape, or xs is empty or a scalar.</exception>
+    public static (Tensor Carry, Tensor Ys) Scan(Tensor xs, Tensor init, Func<Tensor, Tensor, (Tensor, Tensor)> body) => ScanCore(xs, init, body, -1, 1);
+
+    /// <summary>
+    /// <see cref="Scan(Tensor, Tensor, Func{Tensor, Tensor, ValueTuple{Tensor, Tensor}})"/> with an explicit number of steps, which
+    /// must equal the rows of <paramref name="xs"/>; it is what allows an empty sequence (length 0: the carry is returned as is
+    /// and the ys are empty, shaped by one run of the body on zeros).
+    /// </summary>
+    /// <param name="xs">The sequence.</param><param name="init">The initial carry.</param><param name="body">The step.</param>
+    /// <param name="length">The number of rows of xs.</param>
+    /// <returns>The final carry and the stacked ys.</returns>
+    public static (Tensor Carry, Tensor Ys) Scan(Tensor xs, Tensor init, Func<Tensor, Tensor, (Tensor, Tensor)> body, int length) => ScanCore(xs, init, body, length, 1);
+
+    /// <summary>
+    /// <see cref="Scan(Tensor, Tensor, Func{Tensor, Tensor, ValueTuple{Tensor, Tensor}})"/> with checkpointing for reverse mode:
+    /// the tape keeps the carry of one step in <paramref name="checkpoint"/> and the backward pass recomputes the others,
+    /// one segment at a time (memory divided by about k, one more forward run of the body). The value is the same.
+    /// </summary>
+    /// <param name="xs">The sequence.</param><param name="init">The initial carry.</param><param name="body">The step.</param>
+    /// <param name="length">The number of rows of xs, or -1 to take it from xs.</param>
+    /// <param name="checkpoint">Keep one carry in this many steps (1: keep them all).</param>
+    /// <returns>The final carry and the stacked ys.</returns>
+    public static (Tensor Carry, Tensor Ys) Scan(Tensor xs, Tensor init, Func<Tensor, Tensor, (Tensor, Tensor)> body, int length, int checkpoint)
+    {
+        if (checkpoint < 1) throw new ArgumentOutOfRangeException(nameof(checkpoint), checkpoint, "Np.Scan: the checkpoint interval must be 1 or more (1 keeps every carry).");
+        return ScanCore(xs, init, body, length, checkpoint);
+    }
+
+    /// <summary>The scalar-carry form of <see cref="Scan(Tensor, Tensor, Func{Tensor, Tensor, ValueTuple{Tensor, Tensor}})"/>.</summary>
+    /// <param name="xs">The sequence.</param><param name="init">The initial carry.</param><param name="body">The step.</param>
+    /// <returns>The final carry and the stacked ys.</returns>
+    public static (double Carry, Tensor Ys) Scan(Tensor xs, double init, Func<double, Tensor, (double, Tensor)> body)
+    {
+        var (c, ys) = ScanCore(xs, Tensor.Scalar(init, DType.Float64), (Tensor h, Tensor x) => { var (n, y) = body((double)h, x); return (Tensor.Scalar(n, DType.Float64), y); }, -1, 1);
+        return ((double)c, ys);
+    }
+
+    static (Tensor, Tensor) ScanCore(Tensor xs, Tensor init, Func<Tensor, Tensor, (Tensor, Tensor)> body, int length, int checkpoint)
+    {
+        ArgumentNullException.ThrowIfNull(xs);
+        ArgumentNullException.ThrowIfNull(init);
+        ArgumentNullException.ThrowIfNull(body);
+        _ = checkpoint;
+        const string src = "Np.Scan(xs, init, body)";
+        int n = ScanWhile.Rows(xs, length, src);
+        var c = init;
+        var ys = new Tensor[n];
+        for (int i = 0; i < n; i++)
+        {
+            var (next, y) = body(c, ScanWhile.Row(xs, i));
+            c = ScanWhile.CheckCarry(next, c, i, src);
+            ys[i] = y;
+        }
+        if (n > 0) return (c, ScanWhile.StackYs(ys, src, null!, []));
+        var y0 = body(init, Lax.Zeros(new Aval(xs.Shape.Skip(1).ToArray(), xs.DType))).Item2;
+        return (c, Lax.Zeros(new Aval([0, .. y0.Shape], y0.DType)));
+    }
+
+    /// <summary>
+    /// <c>lax.while_loop</c>: <c>while (cond(carry)) carry = body(carry)</c>, any number of trips. The condition must
+    /// give a scalar (a rank-0 tensor, true when non-zero); the carry keeps its shape and dtype. Inside a transformed
+    /// expression it is one loop node, differentiated in forward and in reverse mode with no iteration cap (reverse
+    /// keeps the carry of every trip it ran), and run as a real loop.
+    /// </summary>
+    /// <param name="cond">The condition, a rank-0 tensor (non-zero: go on).</param>
+    /// <param name="body">The step, <c>carry =&gt; next carry</c>.</param>
+    /// <param name="init">The initial carry.</param>
+    /// <returns>The first carry for which the condition is false.</returns>
+    /// <exception cref="ShapeException">The condition is not a scalar, or the body changes the carry's shape or dtype.</exception>
+    public static Tensor While(Func<Tensor, Tensor> cond, Func<Tensor, Tensor> body, Tensor init)
+    {
+        ArgumentNullException.ThrowIfNull(cond);
+        ArgumentNullException.ThrowIfNull(body);
+        ArgumentNullException.ThrowIfNull(init);
+        const string src = "Np.While(cond, body, init)";
+        var c = init;
+        for (int i = 0; ScanWhile.Truth(cond(c), src); i++) c = ScanWhile.CheckCarry(body(c), c, i, src);
+        return c;
+    }
+
+    /// <summary>
+    /// <see cref="While(Func{Tensor, Tensor}, Func{Tensor, Tensor}, Tensor)"/> with checkpointing for reverse mode: the tape
+    /// keeps the carry of one trip in <paramref name="checkpoint"/>, the backward pass recomputes the others a segment at a time.
+    /// </summary>
+    /// <param name="cond">The condition.</param><param name="body">The step.</param><param name="init">The initial carry.</param>
+    /// <param name="checkpoint">Keep one carry in this many trips (1: keep them all).</param>
+    /// <returns>The first carry for which the condition is false.</returns>
+    public static Tensor While(Func<Tensor, Tensor> cond, Func<Tensor, Tensor> body, Tensor init, int checkpoint)
+    {
+        if (checkpoint < 1) throw new ArgumentOutOfRangeException(nameof(checkpoint), checkpoint, "Np.While: the checkpoint interval must be 1 or more (1 keeps every carry).");
+        return While(cond, body, init);
+    }
+
+    /// <summary>The scalar form of <see cref="While(Func{Tensor, Tensor}, Func{Tensor, Tensor}, Tensor)"/>: a double carry and a bool condition.</summary>
+    /// <param name="cond">The condition.</param><param name="body">The step.</param><param name="init">The initial carry.</param>
+    /// <returns>The first carry for which the condition is false.</returns>
+    public static double While(Func<double, bool> cond, Func<double, double> body, double init)
+    {
+        ArgumentNullException.ThrowIfNull(cond);
+        ArgumentNullException.ThrowIfNull(body);
+        var c = init;
+        while (cond(c)) c = body(c);
+        return c;
+    }
+}

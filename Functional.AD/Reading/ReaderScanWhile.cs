@@ -1,0 +1,99 @@
+using System.Linq.Expressions;
+
+namespace Functional.AD;
+
+internal sealed partial class Reader
+{
+    /// <summary>
+    /// Reads <c>Np.Scan(xs, init, (carry, x) =&gt; Np.Tuple(carry2, y)[, length[, checkpoint]])</c>: the body read once
+    /// into a child builder; one Scan node for the final carry, one for the stacked ys.
+    /// </summary>
+    Sym ReadScan(MethodCallExpression call, Dictionary<ParameterExpression, Sym> env, Builder b)
+    {
+        var a = call.Arguments;
+        var xs = Leaf(Read(a[0], env, b), b, a[0]);
+        if (xs.Kind != Kind.Tensor) throw Unsupported(a[0], "the sequence of Np.Scan must be a tensor (its rows are the steps)");
+        var init = Leaf(Read(a[1], env, b), b, a[1]);
+        int length = -1, checkpoint = 1;
+        if (a.Count > 3)
+        {
+            if (Read(a[3], env, b) is not SStatic { Value: int len })
+                throw Unsupported(a[3], "the length of Np.Scan must be a constant int (a captured value or a literal)");
+            length = len;
+        }
+        if (a.Count > 4)
+        {
+            if (Read(a[4], env, b) is not SStatic { Value: int k } || k < 1)
+                throw Unsupported(a[4], "the checkpoint interval of Np.Scan must be a constant int, 1 or more");
+            checkpoint = k;
+        }
+        if (StripQuote(a[2]) is not LambdaExpression body)
+            throw Unsupported(a[2], "the body of Np.Scan must be a lambda written in place, (Tensor carry, Tensor x) => Np.Tuple(nextCarry, y)");
+        var bb = new Builder(b);
+        var inner = new Dictionary<ParameterExpression, Sym>(env)
+        {
+            [body.Parameters[0]] = new SLeaf(bb.Input(init.Kind, body.Parameters[0].Name)),
+            [body.Parameters[1]] = new SLeaf(bb.Input(Kind.Tensor, body.Parameters[1].Name)),
+        };
+        var leaves = new List<Node>();
+        Flatten(Read(body.Body, inner, bb), TreeDef.Of(body.Body.Type), bb, leaves, body.Body);
+        if (leaves.Count != 2) throw Unsupported(body.Body, "the body of Np.Scan must return a pair Np.Tuple(nextCarry, y) of single values");
+        var (next, y) = (bb.Capture(leaves[0]), bb.Capture(leaves[1]));
+        if (next.Kind != init.Kind)
+            throw new ShapeException($"Np.Scan: the body `{Printer.Expr(body)}`", [],
+                $"it returns a {next.Kind} for a carry that is a {init.Kind}: a loop body must return a carry of the same type and shape as `{Printer.Expr(a[1])}`");
+        if (y.Kind != Kind.Tensor)
+            throw Unsupported(body.Body, $"the y of an Np.Scan step must be a tensor (it is a {y.Kind}); the ys are stacked into one tensor");
+        var full = bb.Finish([next, y]);
+        var carryOnly = Jvp.Restrict(full, 0);
+        string src = Printer.Expr(call);
+        Node[] ops = [init, xs, .. bb.Captures];
+        var c = b.Apply(Prims.Scan, ops, new Params(0, length, src, checkpoint), [carryOnly, full]);
+        var ys = b.Apply(Prims.Scan, ops, new Params(1, length, src, checkpoint), [carryOnly, full]);
+        c.Source ??= call;
+        ys.Source ??= call;
+        return new STree(TreeDef.Of(call.Type), [new SLeaf(c), new SLeaf(ys)]);
+    }
+
+    /// <summary>Reads <c>Np.While(cond, body, init)</c>: condition and body read into child builders, both made sub-graphs over (carry, captures...).</summary>
+    Sym ReadWhile(MethodCallExpression call, Dictionary<ParameterExpression, Sym> env, Builder b)
+    {
+        var a = call.Arguments;
+        var init = Leaf(Read(a[2], env, b), b, a[2]);
+        (Builder, Node) Part(Expression e, string what)
+        {
+            if (StripQuote(e) is not LambdaExpression l)
+                throw Unsupported(e, $"the {what} of Np.While must be a lambda written in place, carry => ...");
+            var pb = new Builder(b);
+            var inner = new Dictionary<ParameterExpression, Sym>(env) { [l.Parameters[0]] = new SLeaf(pb.Input(init.Kind, l.Parameters[0].Name)) };
+            return (pb, pb.Capture(Leaf(Read(l.Body, inner, pb), pb, l.Body)));
+        }
+        var (bc, cond) = Part(a[0], "condition");
+        var (bb, next) = Part(a[1], "body");
+        if (cond.Kind is not (Kind.Bool or Kind.Tensor or Kind.Double or Kind.Float))
+            throw Unsupported(a[0], "the condition of Np.While must give a bool or a scalar tensor");
+        if (next.Kind != init.Kind)
+            throw new ShapeException($"Np.While: the body `{Printer.Expr(a[1])}`", [],
+                $"it returns a {next.Kind} for a carry that is a {init.Kind}: a loop body must return a carry of the same type and shape as `{Printer.Expr(a[2])}`");
+        var gc = bc.Finish([cond]);
+        var gb = bb.Finish([next]);
+        var union = bc.Captures.Concat(bb.Captures).Distinct(RefEq<Node>.Instance).ToList();
+        Graph Over(Graph g, List<Node> own)
+        {
+            var nb = new Builder();
+            var carry = nb.Input(init.Kind, g.Inputs[0].Name);
+            var ins = union.Select(u => nb.Input(u.Kind, u.Name, u.Value as Type)).ToList();
+            return nb.Finish(nb.Inline(g, [carry, .. own.Select(o => ins[union.IndexOf(o)])]));
+        }
+        int checkpoint = 1;
+        if (a.Count > 3)
+        {
+            if (Read(a[3], env, b) is not SStatic { Value: int k } || k < 1)
+                throw Unsupported(a[3], "the checkpoint interval of Np.While must be a constant int, 1 or more");
+            checkpoint = k;
+        }
+        var node = b.Apply(Prims.While, [init, .. union], new Params(Printer.Expr(call), checkpoint), [Over(gc, bc.Captures), Over(gb, bb.Captures)]);
+        node.Source ??= call;
+        return new SLeaf(node);
+    }
+}

@@ -1,0 +1,146 @@
+namespace Functional.AD;
+
+/// <summary>
+/// Vmap of <c>Np.Fold</c>, <c>Np.Scan</c> and <c>Np.While</c>, in the style of the conditional's rule: the loop stays one unbatched
+/// loop node whose body sub-graph is batched (<see cref="Vmap.Run"/> on the body with the batched carry, row and
+/// captured values). A carry that the body makes batched is batched from the start (its initial value broadcast to
+/// the batch). A Scan over a batched sequence runs over axis 1 (the rows) with batched rows, and its stacked ys get
+/// the batch axis back in front. A While whose condition is batched runs until every example is done, keeping each
+/// finished example's carry with <c>Np.Where</c> (JAX's rule). The derivative primitives of loops (tapes, tangent and
+/// transposed loops) are batched by running them once per example (<c>LoopPerExample</c>), not vectorised.
+/// </summary>
+internal static class VmapLoops
+{
+    public static bool Handles(Node n) => n.Batch == 0 && (n.Op == Prims.Scan || n.Op == Prims.While || n.Op == Prims.Fold || PerExample.Contains(n.Op));
+
+    /// <summary>The derivative primitives of loops, batched by running them once per example (not vectorised).</summary>
+    static readonly HashSet<Primitive> PerExample = [Prims.ScanTape, Prims.WhileTape, Prims.LoopLin, Prims.LoopLinT, Prims.FoldTape, Prims.FoldLin, Prims.FoldLinT];
+
+    static Node OnePerExample(Builder b, Node n, Node[] args, HashSet<Node> batched)
+    {
+        var nb = new Builder();
+        var ins = n.Args.Select(a => nb.Input(a.Kind, a.Name, a.Kind == Kind.Static ? a.Value as Type ?? typeof(object) : null)).ToArray();
+        var one = nb.Apply(n.Op, ins, n.Params, n.Subgraphs, 0);
+        if (one.Kind is Kind.Bool)
+            throw new VmapException($"Ad.Vmap: the loop derivative {n.Op.Name} gives a bool, which cannot carry a batch axis.");
+        var r = b.Apply(Prims.LoopPerExample, args, new Params(args.Select(batched.Contains).ToArray()), [nb.Finish([one])], 0);
+        r.Source ??= n.Source;
+        batched.Add(r);
+        return r;
+    }
+
+    public static Node Apply(Builder b, Node n, Node[] args, HashSet<Node> batched)
+    {
+        if (PerExample.Contains(n.Op)) return OnePerExample(b, n, args, batched);
+        var inB = args.Select(batched.Contains).ToArray();
+        var anyBatched = args.First(batched.Contains);
+        Node Size() => b.Apply(Prims.VmapSize, [anyBatched.Kind == Kind.Tensor ? anyBatched : throw new VmapException("Ad.Vmap: a loop's batched operand is not a tensor.")],
+            new Params(new[] { "loop operand" }, new[] { 0 }, null), null, 0);
+        Node Broadcast(Node x) => b.Apply(Prims.BroadcastBatch, [b.Apply(Prims.AddBatchAxis, [x], null, null, 0), Size()], null, null, 0);
+        if (n.Op == Prims.Fold) return Fold(b, n, args, inB, batched, Broadcast);
+        return n.Op == Prims.Scan ? Scan(b, n, args, inB, batched, Broadcast) : While(b, n, args, inB, batched, Broadcast);
+    }
+
+    static Node Fold(Builder b, Node n, Node[] args, bool[] inB, HashSet<Node> batched, Func<Node, Node> broadcast)
+    {
+        // body inputs: (i, carry, captures...)
+        bool carryB = inB[0];
+        var body = Batch(n.Subgraphs[0], [false, carryB, .. inB.Skip(1)], [carryB], n, carryIn: 1);
+        if (body.OutB[0] && !carryB)
+        {
+            carryB = true;
+            body = Batch(n.Subgraphs[0], [false, carryB, .. inB.Skip(1)], [carryB], n, carryIn: 1);
+        }
+        var init = carryB && !inB[0] ? broadcast(args[0]) : args[0];
+        var r = b.Apply(Prims.Fold, [init, .. args.Skip(1)], n.Params, [body.G], 0);
+        r.Source ??= n.Source;
+        if (carryB) batched.Add(r);
+        return r;
+    }
+
+    static Node Scan(Builder b, Node n, Node[] args, bool[] inB, HashSet<Node> batched, Func<Node, Node> broadcast)
+    {
+        bool xsB = inB[1], carryB = inB[0];
+        var xs = xsB ? b.Apply(Prims.MoveAxisFromFront, [args[1]], new Params(1), null, 0) : args[1];
+        var body = Batch(n.Subgraphs[1], [carryB, xsB, .. inB.Skip(2)], [carryB, false], n);
+        if (body.OutB[0] && !carryB)
+        {
+            carryB = true;
+            body = Batch(n.Subgraphs[1], [carryB, xsB, .. inB.Skip(2)], [carryB, false], n);
+        }
+        var init = carryB && !inB[0] ? broadcast(args[0]) : args[0];
+        var subs = new[] { Jvp.Restrict(body.G, 0), body.G };
+        int which = n.Params.Get<int>(0);
+        var r = b.Apply(Prims.Scan, [init, xs, .. args.Skip(2)], n.Params, subs, 0);
+        r.Source ??= n.Source;
+        if (which == 0)
+        {
+            if (carryB) batched.Add(r);
+            return r;
+        }
+        if (!body.OutB[1]) return r;
+        var ys = b.Apply(Prims.MoveAxisToFront, [r], new Params(1), null, 0);
+        batched.Add(ys);
+        return ys;
+    }
+
+    static Node While(Builder b, Node n, Node[] args, bool[] inB, HashSet<Node> batched, Func<Node, Node> broadcast)
+    {
+        bool carryB = inB[0];
+        var cond = Batch(n.Subgraphs[0], [carryB, .. inB.Skip(1)], [false], n);
+        var body = Batch(n.Subgraphs[1], [carryB, .. inB.Skip(1)], [carryB], n);
+        if ((body.OutB[0] || cond.OutB[0]) && !carryB)
+        {
+            carryB = true;
+            cond = Batch(n.Subgraphs[0], [carryB, .. inB.Skip(1)], [false], n);
+            body = Batch(n.Subgraphs[1], [carryB, .. inB.Skip(1)], [carryB], n);
+        }
+        var init = carryB && !inB[0] ? broadcast(args[0]) : args[0];
+        var gc = cond.G;
+        var gb = body.G;
+        if (cond.OutB[0])
+        {
+            // go on while any example goes on; a finished example keeps its carry
+            var nc = new Builder();
+            var ci = gc.Inputs.Select(i => nc.Input(i.Kind, i.Name, i.Value as Type)).ToArray();
+            var c = nc.Inline(gc, ci)[0];
+            gc = nc.Finish([nc.Apply(Prims.Max, [nc.Apply(Prims.Abs, [c], null, null, 0)], new Params(null, false), null, 0)]);
+            var nbb = new Builder();
+            var bi = gb.Inputs.Select(i => nbb.Input(i.Kind, i.Name, i.Value as Type)).ToArray();
+            var go = nbb.Inline(cond.G, bi)[0];
+            var next = nbb.Inline(body.G, bi)[0];
+            gb = nbb.Finish([nbb.Apply(Prims.Where, [go, next, bi[0]], null, null, n.Batch + 1)]);
+        }
+        var r = b.Apply(Prims.While, [init, .. args.Skip(1)], n.Params, [gc, gb], 0);
+        r.Source ??= n.Source;
+        if (carryB) batched.Add(r);
+        return r;
+    }
+
+    /// <summary>The body batched for the given batched inputs; outputs flagged in <paramref name="force"/> are made batched (broadcast to the batch of input 0, the carry).</summary>
+    static (Graph G, bool[] OutB) Batch(Graph s, bool[] inB, bool[] force, Node loop, int carryIn = 0)
+    {
+        var nb = new Builder();
+        var ins = s.Inputs.Select(i => nb.Input(i.Kind, i.Name, i.Value as Type)).ToArray();
+        var set = new HashSet<Node>(RefEq<Node>.Instance);
+        for (int i = 0; i < ins.Length; i++)
+            if (inB[i])
+            {
+                if (ins[i].Kind != Kind.Tensor)
+                    throw new VmapException($"Ad.Vmap: the loop `{(loop.Source is { } src ? Printer.Expr(src) : loop.Op.Name)}` has a {ins[i].Kind} carry that would depend on the batched arguments, and a {ins[i].Kind} cannot carry a batch axis; make the carry a Tensor.");
+                set.Add(ins[i]);
+            }
+        var outs = Vmap.Run(nb, s, ins, set);
+        var ob = outs.Select(set.Contains).ToArray();
+        for (int k = 0; k < outs.Length; k++)
+        {
+            if (!force[k] || ob[k]) continue;
+            if (outs[k].Kind != Kind.Tensor)
+                throw new VmapException($"Ad.Vmap: the loop `{(loop.Source is { } src ? Printer.Expr(src) : loop.Op.Name)}` has a {outs[k].Kind} carry that would depend on the batched arguments; make the carry a Tensor.");
+            var size = nb.Apply(Prims.VmapSize, [ins[carryIn]], new Params(new[] { "carry" }, new[] { 0 }, null), null, 0);
+            outs[k] = nb.Apply(Prims.BroadcastBatch, [nb.Apply(Prims.AddBatchAxis, [outs[k]], null, null, 0), size], null, null, 0);
+            ob[k] = true;
+        }
+        return (nb.Finish(outs), ob);
+    }
+}

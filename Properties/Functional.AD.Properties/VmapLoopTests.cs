@@ -1,0 +1,102 @@
+using System.Linq.Expressions;
+using FsCheck;
+using FsCheck.Fluent;
+using Functional.AD.Testing;
+using Xunit;
+using static Functional.AD.Np;
+
+namespace Functional.AD.Properties;
+
+/// <summary>Vmap of Np.Scan and Np.While against a loop of loops (the function run on each example, eagerly).</summary>
+public class VmapLoopTests
+{
+    static bool Close(Tensor a, Tensor b, double tol = 1e-10)
+    {
+        if (!a.Shape.SequenceEqual(b.Shape)) return false;
+        return a.ToDoubleArray().Zip(b.ToDoubleArray()).All(p => Math.Abs(p.First - p.Second) <= tol * Math.Max(1, Math.Abs(p.Second)));
+    }
+
+    static void AssertClose(Tensor a, Tensor b) => Assert.True(Close(a, b), $"{a} vs {b}");
+
+    static Tensor Example(Tensor x, int? axis, int i) => axis is null ? x : Lax.Unstack(x, 0, i);
+
+    static readonly (Expression<Func<Tensor, Tensor, Tensor, Tensor>> Step, Expression<Func<Tensor, Tensor, Tensor, Tensor>> Out, Expression<Func<Tensor, Tensor, Tensor, Tensor>> Loss)[] Bodies =
+    [
+        ((c, x, w) => Tanh(w * c + x), (c, x, w) => c * x, (c, ys, w) => Sum(c) + Sum(ys * ys)),
+        ((c, x, w) => Sin(c) * w + x * 0.5, (c, x, w) => Exp(c * 0.3) + w, (c, ys, w) => Sum(c * w) + Sum(Sin(ys))),
+        ((c, x, w) => c * 0.9 + Sigmoid(x * w), (c, x, w) => Tanh(c + x), (c, ys, w) => Sum(c * c) * 0.5 + Sum(ys * w)),
+    ];
+
+    [Fact]
+    public void Vmap_of_random_scans_equals_a_loop_of_scans()
+    {
+        var gen = from body in Gen.Choose(0, Bodies.Length - 1)
+                  from batch in Gen.Choose(1, 4)
+                  from n in Gen.Choose(1, 4)
+                  from row in Gens.Shape(0, 2, 3)
+                  from axes in Gen.Elements(new int?[] { 0, null, null }, new int?[] { null, 0, null }, new int?[] { null, null, 0 }, new int?[] { 0, 0, 0 }, new int?[] { 0, null, 0 })
+                  from xs in Gens.Tensor(axes[0] is null ? [n, .. row] : [batch, n, .. row], DType.Float64)
+                  from h in Gens.Tensor(axes[1] is null ? row : [batch, .. row], DType.Float64)
+                  from w in Gens.Tensor(axes[2] is null ? row : [batch, .. row], DType.Float64)
+                  select (body, batch, axes, xs, h, w);
+        var property = Prop.ForAll(Arb.From(gen), c =>
+        {
+            var (step, @out, loss) = Bodies[c.body];
+            var f = Unroll.Looped(step, @out, loss);
+            var each = Enumerable.Range(0, c.batch).Select(i => f.Compile()(Example(c.xs, c.axes[0], i), Example(c.h, c.axes[1], i), Example(c.w, c.axes[2], i))).ToArray();
+            var v = f.Vmap(c.axes);
+            bool ok = Close(v.Compile()(c.xs, c.h, c.w), Stack(each, 0)) && Close(v.Jit()(c.xs, c.h, c.w), Stack(each, 0));
+            // the stacked ys too
+            Expression<Func<Tensor, Tensor, Tensor, Tensor>> ys = (xs, h, w) => Scan(xs, h, (Tensor cc, Tensor x) => Tuple(Tanh(w * cc + x), cc * x + w)).Item2;
+            var eachYs = Enumerable.Range(0, c.batch).Select(i => ys.Compile()(Example(c.xs, c.axes[0], i), Example(c.h, c.axes[1], i), Example(c.w, c.axes[2], i))).ToArray();
+            ok = ok && Close(ys.Vmap(c.axes).Compile()(c.xs, c.h, c.w), Stack(eachYs, 0));
+            return ok.Label($"body {c.body}, axes [{string.Join(", ", c.axes)}], batch {c.batch}");
+        });
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(20).WithQuietOnSuccess(true), property);
+    }
+
+    [Fact]
+    public void Vmap_of_a_while_with_a_batched_condition_runs_each_example_to_its_own_end()
+    {
+        Expression<Func<Tensor, Tensor, Tensor>> f = (h, w) => Sum(While(c => Sum(c) < 50, c => c * w + 1, h) * w);
+        var h = Tensor.FromArray(new double[,] { { 0.5, 1 }, { 10, 20 }, { 60, 1 }, { 0.1, 0.2 } }, DType.Float64);
+        var w = Tensor.FromArray(new[] { 1.5, 1.2 }, DType.Float64);
+        var each = Enumerable.Range(0, 4).Select(i => f.Compile()(Lax.Unstack(h, 0, i), w)).ToArray();
+        var v = f.Vmap([0, null]);
+        AssertClose(v.Compile()(h, w), Stack(each, 0));
+        AssertClose(v.Jit()(h, w), Stack(each, 0));
+        // the per-example gradients (vmap of grad is refused for loops; grad of the vmapped sum adds them up)
+        Expression<Func<Tensor, Tensor, Tensor>> total = (ww, hh) => Sum(v.Invoke(hh, ww));
+        var expected = Enumerable.Range(0, 4).Select(i => ((Expression<Func<Tensor, Tensor, Tensor>>)((ww, hh) => f.Invoke(hh, ww))).Grad().Compile()(w, Lax.Unstack(h, 0, i))).Aggregate((a, b) => a + b);
+        AssertClose(total.Grad().Compile()(w, h), expected);
+    }
+
+    [Fact]
+    public void Vmap_of_a_while_whose_body_batches_the_carry()
+    {
+        // the carry starts unbatched, the batched w makes it batched: it is broadcast from the start
+        Expression<Func<Tensor, Tensor, Tensor>> f = (h, w) => While(c => Sum(c) < 30, c => c * 2 + w, h);
+        var h = Tensor.FromArray(new[] { 1.0, 2.0 }, DType.Float64);
+        var w = Tensor.FromArray(new double[,] { { 0.5, 1 }, { 4, 5 }, { 0, 0 } }, DType.Float64);
+        var each = Enumerable.Range(0, 3).Select(i => f.Compile()(h, Lax.Unstack(w, 0, i))).ToArray();
+        AssertClose(f.Vmap([null, 0]).Compile()(h, w), Stack(each, 0));
+    }
+
+    [Fact]
+    public void Vmap_of_the_gradient_of_a_loop_equals_a_loop_of_gradients()
+    {
+        // per-example trip counts: the derivative primitives run once per example
+        Expression<Func<Tensor, Tensor, Tensor>> f = (h, w) => Sum(Sin(While(c => Sum(c) < 20, c => c * (1 + w * w) + 0.5, h)) * w);
+        var h = Tensor.FromArray(new double[,] { { 0.5, 1 }, { 10, 2 }, { 30, 1 }, { 0.1, 0.2 } }, DType.Float64);
+        var w = Tensor.FromArray(new[] { 0.5, 1.2 }, DType.Float64);
+        var each = Enumerable.Range(0, 4).Select(i => f.Grad().Compile()(Lax.Unstack(h, 0, i), w)).ToArray();
+        var v = f.Grad().Vmap([0, null]);
+        AssertClose(v.Compile()(h, w), Stack(each, 0));
+        AssertClose(v.Jit()(h, w), Stack(each, 0));
+        // a scan, batched over the sequences, gradient with respect to the shared weights
+        Expression<Func<Tensor, Tensor, Tensor>> s = (ww, xs) => Sum(Scan(xs, ww * 0, (Tensor c, Tensor x) => Tuple(Tanh(ww * c + x), c * x)).Item2);
+        var xsB = Tensor.FromArray(new double[,,] { { { 0.1, 0.2 }, { 0.3, -0.4 } }, { { -1, 0.5 }, { 0.2, 0.2 } }, { { 0.7, 0.7 }, { -0.1, 0 } } }, DType.Float64);
+        var eachS = Enumerable.Range(0, 3).Select(i => s.Grad().Compile()(w, Lax.Unstack(xsB, 0, i))).ToArray();
+        AssertClose(s.Grad().Vmap([null, 0]).Jit()(w, xsB), Stack(eachS, 0));
+    }
+}
