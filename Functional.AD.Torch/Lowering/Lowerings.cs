@@ -134,9 +134,9 @@ internal static class Lowerings
         [Prims.InferAval] = new Structural("an aval is known at compile time"),
         [Prims.Cond] = new Structural("both branches are lowered; the host condition picks one"),
         [Prims.Fold] = new Structural("a loop on the host around the lowered body"),
-        [Prims.FoldTape] = new Structural("not lowered yet: compiling it raises NotSupportedException (differentiate loops on the CPU backend)"),
-        [Prims.FoldLin] = new Structural("not lowered yet: compiling it raises NotSupportedException (differentiate loops on the CPU backend)"),
-        [Prims.FoldLinT] = new Structural("not lowered yet: compiling it raises NotSupportedException (differentiate loops on the CPU backend)"),
+        [Prims.FoldTape] = new Structural("the forward loop on the host, keeping the n carries (device tensors) in an object[] tape"),
+        [Prims.FoldLin] = new Structural("the tangent loop on the host around the lowered JVP body, over the tape"),
+        [Prims.FoldLinT] = new Structural("the transposed loop on the host (backwards over the tape) around the lowered transposed body"),
         [Prims.Custom] = new Structural("a function with a custom rule: its body (the sub-graph) is lowered in place"),
         [Prims.CustomVjpTangent] = new Structural("forward mode through a custom VJP: the core's error, raised at compile time"),
         // identity; the shape check against the aval already ran at compile time, in the aval rule

@@ -134,8 +134,9 @@ internal sealed partial class TorchCompiler
         if (p == Prims.Cond) return EmitCond(n, args, argAvals);
         if (p == Prims.Custom) return EmitInline(n.Subgraphs[0], args, argAvals);
         if (p == Prims.Fold) return EmitFold(n, args, argAvals);
-        if (p == Prims.FoldTape || p == Prims.FoldLin || p == Prims.FoldLinT)
-            throw new NotSupportedException($"The Torch backend does not lower the derivative of a loop (NpLoops.Fold) yet: differentiate on the CPU backend (Ad.Jit) instead.");
+        if (p == Prims.FoldTape) return EmitFoldTape(n, args, argAvals);
+        if (p == Prims.FoldLin) return EmitFoldLin(n, args, argAvals);
+        if (p == Prims.FoldLinT) return EmitFoldLinT(n, args, argAvals);
         if (p == Prims.CustomVjpTangent) return (p.Emit(args, kinds, n.Params, n.Subgraphs), null);
         if (n.Kind == Kind.Aval)
         {

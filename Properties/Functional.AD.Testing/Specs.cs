@@ -196,7 +196,7 @@ public static class Specs
         S("Vmap.BroadcastBatch", x => Vmapped.BroadcastBatch(x, A(3)), t => Gen.Elements(new[] { 1, 2 }, new[] { 3, 2 }, new[] { 1 }).SelectMany(s => OneOfShape(t, s))),
         // control flow
         S("Cond", x => (double)Sum(x, null, false) > 0 ? Sin(x) * x : Cos(x), t => One(t)),
-        new() { Name = "Fold", Function = (Expression<Func<Tensor, Tensor>>)(x => NpLoops.Fold(3, x, (double i, Tensor c) => Sin(c) * x + i)), Inputs = t => One(t), Batchable = false, SecondOrder = false, TorchGradient = false },
+        new() { Name = "Fold", Function = (Expression<Func<Tensor, Tensor>>)(x => NpLoops.Fold(3, x, (double i, Tensor c) => Sin(c) * x + i)), Inputs = t => One(t), Batchable = false, SecondOrder = false },
         S("Cond(&&, ||, !, !=)", x => Let((double)Sum(x, null, false), s => !(s > 0 && s != 0.5 || s < -100) ? Exp(x) : x * x), t => One(t)),
     ];
 }
