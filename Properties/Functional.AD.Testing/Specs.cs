@@ -29,7 +29,7 @@ public sealed class PrimitiveSpec
     public bool Batchable { get; init; } = true;
     /// <summary>Whether the spec's gradient can be differentiated again (loops: their reverse-mode primitives have no rules of their own yet).</summary>
     public bool SecondOrder { get; init; } = true;
-    /// <summary>False when the Torch backend cannot compile this function's derivative yet (loops).</summary>
+    /// <summary>False when the Torch backend cannot compile this function's derivative yet (none now: loop derivatives are lowered too).</summary>
     public bool TorchGradient { get; init; } = true;
     /// <summary>Number of tensor arguments.</summary>
     public int Arity => Function.Parameters.Count;

@@ -112,6 +112,19 @@ public class TorchLoopTests
     }
 
     [Fact]
+    public void A_captured_double_gets_its_cotangent_summed_on_the_host()
+    {
+        // d/ds of Sum(Fold(3, x, c => tanh(c * s))): the cotangent of a C# double captured by a tensor loop
+        Expression<Func<double, Tensor, double>> f = (s, x) => (double)Sum(NpLoops.Fold(3, x, (double i, Tensor c) => Tanh(c * s + i)), null, false);
+        var g = f.Grad();
+        double onTorch = g.JitTorch(Cpu)(0.8, X), onCpu = g.Compile()(0.8, X);
+        Assert.True(Math.Abs(onTorch - onCpu) <= 1e-12 * Math.Max(1, Math.Abs(onCpu)), $"{onTorch:R} vs {onCpu:R}");
+        var plain = f.Compile();
+        double num = (plain(0.8 + 1e-6, X) - plain(0.8 - 1e-6, X)) / 2e-6;
+        Assert.True(Math.Abs(onTorch - num) < 1e-7, $"{onTorch:R} vs differences {num:R}");
+    }
+
+    [Fact]
     public void A_loop_of_zero_iterations_has_the_identity_derivative_on_torch()
     {
         Expression<Func<Tensor, Tensor, Tensor>> f = (x, w) => Sum(NpLoops.Fold(0, x, (double i, Tensor c) => c * w) * x, null, false);
