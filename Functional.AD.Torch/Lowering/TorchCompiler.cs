@@ -33,7 +33,9 @@ internal sealed partial class TorchCompiler
         var inputs = g.Inputs.Select((n, i) => (Expression)Expression.Convert(Expression.ArrayIndex(args, Expression.Constant(i)), ClrType(n))).ToArray();
         var vars = new List<ParameterExpression>();
         var stmts = new List<Expression>();
-        var (outs, outAvals) = c.EmitGraph(g, inputs, inputAvals, vars, stmts);
+        // a C# scalar argument has the aval of a scalar (shape rules of nodes that take it, e.g. InferAval, need one)
+        var avals = inputAvals.Select((a, i) => a ?? (g.Inputs[i].Kind == Kind.Double ? Aval.ScalarDouble : g.Inputs[i].Kind == Kind.Float ? Aval.ScalarFloat : null)).ToArray();
+        var (outs, outAvals) = c.EmitGraph(g, inputs, avals, vars, stmts);
         var result = Expression.NewArrayInit(typeof(object), outs.Select(o => Expression.Convert(o, typeof(object))));
         var body = Expression.Block(typeof(object[]), vars, [.. stmts, result]);
         var run = Expression.Lambda<Func<object?[], object?[]>>(body, args).Compile();
