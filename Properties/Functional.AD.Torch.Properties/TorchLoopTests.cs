@@ -125,6 +125,28 @@ public class TorchLoopTests
     }
 
     [Fact]
+    public void Nested_loops_and_a_loop_in_a_branch_differentiate_on_torch()
+    {
+        // the inner loop captures the outer carry and w: its tape, tangent and transposed loops run inside the outer ones
+        Expression<Func<Tensor, Tensor, Tensor>> nested = (x, w) =>
+            Sum(NpLoops.Fold(3, x, (double i, Tensor c) => NpLoops.Fold(2, c, (double j, Tensor d) => Tanh(d * w + c * 0.1 + j))) * w, null, false);
+        Expression<Func<Tensor, Tensor, Tensor>> branch = (x, w) =>
+            (double)Sum(x, null, false) > 0 ? Sum(NpLoops.Fold(3, x, (double i, Tensor c) => Sin(c * w)), null, false) : Sum(x * w, null, false);
+        foreach (var (name, f) in new[] { ("nested", nested), ("branch", branch) })
+        {
+            Expression<Func<Tensor, Tensor, Tensor>> byW = (w, x) => f.Invoke(x, w);
+            foreach (var (what, g, a, b) in new[] { ("x", f, X, W), ("w", byW, W, X) })
+            {
+                var grad = g.Grad();
+                var onTorch = grad.JitTorch(Cpu)(a, b);
+                Close(onTorch, grad.Compile()(a, b), 1e-12, $"{name}: Grad by {what} on Torch vs CPU");
+                var plain = g.Compile();
+                Close(onTorch, new Tensor(Differences(v => (double)plain(v, b), a)), 1e-7, $"{name}: Grad by {what} vs central differences");
+            }
+        }
+    }
+
+    [Fact]
     public void A_loop_of_zero_iterations_has_the_identity_derivative_on_torch()
     {
         Expression<Func<Tensor, Tensor, Tensor>> f = (x, w) => Sum(NpLoops.Fold(0, x, (double i, Tensor c) => c * w) * x, null, false);
