@@ -77,6 +77,7 @@ internal sealed partial class TorchCompiler
     (Expression, Aval?) EmitFoldTape(Node n, Expression[] args, Aval?[] argAvals)
     {
         int count = n.Params.Get<int>(0);
+        Loops.FoldAval(n, argAvals);   // the body keeps its carry's shape and dtype, or the CPU jit's shape error
         var i = Expression.Variable(typeof(int), "i");
         var carry = Expression.Variable(args[0].Type, "carry");
         var tape = Expression.Variable(typeof(object[]), "tape");

@@ -250,6 +250,7 @@ internal sealed partial class TorchCompiler
     /// <summary>A loop on the host calling the lowered body; the carry keeps its aval (checked by the core's shape rule).</summary>
     (Expression, Aval?) EmitFold(Node n, Expression[] args, Aval?[] argAvals)
     {
+        Loops.FoldAval(n, argAvals);   // the body keeps its carry's shape and dtype, or the CPU jit's shape error
         var i = Expression.Variable(typeof(int), "i");
         var carry = Expression.Variable(args[0].Type, "carry");
         var (step, outAval) = EmitInline(n.Subgraphs[0], [Expression.Convert(i, typeof(double)), carry, .. args.Skip(1)], [Aval.ScalarDouble, argAvals[0], .. argAvals.Skip(1)]);

@@ -147,6 +147,20 @@ public class TorchLoopTests
     }
 
     [Fact]
+    public void A_body_that_changes_the_carry_dtype_is_a_shape_error_naming_the_loop_on_torch()
+    {
+        // a float32 carry times a float64 tensor becomes float64: the CPU raises at run time, Torch at compile time
+        Expression<Func<Tensor, Tensor, Tensor>> f = (x, w) => Sum(NpLoops.Fold(2, x, (double i, Tensor c) => c * w), null, false);
+        var x32 = X.AsType(DType.Float32);
+        var e = Assert.ThrowsAny<ShapeException>(() => f.JitTorch(Cpu)(x32, W));
+        Assert.Contains("Fold(2, x, (i, c) => (c * w))", e.Message);
+        Assert.Contains("float32[3]", e.Message);
+        Assert.Contains("float64[3]", e.Message);
+        var eg = Assert.ThrowsAny<ShapeException>(() => f.Grad().JitTorch(Cpu)(x32, W));
+        Assert.Contains("same shape and dtype", eg.Message);
+    }
+
+    [Fact]
     public void A_loop_of_zero_iterations_has_the_identity_derivative_on_torch()
     {
         Expression<Func<Tensor, Tensor, Tensor>> f = (x, w) => Sum(NpLoops.Fold(0, x, (double i, Tensor c) => c * w) * x, null, false);
