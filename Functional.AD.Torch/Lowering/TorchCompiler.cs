@@ -33,7 +33,9 @@ internal sealed partial class TorchCompiler
         var inputs = g.Inputs.Select((n, i) => (Expression)Expression.Convert(Expression.ArrayIndex(args, Expression.Constant(i)), ClrType(n))).ToArray();
         var vars = new List<ParameterExpression>();
         var stmts = new List<Expression>();
-        var (outs, outAvals) = c.EmitGraph(g, inputs, inputAvals, vars, stmts);
+        // a C# scalar argument has the aval of a scalar (shape rules of nodes that take it, e.g. InferAval, need one)
+        var avals = inputAvals.Select((a, i) => a ?? (g.Inputs[i].Kind == Kind.Double ? Aval.ScalarDouble : g.Inputs[i].Kind == Kind.Float ? Aval.ScalarFloat : null)).ToArray();
+        var (outs, outAvals) = c.EmitGraph(g, inputs, avals, vars, stmts);
         var result = Expression.NewArrayInit(typeof(object), outs.Select(o => Expression.Convert(o, typeof(object))));
         var body = Expression.Block(typeof(object[]), vars, [.. stmts, result]);
         var run = Expression.Lambda<Func<object?[], object?[]>>(body, args).Compile();
@@ -135,8 +137,9 @@ internal sealed partial class TorchCompiler
         if (p == Prims.Cond) return EmitCond(n, args, argAvals);
         if (p == Prims.Custom) return EmitInline(n.Subgraphs[0], args, argAvals);
         if (p == Prims.Fold) return EmitFold(n, args, argAvals);
-        if (p == Prims.FoldTape || p == Prims.FoldLin || p == Prims.FoldLinT)
-            throw new NotSupportedException($"The Torch backend does not lower the derivative of a loop (NpLoops.Fold) yet: differentiate on the CPU backend (Ad.Jit) instead.");
+        if (p == Prims.FoldTape) return EmitFoldTape(n, args, argAvals);
+        if (p == Prims.FoldLin) return EmitFoldLin(n, args, argAvals);
+        if (p == Prims.FoldLinT) return EmitFoldLinT(n, args, argAvals);
         if (p == Prims.CustomVjpTangent) return (p.Emit(args, kinds, n.Params, n.Subgraphs), null);
         if (n.Kind == Kind.Aval)
         {
@@ -248,6 +251,7 @@ internal sealed partial class TorchCompiler
     /// <summary>A loop on the host calling the lowered body; the carry keeps its aval (checked by the core's shape rule).</summary>
     (Expression, Aval?) EmitFold(Node n, Expression[] args, Aval?[] argAvals)
     {
+        Loops.FoldAval(n, argAvals);   // the body keeps its carry's shape and dtype, or the CPU jit's shape error
         var i = Expression.Variable(typeof(int), "i");
         var carry = Expression.Variable(args[0].Type, "carry");
         var (step, outAval) = EmitInline(n.Subgraphs[0], [Expression.Convert(i, typeof(double)), carry, .. args.Skip(1)], [Aval.ScalarDouble, argAvals[0], .. argAvals.Skip(1)]);

@@ -53,6 +53,9 @@ internal static class Transpose
             else if (n.Kind == Kind.Double) a = new V(b.Const(Aval.ScalarDouble));
             else if (n.Kind == Kind.Float) a = new V(b.Const(Aval.ScalarFloat));
             else if (n.Witness is { } w && map.TryGetValue(w, out var wm) && wm.Kind == Kind.Tensor) a = R.AvalOf(new V(wm));
+            else if (n.Op == Prims.FoldLin && n.Args[n.Params.Get<int>(1)] is var t0)
+                // a loop's tangent keeps the aval of its carry's tangent (its body cannot be run on avals like a branch)
+                a = linear.Contains(t0) ? LinearAval(t0) : R.AvalOf(new V(map[t0]));
             else if (n.Subgraphs.Length > 0)
             {
                 // a conditional over tangents (its witness lost when its branch was rebuilt): the shape its taken branch

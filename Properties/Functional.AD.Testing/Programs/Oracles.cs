@@ -77,9 +77,9 @@ public static class Oracles
     static readonly List<IProgramOracle> all = [Gradient, SecondOrder, Float32, Jit, DotTest, Vmap, JitVmap];
 
     /// <summary>
-    /// Every registered oracle. Still to register (they need TorchSharp, which this
-    /// assembly does not reference; the Torch test assembly can add them with <see cref="Register"/>): the Torch backend
-    /// against the CPU, and TorchSharp's autograd against <c>Ad.Grad</c>.
+    /// Every registered oracle. The Torch backend against the CPU, and TorchSharp's autograd against <c>Ad.Grad</c>, need
+    /// TorchSharp, which this assembly does not reference: the Torch test assembly adds them with <see cref="Register"/>
+    /// (<c>TorchOracles.Register()</c>).
     /// </summary>
     public static IReadOnlyList<IProgramOracle> All => all;
 

@@ -1,0 +1,124 @@
+using System.Globalization;
+using FsCheck;
+using FsCheck.Fluent;
+using Functional.AD.Testing.Programs;
+using TorchSharp;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Functional.AD.Torch.Properties;
+
+/// <summary>The two Torch oracles on 300 random programs each (the default run; the long run is <see cref="TorchFuzzLongRun"/>).</summary>
+public class TorchFuzzTests(ITestOutputHelper output)
+{
+    static TorchFuzzTests() => TorchOracles.Register();
+
+    public static IEnumerable<object[]> OracleNames => TorchOracles.All.Select(o => new object[] { o.Name });
+
+    [Fact]
+    public void Both_torch_oracles_are_registered_with_the_generator()
+    {
+        foreach (var o in TorchOracles.All) Assert.Contains(o, Oracles.All);
+    }
+
+    [Theory]
+    [MemberData(nameof(OracleNames))]
+    public void Oracle_holds_on_300_random_programs(string name)
+    {
+        var oracle = TorchOracles.All.Single(o => o.Name == name);
+        int pass = 0, skip = 0, fail = 0;
+        var property = Fuzzer.Property(oracle, observe: r => { switch (r.Verdict) { case Verdict.Pass: pass++; break; case Verdict.Skipped: skip++; break; default: fail++; break; } });
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(300).WithQuietOnSuccess(true), property);
+        output.WriteLine($"{name}: {pass} passed, {skip} skipped, {fail} failed, {sw.Elapsed.TotalSeconds:F1} s");
+        Assert.True(pass + skip >= 300, $"only {pass + skip} programs were checked");
+        Assert.True(skip <= 10, $"{skip} of 300 programs were skipped");
+    }
+
+    [Fact]
+    public void The_autograd_oracle_differentiates_with_torchsharp_not_with_our_rules()
+    {
+        // A program whose forward evaluation by the interpreter is pure torch: the gradient leaves come back from
+        // torch.autograd.grad with a grad_fn chain; a planted bug in our rules would not move them (see the planted-bug test).
+        var p = ProgramGen.FromSeed(3);
+        var weights = ProgramOracleKit.Weights(p, p.Seed);
+        var (value, grad) = TorchTerms.ValueAndGrad(p, p.Inputs(), weights);
+        var expected = ProgramOracleKit.Project(p, ProgramOracleKit.Call(p.Function.Compile(), p.Inputs()), weights);
+        Assert.Equal(expected, value, 9);
+        Assert.Equal(p.Layout.Flatten(p.Inputs()[0]).Length, grad.Length);
+    }
+}
+
+/// <summary>A wrong JVP rule is caught by the autograd oracle: the oracle does not share our rules (runs alone: it changes the table).</summary>
+[Collection(nameof(TorchPlantedBugCollection))]
+public class TorchPlantedBugTests
+{
+    [Fact]
+    public void A_wrong_JVP_rule_makes_the_autograd_oracle_fail_and_the_torch_vs_cpu_oracle_pass()
+    {
+        var original = Prims.Sin.Jvp!;
+        try
+        {
+            Prims.Sin.Jvp = (c, t) => original(c, t) is { } d ? d * 1.001 : null;
+            var withSin = Enumerable.Range(0, 400).Select(s => ProgramGen.FromSeed(s)).Where(p => p.ToCSharp().Contains("Sin(")).Take(60).ToList();
+            Assert.Contains(withSin, p => TorchOracles.Autograd.Check(p).Verdict == Verdict.Fail);
+            // the Torch backend lowers the same (wrong) gradient graph as the CPU: that oracle cannot see this bug
+            Assert.All(withSin.Take(10), p => Assert.True(TorchOracles.TorchVsCpu.Check(p).Ok));
+        }
+        finally { Prims.Sin.Jvp = original; }
+    }
+}
+
+/// <summary>Runs alone: it changes a rule of the primitive table for its duration.</summary>
+[CollectionDefinition(nameof(TorchPlantedBugCollection), DisableParallelization = true)]
+public class TorchPlantedBugCollection;
+
+/// <summary>
+/// The long run of the Torch oracles: <c>FAD_FUZZ_PROGRAMS=10000 dotnet test -c Release Properties/Functional.AD.Torch.Properties --filter Category=Fuzz</c>
+/// (<c>FAD_FUZZ_SEED</c>, <c>FAD_FUZZ_MAX_SIZE</c> and <c>FAD_FUZZ_ORACLES</c> as in the core's <c>FuzzLongRun</c>).
+/// Without <c>FAD_FUZZ_PROGRAMS</c> it returns at once. libtorch runs on one thread (tiny tensors; the machine is shared).
+/// </summary>
+public class TorchFuzzLongRun(ITestOutputHelper output)
+{
+    [Fact]
+    [Trait("Category", "Fuzz")]
+    public void Torch_oracles_hold_on_FAD_FUZZ_PROGRAMS_random_programs()
+    {
+        var setting = Environment.GetEnvironmentVariable("FAD_FUZZ_PROGRAMS");
+        if (string.IsNullOrWhiteSpace(setting))
+        {
+            output.WriteLine("FAD_FUZZ_PROGRAMS is not set: the long fuzz run of the Torch oracles is skipped.");
+            return;
+        }
+        torch.set_num_threads(1);
+        TorchOracles.Register();
+        int n = int.Parse(setting, CultureInfo.InvariantCulture);
+        int firstSeed = int.TryParse(Environment.GetEnvironmentVariable("FAD_FUZZ_SEED"), out var s) ? s : 1_000_000;
+        var options = ProgramOptions.Default;
+        if (int.TryParse(Environment.GetEnvironmentVariable("FAD_FUZZ_MAX_SIZE"), out var maxSize)) options = options with { MaxSize = maxSize };
+        var only = Environment.GetEnvironmentVariable("FAD_FUZZ_ORACLES")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var runs = new List<FuzzRun>();
+        foreach (var oracle in TorchOracles.All.Where(o => only is null || only.Any(part => o.Name.Contains(part, StringComparison.OrdinalIgnoreCase))))
+        {
+            var run = Fuzzer.Run(oracle, n, firstSeed, options);
+            runs.Add(run);
+            output.WriteLine($"{run.Oracle}: {run.Programs} programs, {run.FailureCount} failures, {run.Skipped} skipped, {run.Elapsed.TotalSeconds:F0} s");
+        }
+        var table = Fuzzer.Table(runs);
+        var details = string.Join("\n", runs.SelectMany(r => r.Failures.Select(f => $"### {r.Oracle}\n\n```csharp\n{f}\n```\n")));
+        var report = $"# Fuzz report (Torch oracles)\n\n`FAD_FUZZ_PROGRAMS={n}`, programs of at most {options.MaxSize} nodes, seeds {firstSeed}..{firstSeed + n - 1}, {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC\n\n{table}\n{details}";
+        output.WriteLine(report);
+        var path = Path.Combine(RepositoryRoot(), "artifacts", "fuzz-report-torch.md");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, report);
+        output.WriteLine($"written to {path}");
+        Assert.True(runs.All(r => r.FailureCount == 0), report);
+    }
+
+    static string RepositoryRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "build.cake"))) return d.FullName;
+        return Directory.GetCurrentDirectory();
+    }
+}

@@ -1,0 +1,349 @@
+using System.Linq.Expressions;
+using System.Reflection;
+using Functional.AD.Testing.Programs;
+using TorchSharp;
+using TT = TorchSharp.torch.Tensor;
+
+namespace Functional.AD.Torch.Properties;
+
+/// <summary>
+/// The two Torch oracles of the random-program generator, registered into <see cref="Oracles.All"/> by
+/// <see cref="Register"/> (this assembly references TorchSharp; the generator's assembly does not).
+/// </summary>
+public static class TorchOracles
+{
+    /// <summary>The program and the gradient of its projection compiled with <c>JitTorch(TorchBackend.Cpu)</c>, against <c>Compile()</c>.</summary>
+    public static IProgramOracle TorchVsCpu { get; } = new TorchVsCpuOracle();
+
+    /// <summary>
+    /// The program's terms evaluated with TorchSharp ops on leaves that require grad, differentiated by
+    /// <c>torch.autograd.grad</c>, against <c>Ad.Grad(...).Compile()</c> on the CPU.
+    /// </summary>
+    public static IProgramOracle Autograd { get; } = new AutogradOracle();
+
+    /// <summary>Both, in registry order.</summary>
+    public static IReadOnlyList<IProgramOracle> All { get; } = [TorchVsCpu, Autograd];
+
+    /// <summary>Adds both oracles to <see cref="Oracles.All"/> (idempotent).</summary>
+    public static void Register()
+    {
+        foreach (var o in All) Oracles.Register(o);
+    }
+
+    internal static void Flatten(object? v, List<double> values, List<string> types)
+    {
+        switch (v)
+        {
+            case Tensor t: types.Add(t.Aval.ToString()); values.AddRange(t.AsType(DType.Float64).ToDoubleArray()); break;
+            case double d: types.Add("double"); values.Add(d); break;
+            case null: types.Add("null"); break;
+            case FuzzParams r: Flatten(r.A, values, types); Flatten(r.B, values, types); Flatten(r.C, values, types); break;
+            default:
+                foreach (var f in v.GetType().GetFields().Where(f => f.Name.StartsWith("Item", StringComparison.Ordinal)).OrderBy(f => f.Name))
+                    Flatten(f.GetValue(v), values, types);
+                break;
+        }
+    }
+
+    /// <summary>Every tensor of a result on the device, copied to the host; the device copies are freed.</summary>
+    internal static object? ToHost(object? v)
+    {
+        switch (v)
+        {
+            case Tensor t when t.Storage is TorchStorage:
+                var h = t.ToHost();
+                t.DisposeDevice();
+                return h;
+            case Tensor or double or null: return v;
+            case FuzzParams r: return new FuzzParams((Tensor)ToHost(r.A)!, (Tensor)ToHost(r.B)!, r.C);
+            default:
+                var type = v.GetType();
+                if (!type.IsGenericType || !type.FullName!.StartsWith("System.ValueTuple", StringComparison.Ordinal)) return v;
+                var items = type.GetFields().OrderBy(f => f.Name).Select(f => ToHost(f.GetValue(v))).ToArray();
+                return Activator.CreateInstance(type, items);
+        }
+    }
+
+    /// <summary>Null when the two results have the same leaf types and values within <paramref name="tolerance"/>, else why not.</summary>
+    internal static string? Compare(string what, string left, object? a, string right, object? b, double tolerance)
+    {
+        List<double> x = new(), y = new(); List<string> tx = new(), ty = new();
+        Flatten(a, x, tx); Flatten(b, y, ty);
+        if (!tx.SequenceEqual(ty)) return $"{what}: {left} gives {string.Join(", ", tx)} but {right} gives {string.Join(", ", ty)}";
+        for (int i = 0; i < x.Count; i++)
+        {
+            double err = ProgramOracleKit.Error(x[i], y[i]);
+            if (err > tolerance) return $"{what}: component {i}: {left} gives {x[i]:R}, {right} {y[i]:R} (error {err:G3} > {tolerance:G3})";
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// True when <c>Compile()</c> of the program changes its result beyond <paramref name="tolerance"/> under relative
+    /// input perturbations of 1e-12: a branch condition that is zero up to rounding, where another backend's rounding
+    /// may legitimately take the other branch.
+    /// </summary>
+    internal static bool DiscontinuousWithinRounding(RandomProgram p, object[] inputs, double tolerance)
+    {
+        var plain = p.Function.Compile(preferInterpretation: true);
+        var at = ProgramOracleKit.Call(plain, inputs);
+        var v = p.Layout.Flatten(inputs[0]);
+        var rng = new Random(p.Seed);
+        for (int d = 0; d < 4; d++)
+        {
+            var moved = (object[])inputs.Clone();
+            moved[0] = p.Layout.Unflatten(v.Select(x => x * (1 + 1e-12 * (rng.NextDouble() * 2 - 1))).ToArray());
+            if (Compare("perturbed", "a", at, "b", ProgramOracleKit.Call(plain, moved), tolerance) is not null) return true;
+        }
+        return false;
+    }
+}
+
+/// <summary>
+/// The Torch backend against the CPU: <c>JitTorch(TorchBackend.Cpu)</c> of the program and of the gradient of its scalar
+/// projection (<c>Ad.Grad</c>, lowered through the Torch table) against plain <c>Compile()</c>, float64: same leaf
+/// types and shapes, values within <c>1e-9 max(1, |a|, |b|)</c> (libtorch's kernels round differently in the last
+/// bits, amplified by at most the program's bound). An input where <c>Compile()</c> itself is discontinuous within
+/// rounding is Skipped, as in the Jit oracle.
+/// </summary>
+sealed class TorchVsCpuOracle : IProgramOracle
+{
+    public string Name => "Torch vs CPU";
+    public string Catches => "Torch lowering bugs: a lowering with the wrong semantics (axes, broadcasting, keepdims, negative indices), weak scalars and dtypes on the device, conditionals and Np.Let lowered wrongly, results aliasing arguments or freed too early, the lowered transposes of products, reductions and joins";
+
+    public const double Tolerance = 1e-9;
+
+    static readonly MethodInfo jit = typeof(TorchJit).GetMethod(nameof(TorchJit.Jit))!;
+
+    internal static Delegate JitTorch(LambdaExpression f)
+    {
+        try { return (Delegate)jit.MakeGenericMethod(f.Type).Invoke(null, [f, TorchBackend.Cpu, Array.Empty<int>()])!; }
+        catch (TargetInvocationException e) when (e.InnerException is not null) { throw e.InnerException; }
+    }
+
+    public OracleResult Check(RandomProgram p)
+    {
+        var inputs = p.Inputs();
+        try
+        {
+            var f = p.Function;
+            var why = TorchOracles.Compare("the program", "Compile()", ProgramOracleKit.Call(f.Compile(preferInterpretation: true), inputs),
+                "JitTorch", TorchOracles.ToHost(ProgramOracleKit.Call(JitTorch(f), inputs)), Tolerance);
+            if (why is null)
+            {
+                var g = ProgramOracleKit.Grad(ProgramOracleKit.Projection(p, ProgramOracleKit.Weights(p, p.Seed)));
+                why = TorchOracles.Compare("its gradient", "Compile()", ProgramOracleKit.Call(g.Compile(preferInterpretation: true), inputs),
+                    "JitTorch", TorchOracles.ToHost(ProgramOracleKit.Call(JitTorch(g), inputs)), Tolerance);
+            }
+            if (why is null) return new(Verdict.Pass, "JitTorch equals Compile() on the program and its gradient");
+            if (TorchOracles.DiscontinuousWithinRounding(p, inputs, Tolerance))
+                return new(Verdict.Skipped, $"discontinuous within rounding at this input ({why})");
+            return new(Verdict.Fail, ProgramOracleKit.Failure(p, why, inputs, p.Seed));
+        }
+        catch (Exception e)
+        {
+            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"threw {e.GetType().Name}: {e.Message}", inputs, p.Seed));
+        }
+    }
+}
+
+/// <summary>
+/// TorchSharp's autograd against <c>Ad.Grad</c>, independent of our JVP and transpose rules and of our reader and
+/// lowering: each term of the program is evaluated with a TorchSharp op (<see cref="TorchTerms"/>) on float64 leaves
+/// with <c>requires_grad</c> (a double leaf is a rank-0 tensor), the scalar projection <c>Σ Sum(out_i * w_i)</c> is
+/// formed with torch ops, and <c>torch.autograd.grad</c> differentiates it; the result must equal
+/// <c>Ad.Grad(projection).Compile()</c> on the CPU backend within <c>1e-9 max(1, |a|, |b|)</c> per component. The
+/// forward value of the interpretation is checked against <c>Compile()</c> first (an interpretation that computes
+/// something else fails loudly instead of comparing gradients of different functions). A mismatch at an input where
+/// the program is discontinuous within rounding, or not smooth (the central differences along the mismatch with
+/// steps h and 2h disagree: a tie of Maximum or a kink, where the two autodiffs may pick different one-sided
+/// derivatives), is Skipped; a program calling a user's function (an expression torch cannot evaluate) is Skipped.
+/// </summary>
+sealed class AutogradOracle : IProgramOracle
+{
+    public string Name => "TorchSharp autograd vs Ad.Grad";
+    public string Catches => "a wrong JVP or transpose rule, a wrong unbroadcast, a lost or duplicated cotangent, a reader bug (the program read as another function): anything where our reverse mode disagrees with an independent, mature autodiff, without the noise of finite differences";
+
+    public const double Tolerance = 1e-9;
+    const double Step = 1e-5;
+
+    public OracleResult Check(RandomProgram p)
+    {
+        var inputs = p.Inputs();
+        try
+        {
+            if (!TorchTerms.CanEvaluate(p)) return new(Verdict.Skipped, "the program calls a user's function, which TorchSharp cannot evaluate");
+            var weights = ProgramOracleKit.Weights(p, p.Seed);
+            var plain = p.Function.Compile(preferInterpretation: true);
+            double expected = ProgramOracleKit.Project(p, ProgramOracleKit.Call(plain, inputs), weights);
+            var ours = p.Layout.Flatten(ProgramOracleKit.Call(ProgramOracleKit.Grad(ProgramOracleKit.Projection(p, weights)).Compile(preferInterpretation: true), inputs)!);
+            var (value, theirs) = TorchTerms.ValueAndGrad(p, inputs, weights);
+            double ev = ProgramOracleKit.Error(value, expected);
+            if (ev > Tolerance)
+            {
+                if (TorchOracles.DiscontinuousWithinRounding(p, inputs, Tolerance))
+                    return new(Verdict.Skipped, $"discontinuous within rounding at this input (the projection: torch {value:R}, Compile() {expected:R})");
+                return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"the TorchSharp evaluation of the projection gives {value:R}, Compile() gives {expected:R} (error {ev:G3}): the two compute different functions", inputs, p.Seed));
+            }
+            if (theirs.Length != ours.Length)
+                return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"Ad.Grad has {ours.Length} components, torch.autograd.grad {theirs.Length}", inputs, p.Seed));
+            int worst = -1; double worstErr = 0;
+            for (int i = 0; i < ours.Length; i++)
+            {
+                double err = ProgramOracleKit.Error(ours[i], theirs[i]);
+                if (err > worstErr) { worstErr = err; worst = i; }
+            }
+            if (worstErr <= Tolerance) return new(Verdict.Pass, $"Ad.Grad equals torch.autograd.grad within {Tolerance:G3} ({ours.Length} components)");
+            var why = $"component {worst}: Ad.Grad gives {ours[worst]:R}, torch.autograd.grad {theirs[worst]:R} (error {worstErr:G3} > {Tolerance:G3})";
+            if (TorchOracles.DiscontinuousWithinRounding(p, inputs, Tolerance))
+                return new(Verdict.Skipped, $"discontinuous within rounding at this input ({why})");
+            // along the direction of the disagreement: if the differences with h and 2h disagree, the point is a kink
+            var u = ours.Select((g, i) => g - theirs[i]).ToArray();
+            double norm = Math.Sqrt(u.Sum(x => x * x));
+            if (norm > 0 && double.IsFinite(norm))
+            {
+                for (int i = 0; i < u.Length; i++) u[i] /= norm;
+                var x0 = p.Layout.Flatten(inputs[0]);
+                double F(double[] flat) { var a = (object[])inputs.Clone(); a[0] = p.Layout.Unflatten(flat); return ProgramOracleKit.Project(p, ProgramOracleKit.Call(plain, a), weights); }
+                double d1 = (F(ProgramOracleKit.Axpy(x0, Step, u)) - F(ProgramOracleKit.Axpy(x0, -Step, u))) / (2 * Step);
+                double d2 = (F(ProgramOracleKit.Axpy(x0, 2 * Step, u)) - F(ProgramOracleKit.Axpy(x0, -2 * Step, u))) / (4 * Step);
+                if (double.IsNaN(d1) || ProgramOracleKit.Error(d1, d2) > 1e-6)
+                    return new(Verdict.Skipped, $"not smooth at this input ({why}; differences along the mismatch {d1:G10} (h) and {d2:G10} (2h))");
+                double o = ours.Select((g, i) => g * u[i]).Sum(), t = theirs.Select((g, i) => g * u[i]).Sum();
+                why += $"; along the mismatch, central differences give {d1:G12}, Ad.Grad {o:G12}, torch {t:G12}";
+            }
+            return new(Verdict.Fail, ProgramOracleKit.Failure(p, why, inputs, p.Seed));
+        }
+        catch (Exception e)
+        {
+            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"threw {e.GetType().Name}: {e.Message}", inputs, p.Seed));
+        }
+    }
+}
+
+/// <summary>
+/// An interpreter of random programs' terms in TorchSharp eager ops: the forward computation that TorchSharp's autograd
+/// records and differentiates. It shares nothing with our reader, rules or lowering: it walks the generator's terms.
+/// </summary>
+internal static class TorchTerms
+{
+    /// <summary>False when a term calls a user's function (an expression over our tensors).</summary>
+    public static bool CanEvaluate(RandomProgram p)
+    {
+        static bool Ok(Term t) => t.Op != Op.User && t.Args.All(Ok);
+        return p.Outputs.All(Ok);
+    }
+
+    /// <summary>The projection <c>Σ Sum(out_i * w_i)</c> at <paramref name="inputs"/> and its gradient by <c>torch.autograd.grad</c>, flattened as <see cref="ArgLayout.Flatten"/> does.</summary>
+    public static (double Value, double[] Grad) ValueAndGrad(RandomProgram p, object[] inputs, object[] weights)
+    {
+        using var scope = torch.NewDisposeScope();
+        var layout = p.Layout;
+        var xLeaves = layout.Unpack(inputs[0]).Select(l => Leaf(l).requires_grad_(true)).ToArray();
+        var leaves = inputs.Length > 1 ? [.. xLeaves, Leaf(inputs[1])] : xLeaves;
+        var vars = new Dictionary<int, TT>();
+        TT s = torch.tensor(0.0, torch.ScalarType.Float64);
+        for (int i = 0; i < p.Outputs.Count; i++)
+        {
+            var o = Eval(p.Outputs[i], leaves, vars);
+            var w = weights[i] is Tensor wt ? wt.ToTorch() : torch.tensor((double)weights[i], torch.ScalarType.Float64);
+            s = s + (o * w).sum();
+        }
+        // every leaf takes part (with a zero), so each gets a gradient even where the program does not use it
+        foreach (var l in xLeaves) s = s + (l * 0.0).sum();
+        var grads = torch.autograd.grad([s], xLeaves);
+        var flat = grads.SelectMany(g => g.to_type(torch.ScalarType.Float64).contiguous().data<double>().ToArray()).ToArray();
+        return (s.item<double>(), flat);
+    }
+
+    static TT Leaf(object leaf) => leaf is Tensor t
+        ? torch.tensor(t.AsType(DType.Float64).ToDoubleArray(), t.Shape.Select(d => (long)d).ToArray(), torch.ScalarType.Float64)
+        : torch.tensor((double)leaf, torch.ScalarType.Float64);
+
+    static long[] Dims(Term t) => t.Shape is { } s ? s.Select(d => (long)d).ToArray() : [];
+
+    static TT Full(Term t, double v) => torch.full(Dims(t), v, torch.ScalarType.Float64);
+
+    static long Axis(int axis, long rank) => axis < 0 ? axis + rank : axis;
+
+    static TT Reduce(TT a, Term t, Func<TT, long, bool, TT> byAxis, Func<TT, TT> all)
+    {
+        var r = (Reduction)t.Attr!;
+        return r.Axis is int ax ? byAxis(a, Axis(ax, a.dim()), r.KeepDims) : all(a).reshape(Dims(t));
+    }
+
+    static TT Eval(Term t, TT[] leaves, Dictionary<int, TT> vars)
+    {
+        switch (t.Op)
+        {
+            case Op.Let:
+            {
+                var v = (VarRef)t.Attr!;
+                vars[v.Id] = Eval(t.Args[0], leaves, vars);
+                var body = Eval(t.Args[1], leaves, vars);
+                vars.Remove(v.Id);
+                return body;
+            }
+            case Op.Cond:
+                // C#'s conditional: only the branch taken is evaluated (and recorded)
+                return Eval(t.Args[0], leaves, vars).item<double>() > 0 ? Eval(t.Args[1], leaves, vars) : Eval(t.Args[2], leaves, vars);
+        }
+        var a = t.Args.Select(x => Eval(x, leaves, vars)).ToArray();
+        TT r = t.Op switch
+        {
+            Op.Arg => leaves[(int)t.Attr!],
+            Op.Var => vars[((VarRef)t.Attr!).Id],
+            Op.Const => Full(t, (double)t.Attr!),
+            Op.Neg => -a[0],
+            Op.Tanh => a[0].tanh(),
+            Op.Sin => a[0].sin(),
+            Op.Cos => a[0].cos(),
+            Op.Sigmoid => a[0].sigmoid(),
+            // torch's softplus is x above its threshold; 30 keeps it within 1e-13 of log(1 + e^x) there
+            Op.Softplus => torch.nn.functional.softplus(a[0], 1, 30),
+            Op.Relu => a[0].relu(),
+            Op.Abs => a[0].abs(),
+            Op.Exp => a[0].exp(),
+            Op.LogSoftplus => torch.nn.functional.softplus(a[0], 1, 30).log(),
+            Op.SqrtSq1 => (a[0] * a[0] + 1).sqrt(),
+            Op.Add => a[0] + a[1],
+            Op.Sub => a[0] - a[1],
+            Op.Mul => a[0] * a[1],
+            Op.Div1 => a[0] / (a[1] * a[1] + 1),
+            Op.PowExp => a[0].exp().pow(a[1]),
+            Op.Maximum => torch.maximum(a[0], a[1]),
+            Op.Minimum => torch.minimum(a[0], a[1]),
+            Op.Where => torch.where(a[0].gt(0.0), a[1], a[2]),
+            Op.Sum => Reduce(a[0], t, (x, ax, k) => x.sum(ax, k), x => x.sum()),
+            Op.Mean => Reduce(a[0], t, (x, ax, k) => x.mean([ax], k), x => x.mean()),
+            Op.Max => Reduce(a[0], t, (x, ax, k) => x.amax([ax], k), x => x.max()),
+            Op.LogSumExp => Reduce(a[0], t, (x, ax, k) => x.logsumexp(ax, k), x => x.flatten().logsumexp(0)),
+            Op.Softmax => a[0].softmax(Axis((int)t.Attr!, a[0].dim())),
+            Op.LogSoftmax => a[0].log_softmax(Axis((int)t.Attr!, a[0].dim())),
+            Op.Dot or Op.MatMul => torch.matmul(a[0], a[1]),
+            Op.Transpose => t.Attr is int[] perm
+                ? a[0].permute(perm.Select(x => Axis(x, a[0].dim())).ToArray())
+                : a[0].permute(Enumerable.Range(0, (int)a[0].dim()).Reverse().Select(x => (long)x).ToArray()),
+            Op.Reshape => a[0].reshape(((int[])t.Attr!).Select(d => (long)d).ToArray()),
+            Op.BroadcastTo => a[0].expand(Dims(t)),
+            Op.Concatenate => torch.cat(a, Axis((int)t.Attr!, a[0].dim())),
+            Op.Stack => torch.stack(a, Axis((int)t.Attr!, a[0].dim() + 1)),
+            Op.Take => Gather(a[0], (Gather)t.Attr!),
+            Op.ToDouble => t.Args[0].Shape!.Length == 0 ? a[0] : a[0].sum(),
+            // (Tensor)d: a weak scalar, exact, beside a float64 tensor
+            Op.FromDouble => a[0],
+            _ => throw new NotSupportedException($"no TorchSharp evaluation of {t.Op}"),
+        };
+        var want = Dims(t);
+        if (!r.shape.SequenceEqual(want))
+            throw new InvalidOperationException($"the TorchSharp evaluation of {t.Op} gave shape [{string.Join(",", r.shape)}], the generator tracked [{string.Join(",", want)}]");
+        return r;
+    }
+
+    static TT Gather(TT x, Gather g)
+    {
+        long ax = Axis(g.Axis, x.dim()), n = x.shape[ax];
+        var idx = torch.tensor(g.Indices.Select(i => (long)i < 0 ? (long)i + n : (long)i).ToArray(), torch.ScalarType.Int64);
+        return x.index_select(ax, idx);
+    }
+}
