@@ -140,7 +140,7 @@ internal sealed partial class Codegen
         }
         if (low.ShapeOnly)
         {
-            var value = (Tensor)Evaluate(n, n.Args.Select(x => Dummy(x)).ToArray())!;
+            var value = (Tensor)ProbeCache.ShapeOnlyValue(n, AvalOf, () => Evaluate(n, n.Args.Select(x => Dummy(x)).ToArray()))!;
             if (value.Size <= Tiny)
                 SetElems(n, Elem(a) == typeof(double)
                     ? JitRt.Data<double>(value).Select(v => (Expression)Expression.Constant(v)).ToArray()
@@ -195,10 +195,30 @@ internal sealed partial class Codegen
         long probes = low.Bilinear ? (long)AvalOf(n.Args[0])!.Size * AvalOf(n.Args[1])!.Size : lin.Sum(i => (long)AvalOf(n.Args[i])!.Size);
         if (probes > MaxProbes) return false;
         var t = Elem(a);
-        var args = n.Args.Select(x => Dummy(x)).ToArray();
-        // terms[o] = list of (coefficient, operand elements)
-        var terms = Enumerable.Range(0, a.Size).Select(_ => new List<(double C, Expression[] Xs)>()).ToArray();
         var ops = lin.Select(i => Elems(n.Args[i], t)).ToArray();
+        var terms = ProbeCache.Coefficients(n, AvalOf, () => Probe(n, a, low, lin));
+        var r = new Expression[a.Size];
+        for (int o = 0; o < r.Length; o++)
+        {
+            Expression? sum = null;
+            foreach (var (cf, k, i, j) in terms[o])
+            {
+                Expression term = j < 0 ? ops[k][i] : Expression.Multiply(ops[0][i], ops[1][j]);
+                if (cf != 1) term = Expression.Multiply(term, t == typeof(double) ? Expression.Constant(cf) : Expression.Constant((float)cf));
+                sum = sum is null ? term : Expression.Add(sum, term);
+            }
+            r[o] = sum is null ? (t == typeof(double) ? Expression.Constant(0.0) : Expression.Constant(0f)) : Assign(sum, t);
+        }
+        SetElems(n, r);
+        How[n] = "unrolled";
+        return true;
+    }
+
+    /// <summary>Runs the eager method on one-hot operands: per output element, its terms (coefficient and operand elements).</summary>
+    ProbeCache.Term[][] Probe(Node n, Aval a, Lowering low, int[] lin)
+    {
+        var args = n.Args.Select(x => Dummy(x)).ToArray();
+        var terms = Enumerable.Range(0, a.Size).Select(_ => new List<ProbeCache.Term>()).ToArray();
         var evaluator = Evaluator(n);
         if (low.Bilinear)
         {
@@ -208,7 +228,7 @@ internal sealed partial class Codegen
                 {
                     args[0] = OneHot(sa, i); args[1] = OneHot(sb, j);
                     var y = ((Tensor)evaluator(args)!).ToDoubleArray();
-                    for (int o = 0; o < y.Length; o++) if (y[o] != 0) terms[o].Add((y[o], [ops[0][i], ops[1][j]]));
+                    for (int o = 0; o < y.Length; o++) if (y[o] != 0) terms[o].Add(new(y[o], 0, i, j));
                 }
         }
         else
@@ -221,25 +241,11 @@ internal sealed partial class Codegen
                 {
                     args[lin[k]] = OneHot(sk, i);
                     var y = ((Tensor)evaluator(args)!).ToDoubleArray();
-                    for (int o = 0; o < y.Length; o++) if (y[o] != 0) terms[o].Add((y[o], [ops[k][i]]));
+                    for (int o = 0; o < y.Length; o++) if (y[o] != 0) terms[o].Add(new(y[o], k, i, -1));
                 }
             }
         }
-        var r = new Expression[a.Size];
-        for (int o = 0; o < r.Length; o++)
-        {
-            Expression? sum = null;
-            foreach (var (cf, xs) in terms[o])
-            {
-                Expression term = xs.Length == 1 ? xs[0] : Expression.Multiply(xs[0], xs[1]);
-                if (cf != 1) term = Expression.Multiply(term, t == typeof(double) ? Expression.Constant(cf) : Expression.Constant((float)cf));
-                sum = sum is null ? term : Expression.Add(sum, term);
-            }
-            r[o] = sum is null ? (t == typeof(double) ? Expression.Constant(0.0) : Expression.Constant(0f)) : Assign(sum, t);
-        }
-        SetElems(n, r);
-        How[n] = "unrolled";
-        return true;
+        return terms.Select(l => l.ToArray()).ToArray();
     }
 
     static Tensor OneHot(Aval a, int i)
@@ -259,15 +265,8 @@ internal sealed partial class Codegen
 
     object? Evaluate(Node n, object?[] args) => Evaluator(n)(args);
 
-    /// <summary>The eager code of one node over boxed operands, interpreted (it runs a few times, at specialisation only).</summary>
-    static Func<object?[], object?> Evaluator(Node n)
-    {
-        var p = Expression.Parameter(typeof(object?[]), "args");
-        var args = n.Args.Select((x, i) => (Expression)Expression.Convert(Expression.ArrayIndex(p, Expression.Constant(i)),
-            x.Kind == Kind.Static ? x.Value as Type ?? x.Value?.GetType() ?? typeof(object) : x.Kind.ClrType())).ToArray();
-        var body = n.Batch > 0 ? Vmapped.Emit(n, args) : n.Op.Emit(args, n.Args.Select(x => x.Kind).ToArray(), n.Params, n.Subgraphs);
-        return Expression.Lambda<Func<object?[], object?>>(Expression.Convert(body, typeof(object)), p).Compile(preferInterpretation: true);
-    }
+    /// <summary>The eager code of one node over boxed operands, interpreted (it runs a few times, at specialisation only; cached).</summary>
+    static Func<object?[], object?> Evaluator(Node n) => ProbeCache.Evaluator(n);
 
     static void Unravel(int i, int[] dims, int[] idx)
     {
