@@ -52,6 +52,7 @@ internal sealed partial class Codegen
     public void EmitGraph(Graph g, IReadOnlyList<Expression> inputs)
     {
         for (int i = 0; i < g.Inputs.Length; i++) obj[g.Inputs[i]] = inputs[i];
+        pooled = Pooling.Plan(g, av);
         var chains = Fusion.Plan(g, av);
         if (chains.Count == 0)
         {
@@ -170,8 +171,8 @@ internal sealed partial class Codegen
         if (low.Product is { } pr && Gemm.Fits(n, a, av, pr.TA, pr.TB))
         {
             var t = Elem(a);
-            var m = typeof(Gemm).GetMethod(nameof(Gemm.Product), BindingFlags.Static | BindingFlags.Public)!.MakeGenericMethod(t);
-            obj[n] = Assign(Expression.Call(m, Obj(n.Args[0]), Obj(n.Args[1]), Expression.Constant(pr.TA), Expression.Constant(pr.TB), Expression.Constant(a.Dims)), typeof(Tensor));
+            var m = typeof(Gemm).GetMethod(nameof(Gemm.ProductInto), BindingFlags.Static | BindingFlags.Public)!.MakeGenericMethod(t);
+            obj[n] = Assign(Expression.Call(m, Obj(n.Args[0]), Obj(n.Args[1]), Expression.Constant(pr.TA), Expression.Constant(pr.TB), Expression.Constant(a.Dims), Buffer(n, t, a.Size)), typeof(Tensor));
             How[n] = "gemm";
             return true;
         }

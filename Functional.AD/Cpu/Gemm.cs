@@ -53,6 +53,18 @@ internal static class Gemm
         return Tensor.Adopt(C, dims);
     }
 
+    /// <summary>The product into <paramref name="C"/> (an arena buffer of the right size, any content), adopted as a tensor of shape <paramref name="dims"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static Tensor ProductInto<T>(Tensor a, Tensor b, bool ta, bool tb, int[] dims, T[] C) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var A = JitRt.Data<T>(a);
+        var B = JitRt.Data<T>(b);
+        int m = dims[0], n = dims[1], k = ta ? a.Dims[0] : a.Dims[1];
+        Array.Clear(C);
+        Multiply<T>(A, B, C, m, n, k, ta, tb, (long)m * n * k >= ParallelWork ? MaxThreads : 1);
+        return Tensor.Adopt(C, dims);
+    }
+
     /// <summary>C (m x n, row-major, zeroed) += op(A) op(B).</summary>
     public static void Multiply<T>(T[] A, T[] B, T[] C, int m, int n, int k, bool ta, bool tb, int threads) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -163,7 +163,7 @@ internal class JitFunction<TDel> : IJitFunction where TDel : Delegate
         int pos = 0;
         var result = prog.OutDef.Construct(g.Outputs.Select(cg.Obj).ToArray(), ref pos);
         var retType = typeof(TDel).GetMethod("Invoke")!.ReturnType;
-        Expression compute = Expression.Block(retType, cg.Vars, [.. cg.Stmts, Primitive.Conv(result, retType)]);
+        Expression compute = cg.WithArena(Expression.Block(retType, cg.Vars, [.. cg.Stmts, Primitive.Conv(result, retType)]));
         var body = Expression.Block(retType, leafVars, [.. pre, Expression.Condition(guard, compute, MissCall(), retType)]);
         var fn = Expression.Lambda<TDel>(body, ps).Compile();
         var leafNames = LeafNames();
