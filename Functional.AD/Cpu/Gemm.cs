@@ -29,7 +29,7 @@ internal static class Gemm
     /// <summary>Products with at least this many multiply-adds use two threads.</summary>
     internal static long ParallelWork = 1L << 21;
     /// <summary>Most threads a product may use (a benchmark sets 1 to measure one core).</summary>
-    internal static int MaxThreads = 2;
+    internal static int MaxThreads = Math.Clamp(Environment.ProcessorCount, 1, 8);
 
     /// <summary>Whether node <paramref name="n"/> (a 2-D by 2-D product of one dtype) goes to this kernel.</summary>
     public static bool Fits(Node n, Aval a, Dictionary<Node, Aval?> av, bool ta, bool tb)
@@ -70,6 +70,14 @@ internal static class Gemm
     {
         int nr = NR<T>();
         var pool = ArrayPool<T>.Shared;
+        // rows per block: MC, or fewer so that every thread gets a block (128 rows on 2 threads: 2 x 66, not 96 + 32)
+        int mcb = MC;
+        if (threads > 1)
+        {
+            int per = (m + threads - 1) / threads;
+            per = (per + MR - 1) / MR * MR;
+            if (per < MC) mcb = per;
+        }
         for (int jc = 0; jc < n; jc += NC)
         {
             int nc = Math.Min(NC, n - jc);
@@ -79,20 +87,20 @@ internal static class Gemm
                 int kc = Math.Min(KC, k - pc);
                 var pb = pool.Rent(panelsB * kc * nr);
                 PackB(B, pb, k, n, pc, kc, jc, nc, nr, tb);
-                int blocks = (m + MC - 1) / MC;
+                int blocks = (m + mcb - 1) / mcb;
                 if (threads > 1 && blocks > 1)
-                    Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = threads }, bi => Block(A, pb, C, m, n, k, ta, bi * MC, pc, kc, jc, nc, nr));
+                    Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = threads }, bi => Block(A, pb, C, m, n, k, ta, bi * mcb, mcb, pc, kc, jc, nc, nr));
                 else
-                    for (int bi = 0; bi < blocks; bi++) Block(A, pb, C, m, n, k, ta, bi * MC, pc, kc, jc, nc, nr);
+                    for (int bi = 0; bi < blocks; bi++) Block(A, pb, C, m, n, k, ta, bi * mcb, mcb, pc, kc, jc, nc, nr);
                 pool.Return(pb);
             }
         }
     }
 
-    static void Block<T>(T[] A, T[] pb, T[] C, int m, int n, int k, bool ta, int ic, int pc, int kc, int jc, int nc, int nr) where T : unmanaged, IFloatingPointIeee754<T>
+    static void Block<T>(T[] A, T[] pb, T[] C, int m, int n, int k, bool ta, int ic, int mcb, int pc, int kc, int jc, int nc, int nr) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int MR = Gemm.MR;
-        int mc = Math.Min(MC, m - ic);
+        int mc = Math.Min(mcb, m - ic);
         int panelsA = (mc + MR - 1) / MR;
         var pool = ArrayPool<T>.Shared;
         var pa = pool.Rent(panelsA * kc * MR);
