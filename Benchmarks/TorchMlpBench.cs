@@ -75,4 +75,14 @@ public class TorchMlpBench
     /// <summary>The CPU jit on host tensors: <c>Ad.Jit(Ad.Grad(loss))</c> (issue 3's comparison with TorchSharp).</summary>
     [Benchmark(Description = "Ad.Jit(Ad.Grad(loss)) (CPU jit)")]
     public TorchMlpParams AdGradJitCpu() => cpuGrad(hp, hx, hy);
+
+    /// <summary>The CPU jit with its GEMM on one thread, as TorchSharp here (<c>torch.set_num_threads(1)</c>).</summary>
+    [Benchmark(Description = "Ad.Jit(Ad.Grad(loss)) (CPU jit, 1 thread)")]
+    public TorchMlpParams AdGradJitCpu1()
+    {
+        int saved = Gemm.MaxThreads;
+        Gemm.MaxThreads = 1;
+        try { return cpuGrad(hp, hx, hy); }
+        finally { Gemm.MaxThreads = saved; }
+    }
 }
