@@ -132,17 +132,30 @@ internal static class Gemm
     static void PackA<T>(T[] A, T[] pa, int m, int k, int ic, int mc, int pc, int kc, bool ta) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int MR = Gemm.MR;
+        ref T src = ref MemoryMarshal.GetArrayDataReference(A);
         for (int ir = 0, p = 0; ir < mc; ir += MR, p++)
         {
             int mm = Math.Min(MR, mc - ir);
-            int baseIdx = p * kc * MR;
-            for (int kk = 0; kk < kc; kk++)
+            ref T dst = ref pa[p * kc * MR];
+            if (mm < MR) new Span<T>(pa, p * kc * MR, kc * MR).Clear();
+            if (ta)
             {
-                int o = baseIdx + kk * MR;
-                for (int i = 0; i < MR; i++)
+                // op(A) = A^T, A is k x m: for each k the panel's rows are contiguous in A
+                for (int kk = 0; kk < kc; kk++)
                 {
-                    int row = ic + ir + i, col = pc + kk;
-                    pa[o + i] = i < mm ? (ta ? A[col * m + row] : A[row * k + col]) : T.Zero;
+                    ref T from = ref Unsafe.Add(ref src, (nint)(pc + kk) * m + ic + ir);
+                    ref T to = ref Unsafe.Add(ref dst, kk * MR);
+                    for (int i = 0; i < mm; i++) Unsafe.Add(ref to, i) = Unsafe.Add(ref from, i);
+                }
+            }
+            else
+            {
+                // A is m x k: each row of the panel is contiguous along k; write it with stride MR
+                for (int i = 0; i < mm; i++)
+                {
+                    ref T from = ref Unsafe.Add(ref src, (nint)(ic + ir + i) * k + pc);
+                    ref T to = ref Unsafe.Add(ref dst, i);
+                    for (int kk = 0; kk < kc; kk++) Unsafe.Add(ref to, kk * MR) = Unsafe.Add(ref from, kk);
                 }
             }
         }
@@ -151,16 +164,41 @@ internal static class Gemm
     /// <summary>Packs op(B)[pc..pc+kc, jc..jc+nc] as panels of nr columns: panel q holds, for each k, its nr elements (zero-padded).</summary>
     static void PackB<T>(T[] B, T[] pb, int k, int n, int pc, int kc, int jc, int nc, int nr, bool tb) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        ref T src = ref MemoryMarshal.GetArrayDataReference(B);
         for (int jr = 0, q = 0; jr < nc; jr += nr, q++)
         {
             int nn = Math.Min(nr, nc - jr);
-            int baseIdx = q * kc * nr;
-            for (int kk = 0; kk < kc; kk++)
+            ref T dst = ref pb[q * kc * nr];
+            if (nn < nr) new Span<T>(pb, q * kc * nr, kc * nr).Clear();
+            if (tb)
             {
-                int o = baseIdx + kk * nr, row = pc + kk;
-                if (!tb && nn == nr) { Array.Copy(B, row * n + jc + jr, pb, o, nr); continue; }
-                for (int j = 0; j < nr; j++)
-                    pb[o + j] = j < nn ? (tb ? B[(jc + jr + j) * k + row] : B[row * n + jc + jr + j]) : T.Zero;
+                // op(B) = B^T, B is n x k: each column of the panel is contiguous along k; write it with stride nr
+                for (int j = 0; j < nn; j++)
+                {
+                    ref T from = ref Unsafe.Add(ref src, (nint)(jc + jr + j) * k + pc);
+                    ref T to = ref Unsafe.Add(ref dst, j);
+                    for (int kk = 0; kk < kc; kk++) Unsafe.Add(ref to, kk * nr) = Unsafe.Add(ref from, kk);
+                }
+            }
+            else if (nn == nr)
+            {
+                // B is k x n: for each k the panel's nr elements are contiguous: whole vectors
+                int V = Vector256<T>.Count;
+                for (int kk = 0; kk < kc; kk++)
+                {
+                    ref T from = ref Unsafe.Add(ref src, (nint)(pc + kk) * n + jc + jr);
+                    ref T to = ref Unsafe.Add(ref dst, kk * nr);
+                    for (int j = 0; j < nr; j += V) Vector256.LoadUnsafe(ref from, (nuint)j).StoreUnsafe(ref to, (nuint)j);
+                }
+            }
+            else
+            {
+                for (int kk = 0; kk < kc; kk++)
+                {
+                    ref T from = ref Unsafe.Add(ref src, (nint)(pc + kk) * n + jc + jr);
+                    ref T to = ref Unsafe.Add(ref dst, kk * nr);
+                    for (int j = 0; j < nn; j++) Unsafe.Add(ref to, j) = Unsafe.Add(ref from, j);
+                }
             }
         }
     }
