@@ -100,6 +100,7 @@ public class JitXor
 }
 
 /// <summary>Time to transform and compile: Ad.Jit(Ad.Grad(loss)) and its first call (which compiles), warm.</summary>
+[MinColumn]
 public class JitCompile
 {
     XorParams p = null!;

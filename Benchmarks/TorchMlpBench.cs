@@ -16,6 +16,7 @@ public record TorchMlpParams(Tensor W1, Tensor B1, Tensor W2, Tensor B2, Tensor 
 /// <c>Ad.Grad(loss)</c> jitted to TorchSharp (parameters and batch on the device) against the same net written by
 /// hand in TorchSharp eager autograd (<c>torch.autograd.grad</c>). Both return fresh gradients and free them.
 /// </summary>
+[MinColumn]
 [MemoryDiagnoser]
 public class TorchMlpBench
 {

@@ -40,8 +40,8 @@ internal sealed class ArenaPool
 /// <summary>
 /// Which nodes may keep their value in an arena buffer: a tensor that is not returned and whose every use only reads
 /// its elements during the call (a fused loop, a GEMM, an unrolled node, or an eager kernel that makes a fresh
-/// result, a SumTo that really sums included), looking through what may alias it (BroadcastTo, ReshapeTo, a SumTo to
-/// the same size). A value that could be kept by
+/// result, a Sum, Mean or SumTo to fewer elements included), looking through what may alias it (BroadcastTo,
+/// ReshapeTo, a reduction to as many elements). A value that could be kept by
 /// the result (returned, or passed to an eager method that might return a view of it) gets a fresh array.
 /// </summary>
 internal static class Pooling
@@ -50,11 +50,12 @@ internal static class Pooling
     static readonly HashSet<Primitive> freshEager =
     [
         Prims.Add, Prims.Sub, Prims.Mul, Prims.Div, Prims.Neg, Prims.Exp, Prims.Log, Prims.Tanh, Prims.Sin, Prims.Cos, Prims.Sqrt,
-        Prims.Abs, Prims.Sigmoid, Prims.Maximum, Prims.Minimum, Prims.Sum, Prims.Mean, Prims.Softmax, Prims.LogSoftmax,
+        Prims.Abs, Prims.Sigmoid, Prims.Maximum, Prims.Minimum, Prims.Softmax, Prims.LogSoftmax,
         Prims.Dot, Prims.DotTA, Prims.DotTB, Prims.MatMul, Prims.MatMulTA, Prims.MatMulTB,
     ];
 
-    static readonly HashSet<Primitive> aliasing = [Prims.SumTo, Prims.BroadcastTo, Prims.ReshapeTo];
+    static readonly HashSet<Primitive> aliasing = [Prims.BroadcastTo, Prims.ReshapeTo];
+    static readonly HashSet<Primitive> reductions = [Prims.SumTo, Prims.Sum, Prims.Mean];
 
     public static HashSet<Node> Plan(Graph g, Dictionary<Node, Aval?> av)
     {
@@ -81,7 +82,13 @@ internal static class Pooling
         foreach (var u in us)
         {
             if (u.Batch != 0 || u.Subgraphs.Length > 0) return false;
-            if (u.Op == Prims.SumTo && av.TryGetValue(u, out var ua) && ua is not null && av[n] is { } na && ua.Size < na.Size) continue;   // a real reduction: fresh
+            // a reduction to fewer elements makes a fresh result; one to as many (over axes of length 1) might be a view
+            if (reductions.Contains(u.Op))
+            {
+                if (av.TryGetValue(u, out var ua) && ua is not null && av[n] is { } na && ua.Size < na.Size) continue;
+                if (!OnlyRead(u, users, outputs, av, depth + 1)) return false;
+                continue;
+            }
             if (aliasing.Contains(u.Op))
             {
                 if (!OnlyRead(u, users, outputs, av, depth + 1)) return false;
