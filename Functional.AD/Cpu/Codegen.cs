@@ -100,7 +100,9 @@ internal sealed partial class Codegen
         {
             var arr = Assign(Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Data))!.MakeGenericMethod(t), Obj(n)), t.MakeArrayType());
             r = new Expression[av[n]!.Size];
-            for (int i = 0; i < r.Length; i++) r[i] = Assign(Expression.ArrayIndex(arr, Expression.Constant(i)));
+            // element reads stay expressions (no local each): the array is the tensor's own, never written during the
+            // call, and fewer locals make the specialisation compile faster
+            for (int i = 0; i < r.Length; i++) r[i] = Expression.ArrayIndex(arr, Expression.Constant(i));
         }
         return converted[(n, t)] = r;
     }
