@@ -110,10 +110,12 @@ internal sealed partial class Codegen
     readonly ArenaPool arenas = new();
     ParameterExpression? arenaVar;
 
-    /// <summary>A buffer of <paramref name="size"/> elements for node <paramref name="n"/>'s value: from the arena when it is pooled, else fresh.</summary>
+    /// <summary>A buffer of <paramref name="size"/> elements for node <paramref name="n"/>'s value, to be written whole: from the arena when it is pooled, else fresh.</summary>
     Expression Buffer(Node n, Type t, int size)
     {
-        if (!pooled.Contains(n)) return Expression.NewArrayBounds(t, Expression.Constant(size));
+        // a fresh buffer is not zeroed: a fused loop and the GEMM write every element
+        if (!pooled.Contains(n))
+            return Expression.Call(typeof(GC).GetMethod(nameof(GC.AllocateUninitializedArray))!.MakeGenericMethod(t), Expression.Constant(size), Expression.Constant(false));
         arenaVar ??= Expression.Variable(typeof(Arena), "arena");
         int slot = arenas.Add(t, size);
         return Expression.Convert(Expression.ArrayIndex(Expression.Field(arenaVar, nameof(Arena.Buffers)), Expression.Constant(slot)), t.MakeArrayType());

@@ -48,26 +48,26 @@ internal static class Gemm
         var A = JitRt.Data<T>(a);
         var B = JitRt.Data<T>(b);
         int m = dims[0], n = dims[1], k = ta ? a.Dims[0] : a.Dims[1];
-        var C = new T[m * n];
+        var C = GC.AllocateUninitializedArray<T>(m * n);   // Multiply writes every element
         Multiply<T>(A, B, C, m, n, k, ta, tb, (long)m * n * k >= ParallelWork ? MaxThreads : 1);
         return Tensor.Adopt(C, dims);
     }
 
-    /// <summary>The product into <paramref name="C"/> (an arena buffer of the right size, any content), adopted as a tensor of shape <paramref name="dims"/>.</summary>
+    /// <summary>The product into <paramref name="C"/> (a buffer of the right size, any content), adopted as a tensor of shape <paramref name="dims"/>.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static Tensor ProductInto<T>(Tensor a, Tensor b, bool ta, bool tb, int[] dims, T[] C) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var A = JitRt.Data<T>(a);
         var B = JitRt.Data<T>(b);
         int m = dims[0], n = dims[1], k = ta ? a.Dims[0] : a.Dims[1];
-        Array.Clear(C);
         Multiply<T>(A, B, C, m, n, k, ta, tb, (long)m * n * k >= ParallelWork ? MaxThreads : 1);
         return Tensor.Adopt(C, dims);
     }
 
-    /// <summary>C (m x n, row-major, zeroed) += op(A) op(B).</summary>
+    /// <summary>C (m x n, row-major) = op(A) op(B); C's previous content is ignored.</summary>
     public static void Multiply<T>(T[] A, T[] B, T[] C, int m, int n, int k, bool ta, bool tb, int threads) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (k == 0) { Array.Clear(C, 0, m * n); return; }
         int nr = NR<T>();
         var pool = ArrayPool<T>.Shared;
         // rows per block: MC, or fewer so that every thread gets a block (128 rows on 2 threads: 2 x 66, not 96 + 32)
@@ -115,13 +115,22 @@ internal static class Gemm
                 int mm = Math.Min(MR, mc - ir);
                 ref T ap = ref pa[(ir / MR) * kc * MR];
                 if (mm == MR && nn == nr)
+                {
+                    // the first k-block overwrites C's tile (cleared here, in L1 for the kernel's loads): C need not be zeroed
+                    if (pc == 0)
+                        for (int i = 0; i < MR; i++) C.AsSpan((ic + ir + i) * n + jc + jr, nr).Clear();
                     Tile(ref ap, ref bp, kc, ref C[(ic + ir) * n + jc + jr], n);
+                }
                 else
                 {
                     tile.Clear();
                     Tile(ref ap, ref bp, kc, ref MemoryMarshal.GetReference(tile), nr);
                     for (int i = 0; i < mm; i++)
-                        for (int j = 0; j < nn; j++) C[(ic + ir + i) * n + jc + jr + j] += tile[i * nr + j];
+                        for (int j = 0; j < nn; j++)
+                        {
+                            ref T c = ref C[(ic + ir + i) * n + jc + jr + j];
+                            c = pc == 0 ? tile[i * nr + j] : c + tile[i * nr + j];
+                        }
                 }
             }
         }

@@ -2,7 +2,7 @@ using Xunit;
 
 namespace Functional.AD.Properties;
 
-/// <summary>The blocked GEMM against a naive triple loop in float64, for every transpose combination, shapes that are not multiples of the register tile, and 1 to 3 threads.</summary>
+/// <summary>The blocked GEMM against a naive triple loop in float64, for every transpose combination, shapes that are not multiples of the register tile, 1 to 3 threads, and C filled with NaN beforehand (it is overwritten, not accumulated into).</summary>
 public class GemmTests
 {
     [Theory]
@@ -11,6 +11,7 @@ public class GemmTests
     [InlineData(131, 37, 401, 2)]    // k over one KC block, m not a multiple of the tile rows
     [InlineData(200, 17, 33, 3)]
     [InlineData(7, 5, 3, 2)]
+    [InlineData(4, 3, 0, 1)]         // k = 0: C is zeros
     public void Multiply_equals_a_naive_loop(int m, int n, int k, int threads)
     {
         var r = new System.Random(m * 31 + n * 7 + k);
@@ -18,7 +19,7 @@ public class GemmTests
         {
             var a = Enumerable.Range(0, m * k).Select(_ => (float)(r.NextDouble() * 2 - 1)).ToArray();
             var b = Enumerable.Range(0, k * n).Select(_ => (float)(r.NextDouble() * 2 - 1)).ToArray();
-            var c = new float[m * n];
+            var c = Enumerable.Repeat(float.NaN, m * n).ToArray();   // C's previous content is ignored
             Gemm.Multiply(a, b, c, m, n, k, ta, tb, threads);
             for (int i = 0; i < m; i++)
                 for (int j = 0; j < n; j++)
