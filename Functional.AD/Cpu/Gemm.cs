@@ -70,12 +70,14 @@ internal static class Gemm
         if (k == 0) { Array.Clear(C, 0, m * n); return; }
         int nr = NR<T>();
         var pool = ArrayPool<T>.Shared;
-        // rows per block: MC, or fewer so that every thread gets a block (128 rows on 2 threads: 2 x 66, not 96 + 32)
+        // rows per block: MC, or fewer so that there are about 4 blocks per thread (128 rows on 2 threads: 8 x 18, not
+        // 96 + 32): the threads share the blocks through Parallel.For's counter, so a thread that is descheduled on a
+        // busy machine holds up at most one small block
         int mcb = MC;
         if (threads > 1)
         {
-            int per = (m + threads - 1) / threads;
-            per = (per + MR - 1) / MR * MR;
+            int per = (m + 4 * threads - 1) / (4 * threads);
+            per = Math.Max(2 * MR, (per + MR - 1) / MR * MR);
             if (per < MC) mcb = per;
         }
         for (int jc = 0; jc < n; jc += NC)
