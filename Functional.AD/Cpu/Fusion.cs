@@ -5,10 +5,12 @@ namespace Functional.AD;
 
 /// <summary>
 /// Fusion of elementwise chains for tensors too large to unroll: a maximal set of elementwise nodes of one shape and
-/// dtype, connected through their operands, whose other operands are tensors of that same shape or size-1 values
-/// (broadcast scalars), becomes one loop over the elements: Vector512 (or Vector256) lanes with a scalar tail. Inside
-/// the loop every node is a vector local; only the chain's outputs (members used outside it or returned) are written,
-/// into fresh arrays. A chain is convex (no path leaves it and comes back), so it can be emitted as one unit.
+/// dtype, connected through their operands, whose other operands are tensors of that same shape, size-1 values
+/// (broadcast scalars) or rows broadcast along the leading axes (<see cref="IsRowOperand"/>), becomes one loop over the
+/// elements: Vector512 (or Vector256) lanes with a scalar tail; a single such node is a loop too. Inside the loop every
+/// node is a vector local; only the chain's outputs (members used outside it or returned) are written, into arena
+/// buffers or fresh arrays (see <see cref="Pooling"/>). A chain is convex (no path leaves it and comes back), so it can
+/// be emitted as one unit.
 /// </summary>
 internal static class Fusion
 {

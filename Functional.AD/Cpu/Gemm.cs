@@ -12,7 +12,7 @@ namespace Functional.AD;
 /// panels of <c>MR</c> rows, both for a <c>KC</c>-deep slice of k; a micro-kernel keeps an MR x NR tile of C in
 /// registers and does one fused multiply-add per register per k: with AVX-512, 8 x 2 Vector512 (16 accumulators of
 /// 32); with AVX2 only, 6 x 2 Vector256 (12 accumulators of AVX2's 16 registers, the widest tile that does not
-/// spill). Large products split the rows of C over two threads. Accumulation order differs from the eager kernel's,
+/// spill). Large products split the rows of C into blocks shared by up to <see cref="MaxThreads"/> threads. Accumulation order differs from the eager kernel's,
 /// so results agree within rounding.
 /// </summary>
 internal static class Gemm
@@ -26,7 +26,7 @@ internal static class Gemm
     static int NR<T>() where T : unmanaged => 2 * (Wide ? Vector512<T>.Count : Vector256<T>.Count);
     /// <summary>Products with fewer multiply-adds stay with the eager kernel (packing would cost more than it saves).</summary>
     const long MinWork = 16 * 1024;
-    /// <summary>Products with at least this many multiply-adds use two threads.</summary>
+    /// <summary>Products with at least this many multiply-adds use several threads.</summary>
     internal static long ParallelWork = 1L << 21;
     /// <summary>Most threads a product may use (a benchmark sets 1 to measure one core).</summary>
     internal static int MaxThreads = Math.Clamp(Environment.ProcessorCount, 1, 8);
@@ -40,17 +40,6 @@ internal static class Gemm
         int m = ta ? x.Dims[1] : x.Dims[0], k = ta ? x.Dims[0] : x.Dims[1];
         int k2 = tb ? y.Dims[1] : y.Dims[0], nn = tb ? y.Dims[0] : y.Dims[1];
         return k == k2 && a.Dims[0] == m && a.Dims[1] == nn && (long)m * nn * k >= MinWork;
-    }
-
-    /// <summary>The product as a fresh tensor of shape <paramref name="dims"/>.</summary>
-    public static Tensor Product<T>(Tensor a, Tensor b, bool ta, bool tb, int[] dims) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var A = JitRt.Data<T>(a);
-        var B = JitRt.Data<T>(b);
-        int m = dims[0], n = dims[1], k = ta ? a.Dims[0] : a.Dims[1];
-        var C = GC.AllocateUninitializedArray<T>(m * n);   // Multiply writes every element
-        Multiply<T>(A, B, C, m, n, k, ta, tb, (long)m * n * k >= ParallelWork ? MaxThreads : 1);
-        return Tensor.Adopt(C, dims);
     }
 
     /// <summary>The product into <paramref name="C"/> (a buffer of the right size, any content), adopted as a tensor of shape <paramref name="dims"/>.</summary>
