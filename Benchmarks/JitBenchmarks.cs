@@ -100,6 +100,7 @@ public class JitXor
 }
 
 /// <summary>Time to transform and compile: Ad.Jit(Ad.Grad(loss)) and its first call (which compiles), warm.</summary>
+[MinColumn]
 public class JitCompile
 {
     XorParams p = null!;
@@ -160,9 +161,12 @@ public class JitMlp
 
     [Params(1, 2)] public int Threads;
 
+    int savedThreads;
+
     [GlobalSetup]
     public void Setup()
     {
+        savedThreads = Functional.AD.Gemm.MaxThreads;
         Functional.AD.Gemm.MaxThreads = Threads;
         p = Tree.Map(w => w * 0.05, Tree.Normal(PrngKey.Create(1), new MlpParams(Zeros([784, 256]), Zeros([256]), Zeros([256, 256]), Zeros([256]), Zeros([256, 10]), Zeros([10]))));
         x = Rng.Normal(PrngKey.Create(2), [128, 784]);
@@ -173,7 +177,7 @@ public class JitMlp
     }
 
     [GlobalCleanup]
-    public void Cleanup() => Functional.AD.Gemm.MaxThreads = 2;
+    public void Cleanup() => Functional.AD.Gemm.MaxThreads = savedThreads;
 
     /// <summary>Forward, then backward by hand: dlogits = (softmax - y) / batch, and the chain rule through tanh layers.</summary>
     [Benchmark(Baseline = true, Description = "hand-written eager (Np) forward+backward")]

@@ -16,6 +16,7 @@ public record TorchMlpParams(Tensor W1, Tensor B1, Tensor W2, Tensor B2, Tensor 
 /// <c>Ad.Grad(loss)</c> jitted to TorchSharp (parameters and batch on the device) against the same net written by
 /// hand in TorchSharp eager autograd (<c>torch.autograd.grad</c>). Both return fresh gradients and free them.
 /// </summary>
+[MinColumn]
 [MemoryDiagnoser]
 public class TorchMlpBench
 {
@@ -75,4 +76,14 @@ public class TorchMlpBench
     /// <summary>The CPU jit on host tensors: <c>Ad.Jit(Ad.Grad(loss))</c> (issue 3's comparison with TorchSharp).</summary>
     [Benchmark(Description = "Ad.Jit(Ad.Grad(loss)) (CPU jit)")]
     public TorchMlpParams AdGradJitCpu() => cpuGrad(hp, hx, hy);
+
+    /// <summary>The CPU jit with its GEMM on one thread, as TorchSharp here (<c>torch.set_num_threads(1)</c>).</summary>
+    [Benchmark(Description = "Ad.Jit(Ad.Grad(loss)) (CPU jit, 1 thread)")]
+    public TorchMlpParams AdGradJitCpu1()
+    {
+        int saved = Gemm.MaxThreads;
+        Gemm.MaxThreads = 1;
+        try { return cpuGrad(hp, hx, hy); }
+        finally { Gemm.MaxThreads = saved; }
+    }
 }

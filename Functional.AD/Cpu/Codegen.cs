@@ -52,6 +52,7 @@ internal sealed partial class Codegen
     public void EmitGraph(Graph g, IReadOnlyList<Expression> inputs)
     {
         for (int i = 0; i < g.Inputs.Length; i++) obj[g.Inputs[i]] = inputs[i];
+        pooled = Pooling.Plan(g, av);
         if (TryEmitBatchLoop(g)) return;
         var chains = Fusion.Plan(g, av);
         if (chains.Count == 0)
@@ -104,7 +105,9 @@ internal sealed partial class Codegen
             if (Lane is not null) throw new LaneBail();
             var arr = Assign(Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Data))!.MakeGenericMethod(t), Obj(n)), t.MakeArrayType());
             r = new Expression[av[n]!.Size];
-            for (int i = 0; i < r.Length; i++) r[i] = Assign(Expression.ArrayIndex(arr, Expression.Constant(i)));
+            // element reads stay expressions (no local each): the array is the tensor's own, never written during the
+            // call, and fewer locals make the specialisation compile faster
+            for (int i = 0; i < r.Length; i++) r[i] = Expression.ArrayIndex(arr, Expression.Constant(i));
         }
         return converted[(n, t)] = r;
     }
@@ -146,7 +149,7 @@ internal sealed partial class Codegen
         }
         if (low.ShapeOnly)
         {
-            var value = (Tensor)Evaluate(n, n.Args.Select(x => Dummy(x)).ToArray())!;
+            var value = (Tensor)ProbeCache.ShapeOnlyValue(n, AvalOf, () => Evaluate(n, n.Args.Select(x => Dummy(x)).ToArray()))!;
             if (value.Size <= Tiny)
                 SetElems(n, Lane is not null ? JitRt.Data<double>(value).Select(v => K(v, Lane)).ToArray()
                     : Elem(a) == typeof(double)
@@ -177,8 +180,8 @@ internal sealed partial class Codegen
         if (low.Product is { } pr && Gemm.Fits(n, a, av, pr.TA, pr.TB))
         {
             var t = Elem(a);
-            var m = typeof(Gemm).GetMethod(nameof(Gemm.Product), BindingFlags.Static | BindingFlags.Public)!.MakeGenericMethod(t);
-            obj[n] = Assign(Expression.Call(m, Obj(n.Args[0]), Obj(n.Args[1]), Expression.Constant(pr.TA), Expression.Constant(pr.TB), Expression.Constant(a.Dims)), typeof(Tensor));
+            var m = typeof(Gemm).GetMethod(nameof(Gemm.ProductInto), BindingFlags.Static | BindingFlags.Public)!.MakeGenericMethod(t);
+            obj[n] = Assign(Expression.Call(m, Obj(n.Args[0]), Obj(n.Args[1]), Expression.Constant(pr.TA), Expression.Constant(pr.TB), Expression.Constant(a.Dims), Buffer(n, t, a.Size)), typeof(Tensor));
             How[n] = "gemm";
             return true;
         }
@@ -202,10 +205,30 @@ internal sealed partial class Codegen
         long probes = low.Bilinear ? (long)AvalOf(n.Args[0])!.Size * AvalOf(n.Args[1])!.Size : lin.Sum(i => (long)AvalOf(n.Args[i])!.Size);
         if (probes > MaxProbes) return false;
         var t = Lane ?? Elem(a);
-        var args = n.Args.Select(x => Dummy(x)).ToArray();
-        // terms[o] = list of (coefficient, operand elements)
-        var terms = Enumerable.Range(0, a.Size).Select(_ => new List<(double C, Expression[] Xs)>()).ToArray();
         var ops = lin.Select(i => Elems(n.Args[i], t)).ToArray();
+        var terms = ProbeCache.Coefficients(n, AvalOf, () => Probe(n, a, low, lin));
+        var r = new Expression[a.Size];
+        for (int o = 0; o < r.Length; o++)
+        {
+            Expression? sum = null;
+            foreach (var (cf, k, i, j) in terms[o])
+            {
+                Expression term = j < 0 ? ops[k][i] : Expression.Multiply(ops[0][i], ops[1][j]);
+                if (cf != 1) term = Expression.Multiply(term, K(cf, t));
+                sum = sum is null ? term : Expression.Add(sum, term);
+            }
+            r[o] = sum is null ? K(0, t) : Assign(sum, t);
+        }
+        SetElems(n, r);
+        How[n] = "unrolled";
+        return true;
+    }
+
+    /// <summary>Runs the eager method on one-hot operands: per output element, its terms (coefficient and operand elements).</summary>
+    ProbeCache.Term[][] Probe(Node n, Aval a, Lowering low, int[] lin)
+    {
+        var args = n.Args.Select(x => Dummy(x)).ToArray();
+        var terms = Enumerable.Range(0, a.Size).Select(_ => new List<ProbeCache.Term>()).ToArray();
         var evaluator = Evaluator(n);
         if (low.Bilinear)
         {
@@ -215,7 +238,7 @@ internal sealed partial class Codegen
                 {
                     args[0] = OneHot(sa, i); args[1] = OneHot(sb, j);
                     var y = ((Tensor)evaluator(args)!).ToDoubleArray();
-                    for (int o = 0; o < y.Length; o++) if (y[o] != 0) terms[o].Add((y[o], [ops[0][i], ops[1][j]]));
+                    for (int o = 0; o < y.Length; o++) if (y[o] != 0) terms[o].Add(new(y[o], 0, i, j));
                 }
         }
         else
@@ -228,25 +251,11 @@ internal sealed partial class Codegen
                 {
                     args[lin[k]] = OneHot(sk, i);
                     var y = ((Tensor)evaluator(args)!).ToDoubleArray();
-                    for (int o = 0; o < y.Length; o++) if (y[o] != 0) terms[o].Add((y[o], [ops[k][i]]));
+                    for (int o = 0; o < y.Length; o++) if (y[o] != 0) terms[o].Add(new(y[o], k, i, -1));
                 }
             }
         }
-        var r = new Expression[a.Size];
-        for (int o = 0; o < r.Length; o++)
-        {
-            Expression? sum = null;
-            foreach (var (cf, xs) in terms[o])
-            {
-                Expression term = xs.Length == 1 ? xs[0] : Expression.Multiply(xs[0], xs[1]);
-                if (cf != 1) term = Expression.Multiply(term, K(cf, t));
-                sum = sum is null ? term : Expression.Add(sum, term);
-            }
-            r[o] = sum is null ? K(0, t) : Assign(sum, t);
-        }
-        SetElems(n, r);
-        How[n] = "unrolled";
-        return true;
+        return terms.Select(l => l.ToArray()).ToArray();
     }
 
     static Tensor OneHot(Aval a, int i)
@@ -266,15 +275,8 @@ internal sealed partial class Codegen
 
     object? Evaluate(Node n, object?[] args) => Evaluator(n)(args);
 
-    /// <summary>The eager code of one node over boxed operands, interpreted (it runs a few times, at specialisation only).</summary>
-    static Func<object?[], object?> Evaluator(Node n)
-    {
-        var p = Expression.Parameter(typeof(object?[]), "args");
-        var args = n.Args.Select((x, i) => (Expression)Expression.Convert(Expression.ArrayIndex(p, Expression.Constant(i)),
-            x.Kind == Kind.Static ? x.Value as Type ?? x.Value?.GetType() ?? typeof(object) : x.Kind.ClrType())).ToArray();
-        var body = n.Batch > 0 ? Vmapped.Emit(n, args) : n.Op.Emit(args, n.Args.Select(x => x.Kind).ToArray(), n.Params, n.Subgraphs);
-        return Expression.Lambda<Func<object?[], object?>>(Expression.Convert(body, typeof(object)), p).Compile(preferInterpretation: true);
-    }
+    /// <summary>The eager code of one node over boxed operands, interpreted (it runs a few times, at specialisation only; cached).</summary>
+    static Func<object?[], object?> Evaluator(Node n) => ProbeCache.Evaluator(n);
 
     static void Unravel(int i, int[] dims, int[] idx)
     {

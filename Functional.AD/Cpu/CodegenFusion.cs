@@ -49,14 +49,23 @@ internal sealed partial class Codegen
         var scalars = new Dictionary<Node, Expression>(RefEq<Node>.Instance);
         var splats = new Dictionary<Node, Expression>(RefEq<Node>.Instance);
         var outs = new Dictionary<Node, Expression>(RefEq<Node>.Instance);
+        // row operands (see Fusion.IsRowOperand): their array and the index that wraps at their size, one per size
+        var rows = new Dictionary<Node, (Expression Arr, ParameterExpression J)>(RefEq<Node>.Instance);
+        var wraps = new Dictionary<int, ParameterExpression>();
         var data = typeof(JitRt).GetMethod(nameof(JitRt.Data))!.MakeGenericMethod(t);
         var splat = ops.GetMethod("Splat")!.MakeGenericMethod(t);
         foreach (var m in c)
             foreach (var x in m.Args)
             {
-                if (members.Contains(x) || arrays.ContainsKey(x) || scalars.ContainsKey(x)) continue;
+                if (members.Contains(x) || arrays.ContainsKey(x) || scalars.ContainsKey(x) || rows.ContainsKey(x)) continue;
                 if (x.Kind == Kind.Tensor && av[x]!.Size == size && av[x]!.Rank == a.Rank)
                     arrays[x] = Assign(Expression.Call(data, Obj(x)), arrayT);
+                else if (Fusion.IsRowOperand(x, av, a))
+                {
+                    int inner = av[x]!.Size;
+                    if (!wraps.TryGetValue(inner, out var j)) wraps[inner] = j = Local(typeof(int), "j" + inner);
+                    rows[x] = (Assign(Expression.Call(data, Obj(x)), arrayT), j);
+                }
                 else
                 {
                     var s = scalars[x] = Assign(Elems(x, t)[0], t);
@@ -64,7 +73,7 @@ internal sealed partial class Codegen
                 }
             }
         foreach (var m in c)
-            if (live.Contains(m)) outs[m] = Assign(Expression.NewArrayBounds(t, Expression.Constant(size)), arrayT);
+            if (live.Contains(m)) outs[m] = Assign(Buffer(m, t, size), arrayT);
 
         var i = Local(typeof(int), "i");
         // vector body
@@ -80,6 +89,13 @@ internal sealed partial class Codegen
             vbody.Add(Expression.Assign(v, Expression.Call(load, arr, i)));
             vals[x] = v;
         }
+        foreach (var (x, (arr, j)) in rows)
+        {
+            var v = Expression.Variable(vecT);
+            vvars.Add(v);
+            vbody.Add(Expression.Assign(v, Expression.Call(load, arr, j)));
+            vals[x] = v;
+        }
         foreach (var m in c)
         {
             var v = Expression.Variable(vecT);
@@ -90,12 +106,14 @@ internal sealed partial class Codegen
             if (outs.TryGetValue(m, out var o)) vbody.Add(Expression.Call(store, v, o, i));
         }
         vbody.Add(Expression.AddAssign(i, Expression.Constant(lanes)));
+        foreach (var (inner, j) in wraps) vbody.Add(Wrap(j, inner, lanes));
         // scalar tail
         var svars = new List<ParameterExpression>();
         var sbody = new List<Expression>();
         var svals = new Dictionary<Node, Expression>(RefEq<Node>.Instance);
         foreach (var (x, arr) in arrays) svals[x] = Expression.ArrayIndex(arr, i);
         foreach (var (x, s) in scalars) svals[x] = s;
+        foreach (var (x, (arr, j)) in rows) svals[x] = Expression.ArrayIndex(arr, j);
         foreach (var m in c)
         {
             var v = Expression.Variable(t);
@@ -105,8 +123,10 @@ internal sealed partial class Codegen
             if (outs.TryGetValue(m, out var o)) sbody.Add(Expression.Assign(Expression.ArrayAccess(o, i), v));
         }
         sbody.Add(Expression.PreIncrementAssign(i));
+        foreach (var (inner, j) in wraps) sbody.Add(Wrap(j, inner, 1));
 
         Stmts.Add(Expression.Assign(i, Expression.Constant(0)));
+        foreach (var j in wraps.Values) Stmts.Add(Expression.Assign(j, Expression.Constant(0)));
         var brk = Expression.Label("vectorDone");
         Stmts.Add(Expression.Loop(Expression.IfThenElse(Expression.LessThanOrEqual(i, Expression.Constant(size - lanes)),
             Expression.Block(vvars, vbody), Expression.Break(brk)), brk));
@@ -124,6 +144,11 @@ internal sealed partial class Codegen
         }
         FusedChains++;
     }
+
+    /// <summary><c>j += step; if (j == inner) j = 0;</c> (the index of a row operand).</summary>
+    static Expression Wrap(ParameterExpression j, int inner, int step) => Expression.Block(
+        Expression.AddAssign(j, Expression.Constant(step)),
+        Expression.IfThen(Expression.Equal(j, Expression.Constant(inner)), Expression.Assign(j, Expression.Constant(0))));
 
     /// <summary>How many chains were fused into loops (for tests).</summary>
     public int FusedChains;

@@ -5,10 +5,12 @@ namespace Functional.AD;
 
 /// <summary>
 /// Fusion of elementwise chains for tensors too large to unroll: a maximal set of elementwise nodes of one shape and
-/// dtype, connected through their operands, whose other operands are tensors of that same shape or size-1 values
-/// (broadcast scalars), becomes one loop over the elements: Vector512 (or Vector256) lanes with a scalar tail. Inside
-/// the loop every node is a vector local; only the chain's outputs (members used outside it or returned) are written,
-/// into fresh arrays. A chain is convex (no path leaves it and comes back), so it can be emitted as one unit.
+/// dtype, connected through their operands, whose other operands are tensors of that same shape, size-1 values
+/// (broadcast scalars) or rows broadcast along the leading axes (<see cref="IsRowOperand"/>), becomes one loop over the
+/// elements: Vector512 (or Vector256) lanes with a scalar tail; a single such node is a loop too. Inside the loop every
+/// node is a vector local; only the chain's outputs (members used outside it or returned) are written, into arena
+/// buffers or fresh arrays (see <see cref="Pooling"/>). A chain is convex (no path leaves it and comes back), so it can
+/// be emitted as one unit.
 /// </summary>
 internal static class Fusion
 {
@@ -44,6 +46,20 @@ internal static class Fusion
     static bool IsFullOperand(Node x, Dictionary<Node, Aval?> av, Aval a) =>
         x.Kind == Kind.Tensor && av.TryGetValue(x, out var xa) && xa is not null && xa.DType == a.DType && xa.Dims.AsSpan().SequenceEqual(a.Dims);
 
+    /// <summary>
+    /// A row operand: a tensor broadcast along the leading axes (a bias <c>[n]</c> against <c>[batch, n]</c>): its dims,
+    /// without leading 1s, are the trailing dims of the result, and its size is a multiple of the vector width, so a
+    /// vector never straddles two of its repetitions. Its index runs alongside the element index and wraps at its size.
+    /// </summary>
+    public static bool IsRowOperand(Node x, Dictionary<Node, Aval?> av, Aval a)
+    {
+        if (x.Kind != Kind.Tensor || !av.TryGetValue(x, out var xa) || xa is null || xa.DType != a.DType || xa.Size <= 1 || xa.Size >= a.Size) return false;
+        var d = xa.Dims.AsSpan();
+        while (d.Length > 0 && d[0] == 1) d = d[1..];
+        if (d.Length > a.Rank || !d.SequenceEqual(a.Dims.AsSpan(a.Rank - d.Length))) return false;
+        return xa.Size % Width(DTypes.ClrType(a.DType)).Lanes == 0;
+    }
+
     /// <summary>Whether node <paramref name="n"/> may be a member of a fused chain.</summary>
     static bool Fusable(Node n, Dictionary<Node, Aval?> av)
     {
@@ -51,12 +67,12 @@ internal static class Fusion
         if (!av.TryGetValue(n, out var a) || a is null || a.Size <= Codegen.Tiny) return false;
         if (a.DType is not (DType.Float32 or DType.Float64)) return false;
         foreach (var x in n.Args)
-            if (!IsFullOperand(x, av, a) && !IsScalarOperand(x, av, a)) return false;
+            if (!IsFullOperand(x, av, a) && !IsScalarOperand(x, av, a) && !IsRowOperand(x, av, a)) return false;
         return true;
     }
 
     /// <summary>
-    /// Groups the graph's fusable nodes into chains (each of at least two nodes), in topological order within each
+    /// Groups the graph's fusable nodes into chains (a single node is a chain too), in topological order within each
     /// chain. A node joins the chains of its fusable operands of the same shape and dtype when the union stays convex.
     /// </summary>
     public static Dictionary<Node, List<Node>> Plan(Graph g, Dictionary<Node, Aval?> av)
@@ -84,7 +100,8 @@ internal static class Fusion
             var order = g.Nodes.Where(set.Contains).ToList();
             foreach (var m in order) chainOf[m] = order;
         }
-        foreach (var k in chainOf.Where(kv => kv.Value.Count < 2).Select(kv => kv.Key).ToList()) chainOf.Remove(k);
+        // a single node is a loop too: it writes into an arena buffer (when its value is not returned) where the eager
+        // kernel would allocate
         return chainOf;
     }
 

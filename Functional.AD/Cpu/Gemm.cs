@@ -12,7 +12,7 @@ namespace Functional.AD;
 /// panels of <c>MR</c> rows, both for a <c>KC</c>-deep slice of k; a micro-kernel keeps an MR x NR tile of C in
 /// registers and does one fused multiply-add per register per k: with AVX-512, 8 x 2 Vector512 (16 accumulators of
 /// 32); with AVX2 only, 6 x 2 Vector256 (12 accumulators of AVX2's 16 registers, the widest tile that does not
-/// spill). Large products split the rows of C over two threads. Accumulation order differs from the eager kernel's,
+/// spill). Large products split the rows of C into blocks shared by up to <see cref="MaxThreads"/> threads. Accumulation order differs from the eager kernel's,
 /// so results agree within rounding.
 /// </summary>
 internal static class Gemm
@@ -26,10 +26,10 @@ internal static class Gemm
     static int NR<T>() where T : unmanaged => 2 * (Wide ? Vector512<T>.Count : Vector256<T>.Count);
     /// <summary>Products with fewer multiply-adds stay with the eager kernel (packing would cost more than it saves).</summary>
     const long MinWork = 16 * 1024;
-    /// <summary>Products with at least this many multiply-adds use two threads.</summary>
+    /// <summary>Products with at least this many multiply-adds use several threads.</summary>
     internal static long ParallelWork = 1L << 21;
     /// <summary>Most threads a product may use (a benchmark sets 1 to measure one core).</summary>
-    internal static int MaxThreads = 2;
+    internal static int MaxThreads = Math.Clamp(Environment.ProcessorCount, 1, 8);
 
     /// <summary>Whether node <paramref name="n"/> (a 2-D by 2-D product of one dtype) goes to this kernel.</summary>
     public static bool Fits(Node n, Aval a, Dictionary<Node, Aval?> av, bool ta, bool tb)
@@ -42,22 +42,33 @@ internal static class Gemm
         return k == k2 && a.Dims[0] == m && a.Dims[1] == nn && (long)m * nn * k >= MinWork;
     }
 
-    /// <summary>The product as a fresh tensor of shape <paramref name="dims"/>.</summary>
-    public static Tensor Product<T>(Tensor a, Tensor b, bool ta, bool tb, int[] dims) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The product into <paramref name="C"/> (a buffer of the right size, any content), adopted as a tensor of shape <paramref name="dims"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static Tensor ProductInto<T>(Tensor a, Tensor b, bool ta, bool tb, int[] dims, T[] C) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var A = JitRt.Data<T>(a);
         var B = JitRt.Data<T>(b);
         int m = dims[0], n = dims[1], k = ta ? a.Dims[0] : a.Dims[1];
-        var C = new T[m * n];
         Multiply<T>(A, B, C, m, n, k, ta, tb, (long)m * n * k >= ParallelWork ? MaxThreads : 1);
         return Tensor.Adopt(C, dims);
     }
 
-    /// <summary>C (m x n, row-major, zeroed) += op(A) op(B).</summary>
+    /// <summary>C (m x n, row-major) = op(A) op(B); C's previous content is ignored.</summary>
     public static void Multiply<T>(T[] A, T[] B, T[] C, int m, int n, int k, bool ta, bool tb, int threads) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (k == 0) { Array.Clear(C, 0, m * n); return; }
         int nr = NR<T>();
         var pool = ArrayPool<T>.Shared;
+        // rows per block: MC, or fewer so that there are about 4 blocks per thread (128 rows on 2 threads: 8 x 18, not
+        // 96 + 32): the threads share the blocks through Parallel.For's counter, so a thread that is descheduled on a
+        // busy machine holds up at most one small block
+        int mcb = MC;
+        if (threads > 1)
+        {
+            int per = (m + 4 * threads - 1) / (4 * threads);
+            per = Math.Max(2 * MR, (per + MR - 1) / MR * MR);
+            if (per < MC) mcb = per;
+        }
         for (int jc = 0; jc < n; jc += NC)
         {
             int nc = Math.Min(NC, n - jc);
@@ -67,20 +78,20 @@ internal static class Gemm
                 int kc = Math.Min(KC, k - pc);
                 var pb = pool.Rent(panelsB * kc * nr);
                 PackB(B, pb, k, n, pc, kc, jc, nc, nr, tb);
-                int blocks = (m + MC - 1) / MC;
+                int blocks = (m + mcb - 1) / mcb;
                 if (threads > 1 && blocks > 1)
-                    Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = threads }, bi => Block(A, pb, C, m, n, k, ta, bi * MC, pc, kc, jc, nc, nr));
+                    Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = threads }, bi => Block(A, pb, C, m, n, k, ta, bi * mcb, mcb, pc, kc, jc, nc, nr));
                 else
-                    for (int bi = 0; bi < blocks; bi++) Block(A, pb, C, m, n, k, ta, bi * MC, pc, kc, jc, nc, nr);
+                    for (int bi = 0; bi < blocks; bi++) Block(A, pb, C, m, n, k, ta, bi * mcb, mcb, pc, kc, jc, nc, nr);
                 pool.Return(pb);
             }
         }
     }
 
-    static void Block<T>(T[] A, T[] pb, T[] C, int m, int n, int k, bool ta, int ic, int pc, int kc, int jc, int nc, int nr) where T : unmanaged, IFloatingPointIeee754<T>
+    static void Block<T>(T[] A, T[] pb, T[] C, int m, int n, int k, bool ta, int ic, int mcb, int pc, int kc, int jc, int nc, int nr) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int MR = Gemm.MR;
-        int mc = Math.Min(MC, m - ic);
+        int mc = Math.Min(mcb, m - ic);
         int panelsA = (mc + MR - 1) / MR;
         var pool = ArrayPool<T>.Shared;
         var pa = pool.Rent(panelsA * kc * MR);
@@ -95,13 +106,22 @@ internal static class Gemm
                 int mm = Math.Min(MR, mc - ir);
                 ref T ap = ref pa[(ir / MR) * kc * MR];
                 if (mm == MR && nn == nr)
+                {
+                    // the first k-block overwrites C's tile (cleared here, in L1 for the kernel's loads): C need not be zeroed
+                    if (pc == 0)
+                        for (int i = 0; i < MR; i++) C.AsSpan((ic + ir + i) * n + jc + jr, nr).Clear();
                     Tile(ref ap, ref bp, kc, ref C[(ic + ir) * n + jc + jr], n);
+                }
                 else
                 {
                     tile.Clear();
                     Tile(ref ap, ref bp, kc, ref MemoryMarshal.GetReference(tile), nr);
                     for (int i = 0; i < mm; i++)
-                        for (int j = 0; j < nn; j++) C[(ic + ir + i) * n + jc + jr + j] += tile[i * nr + j];
+                        for (int j = 0; j < nn; j++)
+                        {
+                            ref T c = ref C[(ic + ir + i) * n + jc + jr + j];
+                            c = pc == 0 ? tile[i * nr + j] : c + tile[i * nr + j];
+                        }
                 }
             }
         }
@@ -112,17 +132,30 @@ internal static class Gemm
     static void PackA<T>(T[] A, T[] pa, int m, int k, int ic, int mc, int pc, int kc, bool ta) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int MR = Gemm.MR;
+        ref T src = ref MemoryMarshal.GetArrayDataReference(A);
         for (int ir = 0, p = 0; ir < mc; ir += MR, p++)
         {
             int mm = Math.Min(MR, mc - ir);
-            int baseIdx = p * kc * MR;
-            for (int kk = 0; kk < kc; kk++)
+            ref T dst = ref pa[p * kc * MR];
+            if (mm < MR) new Span<T>(pa, p * kc * MR, kc * MR).Clear();
+            if (ta)
             {
-                int o = baseIdx + kk * MR;
-                for (int i = 0; i < MR; i++)
+                // op(A) = A^T, A is k x m: for each k the panel's rows are contiguous in A
+                for (int kk = 0; kk < kc; kk++)
                 {
-                    int row = ic + ir + i, col = pc + kk;
-                    pa[o + i] = i < mm ? (ta ? A[col * m + row] : A[row * k + col]) : T.Zero;
+                    ref T from = ref Unsafe.Add(ref src, (nint)(pc + kk) * m + ic + ir);
+                    ref T to = ref Unsafe.Add(ref dst, kk * MR);
+                    for (int i = 0; i < mm; i++) Unsafe.Add(ref to, i) = Unsafe.Add(ref from, i);
+                }
+            }
+            else
+            {
+                // A is m x k: each row of the panel is contiguous along k; write it with stride MR
+                for (int i = 0; i < mm; i++)
+                {
+                    ref T from = ref Unsafe.Add(ref src, (nint)(ic + ir + i) * k + pc);
+                    ref T to = ref Unsafe.Add(ref dst, i);
+                    for (int kk = 0; kk < kc; kk++) Unsafe.Add(ref to, kk * MR) = Unsafe.Add(ref from, kk);
                 }
             }
         }
@@ -131,16 +164,41 @@ internal static class Gemm
     /// <summary>Packs op(B)[pc..pc+kc, jc..jc+nc] as panels of nr columns: panel q holds, for each k, its nr elements (zero-padded).</summary>
     static void PackB<T>(T[] B, T[] pb, int k, int n, int pc, int kc, int jc, int nc, int nr, bool tb) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        ref T src = ref MemoryMarshal.GetArrayDataReference(B);
         for (int jr = 0, q = 0; jr < nc; jr += nr, q++)
         {
             int nn = Math.Min(nr, nc - jr);
-            int baseIdx = q * kc * nr;
-            for (int kk = 0; kk < kc; kk++)
+            ref T dst = ref pb[q * kc * nr];
+            if (nn < nr) new Span<T>(pb, q * kc * nr, kc * nr).Clear();
+            if (tb)
             {
-                int o = baseIdx + kk * nr, row = pc + kk;
-                if (!tb && nn == nr) { Array.Copy(B, row * n + jc + jr, pb, o, nr); continue; }
-                for (int j = 0; j < nr; j++)
-                    pb[o + j] = j < nn ? (tb ? B[(jc + jr + j) * k + row] : B[row * n + jc + jr + j]) : T.Zero;
+                // op(B) = B^T, B is n x k: each column of the panel is contiguous along k; write it with stride nr
+                for (int j = 0; j < nn; j++)
+                {
+                    ref T from = ref Unsafe.Add(ref src, (nint)(jc + jr + j) * k + pc);
+                    ref T to = ref Unsafe.Add(ref dst, j);
+                    for (int kk = 0; kk < kc; kk++) Unsafe.Add(ref to, kk * nr) = Unsafe.Add(ref from, kk);
+                }
+            }
+            else if (nn == nr)
+            {
+                // B is k x n: for each k the panel's nr elements are contiguous: whole vectors
+                int V = Vector256<T>.Count;
+                for (int kk = 0; kk < kc; kk++)
+                {
+                    ref T from = ref Unsafe.Add(ref src, (nint)(pc + kk) * n + jc + jr);
+                    ref T to = ref Unsafe.Add(ref dst, kk * nr);
+                    for (int j = 0; j < nr; j += V) Vector256.LoadUnsafe(ref from, (nuint)j).StoreUnsafe(ref to, (nuint)j);
+                }
+            }
+            else
+            {
+                for (int kk = 0; kk < kc; kk++)
+                {
+                    ref T from = ref Unsafe.Add(ref src, (nint)(pc + kk) * n + jc + jr);
+                    ref T to = ref Unsafe.Add(ref dst, kk * nr);
+                    for (int j = 0; j < nn; j++) Unsafe.Add(ref to, j) = Unsafe.Add(ref from, j);
+                }
             }
         }
     }

@@ -1,21 +1,33 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Functional.AD;
 
-/// <summary>Run-time helpers that jitted code calls: typed access to a tensor's elements and making fresh tensors.</summary>
+/// <summary>
+/// Run-time helpers that jitted code calls: typed access to a tensor's elements and making fresh tensors. They are
+/// not inlined into the generated code: the JIT's attempt to inline a generic method over generic-math constraints
+/// into a dynamic method costs about 2 ms of compile time per specialisation, a call costs a nanosecond.
+/// </summary>
 internal static class JitRt
 {
     /// <summary>
     /// x's elements as a <typeparamref name="T"/>[]: the tensor's own array when it is managed and of that type (not to be
     /// written), otherwise a converted copy (a weak scalar promoted to float64 uses its exact value, as eager code does).
     /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]   // see the class summary
     public static T[] Data<T>(Tensor x) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (x.Storage is ManagedStorage m && m.Data is T[] a) return a;
         return Eager.Data<T>(x).ToArray();
     }
 
+    /// <summary>Whether <paramref name="x"/> is not null and has the shape, dtype and weak flag of <paramref name="a"/> (the guard of a specialisation).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static bool Fits(Tensor? x, Aval a) =>
+        x is not null && x.IsWeak == a.Weak && x.DType == a.DType && x.Dims.AsSpan().SequenceEqual(a.Dims);
+
     /// <summary>A fresh tensor adopting <paramref name="data"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static Tensor Make<T>(T[] data, int[] dims, bool weak) where T : unmanaged => Tensor.Adopt(data, dims, weak);
 
     /// <summary>
