@@ -134,12 +134,31 @@ public class JitGemm
         c = new float[N * N];
     }
 
-    [Benchmark(Description = "Gemm float32 NxNxN")]
+    TorchSharp.torch.Tensor ta = null!, tb = null!;
+
+    [GlobalSetup(Target = nameof(TorchMm))]
+    public void SetupTorch()
+    {
+        Setup();
+        TorchSharp.torch.set_num_threads(Threads);
+        ta = TorchSharp.torch.tensor(a, [N, N]);
+        tb = TorchSharp.torch.tensor(b, [N, N]);
+    }
+
+    [Benchmark(Baseline = true, Description = "Gemm float32 NxNxN")]
     public float[] Gemm()
     {
         Array.Clear(c);
         Functional.AD.Gemm.Multiply(a, b, c, N, N, N, false, false, Threads);
         return c;
+    }
+
+    /// <summary>TorchSharp's <c>mm</c>, libtorch on the same number of threads (its result freed at once).</summary>
+    [Benchmark(Description = "TorchSharp torch.mm, same threads")]
+    public long TorchMm()
+    {
+        using var r = TorchSharp.torch.mm(ta, tb);
+        return r.shape[0];
     }
 }
 

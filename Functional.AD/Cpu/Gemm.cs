@@ -73,9 +73,12 @@ internal static class Gemm
         {
             int nc = Math.Min(NC, n - jc);
             int panelsB = (nc + nr - 1) / nr;
-            for (int pc = 0; pc < k; pc += KC)
+            // k-blocks of equal depth (512 = 256 + 256, not 384 + 128: a shallow last block pays the C tile's loads and
+            // stores for little work)
+            int kcb = k <= KC ? k : (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
+            for (int pc = 0; pc < k; pc += kcb)
             {
-                int kc = Math.Min(KC, k - pc);
+                int kc = Math.Min(kcb, k - pc);
                 var pb = pool.Rent(panelsB * kc * nr);
                 PackB(B, pb, k, n, pc, kc, jc, nc, nr, tb);
                 int blocks = (m + mcb - 1) / mcb;
