@@ -62,9 +62,10 @@ public static class ScanModel
 }
 
 /// <summary>
-/// Transform + compile + first call of the recurrence, Scan vs unrolled (warm). At 1,000 steps the CPU jit cannot
-/// compile the unrolled program (InvalidProgramException from the CLR), so the unrolled baseline there is the
-/// un-jitted path (<c>Compile()</c>); at 100 steps both are jitted too.
+/// Transform + compile + first call of the recurrence, Scan vs unrolled (warm). At 1,000 steps the unrolled rows
+/// use the un-jitted path (<c>Compile()</c>): when this benchmark was written the CPU jit could not compile that
+/// program (InvalidProgramException from the CLR); it now falls back to the plain compiled expression for a program
+/// too large for one method. At 100 steps both are jitted too.
 /// </summary>
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
 [CategoriesColumn]

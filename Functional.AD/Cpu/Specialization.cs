@@ -67,8 +67,12 @@ internal class JitFunction<TDel> : IJitFunction where TDel : Delegate
 
     public int Compilations => compilations;
 
+    /// <summary>The expression as given, compiled plainly where the specialised code is too large for the CLR.</summary>
+    readonly LambdaExpression source;
+
     public JitFunction(LambdaExpression f)
     {
+        source = f;
         prog = Reader.Read(f);
         ps = prog.Parameters.Select(p => Expression.Parameter(p.Type, p.Name)).ToArray();
         Last = null!;   // set by Entry (Jit1 .. Jit4) to a C# lambda that looks up: nothing to compile before the first call
@@ -165,9 +169,19 @@ internal class JitFunction<TDel> : IJitFunction where TDel : Delegate
         var retType = typeof(TDel).GetMethod("Invoke")!.ReturnType;
         Expression compute = cg.WithArena(Expression.Block(retType, cg.Vars, [.. cg.Stmts, Primitive.Conv(result, retType)]));
         var body = Expression.Block(retType, leafVars, [.. pre, Expression.Condition(guard, compute, MissCall(), retType)]);
-        var fn = Expression.Lambda<TDel>(body, ps).Compile();
-        var leafNames = LeafNames();
+        TDel fn;
         var how = cg.How;
+        try { fn = Expression.Lambda<TDel>(body, ps).Compile(); }
+        catch (InvalidProgramException)
+        {
+            // The CLR refuses methods past its limits (locals, IL size, stack depth): a very large program (a
+            // recurrence unrolled over thousands of steps, its gradient) runs as the plain compiled expression,
+            // behind the same shape guard. The loop combinators (Np.Scan, Np.Fold, Np.While) avoid this.
+            var plain = Expression.Invoke(Expression.Constant(source.Compile()), ps);
+            fn = Expression.Lambda<TDel>(Expression.Block(retType, leafVars, [.. pre, Expression.Condition(guard, plain, MissCall(), retType)]), ps).Compile();
+            how = g.Nodes.Where(n => !n.IsInput && !n.IsConst).ToDictionary(n => n, _ => "eager (the specialised code is too large for the CLR: the plain compiled program runs)", RefEq<Node>.Instance);
+        }
+        var leafNames = LeafNames();
         return new Specialized<TDel> { Fn = fn, MakeListing = () => Listing(g, av, how, leafNames) };
     }
 
