@@ -187,6 +187,7 @@ internal sealed partial class Codegen
         // fused reductions over the batch: one accumulator per element (a vector of lanes in lane mode)
         var laneHelpers = lane && vops == typeof(Vec512Ops) ? typeof(Lane512) : typeof(Lane256);
         var reduced = new List<(Node Result, ParameterExpression[] Acc, Aval A, bool Mean)>();
+        ParameterExpression? mask = null;   // the padded tail's lanes cleared, computed once per iteration
         foreach (var (result, inner, mean, _) in plan.Reductions)
         {
             var ra = av[result]!;
@@ -197,7 +198,15 @@ internal sealed partial class Codegen
             {
                 Stmts.Add(Expression.Assign(acc[j], lane ? Expression.Default(acc[j].Type) : Primitive.Conv(Expression.Constant(0.0), t)));
                 Expression x = lane ? src[j] : Primitive.Conv(src[j], t);
-                if (lane && bp != b) x = Expression.Call(laneHelpers.GetMethod("Tail")!.MakeGenericMethod(t), x, i, Expression.Constant(b));
+                if (lane && bp != b)
+                {
+                    if (mask is null)
+                    {
+                        mask = Expression.Variable(x.Type, "valid");
+                        stores.Insert(0, Expression.Assign(mask, Expression.Call(laneHelpers.GetMethod("Mask")!.MakeGenericMethod(t), i, Expression.Constant(b))));
+                    }
+                    x = Expression.And(x, mask);
+                }
                 stores.Add(Expression.Assign(acc[j], Expression.Add(acc[j], x)));
             }
             hoisted.AddRange(acc);
@@ -205,7 +214,7 @@ internal sealed partial class Codegen
         }
         var brk = Expression.Label("batchDone");
         var perIteration = ins.Select((x, k) => (x, k)).Where(p => plan.Operands[p.k].Batched && p.x.Length > 0 && plan.Operands[p.k].Input.Kind == Kind.Tensor).SelectMany(p => p.x);
-        var body = Expression.Block(typeof(void), [.. perIteration, .. child.Vars], [.. loads, .. child.Stmts, .. stores, Expression.AddAssign(i, Expression.Constant(lanes))]);
+        var body = Expression.Block(typeof(void), [.. perIteration, .. child.Vars, .. (mask is null ? Array.Empty<ParameterExpression>() : [mask])], [.. loads, .. child.Stmts, .. stores, Expression.AddAssign(i, Expression.Constant(lanes))]);
         Vars.AddRange(hoisted);
         Stmts.Add(Expression.Assign(i, Expression.Constant(0)));
         Stmts.Add(Expression.Loop(Expression.IfThenElse(Expression.LessThan(i, Expression.Constant(bp)), body, Expression.Break(brk)), brk));
