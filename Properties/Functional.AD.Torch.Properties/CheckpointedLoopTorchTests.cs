@@ -90,6 +90,10 @@ public class CheckpointedLoopTorchTests
         var gw = byW.Grad().JitTorch(Cpu)(w, h);
         Close(gw, byW.Grad().Jit()(w, h), 1e-12, "d/dw vs cpu");
         Close(gw, Differences(v => (double)f(h, v), w), 1e-6, "d/dw vs differences");
+        // no trip at all (an empty tape): d/dh = w cos(h), d/dw = sin(h)
+        var big = T(20, 20, 20);
+        Close(WhileLoss.Grad().JitTorch(Cpu)(big, w), w * Cos(big), 1e-12, "d/dh, no trip");
+        Close(byW.Grad().JitTorch(Cpu)(w, big), Sin(big), 1e-12, "d/dw, no trip");
     }
 
     [Fact]

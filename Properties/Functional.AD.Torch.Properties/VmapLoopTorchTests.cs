@@ -57,6 +57,23 @@ public class VmapLoopTorchTests
     public void Vmap_of_a_fold_gradient_on_torch_equals_cpu_and_per_example_gradients() => Check(FoldF, W, "Fold");
 
     [Fact]
+    public void Vmap_of_a_checkpointed_scan_jvp_on_torch_equals_cpu_and_per_example_jvps()
+    {
+        // the tape and the tangent loop (with its recomputed carries) run once per example
+        var jvp = CheckpointedScanF.Jvp();
+        var vm = jvp.Vmap(inAxes: [0, null, 0, null]);
+        var dh = Batch * 0.5 - 0.2; var dxs = Xs * 0.3;
+        var (y, dy) = vm.JitTorch(Cpu)(Batch, Xs, dh, dxs);
+        var (yc, dyc) = vm.Jit()(Batch, Xs, dh, dxs);
+        var one = jvp.Compile();
+        var each = Enumerable.Range(0, 4).Select(b => one(Lax.Unstack(Batch, 0, b), Xs, Lax.Unstack(dh, 0, b), dxs)).ToArray();
+        var loop = Stack(each.Select(e => e.Tangent).ToArray(), 0);
+        Assert.True(dy.ToHost().AllClose(loop, 1e-12, 1e-12), $"Torch {dy.ToHost()} vs per-example loop {loop}");
+        Assert.True(dy.ToHost().AllClose(dyc, 1e-12, 1e-12), $"Torch {dy.ToHost()} vs CPU {dyc}");
+        Assert.True(y.ToHost().AllClose(yc, 1e-12, 1e-12), $"values: Torch {y.ToHost()} vs CPU {yc}");
+    }
+
+    [Fact]
     public void Vmap_of_loop_gradients_on_torch_keeps_the_live_tensor_count_flat()
     {
         var scan = ScanF.Grad().Vmap(inAxes: [0, null]).JitTorch(Cpu);
