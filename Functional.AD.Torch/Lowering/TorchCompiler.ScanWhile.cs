@@ -13,8 +13,7 @@ internal sealed partial class TorchCompiler
     /// </summary>
     (Expression, Aval?)? EmitScanWhile(Node n, Expression[] args, Aval?[] argAvals)
     {
-        if (n.Op == Prims.LoopPerExample)
-            throw new NotSupportedException("The Torch backend does not lower Vmap of a loop's gradient (its derivative run per example) yet: run it on the CPU backend (Ad.Jit).");
+        if (n.Op == Prims.LoopPerExample) return EmitPerExample(n, args, argAvals);
         if (n.Op == Prims.ScanTape) return EmitScanTape(n, args, argAvals);
         if (n.Op == Prims.WhileTape) return EmitWhileTape(n, args, argAvals);
         if (n.Op == Prims.LoopLin) return EmitLoopLin(n, args, argAvals);
@@ -164,30 +163,82 @@ internal sealed partial class TorchCompiler
             : co[0].Type == typeof(TT) ? Expression.Call(typeof(TorchCompiler).GetMethod(nameof(TruthOf), Private)!, co[0])
             : Expression.NotEqual(Expression.Convert(co[0], typeof(double)), Expression.Constant(0.0));
         var bodyVars = new List<ParameterExpression>();
-        var bodyStmts = new List<Expression> { Expression.Call(list, typeof(List<object>).GetMethod(nameof(List<object>.Add))!, Expression.Convert(carry, typeof(object))) };
+        int every = n.Params.Count > 1 ? Math.Max(1, n.Params.Get<int>(1)) : 1;
+        var trips = Expression.Variable(typeof(int), "trips");
+        var bodyStmts = new List<Expression>
+        {
+            Expression.IfThen(Expression.Equal(Expression.Modulo(trips, Expression.Constant(every)), Expression.Constant(0)),
+                Expression.Call(list, typeof(List<object>).GetMethod(nameof(List<object>.Add))!, Expression.Convert(carry, typeof(object)))),
+            Expression.PostIncrementAssign(trips),
+        };
         var (bo, _) = EmitGraph(n.Subgraphs[1], [carry, .. caps], [carryAval, .. argAvals.Skip(1)], bodyVars, bodyStmts);
         bodyStmts.Add(Assign(carry, bo[0]));
         var brk = Expression.Label("done");
-        var block = new List<Expression> { Expression.Assign(carry, args[0]), Expression.Assign(list, Expression.New(typeof(List<object>))) };
+        var block = new List<Expression> { Expression.Assign(carry, args[0]), Expression.Assign(list, Expression.New(typeof(List<object>))), Expression.Assign(trips, Expression.Constant(0)) };
         block.AddRange(caps.Select((c, j) => Expression.Assign(c, args[1 + j])));
         block.Add(Expression.Loop(Expression.IfThenElse(Expression.Block(condVars, [.. condStmts, test]), Expression.Block(bodyVars, bodyStmts), Expression.Break(brk)), brk));
         block.Add(Expression.New(TapeCtor, Expression.Call(list, typeof(List<object>).GetMethod(nameof(List<object>.ToArray))!),
-            Expression.Property(list, nameof(List<object>.Count)), Expression.Constant(1)));
-        return (Expression.Block(typeof(ScanWhile.ScanTapeValue), [carry, list, .. caps], block), null);
+            trips, Expression.Constant(every)));
+        return (Expression.Block(typeof(ScanWhile.ScanTapeValue), [carry, list, trips, .. caps], block), null);
     }
 
-    static void NoCheckpoint(Node n)
+    /// <summary>
+    /// One step of the primal carry body of a checkpointed loop (<c>n.Subgraphs[1]</c>), recomputing a carry the tape
+    /// left out: <c>c = body(c, row j of the sliced operand, captures...)</c>. The body's inputs are the loop's first
+    /// operands in order (the tape's place taken by the carry), as in the core's <c>ScanWhile.Carries</c>.
+    /// </summary>
+    Expression CarryStep(Graph cb, int[] roles, ParameterExpression[] ops, Aval?[] argAvals, ParameterExpression c, Aval carryAval, Expression j)
     {
-        if (n.Subgraphs.Length > 1)
-            throw new NotSupportedException("The Torch backend does not lower the gradient of a checkpointed Np.Scan or Np.While (checkpoint > 1) yet: differentiate it on the CPU backend (Ad.Jit), or leave out the checkpoint.");
+        var ins = new Expression[cb.Inputs.Length];
+        var avals = new Aval?[cb.Inputs.Length];
+        for (int k = 0; k < ins.Length; k++)
+            (ins[k], avals[k]) = roles[k] switch
+            {
+                ScanWhile.Tape => ((Expression)c, carryAval),
+                ScanWhile.Sliced => (Row(ops[k], j), RowAvalOf(argAvals[k]!)),
+                _ => (ops[k], argAvals[k]),
+            };
+        var body = EmitBody(cb, ins, avals);
+        return body.Then(Assign(c, body.Outs[0]));
+    }
+
+    static Expression CarriesAt(ParameterExpression tape, Expression s) => Expression.ArrayIndex(Expression.Property(tape, "Carries"), s);
+
+    /// <summary>
+    /// Before step <paramref name="i"/> of a backwards loop over a checkpointed tape: when <paramref name="i"/> is the last
+    /// step of its segment, the segment's carries are recomputed from its checkpoint into <paramref name="seg"/>; then
+    /// <paramref name="cur"/> is the carry at the start of step <paramref name="i"/>. Only one segment is alive at a time.
+    /// </summary>
+    Expression SegmentCarry(Graph cb, int every, int[] roles, ParameterExpression[] ops, Aval?[] argAvals, ParameterExpression tape,
+        ParameterExpression i, ParameterExpression seg, ParameterExpression cur, Aval carryAval)
+    {
+        var c = Expression.Variable(cur.Type, "c");
+        var k = Expression.Variable(typeof(int), "k");
+        var start = Expression.Variable(typeof(int), "start");
+        var count = Expression.Variable(typeof(int), "count");
+        var k1 = Expression.Constant(every);
+        var refill = Expression.Block(typeof(void), [c, k, start, count],
+            Expression.Assign(start, Expression.Multiply(Expression.Divide(i, k1), k1)),
+            Expression.Assign(count, Expression.Add(Expression.Subtract(i, start), Expression.Constant(1))),
+            Expression.Assign(c, Expression.Convert(CarriesAt(tape, Expression.Divide(i, k1)), c.Type)),
+            CountedLoop(k, count, Expression.Block(
+                Expression.Assign(Expression.ArrayAccess(seg, k), Expression.Convert(c, typeof(object))),
+                Expression.IfThen(Expression.LessThan(k, Expression.Subtract(count, Expression.Constant(1))),
+                    CarryStep(cb, roles, ops, argAvals, c, carryAval, Expression.Add(start, k))))));
+        var last = Expression.OrElse(Expression.Equal(i, Expression.Subtract(Expression.Property(tape, "Steps"), Expression.Constant(1))),
+            Expression.Equal(Expression.Modulo(Expression.Add(i, Expression.Constant(1)), k1), Expression.Constant(0)));
+        return Expression.Block(typeof(void),
+            Expression.IfThen(last, refill),
+            Expression.Assign(cur, Expression.Convert(Expression.ArrayIndex(seg, Expression.Modulo(i, k1)), cur.Type)));
     }
 
     /// <summary>The tangent loop over the tape (the lowered tangent body, a host loop).</summary>
     (Expression, Aval?) EmitLoopLin(Node n, Expression[] args, Aval?[] argAvals)
     {
-        NoCheckpoint(n);
         var roles = n.Params.Get<int[]>(0);
         int which = n.Params.Get<int>(1);
+        bool checkpointed = n.Subgraphs.Length > 1;
+        int every = checkpointed ? Math.Max(1, n.Params.Get<int>(2)) : 1;
         int carryIdx = Array.IndexOf(roles, ScanWhile.CarryT);
         var carryAval = argAvals[carryIdx]!;
         var tape = Expression.Variable(typeof(ScanWhile.ScanTapeValue), "tape");
@@ -196,13 +247,14 @@ internal sealed partial class TorchCompiler
         var steps = Expression.Variable(typeof(int), "steps");
         var ys = Expression.Variable(typeof(TT[]), "dys");
         var ops = args.Select((e, k) => Expression.Variable(e.Type, "op" + k)).ToArray();
+        var cur = Expression.Variable(t.Type, "cur");
         var ins = new Expression[args.Length];
         var inAvals = new Aval?[args.Length];
         for (int k = 0; k < args.Length; k++)
         {
             (ins[k], inAvals[k]) = roles[k] switch
             {
-                ScanWhile.Tape => ((Expression)Expression.Convert(Expression.ArrayIndex(Expression.Property(tape, "Carries"), i), t.Type), carryAval),
+                ScanWhile.Tape => checkpointed ? (cur, carryAval) : ((Expression)Expression.Convert(Expression.ArrayIndex(Expression.Property(tape, "Carries"), i), t.Type), carryAval),
                 ScanWhile.Sliced => (Row(ops[k], i), RowAvalOf(argAvals[k]!)),
                 ScanWhile.CarryT => (t, carryAval),
                 _ => (ops[k], argAvals[k]),
@@ -210,6 +262,11 @@ internal sealed partial class TorchCompiler
         }
         var vars = new List<ParameterExpression>();
         var stmts = new List<Expression>();
+        // checkpointed: the carry of step i is the tape's at a checkpoint, else one step of the primal body from step i - 1's
+        if (checkpointed)
+            stmts.Add(Expression.IfThenElse(Expression.Equal(Expression.Modulo(i, Expression.Constant(every)), Expression.Constant(0)),
+                Expression.Assign(cur, Expression.Convert(CarriesAt(tape, Expression.Divide(i, Expression.Constant(every))), cur.Type)),
+                CarryStep(n.Subgraphs[1], roles, ops, argAvals, cur, carryAval, Expression.Subtract(i, Expression.Constant(1)))));
         var (o, a) = EmitGraph(n.Subgraphs[0], ins, inAvals, vars, stmts);
         stmts.Add(Assign(t, o[0]));
         if (which == 1) stmts.Add(Expression.Assign(Expression.ArrayAccess(ys, i), Expression.Convert(o[1], typeof(TT))));
@@ -226,21 +283,22 @@ internal sealed partial class TorchCompiler
         if (which == 0)
         {
             block.Add(t);
-            return (Expression.Block(t.Type, [tape, t, i, steps, ys, .. ops], block), carryAval);
+            return (Expression.Block(t.Type, [tape, t, i, steps, ys, cur, .. ops], block), carryAval);
         }
         // the stacked tangents of the ys: [rows, ...dy], the rows those of the sliced sequence
         int rows = argAvals[Array.IndexOf(roles, ScanWhile.Sliced)]!.Dims[0];
         var dy = a[1]!;
         var outAval = new Aval([rows, .. dy.Dims], dy.DType, dy.Weak);
         block.Add(rows > 0 ? Expression.Call(typeof(TorchCompiler).GetMethod(nameof(StackRows), Private)!, ys) : ZerosOf(typeof(TT), outAval));
-        return (Expression.Block(typeof(TT), [tape, t, i, steps, ys, .. ops], block), outAval);
+        return (Expression.Block(typeof(TT), [tape, t, i, steps, ys, cur, .. ops], block), outAval);
     }
 
     /// <summary>The transposed tangent loop, backwards over the tape: the cotangent of one linear operand.</summary>
     (Expression, Aval?) EmitLoopLinT(Node n, Expression[] args, Aval?[] argAvals)
     {
-        NoCheckpoint(n);
         var inRoles = n.Params.Get<int[]>(0);
+        bool checkpointed = n.Subgraphs.Length > 1;
+        int every = checkpointed ? Math.Max(1, n.Params.Get<int>(4)) : 1;
         var outRoles = n.Params.Get<int[]>(1);
         int which = n.Params.Get<int>(2), outIdx = n.Params.Get<int>(3);
         int m = inRoles.Length;
@@ -260,13 +318,15 @@ internal sealed partial class TorchCompiler
         var acc = Expression.Variable(resultType, "acc");
         var rows = Expression.Variable(typeof(TT[]), "rows");
         var ops = args.Select((e, k) => Expression.Variable(e.Type, "op" + k)).ToArray();
+        var cur = Expression.Variable(carryType, "cur");
+        var seg = Expression.Variable(typeof(object[]), "seg");
         var ins = new List<Expression>();
         var inAvals = new List<Aval?>();
         for (int j = 0; j < m; j++)
         {
             var (e, av) = inRoles[j] switch
             {
-                ScanWhile.Tape => ((Expression)Expression.Convert(Expression.ArrayIndex(Expression.Property(tape, "Carries"), i), carryType), carryAval),
+                ScanWhile.Tape => checkpointed ? (cur, carryAval) : ((Expression)Expression.Convert(Expression.ArrayIndex(Expression.Property(tape, "Carries"), i), carryType), carryAval),
                 ScanWhile.Sliced => (Row(ops[j], i), RowAvalOf(argAvals[j]!)),
                 ScanWhile.AvalSliced => (Expression.Constant(RowAvalOf(argAvals[j]!), typeof(Aval)), RowAvalOf(argAvals[j]!)),
                 _ => (ops[j], argAvals[j]),
@@ -277,6 +337,7 @@ internal sealed partial class TorchCompiler
         if (which == 1) { ins.Add(Row(ops[m], i)); inAvals.Add(RowAvalOf(argAvals[m]!)); }
         var vars = new List<ParameterExpression>();
         var stmts = new List<Expression>();
+        if (checkpointed) stmts.Add(SegmentCarry(n.Subgraphs[1], every, inRoles, ops, argAvals, tape, i, seg, cur, carryAval));
         var (o, _) = EmitGraph(tg, ins.ToArray(), inAvals.ToArray(), vars, stmts);
         var own = outIdx == carryOut ? null : o[1];
         if (own is not null)
@@ -292,6 +353,7 @@ internal sealed partial class TorchCompiler
         block.Add(Expression.Assign(ctCarry, which == 0 ? Expression.Convert(ops[m], ctType) : ZerosOf(ctType, carryAval)));
         if (outRoles[outIdx] == ScanWhile.OutAcc) block.Add(Expression.Assign(acc, ZerosOf(resultType, outAval)));
         if (outRoles[outIdx] == ScanWhile.OutSliced) block.Add(Expression.Assign(rows, Expression.NewArrayBounds(typeof(TT), Expression.Property(tape, "Steps"))));
+        if (checkpointed) block.Add(Expression.Assign(seg, Expression.NewArrayBounds(typeof(object), Expression.Constant(every))));
         block.Add(Expression.Assign(i, Expression.Subtract(Expression.Property(tape, "Steps"), Expression.Constant(1))));
         block.Add(Expression.Loop(Expression.IfThenElse(Expression.GreaterThanOrEqual(i, Expression.Constant(0)), Expression.Block(vars, stmts), Expression.Break(brk)), brk));
         block.Add(outRoles[outIdx] switch
@@ -301,6 +363,6 @@ internal sealed partial class TorchCompiler
             _ => acc,
         });
         var type = outRoles[outIdx] == ScanWhile.OutCarry ? ctType : resultType;
-        return (Expression.Block(type, [tape, i, ctCarry, acc, rows, .. ops], block), outAval);
+        return (Expression.Block(type, [tape, i, ctCarry, acc, rows, cur, seg, .. ops], block), outAval);
     }
 }

@@ -50,8 +50,11 @@ internal static class Vmap
                 // a weak scalar constant (a C# double literal) broadcasts against the batch as it is, and keeps its exact value
                 if (a.IsConst && a.Value is Tensor { IsWeak: true, Rank: 0 } && n.Op.Elementwise) continue;
                 if (a.Kind is Kind.Tensor or Kind.Aval) args[i] = b.Apply(Prims.AddBatchAxis, [a], null, null, 0);
-                else if (a.Kind is Kind.Double or Kind.Float && !a.IsConst && n.Op.Elementwise)
-                    args[i] = b.Apply(Prims.AddBatchAxis, [b.Apply(a.Kind == Kind.Double ? Prims.FromDouble : Prims.FromFloat, [a], null, null, 0)], null, null, 0);
+                // a C# double meeting the batch is a weak rank-0 tensor that broadcasts as it is (as a literal does), keeping its exact value
+                else if (a.Kind is Kind.Double && !a.IsConst && n.Op.Elementwise)
+                    args[i] = b.Apply(Prims.FromDouble, [a], null, null, 0);
+                else if (a.Kind is Kind.Float && !a.IsConst && n.Op.Elementwise)
+                    args[i] = b.Apply(Prims.AddBatchAxis, [b.Apply(Prims.FromFloat, [a], null, null, 0)], null, null, 0);
             }
             // shape inference of a node that is now batched: the node it describes gets one more batch axis
             var prms = n.Op == Prims.InferAval ? new Params(n.Params[0], n.Params[1], n.Params[2], (n.Params.Count > 3 ? (int)n.Params[3]! : 0) + 1) : n.Params;

@@ -99,4 +99,21 @@ public class VmapLoopTests
         var eachS = Enumerable.Range(0, 3).Select(i => s.Grad().Compile()(w, Lax.Unstack(xsB, 0, i))).ToArray();
         AssertClose(s.Grad().Vmap([null, 0]).Jit()(w, xsB), Stack(eachS, 0));
     }
+
+    [Fact]
+    public void A_csharp_double_meeting_the_batch_keeps_its_exact_value()
+    {
+        // i / 10 (a C# double, not a literal) in a batched Fold body: once rounded to float32 (0.1f) when it met the batch
+        Expression<Func<Tensor, Tensor, Tensor>> f = (x, w) => NpLoops.Fold(5, x, (double i, Tensor c) => Tanh(w * c + i / 10 + x));
+        var xb = Tensor.FromArray(new double[,] { { 0.1, -0.2, 0.4 }, { 0.5, 1, 2 } }, DType.Float64);
+        var w = Tensor.FromArray(new[] { 0.3, 0.2, 0.1 }, DType.Float64);
+        var one = f.Compile();
+        var each = Stack(Enumerable.Range(0, 2).Select(i => one(Lax.Unstack(xb, 0, i), w)).ToArray(), 0);
+        Assert.True(Close(f.Vmap([0, null]).Compile()(xb, w), each, 1e-15), "eager");
+        Assert.True(Close(f.Vmap([0, null]).Jit()(xb, w), each, 1e-15), "jit");
+        Expression<Func<Tensor, Tensor, Tensor>> loss = (x, w) => Sum(f.Invoke(x, w) * x);
+        var g = loss.Grad();
+        var eachG = Stack(Enumerable.Range(0, 2).Select(i => g.Compile()(Lax.Unstack(xb, 0, i), w)).ToArray(), 0);
+        Assert.True(Close(g.Vmap([0, null]).Jit()(xb, w), eachG, 1e-13), "vmapped gradient");
+    }
 }

@@ -27,7 +27,7 @@ public sealed class PrimitiveSpec
     public bool ReverseOnly { get; init; }
     /// <summary>False for functions with custom rules: Vmap refuses them (with a clear error) for now.</summary>
     public bool Batchable { get; init; } = true;
-    /// <summary>False when the Torch backend cannot compile the vmapped gradient (loops: their derivative runs per example, on the CPU backend only).</summary>
+    /// <summary>False when the Torch backend cannot compile the vmapped gradient (none now: a loop's derivative, run per example, is lowered too).</summary>
     public bool TorchBatchedGradient { get; init; } = true;
     /// <summary>Whether the spec's gradient can be differentiated again (loops: their reverse-mode primitives have no rules of their own yet).</summary>
     public bool SecondOrder { get; init; } = true;
@@ -198,12 +198,12 @@ public static class Specs
         S("Vmap.BroadcastBatch", x => Vmapped.BroadcastBatch(x, A(3)), t => Gen.Elements(new[] { 1, 2 }, new[] { 3, 2 }, new[] { 1 }).SelectMany(s => OneOfShape(t, s))),
         // control flow
         S("Cond", x => (double)Sum(x, null, false) > 0 ? Sin(x) * x : Cos(x), t => One(t)),
-        new() { Name = "Fold", Function = (Expression<Func<Tensor, Tensor>>)(x => NpLoops.Fold(3, x, (double i, Tensor c) => Sin(c) * x + i)), Inputs = t => One(t), TorchBatchedGradient = false, SecondOrder = false },
+        new() { Name = "Fold", Function = (Expression<Func<Tensor, Tensor>>)(x => NpLoops.Fold(3, x, (double i, Tensor c) => Sin(c) * x + i)), Inputs = t => One(t), SecondOrder = false },
         new() { Name = "Scan", Function = (Expression<Func<Tensor, Tensor>>)(x => Let(Scan(x, Sum(x, 0, false) * 0.5, (Tensor c, Tensor r) => Tuple(Sin(c) * r + 0.5 * c, c * r)), s => s.Item1 * 2 + Sum(s.Item2, 0, false))),
-            Inputs = t => One(t, minRank: 1), TorchBatchedGradient = false, SecondOrder = false },
+            Inputs = t => One(t, minRank: 1), SecondOrder = false },
         // Newton's square root of x^2 + 1 run by a While to a loose tolerance, then polished by three Newton steps (so that finite differences see a smooth function)
         new() { Name = "While", Function = (Expression<Func<Tensor, Tensor>>)(x => Let(x * x + 1, a => NpLoops.Fold(3, While(c => Max(Abs(c * c - a), null, false) > 1e-5 * Max(a, null, false), c => 0.5 * (c + a / c), a), (double i, Tensor y) => 0.5 * (y + a / y)))),
-            Inputs = t => One(t), TorchBatchedGradient = false, SecondOrder = false },
+            Inputs = t => One(t), SecondOrder = false },
         S("Cond(&&, ||, !, !=)", x => Let((double)Sum(x, null, false), s => !(s > 0 && s != 0.5 || s < -100) ? Exp(x) : x * x), t => One(t)),
     ];
 }

@@ -44,13 +44,4 @@ public class LoopTorchTests
         Expression<Func<Tensor, Tensor, Tensor>> byW = (ww, hh) => f.Invoke(hh, ww);
         Close(byW.Grad().JitTorch(TorchBackend.Cpu)(w, h), byW.Grad().Jit()(w, h));
     }
-
-    [Fact]
-    public void A_checkpointed_scan_gradient_is_refused_on_torch_with_a_clear_message()
-    {
-        Expression<Func<Tensor, Tensor, Tensor>> f = (xs, h) => Sum(Scan(xs, h, (Tensor c, Tensor x) => Tuple(Tanh(c + x), c), -1, 2).Item1);
-        var e = Assert.Throws<NotSupportedException>(() => f.Grad().JitTorch(TorchBackend.Cpu)(Xs, H));
-        Assert.Contains("checkpoint", e.Message);
-        Assert.Contains("CPU backend", e.Message);
-    }
 }

@@ -63,7 +63,7 @@ public class VmapTorchTests
     public void Per_example_gradients_on_torch_equal_those_on_cpu(string name)
     {
         var spec = Spec(name);
-        if (!spec.TorchBatchedGradient) return;   // vmap of a loop's gradient runs per example on the CPU backend only (VmapSpecTests)
+        if (!spec.TorchBatchedGradient) return;
         var check = new SpecCheck(spec);
         var grad = check.Gradient;   // (xs tuple, w) => xs tuple
         var vm = Ad.VmapCore(grad, grad.Type, [0, 0], null, null);
