@@ -76,7 +76,8 @@ internal sealed partial class Codegen
     /// </summary>
     (Codegen Child, ParameterExpression[][] Ins, int Lanes) PerExampleCode(BatchLoopPlan plan)
     {
-        var dtypes = plan.PerExample.Nodes.Where(n => n.Kind == Kind.Tensor && !(n.IsConst && n.Value is Tensor { IsWeak: true }))
+        // weak scalars given from outside (literals, C# doubles) take the lanes' dtype, as in eager code
+        var dtypes = plan.PerExample.Nodes.Where(n => n.Kind == Kind.Tensor && !((n.IsConst || n.IsInput) && plan.Avals[n] is { Weak: true }))
             .Select(n => plan.Avals[n]?.DType).Distinct().ToList();
         if (Fusion.Enabled && dtypes.Count == 1 && dtypes[0] is DType.Float32 or DType.Float64)
         {
@@ -90,7 +91,8 @@ internal sealed partial class Codegen
             }
         }
         var scalar = new Codegen(plan.Avals);
-        return (scalar, scalar.Emit(plan, n => n.Kind is Kind.Double or Kind.Float ? n.Kind.ClrType() : Elem(plan.Avals[n]!)), 1);
+        // a weak scalar from outside is read with its exact value (as a double), as eager code reads it
+        return (scalar, scalar.Emit(plan, n => n.Kind is Kind.Double or Kind.Float ? n.Kind.ClrType() : plan.Avals[n]!.Weak ? typeof(double) : Elem(plan.Avals[n]!)), 1);
     }
 
     /// <summary>Emits the per-example graph with its inputs bound to fresh locals (assigned by the loop).</summary>
@@ -146,7 +148,7 @@ internal sealed partial class Codegen
                 continue;
             }
             var a = plan.Avals[input]!;
-            var t = Elem(a);
+            var t = a.Weak ? typeof(double) : Elem(a);   // a weak scalar's exact value
             int s = a.Size;
             if (!batched)
             {
@@ -159,6 +161,7 @@ internal sealed partial class Codegen
                 }
                 continue;
             }
+            if (lane) t = child.LaneElem;   // vector loads read the lanes' element type
             var data = Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Data))!.MakeGenericMethod(t), Obj(outer));
             var arr = lane ? Assign(Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.ToColumns))!.MakeGenericMethod(t), data, Expression.Constant(b), Expression.Constant(s), Expression.Constant(bp)), t.MakeArrayType())
                            : Assign(data, t.MakeArrayType());
@@ -288,7 +291,8 @@ internal sealed class BatchLoopPlan
         {
             if (n.Kind is not (Kind.Tensor or Kind.Aval) || !Lead(n)) return null;
             foreach (var x in n.Args)
-                if (x.Kind is Kind.Tensor or Kind.Aval && !(x.IsConst && x.Value is Tensor { Rank: 0 }) && !Lead(x)) return null;
+                // a rank-0 tensor operand carries no batch axis (a weak scalar, or a C# double meeting the batch): shared
+                if (x.Kind is Kind.Tensor or Kind.Aval && !(x.Kind == Kind.Tensor && av.TryGetValue(x, out var xa) && xa is { Rank: 0 }) && !Lead(x)) return null;
         }
         if (b == 1) return null;
         plan.B = b;
@@ -323,6 +327,13 @@ internal sealed class BatchLoopPlan
                     // a constant given Vmap's size-1 batch axis (folded): its per-example value drops that axis
                     if (ct.Dims[0] != 1) throw new NotSupportedException();
                     return map[x] = nb.Const(Vmapped.View(ct, ct.Dims[1..]));
+                case Kind.Tensor when av[x]!.Rank == 0:
+                    {
+                        var inner = nb.Input(Kind.Tensor, x.Name);
+                        inAvals.Add(av[x]);
+                        plan.Operands.Add((x, inner, false));
+                        return map[x] = inner;
+                    }
                 case Kind.Tensor:
                     {
                         var a = av[x]!;

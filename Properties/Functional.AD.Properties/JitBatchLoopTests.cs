@@ -118,4 +118,22 @@ public class JitBatchLoopTests
         for (int i = 0; i < 10; i++)
             Assert.True(Row(got, i).AllClose(plain(Row(xs, i)), 1e-14, 1e-14), $"example {i}");
     }
+
+    /// <summary>A C# double held fixed meets the batch as a weak rank-0 tensor: the batch loop reads it once, for every example.</summary>
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    public void A_double_held_fixed_is_shared_by_every_example_of_the_batch_loop(DType dt)
+    {
+        Expression<Func<double, Tensor, Tensor>> g = (d, x) => Tanh(x * d + Math.Exp(d)) * x;
+        var vg = Ad.Vmap(g, inAxes: [null, 0]);
+        var xs = new Tensor(Enumerable.Range(0, 22).Select(i => 0.1 * i - 1).ToArray(), [11, 2]).AsType(dt);
+        var got = Ad.Jit(vg)(0.37, xs);
+        var plain = g.Compile();
+        double tol = dt == DType.Float32 ? 1e-6 : 1e-14;
+        for (int i = 0; i < 11; i++)
+            Assert.True(Row(got, i).AllClose(plain(0.37, Row(xs, i)), tol, tol), $"example {i}: {Row(got, i)} vs {plain(0.37, Row(xs, i))}");
+        Assert.Equal(dt, got.DType);
+        Assert.Contains("batch loop (11 examples", Ad.Show(vg, 0.37, xs));
+    }
 }
