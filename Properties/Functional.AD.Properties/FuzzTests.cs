@@ -159,40 +159,12 @@ public class FuzzLongRun(ITestOutputHelper output)
     [Trait("Category", "Fuzz")]
     public void Every_oracle_holds_on_FAD_FUZZ_PROGRAMS_random_programs()
     {
-        var setting = Environment.GetEnvironmentVariable("FAD_FUZZ_PROGRAMS");
-        if (string.IsNullOrWhiteSpace(setting))
+        var result = Fuzzer.LongRun(Oracles.All, "Fuzz report", "fuzz-report.md", output.WriteLine);
+        if (result is not { } r)
         {
             output.WriteLine("FAD_FUZZ_PROGRAMS is not set: the long fuzz run is skipped (dotnet cake --target=Fuzz --programs=100000 runs it).");
             return;
         }
-        int n = int.Parse(setting, CultureInfo.InvariantCulture);
-        int firstSeed = int.TryParse(Environment.GetEnvironmentVariable("FAD_FUZZ_SEED"), out var s) ? s : 1_000_000;
-        var options = ProgramOptions.Default;
-        if (int.TryParse(Environment.GetEnvironmentVariable("FAD_FUZZ_MAX_SIZE"), out var maxSize)) options = options with { MaxSize = maxSize };
-        var runs = new List<FuzzRun>();
-        // FAD_FUZZ_ORACLES=name1,name2 runs only the oracles whose names contain one of the parts
-        var only = Environment.GetEnvironmentVariable("FAD_FUZZ_ORACLES")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        foreach (var oracle in Oracles.All.Where(o => only is null || only.Any(part => o.Name.Contains(part, StringComparison.OrdinalIgnoreCase))))
-        {
-            var run = Fuzzer.Run(oracle, n, firstSeed, options);
-            runs.Add(run);
-            output.WriteLine($"{run.Oracle}: {run.Programs} programs, {run.FailureCount} failures, {run.Skipped} skipped, {run.Elapsed.TotalSeconds:F0} s");
-        }
-        var table = Fuzzer.Table(runs);
-        var details = string.Join("\n", runs.SelectMany(r => r.Failures.Select(f => $"### {r.Oracle}\n\n```csharp\n{f}\n```\n")));
-        var report = $"# Fuzz report\n\n`FAD_FUZZ_PROGRAMS={n}`, programs of at most {options.MaxSize} nodes, seeds {firstSeed}..{firstSeed + n - 1}, {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC\n\n{table}\n{details}";
-        output.WriteLine(report);
-        var path = Path.Combine(RepositoryRoot(), "artifacts", "fuzz-report.md");
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.WriteAllText(path, report);
-        output.WriteLine($"written to {path}");
-        Assert.True(runs.All(r => r.FailureCount == 0), report);
-    }
-
-    static string RepositoryRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "build.cake"))) return d.FullName;
-        return Directory.GetCurrentDirectory();
+        Assert.True(r.Ok, r.Report);
     }
 }

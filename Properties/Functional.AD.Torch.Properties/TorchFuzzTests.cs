@@ -84,41 +84,14 @@ public class TorchFuzzLongRun(ITestOutputHelper output)
     [Trait("Category", "Fuzz")]
     public void Torch_oracles_hold_on_FAD_FUZZ_PROGRAMS_random_programs()
     {
-        var setting = Environment.GetEnvironmentVariable("FAD_FUZZ_PROGRAMS");
-        if (string.IsNullOrWhiteSpace(setting))
+        if (string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("FAD_FUZZ_PROGRAMS")))
         {
             output.WriteLine("FAD_FUZZ_PROGRAMS is not set: the long fuzz run of the Torch oracles is skipped.");
             return;
         }
         torch.set_num_threads(1);
         TorchOracles.Register();
-        int n = int.Parse(setting, CultureInfo.InvariantCulture);
-        int firstSeed = int.TryParse(Environment.GetEnvironmentVariable("FAD_FUZZ_SEED"), out var s) ? s : 1_000_000;
-        var options = ProgramOptions.Default;
-        if (int.TryParse(Environment.GetEnvironmentVariable("FAD_FUZZ_MAX_SIZE"), out var maxSize)) options = options with { MaxSize = maxSize };
-        var only = Environment.GetEnvironmentVariable("FAD_FUZZ_ORACLES")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var runs = new List<FuzzRun>();
-        foreach (var oracle in TorchOracles.All.Where(o => only is null || only.Any(part => o.Name.Contains(part, StringComparison.OrdinalIgnoreCase))))
-        {
-            var run = Fuzzer.Run(oracle, n, firstSeed, options);
-            runs.Add(run);
-            output.WriteLine($"{run.Oracle}: {run.Programs} programs, {run.FailureCount} failures, {run.Skipped} skipped, {run.Elapsed.TotalSeconds:F0} s");
-        }
-        var table = Fuzzer.Table(runs);
-        var details = string.Join("\n", runs.SelectMany(r => r.Failures.Select(f => $"### {r.Oracle}\n\n```csharp\n{f}\n```\n")));
-        var report = $"# Fuzz report (Torch oracles)\n\n`FAD_FUZZ_PROGRAMS={n}`, programs of at most {options.MaxSize} nodes, seeds {firstSeed}..{firstSeed + n - 1}, {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC\n\n{table}\n{details}";
-        output.WriteLine(report);
-        var path = Path.Combine(RepositoryRoot(), "artifacts", "fuzz-report-torch.md");
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.WriteAllText(path, report);
-        output.WriteLine($"written to {path}");
-        Assert.True(runs.All(r => r.FailureCount == 0), report);
-    }
-
-    static string RepositoryRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "build.cake"))) return d.FullName;
-        return Directory.GetCurrentDirectory();
+        var r = Fuzzer.LongRun(TorchOracles.All, "Fuzz report (Torch oracles)", "fuzz-report-torch.md", output.WriteLine)!.Value;
+        Assert.True(r.Ok, r.Report);
     }
 }

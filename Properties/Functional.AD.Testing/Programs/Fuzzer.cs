@@ -25,6 +25,46 @@ public sealed record FuzzRun(string Oracle, int Programs, int Passed, int Skippe
 public static class Fuzzer
 {
     /// <summary>
+    /// The long run shared by the test assemblies: <c>FAD_FUZZ_PROGRAMS</c> programs (first seed <c>FAD_FUZZ_SEED</c>,
+    /// default 1,000,000; at most <c>FAD_FUZZ_MAX_SIZE</c> nodes) for each of <paramref name="oracles"/> whose name
+    /// contains one of the comma-separated parts of <c>FAD_FUZZ_ORACLES</c> (all when unset). Logs a line per oracle
+    /// and the report, and writes the report to <c>artifacts/</c><paramref name="reportFile"/> at the repository root.
+    /// Returns null when <c>FAD_FUZZ_PROGRAMS</c> is not set.
+    /// </summary>
+    public static (bool Ok, string Report)? LongRun(IEnumerable<IProgramOracle> oracles, string title, string reportFile, Action<string> log)
+    {
+        var setting = Environment.GetEnvironmentVariable("FAD_FUZZ_PROGRAMS");
+        if (string.IsNullOrWhiteSpace(setting)) return null;
+        int n = int.Parse(setting, CultureInfo.InvariantCulture);
+        int firstSeed = int.TryParse(Environment.GetEnvironmentVariable("FAD_FUZZ_SEED"), out var s) ? s : 1_000_000;
+        var options = ProgramOptions.Default;
+        if (int.TryParse(Environment.GetEnvironmentVariable("FAD_FUZZ_MAX_SIZE"), out var maxSize)) options = options with { MaxSize = maxSize };
+        var only = Environment.GetEnvironmentVariable("FAD_FUZZ_ORACLES")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var runs = new List<FuzzRun>();
+        foreach (var oracle in oracles.Where(o => only is null || only.Any(part => o.Name.Contains(part, StringComparison.OrdinalIgnoreCase))))
+        {
+            var run = Run(oracle, n, firstSeed, options);
+            runs.Add(run);
+            log($"{run.Oracle}: {run.Programs} programs, {run.FailureCount} failures, {run.Skipped} skipped, {run.Elapsed.TotalSeconds:F0} s");
+        }
+        var details = string.Join("\n", runs.SelectMany(r => r.Failures.Select(f => $"### {r.Oracle}\n\n```csharp\n{f}\n```\n")));
+        var report = $"# {title}\n\n`FAD_FUZZ_PROGRAMS={n}`, programs of at most {options.MaxSize} nodes, seeds {firstSeed}..{firstSeed + n - 1}, {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC\n\n{Table(runs)}\n{details}";
+        log(report);
+        var path = Path.Combine(RepositoryRoot(), "artifacts", reportFile);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, report);
+        log($"written to {path}");
+        return (runs.All(r => r.FailureCount == 0), report);
+    }
+
+    static string RepositoryRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "build.cake"))) return d.FullName;
+        return Directory.GetCurrentDirectory();
+    }
+
+    /// <summary>
     /// An FsCheck property: the oracle holds on every program. A failure is shrunk by FsCheck (see
     /// <see cref="ProgramGen.Shrink"/>) and labelled with the oracle's report of the smallest failing program.
     /// </summary>
