@@ -53,20 +53,21 @@ internal static class Transpose
             else if (n.Kind == Kind.Double) a = new V(b.Const(Aval.ScalarDouble));
             else if (n.Kind == Kind.Float) a = new V(b.Const(Aval.ScalarFloat));
             else if (n.Witness is { } w && map.TryGetValue(w, out var wm) && wm.Kind == Kind.Tensor) a = R.AvalOf(new V(wm));
-            else if (n.Op == Prims.FoldLin && n.Args[n.Params.Get<int>(1)] is var t0)
-                // a loop's tangent keeps the aval of its carry's tangent (its body cannot be run on avals like a branch)
-                a = linear.Contains(t0) ? LinearAval(t0) : R.AvalOf(new V(map[t0]));
             else if (n.Subgraphs.Length > 0)
             {
-                // a conditional over tangents (its witness lost when its branch was rebuilt): the shape its taken branch
-                // gives, run on zeros of the shapes of its linear operands (InferAval cannot run sub-graphs)
+                // a node with sub-graphs over tangents (its witness lost when its branch was rebuilt; InferAval cannot
+                // run sub-graphs): the node run on zeros of the shapes of its linear operands. A conditional runs its
+                // taken branch rewritten to return the aval; a loop's tangent (FoldLin, LoopLin, ...) runs its body
+                // on zero tangents, and its result's aval is taken
                 var args = n.Args.Select(x => !linear.Contains(x) ? map[x] : x.Kind switch
                 {
                     Kind.Double => b.Const(0.0),
                     Kind.Float => b.Const(0f),
                     _ => R.Zeros(LinearAval(x)).N,
                 }).ToArray();
-                a = new V(b.Apply(n.Op, args, n.Params, n.Subgraphs.Select(AvalOfOutput).ToArray()));
+                a = n.Op == Prims.Cond
+                    ? new V(b.Apply(n.Op, args, n.Params, n.Subgraphs.Select(AvalOfOutput).ToArray()))
+                    : R.AvalOf(new V(b.Apply(n.Op, args, n.Params, n.Subgraphs)));
             }
             else
             {

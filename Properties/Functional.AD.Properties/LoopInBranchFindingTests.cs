@@ -9,20 +9,23 @@ namespace Functional.AD.Properties;
 /// <c>c ? a : b</c> threw "No coercion operator is defined between types Tensor and Aval". Transposing the branch needs
 /// the aval of the loop's tangent (FoldLin); its witness was lost when the branch was rebuilt, and the fallback for
 /// nodes with sub-graphs (meant for conditionals) ran the loop with a body returning an aval, which gave a tensor.
-/// Fix (<c>Transforms/Transpose.cs</c>, <c>LinearAval</c>): a loop's tangent has its carry tangent's aval.
+/// Fix (<c>Transforms/Transpose.cs</c>, <c>LinearAval</c>): a node with sub-graphs other than a conditional (a loop's
+/// tangent: FoldLin, or LoopLin of Scan and While) is run on zero tangents and its result's aval taken.
 /// </summary>
 public class LoopInBranchFindingTests
 {
     static Tensor X => Tensor.FromArray(new[] { 0.3, -0.7, 1.1 }, DType.Float64);
     static Tensor W => Tensor.FromArray(new[] { 0.9, 0.5, -0.4 }, DType.Float64);
 
-    public static IEnumerable<object[]> Cases => [["no capture"], ["captured w"], ["w as the carry"]];
+    public static IEnumerable<object[]> Cases => [["no capture"], ["captured w"], ["w as the carry"], ["scan"], ["while"]];
 
     static Expression<Func<Tensor, Tensor, Tensor>> Function(string name) => name switch
     {
         "no capture" => (x, w) => (double)Sum(w, null, false) > 0 ? Sum(NpLoops.Fold(3, x, (double i, Tensor c) => Sin(c)), null, false) : Sum(x * w, null, false),
         "captured w" => (x, w) => (double)Sum(x, null, false) > 0 ? Sum(NpLoops.Fold(3, x, (double i, Tensor c) => Sin(c * w)), null, false) : Sum(x * w, null, false),
-        _ => (x, w) => (double)Sum(w, null, false) > 0 ? Sum(NpLoops.Fold(3, w, (double i, Tensor c) => Sin(c * x)), null, false) : Sum(x * w, null, false),
+        "w as the carry" => (x, w) => (double)Sum(w, null, false) > 0 ? Sum(NpLoops.Fold(3, w, (double i, Tensor c) => Sin(c * x)), null, false) : Sum(x * w, null, false),
+        "scan" => (x, w) => (double)Sum(w, null, false) > 0 ? Sum(Scan(Reshape(x, new[] { 3, 1 }), w, (Tensor c, Tensor r) => Tuple(Sin(c * r), c)).Item1, null, false) : Sum(x * w, null, false),
+        _ => (x, w) => (double)Sum(w, null, false) > 0 ? Sum(While(c => Max(c, null, false) < 5.0, c => c * 1.5, x * w + 3), null, false) : Sum(x * w, null, false),
     };
 
     [Theory]
