@@ -86,7 +86,7 @@ internal sealed partial class Codegen
             if (plan.B >= lanes)
             {
                 var child = new Codegen(plan.Avals) { Lane = vec, LaneElem = et };
-                try { return (child, child.Emit(plan, _ => vec), lanes); }
+                try { return (child, child.Emit(plan, n => n.Kind is Kind.Double or Kind.Float ? n.Kind.ClrType() : vec), lanes); }
                 catch (LaneBail) { }
             }
         }
@@ -106,8 +106,7 @@ internal sealed partial class Codegen
             int s = input.Kind == Kind.Tensor ? plan.Avals[input]!.Size : 1;
             ins[k] = Enumerable.Range(0, s).Select(j => Expression.Variable(t, $"in{k}_{j}")).ToArray();
             if (input.Kind == Kind.Tensor) SetElems(input, ins[k]);
-            else if (Lane is null) obj[input] = ins[k][0];
-            else { var v = Expression.Variable(input.Kind.ClrType(), $"in{k}"); ins[k] = [v]; obj[input] = v; }
+            else obj[input] = ins[k][0];   // a C# scalar of the enclosing code, as it is
         }
         foreach (var n in plan.PerExample.Nodes) if (!n.IsInput && plan.Live.Contains(n)) EmitNode(n);
         foreach (var (_, inner) in plan.Outputs) Elems(inner, Lane ?? Elem(plan.Avals[inner]!));
@@ -216,7 +215,7 @@ internal sealed partial class Codegen
             reduced.Add((result, acc, ra, mean));
         }
         var brk = Expression.Label("batchDone");
-        var perIteration = ins.Select((x, k) => (x, k)).Where(p => plan.Operands[p.k].Batched && p.x.Length > 0 && plan.Operands[p.k].Input.Kind == Kind.Tensor).SelectMany(p => p.x);
+        var perIteration = ins.Where((_, k) => plan.Operands[k].Batched).SelectMany(x => x);
         var body = Expression.Block(typeof(void), [.. perIteration, .. child.Vars, .. (mask is null ? Array.Empty<ParameterExpression>() : [mask])], [.. loads, .. child.Stmts, .. stores, Expression.AddAssign(i, Expression.Constant(lanes))]);
         Vars.AddRange(hoisted);
         Stmts.Add(Expression.Assign(i, Expression.Constant(0)));
