@@ -360,7 +360,7 @@ internal sealed class BatchLoopPlan
                 if (!plan.Region.Contains(n)) continue;
                 if (n.Kind == Kind.Aval) { Operand(n); continue; }
                 var args = n.Args.Select(x => plan.Region.Contains(x) && x.Kind == Kind.Tensor ? map[x] : Operand(x)).ToArray();
-                var prms = n.Op == Prims.InferAval ? new Params(n.Params[0], n.Params[1], n.Params[2], (n.Params.Count > 3 ? (int)n.Params[3]! : 0) - 1) : n.Params;
+                var prms = Vmapped.ShiftBatch(n, -1);
                 map[n] = nb.Apply(n.Op, args, prms, n.Subgraphs, 0);
             }
         }

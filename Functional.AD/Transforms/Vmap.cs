@@ -57,7 +57,7 @@ internal static class Vmap
                     args[i] = b.Apply(Prims.AddBatchAxis, [b.Apply(Prims.FromFloat, [a], null, null, 0)], null, null, 0);
             }
             // shape inference of a node that is now batched: the node it describes gets one more batch axis
-            var prms = n.Op == Prims.InferAval ? new Params(n.Params[0], n.Params[1], n.Params[2], (n.Params.Count > 3 ? (int)n.Params[3]! : 0) + 1) : n.Params;
+            var prms = Vmapped.ShiftBatch(n, 1);
             var r = b.Apply(n.Op, args, prms, n.Subgraphs, n.Batch + 1);
             r.Source ??= n.Source;
             batched.Add(r);

@@ -11,6 +11,13 @@ internal static class Vmapped
 {
     // ------------------------------------------------------------------ entry points
 
+    /// <summary>
+    /// The parameters of node <paramref name="n"/> when it is re-applied with <paramref name="by"/> more batch axes: the
+    /// same, except for shape inference (<c>InferAval</c>), whose last parameter is the batch count of the node it describes.
+    /// </summary>
+    public static Params ShiftBatch(Node n, int by) =>
+        n.Op == Prims.InferAval ? new Params(n.Params[0], n.Params[1], n.Params[2], (n.Params.Count > 3 ? (int)n.Params[3]! : 0) + by) : n.Params;
+
     /// <summary>Applies <paramref name="p"/> at batch count <paramref name="k"/> to boxed operands.</summary>
     public static object Run(Primitive p, Params prms, int k, object[] args)
     {
