@@ -14,7 +14,7 @@ internal delegate V?[] TransposeRule(RuleCtx c, V ct);
 /// written as C# (its eager method), its result kind, its JVP rule, its transpose rule when it is linear, and
 /// its printing. Primitives are compared by reference; <see cref="Name"/> is only for printing.
 /// </summary>
-public sealed class Primitive
+public sealed partial class Primitive
 {
     /// <summary>The name used when printing.</summary>
     public string Name { get; }
