@@ -155,6 +155,37 @@ public static partial class Np
     /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The smaller of each pair.</returns>
     public static Tensor Minimum(Tensor a, Tensor b) => Binary<MinOp>("Minimum", a, b);
 
+    /// <summary><c>ln(1 + x)</c> elementwise, accurate near 0 (<c>Log1p(1e-8f)</c> is <c>1e-8f</c>, where <c>Log(1 + x)</c> gives 0).
+    /// Example: <c>Log1p(0)</c> is <c>0</c>.</summary>
+    /// <param name="x">The operand (at least -1).</param><returns>The logarithm of one plus x.</returns>
+    public static Tensor Log1p(Tensor x) => Eager.Map(Prims.Log1p, x);
+
+    /// <summary><c>e^x - 1</c> elementwise, accurate near 0 (<c>Expm1(1e-8f)</c> is <c>1e-8f</c>, where <c>Exp(x) - 1</c> gives 0).
+    /// Example: <c>Expm1(0)</c> is <c>0</c>.</summary>
+    /// <param name="x">The operand.</param><returns>The exponential minus one.</returns>
+    public static Tensor Expm1(Tensor x) => Eager.Map(Prims.Expm1, x);
+
+    /// <summary>The error function <c>erf x = 2/√π ∫₀ˣ e^(-t²) dt</c> elementwise. Example: <c>Erf(0)</c> is <c>0</c>; <c>Erf(1) ≈ 0.8427</c>.</summary>
+    /// <param name="x">The operand.</param><returns>The error function.</returns>
+    public static Tensor Erf(Tensor x) => Eager.Map(Prims.Erf, x);
+
+    /// <summary><c>arctan x</c> elementwise, in radians (between -π/2 and π/2). Example: <c>Atan(1)</c> is <c>π/4 ≈ 0.7854</c>.</summary>
+    /// <param name="x">The operand.</param><returns>The arctangent.</returns>
+    public static Tensor Atan(Tensor x) => Eager.Map(Prims.Atan, x);
+
+    /// <summary><c>x²</c> elementwise. Example: <c>Square([-3, 2])</c> is <c>[9., 4.]</c>.</summary>
+    /// <param name="x">The operand.</param><returns>The squares.</returns>
+    public static Tensor Square(Tensor x) => Eager.Map(Prims.Square, x);
+
+    /// <summary>
+    /// <c>min(max(x, lo), hi)</c> elementwise, broadcasting all three (numpy's and JAX's <c>clip</c>); NaN propagates.
+    /// The derivative flows to <paramref name="x"/> between the bounds (at a bound too) and to the bound that is exceeded outside them.
+    /// Example: <c>Clip([-2, 0.5, 3], -1, 1)</c> is <c>[-1., 0.5, 1.]</c>.
+    /// </summary>
+    /// <param name="x">The values.</param><param name="lo">The lower bound.</param><param name="hi">The upper bound (at least <paramref name="lo"/>).</param>
+    /// <returns>The clipped values.</returns>
+    public static Tensor Clip(Tensor x, Tensor lo, Tensor hi) => Minimum(Maximum(x, lo), hi);
+
     /// <summary>Mask <c>a &gt; b ? 1 : 0</c>, broadcasting, in the promoted dtype. Example: <c>Greater([1, 3], 2)</c> is <c>[0., 1.]</c>.</summary>
     /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>
     public static Tensor Greater(Tensor a, Tensor b) => Binary<CompareOp<GreaterTest>>("Greater", a, b);

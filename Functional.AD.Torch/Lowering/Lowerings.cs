@@ -178,6 +178,12 @@ internal static class Lowerings
         [Prims.Pow] = Ew((a, b) => a.pow(b)),
         [Prims.Maximum] = Ew((a, b) => torch.maximum(a, b)),
         [Prims.Minimum] = Ew((a, b) => torch.minimum(a, b)),
+        [Prims.Log1p] = Ew(a => a.log1p()),
+        [Prims.Expm1] = Ew(a => a.expm1()),
+        [Prims.Erf] = Ew(a => a.erf()),
+        [Prims.Atan] = Ew(a => a.atan()),
+        [Prims.Square] = Ew(a => a.square()),
+        [Prims.Clip] = new TensorOp((c, x) => torch.minimum(torch.maximum(x[0]!, x[1]!), x[2]!), Elementwise: true),
 
         // comparisons give 0/1 masks in the promoted dtype; on scalars they are host code
         [Prims.Greater] = new TensorOp((c, x) => Mask(c, x[0]!.gt(x[1]!)), Elementwise: true),

@@ -46,17 +46,6 @@ internal sealed class ArenaPool
 /// </summary>
 internal static class Pooling
 {
-    /// <summary>Eager kernels whose result is always a fresh tensor that does not share its operands' storage.</summary>
-    static readonly HashSet<Primitive> freshEager =
-    [
-        Prims.Add, Prims.Sub, Prims.Mul, Prims.Div, Prims.Neg, Prims.Exp, Prims.Log, Prims.Tanh, Prims.Sin, Prims.Cos, Prims.Sqrt,
-        Prims.Abs, Prims.Sigmoid, Prims.Maximum, Prims.Minimum, Prims.Softmax, Prims.LogSoftmax,
-        Prims.Dot, Prims.DotTA, Prims.DotTB, Prims.MatMul, Prims.MatMulTA, Prims.MatMulTB,
-    ];
-
-    static readonly HashSet<Primitive> aliasing = [Prims.BroadcastTo, Prims.ReshapeTo];
-    static readonly HashSet<Primitive> reductions = [Prims.SumTo, Prims.Sum, Prims.Mean];
-
     public static HashSet<Node> Plan(Graph g, Dictionary<Node, Aval?> av)
     {
         var users = new Dictionary<Node, List<Node>>(RefEq<Node>.Instance);
@@ -83,19 +72,19 @@ internal static class Pooling
         {
             if (u.Batch != 0 || u.Subgraphs.Length > 0) return false;
             // a reduction to fewer elements makes a fresh result; one to as many (over axes of length 1) might be a view
-            if (reductions.Contains(u.Op))
+            var result = u.Op.Cpu?.Result ?? EagerResult.MayKeep;
+            if (result == EagerResult.Reduction)
             {
                 if (av.TryGetValue(u, out var ua) && ua is not null && av[n] is { } na && ua.Size < na.Size) continue;
                 if (!OnlyRead(u, users, outputs, av, depth + 1)) return false;
                 continue;
             }
-            if (aliasing.Contains(u.Op))
+            if (result == EagerResult.View)
             {
                 if (!OnlyRead(u, users, outputs, av, depth + 1)) return false;
                 continue;
             }
-            if (Fusion.VectorOp(u.Op) is not null && u.Op != Prims.StopGradient) continue;   // fused, unrolled, or a fresh eager result
-            if (freshEager.Contains(u.Op)) continue;
+            if (result == EagerResult.Fresh) continue;   // fused, unrolled, a GEMM, or a fresh eager result
             if (u.Kind == Kind.Aval) continue;   // AvalOf, shape rules: shapes only
             return false;
         }

@@ -117,15 +117,18 @@ internal sealed partial class Codegen
 
     void SetElems(Node n, Expression[] e) { elems[n] = e; converted[(n, e.Length > 0 ? e[0].Type : Elem(av[n]!))] = e; }
 
+    /// <summary>The CPU columns of an elementwise primitive: its element code (<see cref="Primitive.Scalar"/>) is all it needs.</summary>
+    static readonly CpuLowering ElementwiseLowering = new();
+
     void EmitNode(Node n)
     {
         if (n.IsConst) return;
         var a = AvalOf(n);
-        var low = CpuTable.For(n.Op);
+        var low = n.Op.Cpu ?? (n.Op.Scalar is not null ? ElementwiseLowering : null);
         if (n.Kind == Kind.Aval && a is not null) { obj[n] = Expression.Constant(a); How[n] = "shape"; return; }
         if (n.Batch == 0 && n.Kind == Kind.Tensor && a is not null && low is not null && TryLower(n, a, low)) return;
         if (Lane is not null && !(n.Batch == 0 && n.Kind == Kind.Tensor && a is not null && low is not null && TryLower(n, a, low))) throw new LaneBail();
-        if (n.Batch == 0 && (n.Op == Prims.ToDouble || n.Op == Prims.ToFloat) && elems.ContainsKey(n.Args[0]) && !av[n.Args[0]]!.Weak)
+        if (n.Batch == 0 && low is { ReadsScalar: true } && elems.ContainsKey(n.Args[0]) && !av[n.Args[0]]!.Weak)
         {
             obj[n] = Assign(Expression.Convert(Elems(n.Args[0], Elem(av[n.Args[0]]!))[0], n.Kind.ClrType()));
             How[n] = "scalar";
@@ -138,7 +141,7 @@ internal sealed partial class Codegen
         How[n] = "eager";
     }
 
-    bool TryLower(Node n, Aval a, Lowering low)
+    bool TryLower(Node n, Aval a, CpuLowering low)
     {
         if (low.IdentityWhenSameAval && n.Args[0].Kind == Kind.Tensor && a.Equals(AvalOf(n.Args[0])))
         {
@@ -159,7 +162,7 @@ internal sealed partial class Codegen
             How[n] = "constant";
             return true;
         }
-        if (low.Scalar is not null && a.Size <= Tiny && n.Args.All(x => x.Kind is Kind.Double or Kind.Float || x.Kind == Kind.Tensor && AvalOf(x) is not null))
+        if (n.Op.Scalar is { } scalar && a.Size <= Tiny && n.Args.All(x => x.Kind is Kind.Double or Kind.Float || x.Kind == Kind.Tensor && AvalOf(x) is not null))
         {
             var t = Lane ?? Elem(a);
             var ops = n.Args.Select(x => Elems(x, t)).ToArray();
@@ -170,7 +173,7 @@ internal sealed partial class Codegen
             {
                 Unravel(i, a.Dims, idx);
                 var xs = ops.Select((o, k) => o[BroadcastIndex(idx, dims[k])]).ToArray();
-                r[i] = Assign(Lane is not null ? LaneOp(n.Op, xs) : low.Scalar(xs, t), t);
+                r[i] = Assign(Lane is not null ? LaneOp(n.Op, xs) : scalar(xs, t), t);
             }
             SetElems(n, r);
             How[n] = "unrolled";
@@ -192,7 +195,7 @@ internal sealed partial class Codegen
     /// A linear or bilinear node of tiny size: its coefficients are found at specialisation by running the eager
     /// method on one-hot operands, then each output element is written as a sum of products of operand elements.
     /// </summary>
-    bool TryProbe(Node n, Aval a, Lowering low)
+    bool TryProbe(Node n, Aval a, CpuLowering low)
     {
         var lin = low.Bilinear ? [0, 1] : low.Linear!.Length == 0 ? Enumerable.Range(0, n.Args.Length).ToArray() : low.Linear;
         // every other operand must be known now
@@ -225,7 +228,7 @@ internal sealed partial class Codegen
     }
 
     /// <summary>Runs the eager method on one-hot operands: per output element, its terms (coefficient and operand elements).</summary>
-    ProbeCache.Term[][] Probe(Node n, Aval a, Lowering low, int[] lin)
+    ProbeCache.Term[][] Probe(Node n, Aval a, CpuLowering low, int[] lin)
     {
         var args = n.Args.Select(x => Dummy(x)).ToArray();
         var terms = Enumerable.Range(0, a.Size).Select(_ => new List<ProbeCache.Term>()).ToArray();

@@ -64,10 +64,8 @@ internal sealed partial class Codegen
     /// <summary>An elementwise primitive on lane vectors (the vector helpers of the fused loops), or a bail-out.</summary>
     Expression LaneOp(Primitive p, Expression[] xs)
     {
-        var name = Fusion.VectorOp(p) ?? throw new LaneBail();
-        var (ops, _, _) = Fusion.Width(LaneElem);
-        var m = ops.GetMethod(name)!.MakeGenericMethod(LaneElem);
-        return Expression.Call(m, xs.Select(x => x.Type == Lane ? x : Splat(x, Lane!)));
+        var vector = p.Vector ?? throw new LaneBail();
+        return vector(VectorCode.For(LaneElem), xs.Select(x => x.Type == Lane ? x : Splat(x, Lane!)).ToArray());
     }
 
     /// <summary>
@@ -401,7 +399,7 @@ internal sealed class BatchLoopPlan
         while (stack.Count > 0)
         {
             var n = stack.Pop();
-            if (!plan.Live.Add(n) || n.Op == Prims.AvalOf || CpuTable.For(n.Op) is { ShapeOnly: true }) continue;
+            if (!plan.Live.Add(n) || n.Kind == Kind.Aval || n.Op.Cpu is { ShapeOnly: true }) continue;
             foreach (var x in n.Args) stack.Push(x);
         }
         try { plan.Avals = ShapeInference.Run(plan.PerExample, inAvals); }

@@ -101,7 +101,7 @@ internal sealed partial class Codegen
             var v = Expression.Variable(vecT);
             vvars.Add(v);
             var args = m.Args.Select(x => vals.TryGetValue(x, out var e) ? e : splats[x]).ToArray();
-            vbody.Add(Expression.Assign(v, Expression.Call(ops.GetMethod(Fusion.VectorOp(m.Op)!)!.MakeGenericMethod(t), args)));
+            vbody.Add(Expression.Assign(v, m.Op.Vector!(new VectorCode(ops, t), args)));
             vals[m] = v;
             if (outs.TryGetValue(m, out var o)) vbody.Add(Expression.Call(store, v, o, i));
         }
@@ -118,7 +118,7 @@ internal sealed partial class Codegen
         {
             var v = Expression.Variable(t);
             svars.Add(v);
-            sbody.Add(Expression.Assign(v, Primitive.Conv(CpuTable.For(m.Op)!.Scalar!(m.Args.Select(x => svals[x]).ToArray(), t), t)));
+            sbody.Add(Expression.Assign(v, Primitive.Conv(m.Op.Scalar!(m.Args.Select(x => svals[x]).ToArray(), t), t)));
             svals[m] = v;
             if (outs.TryGetValue(m, out var o)) sbody.Add(Expression.Assign(Expression.ArrayAccess(o, i), v));
         }

@@ -14,15 +14,6 @@ namespace Functional.AD;
 /// </summary>
 internal static class Fusion
 {
-    /// <summary>Primitives with a vector form, by the name of their method in <see cref="Vec512Ops"/>/<see cref="Vec256Ops"/>.</summary>
-    static readonly Dictionary<Primitive, string> VectorOps = new()
-    {
-        [Prims.Add] = "Add", [Prims.Sub] = "Sub", [Prims.Mul] = "Mul", [Prims.Div] = "Div", [Prims.Neg] = "Neg",
-        [Prims.StopGradient] = "Id", [Prims.Exp] = "Exp", [Prims.Log] = "Log", [Prims.Tanh] = "Tanh", [Prims.Sigmoid] = "Sigmoid",
-        [Prims.Sqrt] = "Sqrt", [Prims.Abs] = "Abs", [Prims.Greater] = "Greater", [Prims.Less] = "Less",
-        [Prims.GreaterEqual] = "GreaterEqual", [Prims.LessEqual] = "LessEqual", [Prims.Equal] = "Equal", [Prims.Where] = "Where",
-    };
-
     /// <summary>Whether vector code is available at all (else nothing is fused).</summary>
     public static bool Enabled => Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated;
 
@@ -33,8 +24,6 @@ internal static class Fusion
             return (typeof(Vec512Ops), typeof(Vector512<>).MakeGenericType(t), t == typeof(double) ? 8 : 16);
         return (typeof(Vec256Ops), typeof(Vector256<>).MakeGenericType(t), t == typeof(double) ? 4 : 8);
     }
-
-    public static string? VectorOp(Primitive p) => VectorOps.TryGetValue(p, out var s) ? s : null;
 
     /// <summary>How an operand enters a member's loop body.</summary>
     public enum Operand { Member, Full, Scalar }
@@ -63,7 +52,7 @@ internal static class Fusion
     /// <summary>Whether node <paramref name="n"/> may be a member of a fused chain.</summary>
     static bool Fusable(Node n, Dictionary<Node, Aval?> av)
     {
-        if (n.IsInput || n.IsConst || n.Batch != 0 || n.Kind != Kind.Tensor || !n.Op.Elementwise || VectorOp(n.Op) is null) return false;
+        if (n.IsInput || n.IsConst || n.Batch != 0 || n.Kind != Kind.Tensor || !n.Op.Elementwise || n.Op.Vector is null) return false;
         if (!av.TryGetValue(n, out var a) || a is null || a.Size <= Codegen.Tiny) return false;
         if (a.DType is not (DType.Float32 or DType.Float64)) return false;
         foreach (var x in n.Args)

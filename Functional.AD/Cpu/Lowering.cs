@@ -1,18 +1,29 @@
-using System.Linq.Expressions;
-using System.Reflection;
-
 namespace Functional.AD;
 
-/// <summary>
-/// How the CPU jit lowers one primitive when its shapes are known: the CPU column of the one table, keyed by the
-/// primitive. A primitive without an entry (or whose shapes are too large for the rule) is lowered by calling its eager
-/// method, which is real and correct, so every expression jits.
-/// </summary>
-internal sealed class Lowering
+/// <summary>How an eager call of a primitive treats its operands' storage, which decides whether an operand may live in
+/// a per-call arena buffer (see <see cref="Pooling"/>).</summary>
+internal enum EagerResult
 {
-    /// <summary>Elementwise: the scalar code of one element, given the operands' elements in the result's element type.</summary>
-    public Func<Expression[], Type, Expression>? Scalar;
-    /// <summary>Linear in the tensor operands at these positions (jointly); the other operands must be known at specialisation.</summary>
+    /// <summary>The result may keep an operand's storage (the safe default).</summary>
+    MayKeep,
+    /// <summary>The result is always a fresh tensor: operands are only read.</summary>
+    Fresh,
+    /// <summary>The result may be a view of operand 0 (a reshape or broadcast): its own uses decide.</summary>
+    View,
+    /// <summary>A reduction: fresh when it has fewer elements than operand 0, else possibly a view.</summary>
+    Reduction,
+}
+
+/// <summary>
+/// How the CPU jit lowers one primitive when its shapes are known: the CPU columns of the primitive's declaration
+/// (<see cref="Primitive.Cpu"/>, filled by its family in <c>Prims</c>). Elementwise primitives need nothing here beyond
+/// their <see cref="Primitive.Scalar"/> and <see cref="Primitive.Vector"/> forms. A primitive without CPU columns (or
+/// whose shapes are too large for them) is lowered by calling its eager method, which is real and correct, so every
+/// expression jits.
+/// </summary>
+internal sealed class CpuLowering
+{
+    /// <summary>Linear in the tensor operands at these positions (jointly; empty: every operand); the other operands must be known at specialisation.</summary>
     public int[]? Linear;
     /// <summary>Bilinear in operands 0 and 1 (the products); other operands must be known at specialisation.</summary>
     public bool Bilinear;
@@ -22,60 +33,8 @@ internal sealed class Lowering
     public bool IdentityWhenSameAval;
     /// <summary>A matrix-product kernel for large operands (see <see cref="Gemm"/>): (a, b, transposeA, transposeB).</summary>
     public (bool TA, bool TB)? Product;
-}
-
-/// <summary>The CPU lowering table.</summary>
-internal static class CpuTable
-{
-    static readonly Dictionary<Primitive, Lowering> table = Build();
-
-    public static Lowering? For(Primitive p) => table.TryGetValue(p, out var l) ? l : null;
-
-    static Expression Const(Type t, double v) => t == typeof(double) ? Expression.Constant(v) : Expression.Constant((float)v);
-
-    /// <summary>Calls the primitive's scalar method for the element type (Math for double, MathF for float).</summary>
-    static Func<Expression[], Type, Expression> Method(Primitive p) => (a, t) =>
-    {
-        var m = t == typeof(float) && p.FloatMethod is not null ? p.FloatMethod : p.DoubleMethod!;
-        var ps = m.GetParameters();
-        var call = Expression.Call(m, a.Select((x, i) => Primitive.Conv(x, ps[i].ParameterType)));
-        return Primitive.Conv(call, t);
-    };
-
-    static Dictionary<Primitive, Lowering> Build()
-    {
-        var d = new Dictionary<Primitive, Lowering>();
-        void Scalar(Primitive p, Func<Expression[], Type, Expression> f) => d[p] = new Lowering { Scalar = f };
-
-        Scalar(Prims.Add, (a, _) => Expression.Add(a[0], a[1]));
-        Scalar(Prims.Sub, (a, _) => Expression.Subtract(a[0], a[1]));
-        Scalar(Prims.Mul, (a, _) => Expression.Multiply(a[0], a[1]));
-        Scalar(Prims.Div, (a, _) => Expression.Divide(a[0], a[1]));
-        Scalar(Prims.Neg, (a, _) => Expression.Negate(a[0]));
-        Scalar(Prims.StopGradient, (a, _) => a[0]);
-        foreach (var p in new[] { Prims.Exp, Prims.Log, Prims.Tanh, Prims.Sin, Prims.Cos, Prims.Sqrt, Prims.Abs, Prims.Sign, Prims.Sigmoid,
-                                  Prims.Softplus, Prims.Relu, Prims.Pow, Prims.Maximum, Prims.Minimum })
-            Scalar(p, Method(p));
-        foreach (var (p, op) in new[] { (Prims.Greater, ExpressionType.GreaterThan), (Prims.Less, ExpressionType.LessThan),
-                                        (Prims.GreaterEqual, ExpressionType.GreaterThanOrEqual), (Prims.LessEqual, ExpressionType.LessThanOrEqual),
-                                        (Prims.Equal, ExpressionType.Equal) })
-            Scalar(p, (a, t) => Expression.Condition(Expression.MakeBinary(op, a[0], a[1]), Const(t, 1), Const(t, 0)));
-        Scalar(Prims.Where, (a, t) => Expression.Condition(Expression.NotEqual(a[0], Const(t, 0)), a[1], a[2]));
-
-        foreach (var p in new[] { Prims.Transpose, Prims.Reshape, Prims.ReshapeTo, Prims.BroadcastToShape, Prims.BroadcastTo, Prims.SumTo,
-                                  Prims.Sum, Prims.Mean, Prims.ExpandReduced, Prims.ExpandReducedMean, Prims.Take, Prims.ScatterAdd,
-                                  Prims.SplitPart, Prims.PadPart, Prims.Unstack, Prims.StackPart })
-            d[p] = new Lowering { Linear = [0] };
-        foreach (var p in new[] { Prims.Concatenate, Prims.Stack }) d[p] = new Lowering { Linear = [] };   // every operand
-        foreach (var p in new[] { Prims.SumTo, Prims.BroadcastTo, Prims.ReshapeTo }) d[p].IdentityWhenSameAval = true;
-        d[Prims.Dot] = new Lowering { Bilinear = true, Product = (false, false) };
-        d[Prims.DotTA] = new Lowering { Bilinear = true, Product = (false, true) };
-        d[Prims.DotTB] = new Lowering { Bilinear = true, Product = (true, false) };
-        foreach (var p in new[] { Prims.MatMul, Prims.MatMulTA, Prims.MatMulTB }) d[p] = new Lowering { Bilinear = true };
-        d[Prims.MatMul].Product = (false, false);
-        d[Prims.MatMulTA].Product = (false, true);   // 2-D: g b^T
-        d[Prims.MatMulTB].Product = (true, false);   // 2-D: a^T g
-        foreach (var p in new[] { Prims.Zeros, Prims.Ones, Prims.GradSeed }) d[p] = new Lowering { ShapeOnly = true };
-        return d;
-    }
+    /// <summary>Reads one element of a tensor into a C# scalar (ToDouble, ToFloat): an unrolled operand is read directly.</summary>
+    public bool ReadsScalar;
+    /// <summary>How its eager call treats its operands' storage.</summary>
+    public EagerResult Result = EagerResult.MayKeep;
 }

@@ -9,9 +9,6 @@ namespace Functional.AD;
 /// </summary>
 internal static class ShapeInference
 {
-    static readonly HashSet<Primitive> binary = [Prims.Add, Prims.Sub, Prims.Mul, Prims.Div, Prims.Pow, Prims.Maximum, Prims.Minimum];
-    static readonly HashSet<Primitive> unary = [Prims.Neg, Prims.Exp, Prims.Log, Prims.Tanh, Prims.Sin, Prims.Cos, Prims.Sqrt, Prims.Abs,
-                                                Prims.Sign, Prims.Sigmoid, Prims.Softplus, Prims.Relu, Prims.StopGradient];
 
     public static Dictionary<Node, Aval?> Run(Graph g, IReadOnlyList<Aval?> inputs)
     {
@@ -64,8 +61,8 @@ internal static class ShapeInference
         if (n.Op == Prims.Custom) return Run(n.Subgraphs[0], n.Args.Select(a => av[a]).ToArray())[n.Subgraphs[0].Outputs[0]];
         if (n.Kind == Kind.Aval) return ShapeOnlyAval(n, args, kinds);
         if (n.Kind != Kind.Tensor) return null;
-        if (unary.Contains(n.Op) && kinds[0] == Kind.Tensor) return args[0];
-        if (n.Batch == 0 && binary.Contains(n.Op))
+        if (n.Op.Family == PrimFamily.UnaryElementwise && kinds[0] == Kind.Tensor) return Accepted(n.Op, args[0]);
+        if (n.Batch == 0 && n.Op.Family == PrimFamily.BinaryElementwise && n.Op.KindRule is null && args.Length == 2)
         {
             var (a, aw) = Operand(args[0], kinds[0]);
             var (b, bw) = Operand(args[1], kinds[1]);
@@ -73,7 +70,7 @@ internal static class ShapeInference
             if (dims is not null)
             {
                 var (dt, weak) = DTypes.Promote(a.DType, aw, b.DType, bw);
-                return new Aval(dims, dt, weak, adopt: true);
+                return Accepted(n.Op, new Aval(dims, dt, weak, adopt: true));
             }
         }
         return Rt.InferAval(n.Op, n.Params, kinds, args, n.Batch);
@@ -102,6 +99,11 @@ internal static class ShapeInference
         catch (AdException) { throw; }
         catch (Exception) { return null; }
     }
+
+    /// <summary>The result aval, when the primitive takes its dtype (<see cref="Primitive.Accepts"/>); else a shape error saying which it takes.</summary>
+    static Aval Accepted(Primitive p, Aval a) =>
+        p.Accepts.Contains(a.DType) ? a
+            : throw new ShapeException($"Np.{p.Name}", [a], $"it takes {string.Join(" or ", p.Accepts.Select(DTypes.Name))} tensors, not {DTypes.Name(a.DType)}");
 
     /// <summary>A C# double or float combined with a tensor is a weak scalar (it takes the tensor's dtype).</summary>
     static (Aval, bool) Operand(Aval a, Kind k) => k == Kind.Tensor ? (a, a.Weak) : (Aval.ScalarFloat, true);

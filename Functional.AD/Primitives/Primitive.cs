@@ -9,15 +9,62 @@ internal delegate V? JvpRule(RuleCtx c, V?[] t);
 /// <summary>Transpose rule of a linear primitive: cotangents of its linear operands given the output's cotangent.</summary>
 internal delegate V?[] TransposeRule(RuleCtx c, V ct);
 
+/// <summary>The code of one element of an elementwise primitive: the operands' elements, all of element type <c>t</c>
+/// (<c>double</c> or <c>float</c>), give the result's element of type <c>t</c>.</summary>
+internal delegate Expression ScalarForm(Expression[] x, Type t);
+
+/// <summary>The code of one vector of elements of an elementwise primitive (fused loops and the batch loop's lanes):
+/// the operands as vectors of the width and element type that <paramref name="v"/> describes.</summary>
+internal delegate Expression VectorForm(VectorCode v, Expression[] x);
+
+/// <summary>The family a primitive is declared through; the family fills the columns its members share.</summary>
+internal enum PrimFamily
+{
+    /// <summary>Inputs, constants and shape helpers: no arithmetic of their own.</summary>
+    Structure,
+    /// <summary>Elementwise on one operand (<c>Tanh</c>, <c>Log1p</c>).</summary>
+    UnaryElementwise,
+    /// <summary>Elementwise on two or more operands with numpy broadcasting (<c>Add</c>, <c>Pow</c>, <c>Clip</c>).</summary>
+    BinaryElementwise,
+    /// <summary>Reduces axes of one operand (<c>Sum</c>, <c>Max</c>, <c>LogSumExp</c>).</summary>
+    Reduction,
+    /// <summary>Moves, copies or sums elements without arithmetic on their values: linear (<c>Transpose</c>, <c>Take</c>, <c>SumTo</c>).</summary>
+    Structural,
+    /// <summary>Bilinear products (<c>Dot</c>, <c>MatMul</c> and their transposed slots).</summary>
+    Contraction,
+    /// <summary>Nodes with sub-graphs: conditionals, loops, custom rules.</summary>
+    Control,
+    /// <summary>Conversions between tensors and C# scalars, and between scalar types.</summary>
+    Conversion,
+}
+
 /// <summary>
-/// A primitive operation of the IR. Everything about it sits in its one declaration (see <c>Prims</c>): how it is
-/// written as C# (its eager method), its result kind, its JVP rule, its transpose rule when it is linear, and
-/// its printing. Primitives are compared by reference; <see cref="Name"/> is only for printing.
+/// A primitive operation of the IR. Everything about it sits in its one declaration (see <c>Prims</c>), made through
+/// its family: how it is written as C# (its eager method), its element code for unrolled and fused loops, the dtypes
+/// it takes, its result kind, its JVP rule, its transpose rule when it is linear, how the CPU jit lowers it, and its
+/// printing. Primitives are compared by reference; <see cref="Name"/> is only for printing.
 /// </summary>
-public sealed partial class Primitive
+internal sealed partial class Primitive
 {
     /// <summary>The name used when printing.</summary>
     public string Name { get; }
+
+    /// <summary>The family it was declared through.</summary>
+    internal PrimFamily Family = PrimFamily.Structure;
+    /// <summary>Elementwise families: the code of one element (unrolled code, the scalar tail of fused loops).</summary>
+    internal ScalarForm? Scalar;
+    /// <summary>Elementwise families: the code of one vector of elements (fused loops, the batch loop's lanes). Every
+    /// elementwise primitive has one, so no primitive cuts a fusion chain (a test checks it).</summary>
+    internal VectorForm? Vector;
+    /// <summary>Unary elementwise primitives declared by scalar functions: the float64 function, from which the eager
+    /// kernel, the unrolled code and the vector form (lane by lane) all come, so they agree to the bit.</summary>
+    internal Func<double, double>? F64;
+    /// <summary>The float32 function of a primitive declared by scalar functions (see <see cref="F64"/>).</summary>
+    internal Func<float, float>? F32;
+    /// <summary>The dtypes its tensor operands may have (the result has the operands' promoted dtype).</summary>
+    internal DType[] Accepts = [DType.Float32, DType.Float64];
+    /// <summary>How the CPU jit lowers it once shapes are known (null: by calling its eager method).</summary>
+    internal CpuLowering? Cpu;
 
     internal MethodInfo? TensorMethod;
     internal MethodInfo? DoubleMethod;
@@ -36,7 +83,7 @@ public sealed partial class Primitive
     internal string? Infix;
     internal Func<string[], Kind[], Params, string>? FormatRule;
     /// <summary>Shape family: elementwise (output shaped like its broadcast operands) ...</summary>
-    internal bool Elementwise;
+    internal bool Elementwise => Family is PrimFamily.UnaryElementwise or PrimFamily.BinaryElementwise;
     /// <summary>... or shaped like the aval operand at this index (SumTo, BroadcastTo, Zeros, ...).</summary>
     internal int LikeAval = -1;
     /// <summary>

@@ -9,7 +9,7 @@ namespace Functional.AD;
 /// (see <see cref="V"/> and <see cref="R"/>), so they are differentiable again. Adding a primitive is adding one
 /// entry here; no transformation grows a case.
 /// </summary>
-internal static class Prims
+internal static partial class Prims
 {
     static readonly List<Primitive> all = new();
     static readonly Dictionary<MethodInfo, Primitive> byMethod = new();
@@ -47,93 +47,206 @@ internal static class Prims
     // ---------------------------------------------------------------- shape helpers (non-differentiable)
     public static readonly Primitive AvalOf = Def("AvalOf", Lax_("AvalOf", T), Lax_("AvalOf", D), Lax_("AvalOf", F));
     public static readonly Primitive InferAval = Def("InferAval");
-    public static readonly Primitive Zeros = Def("Zeros", Lax_("Zeros", A));
-    public static readonly Primitive Ones = Def("Ones", Lax_("Ones", A));
-    public static readonly Primitive GradSeed = Def("GradSeed", Rt_("GradSeed", T, typeof(string)));
+    public static readonly Primitive Zeros = ShapeOnly("Zeros", Lax_("Zeros", A), likeAval: 0);
+    public static readonly Primitive Ones = ShapeOnly("Ones", Lax_("Ones", A), likeAval: 0);
+    public static readonly Primitive GradSeed = ShapeOnly("GradSeed", Rt_("GradSeed", T, typeof(string)));
 
-    // ---------------------------------------------------------------- arithmetic
-    public static readonly Primitive Add = Def("Add", Np_("Add", T, T), null, null, Op_("op_Addition", T, T), Op_("op_Addition", T, D), Op_("op_Addition", D, T));
-    public static readonly Primitive Sub = Def("Sub", Np_("Sub", T, T), null, null, Op_("op_Subtraction", T, T), Op_("op_Subtraction", T, D), Op_("op_Subtraction", D, T));
-    public static readonly Primitive Mul = Def("Mul", Np_("Mul", T, T), null, null, Op_("op_Multiply", T, T), Op_("op_Multiply", T, D), Op_("op_Multiply", D, T));
-    public static readonly Primitive Div = Def("Div", Np_("Div", T, T), null, null, Op_("op_Division", T, T), Op_("op_Division", T, D), Op_("op_Division", D, T));
-    public static readonly Primitive Neg = Def("Neg", Np_("Neg", T), null, null, typeof(Tensor).GetMethod("op_UnaryNegation", [T])!);
+    // ---------------------------------------------------------------- arithmetic: operators on every kind
+    public static readonly Primitive Add = Arithmetic("Add", Np_("Add", T, T), ExpressionType.Add, "+",
+        (c, t) => (t[0], t[1]) switch { (null, { } tb) => c.BroadcastToAns(tb), ({ } ta, null) => c.BroadcastToAns(ta), ({ } ta, { } tb) => ta + tb, _ => null },
+        (c, ct) => [c.Linear[0] ? c.Unbroadcast(ct, 0) : null, c.Linear[1] ? c.Unbroadcast(ct, 1) : null],
+        Op_("op_Addition", T, T), Op_("op_Addition", T, D), Op_("op_Addition", D, T));
+    public static readonly Primitive Sub = Arithmetic("Sub", Np_("Sub", T, T), ExpressionType.Subtract, "-",
+        (c, t) => (t[0], t[1]) switch { (null, { } tb) => c.BroadcastToAns(-tb), ({ } ta, null) => c.BroadcastToAns(ta), ({ } ta, { } tb) => ta - tb, _ => null },
+        (c, ct) => [c.Linear[0] ? c.Unbroadcast(ct, 0) : null, c.Linear[1] ? c.Unbroadcast(-ct, 1) : null],
+        Op_("op_Subtraction", T, T), Op_("op_Subtraction", T, D), Op_("op_Subtraction", D, T));
+    public static readonly Primitive Mul = Arithmetic("Mul", Np_("Mul", T, T), ExpressionType.Multiply, "*",
+        (c, t) => Sum2(t[0] is { } ta ? ta * c.X[1] : null, t[1] is { } tb ? c.X[0] * tb : null),
+        (c, ct) => [c.Linear[0] ? c.Unbroadcast(MaskedCotangents.Mul(c, ct, c.X[1]), 0) : null, c.Linear[1] ? c.Unbroadcast(MaskedCotangents.Mul(c, ct, c.X[0]), 1) : null],
+        Op_("op_Multiply", T, T), Op_("op_Multiply", T, D), Op_("op_Multiply", D, T));
+    // d(a/b) = da/b - (a/b) db/b
+    public static readonly Primitive Div = Arithmetic("Div", Np_("Div", T, T), ExpressionType.Divide, "/",
+        (c, t) => t[1] is not { } tb ? t[0]! / c.X[1] : t[0] is not { } ta ? -(c.Ans! * tb / c.X[1]) : (ta - c.Ans! * tb) / c.X[1],
+        (c, ct) => [c.Linear[0] ? c.Unbroadcast(MaskedCotangents.Div(c, ct, c.X[1]), 0) : null, NotLinear(c, "Div", 1)],
+        Op_("op_Division", T, T), Op_("op_Division", T, D), Op_("op_Division", D, T));
+    public static readonly Primitive Neg = Unary("Neg", Np_("Neg", T), Operator(ExpressionType.Negate), Vec("Neg"), (c, t) => -t[0]!,
+        transpose: (c, ct) => [-ct], aliases: typeof(Tensor).GetMethod("op_UnaryNegation", [T])!);
 
     // ---------------------------------------------------------------- elementwise functions
-    public static readonly Primitive Exp = Def("Exp", Np_("Exp", T), Math_("Exp", D), MathF_("Exp", F));
-    public static readonly Primitive Log = Def("Log", Np_("Log", T), Math_("Log", D), MathF_("Log", F));
-    public static readonly Primitive Tanh = Def("Tanh", Np_("Tanh", T), Math_("Tanh", D), MathF_("Tanh", F));
-    public static readonly Primitive Sin = Def("Sin", Np_("Sin", T), Math_("Sin", D), MathF_("Sin", F));
-    public static readonly Primitive Cos = Def("Cos", Np_("Cos", T), Math_("Cos", D), MathF_("Cos", F));
-    public static readonly Primitive Sqrt = Def("Sqrt", Np_("Sqrt", T), Math_("Sqrt", D), MathF_("Sqrt", F));
-    public static readonly Primitive Abs = Def("Abs", Np_("Abs", T), Math_("Abs", D), MathF_("Abs", F));
-    public static readonly Primitive Sign = Def("Sign", Np_("Sign", T), typeof(ScalarMath).GetMethod("Sign", [D]), typeof(ScalarMath).GetMethod("Sign", [F]));
-    public static readonly Primitive Sigmoid = Def("Sigmoid", Np_("Sigmoid", T), typeof(ScalarMath).GetMethod("Sigmoid", [D]), typeof(ScalarMath).GetMethod("Sigmoid", [F]));
-    public static readonly Primitive Softplus = Def("Softplus", Np_("Softplus", T), typeof(ScalarMath).GetMethod("Softplus", [D]), typeof(ScalarMath).GetMethod("Softplus", [F]));
-    public static readonly Primitive Relu = Def("Relu", Np_("Relu", T), typeof(ScalarMath).GetMethod("Relu", [D]), typeof(ScalarMath).GetMethod("Relu", [F]));
-    public static readonly Primitive Pow = Def("Pow", Np_("Pow", T, T), Math_("Pow", D, D), MathF_("Pow", F, F));
-    public static readonly Primitive Maximum = Def("Maximum", Np_("Maximum", T, T), Math_("Max", D, D), MathF_("Max", F, F));
-    public static readonly Primitive Minimum = Def("Minimum", Np_("Minimum", T, T), Math_("Min", D, D), MathF_("Min", F, F));
+    public static readonly Primitive Exp = Unary("Exp", Np_("Exp", T), Calls(Math_("Exp", D), MathF_("Exp", F)), Vec("Exp"), (c, t) => t[0]! * c.Ans!, Math_("Exp", D), MathF_("Exp", F));
+    public static readonly Primitive Log = Unary("Log", Np_("Log", T), Calls(Math_("Log", D), MathF_("Log", F)), Vec("Log"), (c, t) => t[0]! / c.X[0], Math_("Log", D), MathF_("Log", F));
+    public static readonly Primitive Tanh = Unary("Tanh", Np_("Tanh", T), Calls(Math_("Tanh", D), MathF_("Tanh", F)), Vec("Tanh"), (c, t) => t[0]! * (1 - c.Ans! * c.Ans!), Math_("Tanh", D), MathF_("Tanh", F));
+    public static readonly Primitive Sin = Unary("Sin", Np_("Sin", T), Calls(Math_("Sin", D), MathF_("Sin", F)), Vec("Sin"), (c, t) => t[0]! * R.Cos(c.X[0]), Math_("Sin", D), MathF_("Sin", F));
+    public static readonly Primitive Cos = Unary("Cos", Np_("Cos", T), Calls(Math_("Cos", D), MathF_("Cos", F)), Vec("Cos"), (c, t) => t[0]! * -R.Sin(c.X[0]), Math_("Cos", D), MathF_("Cos", F));
+    public static readonly Primitive Sqrt = Unary("Sqrt", Np_("Sqrt", T), Calls(Math_("Sqrt", D), MathF_("Sqrt", F)), Vec("Sqrt"), (c, t) => t[0]! / (2 * c.Ans!), Math_("Sqrt", D), MathF_("Sqrt", F));
+    public static readonly Primitive Abs = Unary("Abs", Np_("Abs", T), Calls(Math_("Abs", D), MathF_("Abs", F)), Vec("Abs"), (c, t) => t[0]! * R.Sign(c.X[0]), Math_("Abs", D), MathF_("Abs", F));
+    public static readonly Primitive Sign = Unary("Sign", Np_("Sign", T), Calls(SM("Sign", D), SM("Sign", F)), Vec("Sign"), null, SM("Sign", D), SM("Sign", F));
+    public static readonly Primitive Sigmoid = Unary("Sigmoid", Np_("Sigmoid", T), Calls(SM("Sigmoid", D), SM("Sigmoid", F)), Vec("Sigmoid"), (c, t) => t[0]! * (c.Ans! * (1 - c.Ans!)), SM("Sigmoid", D), SM("Sigmoid", F));
+    public static readonly Primitive Softplus = Unary("Softplus", Np_("Softplus", T), Calls(SM("Softplus", D), SM("Softplus", F)), LanesOf(SM("Softplus", D), SM("Softplus", F)),
+        (c, t) => t[0]! * R.Sigmoid(c.X[0]), SM("Softplus", D), SM("Softplus", F));
+    public static readonly Primitive Relu = Unary("Relu", Np_("Relu", T), Calls(SM("Relu", D), SM("Relu", F)), (v, x) => v.Call("Max", x[0], v.K(0)),
+        (c, t) => t[0]! * R.Step(c.X[0]), SM("Relu", D), SM("Relu", F));
+    // d(a^b) = b a^(b-1) da + log(a) a^b db
+    public static readonly Primitive Pow = Binary("Pow", Np_("Pow", T, T), Calls(Math_("Pow", D, D), MathF_("Pow", F, F)), LanesOf(Math_("Pow", D, D), MathF_("Pow", F, F)),
+        (c, t) => Sum2(t[0] is { } ta ? ta * (c.X[1] * R.Pow(c.X[0], c.X[1] - 1)) : null, t[1] is { } tb ? tb * (R.Log(c.X[0]) * c.Ans!) : null),
+        dbl: Math_("Pow", D, D), flt: MathF_("Pow", F, F));
+    // ties split the tangent evenly, as JAX does
+    public static readonly Primitive Maximum = Binary("Maximum", Np_("Maximum", T, T), Calls(Math_("Max", D, D), MathF_("Max", F, F)), Vec("Max"),
+        (c, t) => MinMaxJvp(c, t, R.Greater(c.X[0], c.X[1]), R.Less(c.X[0], c.X[1])), dbl: Math_("Max", D, D), flt: MathF_("Max", F, F));
+    public static readonly Primitive Minimum = Binary("Minimum", Np_("Minimum", T, T), Calls(Math_("Min", D, D), MathF_("Min", F, F)), Vec("Min"),
+        (c, t) => MinMaxJvp(c, t, R.Less(c.X[0], c.X[1]), R.Greater(c.X[0], c.X[1])), dbl: Math_("Min", D, D), flt: MathF_("Min", F, F));
+
+    // log(1 + x) accurate near 0: log(u) x / (u - 1) with u = 1 + x corrects u's rounding (Goldberg 1991, thm 4)
+    public static readonly Primitive Log1p = UnaryFn("Log1p", Np_("Log1p", T),
+        static x => { double u = 1 + x; return u == 1 ? x : double.IsPositiveInfinity(u) ? u : Math.Log(u) * (x / (u - 1)); },
+        static x => { double u = 1 + (double)x; return (float)(u == 1 ? x : double.IsPositiveInfinity(u) ? u : Math.Log(u) * (x / (u - 1))); },
+        (c, t) => t[0]! / (1 + c.X[0]));
+    // e^x - 1 accurate near 0: (u - 1) x / log(u) with u = e^x (Kahan)
+    public static readonly Primitive Expm1 = UnaryFn("Expm1", Np_("Expm1", T),
+        static x => { double u = Math.Exp(x); return u == 1 ? x : u - 1 == -1 ? -1 : double.IsPositiveInfinity(u) ? u : (u - 1) * (x / Math.Log(u)); },
+        static x => { double u = Math.Exp(x); return (float)(u == 1 ? x : u - 1 == -1 ? -1 : double.IsPositiveInfinity(u) ? u : (u - 1) * (x / Math.Log(u))); },
+        (c, t) => t[0]! * (c.Ans! + 1));
+    // erf x = 2/sqrt(pi) e^(-x^2) sum_n 2^n x^(2n+1) / (1 3 5 ... (2n+1)): every term positive, so no cancellation; 1 beyond |x| = 6
+    public static readonly Primitive Erf = UnaryFn("Erf", Np_("Erf", T), ScalarErf, static x => (float)ScalarErf(x),
+        (c, t) => t[0]! * (2 / Math.Sqrt(Math.PI) * R.Exp(-(c.X[0] * c.X[0]))));
+    public static readonly Primitive Atan = UnaryFn("Atan", Np_("Atan", T), Math.Atan, MathF.Atan, (c, t) => t[0]! / (1 + c.X[0] * c.X[0]),
+        dbl: Math_("Atan", D), flt: MathF_("Atan", F));
+    public static readonly Primitive Square = UnaryFn("Square", Np_("Square", T), static x => x * x, static x => x * x, (c, t) => t[0]! * (2 * c.X[0]),
+        vector: (v, x) => v.Call("Mul", x[0], x[0]));
+    // clip(x, lo, hi) = min(max(x, lo), hi); the tangent is lo's below lo, hi's above hi, x's between (x's at a bound)
+    public static readonly Primitive Clip = Binary("Clip", Np_("Clip", T, T, T), (x, t) => Calls(Math_("Min", D, D), MathF_("Min", F, F))([Calls(Math_("Max", D, D), MathF_("Max", F, F))([x[0], x[1]], t), x[2]], t),
+        (v, x) => v.Call("Min", v.Call("Max", x[0], x[1]), x[2]),
+        (c, t) => c.BroadcastToAns(R.Where(R.Less(c.X[0], c.X[1]), t[1] ?? c.ZeroLike(1), R.Where(R.Greater(c.X[0], c.X[2]), t[2] ?? c.ZeroLike(2), t[0] ?? c.ZeroLike(0)))));
 
     // ---------------------------------------------------------------- comparisons and selection
-    public static readonly Primitive Greater = Def("Greater", Np_("Greater", T, T), null, null, Op_("op_GreaterThan", T, T), Op_("op_GreaterThan", T, D), Op_("op_GreaterThan", D, T));
-    public static readonly Primitive Less = Def("Less", Np_("Less", T, T), null, null, Op_("op_LessThan", T, T), Op_("op_LessThan", T, D), Op_("op_LessThan", D, T));
-    public static readonly Primitive GreaterEqual = Def("GreaterEqual", Np_("GreaterEqual", T, T), null, null, Op_("op_GreaterThanOrEqual", T, T), Op_("op_GreaterThanOrEqual", T, D), Op_("op_GreaterThanOrEqual", D, T));
-    public static readonly Primitive LessEqual = Def("LessEqual", Np_("LessEqual", T, T), null, null, Op_("op_LessThanOrEqual", T, T), Op_("op_LessThanOrEqual", T, D), Op_("op_LessThanOrEqual", D, T));
-    public static readonly Primitive Equal = Def("Equal", Np_("Equal", T, T));
-    public static readonly Primitive NotEqual = Def("NotEqual");
-    public static readonly Primitive And = Def("And");
-    public static readonly Primitive Or = Def("Or");
-    public static readonly Primitive Not = Def("Not");
-    public static readonly Primitive Where = Def("Where", Np_("Where", T, T, T));
+    public static readonly Primitive Greater = Comparison("Greater", Np_("Greater", T, T), ExpressionType.GreaterThan, ">", Op_("op_GreaterThan", T, T), Op_("op_GreaterThan", T, D), Op_("op_GreaterThan", D, T));
+    public static readonly Primitive Less = Comparison("Less", Np_("Less", T, T), ExpressionType.LessThan, "<", Op_("op_LessThan", T, T), Op_("op_LessThan", T, D), Op_("op_LessThan", D, T));
+    public static readonly Primitive GreaterEqual = Comparison("GreaterEqual", Np_("GreaterEqual", T, T), ExpressionType.GreaterThanOrEqual, ">=", Op_("op_GreaterThanOrEqual", T, T), Op_("op_GreaterThanOrEqual", T, D), Op_("op_GreaterThanOrEqual", D, T));
+    public static readonly Primitive LessEqual = Comparison("LessEqual", Np_("LessEqual", T, T), ExpressionType.LessThanOrEqual, "<=", Op_("op_LessThanOrEqual", T, T), Op_("op_LessThanOrEqual", T, D), Op_("op_LessThanOrEqual", D, T));
+    public static readonly Primitive Equal = Comparison("Equal", Np_("Equal", T, T), ExpressionType.Equal, "==");
+    public static readonly Primitive NotEqual = Comparison("NotEqual", null, ExpressionType.NotEqual, "!=");
+    public static readonly Primitive And = Logical("And", ExpressionType.AndAlso, "&&");
+    public static readonly Primitive Or = Logical("Or", ExpressionType.OrElse, "||");
+    public static readonly Primitive Not = Logical("Not", ExpressionType.Not, "!");
+    // Where(c, a, b): a bool condition is a select between whole values; a tensor mask selects elementwise (non-zero and NaN pick a)
+    public static readonly Primitive Where = Binary("Where", Np_("Where", T, T, T),
+        (x, t) => Expression.Condition(Expression.NotEqual(x[0], Primitive.Conv(Expression.Constant(0.0), t)), x[1], x[2]), Vec("Where"),
+        (c, t) => t[1] is null && t[2] is null ? null : R.Where(c.X[0], t[1] ?? WhereZero(c, 1), t[2] ?? WhereZero(c, 2)),
+        (c, ct) =>
+        {
+            var zero = c.X[0].Kind == Kind.Bool ? R.ZerosOf(ct) : ct.Const(0);
+            return [null, c.Linear[1] ? c.Unbroadcast(R.Where(c.X[0], ct, zero), 1) : null, c.Linear[2] ? c.Unbroadcast(R.Where(c.X[0], zero, ct), 2) : null];
+        });
 
-    // ---------------------------------------------------------------- products
-    public static readonly Primitive Dot = Def("Dot", Np_("Dot", T, T));
-    public static readonly Primitive DotTA = Def("DotTA", Lax_("DotTA", T, T));
-    public static readonly Primitive DotTB = Def("DotTB", Lax_("DotTB", T, T));
-    public static readonly Primitive MatMul = Def("MatMul", Np_("MatMul", T, T));
-    public static readonly Primitive MatMulTA = Def("MatMulTA", Lax_("MatMulTA", T, T, A));
-    public static readonly Primitive MatMulTB = Def("MatMulTB", Lax_("MatMulTB", T, T, A));
+    // ---------------------------------------------------------------- products: Dot, DotTA and DotTB are the three slots of one contraction, each the transpose of another
+    // each cotangent takes its operand's dtype (Own): a float32 operand of a product with a float64 one gets a float32 cotangent
+    public static readonly Primitive Dot = Contraction("Dot", Np_("Dot", T, T),
+        (c, t) => Sum2(t[0] is null ? null : R.Dot(t[0]!, c.X[1]), t[1] is null ? null : R.Dot(c.X[0], t[1]!)),
+        (c, ct) => [c.Linear[0] ? Own(c, 0, R.DotTA(ct, c.X[1])) : null, c.Linear[1] ? Own(c, 1, R.DotTB(c.X[0], ct)) : null], (false, false));
+    public static readonly Primitive DotTA = Contraction("DotTA", Lax_("DotTA", T, T),
+        (c, t) => Sum2(t[0] is null ? null : R.DotTA(t[0]!, c.X[1]), t[1] is null ? null : R.DotTA(c.X[0], t[1]!)),
+        (c, ct) => [c.Linear[0] ? Own(c, 0, R.Dot(ct, c.X[1])) : null, c.Linear[1] ? Own(c, 1, R.DotTB(ct, c.X[0])) : null], (false, true));
+    public static readonly Primitive DotTB = Contraction("DotTB", Lax_("DotTB", T, T),
+        (c, t) => Sum2(t[0] is null ? null : R.DotTB(t[0]!, c.X[1]), t[1] is null ? null : R.DotTB(c.X[0], t[1]!)),
+        (c, ct) => [c.Linear[0] ? Own(c, 0, R.DotTA(c.X[1], ct)) : null, c.Linear[1] ? Own(c, 1, R.Dot(c.X[0], ct)) : null], (true, false));
+    public static readonly Primitive MatMul = Contraction("MatMul", Np_("MatMul", T, T),
+        (c, t) => Sum2(t[0] is null ? null : R.MatMul(t[0]!, c.X[1]), t[1] is null ? null : R.MatMul(c.X[0], t[1]!)),
+        (c, ct) => [c.Linear[0] ? Own(c, 0, R.MatMulTA(ct, c.X[1], c.Aval(0))) : null, c.Linear[1] ? Own(c, 1, R.MatMulTB(c.X[0], ct, c.Aval(1))) : null], (false, false));
+    // 2-D: g b^T
+    public static readonly Primitive MatMulTA = Contraction("MatMulTA", Lax_("MatMulTA", T, T, A),
+        (c, t) => Sum2(t[0] is null ? null : R.MatMulTA(t[0]!, c.X[1], c.X[2]), t[1] is null ? null : R.MatMulTA(c.X[0], t[1]!, c.X[2])),
+        (c, ct) => [c.Linear[0] ? c.Unbroadcast(R.MatMul(ct, c.X[1]), 0) : null, c.Linear[1] ? R.MatMulTB(ct, c.X[0], c.Aval(1)) : null, null], (false, true));
+    // 2-D: a^T g
+    public static readonly Primitive MatMulTB = Contraction("MatMulTB", Lax_("MatMulTB", T, T, A),
+        (c, t) => Sum2(t[0] is null ? null : R.MatMulTB(t[0]!, c.X[1], c.X[2]), t[1] is null ? null : R.MatMulTB(c.X[0], t[1]!, c.X[2])),
+        (c, ct) => [c.Linear[0] ? R.MatMulTA(c.X[1], ct, c.Aval(0)) : null, c.Linear[1] ? c.Unbroadcast(R.MatMul(c.X[0], ct), 1) : null, null], (true, false));
 
     // ---------------------------------------------------------------- shapes
-    public static readonly Primitive Transpose = Def("Transpose", Np_("Transpose", T, typeof(int[])));
-    public static readonly Primitive Reshape = Def("Reshape", Np_("Reshape", T, typeof(int[])));
-    public static readonly Primitive ReshapeTo = Def("ReshapeTo", Lax_("ReshapeTo", T, A));
-    public static readonly Primitive BroadcastToShape = Def("BroadcastTo", Np_("BroadcastTo", T, typeof(int[])));
-    public static readonly Primitive BroadcastTo = Def("BroadcastTo", Lax_("BroadcastTo", T, A));
-    public static readonly Primitive SumTo = Def("SumTo", Lax_("SumTo", T, A));
+    public static readonly Primitive Transpose = Structural("Transpose", Np_("Transpose", T, typeof(int[])),
+        (c, t) => R.Transpose(t[0]!, c.P.Get<int[]?>(0)), (c, ct) => [R.Transpose(ct, Inverse(c.P.Get<int[]?>(0)))], [0]);
+    public static readonly Primitive Reshape = Structural("Reshape", Np_("Reshape", T, typeof(int[])),
+        (c, t) => R.Reshape(t[0]!, c.P.Get<int[]>(0)), (c, ct) => [R.ReshapeTo(ct, c.Aval(0))], [0]);
+    public static readonly Primitive ReshapeTo = Structural("ReshapeTo", Lax_("ReshapeTo", T, A),
+        (c, t) => R.ReshapeTo(t[0]!, c.X[1]), (c, ct) => [R.ReshapeTo(ct, c.Aval(0)), null], [0], likeAval: 1, EagerResult.View, identityWhenSameAval: true);
+    public static readonly Primitive BroadcastToShape = Structural("BroadcastTo", Np_("BroadcastTo", T, typeof(int[])),
+        (c, t) => R.BroadcastToShape(t[0]!, c.P.Get<int[]>(0)), (c, ct) => [c.Unbroadcast(ct, 0)], [0]);
+    public static readonly Primitive BroadcastTo = Structural("BroadcastTo", Lax_("BroadcastTo", T, A),
+        (c, t) => R.BroadcastTo(t[0]!, c.X[1]), (c, ct) => [c.Unbroadcast(ct, 0), null], [0], likeAval: 1, EagerResult.View, identityWhenSameAval: true);
+    public static readonly Primitive SumTo = Structural("SumTo", Lax_("SumTo", T, A),
+        (c, t) => R.SumTo(t[0]!, c.X[1]), (c, ct) => [R.BroadcastTo(ct, c.Aval(0)), null], [0], likeAval: 1, EagerResult.Reduction, identityWhenSameAval: true);
 
     // ---------------------------------------------------------------- reductions
-    public static readonly Primitive Sum = Def("Sum", Np_("Sum", T, typeof(int?), typeof(bool)));
-    public static readonly Primitive Mean = Def("Mean", Np_("Mean", T, typeof(int?), typeof(bool)));
-    public static readonly Primitive Max = Def("Max", Np_("Max", T, typeof(int?), typeof(bool)));
-    public static readonly Primitive ExpandReduced = Def("ExpandReduced", Lax_("ExpandReduced", T, A, typeof(int?), typeof(bool)));
-    public static readonly Primitive ExpandReducedMean = Def("ExpandReducedMean", Lax_("ExpandReducedMean", T, A, typeof(int?), typeof(bool)));
-    public static readonly Primitive LogSumExp = Def("LogSumExp", Np_("LogSumExp", T, typeof(int?), typeof(bool)));
-    public static readonly Primitive Softmax = Def("Softmax", Np_("Softmax", T, typeof(int)));
-    public static readonly Primitive LogSoftmax = Def("LogSoftmax", Np_("LogSoftmax", T, typeof(int)));
-    public static readonly Primitive Argmax = Def("Argmax", Np_("Argmax", T, typeof(int?)));
+    public static readonly Primitive Sum = Reduction("Sum", Np_("Sum", T, typeof(int?), typeof(bool)),
+        (c, t) => R.Sum(t[0]!, c.P.Get<int?>(0), c.P.Get<bool>(1)),
+        (c, ct) => [R.ExpandReduced(ct, c.Aval(0), c.P.Get<int?>(0), c.P.Get<bool>(1))], linear: true, EagerResult.Reduction);
+    public static readonly Primitive Mean = Reduction("Mean", Np_("Mean", T, typeof(int?), typeof(bool)),
+        (c, t) => R.Mean(t[0]!, c.P.Get<int?>(0), c.P.Get<bool>(1)),
+        (c, ct) => [R.ExpandReducedMean(ct, c.Aval(0), c.P.Get<int?>(0), c.P.Get<bool>(1))], linear: true, EagerResult.Reduction);
+    // the tangent of a max is the mean of the tangents at the maximising positions
+    public static readonly Primitive Max = Reduction("Max", Np_("Max", T, typeof(int?), typeof(bool)), (c, t) =>
+    {
+        int? axis = c.P.Get<int?>(0); bool keep = c.P.Get<bool>(1);
+        var mask = R.Equal(c.X[0], R.ExpandReduced(c.Ans!, c.Aval(0), axis, keep));
+        return R.Sum(t[0]! * mask, axis, keep) / R.Sum(mask, axis, keep);
+    });
+    public static readonly Primitive ExpandReduced = Structural("ExpandReduced", Lax_("ExpandReduced", T, A, typeof(int?), typeof(bool)),
+        (c, t) => R.ExpandReduced(t[0]!, c.X[1], c.P.Get<int?>(0), c.P.Get<bool>(1)), (c, ct) => [R.Sum(ct, c.P.Get<int?>(0), c.P.Get<bool>(1)), null], [0], likeAval: 1);
+    public static readonly Primitive ExpandReducedMean = Structural("ExpandReducedMean", Lax_("ExpandReducedMean", T, A, typeof(int?), typeof(bool)),
+        (c, t) => R.ExpandReducedMean(t[0]!, c.X[1], c.P.Get<int?>(0), c.P.Get<bool>(1)), (c, ct) => [R.Mean(ct, c.P.Get<int?>(0), c.P.Get<bool>(1)), null], [0], likeAval: 1);
+    public static readonly Primitive LogSumExp = Reduction("LogSumExp", Np_("LogSumExp", T, typeof(int?), typeof(bool)), (c, t) =>
+    {
+        int? axis = c.P.Get<int?>(0); bool keep = c.P.Get<bool>(1);
+        var softmax = R.Exp(c.X[0] - R.ExpandReduced(c.Ans!, c.Aval(0), axis, keep));
+        return R.Sum(t[0]! * softmax, axis, keep);
+    });
+    public static readonly Primitive Softmax = Reduction("Softmax", Np_("Softmax", T, typeof(int)),
+        (c, t) => c.Ans! * (t[0]! - R.Sum(c.Ans! * t[0]!, c.P.Get<int>(0), true)), result: EagerResult.Fresh);
+    public static readonly Primitive LogSoftmax = Reduction("LogSoftmax", Np_("LogSoftmax", T, typeof(int)),
+        (c, t) => t[0]! - R.Sum(R.Exp(c.Ans!) * t[0]!, c.P.Get<int>(0), true), result: EagerResult.Fresh);
+    public static readonly Primitive Argmax = Reduction("Argmax", Np_("Argmax", T, typeof(int?)), null);
 
     // ---------------------------------------------------------------- indexing and joining
-    public static readonly Primitive Take = Def("Take", Np_("Take", T, T, typeof(int)));
-    public static readonly Primitive ScatterAdd = Def("ScatterAdd", Lax_("ScatterAdd", T, T, typeof(int), A));
-    public static readonly Primitive OneHot = Def("OneHot", Np_("OneHot", T, typeof(int), typeof(DType)));
-    public static readonly Primitive Concatenate = Def("Concatenate", Np_("Concatenate", typeof(Tensor[]), typeof(int)));
-    public static readonly Primitive SplitPart = Def("SplitPart", Lax_("SplitPart", T, typeof(int), typeof(int), typeof(Aval[])));
-    public static readonly Primitive PadPart = Def("PadPart", Lax_("PadPart", T, typeof(int), typeof(int), typeof(Aval[])));
-    public static readonly Primitive Stack = Def("Stack", Np_("Stack", typeof(Tensor[]), typeof(int)));
-    public static readonly Primitive Unstack = Def("Unstack", Rt_("Unstack", T, A, typeof(int), typeof(int)));
-    public static readonly Primitive StackPart = Def("StackPart", Rt_("StackPart", T, A, typeof(int), typeof(int)));
+    public static readonly Primitive Take = Structural("Take", Np_("Take", T, T, typeof(int)),
+        (c, t) => R.Take(t[0]!, c.X[1], c.P.Get<int>(0)), (c, ct) => [R.ScatterAdd(ct, c.X[1], c.P.Get<int>(0), c.Aval(0)), null], [0]);
+    public static readonly Primitive ScatterAdd = Structural("ScatterAdd", Lax_("ScatterAdd", T, T, typeof(int), A),
+        (c, t) => R.ScatterAdd(t[0]!, c.X[1], c.P.Get<int>(0), c.X[2]), (c, ct) => [R.Take(ct, c.X[1], c.P.Get<int>(0)), null, null], [0], likeAval: 2);
+    public static readonly Primitive OneHot = Conversion("OneHot", Np_("OneHot", T, typeof(int), typeof(DType)), Kind.Tensor, null, null);
+    public static readonly Primitive Concatenate = Structural("Concatenate", Np_("Concatenate", typeof(Tensor[]), typeof(int)),
+        (c, t) => R.Concatenate(t.Select((ti, i) => ti ?? c.ZeroLike(i)).ToArray(), c.P.Get<int>(0)),
+        (c, ct) =>
+        {
+            var parts = c.X.Select((_, i) => c.Aval(i)).ToArray();
+            return c.X.Select((_, i) => c.Linear[i] ? Own(c, i, R.SplitPart(ct, c.P.Get<int>(0), i, parts)) : null).ToArray();
+        }, []);
+    public static readonly Primitive SplitPart = Structural("SplitPart", Lax_("SplitPart", T, typeof(int), typeof(int), typeof(Aval[])),
+        (c, t) => R.SplitPart(t[0]!, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray()),
+        (c, ct) => [R.PadPart(ct, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray()), .. c.X.Skip(1).Select(_ => (V?)null)], [0]);
+    public static readonly Primitive PadPart = Structural("PadPart", Lax_("PadPart", T, typeof(int), typeof(int), typeof(Aval[])),
+        (c, t) => R.PadPart(t[0]!, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray()),
+        (c, ct) => [R.SplitPart(ct, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray()), .. c.X.Skip(1).Select(_ => (V?)null)], [0]);
+    // SumTo to the part's own aval: the cotangent of a float32 part stacked with float64 ones is float32
+    public static readonly Primitive Stack = Structural("Stack", Np_("Stack", typeof(Tensor[]), typeof(int)),
+        (c, t) => R.Stack(t.Select((ti, i) => ti ?? c.ZeroLike(i)).ToArray(), c.P.Get<int>(0)),
+        (c, ct) => c.X.Select((_, i) => c.Linear[i] ? R.SumTo(R.Unstack(ct, R.AvalOf(ct), c.P.Get<int>(0), i), c.Aval(i)) : null).ToArray(), []);
+    public static readonly Primitive Unstack = Structural("Unstack", Rt_("Unstack", T, A, typeof(int), typeof(int)),
+        (c, t) => R.Unstack(t[0]!, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), (c, ct) => [R.StackPart(ct, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), null], [0]);
+    public static readonly Primitive StackPart = Structural("StackPart", Rt_("StackPart", T, A, typeof(int), typeof(int)),
+        (c, t) => R.StackPart(t[0]!, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), (c, ct) => [R.Unstack(ct, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), null], [0]);
 
-    // ---------------------------------------------------------------- conversions
-    public static readonly Primitive ToDouble = Def("ToDouble", Lax_("ToDouble", T), null, null, typeof(Tensor).GetMethod("op_Explicit", [T])!);
-    public static readonly Primitive ToFloat = Def("ToFloat", Lax_("ToFloat", T));
-    public static readonly Primitive FromDouble = Def("FromDouble", Lax_("FromDouble", D), Lax_("FromDouble", D), null, typeof(Tensor).GetMethod("op_Implicit", [D])!);
-    public static readonly Primitive FromFloat = Def("FromFloat", Lax_("FromFloat", F), null, Lax_("FromFloat", F));
-    public static readonly Primitive CastDouble = Def("CastDouble");
-    public static readonly Primitive CastFloat = Def("CastFloat");
-    public static readonly Primitive StopGradient = Def("StopGradient", Np_("StopGradient", T));
+    // ---------------------------------------------------------------- conversions (all linear)
+    public static readonly Primitive ToDouble = Conversion("ToDouble", Lax_("ToDouble", T), Kind.Double,
+        (c, t) => R.ToDouble(t[0]!), (c, ct) => [R.BroadcastTo(R.FromScalar(ct), c.Aval(0))], readsScalar: true, aliases: typeof(Tensor).GetMethod("op_Explicit", [T])!);
+    public static readonly Primitive ToFloat = Conversion("ToFloat", Lax_("ToFloat", T), Kind.Float,
+        (c, t) => R.ToFloat(t[0]!), (c, ct) => [R.BroadcastTo(R.FromScalar(ct), c.Aval(0))], readsScalar: true);
+    public static readonly Primitive FromDouble = Conversion("FromDouble", Lax_("FromDouble", D), Kind.Tensor,
+        (c, t) => R.FromScalar(t[0]!), (c, ct) => [c.Unbroadcast(ct, 0)], dbl: Lax_("FromDouble", D), aliases: typeof(Tensor).GetMethod("op_Implicit", [D])!);
+    public static readonly Primitive FromFloat = Conversion("FromFloat", Lax_("FromFloat", F), Kind.Tensor,
+        (c, t) => R.FromScalar(t[0]!), (c, ct) => [c.Unbroadcast(ct, 0)], flt: Lax_("FromFloat", F));
+    public static readonly Primitive CastDouble = Conversion("CastDouble", null, Kind.Double, (c, t) => R.CastDouble(t[0]!), (c, ct) => [R.CastFloat(ct)]);
+    public static readonly Primitive CastFloat = Conversion("CastFloat", null, Kind.Float, (c, t) => R.CastFloat(t[0]!), (c, ct) => [R.CastDouble(ct)]);
+    public static readonly Primitive StopGradient = StopGradientOf(Np_("StopGradient", T));
     /// <summary>A static integer (a pytree's int field, an int argument) used as a number: constant w.r.t. every input.</summary>
-    public static readonly Primitive IntToDouble = Def("IntToDouble");
+    public static readonly Primitive IntToDouble = Conversion("IntToDouble", null, Kind.Double, null, null);
 
     // ---------------------------------------------------------------- Jacobian layouts (Ad.Jacfwd, Ad.Jacrev)
     static MethodInfo JL(string name) => typeof(JacobianLayout).GetMethod(name)!;
@@ -194,17 +307,6 @@ internal static class Prims
         Input.Foldable = Const.Foldable = false;
         InferAval.Foldable = true;
 
-        // --- shape families: elementwise ops keep their operands' symbolic shape; helpers take their aval operand's
-        foreach (var p in new[] { Add, Sub, Mul, Div, Neg, Exp, Log, Tanh, Sin, Cos, Sqrt, Abs, Sign, Sigmoid, Softplus, Relu, Pow, Maximum, Minimum,
-                                  Greater, Less, GreaterEqual, LessEqual, Equal, Where, StopGradient })
-            p.Elementwise = true;
-        foreach (var p in new[] { Zeros, Ones }) p.LikeAval = 0;
-        foreach (var p in new[] { SumTo, BroadcastTo, ReshapeTo, ExpandReduced, ExpandReducedMean }) p.LikeAval = 1;
-        foreach (var p in new[] { ScatterAdd }) p.LikeAval = 2;   // (MatMulTA/TB keep g's dtype, so they are not shaped like their aval)
-        // SumTo, BroadcastTo and ReshapeTo to the shape a value already has are the identity
-        foreach (var p in new[] { SumTo, BroadcastTo, ReshapeTo })
-            p.Rewrite = (b, a, _) => a[0].Kind == Kind.Tensor && a[0].Cls == a[1].Cls && a[0].Cls > 0 ? a[0] : null;
-
         // --- shape helpers
         AvalOf.KindRule = (_, _, _) => Kind.Aval; AvalOf.ZeroDerivative = true;
         InferAval.KindRule = (_, _, _) => Kind.Aval; InferAval.ZeroDerivative = true;
@@ -212,95 +314,21 @@ internal static class Prims
             Expression.Constant(p[0], typeof(Primitive)), Expression.Constant(p[1], typeof(Params)), Expression.Constant(p[2], typeof(Kind[])), Expression.NewArrayInit(typeof(Aval), a),
             Expression.Constant(p.Count > 3 ? p[3] : 0, typeof(int)));
         InferAval.FormatRule = (a, _, p) => $"Shape.Of{p[0]}({string.Join(", ", a)})";
-        Zeros.ZeroDerivative = Ones.ZeroDerivative = GradSeed.ZeroDerivative = true;
         GradSeed.Foldable = false;
+        SplitPart.NonDiff = PadPart.NonDiff = Enumerable.Range(1, 64).ToArray();
 
-        // --- arithmetic: operators on every kind
-        foreach (var (p, op, infix) in new[] { (Add, ExpressionType.Add, "+"), (Sub, ExpressionType.Subtract, "-"), (Mul, ExpressionType.Multiply, "*"), (Div, ExpressionType.Divide, "/") })
-        {
-            p.Infix = infix;
-            p.EmitRule = (a, k, _, _) => Expression.MakeBinary(op, a[0], a[1]);
-        }
-        Neg.Infix = "-";
-        Neg.EmitRule = (a, _, _, _) => Expression.Negate(a[0]);
-
-        Add.Jvp = (c, t) => (t[0], t[1]) switch { (null, { } tb) => c.BroadcastToAns(tb), ({ } ta, null) => c.BroadcastToAns(ta), ({ } ta, { } tb) => ta + tb, _ => null };
-        Add.Transpose = (c, ct) => [c.Linear[0] ? c.Unbroadcast(ct, 0) : null, c.Linear[1] ? c.Unbroadcast(ct, 1) : null];
-        Sub.Jvp = (c, t) => (t[0], t[1]) switch { (null, { } tb) => c.BroadcastToAns(-tb), ({ } ta, null) => c.BroadcastToAns(ta), ({ } ta, { } tb) => ta - tb, _ => null };
-        Sub.Transpose = (c, ct) => [c.Linear[0] ? c.Unbroadcast(ct, 0) : null, c.Linear[1] ? c.Unbroadcast(-ct, 1) : null];
-        Mul.Jvp = (c, t) => Sum2(t[0] is { } ta ? ta * c.X[1] : null, t[1] is { } tb ? c.X[0] * tb : null);
-        Mul.Transpose = (c, ct) => [c.Linear[0] ? c.Unbroadcast(MaskedCotangents.Mul(c, ct, c.X[1]), 0) : null, c.Linear[1] ? c.Unbroadcast(MaskedCotangents.Mul(c, ct, c.X[0]), 1) : null];
-        // d(a/b) = da/b - (a/b) db/b
-        Div.Jvp = (c, t) => t[1] is not { } tb ? t[0]! / c.X[1] : t[0] is not { } ta ? -(c.Ans! * tb / c.X[1]) : (ta - c.Ans! * tb) / c.X[1];
-        Div.Transpose = (c, ct) => [c.Linear[0] ? c.Unbroadcast(MaskedCotangents.Div(c, ct, c.X[1]), 0) : null, NotLinear(c, "Div", 1)];
-        Neg.Jvp = (c, t) => -t[0]!;
-        Neg.Transpose = (c, ct) => [-ct];
-
-        // IEEE-exact rewrites only: x*1, x/1, --x; signs pulled out of products and into subtractions; commutative
+        // --- IEEE-exact rewrites only: x*1, x/1, --x; signs pulled out of products and into subtractions; commutative
         // operands in a canonical order so that a*b and b*a are one node
-        Add.Rewrite = (b, a, _) =>
-            a[1].Op == Neg ? b.Apply(Sub, [a[0], a[1].Args[0]]) :
-            a[0].Op == Neg ? b.Apply(Sub, [a[1], a[0].Args[0]]) :
-            a[0].Id > a[1].Id ? b.Apply(Add, [a[1], a[0]]) : null;
+        Add.Rewrite = (b, a, _) => a[1].Op == Neg ? b.Apply(Sub, [a[0], a[1].Args[0]]) : a[0].Op == Neg ? b.Apply(Sub, [a[1], a[0].Args[0]]) : a[0].Id > a[1].Id ? b.Apply(Add, [a[1], a[0]]) : null;
         Sub.Rewrite = (b, a, _) => a[1].Op == Neg ? b.Apply(Add, [a[0], a[1].Args[0]]) : null;
-        Mul.Rewrite = (b, a, _) =>
-            IsOne(a[0], a[1]) ? a[1] : IsOne(a[1], a[0]) ? a[0] :
+        Mul.Rewrite = (b, a, _) => IsOne(a[0], a[1]) ? a[1] : IsOne(a[1], a[0]) ? a[0] :
             a[0].Op == Neg ? b.Apply(Neg, [b.Apply(Mul, [a[0].Args[0], a[1]])]) :
             a[1].Op == Neg ? b.Apply(Neg, [b.Apply(Mul, [a[0], a[1].Args[0]])]) :
             a[0].Id > a[1].Id ? b.Apply(Mul, [a[1], a[0]]) : null;
-        Div.Rewrite = (b, a, _) =>
-            IsOne(a[1], a[0]) ? a[0] :
-            a[0].Op == Neg ? b.Apply(Neg, [b.Apply(Div, [a[0].Args[0], a[1]])]) : null;
+        Div.Rewrite = (b, a, _) => IsOne(a[1], a[0]) ? a[0] : a[0].Op == Neg ? b.Apply(Neg, [b.Apply(Div, [a[0].Args[0], a[1]])]) : null;
         Neg.Rewrite = (b, a, _) => a[0].Op == Neg ? a[0].Args[0] : null;
 
-        // --- elementwise functions
-        Exp.Jvp = (c, t) => t[0]! * c.Ans!;
-        Log.Jvp = (c, t) => t[0]! / c.X[0];
-        Tanh.Jvp = (c, t) => t[0]! * (1 - c.Ans! * c.Ans!);
-        Sin.Jvp = (c, t) => t[0]! * R.Cos(c.X[0]);
-        Cos.Jvp = (c, t) => t[0]! * -R.Sin(c.X[0]);
-        Sqrt.Jvp = (c, t) => t[0]! / (2 * c.Ans!);
-        Abs.Jvp = (c, t) => t[0]! * R.Sign(c.X[0]);
-        Sign.ZeroDerivative = true;
-        Sigmoid.Jvp = (c, t) => t[0]! * (c.Ans! * (1 - c.Ans!));
-        Softplus.Jvp = (c, t) => t[0]! * R.Sigmoid(c.X[0]);
-        Relu.Jvp = (c, t) => t[0]! * R.Step(c.X[0]);
-        // d(a^b) = b a^(b-1) da + log(a) a^b db
-        Pow.Jvp = (c, t) => Sum2(t[0] is { } ta ? ta * (c.X[1] * R.Pow(c.X[0], c.X[1] - 1)) : null,
-                                  t[1] is { } tb ? tb * (R.Log(c.X[0]) * c.Ans!) : null);
-        // ties split the tangent evenly, as JAX does
-        Maximum.Jvp = (c, t) => MinMaxJvp(c, t, R.Greater(c.X[0], c.X[1]), R.Less(c.X[0], c.X[1]));
-        Minimum.Jvp = (c, t) => MinMaxJvp(c, t, R.Less(c.X[0], c.X[1]), R.Greater(c.X[0], c.X[1]));
-
-        // --- comparisons: tensors give 0/1 masks, scalars give bool
-        foreach (var (p, op) in new[] { (Greater, ExpressionType.GreaterThan), (Less, ExpressionType.LessThan), (GreaterEqual, ExpressionType.GreaterThanOrEqual),
-                                        (LessEqual, ExpressionType.LessThanOrEqual), (Equal, ExpressionType.Equal), (NotEqual, ExpressionType.NotEqual) })
-        {
-            p.ZeroDerivative = true;
-            p.KindRule = (k, _, _) => k.Contains(Kind.Tensor) ? Kind.Tensor : Kind.Bool;
-            var tensorM = p.TensorMethod;
-            p.EmitRule = (a, k, prm, _) => k.Contains(Kind.Tensor)
-                ? Primitive.CallWith(tensorM ?? throw new InvalidOperationException($"{p.Name} on tensors is not supported."), a, prm)
-                : Expression.MakeBinary(op, a[0], a[1]);
-            p.Infix = op switch
-            {
-                ExpressionType.GreaterThan => ">", ExpressionType.LessThan => "<", ExpressionType.GreaterThanOrEqual => ">=",
-                ExpressionType.LessThanOrEqual => "<=", ExpressionType.Equal => "==", _ => "!=",
-            };
-            p.FormatRule = (a, k, prm) => k.Contains(Kind.Tensor) && tensorM is not null && tensorM.DeclaringType == typeof(Np)
-                ? $"Np.{tensorM.Name}({a[0]}, {a[1]})" : $"{a[0]} {p.Infix} {a[1]}";
-        }
-        foreach (var (p, op, infix) in new[] { (And, ExpressionType.AndAlso, "&&"), (Or, ExpressionType.OrElse, "||") })
-        {
-            p.ZeroDerivative = true; p.Infix = infix;
-            p.KindRule = (_, _, _) => Kind.Bool;
-            p.EmitRule = (a, _, _, _) => Expression.MakeBinary(op, a[0], a[1]);
-        }
-        Not.ZeroDerivative = true; Not.Infix = "!";
-        Not.KindRule = (_, _, _) => Kind.Bool;
-        Not.EmitRule = (a, _, _, _) => Expression.Not(a[0]);
-
-        // Where(c, a, b): a bool condition is a select between whole values; a tensor mask selects elementwise
+        // --- C# spellings of scalar conversions and selections
         Where.NonDiff = [0];
         Where.KindRule = (k, _, _) => k[1] == Kind.Tensor || k[2] == Kind.Tensor || k[0] == Kind.Tensor ? Kind.Tensor : k[1] == Kind.Double || k[2] == Kind.Double ? Kind.Double : Kind.Float;
         Where.EmitRule = (a, k, prm, _) =>
@@ -313,133 +341,14 @@ internal static class Prims
             return Primitive.CallWith(Where.TensorMethod!, a, prm);
         };
         Where.FormatRule = (a, k, _) => k[0] == Kind.Bool ? $"{a[0]} ? {a[1]} : {a[2]}" : $"Np.Where({a[0]}, {a[1]}, {a[2]})";
-        Where.Jvp = (c, t) => t[1] is null && t[2] is null ? null
-            : R.Where(c.X[0], t[1] ?? WhereZero(c, 1), t[2] ?? WhereZero(c, 2));
-        Where.Transpose = (c, ct) =>
-        {
-            var zero = c.X[0].Kind == Kind.Bool ? R.ZerosOf(ct) : ct.Const(0);
-            return [null, c.Linear[1] ? c.Unbroadcast(R.Where(c.X[0], ct, zero), 1) : null, c.Linear[2] ? c.Unbroadcast(R.Where(c.X[0], zero, ct), 2) : null];
-        };
-
-        // --- products: Dot, DotTA and DotTB are the three slots of one contraction, each the transpose of another
-        Dot.Jvp = (c, t) => Sum2(t[0] is null ? null : R.Dot(t[0]!, c.X[1]), t[1] is null ? null : R.Dot(c.X[0], t[1]!));
-        // each cotangent takes its operand's dtype (Own): a float32 operand of a product with a float64 one gets a float32 cotangent
-        Dot.Transpose = (c, ct) => [c.Linear[0] ? Own(c, 0, R.DotTA(ct, c.X[1])) : null, c.Linear[1] ? Own(c, 1, R.DotTB(c.X[0], ct)) : null];
-        DotTA.Jvp = (c, t) => Sum2(t[0] is null ? null : R.DotTA(t[0]!, c.X[1]), t[1] is null ? null : R.DotTA(c.X[0], t[1]!));
-        DotTA.Transpose = (c, ct) => [c.Linear[0] ? Own(c, 0, R.Dot(ct, c.X[1])) : null, c.Linear[1] ? Own(c, 1, R.DotTB(ct, c.X[0])) : null];
-        DotTB.Jvp = (c, t) => Sum2(t[0] is null ? null : R.DotTB(t[0]!, c.X[1]), t[1] is null ? null : R.DotTB(c.X[0], t[1]!));
-        DotTB.Transpose = (c, ct) => [c.Linear[0] ? Own(c, 0, R.DotTA(c.X[1], ct)) : null, c.Linear[1] ? Own(c, 1, R.Dot(c.X[0], ct)) : null];
-        MatMul.Jvp = (c, t) => Sum2(t[0] is null ? null : R.MatMul(t[0]!, c.X[1]), t[1] is null ? null : R.MatMul(c.X[0], t[1]!));
-        MatMul.Transpose = (c, ct) => [c.Linear[0] ? Own(c, 0, R.MatMulTA(ct, c.X[1], c.Aval(0))) : null, c.Linear[1] ? Own(c, 1, R.MatMulTB(c.X[0], ct, c.Aval(1))) : null];
-        MatMulTA.NonDiff = [2];
-        MatMulTA.Jvp = (c, t) => Sum2(t[0] is null ? null : R.MatMulTA(t[0]!, c.X[1], c.X[2]), t[1] is null ? null : R.MatMulTA(c.X[0], t[1]!, c.X[2]));
-        MatMulTA.Transpose = (c, ct) => [c.Linear[0] ? c.Unbroadcast(R.MatMul(ct, c.X[1]), 0) : null, c.Linear[1] ? R.MatMulTB(ct, c.X[0], c.Aval(1)) : null, null];
-        MatMulTB.NonDiff = [2];
-        MatMulTB.Jvp = (c, t) => Sum2(t[0] is null ? null : R.MatMulTB(t[0]!, c.X[1], c.X[2]), t[1] is null ? null : R.MatMulTB(c.X[0], t[1]!, c.X[2]));
-        MatMulTB.Transpose = (c, ct) => [c.Linear[0] ? R.MatMulTA(c.X[1], ct, c.Aval(0)) : null, c.Linear[1] ? c.Unbroadcast(R.MatMul(c.X[0], ct), 1) : null, null];
-
-        // --- shapes
-        Transpose.Jvp = (c, t) => R.Transpose(t[0]!, c.P.Get<int[]?>(0));
-        Transpose.Transpose = (c, ct) => [R.Transpose(ct, Inverse(c.P.Get<int[]?>(0)))];
-        Reshape.Jvp = (c, t) => R.Reshape(t[0]!, c.P.Get<int[]>(0));
-        Reshape.Transpose = (c, ct) => [R.ReshapeTo(ct, c.Aval(0))];
-        ReshapeTo.NonDiff = [1];
-        ReshapeTo.Jvp = (c, t) => R.ReshapeTo(t[0]!, c.X[1]);
-        ReshapeTo.Transpose = (c, ct) => [R.ReshapeTo(ct, c.Aval(0)), null];
-        BroadcastToShape.Jvp = (c, t) => R.BroadcastToShape(t[0]!, c.P.Get<int[]>(0));
-        BroadcastToShape.Transpose = (c, ct) => [c.Unbroadcast(ct, 0)];
-        BroadcastTo.NonDiff = [1];
-        BroadcastTo.Jvp = (c, t) => R.BroadcastTo(t[0]!, c.X[1]);
-        BroadcastTo.Transpose = (c, ct) => [c.Unbroadcast(ct, 0), null];
-        SumTo.NonDiff = [1];
-        SumTo.Jvp = (c, t) => R.SumTo(t[0]!, c.X[1]);
-        SumTo.Transpose = (c, ct) => [R.BroadcastTo(ct, c.Aval(0)), null];
-
-        // --- reductions
-        Sum.Jvp = (c, t) => R.Sum(t[0]!, c.P.Get<int?>(0), c.P.Get<bool>(1));
-        Sum.Transpose = (c, ct) => [R.ExpandReduced(ct, c.Aval(0), c.P.Get<int?>(0), c.P.Get<bool>(1))];
-        Mean.Jvp = (c, t) => R.Mean(t[0]!, c.P.Get<int?>(0), c.P.Get<bool>(1));
-        Mean.Transpose = (c, ct) => [R.ExpandReducedMean(ct, c.Aval(0), c.P.Get<int?>(0), c.P.Get<bool>(1))];
-        ExpandReduced.NonDiff = [1];
-        ExpandReduced.Jvp = (c, t) => R.ExpandReduced(t[0]!, c.X[1], c.P.Get<int?>(0), c.P.Get<bool>(1));
-        ExpandReduced.Transpose = (c, ct) => [R.Sum(ct, c.P.Get<int?>(0), c.P.Get<bool>(1)), null];
-        ExpandReducedMean.NonDiff = [1];
-        ExpandReducedMean.Jvp = (c, t) => R.ExpandReducedMean(t[0]!, c.X[1], c.P.Get<int?>(0), c.P.Get<bool>(1));
-        ExpandReducedMean.Transpose = (c, ct) => [R.Mean(ct, c.P.Get<int?>(0), c.P.Get<bool>(1)), null];
-        // the tangent of a max is the mean of the tangents at the maximising positions
-        Max.Jvp = (c, t) =>
-        {
-            int? axis = c.P.Get<int?>(0); bool keep = c.P.Get<bool>(1);
-            var mask = R.Equal(c.X[0], R.ExpandReduced(c.Ans!, c.Aval(0), axis, keep));
-            return R.Sum(t[0]! * mask, axis, keep) / R.Sum(mask, axis, keep);
-        };
-        LogSumExp.Jvp = (c, t) =>
-        {
-            int? axis = c.P.Get<int?>(0); bool keep = c.P.Get<bool>(1);
-            var softmax = R.Exp(c.X[0] - R.ExpandReduced(c.Ans!, c.Aval(0), axis, keep));
-            return R.Sum(t[0]! * softmax, axis, keep);
-        };
-        Softmax.Jvp = (c, t) => c.Ans! * (t[0]! - R.Sum(c.Ans! * t[0]!, c.P.Get<int>(0), true));
-        LogSoftmax.Jvp = (c, t) => t[0]! - R.Sum(R.Exp(c.Ans!) * t[0]!, c.P.Get<int>(0), true);
-        Argmax.ZeroDerivative = true;
-
-        // --- indexing and joining
-        Take.NonDiff = [1];
-        Take.Jvp = (c, t) => R.Take(t[0]!, c.X[1], c.P.Get<int>(0));
-        Take.Transpose = (c, ct) => [R.ScatterAdd(ct, c.X[1], c.P.Get<int>(0), c.Aval(0)), null];
-        ScatterAdd.NonDiff = [1, 2];
-        ScatterAdd.Jvp = (c, t) => R.ScatterAdd(t[0]!, c.X[1], c.P.Get<int>(0), c.X[2]);
-        ScatterAdd.Transpose = (c, ct) => [R.Take(ct, c.X[1], c.P.Get<int>(0)), null, null];
-        OneHot.ZeroDerivative = true;
-        Concatenate.Jvp = (c, t) => R.Concatenate(t.Select((ti, i) => ti ?? c.ZeroLike(i)).ToArray(), c.P.Get<int>(0));
-        Concatenate.Transpose = (c, ct) =>
-        {
-            var parts = c.X.Select((_, i) => c.Aval(i)).ToArray();
-            return c.X.Select((_, i) => c.Linear[i] ? Own(c, i, R.SplitPart(ct, c.P.Get<int>(0), i, parts)) : null).ToArray();
-        };
-        SplitPart.Jvp = (c, t) => R.SplitPart(t[0]!, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray());
-        SplitPart.Transpose = (c, ct) => [R.PadPart(ct, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray()), .. c.X.Skip(1).Select(_ => (V?)null)];
-        PadPart.Jvp = (c, t) => R.PadPart(t[0]!, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray());
-        PadPart.Transpose = (c, ct) => [R.SplitPart(ct, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray()), .. c.X.Skip(1).Select(_ => (V?)null)];
-        SplitPart.NonDiff = PadPart.NonDiff = Enumerable.Range(1, 64).ToArray();
-        Stack.Jvp = (c, t) => R.Stack(t.Select((ti, i) => ti ?? c.ZeroLike(i)).ToArray(), c.P.Get<int>(0));
-        // SumTo to the part's own aval: the cotangent of a float32 part stacked with float64 ones is float32
-        Stack.Transpose = (c, ct) => c.X.Select((_, i) => c.Linear[i] ? R.SumTo(R.Unstack(ct, R.AvalOf(ct), c.P.Get<int>(0), i), c.Aval(i)) : null).ToArray();
-        Unstack.NonDiff = [1];
-        Unstack.Jvp = (c, t) => R.Unstack(t[0]!, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1));
-        Unstack.Transpose = (c, ct) => [R.StackPart(ct, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), null];
-        StackPart.NonDiff = [1];
-        StackPart.Jvp = (c, t) => R.StackPart(t[0]!, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1));
-        StackPart.Transpose = (c, ct) => [R.Unstack(ct, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), null];
-
-        // --- conversions (all linear)
-        ToDouble.KindRule = (_, _, _) => Kind.Double;
-        ToDouble.Jvp = (c, t) => R.ToDouble(t[0]!);
-        ToDouble.Transpose = (c, ct) => [R.BroadcastTo(R.FromScalar(ct), c.Aval(0))];
-        ToFloat.KindRule = (_, _, _) => Kind.Float;
-        ToFloat.Jvp = (c, t) => R.ToFloat(t[0]!);
-        ToFloat.Transpose = (c, ct) => [R.BroadcastTo(R.FromScalar(ct), c.Aval(0))];
-        FromDouble.KindRule = (_, _, _) => Kind.Tensor;
+        Neg.Infix = "-";
+        Neg.EmitRule = (a, _, _, _) => Expression.Negate(a[0]);
         FromDouble.EmitRule = (a, _, _, _) => Expression.Call(Lax_("FromDouble", D), a[0]);
-        FromDouble.Jvp = (c, t) => R.FromScalar(t[0]!);
-        FromDouble.Transpose = (c, ct) => [c.Unbroadcast(ct, 0)];
-        FromFloat.KindRule = (_, _, _) => Kind.Tensor;
         FromFloat.EmitRule = (a, _, _, _) => Expression.Call(Lax_("FromFloat", F), a[0]);
-        FromFloat.Jvp = (c, t) => R.FromScalar(t[0]!);
-        FromFloat.Transpose = (c, ct) => [c.Unbroadcast(ct, 0)];
-        CastDouble.KindRule = (_, _, _) => Kind.Double;
         CastDouble.EmitRule = (a, _, _, _) => Expression.Convert(a[0], typeof(double));
         CastDouble.FormatRule = (a, _, _) => $"(double){a[0]}";
-        CastDouble.Jvp = (c, t) => R.CastDouble(t[0]!);
-        CastDouble.Transpose = (c, ct) => [R.CastFloat(ct)];
-        CastFloat.KindRule = (_, _, _) => Kind.Float;
         CastFloat.EmitRule = (a, _, _, _) => Expression.Convert(a[0], typeof(float));
         CastFloat.FormatRule = (a, _, _) => $"(float){a[0]}";
-        CastFloat.Jvp = (c, t) => R.CastFloat(t[0]!);
-        CastFloat.Transpose = (c, ct) => [R.CastDouble(ct)];
-        StopGradient.ZeroDerivative = true;
-        IntToDouble.ZeroDerivative = true;
-        IntToDouble.KindRule = (_, _, _) => Kind.Double;
         IntToDouble.EmitRule = (a, _, _, _) => Expression.Convert(a[0], typeof(double));
         IntToDouble.FormatRule = (a, _, _) => $"(double){a[0]}";
 
@@ -462,6 +371,42 @@ internal static class Prims
 
         // --- batching: structural primitives of Vmap and the batched implementation of every primitive
         Batching.Install();
+    }
+
+    static MethodInfo SM(string name, Type t) => typeof(ScalarMath).GetMethod(name, [t])!;
+
+    /// <summary>A C# logical operator on bools (conditions of <c>c ? a : b</c>): host code only, zero derivative.</summary>
+    static Primitive Logical(string name, ExpressionType op, string infix)
+    {
+        var p = Def(name);
+        p.ZeroDerivative = true;
+        p.Infix = infix;
+        p.KindRule = (_, _, _) => Kind.Bool;
+        p.EmitRule = (a, _, _, _) => a.Length == 1 ? Expression.MakeUnary(op, a[0], a[0].Type) : Expression.MakeBinary(op, a[0], a[1]);
+        return p;
+    }
+
+    /// <summary>The identity with a zero derivative; its eager result is its operand itself (a view, for the arenas).</summary>
+    static Primitive StopGradientOf(MethodInfo tensor)
+    {
+        var p = Unary("StopGradient", tensor, (x, _) => x[0], Vec("Id"), null);
+        p.Cpu = new CpuLowering { Result = EagerResult.View };
+        return p;
+    }
+
+    /// <summary>erf x by its series of positive terms, 2/sqrt(pi) e^(-x^2) sum_n (2x^2)^n x / (1 3 5 ... (2n+1)), which
+    /// converges for every x without cancellation; |erf x| rounds to 1 beyond |x| = 6.</summary>
+    static double ScalarErf(double x)
+    {
+        if (double.IsNaN(x)) return x;
+        if (Math.Abs(x) >= 6) return Math.Sign(x);
+        double x2 = x * x, term = x, sum = x;
+        for (int n = 1; n < 200 && Math.Abs(term) > 1e-17 * Math.Abs(sum); n++)
+        {
+            term *= 2 * x2 / (2 * n + 1);
+            sum += term;
+        }
+        return 2 / Math.Sqrt(Math.PI) * Math.Exp(-x2) * sum;
     }
 
     static V? NotLinear(RuleCtx c, string name, int i) =>

@@ -20,6 +20,29 @@ internal static class Eager
 
     internal static Tensor Make<T>(T[] data, int[] dims, bool weak = false) where T : unmanaged => Tensor.Adopt(data, dims, weak);
 
+    /// <summary>
+    /// The eager kernel of an elementwise primitive declared by its scalar functions (<see cref="Primitive.F64"/>,
+    /// <see cref="Primitive.F32"/>): the function applied to every element. A weak scalar (a C# double) stays exact and weak.
+    /// </summary>
+    internal static Tensor Map(Primitive p, Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        var f64 = p.F64 ?? throw new InvalidOperationException($"Internal error: {p.Name} has no scalar function.");
+        if (x.ExactScalar is double exact) return new Tensor(f64(exact));
+        if (x.DType == DType.Float64)
+        {
+            var src = x.Span<double>();
+            var d = GC.AllocateUninitializedArray<double>(src.Length);
+            for (int i = 0; i < d.Length; i++) d[i] = f64(src[i]);
+            return Make(d, x.Dims, x.IsWeak);
+        }
+        var f32 = p.F32!;
+        var s = x.Span<float>();
+        var r = GC.AllocateUninitializedArray<float>(s.Length);
+        for (int i = 0; i < r.Length; i++) r[i] = f32(s[i]);
+        return Make(r, x.Dims, x.IsWeak);
+    }
+
     /// <summary>A fresh tensor of shape <paramref name="dims"/> filled with <paramref name="value"/>.</summary>
     internal static Tensor Fill(int[] dims, double value, DType dtype, bool weak = false)
     {

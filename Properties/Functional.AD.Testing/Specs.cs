@@ -50,6 +50,11 @@ public static class Specs
         Gen.CollectToArray(shapes.Select(s => Gens.Tensor(s, t)));
     static Gen<Tensor[]> NoTies(DType t) =>
         Gens.BroadcastingPair(t).Where(p => -(double)Max(-Abs(p[0] - p[1])) > 0.05);
+    /// <summary>x, lo, hi of one shape with lo &lt; hi (lo, hi in [-1.5, 1.5]) and x at least 0.05 from both bounds.</summary>
+    static Gen<Tensor[]> ClipInputs(DType t) =>
+        Gens.Shape(0, 2).SelectMany(s => Gen.CollectToArray(new[] { Gens.Tensor(s, t), Gens.Tensor(s, t, Domain.Unit), Gens.Tensor(s, t, Domain.Unit) }))
+            .Select(p => new[] { p[0], Minimum(p[1], p[2]) * 1.5 - 0.1, Maximum(p[1], p[2]) * 1.5 + 0.1 })
+            .Where(p => -(double)Max(-Abs(p[0] - p[1])) > 0.05 && -(double)Max(-Abs(p[0] - p[2])) > 0.05);
 
     static Gen<(int[] A, int[] B, int[] Out)> DotShapes =>
         from m in Gen.Choose(1, 4)
@@ -115,6 +120,12 @@ public static class Specs
         S("Softplus", x => Softplus(x), t => One(t)),
         S("Relu", x => Relu(x), t => One(t, Domain.AwayFromZero)),
         S("StopGradient", x => StopGradient(x), t => One(t), fd: false),
+        S("Log1p", x => Log1p(x), t => One(t, Domain.Unit)),
+        S("Expm1", x => Expm1(x), t => One(t)),
+        S("Erf", x => Erf(x), t => One(t)),
+        S("Atan", x => Atan(x), t => One(t)),
+        S("Square", x => Square(x), t => One(t)),
+        S("Clip", (x, lo, hi) => Clip(x, lo, hi), t => ClipInputs(t)),
         // elementwise, two operands, numpy broadcasting
         S("Add", (a, b) => a + b, t => Pair(t)),
         S("Sub", (a, b) => a - b, t => Pair(t)),

@@ -1,0 +1,116 @@
+using System.Linq.Expressions;
+using Xunit;
+using static Functional.AD.Np;
+
+namespace Functional.AD.Properties;
+
+/// <summary>
+/// The columns a family fills: every elementwise primitive has element code and a vector form (so no primitive cuts a
+/// fusion chain or the batch loop's lanes), and the two agree lane by lane.
+/// </summary>
+public class FamilyTests
+{
+    public static IEnumerable<object[]> Elementwise =>
+        Prims.All.Where(p => p.Elementwise).Select(p => new object[] { p.Name });
+
+    static Primitive Named(string name) => Prims.All.Single(p => p.Elementwise && p.Name == name);
+
+    [Fact]
+    public void Every_elementwise_primitive_has_element_code_and_a_vector_form()
+    {
+        var missing = Prims.All.Where(p => p.Elementwise && (p.Scalar is null || p.Vector is null)).Select(p => p.Name).ToList();
+        Assert.True(missing.Count == 0, "Elementwise primitives without a vector form or element code: " + string.Join(", ", missing));
+    }
+
+    /// <summary>Operands at which every elementwise primitive is defined (positive, away from ties and kinks), plus the
+    /// special values, written into the lanes of one vector.</summary>
+    static double[] Lane(int operand, int lanes) =>
+        Enumerable.Range(0, lanes).Select(i => operand switch
+        {
+            0 => 0.3 + 0.37 * i,
+            1 => 0.2 + 0.23 * ((i * 5) % lanes),
+            _ => 2.5 + 0.1 * i,
+        }).ToArray();
+
+    [Theory]
+    [MemberData(nameof(Elementwise))]
+    public void The_vector_form_agrees_with_the_element_code(string name)
+    {
+        var p = Named(name);
+        foreach (var t in new[] { typeof(double), typeof(float) })
+        {
+            var code = VectorCode.For(t);
+            int lanes = Fusion.Width(t).Lanes;
+            int arity = p.TensorMethod?.GetParameters().Count(q => q.ParameterType == typeof(Tensor)) ?? 2;   // NotEqual: C# scalars only
+            var arrays = Enumerable.Range(0, arity).Select(i => Expression.Parameter(t.MakeArrayType(), $"x{i}")).ToArray();
+            var load = code.Ops.GetMethod("Load")!.MakeGenericMethod(t);
+            var store = code.Ops.GetMethod("Store")!.MakeGenericMethod(t);
+            var result = Expression.Parameter(t.MakeArrayType(), "r");
+            var vector = p.Vector!(code, arrays.Select(a => (Expression)Expression.Call(load, a, Expression.Constant(0))).ToArray());
+            var run = Expression.Lambda(Expression.Call(store, vector, result, Expression.Constant(0)), [.. arrays, result]).Compile();
+
+            var inputs = Enumerable.Range(0, arity).Select(i => Lane(i, lanes)).ToArray();
+            object Arr(double[] v) => t == typeof(double) ? v : v.Select(x => (float)x).ToArray();
+            var args = inputs.Select(Arr).Append(Arr(new double[lanes])).ToArray();
+            run.DynamicInvoke(args);
+            var got = ((Array)args[^1]).Cast<object>().Select(Convert.ToDouble).ToArray();
+
+            for (int l = 0; l < lanes; l++)
+            {
+                var elems = inputs.Select(v => (Expression)Expression.Constant(t == typeof(double) ? v[l] : (object)(float)v[l], t)).ToArray();
+                var one = Expression.Lambda(Expression.Convert(Primitive.Conv(p.Scalar!(elems, t), t), typeof(double))).Compile();
+                double want = (double)one.DynamicInvoke()!;
+                double tol = (t == typeof(double) ? 1e-14 : 1e-6) * Math.Max(1, Math.Abs(want));
+                Assert.True(Math.Abs(got[l] - want) <= tol, $"{name} ({t.Name}) lane {l}: vector {got[l]:R}, element code {want:R}");
+            }
+        }
+    }
+
+    /// <summary>Log1p and Expm1 keep tiny arguments where log(1 + x) and exp(x) - 1 lose them, in float32 and float64,
+    /// eagerly, unrolled by the jit and in fused loops.</summary>
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    public void Log1p_and_Expm1_are_accurate_near_zero(DType dtype)
+    {
+        double[] xs = [1e-8, -1e-8, 3e-12, 1e-20, 1e-5];
+        Expression<Func<Tensor, Tensor>> log1p = x => Log1p(x), expm1 = x => Expm1(x);
+        var small = new Tensor(xs).AsType(dtype);
+        var large = new Tensor(Enumerable.Range(0, 64).Select(i => xs[i % xs.Length]).ToArray()).AsType(dtype);
+        foreach (var (f, exact) in new[] { (log1p, (Func<double, double>)(x => x - x * x / 2 + x * x * x / 3)), (expm1, x => x + x * x / 2 + x * x * x / 6) })
+        {
+            foreach (var (how, y, x) in new[] { ("eager", f.Compile()(small), small), ("jit unrolled", Ad.Jit(f)(small), small), ("jit fused", Ad.Jit(f)(large), large) })
+            {
+                var xv = x.ToDoubleArray();
+                var yv = y.ToDoubleArray();
+                for (int i = 0; i < xv.Length; i++)
+                {
+                    double want = exact(xv[i]);
+                    Assert.True(Math.Abs(yv[i] - want) <= (dtype == DType.Float32 ? 2e-7 : 4e-16) * Math.Abs(want),
+                        $"{f} {how} at {xv[i]:R} ({dtype}): {yv[i]:R}, want {want:R}");
+                }
+            }
+        }
+    }
+
+    /// <summary>Erf against its defining integral, by Simpson's rule in float64; Atan against Math.Atan.</summary>
+    [Fact]
+    public void Erf_matches_its_integral_and_Atan_matches_Math()
+    {
+        static double Integral(double x)
+        {
+            int n = 20000;
+            double h = x / n, s = 0;
+            for (int i = 0; i <= n; i++) s += (i == 0 || i == n ? 1 : i % 2 == 1 ? 4 : 2) * Math.Exp(-(i * h) * (i * h));
+            return 2 / Math.Sqrt(Math.PI) * s * h / 3;
+        }
+        double[] xs = [-3.5, -1, -0.25, 0, 1e-9, 0.5, 1, 2, 4.5, 7];
+        var erf = Erf(new Tensor(xs)).ToDoubleArray();
+        var atan = Atan(new Tensor(xs)).ToDoubleArray();
+        for (int i = 0; i < xs.Length; i++)
+        {
+            Assert.Equal(Integral(xs[i]), erf[i], 1e-13);
+            Assert.Equal(Math.Atan(xs[i]), atan[i], 1e-15);
+        }
+    }
+}
