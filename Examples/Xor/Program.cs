@@ -44,12 +44,9 @@ bool TestAllInputs(Params p)
     return all;
 }
 
-// Parameters are initialised from an explicit key, as jax.random does: the same seed gives the same net.
-Params InitialParams(int s)
-{
-    var template = new Params(Zeros([3, 2]), Zeros([3]), Zeros([3]), Zeros([]));
-    return Tree.Normal(PrngKey.Create(s), template);
-}
+// Parameters are initialised from an explicit key, as jax.random does: the same key gives the same net.
+Params InitialParams(int s) => ParamsFrom(PrngKey.Create(s));
+Params ParamsFrom(PrngKey key) => Tree.Normal(key, new Params(Zeros([3, 2]), Zeros([3]), Zeros([3]), Zeros([])));
 
 // ---- 4. grad ---------------------------------------------------------------------------------
 // Ad.Grad(loss) is a new expression: the gradient of the loss with respect to the parameters.
@@ -154,8 +151,8 @@ Console.WriteLine(solvedJit ? $"seed {seed}: converged with the jitted gradient"
 var batchedGrad = Ad.Vmap(Ad.Grad(loss), inAxes: [null, 0, 0]);
 var batchedGradFn = Ad.Jit(batchedGrad);
 const int batchSize = 100;
-// as the notebook's second call of initial_params(), a fresh draw: from the second half of the seed's key
-parameters = InitialParams(seed);
+// as the notebook's second call of initial_params(), a fresh draw: from the second key the seed's key splits into
+parameters = ParamsFrom(PrngKey.Create(seed).Split().Item2);
 Say(Show(parameters));
 rng = new Random(seed);
 bool solvedBatched = false;
@@ -178,11 +175,11 @@ for (int n = 0; n <= 10_000; n++)
         if (TestAllInputs(parameters)) { solvedBatched = true; break; }
     }
     // The mean gradient over 100 examples is nearly the exact gradient of the mean loss, so unlike the
-    // one-example loop above it has no noise to leave a local minimum (for 2 of seeds 0-19 it stalls
+    // one-example loop above it has no noise to leave a local minimum (for some seeds it stalls
     // there). The notebook's loop would run forever; we start again from a fresh draw instead.
     if (n > 0 && n % 2500 == 0)
     {
-        parameters = Tree.Normal(PrngKey.Create(seed).Split(n / 2500 + 1)[n / 2500], parameters);
+        parameters = ParamsFrom(PrngKey.Create(seed).Split().Item2.Split(n / 2500 + 1)[n / 2500]);
         Say("restarting from a fresh draw of the parameters");
     }
 }
