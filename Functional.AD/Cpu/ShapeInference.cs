@@ -102,7 +102,7 @@ internal static class ShapeInference
 
     /// <summary>The result aval, when the primitive takes its dtype (<see cref="Primitive.Accepts"/>); else a shape error saying which it takes.</summary>
     static Aval Accepted(Primitive p, Aval a) =>
-        p.Accepts.Contains(a.DType) ? a
+        p.Accepts.Contains(a.DType) ? (p.Gives(a.DType) is var d && d == a.DType ? a : new Aval(a.Dims, d, a.Weak))
             : throw new ShapeException($"Np.{p.Name}", [a], $"it takes {string.Join(" or ", p.Accepts.Select(DTypes.Name))} tensors, not {DTypes.Name(a.DType)}");
 
     /// <summary>A C# double or float combined with a tensor is a weak scalar (it takes the tensor's dtype).</summary>

@@ -63,6 +63,9 @@ internal sealed partial class Primitive
     internal Func<float, float>? F32;
     /// <summary>The dtypes its tensor operands may have (the result has the operands' promoted dtype).</summary>
     internal DType[] Accepts = [DType.Float32, DType.Float64];
+    /// <summary>The result dtype given the operands' promoted dtype (elementwise families; the identity today, as every
+    /// primitive computes in its operands' dtype).</summary>
+    internal Func<DType, DType> Gives = d => d;
     /// <summary>How the CPU jit lowers it once shapes are known (null: by calling its eager method).</summary>
     internal CpuLowering? Cpu;
 
