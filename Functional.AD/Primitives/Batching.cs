@@ -64,10 +64,10 @@ internal static class Batching
         }
 
         // --- reductions and other ops with one axis parameter: shift by k; axis null = over all core axes
-        foreach (var p in new[] { Prims.Sum, Prims.Mean, Prims.Max, Prims.LogSumExp, Prims.Argmax })
+        foreach (var p in Prims.All.Where(p => p.Family == PrimFamily.Reduction && AxisType(p) == typeof(int?)))
         {
             var prim = p;
-            bool hasKeep = p != Prims.Argmax;
+            bool hasKeep = p.TensorMethod!.GetParameters().Any(q => q.ParameterType == typeof(bool));
             p.Batched = (a, prm, k) =>
             {
                 var x = (Tensor)a[0];
@@ -79,7 +79,7 @@ internal static class Batching
                 return hasKeep && (bool)prm[1]! ? View(r, [.. b, .. Enumerable.Repeat(1, c.Length)]) : r;
             };
         }
-        foreach (var p in new[] { Prims.Softmax, Prims.LogSoftmax })
+        foreach (var p in Prims.All.Where(p => p.Family == PrimFamily.Reduction && AxisType(p) == typeof(int)))
         {
             var prim = p;
             p.Batched = (a, prm, k) =>
@@ -339,6 +339,10 @@ internal static class Batching
             if (p.Batched is null && p != Prims.Input && p != Prims.Const && p != Prims.And && p != Prims.Or && p != Prims.Not)
                 throw new InvalidOperationException($"Internal error: the primitive {p.Name} has no batched implementation.");
     }
+
+    /// <summary>The type of a reduction's axis parameter: <c>int?</c> for reductions (null: every axis), <c>int</c> for
+    /// normalisations along one axis (Softmax).</summary>
+    static Type? AxisType(Primitive p) => p.TensorMethod!.GetParameters().Skip(1).FirstOrDefault()?.ParameterType;
 
     /// <summary>MatMulTA (forA) / MatMulTB on the core axes: the product, summed over broadcast core-batch axes down to the target.</summary>
     static Tensor MatMulT(Tensor g, Tensor other, Aval target, int k, bool forA)
