@@ -40,6 +40,13 @@ internal static partial class Prims
 
     // ---------------------------------------------------------------- families
 
+    /// <summary>Fills the batching column of <paramref name="p"/> with <paramref name="rule"/>.</summary>
+    static Primitive Batch(Primitive p, BatchRule rule)
+    {
+        p.Batched = (a, prm, k) => rule(p, a, prm, k);
+        return p;
+    }
+
     static Primitive Elementwise(PrimFamily family, string name, MethodInfo tensor, ScalarForm scalar, VectorForm vector, JvpRule? jvp,
         TransposeRule? transpose, MethodInfo? dbl, MethodInfo? flt, MethodInfo[] aliases)
     {
@@ -50,7 +57,7 @@ internal static partial class Prims
         if (jvp is null) p.ZeroDerivative = true; else p.Jvp = jvp;
         p.Transpose = transpose;
         p.Cpu = new CpuLowering { Result = EagerResult.Fresh };
-        return p;
+        return Batch(p, Batching.Elementwise);
     }
 
     /// <summary>
@@ -110,12 +117,14 @@ internal static partial class Prims
     /// <summary>A reduction over one axis (or all) of its first operand; <paramref name="linear"/> for Sum and Mean.</summary>
     static Primitive Reduction(string name, MethodInfo tensor, JvpRule? jvp, TransposeRule? transpose = null, bool linear = false, EagerResult result = EagerResult.MayKeep)
     {
+        // the axis parameter: int? (null: every axis) for reductions, int for normalisations along one axis (Softmax)
+        var axis = tensor.GetParameters()[1].ParameterType;
         var p = Def(name, tensor);
         p.Family = PrimFamily.Reduction;
         if (jvp is null) p.ZeroDerivative = true; else p.Jvp = jvp;
         p.Transpose = transpose;
         if (linear || result != EagerResult.MayKeep) p.Cpu = new CpuLowering { Linear = linear ? [0] : null, Result = result };
-        return p;
+        return Batch(p, axis == typeof(int?) ? Batching.AxisReduction : Batching.AlongAxis);
     }
 
     /// <summary>
@@ -123,7 +132,7 @@ internal static partial class Prims
     /// (empty: all of them); the others (indices, avals) are non-differentiable and must be known at specialisation.
     /// <paramref name="likeAval"/>: the result is shaped like the aval operand at that index.
     /// </summary>
-    static Primitive Structural(string name, MethodInfo tensor, JvpRule jvp, TransposeRule transpose, int[] linearIn,
+    static Primitive Structural(string name, MethodInfo tensor, JvpRule jvp, TransposeRule transpose, int[] linearIn, BatchRule batched,
         int likeAval = -1, EagerResult result = EagerResult.MayKeep, bool identityWhenSameAval = false)
     {
         var p = Def(name, tensor);
@@ -139,12 +148,12 @@ internal static partial class Prims
         p.Cpu = new CpuLowering { Linear = linearIn, Result = result, IdentityWhenSameAval = identityWhenSameAval };
         if (identityWhenSameAval)
             p.Rewrite = (b, a, _) => a[0].Kind == Kind.Tensor && a[0].Cls == a[1].Cls && a[0].Cls > 0 ? a[0] : null;
-        return p;
+        return Batch(p, batched);
     }
 
     /// <summary>A bilinear product in operands 0 and 1 (a third, aval operand gives a shape); <paramref name="product"/>
     /// says how it maps onto the GEMM (transpose a, transpose b).</summary>
-    static Primitive Contraction(string name, MethodInfo tensor, JvpRule jvp, TransposeRule transpose, (bool TA, bool TB) product)
+    static Primitive Contraction(string name, MethodInfo tensor, JvpRule jvp, TransposeRule transpose, (bool TA, bool TB) product, BatchRule batched)
     {
         var p = Def(name, tensor);
         p.Family = PrimFamily.Contraction;
@@ -152,21 +161,21 @@ internal static partial class Prims
         p.Transpose = transpose;
         if (tensor.GetParameters().Length > 2) p.NonDiff = [2];
         p.Cpu = new CpuLowering { Bilinear = true, Product = product, Result = EagerResult.Fresh };
-        return p;
+        return Batch(p, batched);
     }
 
     /// <summary>A value that depends only on its aval operand's shape (zeros, ones, the gradient seed): zero derivative.</summary>
-    static Primitive ShapeOnly(string name, MethodInfo tensor, int likeAval = -1)
+    static Primitive ShapeOnly(string name, MethodInfo tensor, BatchRule batched, int likeAval = -1)
     {
         var p = Def(name, tensor);
         p.ZeroDerivative = true;
         p.LikeAval = likeAval;
         p.Cpu = new CpuLowering { ShapeOnly = true };
-        return p;
+        return Batch(p, batched);
     }
 
     /// <summary>A conversion between a tensor and a C# scalar, or between scalar types.</summary>
-    static Primitive Conversion(string name, MethodInfo? tensor, Kind result, JvpRule? jvp, TransposeRule? transpose,
+    static Primitive Conversion(string name, MethodInfo? tensor, Kind result, JvpRule? jvp, TransposeRule? transpose, BatchRule batched,
         MethodInfo? dbl = null, MethodInfo? flt = null, bool readsScalar = false, params MethodInfo[] aliases)
     {
         var p = Def(name, tensor, dbl, flt, aliases);
@@ -175,7 +184,7 @@ internal static partial class Prims
         if (jvp is null) p.ZeroDerivative = true; else p.Jvp = jvp;
         p.Transpose = transpose;
         if (readsScalar) p.Cpu = new CpuLowering { ReadsScalar = true };
-        return p;
+        return Batch(p, batched);
     }
 
     /// <summary>A node with sub-graphs (a conditional, a loop, a custom rule): its rules fill the slots of its declaration.</summary>

@@ -17,6 +17,10 @@ internal delegate Expression ScalarForm(Expression[] x, Type t);
 /// the operands as vectors of the width and element type that <paramref name="v"/> describes.</summary>
 internal delegate Expression VectorForm(VectorCode v, Expression[] x);
 
+/// <summary>A batching rule: the primitive <paramref name="p"/> applied to operands whose first <paramref name="k"/> axes
+/// are batch axes (sizes B or 1, broadcast), acting on the remaining core axes (see <c>Batching</c>).</summary>
+internal delegate object BatchRule(Primitive p, object[] a, Params prm, int k);
+
 /// <summary>The family a primitive is declared through; the family fills the columns its members share.</summary>
 internal enum PrimFamily
 {

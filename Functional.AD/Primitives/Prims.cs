@@ -45,11 +45,11 @@ internal static partial class Prims
     public static readonly Primitive Const = Def("const");
 
     // ---------------------------------------------------------------- shape helpers (non-differentiable)
-    public static readonly Primitive AvalOf = Def("AvalOf", Lax_("AvalOf", T), Lax_("AvalOf", D), Lax_("AvalOf", F));
-    public static readonly Primitive InferAval = Def("InferAval");
-    public static readonly Primitive Zeros = ShapeOnly("Zeros", Lax_("Zeros", A), likeAval: 0);
-    public static readonly Primitive Ones = ShapeOnly("Ones", Lax_("Ones", A), likeAval: 0);
-    public static readonly Primitive GradSeed = ShapeOnly("GradSeed", Rt_("GradSeed", T, typeof(string)));
+    public static readonly Primitive AvalOf = Batch(Def("AvalOf", Lax_("AvalOf", T), Lax_("AvalOf", D), Lax_("AvalOf", F)), Batching.WholeValue);
+    public static readonly Primitive InferAval = Batch(Def("InferAval"), Batching.WholeValue);
+    public static readonly Primitive Zeros = ShapeOnly("Zeros", Lax_("Zeros", A), Batching.WholeValue, likeAval: 0);
+    public static readonly Primitive Ones = ShapeOnly("Ones", Lax_("Ones", A), Batching.WholeValue, likeAval: 0);
+    public static readonly Primitive GradSeed = ShapeOnly("GradSeed", Rt_("GradSeed", T, typeof(string)), Batching.GradSeed);
 
     // ---------------------------------------------------------------- arithmetic: operators on every kind
     public static readonly Primitive Add = Arithmetic("Add", Np_("Add", T, T), ExpressionType.Add, "+",
@@ -142,38 +142,38 @@ internal static partial class Prims
     // each cotangent takes its operand's dtype (Own): a float32 operand of a product with a float64 one gets a float32 cotangent
     public static readonly Primitive Dot = Contraction("Dot", Np_("Dot", T, T),
         (c, t) => Sum2(t[0] is null ? null : R.Dot(t[0]!, c.X[1]), t[1] is null ? null : R.Dot(c.X[0], t[1]!)),
-        (c, ct) => [c.Linear[0] ? Own(c, 0, R.DotTA(ct, c.X[1])) : null, c.Linear[1] ? Own(c, 1, R.DotTB(c.X[0], ct)) : null], (false, false));
+        (c, ct) => [c.Linear[0] ? Own(c, 0, R.DotTA(ct, c.X[1])) : null, c.Linear[1] ? Own(c, 1, R.DotTB(c.X[0], ct)) : null], (false, false), Batching.Dot);
     public static readonly Primitive DotTA = Contraction("DotTA", Lax_("DotTA", T, T),
         (c, t) => Sum2(t[0] is null ? null : R.DotTA(t[0]!, c.X[1]), t[1] is null ? null : R.DotTA(c.X[0], t[1]!)),
-        (c, ct) => [c.Linear[0] ? Own(c, 0, R.Dot(ct, c.X[1])) : null, c.Linear[1] ? Own(c, 1, R.DotTB(ct, c.X[0])) : null], (false, true));
+        (c, ct) => [c.Linear[0] ? Own(c, 0, R.Dot(ct, c.X[1])) : null, c.Linear[1] ? Own(c, 1, R.DotTB(ct, c.X[0])) : null], (false, true), Batching.DotTA);
     public static readonly Primitive DotTB = Contraction("DotTB", Lax_("DotTB", T, T),
         (c, t) => Sum2(t[0] is null ? null : R.DotTB(t[0]!, c.X[1]), t[1] is null ? null : R.DotTB(c.X[0], t[1]!)),
-        (c, ct) => [c.Linear[0] ? Own(c, 0, R.DotTA(c.X[1], ct)) : null, c.Linear[1] ? Own(c, 1, R.Dot(c.X[0], ct)) : null], (true, false));
+        (c, ct) => [c.Linear[0] ? Own(c, 0, R.DotTA(c.X[1], ct)) : null, c.Linear[1] ? Own(c, 1, R.Dot(c.X[0], ct)) : null], (true, false), Batching.DotTB);
     public static readonly Primitive MatMul = Contraction("MatMul", Np_("MatMul", T, T),
         (c, t) => Sum2(t[0] is null ? null : R.MatMul(t[0]!, c.X[1]), t[1] is null ? null : R.MatMul(c.X[0], t[1]!)),
-        (c, ct) => [c.Linear[0] ? Own(c, 0, R.MatMulTA(ct, c.X[1], c.Aval(0))) : null, c.Linear[1] ? Own(c, 1, R.MatMulTB(c.X[0], ct, c.Aval(1))) : null], (false, false));
+        (c, ct) => [c.Linear[0] ? Own(c, 0, R.MatMulTA(ct, c.X[1], c.Aval(0))) : null, c.Linear[1] ? Own(c, 1, R.MatMulTB(c.X[0], ct, c.Aval(1))) : null], (false, false), Batching.MatMul);
     // 2-D: g b^T
     public static readonly Primitive MatMulTA = Contraction("MatMulTA", Lax_("MatMulTA", T, T, A),
         (c, t) => Sum2(t[0] is null ? null : R.MatMulTA(t[0]!, c.X[1], c.X[2]), t[1] is null ? null : R.MatMulTA(c.X[0], t[1]!, c.X[2])),
-        (c, ct) => [c.Linear[0] ? c.Unbroadcast(R.MatMul(ct, c.X[1]), 0) : null, c.Linear[1] ? R.MatMulTB(ct, c.X[0], c.Aval(1)) : null, null], (false, true));
+        (c, ct) => [c.Linear[0] ? c.Unbroadcast(R.MatMul(ct, c.X[1]), 0) : null, c.Linear[1] ? R.MatMulTB(ct, c.X[0], c.Aval(1)) : null, null], (false, true), Batching.MatMulTA);
     // 2-D: a^T g
     public static readonly Primitive MatMulTB = Contraction("MatMulTB", Lax_("MatMulTB", T, T, A),
         (c, t) => Sum2(t[0] is null ? null : R.MatMulTB(t[0]!, c.X[1], c.X[2]), t[1] is null ? null : R.MatMulTB(c.X[0], t[1]!, c.X[2])),
-        (c, ct) => [c.Linear[0] ? R.MatMulTA(c.X[1], ct, c.Aval(0)) : null, c.Linear[1] ? c.Unbroadcast(R.MatMul(c.X[0], ct), 1) : null, null], (true, false));
+        (c, ct) => [c.Linear[0] ? R.MatMulTA(c.X[1], ct, c.Aval(0)) : null, c.Linear[1] ? c.Unbroadcast(R.MatMul(c.X[0], ct), 1) : null, null], (true, false), Batching.MatMulTB);
 
     // ---------------------------------------------------------------- shapes
     public static readonly Primitive Transpose = Structural("Transpose", Np_("Transpose", T, typeof(int[])),
-        (c, t) => R.Transpose(t[0]!, c.P.Get<int[]?>(0)), (c, ct) => [R.Transpose(ct, Inverse(c.P.Get<int[]?>(0)))], [0]);
+        (c, t) => R.Transpose(t[0]!, c.P.Get<int[]?>(0)), (c, ct) => [R.Transpose(ct, Inverse(c.P.Get<int[]?>(0)))], [0], Batching.Transpose);
     public static readonly Primitive Reshape = Structural("Reshape", Np_("Reshape", T, typeof(int[])),
-        (c, t) => R.Reshape(t[0]!, c.P.Get<int[]>(0)), (c, ct) => [R.ReshapeTo(ct, c.Aval(0))], [0]);
+        (c, t) => R.Reshape(t[0]!, c.P.Get<int[]>(0)), (c, ct) => [R.ReshapeTo(ct, c.Aval(0))], [0], Batching.Reshape);
     public static readonly Primitive ReshapeTo = Structural("ReshapeTo", Lax_("ReshapeTo", T, A),
-        (c, t) => R.ReshapeTo(t[0]!, c.X[1]), (c, ct) => [R.ReshapeTo(ct, c.Aval(0)), null], [0], likeAval: 1, EagerResult.View, identityWhenSameAval: true);
+        (c, t) => R.ReshapeTo(t[0]!, c.X[1]), (c, ct) => [R.ReshapeTo(ct, c.Aval(0)), null], [0], Batching.ReshapeTo, likeAval: 1, EagerResult.View, identityWhenSameAval: true);
     public static readonly Primitive BroadcastToShape = Structural("BroadcastTo", Np_("BroadcastTo", T, typeof(int[])),
-        (c, t) => R.BroadcastToShape(t[0]!, c.P.Get<int[]>(0)), (c, ct) => [c.Unbroadcast(ct, 0)], [0]);
+        (c, t) => R.BroadcastToShape(t[0]!, c.P.Get<int[]>(0)), (c, ct) => [c.Unbroadcast(ct, 0)], [0], Batching.BroadcastToShape);
     public static readonly Primitive BroadcastTo = Structural("BroadcastTo", Lax_("BroadcastTo", T, A),
-        (c, t) => R.BroadcastTo(t[0]!, c.X[1]), (c, ct) => [c.Unbroadcast(ct, 0), null], [0], likeAval: 1, EagerResult.View, identityWhenSameAval: true);
+        (c, t) => R.BroadcastTo(t[0]!, c.X[1]), (c, ct) => [c.Unbroadcast(ct, 0), null], [0], Batching.BroadcastTo, likeAval: 1, EagerResult.View, identityWhenSameAval: true);
     public static readonly Primitive SumTo = Structural("SumTo", Lax_("SumTo", T, A),
-        (c, t) => R.SumTo(t[0]!, c.X[1]), (c, ct) => [R.BroadcastTo(ct, c.Aval(0)), null], [0], likeAval: 1, EagerResult.Reduction, identityWhenSameAval: true);
+        (c, t) => R.SumTo(t[0]!, c.X[1]), (c, ct) => [R.BroadcastTo(ct, c.Aval(0)), null], [0], Batching.SumTo, likeAval: 1, EagerResult.Reduction, identityWhenSameAval: true);
 
     // ---------------------------------------------------------------- reductions
     public static readonly Primitive Sum = Reduction("Sum", Np_("Sum", T, typeof(int?), typeof(bool)),
@@ -190,9 +190,9 @@ internal static partial class Prims
         return R.Sum(t[0]! * mask, axis, keep) / R.Sum(mask, axis, keep);
     });
     public static readonly Primitive ExpandReduced = Structural("ExpandReduced", Lax_("ExpandReduced", T, A, typeof(int?), typeof(bool)),
-        (c, t) => R.ExpandReduced(t[0]!, c.X[1], c.P.Get<int?>(0), c.P.Get<bool>(1)), (c, ct) => [R.Sum(ct, c.P.Get<int?>(0), c.P.Get<bool>(1)), null], [0], likeAval: 1);
+        (c, t) => R.ExpandReduced(t[0]!, c.X[1], c.P.Get<int?>(0), c.P.Get<bool>(1)), (c, ct) => [R.Sum(ct, c.P.Get<int?>(0), c.P.Get<bool>(1)), null], [0], Batching.ExpandReduced, likeAval: 1);
     public static readonly Primitive ExpandReducedMean = Structural("ExpandReducedMean", Lax_("ExpandReducedMean", T, A, typeof(int?), typeof(bool)),
-        (c, t) => R.ExpandReducedMean(t[0]!, c.X[1], c.P.Get<int?>(0), c.P.Get<bool>(1)), (c, ct) => [R.Mean(ct, c.P.Get<int?>(0), c.P.Get<bool>(1)), null], [0], likeAval: 1);
+        (c, t) => R.ExpandReducedMean(t[0]!, c.X[1], c.P.Get<int?>(0), c.P.Get<bool>(1)), (c, ct) => [R.Mean(ct, c.P.Get<int?>(0), c.P.Get<bool>(1)), null], [0], Batching.ExpandReducedMean, likeAval: 1);
     public static readonly Primitive LogSumExp = Reduction("LogSumExp", Np_("LogSumExp", T, typeof(int?), typeof(bool)), (c, t) =>
     {
         int? axis = c.P.Get<int?>(0); bool keep = c.P.Get<bool>(1);
@@ -207,54 +207,54 @@ internal static partial class Prims
 
     // ---------------------------------------------------------------- indexing and joining
     public static readonly Primitive Take = Structural("Take", Np_("Take", T, T, typeof(int)),
-        (c, t) => R.Take(t[0]!, c.X[1], c.P.Get<int>(0)), (c, ct) => [R.ScatterAdd(ct, c.X[1], c.P.Get<int>(0), c.Aval(0)), null], [0]);
+        (c, t) => R.Take(t[0]!, c.X[1], c.P.Get<int>(0)), (c, ct) => [R.ScatterAdd(ct, c.X[1], c.P.Get<int>(0), c.Aval(0)), null], [0], Batching.Take);
     public static readonly Primitive ScatterAdd = Structural("ScatterAdd", Lax_("ScatterAdd", T, T, typeof(int), A),
-        (c, t) => R.ScatterAdd(t[0]!, c.X[1], c.P.Get<int>(0), c.X[2]), (c, ct) => [R.Take(ct, c.X[1], c.P.Get<int>(0)), null, null], [0], likeAval: 2);
-    public static readonly Primitive OneHot = Conversion("OneHot", Np_("OneHot", T, typeof(int), typeof(DType)), Kind.Tensor, null, null);
+        (c, t) => R.ScatterAdd(t[0]!, c.X[1], c.P.Get<int>(0), c.X[2]), (c, ct) => [R.Take(ct, c.X[1], c.P.Get<int>(0)), null, null], [0], Batching.ScatterAdd, likeAval: 2);
+    public static readonly Primitive OneHot = Conversion("OneHot", Np_("OneHot", T, typeof(int), typeof(DType)), Kind.Tensor, null, null, Batching.WholeValue);
     public static readonly Primitive Concatenate = Structural("Concatenate", Np_("Concatenate", typeof(Tensor[]), typeof(int)),
         (c, t) => R.Concatenate(t.Select((ti, i) => ti ?? c.ZeroLike(i)).ToArray(), c.P.Get<int>(0)),
         (c, ct) =>
         {
             var parts = c.X.Select((_, i) => c.Aval(i)).ToArray();
             return c.X.Select((_, i) => c.Linear[i] ? Own(c, i, R.SplitPart(ct, c.P.Get<int>(0), i, parts)) : null).ToArray();
-        }, []);
+        }, [], Batching.Concatenate);
     public static readonly Primitive SplitPart = Structural("SplitPart", Lax_("SplitPart", T, typeof(int), typeof(int), typeof(Aval[])),
         (c, t) => R.SplitPart(t[0]!, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray()),
-        (c, ct) => [R.PadPart(ct, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray()), .. c.X.Skip(1).Select(_ => (V?)null)], [0]);
+        (c, ct) => [R.PadPart(ct, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray()), .. c.X.Skip(1).Select(_ => (V?)null)], [0], Batching.Part);
     public static readonly Primitive PadPart = Structural("PadPart", Lax_("PadPart", T, typeof(int), typeof(int), typeof(Aval[])),
         (c, t) => R.PadPart(t[0]!, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray()),
-        (c, ct) => [R.SplitPart(ct, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray()), .. c.X.Skip(1).Select(_ => (V?)null)], [0]);
+        (c, ct) => [R.SplitPart(ct, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray()), .. c.X.Skip(1).Select(_ => (V?)null)], [0], Batching.Part);
     // SumTo to the part's own aval: the cotangent of a float32 part stacked with float64 ones is float32
     public static readonly Primitive Stack = Structural("Stack", Np_("Stack", typeof(Tensor[]), typeof(int)),
         (c, t) => R.Stack(t.Select((ti, i) => ti ?? c.ZeroLike(i)).ToArray(), c.P.Get<int>(0)),
-        (c, ct) => c.X.Select((_, i) => c.Linear[i] ? R.SumTo(R.Unstack(ct, R.AvalOf(ct), c.P.Get<int>(0), i), c.Aval(i)) : null).ToArray(), []);
+        (c, ct) => c.X.Select((_, i) => c.Linear[i] ? R.SumTo(R.Unstack(ct, R.AvalOf(ct), c.P.Get<int>(0), i), c.Aval(i)) : null).ToArray(), [], Batching.Stack);
     public static readonly Primitive Unstack = Structural("Unstack", Rt_("Unstack", T, A, typeof(int), typeof(int)),
-        (c, t) => R.Unstack(t[0]!, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), (c, ct) => [R.StackPart(ct, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), null], [0]);
+        (c, t) => R.Unstack(t[0]!, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), (c, ct) => [R.StackPart(ct, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), null], [0], Batching.Unstack);
     public static readonly Primitive StackPart = Structural("StackPart", Rt_("StackPart", T, A, typeof(int), typeof(int)),
-        (c, t) => R.StackPart(t[0]!, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), (c, ct) => [R.Unstack(ct, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), null], [0]);
+        (c, t) => R.StackPart(t[0]!, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), (c, ct) => [R.Unstack(ct, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), null], [0], Batching.StackPart);
 
     // ---------------------------------------------------------------- conversions (all linear)
     public static readonly Primitive ToDouble = Conversion("ToDouble", Lax_("ToDouble", T), Kind.Double,
-        (c, t) => R.ToDouble(t[0]!), (c, ct) => [R.BroadcastTo(R.FromScalar(ct), c.Aval(0))], readsScalar: true, aliases: typeof(Tensor).GetMethod("op_Explicit", [T])!);
+        (c, t) => R.ToDouble(t[0]!), (c, ct) => [R.BroadcastTo(R.FromScalar(ct), c.Aval(0))], Batching.ToScalar, readsScalar: true, aliases: typeof(Tensor).GetMethod("op_Explicit", [T])!);
     public static readonly Primitive ToFloat = Conversion("ToFloat", Lax_("ToFloat", T), Kind.Float,
-        (c, t) => R.ToFloat(t[0]!), (c, ct) => [R.BroadcastTo(R.FromScalar(ct), c.Aval(0))], readsScalar: true);
+        (c, t) => R.ToFloat(t[0]!), (c, ct) => [R.BroadcastTo(R.FromScalar(ct), c.Aval(0))], Batching.ToScalar, readsScalar: true);
     public static readonly Primitive FromDouble = Conversion("FromDouble", Lax_("FromDouble", D), Kind.Tensor,
-        (c, t) => R.FromScalar(t[0]!), (c, ct) => [c.Unbroadcast(ct, 0)], dbl: Lax_("FromDouble", D), aliases: typeof(Tensor).GetMethod("op_Implicit", [D])!);
+        (c, t) => R.FromScalar(t[0]!), (c, ct) => [c.Unbroadcast(ct, 0)], Batching.WholeValue, dbl: Lax_("FromDouble", D), aliases: typeof(Tensor).GetMethod("op_Implicit", [D])!);
     public static readonly Primitive FromFloat = Conversion("FromFloat", Lax_("FromFloat", F), Kind.Tensor,
-        (c, t) => R.FromScalar(t[0]!), (c, ct) => [c.Unbroadcast(ct, 0)], flt: Lax_("FromFloat", F));
-    public static readonly Primitive CastDouble = Conversion("CastDouble", null, Kind.Double, (c, t) => R.CastDouble(t[0]!), (c, ct) => [R.CastFloat(ct)]);
-    public static readonly Primitive CastFloat = Conversion("CastFloat", null, Kind.Float, (c, t) => R.CastFloat(t[0]!), (c, ct) => [R.CastDouble(ct)]);
+        (c, t) => R.FromScalar(t[0]!), (c, ct) => [c.Unbroadcast(ct, 0)], Batching.WholeValue, flt: Lax_("FromFloat", F));
+    public static readonly Primitive CastDouble = Conversion("CastDouble", null, Kind.Double, (c, t) => R.CastDouble(t[0]!), (c, ct) => [R.CastFloat(ct)], Batching.WholeValue);
+    public static readonly Primitive CastFloat = Conversion("CastFloat", null, Kind.Float, (c, t) => R.CastFloat(t[0]!), (c, ct) => [R.CastDouble(ct)], Batching.WholeValue);
     public static readonly Primitive StopGradient = StopGradientOf(Np_("StopGradient", T));
     /// <summary>A static integer (a pytree's int field, an int argument) used as a number: constant w.r.t. every input.</summary>
-    public static readonly Primitive IntToDouble = Conversion("IntToDouble", null, Kind.Double, null, null);
+    public static readonly Primitive IntToDouble = Conversion("IntToDouble", null, Kind.Double, null, null, Batching.Never);
 
     // ---------------------------------------------------------------- Jacobian layouts (Ad.Jacfwd, Ad.Jacrev)
     static MethodInfo JL(string name) => typeof(JacobianLayout).GetMethod(name)!;
-    public static readonly Primitive Basis = Def("Basis", JL("Basis"));
-    public static readonly Primitive RowsToJacobian = Def("RowsToJacobian", JL("FromRows"));
-    public static readonly Primitive JacobianToRows = Def("JacobianToRows", JL("ToRows"));
-    public static readonly Primitive ColumnsToJacobian = Def("ColumnsToJacobian", JL("FromColumns"));
-    public static readonly Primitive JacobianToColumns = Def("JacobianToColumns", JL("ToColumns"));
+    public static readonly Primitive Basis = Batch(Def("Basis", JL("Basis")), (p, a, prm, k) => JacobianLayout.Basis((Tensor)a[0], k));
+    public static readonly Primitive RowsToJacobian = Batch(Def("RowsToJacobian", JL("FromRows")), (p, a, prm, k) => JacobianLayout.FromRows((Tensor)a[0], (Tensor)a[1], k));
+    public static readonly Primitive JacobianToRows = Batch(Def("JacobianToRows", JL("ToRows")), (p, a, prm, k) => JacobianLayout.ToRows((Tensor)a[0], (Tensor)a[1], k));
+    public static readonly Primitive ColumnsToJacobian = Batch(Def("ColumnsToJacobian", JL("FromColumns")), (p, a, prm, k) => JacobianLayout.FromColumns((Tensor)a[0], (Tensor)a[1], k));
+    public static readonly Primitive JacobianToColumns = Batch(Def("JacobianToColumns", JL("ToColumns")), (p, a, prm, k) => JacobianLayout.ToColumns((Tensor)a[0], (Tensor)a[1], k));
 
     // ---------------------------------------------------------------- user rules
     /// <summary>A function with a custom rule: operands are its argument's leaves, the sub-graph its body.</summary>
@@ -292,15 +292,15 @@ internal static partial class Prims
 
     // ---------------------------------------------------------------- batching (Vmap); rules in Batching.cs
     /// <summary>Moves core axis <c>axis</c> to core position 0 (a vmapped argument's mapped axis to the front).</summary>
-    public static readonly Primitive MoveAxisToFront = Def("MoveAxisToFront", typeof(Vmapped).GetMethod("MoveAxisToFront")!);
+    public static readonly Primitive MoveAxisToFront = Batch(Def("MoveAxisToFront", typeof(Vmapped).GetMethod("MoveAxisToFront")!), Batching.MoveAxisToFront);
     /// <summary>Moves core axis 0 to core position <c>axis</c> (a batched output to its out axis).</summary>
-    public static readonly Primitive MoveAxisFromFront = Def("MoveAxisFromFront", typeof(Vmapped).GetMethod("MoveAxisFromFront")!);
+    public static readonly Primitive MoveAxisFromFront = Batch(Def("MoveAxisFromFront", typeof(Vmapped).GetMethod("MoveAxisFromFront")!), Batching.MoveAxisFromFront);
     /// <summary>Inserts a size-1 axis at core position 0 (an unbatched operand meeting batched ones); also on avals.</summary>
-    public static readonly Primitive AddBatchAxis = Def("AddBatchAxis", typeof(Vmapped).GetMethod("AddBatchAxis", [T])!);
+    public static readonly Primitive AddBatchAxis = Batch(Def("AddBatchAxis", typeof(Vmapped).GetMethod("AddBatchAxis", [T])!), Batching.AddBatchAxis);
     /// <summary>Broadcasts core axis 0 (size 1 or B) to the batch size B held by an aval [B].</summary>
-    public static readonly Primitive BroadcastBatch = Def("BroadcastBatch", typeof(Vmapped).GetMethod("BroadcastBatch")!);
+    public static readonly Primitive BroadcastBatch = Batch(Def("BroadcastBatch", typeof(Vmapped).GetMethod("BroadcastBatch")!), Batching.BroadcastBatch);
     /// <summary>The batch size of a vmapped call, as an aval [B], checked across the batched arguments.</summary>
-    public static readonly Primitive VmapSize = Def("VmapSize", typeof(Vmapped).GetMethod("Size")!);
+    public static readonly Primitive VmapSize = Batch(Def("VmapSize", typeof(Vmapped).GetMethod("Size")!), Batching.VmapSize);
 
     static Prims()
     {
@@ -369,7 +369,39 @@ internal static partial class Prims
         foreach (var p in new[] { Basis, RowsToJacobian, JacobianToRows, ColumnsToJacobian, JacobianToColumns })
             p.FormatRule = (a, _, _) => $"JacobianLayout.{p.TensorMethod!.Name}({string.Join(", ", a)})";
 
-        // --- batching: structural primitives of Vmap and the batched implementation of every primitive
+        // --- the structural primitives of Vmap: kinds, JVPs, transposes and printing (all linear in their first operand)
+        var mf = Prims.MoveAxisToFront;
+        var mb = Prims.MoveAxisFromFront;
+        mf.Jvp = (c, t) => Ap(mf, [t[0]!], c.P);
+        mf.Transpose = (c, ct) => [Ap(mb, [ct], c.P)];
+        mb.Jvp = (c, t) => Ap(mb, [t[0]!], c.P);
+        mb.Transpose = (c, ct) => [Ap(mf, [ct], c.P)];
+        foreach (var p in new[] { mf, mb })
+        {
+            var prim = p;
+            p.FormatRule = (a, _, prm) => $"Vmap.{prim.Name}({a[0]}, axis: {prm[0]})";
+        }
+
+        var add = Prims.AddBatchAxis;
+        add.KindRule = (k, _, _) => k[0] == Kind.Aval ? Kind.Aval : Kind.Tensor;
+        add.EmitRule = (a, k, _, _) => Expression.Call(typeof(Vmapped).GetMethod(nameof(Vmapped.AddBatchAxis), [k[0] == Kind.Aval ? typeof(Aval) : typeof(Tensor)])!,
+            Primitive.Conv(a[0], k[0] == Kind.Aval ? typeof(Aval) : typeof(Tensor)));
+        add.FormatRule = (a, _, _) => $"Vmap.AddBatchAxis({a[0]})";
+        add.Jvp = (c, t) => Ap(add, [t[0]!], c.P);
+        add.Transpose = (c, ct) => [R.Sum(ct, 0, false)];
+
+        var bb = Prims.BroadcastBatch;
+        bb.NonDiff = [1];
+        bb.FormatRule = (a, _, _) => $"Vmap.BroadcastBatch({a[0]}, {a[1]})";
+        bb.Jvp = (c, t) => Ap(bb, [t[0]!, c.X[1]], c.P);
+        bb.Transpose = (c, ct) => [R.SumTo(ct, c.Aval(0)), null];
+
+        var size = Prims.VmapSize;
+        size.KindRule = (_, _, _) => Kind.Aval;
+        size.ZeroDerivative = true;
+        size.FormatRule = (a, _, prm) => $"Vmap.Size([{string.Join(", ", a)}], axes: [{string.Join(", ", prm.Get<int[]>(1))}]{(prm[2] is int n ? $", axisSize: {n}" : "")})";
+
+        // --- batching rules of the control primitives, and the check that every primitive has one
         Batching.Install();
     }
 
@@ -408,6 +440,8 @@ internal static partial class Prims
         }
         return 2 / Math.Sqrt(Math.PI) * Math.Exp(-x2) * sum;
     }
+
+    static V Ap(Primitive p, V[] xs, Params prm) => new(xs[0].B.Apply(p, xs.Select(x => x.N).ToArray(), prm));
 
     static V? NotLinear(RuleCtx c, string name, int i) =>
         c.Linear[i] ? throw new InvalidOperationException($"Internal error: {name} is not linear in operand {i}.") : null;
