@@ -11,12 +11,38 @@ namespace Functional.AD.Torch;
 /// </summary>
 internal sealed record BatchedOp(Func<TT?[], TT> Run, bool Elementwise);
 
+/// <summary>What a batched rule is given: the node's primitive and its Torch entry, the batch count and every aval (all known at compile time).</summary>
+internal sealed class BatchCtx
+{
+    /// <summary>The node's primitive (passed on to the core's shape rule, never compared).</summary>
+    public required Primitive P;
+    /// <summary>The primitive's unbatched lowering, which the rule may run on reshaped operands.</summary>
+    public required TensorOp Op;
+    /// <summary>The batch count k: the first k axes of each operand are batch axes.</summary>
+    public required int K;
+    public required Kind[] Kinds;
+    /// <summary>Operand avals (batch axes included; a C# scalar has a scalar's aval).</summary>
+    public required Aval[] In;
+    public required Params Params;
+    /// <summary>The output aval, from the core's batched shape rule.</summary>
+    public required Aval Out;
+    public required Device Device;
+
+    public long[] OutDims => Lowerings.Longs(Out.Dims);
+    /// <summary>The batch and core dims of operand 0.</summary>
+    public (int[] Batch, int[] Core) X0 => Split(In[0].Dims, K);
+}
+
+/// <summary>A batched rule of a Torch entry (<see cref="TensorOp.Batched"/>): the vectorised lowering of a batched node, or null for the CPU batched implementation.</summary>
+internal delegate BatchedOp? BatchedRule(BatchCtx c);
+
 /// <summary>
 /// Batch counts on Torch: for the common families, the batched semantics of <c>Batching.cs</c> (the first k axes
 /// are batch axes, the primitive acts on the rest, the core) as libtorch calls on whole batches. Every aval is
-/// known when this runs (the node's output aval comes from the core's batched shape rule, which also ran its
-/// checks), so each plan is fixed reshapes, parameter shifts and one call. <see cref="Plan"/> gives null for the
-/// primitives it does not vectorise; the compiler runs those through the CPU batched implementation.
+/// known when a rule runs (the node's output aval comes from the core's batched shape rule, which also ran its
+/// checks), so each plan is fixed reshapes, parameter shifts and one call. Each rule here is named by the entries of
+/// <see cref="Lowerings.Table"/> that use it (an elementwise entry gets <see cref="Elementwise"/>); an entry with no
+/// rule, or a rule that gives null, runs through the CPU batched implementation.
 /// </summary>
 internal static class BatchedLowerings
 {
@@ -57,17 +83,18 @@ internal static class BatchedLowerings
     static TT Reshape(TT x, long[] dims) => x.shape.AsSpan().SequenceEqual(dims) ? x : x.reshape(dims);
 
     /// <summary>
-    /// The unbatched lowering of <paramref name="p"/> applied to the whole batch: tensor operands reshaped to the
+    /// The unbatched lowering of the node's primitive applied to the whole batch: tensor operands reshaped to the
     /// dims of <paramref name="newIn"/> (or first reshaped to <paramref name="pads"/>, then expanded to them),
     /// parameters <paramref name="prm"/> (axes shifted past the batch axes), the result reshaped to the node's output.
     /// </summary>
-    static BatchedOp? Via(Primitive p, Kind[] kinds, Aval[] newIn, Params prm, Aval outAval, Device device, int[][]? pads = null)
+    static BatchedOp Via(BatchCtx c, Aval[] newIn, Params prm, int[][]? pads = null)
     {
-        if (!Lowerings.Table.TryGetValue(p, out var lw) || lw is not TensorOp op) return null;
-        var ctx = new LowerCtx { In = newIn, Out = Rt.InferAval(p, prm, kinds, newIn), P = prm, Device = device };
+        var op = c.Op;
+        var kinds = c.Kinds;
+        var ctx = new LowerCtx { In = newIn, Out = Rt.InferAval(c.P, prm, kinds, newIn), P = prm, Device = c.Device };
         var shapes = newIn.Select((a, i) => kinds[i] == Kind.Tensor ? L(a.Dims) : null).ToArray();
         var pre = pads?.Select(L).ToArray();
-        var outDims = L(outAval.Dims);
+        var outDims = c.OutDims;
         return new BatchedOp(x =>
         {
             for (int i = 0; i < x.Length; i++)
@@ -98,6 +125,8 @@ internal static class BatchedLowerings
     /// MatMulTA (g, b, aval of a) / MatMulTB (a, g, aval of b) on the cores (as <c>Batching.MatMulT</c>): the product
     /// with the other operand transposed, batch axes broadcast, summed over broadcast core-batch axes down to the target.
     /// </summary>
+    public static BatchedRule MatMulT(bool forA) => c => MatMulT(forA, c.K, c.Kinds, c.In, c.Out);
+
     static BatchedOp MatMulT(bool forA, int k, Kind[] kinds, Aval[] inAvals, Aval outAval)
     {
         int[] dg = inAvals[forA ? 0 : 1].Dims, dother = inAvals[forA ? 1 : 0].Dims;
@@ -129,183 +158,247 @@ internal static class BatchedLowerings
         });
     }
 
-    /// <summary>The vectorised lowering of a batched node, or null when the CPU batched implementation must run it.</summary>
-    public static BatchedOp? Plan(Primitive p, int k, Kind[] kinds, Aval[] inAvals, Params prm, Aval outAval, Device device)
+    // ------------------------------------------------------------------ the rules, named by the entries of Lowerings.Table
+
+    /// <summary>Elementwise: cores aligned on the right by size-1 axes between batch and core axes; torch broadcasts the rest.</summary>
+    public static BatchedOp? Elementwise(BatchCtx c)
     {
-        var outDims = L(outAval.Dims);
-        Aval x0 = inAvals[0];
-        var (b0, c0) = Split(x0.Dims, k);
-
-        // elementwise: cores aligned on the right by size-1 axes between batch and core axes; torch broadcasts the rest
-        if (Lowerings.Table.TryGetValue(p, out var lw) && lw is TensorOp { Elementwise: true })
-        {
-            int rank = inAvals.Where((a, i) => kinds[i] == Kind.Tensor).Select(a => Split(a.Dims, k).Core.Length).DefaultIfEmpty(0).Max();
-            var newIn = inAvals.Select((a, i) => kinds[i] == Kind.Tensor && a.Rank > 0 ? Dims(a, Aligned(a.Dims, k, rank)) : a).ToArray();
-            return Via(p, kinds, newIn, prm, outAval, device);
-        }
-
-        if (p == Prims.Sum || p == Prims.Mean || p == Prims.Max || p == Prims.LogSumExp || p == Prims.Argmax)
-        {
-            // an axis shifts past the batch axes; no axis = over the flattened core
-            return prm[0] is int axis
-                ? Via(p, kinds, [Dims(x0, [.. b0, .. c0])], With(prm, 0, (int?)(k + Norm(axis, c0.Length))), outAval, device)
-                : Via(p, kinds, [Dims(x0, [.. b0, c0.Aggregate(1, (s, d) => s * d)])], With(prm, 0, (int?)k), outAval, device);
-        }
-        if (p == Prims.Softmax || p == Prims.LogSoftmax)
-            return Via(p, kinds, [Dims(x0, [.. b0, .. c0])], With(prm, 0, k + Norm(prm.Get<int>(0), c0.Length)), outAval, device);
-
-        // products: torch.matmul on the cores, rank-1 cores promoted as numpy does
-        if (p == Prims.Dot || p == Prims.MatMul)
-        {
-            int[] da = x0.Dims, db = inAvals[1].Dims;
-            return Direct(x => Reshape(MatMul(x[0]!, x[1]!, da, db, k), outDims));
-        }
-        if (p == Prims.DotTA)
-        {
-            // (g, b) -> the cotangent of a in a . b
-            int[] dg = x0.Dims, dbb = inAvals[1].Dims;
-            var (bg, cg) = Split(dg, k);
-            var (bb, cb) = Split(dbb, k);
-            return (cg.Length, cb.Length) switch
-            {
-                (0, 1) => Direct(x => Reshape(x[0]!.reshape(L([.. bg, 1])) * x[1]!, outDims)),
-                (1, 2) => Direct(x => Reshape(MatMul(x[1]!, x[0]!, dbb, dg, k), outDims)),
-                (1, 1) => Direct(x => Reshape(x[0]!.reshape(L([.. bg, cg[0], 1])) * x[1]!.reshape(L([.. bb, 1, cb[0]])), outDims)),
-                (2, 2) => Direct(x => Reshape(MatMul(x[0]!, x[1]!.reshape(L([.. bb, .. cb])).transpose(-1, -2), dg, [.. bb, cb[1], cb[0]], k), outDims)),
-                _ => null,
-            };
-        }
-        if (p == Prims.DotTB)
-        {
-            // (a, g) -> the cotangent of b in a . b
-            int[] dx = x0.Dims, dg = inAvals[1].Dims;
-            var (bx, cx) = Split(dx, k);
-            var (bg, cg) = Split(dg, k);
-            return (cx.Length, cg.Length) switch
-            {
-                (1, 0) => Direct(x => Reshape(x[0]! * x[1]!.reshape(L([.. bg, 1])), outDims)),
-                (1, 1) => Direct(x => Reshape(x[0]!.reshape(L([.. bx, cx[0], 1])) * x[1]!.reshape(L([.. bg, 1, cg[0]])), outDims)),
-                (2, 1) => Direct(x => Reshape(MatMul(x[1]!, x[0]!, dg, dx, k), outDims)),
-                (2, 2) => Direct(x => Reshape(MatMul(x[0]!.reshape(L([.. bx, .. cx])).transpose(-1, -2), x[1]!, [.. bx, cx[1], cx[0]], dg, k), outDims)),
-                _ => null,
-            };
-        }
-
-        if (p == Prims.MatMulTA || p == Prims.MatMulTB) return MatMulT(p == Prims.MatMulTA, k, kinds, inAvals, outAval);
-
-        // shapes: the output aval fixes the result; batch axes stay in front
-        if (p == Prims.Reshape || p == Prims.ReshapeTo || (p == Prims.AddBatchAxis && kinds[0] == Kind.Tensor))
-            return Direct(x => x[0]!.reshape(outDims));
-        if (p == Prims.Transpose)
-        {
-            int r = c0.Length;
-            var axes = prm.Get<int[]?>(0);
-            var perm = Enumerable.Range(0, k).Concat(axes is null ? Enumerable.Range(0, r).Select(i => k + r - 1 - i) : axes.Select(a => k + Norm(a, r))).Select(i => (long)i).ToArray();
-            var padded = L([.. b0, .. c0]);
-            return Direct(x => x[0]!.reshape(padded).permute(perm));
-        }
-        if (p == Prims.MoveAxisToFront || p == Prims.MoveAxisFromFront)
-        {
-            int r = c0.Length, ax = Norm(prm.Get<int>(0), r);
-            var perm = p == Prims.MoveAxisToFront
-                ? Enumerable.Range(0, k).Append(k + ax).Concat(Enumerable.Range(k, r).Where(i => i != k + ax)).Select(i => (long)i).ToArray()
-                : Enumerable.Range(0, k).Concat(Enumerable.Range(0, r).Select(i => k + (i < ax ? i + 1 : i == ax ? 0 : i))).Select(i => (long)i).ToArray();
-            var padded = L([.. b0, .. c0]);
-            return Direct(x => x[0]!.reshape(padded).permute(perm));
-        }
-        if (p == Prims.BroadcastToShape || p == Prims.BroadcastTo)
-        {
-            int rank = p == Prims.BroadcastToShape ? prm.Get<int[]>(0).Length : Split(inAvals[1].Dims, k).Core.Length;
-            var aligned = L(Aligned(x0.Dims, k, rank));
-            return Direct(x => x[0]!.reshape(aligned).expand(outDims));
-        }
-        if (p == Prims.BroadcastBatch)
-        {
-            var shape = L([.. b0, .. (c0.Length == 0 ? [1] : c0)]);
-            return Direct(x => x[0]!.reshape(shape).expand(outDims));
-        }
-        if (p == Prims.ExpandReduced || p == Prims.ExpandReducedMean)
-        {
-            var ci = Split(inAvals[1].Dims, k).Core;
-            int[] gd;
-            long count;
-            if (prm[0] is int axis)
-            {
-                int ax = Norm(axis, ci.Length);
-                gd = (int[])ci.Clone();
-                gd[ax] = 1;
-                count = ci[ax];
-            }
-            else
-            {
-                gd = Enumerable.Repeat(1, ci.Length).ToArray();
-                count = ci.Aggregate(1L, (s, d) => s * d);
-            }
-            var shape = L([.. b0, .. gd]);
-            bool mean = p == Prims.ExpandReducedMean;
-            return Direct(x => (mean ? x[0]! / (double)count : x[0]!).reshape(shape).expand(outDims));
-        }
-        if (p == Prims.SumTo)
-        {
-            var bres = BatchOf(inAvals, kinds, k);
-            var ct = Split(inAvals[1].Dims, k).Core;
-            int[] full = [.. bres, .. c0];
-            int[] target = [.. bres, .. Enumerable.Repeat(1, Math.Max(0, c0.Length - ct.Length)), .. ct];
-            var axes = Enumerable.Range(0, full.Length).Where(i => target[i] == 1 && full[i] != 1).Select(i => (long)i).ToArray();
-            var padded = L([.. b0, .. c0]);
-            var fullL = L(full);
-            return Direct(x =>
-            {
-                var t = x[0]!.reshape(padded).expand(fullL);
-                if (axes.Length > 0) t = t.sum(axes, keepdim: true);
-                return t.reshape(outDims);
-            });
-        }
-
-        // joining and splitting: operands brought to the common batch, axes shifted past the batch axes
-        if (p == Prims.Concatenate || p == Prims.Stack)
-        {
-            var bres = BatchOf(inAvals, kinds, k);
-            var newIn = inAvals.Select(a => Dims(a, [.. bres, .. Split(a.Dims, k).Core])).ToArray();
-            int r = c0.Length + (p == Prims.Stack ? 1 : 0);
-            var pads = inAvals.Select(a => Padded(a.Dims, k)).ToArray();
-            return Via(p, kinds, newIn, With(prm, 0, k + Norm(prm.Get<int>(0), r)), outAval, device, pads);
-        }
-        if (p == Prims.Unstack)   // (g, aval of g): one slice of the core
-            return Via(p, kinds, [Dims(x0, [.. b0, .. c0]), Dims(inAvals[1], [.. b0, .. Split(inAvals[1].Dims, k).Core])],
-                With(prm, 0, k + Norm(prm.Get<int>(0), c0.Length)), outAval, device);
-        if (p == Prims.StackPart)   // (g, aval of the stack): g placed as one slice of zeros
-        {
-            var cs = Split(inAvals[1].Dims, k).Core;
-            return Via(p, kinds, [Dims(x0, [.. b0, .. c0]), Dims(inAvals[1], [.. b0, .. cs])],
-                With(prm, 0, k + Norm(prm.Get<int>(0), cs.Length)), outAval, device);
-        }
-        if (p == Prims.SplitPart || p == Prims.PadPart)
-        {
-            var newIn = inAvals.Select((a, i) => i == 0 ? Dims(a, [.. b0, .. c0]) : Dims(a, [.. b0, .. Split(a.Dims, k).Core])).ToArray();
-            return Via(p, kinds, newIn, With(prm, 0, k + Norm(prm.Get<int>(0), c0.Length)), outAval, device);
-        }
-        if (p == Prims.ScatterAdd)   // (g, indices, aval of x)
-        {
-            var (bi, ci) = Split(inAvals[1].Dims, k);
-            if (bi.Any(d => d != 1)) return null;   // per-example indices: CPU batched scatter
-            var bres = BatchOf(inAvals, kinds, k);
-            var cx = Split(inAvals[2].Dims, k).Core;
-            var newIn = new[] { Dims(x0, [.. bres, .. c0]), Dims(inAvals[1], ci), Dims(inAvals[2], [.. bres, .. cx]) };
-            return Via(p, kinds, newIn, With(prm, 0, k + Norm(prm.Get<int>(0), cx.Length)), outAval, device, [[.. b0, .. c0], ci, []]);
-        }
-        if (p == Prims.Take)
-        {
-            var (bi, ci) = Split(inAvals[1].Dims, k);
-            if (bi.Any(d => d != 1)) return null;   // per-example indices: CPU batched gather
-            return Via(p, kinds, [Dims(x0, [.. b0, .. c0]), Dims(inAvals[1], ci)], With(prm, 0, k + Norm(prm.Get<int>(0), c0.Length)), outAval, device);
-        }
-
-        // whole-value helpers
-        if (p == Prims.OneHot) return Via(p, kinds, inAvals, prm, outAval, device);
-        if (p == Prims.GradSeed) return Direct(x => torch.ones(outDims, Lowerings.ScalarOf(outAval.DType), device));
-        if (p == Prims.CheckAval) return Direct(x => x[0]!);   // the per-example shapes were compared by the shape rule
-
-        return null;
+        int k = c.K;
+        int rank = c.In.Where((a, i) => c.Kinds[i] == Kind.Tensor).Select(a => Split(a.Dims, k).Core.Length).DefaultIfEmpty(0).Max();
+        var newIn = c.In.Select((a, i) => c.Kinds[i] == Kind.Tensor && a.Rank > 0 ? Dims(a, Aligned(a.Dims, k, rank)) : a).ToArray();
+        return Via(c, newIn, c.Params);
     }
+
+    /// <summary>A reduction over an optional axis (parameter 0): the axis shifts past the batch axes; no axis = over the flattened core.</summary>
+    public static BatchedOp? Reduction(BatchCtx c)
+    {
+        var (b0, c0) = c.X0;
+        return c.Params[0] is int axis
+            ? Via(c, [Dims(c.In[0], [.. b0, .. c0])], With(c.Params, 0, (int?)(c.K + Norm(axis, c0.Length))))
+            : Via(c, [Dims(c.In[0], [.. b0, c0.Aggregate(1, (s, d) => s * d)])], With(c.Params, 0, (int?)c.K));
+    }
+
+    /// <summary>An operation along one axis of the core (parameter 0), shifted past the batch axes.</summary>
+    public static BatchedOp? AlongAxis(BatchCtx c)
+    {
+        var (b0, c0) = c.X0;
+        return Via(c, [Dims(c.In[0], [.. b0, .. c0])], With(c.Params, 0, c.K + Norm(c.Params.Get<int>(0), c0.Length)));
+    }
+
+    /// <summary>Dot and MatMul: torch.matmul on the cores, rank-1 cores promoted as numpy does.</summary>
+    public static BatchedOp? Product(BatchCtx c)
+    {
+        int[] da = c.In[0].Dims, db = c.In[1].Dims;
+        int k = c.K;
+        var outDims = c.OutDims;
+        return Direct(x => Reshape(MatMul(x[0]!, x[1]!, da, db, k), outDims));
+    }
+
+    /// <summary>(g, b) -> the cotangent of a in a . b.</summary>
+    public static BatchedOp? DotTA(BatchCtx c)
+    {
+        int k = c.K;
+        var outDims = c.OutDims;
+        int[] dg = c.In[0].Dims, dbb = c.In[1].Dims;
+        var (bg, cg) = Split(dg, k);
+        var (bb, cb) = Split(dbb, k);
+        return (cg.Length, cb.Length) switch
+        {
+            (0, 1) => Direct(x => Reshape(x[0]!.reshape(L([.. bg, 1])) * x[1]!, outDims)),
+            (1, 2) => Direct(x => Reshape(MatMul(x[1]!, x[0]!, dbb, dg, k), outDims)),
+            (1, 1) => Direct(x => Reshape(x[0]!.reshape(L([.. bg, cg[0], 1])) * x[1]!.reshape(L([.. bb, 1, cb[0]])), outDims)),
+            (2, 2) => Direct(x => Reshape(MatMul(x[0]!, x[1]!.reshape(L([.. bb, .. cb])).transpose(-1, -2), dg, [.. bb, cb[1], cb[0]], k), outDims)),
+            _ => null,
+        };
+    }
+
+    /// <summary>(a, g) -> the cotangent of b in a . b.</summary>
+    public static BatchedOp? DotTB(BatchCtx c)
+    {
+        int k = c.K;
+        var outDims = c.OutDims;
+        int[] dx = c.In[0].Dims, dg = c.In[1].Dims;
+        var (bx, cx) = Split(dx, k);
+        var (bg, cg) = Split(dg, k);
+        return (cx.Length, cg.Length) switch
+        {
+            (1, 0) => Direct(x => Reshape(x[0]! * x[1]!.reshape(L([.. bg, 1])), outDims)),
+            (1, 1) => Direct(x => Reshape(x[0]!.reshape(L([.. bx, cx[0], 1])) * x[1]!.reshape(L([.. bg, 1, cg[0]])), outDims)),
+            (2, 1) => Direct(x => Reshape(MatMul(x[1]!, x[0]!, dg, dx, k), outDims)),
+            (2, 2) => Direct(x => Reshape(MatMul(x[0]!.reshape(L([.. bx, .. cx])).transpose(-1, -2), x[1]!, [.. bx, cx[1], cx[0]], dg, k), outDims)),
+            _ => null,
+        };
+    }
+
+    /// <summary>A tensor reshaped to the output aval (batch axes stay in front).</summary>
+    public static BatchedOp? ToOutputShape(BatchCtx c)
+    {
+        if (c.Kinds[0] != Kind.Tensor) return null;
+        var outDims = c.OutDims;
+        return Direct(x => x[0]!.reshape(outDims));
+    }
+
+    /// <summary>A permutation of the core axes (parameter 0, or reversed), after the batch axes.</summary>
+    public static BatchedOp? Transpose(BatchCtx c)
+    {
+        int k = c.K;
+        var (b0, c0) = c.X0;
+        int r = c0.Length;
+        var axes = c.Params.Get<int[]?>(0);
+        var perm = Enumerable.Range(0, k).Concat(axes is null ? Enumerable.Range(0, r).Select(i => k + r - 1 - i) : axes.Select(a => k + Norm(a, r))).Select(i => (long)i).ToArray();
+        var padded = L([.. b0, .. c0]);
+        return Direct(x => x[0]!.reshape(padded).permute(perm));
+    }
+
+    /// <summary>Core axis <c>axis</c> (parameter 0) moved to core position 0, or core axis 0 moved to <c>axis</c>.</summary>
+    public static BatchedRule MoveAxis(bool toFront) => c =>
+    {
+        int k = c.K;
+        var (b0, c0) = c.X0;
+        int r = c0.Length, ax = Norm(c.Params.Get<int>(0), r);
+        var perm = toFront
+            ? Enumerable.Range(0, k).Append(k + ax).Concat(Enumerable.Range(k, r).Where(i => i != k + ax)).Select(i => (long)i).ToArray()
+            : Enumerable.Range(0, k).Concat(Enumerable.Range(0, r).Select(i => k + (i < ax ? i + 1 : i == ax ? 0 : i))).Select(i => (long)i).ToArray();
+        var padded = L([.. b0, .. c0]);
+        return Direct(x => x[0]!.reshape(padded).permute(perm));
+    };
+
+    static BatchedOp? Broadcast(BatchCtx c, int rank)
+    {
+        var aligned = L(Aligned(c.In[0].Dims, c.K, rank));
+        var outDims = c.OutDims;
+        return Direct(x => x[0]!.reshape(aligned).expand(outDims));
+    }
+
+    /// <summary>Broadcast to the shape of parameter 0: the core aligned to its rank, then expanded to the output.</summary>
+    public static BatchedOp? BroadcastToShape(BatchCtx c) => Broadcast(c, c.Params.Get<int[]>(0).Length);
+
+    /// <summary>Broadcast to the aval of operand 1: the core aligned to its core's rank, then expanded to the output.</summary>
+    public static BatchedOp? BroadcastToAval(BatchCtx c) => Broadcast(c, Split(c.In[1].Dims, c.K).Core.Length);
+
+    /// <summary>Core axis 0 (a rank-0 core gets one) expanded to the output.</summary>
+    public static BatchedOp? BroadcastBatch(BatchCtx c)
+    {
+        var (b0, c0) = c.X0;
+        var shape = L([.. b0, .. (c0.Length == 0 ? [1] : c0)]);
+        var outDims = c.OutDims;
+        return Direct(x => x[0]!.reshape(shape).expand(outDims));
+    }
+
+    /// <summary>A reduction's result (g, aval of its input) expanded back over the reduced axes; the mean's divided by the count.</summary>
+    public static BatchedRule ExpandReduced(bool mean) => c =>
+    {
+        var (b0, _) = c.X0;
+        var ci = Split(c.In[1].Dims, c.K).Core;
+        int[] gd;
+        long count;
+        if (c.Params[0] is int axis)
+        {
+            int ax = Norm(axis, ci.Length);
+            gd = (int[])ci.Clone();
+            gd[ax] = 1;
+            count = ci[ax];
+        }
+        else
+        {
+            gd = Enumerable.Repeat(1, ci.Length).ToArray();
+            count = ci.Aggregate(1L, (s, d) => s * d);
+        }
+        var shape = L([.. b0, .. gd]);
+        var outDims = c.OutDims;
+        return Direct(x => (mean ? x[0]! / (double)count : x[0]!).reshape(shape).expand(outDims));
+    };
+
+    /// <summary>(x, aval of the target): x summed down to the target's core, over the common batch.</summary>
+    public static BatchedOp? SumTo(BatchCtx c)
+    {
+        int k = c.K;
+        var (b0, c0) = c.X0;
+        var bres = BatchOf(c.In, c.Kinds, k);
+        var ct = Split(c.In[1].Dims, k).Core;
+        int[] full = [.. bres, .. c0];
+        int[] target = [.. bres, .. Enumerable.Repeat(1, Math.Max(0, c0.Length - ct.Length)), .. ct];
+        var axes = Enumerable.Range(0, full.Length).Where(i => target[i] == 1 && full[i] != 1).Select(i => (long)i).ToArray();
+        var padded = L([.. b0, .. c0]);
+        var fullL = L(full);
+        var outDims = c.OutDims;
+        return Direct(x =>
+        {
+            var t = x[0]!.reshape(padded).expand(fullL);
+            if (axes.Length > 0) t = t.sum(axes, keepdim: true);
+            return t.reshape(outDims);
+        });
+    }
+
+    /// <summary>Concatenate (along an existing axis) and Stack (along a new one): operands brought to the common batch, the axis shifted past the batch axes.</summary>
+    public static BatchedRule Join(bool newAxis) => c =>
+    {
+        int k = c.K;
+        var bres = BatchOf(c.In, c.Kinds, k);
+        var newIn = c.In.Select(a => Dims(a, [.. bres, .. Split(a.Dims, k).Core])).ToArray();
+        int r = c.X0.Core.Length + (newAxis ? 1 : 0);
+        var pads = c.In.Select(a => Padded(a.Dims, k)).ToArray();
+        return Via(c, newIn, With(c.Params, 0, k + Norm(c.Params.Get<int>(0), r)), pads);
+    };
+
+    /// <summary>(g, aval of g): one slice of the core.</summary>
+    public static BatchedOp? Unstack(BatchCtx c)
+    {
+        var (b0, c0) = c.X0;
+        return Via(c, [Dims(c.In[0], [.. b0, .. c0]), Dims(c.In[1], [.. b0, .. Split(c.In[1].Dims, c.K).Core])],
+            With(c.Params, 0, c.K + Norm(c.Params.Get<int>(0), c0.Length)));
+    }
+
+    /// <summary>(g, aval of the stack): g placed as one slice of zeros.</summary>
+    public static BatchedOp? StackPart(BatchCtx c)
+    {
+        var (b0, c0) = c.X0;
+        var cs = Split(c.In[1].Dims, c.K).Core;
+        return Via(c, [Dims(c.In[0], [.. b0, .. c0]), Dims(c.In[1], [.. b0, .. cs])], With(c.Params, 0, c.K + Norm(c.Params.Get<int>(0), cs.Length)));
+    }
+
+    /// <summary>SplitPart and PadPart (a value and the avals of the parts): the axis shifted past the batch axes.</summary>
+    public static BatchedOp? Part(BatchCtx c)
+    {
+        var (b0, c0) = c.X0;
+        var newIn = c.In.Select((a, i) => i == 0 ? Dims(a, [.. b0, .. c0]) : Dims(a, [.. b0, .. Split(a.Dims, c.K).Core])).ToArray();
+        return Via(c, newIn, With(c.Params, 0, c.K + Norm(c.Params.Get<int>(0), c0.Length)));
+    }
+
+    /// <summary>(g, indices, aval of x); per-example indices go to the CPU batched scatter.</summary>
+    public static BatchedOp? ScatterAdd(BatchCtx c)
+    {
+        int k = c.K;
+        var (b0, c0) = c.X0;
+        var (bi, ci) = Split(c.In[1].Dims, k);
+        if (bi.Any(d => d != 1)) return null;
+        var bres = BatchOf(c.In, c.Kinds, k);
+        var cx = Split(c.In[2].Dims, k).Core;
+        var newIn = new[] { Dims(c.In[0], [.. bres, .. c0]), Dims(c.In[1], ci), Dims(c.In[2], [.. bres, .. cx]) };
+        return Via(c, newIn, With(c.Params, 0, k + Norm(c.Params.Get<int>(0), cx.Length)), [[.. b0, .. c0], ci, []]);
+    }
+
+    /// <summary>(x, indices); per-example indices go to the CPU batched gather.</summary>
+    public static BatchedOp? Take(BatchCtx c)
+    {
+        var (b0, c0) = c.X0;
+        var (bi, ci) = Split(c.In[1].Dims, c.K);
+        if (bi.Any(d => d != 1)) return null;
+        return Via(c, [Dims(c.In[0], [.. b0, .. c0]), Dims(c.In[1], ci)], With(c.Params, 0, c.K + Norm(c.Params.Get<int>(0), c0.Length)));
+    }
+
+    /// <summary>The unbatched lowering on the whole value (it already acts on the last axes, e.g. one-hot).</summary>
+    public static BatchedOp? Whole(BatchCtx c) => Via(c, c.In, c.Params);
+
+    /// <summary>Ones of the output aval.</summary>
+    public static BatchedOp? Ones(BatchCtx c)
+    {
+        var outDims = c.OutDims;
+        var type = Lowerings.ScalarOf(c.Out.DType);
+        var device = c.Device;
+        return Direct(x => torch.ones(outDims, type, device));
+    }
+
+    /// <summary>The operand itself (a check that the core's batched shape rule already ran at compile time).</summary>
+    public static BatchedOp? Identity(BatchCtx c) => Direct(x => x[0]!);
 }

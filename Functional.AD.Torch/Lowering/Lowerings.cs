@@ -1,6 +1,8 @@
+using System.Linq.Expressions;
 using TorchSharp;
 using static TorchSharp.torch;
 using TT = TorchSharp.torch.Tensor;
+using B = Functional.AD.Torch.BatchedLowerings;
 
 namespace Functional.AD.Torch;
 
@@ -19,27 +21,61 @@ internal sealed class LowerCtx
     public int Axis(int axis, int rank) => axis < 0 ? axis + rank : axis;
 }
 
-/// <summary>How a primitive runs on the Torch backend.</summary>
-internal abstract record Lowering;
+/// <summary>
+/// How a primitive runs on the Torch backend: one entry per primitive in <see cref="Lowerings.Table"/>. The entry carries
+/// all the Torch backend knows about its primitive; the compiler dispatches on the entry, never on the primitive.
+/// </summary>
+internal abstract record TorchLowering
+{
+    /// <summary>
+    /// The primitive gives a batched value from an unbatched one (a size-1 batch axis in front): a conditional with it in
+    /// a branch was batched by Vmap, and its branches may differ in leading size-1 axes.
+    /// </summary>
+    public bool AddsBatchAxis { get; init; }
+}
+
+/// <summary>The code of one node, emitted by the compiler itself: the expression and the aval of its value (null when it has none).</summary>
+internal delegate (Expression Code, Aval? Aval) NodeEmitter(TorchCompiler c, Node n, Expression[] args, Aval?[] argAvals);
 
 /// <summary>
 /// A tensor-valued primitive: a function of libtorch tensors. Operands arrive cast to their aval's dtype (an
 /// elementwise primitive's operands, to the output's dtype); an aval operand arrives as null (see <see cref="LowerCtx.In"/>).
-/// The result may have any dtype and a shape equal to the output's; the compiler casts it.
+/// The result may have any dtype and a shape equal to the output's; the compiler casts it. An elementwise entry is
+/// batched by aligning its operands' cores (<see cref="BatchedLowerings.Elementwise"/>) unless it says otherwise.
 /// </summary>
-internal sealed record TensorOp(Func<LowerCtx, TT?[], TT> Run, bool Elementwise = false) : Lowering;
+internal sealed record TensorOp(Func<LowerCtx, TT?[], TT> Run, bool Elementwise = false) : TorchLowering
+{
+    /// <summary>
+    /// The vectorised lowering at a batch count k &gt; 0 (see <see cref="BatchedLowerings"/>), or null (or a rule that
+    /// gives null for some operands) where the compiler runs the CPU batched implementation on host copies.
+    /// </summary>
+    public BatchedRule? Batched { get; init; }
+    /// <summary>
+    /// When the first operand is a C# <c>bool</c> (a host condition, not a tensor mask), the node is emitted by this
+    /// instead of <see cref="Run"/> (at any batch count).
+    /// </summary>
+    public NodeEmitter? OnHostBool { get; init; }
+}
 
-/// <summary>A tensor read into a C# scalar on the host (a device-to-host copy of one element).</summary>
-internal sealed record ReadScalar(Func<TT, object> Run, Type Result) : Lowering;
+/// <summary>A tensor read into a C# scalar on the host (a device-to-host copy of one element); on a batched node, the same read (its batch axes have size 1).</summary>
+internal sealed record ReadScalar(Func<TT, object> Run, Type Result) : TorchLowering;
 
 /// <summary>A primitive that only ever has scalar (<c>double</c>, <c>float</c>, <c>bool</c>) operands: the core's C# code runs on the host.</summary>
-internal sealed record HostScalar : Lowering;
+internal sealed record HostScalar : TorchLowering;
 
-/// <summary>Handled by the compiler itself (inputs, constants, shapes known at compile time, conditionals).</summary>
-internal sealed record Structural(string How) : Lowering;
+/// <summary>A primitive whose value is an aval, known at compile time: <see cref="Compute"/> gives it from the node and its operands' avals.</summary>
+internal sealed record AvalValued(Func<Node, Aval?[], Kind[], Aval> Compute) : TorchLowering;
 
 /// <summary>
-/// The Torch column of the primitive table: one lowering per primitive of <c>Prims.All</c>, keyed by the primitive.
+/// Emitted by the compiler itself (inputs, constants, conditionals, loops, custom rules): <see cref="Emit"/> writes the
+/// node's code, whatever its operands; <see cref="How"/> says how, for a reader of the table.
+/// </summary>
+internal sealed record Structural(string How, NodeEmitter Emit) : TorchLowering;
+
+/// <summary>
+/// The Torch column of the primitive table: one entry per primitive of <c>Prims.All</c>, keyed by the primitive. This
+/// is the only place the Torch assembly names a primitive: an entry carries everything about it (its libtorch code, its
+/// batched rule, its emitter when the compiler writes it itself), and the compiler dispatches on the entry.
 /// Scalar operands of any primitive (C# <c>double</c> code) run on the host through the core's own code.
 /// </summary>
 internal static class Lowerings
@@ -48,9 +84,17 @@ internal static class Lowerings
     public static long[] Longs(int[] dims) => dims.Select(d => (long)d).ToArray();
     static long[] Longs(IReadOnlyList<int> dims) => dims.Select(d => (long)d).ToArray();
 
-    static TensorOp Ew(Func<TT, TT> f) => new((c, x) => f(x[0]!), Elementwise: true);
-    static TensorOp Ew(Func<TT, TT, TT> f) => new((c, x) => f(x[0]!, x[1]!), Elementwise: true);
-    static TensorOp Op(Func<LowerCtx, TT?[], TT> f) => new(f);
+    static TensorOp Ew(Func<TT, TT> f) => EwOp((c, x) => f(x[0]!));
+    static TensorOp Ew(Func<TT, TT, TT> f) => EwOp((c, x) => f(x[0]!, x[1]!));
+    static TensorOp EwOp(Func<LowerCtx, TT?[], TT> f) => new(f, Elementwise: true) { Batched = B.Elementwise };
+    static TensorOp Op(Func<LowerCtx, TT?[], TT> f, BatchedRule? batched = null) => new(f) { Batched = batched };
+
+    /// <summary>The aval of a node as the core's shape rule gives it (at the node's batch count).</summary>
+    internal static Aval CoreAval(Node n, Aval?[] argAvals, Kind[] kinds) => Rt.InferAval(n.Op, n.Params, kinds, argAvals.Select(a => a!).ToArray(), n.Batch);
+
+    /// <summary>The entry of <paramref name="p"/>, or a clear error when the Torch backend has none.</summary>
+    public static TorchLowering Of(Primitive p) =>
+        Table.TryGetValue(p, out var lowering) ? lowering : throw new NotSupportedException($"Primitive {p.Name} has no Torch lowering.");
 
     static TT Mask(LowerCtx c, TT b) => b.to_type(c.OutType);
 
@@ -125,35 +169,43 @@ internal static class Lowerings
     static TT Zeros(LowerCtx c) => torch.zeros(c.OutDims, c.OutType, c.Device);
 
     /// <summary>The table. A test fails when a primitive of <c>Prims.All</c> has no entry.</summary>
-    public static readonly IReadOnlyDictionary<Primitive, Lowering> Table = new Dictionary<Primitive, Lowering>
+    public static readonly IReadOnlyDictionary<Primitive, TorchLowering> Table = new Dictionary<Primitive, TorchLowering>
     {
         // structure: the compiler binds inputs, uploads constants once, and knows every aval at compile time
-        [Prims.Input] = new Structural("bound to the call's arguments"),
-        [Prims.Const] = new Structural("uploaded to the device once per compiled signature"),
-        [Prims.AvalOf] = new Structural("an aval is known at compile time"),
-        [Prims.InferAval] = new Structural("an aval is known at compile time"),
-        [Prims.Cond] = new Structural("both branches are lowered; the host condition picks one"),
-        [Prims.Fold] = new Structural("a loop on the host around the lowered body"),
-        [Prims.FoldTape] = new Structural("the forward loop on the host, keeping the n carries (device tensors) in an object[] tape"),
-        [Prims.FoldLin] = new Structural("the tangent loop on the host around the lowered JVP body, over the tape"),
-        [Prims.FoldLinT] = new Structural("the transposed loop on the host (backwards over the tape) around the lowered transposed body"),
-        [Prims.Scan] = new Structural("a loop on the host around the lowered body; the ys stacked on the device"),
-        [Prims.While] = new Structural("a loop on the host around the lowered body; the condition read back once per trip"),
-        [Prims.ScanTape] = new Structural("a host loop over the lowered carry body, keeping the carries (libtorch tensors; every k-th with a checkpoint k)"),
-        [Prims.WhileTape] = new Structural("a host loop over the lowered condition and body, keeping the carry of every trip (every k-th with a checkpoint k)"),
-        [Prims.LoopLin] = new Structural("a host loop over the tape around the lowered tangent body; with a checkpoint, the carries between checkpoints recomputed by the lowered primal body as the loop goes"),
-        [Prims.LoopLinT] = new Structural("a host loop backwards over the tape around the lowered transposed body; with a checkpoint, one segment of carries recomputed at a time from its checkpoint"),
-        [Prims.LoopPerExample] = new Structural("a host loop over the batch: the batched operands sliced along axis 0 on the device, the lowered derivative loop run per example, the results stacked on the device"),
-        [Prims.Custom] = new Structural("a function with a custom rule: its body (the sub-graph) is lowered in place"),
-        [Prims.CustomVjpTangent] = new Structural("forward mode through a custom VJP: the core's error, raised at compile time"),
+        [Prims.Input] = new Structural("bound to the call's arguments before the graph is lowered",
+            (c, n, _, _) => throw new InvalidOperationException($"Internal error: input {n} is not bound to an argument.")),
+        [Prims.Const] = new Structural("uploaded to the device once per compiled signature", (c, n, _, _) => c.Constant(n)),
+        [Prims.AvalOf] = new AvalValued((n, a, _) => a[0]!),
+        [Prims.InferAval] = new AvalValued((n, a, _) => Rt.InferAval((Primitive)n.Params[0]!, (Params)n.Params[1]!, (Kind[])n.Params[2]!,
+            a.Select(x => x!).ToArray(), n.Params.Count > 3 ? (int)n.Params[3]! : 0)),
+        [Prims.Cond] = new Structural("both branches are lowered; the host condition picks one", (c, n, a, av) => c.EmitCond(n, a, av)),
+        [Prims.Fold] = new Structural("a loop on the host around the lowered body", (c, n, a, av) => c.EmitFold(n, a, av)),
+        [Prims.FoldTape] = new Structural("the forward loop on the host, keeping the n carries (device tensors) in an object[] tape", (c, n, a, av) => c.EmitFoldTape(n, a, av)),
+        [Prims.FoldLin] = new Structural("the tangent loop on the host around the lowered JVP body, over the tape", (c, n, a, av) => c.EmitFoldLin(n, a, av)),
+        [Prims.FoldLinT] = new Structural("the transposed loop on the host (backwards over the tape) around the lowered transposed body", (c, n, a, av) => c.EmitFoldLinT(n, a, av)),
+        [Prims.Scan] = new Structural("a loop on the host around the lowered body; the ys stacked on the device", (c, n, a, av) => c.EmitScanLoop(n, a, av)),
+        [Prims.While] = new Structural("a loop on the host around the lowered body; the condition read back once per trip", (c, n, a, av) => c.EmitWhileLoop(n, a, av)),
+        [Prims.ScanTape] = new Structural("a host loop over the lowered carry body, keeping the carries (libtorch tensors; every k-th with a checkpoint k)",
+            (c, n, a, av) => c.EmitScanTape(n, a, av)),
+        [Prims.WhileTape] = new Structural("a host loop over the lowered condition and body, keeping the carry of every trip (every k-th with a checkpoint k)",
+            (c, n, a, av) => c.EmitWhileTape(n, a, av)),
+        [Prims.LoopLin] = new Structural("a host loop over the tape around the lowered tangent body; with a checkpoint, the carries between checkpoints recomputed by the lowered primal body as the loop goes",
+            (c, n, a, av) => c.EmitLoopLin(n, a, av)),
+        [Prims.LoopLinT] = new Structural("a host loop backwards over the tape around the lowered transposed body; with a checkpoint, one segment of carries recomputed at a time from its checkpoint",
+            (c, n, a, av) => c.EmitLoopLinT(n, a, av)),
+        [Prims.LoopPerExample] = new Structural("a host loop over the batch: the batched operands sliced along axis 0 on the device, the lowered derivative loop run per example, the results stacked on the device",
+            (c, n, a, av) => c.EmitPerExample(n, a, av)),
+        [Prims.Custom] = new Structural("a function with a custom rule: its body (the sub-graph) is lowered in place", (c, n, a, av) => c.EmitInline(n.Subgraphs[0], a, av)),
+        [Prims.CustomVjpTangent] = new Structural("forward mode through a custom VJP: the core's error, raised at compile time",
+            (c, n, a, _) => (n.Op.Emit(a, n.Args.Select(x => x.Kind).ToArray(), n.Params, n.Subgraphs), null)),
         // identity; the shape check against the aval already ran at compile time, in the aval rule
-        [Prims.CheckAval] = Op((c, x) => x[0]!),
+        [Prims.CheckAval] = Op((c, x) => x[0]!, B.Identity),
         [Prims.IntToDouble] = new HostScalar(),
 
         [Prims.Zeros] = Op((c, x) => Zeros(c)),
         [Prims.Ones] = Op((c, x) => torch.ones(c.OutDims, c.OutType, c.Device)),
         // the shape check (a scalar output) already ran at compile time, in the aval rule
-        [Prims.GradSeed] = Op((c, x) => torch.ones(c.OutDims, c.OutType, c.Device)),
+        [Prims.GradSeed] = Op((c, x) => torch.ones(c.OutDims, c.OutType, c.Device), B.Ones),
 
         // arithmetic
         [Prims.Add] = Ew((a, b) => a + b),
@@ -186,36 +238,36 @@ internal static class Lowerings
         [Prims.Clip] = new TensorOp((c, x) => torch.minimum(torch.maximum(x[0]!, x[1]!), x[2]!), Elementwise: true),
 
         // comparisons give 0/1 masks in the promoted dtype; on scalars they are host code
-        [Prims.Greater] = new TensorOp((c, x) => Mask(c, x[0]!.gt(x[1]!)), Elementwise: true),
-        [Prims.Less] = new TensorOp((c, x) => Mask(c, x[0]!.lt(x[1]!)), Elementwise: true),
-        [Prims.GreaterEqual] = new TensorOp((c, x) => Mask(c, x[0]!.ge(x[1]!)), Elementwise: true),
-        [Prims.LessEqual] = new TensorOp((c, x) => Mask(c, x[0]!.le(x[1]!)), Elementwise: true),
-        [Prims.Equal] = new TensorOp((c, x) => Mask(c, x[0]!.eq(x[1]!)), Elementwise: true),
-        [Prims.NotEqual] = new TensorOp((c, x) => Mask(c, x[0]!.ne(x[1]!)), Elementwise: true),
+        [Prims.Greater] = EwOp((c, x) => Mask(c, x[0]!.gt(x[1]!))),
+        [Prims.Less] = EwOp((c, x) => Mask(c, x[0]!.lt(x[1]!))),
+        [Prims.GreaterEqual] = EwOp((c, x) => Mask(c, x[0]!.ge(x[1]!))),
+        [Prims.LessEqual] = EwOp((c, x) => Mask(c, x[0]!.le(x[1]!))),
+        [Prims.Equal] = EwOp((c, x) => Mask(c, x[0]!.eq(x[1]!))),
+        [Prims.NotEqual] = EwOp((c, x) => Mask(c, x[0]!.ne(x[1]!))),
         [Prims.And] = new HostScalar(),
         [Prims.Or] = new HostScalar(),
         [Prims.Not] = new HostScalar(),
-        // a tensor mask selects elementwise (non-zero and NaN pick a); a bool condition is lowered by the compiler
-        [Prims.Where] = new TensorOp((c, x) => torch.where(x[0]!.ne(0), x[1]!, x[2]!), Elementwise: true),
+        // a tensor mask selects elementwise (non-zero and NaN pick a); a C# bool condition picks one branch on the host
+        [Prims.Where] = EwOp((c, x) => torch.where(x[0]!.ne(0), x[1]!, x[2]!)) with { OnHostBool = (c, n, a, av) => c.EmitSelect(n, a, av) },
 
         // products
-        [Prims.Dot] = Op((c, x) => c.In[0].Rank == 0 || c.In[1].Rank == 0 ? x[0]! * x[1]! : torch.matmul(x[0]!, x[1]!)),
+        [Prims.Dot] = Op((c, x) => c.In[0].Rank == 0 || c.In[1].Rank == 0 ? x[0]! * x[1]! : torch.matmul(x[0]!, x[1]!), B.Product),
         [Prims.DotTA] = Op((c, x) => (c.In[0].Rank, c.In[1].Rank) switch
         {
             (0, _) => x[0]! * x[1]!,
             (1, 2) => torch.mv(x[1]!, x[0]!),
             (1, 1) => torch.outer(x[0]!, x[1]!),
             _ => torch.matmul(x[0]!, x[1]!.t()),
-        }),
+        }, B.DotTA),
         [Prims.DotTB] = Op((c, x) => (c.In[0].Rank, c.In[1].Rank) switch
         {
             (_, 0) => x[0]! * x[1]!,
             (1, 1) => torch.outer(x[0]!, x[1]!),
             _ => torch.matmul(x[0]!.t(), x[1]!),
-        }),
-        [Prims.MatMul] = Op((c, x) => torch.matmul(x[0]!, x[1]!)),
-        [Prims.MatMulTA] = Op((c, x) => MatMulT(c, x[0]!, x[1]!, c.In[1], c.In[2], forA: true)),
-        [Prims.MatMulTB] = Op((c, x) => MatMulT(c, x[1]!, x[0]!, c.In[0], c.In[2], forA: false)),
+        }, B.DotTB),
+        [Prims.MatMul] = Op((c, x) => torch.matmul(x[0]!, x[1]!), B.Product),
+        [Prims.MatMulTA] = Op((c, x) => MatMulT(c, x[0]!, x[1]!, c.In[1], c.In[2], forA: true), B.MatMulT(forA: true)),
+        [Prims.MatMulTB] = Op((c, x) => MatMulT(c, x[1]!, x[0]!, c.In[0], c.In[2], forA: false), B.MatMulT(forA: false)),
 
         // shapes: the output aval gives the target shape
         [Prims.Transpose] = Op((c, x) =>
@@ -223,8 +275,8 @@ internal static class Lowerings
             int r = c.In[0].Rank;
             var perm = c.P.Get<int[]?>(0) ?? Enumerable.Range(0, r).Reverse().ToArray();
             return x[0]!.permute(perm.Select(a => (long)c.Axis(a, r)).ToArray());
-        }),
-        [Prims.Reshape] = Op((c, x) => x[0]!.reshape(c.OutDims)),
+        }, B.Transpose),
+        [Prims.Reshape] = Op((c, x) => x[0]!.reshape(c.OutDims), B.ToOutputShape),
         // Jacobian layouts: the output aval gives every shape
         [Prims.Basis] = Op((c, x) => torch.eye(c.Out.Shape[0], dtype: c.OutType, device: c.Device).reshape(c.OutDims)),
         [Prims.ColumnsToJacobian] = Op((c, x) => x[0]!.reshape(c.OutDims)),
@@ -244,33 +296,33 @@ internal static class Lowerings
             var perm = new long[] { o }.Concat(Enumerable.Range(0, o).Select(i => (long)i)).ToArray();
             return flat.permute(perm);
         }),
-        [Prims.ReshapeTo] = Op((c, x) => x[0]!.reshape(c.OutDims)),
-        [Prims.BroadcastToShape] = Op((c, x) => x[0]!.expand(c.OutDims)),
-        [Prims.BroadcastTo] = Op((c, x) => x[0]!.expand(c.OutDims)),
-        [Prims.SumTo] = Op((c, x) => SumToDims(x[0]!, c.Out.Dims)),
+        [Prims.ReshapeTo] = Op((c, x) => x[0]!.reshape(c.OutDims), B.ToOutputShape),
+        [Prims.BroadcastToShape] = Op((c, x) => x[0]!.expand(c.OutDims), B.BroadcastToShape),
+        [Prims.BroadcastTo] = Op((c, x) => x[0]!.expand(c.OutDims), B.BroadcastToAval),
+        [Prims.SumTo] = Op((c, x) => SumToDims(x[0]!, c.Out.Dims), B.SumTo),
 
         // reductions
-        [Prims.Sum] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.sum(a), t => t.sum())),
-        [Prims.Mean] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.mean([a]), t => t.mean())),
-        [Prims.Max] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.amax([a]), t => t.max())),
-        [Prims.ExpandReduced] = Op((c, x) => x[0]!.reshape(KeptShape(c.In[1], c.P.Get<int?>(0))).expand(c.OutDims)),
+        [Prims.Sum] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.sum(a), t => t.sum()), B.Reduction),
+        [Prims.Mean] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.mean([a]), t => t.mean()), B.Reduction),
+        [Prims.Max] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.amax([a]), t => t.max()), B.Reduction),
+        [Prims.ExpandReduced] = Op((c, x) => x[0]!.reshape(KeptShape(c.In[1], c.P.Get<int?>(0))).expand(c.OutDims), B.ExpandReduced(mean: false)),
         [Prims.ExpandReducedMean] = Op((c, x) =>
         {
             int? axis = c.P.Get<int?>(0);
             long count = axis is int a ? c.In[1].Dims[c.Axis(a, c.In[1].Rank)] : c.In[1].Size;
             return (x[0]! / (double)count).reshape(KeptShape(c.In[1], axis)).expand(c.OutDims);
-        }),
-        [Prims.LogSumExp] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.logsumexp(a), t => t.flatten().logsumexp(0))),
-        [Prims.Softmax] = Op((c, x) => x[0]!.softmax(c.Axis(c.P.Get<int>(0), c.In[0].Rank))),
-        [Prims.LogSoftmax] = Op((c, x) => x[0]!.log_softmax(c.Axis(c.P.Get<int>(0), c.In[0].Rank))),
-        [Prims.Argmax] = Op((c, x) => c.P.Get<int?>(0) is int a ? x[0]!.argmax(c.Axis(a, c.In[0].Rank)) : x[0]!.flatten().argmax()),
+        }, B.ExpandReduced(mean: true)),
+        [Prims.LogSumExp] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.logsumexp(a), t => t.flatten().logsumexp(0)), B.Reduction),
+        [Prims.Softmax] = Op((c, x) => x[0]!.softmax(c.Axis(c.P.Get<int>(0), c.In[0].Rank)), B.AlongAxis),
+        [Prims.LogSoftmax] = Op((c, x) => x[0]!.log_softmax(c.Axis(c.P.Get<int>(0), c.In[0].Rank)), B.AlongAxis),
+        [Prims.Argmax] = Op((c, x) => c.P.Get<int?>(0) is int a ? x[0]!.argmax(c.Axis(a, c.In[0].Rank)) : x[0]!.flatten().argmax(), B.Reduction),
 
         // indexing and joining
         [Prims.Take] = Op((c, x) =>
         {
             int ax = c.Axis(c.P.Get<int>(0), c.In[0].Rank);
             return x[0]!.index_select(ax, Indices(x[1]!, c.In[0].Dims[ax])).reshape(c.OutDims);
-        }),
+        }, B.Take),
         [Prims.ScatterAdd] = Op((c, x) =>
         {
             var target = c.In[2];
@@ -278,34 +330,34 @@ internal static class Lowerings
             var idx = Indices(x[1]!, target.Dims[ax]);
             long[] gd = [.. Longs(target.Dims[..ax]), idx.shape[0], .. Longs(target.Dims[(ax + 1)..])];
             return Zeros(c).index_add(ax, idx, x[0]!.reshape(gd).to_type(c.OutType), 1.0);
-        }),
+        }, B.ScatterAdd),
         [Prims.OneHot] = Op((c, x) =>
         {
             int n = c.P.Get<int>(0);
             var v = x[0]!.unsqueeze(-1);
             return v.eq(torch.arange(n, v.dtype, v.device));
-        }),
-        [Prims.Concatenate] = Op((c, x) => torch.cat(x.Select(t => t!.to_type(c.OutType)).ToArray(), c.Axis(c.P.Get<int>(0), c.Out.Rank))),
+        }, B.Whole),
+        [Prims.Concatenate] = Op((c, x) => torch.cat(x.Select(t => t!.to_type(c.OutType)).ToArray(), c.Axis(c.P.Get<int>(0), c.Out.Rank)), B.Join(newAxis: false)),
         [Prims.SplitPart] = Op((c, x) =>
         {
             var (ax, off, len) = Block(c, c.In[1..], c.In[0].Rank);
             return x[0]!.narrow(ax, off, len);
-        }),
+        }, B.Part),
         [Prims.PadPart] = Op((c, x) =>
         {
             var (ax, off, len) = Block(c, c.In[1..], c.In[0].Rank);
             var r = torch.zeros(c.OutDims, x[0]!.dtype, c.Device);
             r.narrow(ax, off, len).copy_(x[0]!);
             return r;
-        }),
-        [Prims.Stack] = Op((c, x) => torch.stack(x.Select(t => t!.to_type(c.OutType)).ToArray(), c.Axis(c.P.Get<int>(0), c.Out.Rank))),
-        [Prims.Unstack] = Op((c, x) => x[0]!.select(c.Axis(c.P.Get<int>(0), c.In[0].Rank), c.P.Get<int>(1))),
+        }, B.Part),
+        [Prims.Stack] = Op((c, x) => torch.stack(x.Select(t => t!.to_type(c.OutType)).ToArray(), c.Axis(c.P.Get<int>(0), c.Out.Rank)), B.Join(newAxis: true)),
+        [Prims.Unstack] = Op((c, x) => x[0]!.select(c.Axis(c.P.Get<int>(0), c.In[0].Rank), c.P.Get<int>(1)), B.Unstack),
         [Prims.StackPart] = Op((c, x) =>
         {
             var r = torch.zeros(c.OutDims, x[0]!.dtype, c.Device);
             r.select(c.Axis(c.P.Get<int>(0), c.Out.Rank), c.P.Get<int>(1)).copy_(x[0]!);
             return r;
-        }),
+        }, B.StackPart),
 
         // conversions between tensors and C# scalars
         [Prims.ToDouble] = new ReadScalar(t => t.to_type(ScalarType.Float64).item<double>(), typeof(double)),
@@ -321,16 +373,17 @@ internal static class Lowerings
         {
             int r = c.In[0].Rank, ax = c.Axis(c.P.Get<int>(0), r);
             return x[0]!.permute([ax, .. Enumerable.Range(0, r).Where(i => i != ax).Select(i => (long)i)]);
-        }),
+        }, B.MoveAxis(toFront: true)),
         [Prims.MoveAxisFromFront] = Op((c, x) =>
         {
             int r = c.In[0].Rank, ax = c.Axis(c.P.Get<int>(0), r);
             return x[0]!.permute(Enumerable.Range(0, r).Select(i => (long)(i < ax ? i + 1 : i == ax ? 0 : i)).ToArray());
-        }),
-        // on an aval it is an aval (known at compile time)
-        [Prims.AddBatchAxis] = Op((c, x) => x[0]!.unsqueeze(0)),
+        }, B.MoveAxis(toFront: false)),
+        // on an aval it is an aval (known at compile time, by the core's shape rule)
+        [Prims.AddBatchAxis] = Op((c, x) => x[0]!.unsqueeze(0), B.ToOutputShape) with { AddsBatchAxis = true },
         // axis 0 (size 1 or B; a rank-0 value gets one) broadcast to B, the output's first dimension
-        [Prims.BroadcastBatch] = Op((c, x) => x[0]!.reshape(c.In[0].Rank == 0 ? [1] : Longs(c.In[0].Dims)).expand(c.OutDims)),
-        [Prims.VmapSize] = new Structural("the batch size is an aval known at compile time; the size check runs then"),
+        [Prims.BroadcastBatch] = Op((c, x) => x[0]!.reshape(c.In[0].Rank == 0 ? [1] : Longs(c.In[0].Dims)).expand(c.OutDims), B.BroadcastBatch),
+        // the batch size is an aval known at compile time; the core's shape rule runs the size check then
+        [Prims.VmapSize] = new AvalValued(CoreAval),
     };
 }

@@ -16,16 +16,15 @@ internal sealed partial class TorchCompiler
     [ThreadStatic] internal static long HostFallbacks;
 
     /// <summary>The code of a batched node, or null where the ordinary path already has batched semantics (scalar reads).</summary>
-    (Expression, Aval?)? EmitBatched(Node n, Expression[] args, Aval?[] argAvals, Kind[] kinds)
+    (Expression, Aval?)? EmitBatched(Node n, TorchLowering lowering, Expression[] args, Aval?[] argAvals, Kind[] kinds)
     {
         var p = n.Op;
         int k = n.Batch;
-        if (p == Prims.Where && kinds[0] == Kind.Bool) return EmitBatchedSelect(n, args, argAvals, kinds);
         var inAvals = argAvals.Select((a, i) => a ?? (kinds[i] is Kind.Double or Kind.Float ? ScalarAval(kinds[i]) : null)).ToArray();
         // the core's batched shape rule: it runs the CPU batched implementation on zeros once, so every check
         // (and its message) is the CPU backend's, at compile time
         var outAval = Rt.InferAval(p, n.Params, kinds, inAvals!, k);
-        if (Lowerings.Table.TryGetValue(p, out var lw) && lw is ReadScalar) return null;   // checked above: the batch axes have size 1
+        if (lowering is ReadScalar) return null;   // checked above: the batch axes have size 1
         if (n.Kind != Kind.Tensor)
             throw new NotSupportedException($"Primitive {p.Name} at batch count {k} gives a {n.Kind}, which the Torch backend cannot batch.");
 
@@ -39,7 +38,8 @@ internal sealed partial class TorchCompiler
         var outType = Lowerings.ScalarOf(outAval.DType);
         var name = p.Name;
 
-        if (BatchedLowerings.Plan(p, k, kinds, inAvals!, n.Params, outAval, backend.Device) is { } plan)
+        if (lowering is TensorOp { Batched: { } rule } op
+            && rule(new BatchCtx { P = p, Op = op, K = k, Kinds = kinds, In = inAvals!, Params = n.Params, Out = outAval, Device = backend.Device }) is { } plan)
         {
             var skip = p.NonDiff;
             var run = plan.Run;
@@ -100,7 +100,7 @@ internal sealed partial class TorchCompiler
     static Aval? BatchedBranches(Node n, Aval a, Aval b)
     {
         if (a.Rank != b.Rank || a.Rank == 0 || a.Dims.AsSpan().SequenceEqual(b.Dims)) return null;
-        if (!n.Subgraphs.Any(g => g.Nodes.Any(x => x.Batch > 0 || x.Op == Prims.AddBatchAxis))) return null;
+        if (!n.Subgraphs.Any(g => g.Nodes.Any(x => x.Batch > 0 || Lowerings.Of(x.Op).AddsBatchAxis))) return null;
         int lead = 0;
         while (lead < a.Rank && a.Dims[lead] != b.Dims[lead]) lead++;
         if (!a.Dims.AsSpan(lead).SequenceEqual(b.Dims.AsSpan(lead))) return null;
@@ -113,9 +113,10 @@ internal sealed partial class TorchCompiler
     /// <c>c ? a : b</c> with batched branches: both are brought to one batched shape (cores aligned by size-1 axes, batch
     /// axes broadcast; their per-example shapes must agree, as unbatched) and the host condition picks one.
     /// </summary>
-    (Expression, Aval?) EmitBatchedSelect(Node n, Expression[] args, Aval?[] argAvals, Kind[] kinds)
+    (Expression, Aval?) EmitBatchedSelect(Node n, Expression[] args, Aval?[] argAvals)
     {
         int k = n.Batch;
+        var kinds = n.Args.Select(a => a.Kind).ToArray();
         var br = new[] { argAvals[1] ?? ScalarAval(kinds[1]), argAvals[2] ?? ScalarAval(kinds[2]) };
         int rank = br.Select(a => Vmapped.Split(a.Dims, k).Core.Length).Max();
         var aligned = br.Select(a => { var (b, c) = Vmapped.Split(a.Dims, k); return (B: b, C: (int[])[.. Enumerable.Repeat(1, rank - c.Length), .. c]); }).ToArray();

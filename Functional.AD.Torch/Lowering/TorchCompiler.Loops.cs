@@ -74,7 +74,7 @@ internal sealed partial class TorchCompiler
     static Expression TapeAt(Expression tape, Expression i, Type carry) => Expression.Convert(Expression.ArrayIndex(tape, i), carry);
 
     /// <summary>FoldTape(init, captures...): the forward loop, keeping the n carries at the start of each iteration.</summary>
-    (Expression, Aval?) EmitFoldTape(Node n, Expression[] args, Aval?[] argAvals)
+    internal (Expression, Aval?) EmitFoldTape(Node n, Expression[] args, Aval?[] argAvals)
     {
         int count = n.Params.Get<int>(0);
         Loops.FoldAval(n, argAvals);   // the body keeps its carry's shape and dtype, or the CPU jit's shape error
@@ -97,7 +97,7 @@ internal sealed partial class TorchCompiler
     /// FoldLin(tape, captures..., carry tangent, capture tangents...): <c>t = lin(i, tape[i], ..., t, ...)</c> for
     /// i = 0..n-1, starting from the carry tangent (operand <c>params[1]</c>).
     /// </summary>
-    (Expression, Aval?) EmitFoldLin(Node n, Expression[] args, Aval?[] argAvals)
+    internal (Expression, Aval?) EmitFoldLin(Node n, Expression[] args, Aval?[] argAvals)
     {
         int count = n.Params.Get<int>(0), carryT = n.Params.Get<int>(1);
         var linBody = n.Subgraphs[0];
@@ -121,7 +121,7 @@ internal sealed partial class TorchCompiler
     /// i = n-1..0, <c>(ct, ct_1, ...) = T(i, tape[i], ..., ct)</c>; the result is the final carry cotangent
     /// (<c>params[1]</c> = 0) or the sum over iterations of the cotangent of linear operand <c>params[1]</c>.
     /// </summary>
-    (Expression, Aval?) EmitFoldLinT(Node n, Expression[] args, Aval?[] argAvals)
+    internal (Expression, Aval?) EmitFoldLinT(Node n, Expression[] args, Aval?[] argAvals)
     {
         int count = n.Params.Get<int>(0), which = n.Params.Get<int>(1);
         var tBody = n.Subgraphs[1];

@@ -24,7 +24,7 @@ internal sealed partial class TorchCompiler
         ? torch.tensor(xs.Select(x => (float)x).ToArray(), torch.ScalarType.Float32, backend.Device)
         : torch.tensor(xs.Select(x => Convert.ToDouble(x)).ToArray(), torch.ScalarType.Float64, backend.Device);
 
-    (Expression, Aval?) EmitPerExample(Node n, Expression[] args, Aval?[] argAvals)
+    internal (Expression, Aval?) EmitPerExample(Node n, Expression[] args, Aval?[] argAvals)
     {
         var batched = n.Params.Get<bool[]>(0);
         var g = n.Subgraphs[0];

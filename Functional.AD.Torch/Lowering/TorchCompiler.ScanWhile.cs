@@ -6,22 +6,10 @@ namespace Functional.AD.Torch;
 
 internal sealed partial class TorchCompiler
 {
-    /// <summary>
-    /// <c>Np.Scan</c> and <c>Np.While</c> lowered as loops on the host around their lowered bodies (not unrolled). A
-    /// Scan's step count is the first dimension of xs, known at compile time; its ys are stacked on the device. A
-    /// While reads its condition back to the host once per trip.
-    /// </summary>
-    (Expression, Aval?)? EmitScanWhile(Node n, Expression[] args, Aval?[] argAvals)
-    {
-        if (n.Op == Prims.LoopPerExample) return EmitPerExample(n, args, argAvals);
-        if (n.Op == Prims.ScanTape) return EmitScanTape(n, args, argAvals);
-        if (n.Op == Prims.WhileTape) return EmitWhileTape(n, args, argAvals);
-        if (n.Op == Prims.LoopLin) return EmitLoopLin(n, args, argAvals);
-        if (n.Op == Prims.LoopLinT) return EmitLoopLinT(n, args, argAvals);
-        if (n.Op == Prims.Scan) return EmitScanLoop(n, args, argAvals);
-        if (n.Op == Prims.While) return EmitWhileLoop(n, args, argAvals);
-        return null;
-    }
+    // Np.Scan and Np.While are lowered as loops on the host around their lowered bodies (not unrolled). A
+    // Scan's step count is the first dimension of xs, known at compile time; its ys are stacked on the device. A While
+    // reads its condition back to the host once per trip. Their derivative loops (tapes, tangent and transposed loops)
+    // are host loops too. Each is the emitter of its primitive's entry in Lowerings.Table.
 
     static TT RowOf(TT xs, int i) => xs.select(0, i);
 
@@ -33,7 +21,7 @@ internal sealed partial class TorchCompiler
         return c.to_type(torch.ScalarType.Float64).item<double>() != 0;
     }
 
-    (Expression, Aval?) EmitScanLoop(Node n, Expression[] args, Aval?[] argAvals)
+    internal (Expression, Aval?) EmitScanLoop(Node n, Expression[] args, Aval?[] argAvals)
     {
         int which = n.Params.Get<int>(0);
         var carryAval = argAvals[0] ?? throw new NotSupportedException("Internal error: a Scan carry of unknown shape.");
@@ -71,7 +59,7 @@ internal sealed partial class TorchCompiler
         return (Expression.Block(type, [carry, x, i, ys, .. caps], block), outAval ?? carryAval);
     }
 
-    (Expression, Aval?) EmitWhileLoop(Node n, Expression[] args, Aval?[] argAvals)
+    internal (Expression, Aval?) EmitWhileLoop(Node n, Expression[] args, Aval?[] argAvals)
     {
         var carryAval = argAvals[0] ?? throw new NotSupportedException("Internal error: a While carry of unknown shape.");
         ScanWhile.InferAval(n, argAvals);   // the condition must be a scalar, the carry keep its shape: checked at compile time
@@ -119,7 +107,7 @@ internal sealed partial class TorchCompiler
     }
 
     /// <summary>The carries at the start of each step of a Scan (every k-th with a checkpoint k), a host loop over the lowered carry body.</summary>
-    (Expression, Aval?) EmitScanTape(Node n, Expression[] args, Aval?[] argAvals)
+    internal (Expression, Aval?) EmitScanTape(Node n, Expression[] args, Aval?[] argAvals)
     {
         int length = n.Params.Get<int>(0), every = Math.Max(1, n.Params.Get<int>(2));
         var carryAval = argAvals[0]!;
@@ -150,7 +138,7 @@ internal sealed partial class TorchCompiler
     }
 
     /// <summary>The carries at the start of each trip of a While, as many as it runs.</summary>
-    (Expression, Aval?) EmitWhileTape(Node n, Expression[] args, Aval?[] argAvals)
+    internal (Expression, Aval?) EmitWhileTape(Node n, Expression[] args, Aval?[] argAvals)
     {
         var carryAval = argAvals[0]!;
         var carry = Expression.Variable(args[0].Type, "carry");
@@ -233,7 +221,7 @@ internal sealed partial class TorchCompiler
     }
 
     /// <summary>The tangent loop over the tape (the lowered tangent body, a host loop).</summary>
-    (Expression, Aval?) EmitLoopLin(Node n, Expression[] args, Aval?[] argAvals)
+    internal (Expression, Aval?) EmitLoopLin(Node n, Expression[] args, Aval?[] argAvals)
     {
         var roles = n.Params.Get<int[]>(0);
         int which = n.Params.Get<int>(1);
@@ -294,7 +282,7 @@ internal sealed partial class TorchCompiler
     }
 
     /// <summary>The transposed tangent loop, backwards over the tape: the cotangent of one linear operand.</summary>
-    (Expression, Aval?) EmitLoopLinT(Node n, Expression[] args, Aval?[] argAvals)
+    internal (Expression, Aval?) EmitLoopLinT(Node n, Expression[] args, Aval?[] argAvals)
     {
         var inRoles = n.Params.Get<int[]>(0);
         bool checkpointed = n.Subgraphs.Length > 1;

@@ -25,14 +25,8 @@ public sealed class PrimitiveSpec
     public bool FiniteDifferences { get; init; } = true;
     /// <summary>True for functions with only a reverse rule (a custom VJP): forward-mode properties skip them.</summary>
     public bool ReverseOnly { get; init; }
-    /// <summary>False for functions with custom rules: Vmap refuses them (with a clear error) for now.</summary>
-    public bool Batchable { get; init; } = true;
-    /// <summary>False when the Torch backend cannot compile the vmapped gradient (none now: a loop's derivative, run per example, is lowered too).</summary>
-    public bool TorchBatchedGradient { get; init; } = true;
     /// <summary>Whether the spec's gradient can be differentiated again (loops: their reverse-mode primitives have no rules of their own yet).</summary>
     public bool SecondOrder { get; init; } = true;
-    /// <summary>False when the Torch backend cannot compile this function's derivative yet (none now: loop derivatives are lowered too).</summary>
-    public bool TorchGradient { get; init; } = true;
     /// <summary>Number of tensor arguments.</summary>
     public int Arity => Function.Parameters.Count;
     /// <inheritdoc/>

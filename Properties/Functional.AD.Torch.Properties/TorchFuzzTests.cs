@@ -73,22 +73,27 @@ public class TorchPlantedBugTests
 [CollectionDefinition(nameof(TorchPlantedBugCollection), DisableParallelization = true)]
 public class TorchPlantedBugCollection;
 
+/// <summary>A fact that runs only when <c>FAD_FUZZ_PROGRAMS</c> is set, and is reported as skipped (not passed) otherwise.</summary>
+public sealed class LongFuzzFactAttribute : FactAttribute
+{
+    public LongFuzzFactAttribute()
+    {
+        if (string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("FAD_FUZZ_PROGRAMS")))
+            Skip = "FAD_FUZZ_PROGRAMS is not set: the long fuzz run of the Torch oracles runs with FAD_FUZZ_PROGRAMS=N.";
+    }
+}
+
 /// <summary>
 /// The long run of the Torch oracles: <c>FAD_FUZZ_PROGRAMS=10000 dotnet test -c Release Properties/Functional.AD.Torch.Properties --filter Category=Fuzz</c>
 /// (<c>FAD_FUZZ_SEED</c>, <c>FAD_FUZZ_MAX_SIZE</c> and <c>FAD_FUZZ_ORACLES</c> as in the core's <c>FuzzLongRun</c>).
-/// Without <c>FAD_FUZZ_PROGRAMS</c> it returns at once. libtorch runs on one thread (tiny tensors; the machine is shared).
+/// Without <c>FAD_FUZZ_PROGRAMS</c> it is skipped (<see cref="LongFuzzFactAttribute"/>). libtorch runs on one thread (tiny tensors; the machine is shared).
 /// </summary>
 public class TorchFuzzLongRun(ITestOutputHelper output)
 {
-    [Fact]
+    [LongFuzzFact]
     [Trait("Category", "Fuzz")]
     public void Torch_oracles_hold_on_FAD_FUZZ_PROGRAMS_random_programs()
     {
-        if (string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("FAD_FUZZ_PROGRAMS")))
-        {
-            output.WriteLine("FAD_FUZZ_PROGRAMS is not set: the long fuzz run of the Torch oracles is skipped.");
-            return;
-        }
         torch.set_num_threads(1);
         TorchOracles.Register();
         var r = Fuzzer.LongRun(TorchOracles.All, "Fuzz report (Torch oracles)", "fuzz-report-torch.md", output.WriteLine)!.Value;
