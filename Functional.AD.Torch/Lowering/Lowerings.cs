@@ -235,7 +235,7 @@ internal static class Lowerings
         [Prims.Erf] = Ew(a => a.erf()),
         [Prims.Atan] = Ew(a => a.atan()),
         [Prims.Square] = Ew(a => a.square()),
-        [Prims.Clip] = new TensorOp((c, x) => torch.minimum(torch.maximum(x[0]!, x[1]!), x[2]!), Elementwise: true),
+        [Prims.Clip] = EwOp((c, x) => torch.minimum(torch.maximum(x[0]!, x[1]!), x[2]!)),
 
         // comparisons give 0/1 masks in the promoted dtype; on scalars they are host code
         [Prims.Greater] = EwOp((c, x) => Mask(c, x[0]!.gt(x[1]!))),
