@@ -89,7 +89,7 @@ internal sealed class Params : IEquatable<Params>
 /// too. A <see cref="Builder"/> owns the nodes it made. Everything that defines a node (its operation, operands,
 /// parameters, sub-graphs, kind, value, name, shape class and batch count) is fixed when it is made. Two annotations,
 /// <see cref="Source"/> and <see cref="Witness"/>, start empty and may be set once afterwards (<c>n.Source ??= s</c>),
-/// by the reader or by a transformation that knows them; setting either again throws. Neither takes part in
+/// by the reader or by a transformation that knows them; setting either to another value once it is set throws. Neither takes part in
 /// hash-consing, and no result depends on them: Source only names the subexpression in error messages, and Witness
 /// only saves the transpose an <c>InferAval</c> for a shape it already has.
 /// </summary>
