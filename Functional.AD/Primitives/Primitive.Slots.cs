@@ -25,7 +25,7 @@ internal delegate Node BatchingRule(Builder b, Node n, Node[] args, HashSet<Node
 /// loops in their <c>Install</c> methods, the helpers in <c>Primitives/Roles.cs</c>); a primitive that leaves a slot
 /// empty gets the generic behaviour described on the slot.
 /// </summary>
-public sealed partial class Primitive
+sealed partial class Primitive
 {
     // ------------------------------------------------------------------ graph structure
 
