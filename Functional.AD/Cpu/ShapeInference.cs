@@ -4,7 +4,8 @@ namespace Functional.AD;
 /// Shape inference at specialisation: given the abstract values of a graph's inputs, the abstract value of every node.
 /// Tensor, double and float nodes get the aval of their value; Aval nodes get the aval they denote; a node whose
 /// shape cannot be known before running (a bool, a static, a conditional whose branches disagree) gets <c>null</c>.
-/// Elementwise families have explicit rules; everything else uses the generic rule <c>Rt.InferAval</c>.
+/// Elementwise families have explicit rules; a primitive that declares one (<see cref="Primitive.AvalRule"/>: shape
+/// helpers, the conditional, loops, custom rules) uses its own; everything else uses the generic rule <c>Rt.InferAval</c>.
 /// A shape error throws a <see cref="ShapeException"/> that names the subexpression.
 /// </summary>
 internal static class ShapeInference
@@ -44,7 +45,6 @@ internal static class ShapeInference
             case Kind.Float: return Aval.ScalarFloat;
             case Kind.Bool or Kind.Static: return null;
         }
-        if (n.Op == Prims.AvalOf) return av[n.Args[0]];
         var args = new Aval[n.Args.Length];
         var kinds = new Kind[n.Args.Length];
         for (int i = 0; i < args.Length; i++)
@@ -53,12 +53,8 @@ internal static class ShapeInference
             if (av[n.Args[i]] is not { } a) return null;
             args[i] = a;
         }
-        if (n.Op == Prims.InferAval)
-            return Rt.InferAval((Primitive)n.Params[0]!, (Params)n.Params[1]!, (Kind[])n.Params[2]!, args, n.Params.Count > 3 ? (int)n.Params[3]! : 0);
-        if (n.Op == Prims.Cond) return CondAval(n, av);
-        if (n.Op == Prims.Fold) return Loops.FoldAval(n, n.Args.Select(a => av[a]).ToArray());
-        if (n.Op == Prims.Scan || n.Op == Prims.While) return ScanWhile.InferAval(n, n.Args.Select(a => av[a]).ToArray());
-        if (n.Op == Prims.Custom) return Run(n.Subgraphs[0], n.Args.Select(a => av[a]).ToArray())[n.Subgraphs[0].Outputs[0]];
+        // shape helpers and primitives with sub-graphs (conditional, loops, custom rules) declare their own rule
+        if (n.Op.AvalRule is { } rule) return rule(n, args);
         if (n.Kind == Kind.Aval) return ShapeOnlyAval(n, args, kinds);
         if (n.Kind != Kind.Tensor) return null;
         if (n.Op.Family == PrimFamily.UnaryElementwise && kinds[0] == Kind.Tensor) return Accepted(n.Op, args[0]);
@@ -107,19 +103,4 @@ internal static class ShapeInference
 
     /// <summary>A C# double or float combined with a tensor is a weak scalar (it takes the tensor's dtype).</summary>
     static (Aval, bool) Operand(Aval a, Kind k) => k == Kind.Tensor ? (a, a.Weak) : (Aval.ScalarFloat, true);
-
-    static Aval? CondAval(Node n, Dictionary<Node, Aval?> av)
-    {
-        Aval? result = null;
-        foreach (var sub in n.Subgraphs)
-        {
-            Dictionary<Node, Aval?> inner;
-            try { inner = Run(sub, n.Args.Skip(1).Select(a => av[a]).ToArray()); }
-            catch (ShapeException) { return null; }   // a branch that does not fit may be the one never taken
-            if (inner[sub.Outputs[0]] is not { } o) return null;
-            if (result is not null && !result.Equals(o)) return null;
-            result = o;
-        }
-        return result;
-    }
 }

@@ -204,7 +204,7 @@ internal class JitFunction<TDel> : IJitFunction where TDel : Delegate
             var name = names[n] = "t" + (++k);
             var args = n.Args.Select(a => names[a]).ToArray();
             string text;
-            try { text = n.Op == Prims.Cond ? $"{args[0]} ? <then> : <else>" : n.Op.Format(args, n.Args.Select(a => a.Kind).ToArray(), n.Params); }
+            try { text = n.Op.Format(args, n.Args.Select(a => a.Kind).ToArray(), n.Params); }
             catch (InvalidOperationException) { text = $"{n.Op.Name}({string.Join(", ", args)})"; }
             var a = av.TryGetValue(n, out var x) ? x : null;
             var type = n.Kind switch { Kind.Tensor => a?.ToString() ?? "?", Kind.Aval => "shape " + a, Kind.Double => "double", Kind.Float => "float", _ => n.Kind.ToString().ToLowerInvariant() };

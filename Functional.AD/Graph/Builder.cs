@@ -27,8 +27,7 @@ internal sealed class Builder
 
     public Node Input(Kind kind, string? name = null, Type? staticType = null)
     {
-        var n = new Node(this, Prims.Input, [], new Params(inputs.Count), [], kind, staticType) { Name = name };
-        n.Cls = n.Id;
+        var n = new Node(this, Prims.Input, [], new Params(inputs.Count), [], kind, staticType, name);
         inputs.Add(n);
         nodes.Add(n);
         return n;
@@ -55,8 +54,7 @@ internal sealed class Builder
         };
         if (cse.TryGetValue((Prims.Const, key), out var hit) && (kind != Kind.Tensor && kind != Kind.Static || ReferenceEquals(hit.Value, value)))
             return hit;
-        var n = new Node(this, Prims.Const, [], Params.None, [], kind, value);
-        n.Cls = value is Tensor { IsWeak: true, Rank: 0 } ? -1 : value is Aval ? 0 : n.Id;
+        var n = new Node(this, Prims.Const, [], Params.None, [], kind, value, cls: value is Tensor { IsWeak: true, Rank: 0 } ? -1 : value is Aval ? 0 : null);
         cse[(Prims.Const, key)] = n;
         nodes.Add(n);
         return n;
@@ -106,33 +104,31 @@ internal sealed class Builder
 
         string key = string.Join(",", args.Select(a => a.Id)) + "|" + prms.GetHashCode() + "|" + string.Join(",", subs.Select(s => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(s))) + "|b" + k;
         if (cse.TryGetValue((p, key), out var existing) && existing.Params.Equals(prms)) return existing;
-        var n = new Node(this, p, args, prms, subs, kind) { Batch = k };
-        n.Cls = ShapeClass(n);
+        var n = new Node(this, p, args, prms, subs, kind, cls: ShapeClass(p, args, kind, k), batch: k);
         cse[(p, key)] = n;
         nodes.Add(n);
         return n;
     }
 
-    /// <summary>The symbolic shape class of a new node (see <see cref="Node.Cls"/>).</summary>
-    static int ShapeClass(Node n)
+    /// <summary>The symbolic shape class of a new node (see <see cref="Node.Cls"/>); <c>null</c>: a class of its own.</summary>
+    static int? ShapeClass(Primitive p, Node[] args, Kind kind, int batch)
     {
-        var p = n.Op;
-        if (p == Prims.AvalOf || p == Prims.GradSeed) return n.Args[0].Kind == Kind.Tensor ? n.Args[0].Cls : 0;
-        if (p == Prims.FromDouble) return -1;
-        if (p.LikeAval >= 0 && n.Batch > 0) return n.Id; // batch dims broadcast: the result need not be shaped like the aval
-        if (p.LikeAval >= 0) return n.Args[p.LikeAval].Cls == 0 ? n.Id : n.Args[p.LikeAval].Cls;
-        if (p.Elementwise && n.Kind == Kind.Tensor)
+        if (p.ClassOfOperand >= 0) return args[p.ClassOfOperand].Kind == Kind.Tensor ? args[p.ClassOfOperand].Cls : 0;
+        if (p.WeakScalarResult) return -1;
+        if (p.LikeAval >= 0 && batch > 0) return null; // batch dims broadcast: the result need not be shaped like the aval
+        if (p.LikeAval >= 0) return args[p.LikeAval].Cls == 0 ? null : args[p.LikeAval].Cls;
+        if (p.Elementwise && kind == Kind.Tensor)
         {
             int cls = int.MinValue;
-            foreach (var a in n.Args)
+            foreach (var a in args)
             {
                 if (a.Kind != Kind.Tensor || a.Cls == -1) continue;
                 if (cls == int.MinValue) cls = a.Cls;
-                else if (cls != a.Cls) return n.Id;
+                else if (cls != a.Cls) return null;
             }
             return cls == int.MinValue ? -1 : cls;
         }
-        return n.Id;
+        return null;
     }
 
     static Node[] ReplaceAt(Node[] a, int i, Node v)

@@ -86,7 +86,12 @@ internal sealed class Params : IEquatable<Params>
 
 /// <summary>
 /// One value of the IR, in A-normal form: a primitive applied to earlier nodes. Inputs and constants are nodes
-/// too. Nodes are immutable; a <see cref="Builder"/> owns the nodes it made.
+/// too. A <see cref="Builder"/> owns the nodes it made. Everything that defines a node (its operation, operands,
+/// parameters, sub-graphs, kind, value, name, shape class and batch count) is fixed when it is made. Two annotations,
+/// <see cref="Source"/> and <see cref="Witness"/>, start empty and may be set once afterwards (<c>n.Source ??= s</c>),
+/// by the reader or by a transformation that knows them; setting either to another value once it is set throws. Neither takes part in
+/// hash-consing, and no result depends on them: Source only names the subexpression in error messages, and Witness
+/// only saves the transpose an <c>InferAval</c> for a shape it already has.
 /// </summary>
 internal sealed class Node
 {
@@ -101,30 +106,49 @@ internal sealed class Node
     /// <summary>The value of a constant, or the CLR type of a static input.</summary>
     public readonly object? Value;
     /// <summary>A display name (inputs).</summary>
-    public string? Name;
+    public readonly string? Name;
     /// <summary>
     /// Symbolic shape class: two tensor nodes with the same class have the same shape and dtype for every input
     /// (elementwise chains keep their operand's class). For an Aval node, the class of the value it describes.
     /// -1 marks a weak scalar (it never changes the shape or dtype of what it is combined with).
     /// </summary>
-    public int Cls;
-    /// <summary>For a tangent node: a primal node of the same shape (set by JVP), used by transposition for shapes.</summary>
-    public Node? Witness;
-    /// <summary>The user's subexpression this node was read from (kept through transformations), for error messages.</summary>
-    public System.Linq.Expressions.Expression? Source;
+    public readonly int Cls;
     /// <summary>
     /// Number of leading batch axes of this node's Tensor and Aval operands and of its result (0: unbatched). The
     /// primitive applies to the remaining core axes (DESIGN.md, "Ranks without tracing"); see <c>Vmapped</c>.
     /// </summary>
-    public int Batch;
+    public readonly int Batch;
 
-    public Node(Builder owner, Primitive op, Node[] args, Params prms, Graph[] subs, Kind kind, object? value = null)
+    /// <summary>For a tangent node: a primal node of the same shape (set by JVP), used by transposition for shapes. Set at most once.</summary>
+    public Node? Witness
+    {
+        get => witness;
+        set => witness = SetOnce(witness, value, nameof(Witness));
+    }
+    Node? witness;
+
+    /// <summary>The user's subexpression this node was read from (kept through transformations), for error messages. Set at most once.</summary>
+    public System.Linq.Expressions.Expression? Source
+    {
+        get => source;
+        set => source = SetOnce(source, value, nameof(Source));
+    }
+    System.Linq.Expressions.Expression? source;
+
+    /// <summary>Makes a node; <paramref name="cls"/> is its shape class (see <see cref="Cls"/>), <c>null</c> for a class of its own (its <see cref="Id"/>).</summary>
+    public Node(Builder owner, Primitive op, Node[] args, Params prms, Graph[] subs, Kind kind, object? value = null,
+                string? name = null, int? cls = null, int batch = 0)
     {
         Owner = owner; Op = op; Args = args; Params = prms; Subgraphs = subs; Kind = kind; Value = value;
+        Name = name; Cls = cls ?? Id; Batch = batch;
     }
 
-    public bool IsConst => Op == Prims.Const;
-    public bool IsInput => Op == Prims.Input;
+    T? SetOnce<T>(T? current, T? value, string what) where T : class =>
+        current is null || ReferenceEquals(current, value) ? value ?? current
+            : throw new InvalidOperationException($"Internal error: the {what} of node {this} is set already.");
+
+    public bool IsConst => Op.Leaf == LeafKind.Const;
+    public bool IsInput => Op.Leaf == LeafKind.Input;
     public override string ToString() => $"%{Id}:{Op.Name}";
 }
 

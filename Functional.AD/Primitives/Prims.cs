@@ -353,6 +353,7 @@ internal static partial class Prims
         IntToDouble.FormatRule = (a, _, _) => $"(double){a[0]}";
 
         // --- control flow
+        Roles.Install();
         CondRules.Install(Cond);
         Loops.Install();
         ScanWhile.Install();

@@ -101,17 +101,19 @@ internal static partial class Printer
             if (n.IsConst) { names[n] = Literal(n.Value); continue; }
             var name = "t" + (++counter);
             var args = n.Args.Select(a => names[a]).ToArray();
-            if (n.Op == Prims.Cond)
+            if (n.Op.BlockHeads is { } blockHeads)
             {
+                // a statement with one block per sub-graph (if/else), each binding its inputs to the trailing operands
+                var heads = blockHeads(args);
                 sb.Append(indent).Append(KindName(n.Kind)).Append(' ').Append(name).AppendLine(";");
-                sb.Append(indent).Append("if (").Append(args[0]).AppendLine(")");
-                for (int s = 0; s < 2; s++)
+                for (int s = 0; s < n.Subgraphs.Length; s++)
                 {
-                    if (s == 1) sb.Append(indent).AppendLine("else");
+                    sb.Append(indent).AppendLine(heads[s]);
                     sb.Append(indent).AppendLine("{");
                     var sub = n.Subgraphs[s];
                     var inner = new Dictionary<Node, string>(RefEq<Node>.Instance);
-                    for (int i = 0; i < sub.Inputs.Length; i++) inner[sub.Inputs[i]] = args[i + 1];
+                    int first = args.Length - sub.Inputs.Length;
+                    for (int i = 0; i < sub.Inputs.Length; i++) inner[sub.Inputs[i]] = args[first + i];
                     Body(sub, inner, sb, indent + "    ", ref counter);
                     sb.Append(indent).Append("    ").Append(name).Append(" = ").Append(inner[sub.Outputs[0]]).AppendLine(";");
                     sb.Append(indent).AppendLine("}");

@@ -367,7 +367,7 @@ internal sealed partial class Reader
         };
         if (p is null || bin.Method is { } m && m.DeclaringType != typeof(Tensor))
             throw Unsupported(bin, $"the operator {bin.NodeType} on {Printer.TypeName(bin.Left.Type)} and {Printer.TypeName(bin.Right.Type)} is not supported");
-        if ((p == Prims.Equal || p == Prims.NotEqual) && (bin.Left.Type == typeof(Tensor) || bin.Right.Type == typeof(Tensor)))
+        if (bin.NodeType is ExpressionType.Equal or ExpressionType.NotEqual && (bin.Left.Type == typeof(Tensor) || bin.Right.Type == typeof(Tensor)))
             throw Unsupported(bin, "== and != compare Tensor references; use Np.Equal(a, b) for an elementwise mask");
         var l = Leaf(Read(bin.Left, env, b), b, bin.Left);
         var r = Leaf(Read(bin.Right, env, b), b, bin.Right);

@@ -58,12 +58,30 @@ internal static class CustomRules
         });
     }
 
+    /// <summary>
+    /// Vmap's rule: a Tensor-to-Tensor function with a custom rule is read again with its rule vmapped (see
+    /// <see cref="Batched"/>); any other cannot be batched.
+    /// </summary>
+    static Node Batch(Builder b, Node n, Node[] args, HashSet<Node> batched)
+    {
+        if (n.Batch != 0 || args.Length != 1 || args[0].Kind != Kind.Tensor || Batched(n.Params.Get<CustomRule>(0)) is not { } rule) throw NotBatchable(n);
+        var r = Read(b, rule, [args[0]]);
+        r.Source ??= n.Source;
+        batched.Add(r);
+        return r;
+    }
+
+    static VmapException NotBatchable(Node n) =>
+        new($"Ad.Vmap: `{(n.Source is { } src ? Printer.Expr(src) : n.Params[0])}` has a custom derivative rule (Ad.CustomJvp / Ad.CustomVjp), and only custom rules of Tensor-to-Tensor functions can be batched (the rule is vmapped with the function); wrap a pytree-taking rule in a Tensor-to-Tensor function, or call it in a loop.");
+
     public static void Install(Primitive custom, Primitive vjpTangent, Primitive checkAval)
     {
         custom.Foldable = false;
         custom.KindRule = (_, _, subs) => subs[0].Outputs[0].Kind;
         custom.EmitRule = (a, _, _, subs) => Writer.InlineBlock(subs[0], a);
         custom.FormatRule = (a, _, p) => $"{p[0]}({string.Join(", ", a)})";
+        custom.AvalRule = (n, a) => ShapeInference.Run(n.Subgraphs[0], a)[n.Subgraphs[0].Outputs[0]];
+        custom.BatchRule = Batch;
         custom.Jvp = (c, t) =>
         {
             var rule = c.P.Get<CustomRule>(0);
@@ -98,6 +116,7 @@ internal static class CustomRules
             return result;
         };
         vjpTangent.KindRule = (k, p, _) => k[0];
+        vjpTangent.BatchRule = (_, n, _, _) => throw NotBatchable(n);
 
         // identity on its first operand, checking its shape against an aval: guards user-written rules
         checkAval.NonDiff = [1];

@@ -11,9 +11,11 @@ namespace Functional.AD;
 /// </summary>
 internal static class MaskedCotangents
 {
-    /// <summary>Whether the cotangents a transpose rule of <paramref name="op"/> gives are masked.</summary>
+    /// <summary>Whether the cotangents a transpose rule of <paramref name="op"/> gives are masked: it masks them itself
+    /// (<see cref="Primitive.MasksCotangents"/>), or its input cotangent is masked and it keeps the mask (elementwise, or
+    /// <see cref="Primitive.KeepsCotangentMask"/>).</summary>
     public static bool Propagates(Primitive op, bool inputMasked) =>
-        op == Prims.Where || inputMasked && (op.Elementwise || op == Prims.SumTo || op == Prims.BroadcastTo || op == Prims.CastDouble || op == Prims.CastFloat);
+        op.MasksCotangents || inputMasked && (op.Elementwise || op.KeepsCotangentMask);
 
     /// <summary><c>ct * y</c>, or <c>ct == 0 ? 0 : ct * y</c> when the cotangent is masked.</summary>
     public static V Mul(RuleCtx c, V ct, V y) => c.SafeCt ? Safe(ct, ct * y) : ct * y;

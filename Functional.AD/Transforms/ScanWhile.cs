@@ -30,8 +30,8 @@ internal static class ScanWhile
     // roles of LoopLinT outputs
     internal const int OutAcc = 0, OutCarry = 1, OutSliced = 2;
 
-    /// <summary>Whether <paramref name="p"/> is one of the Scan/While loop primitives.</summary>
-    public static bool IsLoop(Primitive p) => p == Prims.Scan || p == Prims.While || p == Prims.ScanTape || p == Prims.WhileTape || p == Prims.LoopLin || p == Prims.LoopLinT || p == Prims.LoopPerExample;
+    /// <summary>Whether <paramref name="p"/> is one of the Scan/While loop primitives (its <see cref="Primitive.ScanWhileLoop"/> flag).</summary>
+    public static bool IsLoop(Primitive p) => p.ScanWhileLoop;
 
     /// <summary>Whether <c>Np.<paramref name="name"/></c> is a loop combinator read by <c>Reader.ReadLoop</c>.</summary>
     public static bool IsLoopMethod(string name) => name is nameof(Np.Scan) or nameof(Np.While) or nameof(Np.Fold);
@@ -45,6 +45,8 @@ internal static class ScanWhile
         scan.FormatRule = (a, _, p) => $"Np.Scan({a[1]}, {a[0]}, body{Caps(a, 2)}{(p.Get<int>(1) >= 0 ? ", length: " + p[1] : "")}).{(p.Get<int>(0) == 0 ? "Carry" : "Ys")}";
         scan.Jvp = ScanJvp;
         scan.Batched = (_, _, _) => throw new InvalidOperationException("Internal error: a loop node has no batch count.");
+        scan.BatchRule = VmapLoops.Scan;
+        scan.AvalRule = ScanAval;
 
         var wh = Prims.While;
         wh.Foldable = false;
@@ -53,6 +55,8 @@ internal static class ScanWhile
         wh.FormatRule = (a, _, _) => $"Np.While(cond, body, {a[0]}{Caps(a, 1)})";
         wh.Jvp = WhileJvp;
         wh.Batched = scan.Batched;
+        wh.BatchRule = VmapLoops.While;
+        wh.AvalRule = WhileAval;
 
         var st = Prims.ScanTape;
         st.Foldable = false;
@@ -61,6 +65,7 @@ internal static class ScanWhile
             Expression.Constant(p.Get<int>(2)), Boxed(a), Expression.Constant(subs[0]));
         st.FormatRule = (a, _, p) => $"Loops.ScanTape({string.Join(", ", a)})";
         st.Batched = scan.Batched;
+        st.BatchRule = VmapLoops.PerExample;
 
         var wt = Prims.WhileTape;
         wt.Foldable = false;
@@ -69,6 +74,7 @@ internal static class ScanWhile
             Boxed(a), Expression.Constant(subs[0]), Expression.Constant(subs[1]));
         wt.FormatRule = (a, _, _) => $"Loops.WhileTape({string.Join(", ", a)})";
         wt.Batched = scan.Batched;
+        wt.BatchRule = VmapLoops.PerExample;
 
         var lin = Prims.LoopLin;
         lin.Foldable = false;
@@ -79,6 +85,7 @@ internal static class ScanWhile
         lin.FormatRule = (a, _, _) => $"Loops.Tangent({string.Join(", ", a)})";
         lin.Transpose = LinTranspose;
         lin.Batched = scan.Batched;
+        lin.BatchRule = VmapLoops.PerExample;
 
         var linT = Prims.LoopLinT;
         linT.Foldable = false;
@@ -88,6 +95,7 @@ internal static class ScanWhile
             subs.Length > 1 ? Expression.Constant(subs[1]) : Expression.Constant(null, typeof(Graph))), KindOfLinT(p, subs).ClrType());
         linT.FormatRule = (a, _, p) => $"Loops.Cotangent({string.Join(", ", a)})[{p[3]}]";
         linT.Batched = scan.Batched;
+        linT.BatchRule = VmapLoops.PerExample;
 
         var per = Prims.LoopPerExample;
         per.Foldable = false;
@@ -96,6 +104,9 @@ internal static class ScanWhile
             subs[0].Outputs[0].Kind == Kind.Static ? typeof(object) : typeof(Tensor));
         per.FormatRule = (a, _, _) => $"Loops.PerExample({string.Join(", ", a)})";
         per.Batched = scan.Batched;
+        per.BatchRule = VmapLoops.NotBatchable;
+
+        foreach (var p in new[] { scan, wh, st, wt, lin, linT, per }) p.ScanWhileLoop = true;
     }
 
     /// <summary>A batch of static values (the tapes of a vmapped loop's derivative), one per example.</summary>
@@ -513,37 +524,42 @@ internal static class ScanWhile
     }
 
     // ------------------------------------------------------------------ shape inference (jit)
-    /// <summary>Shape inference of a Scan or While: the carry keeps its aval; a Scan's ys are [n, ...y].</summary>
-    internal static Aval? InferAval(Node n, Aval?[] args)
+    /// <summary>Shape inference of a Scan or While node (its primitive's <see cref="Primitive.AvalRule"/>); operands of unknown shape are <c>null</c>.</summary>
+    internal static Aval? InferAval(Node n, Aval?[] args) =>
+        (n.Op.AvalRule ?? throw new InvalidOperationException($"Internal error: {n.Op.Name} has no shape rule."))(n, args!);
+
+    /// <summary>Shape inference of a While: the carry keeps its aval.</summary>
+    internal static Aval? WhileAval(Node n, Aval?[] args)
     {
         var carry = args[0];
         if (carry is null) return null;
-        if (n.Op == Prims.While)
-        {
-            string src = n.Params.Get<string>(0);
-            var caps = args.Skip(1).ToArray();
-            var inner = ShapeInference.Run(n.Subgraphs[0], [carry, .. caps]);
-            var cond = n.Subgraphs[0].Outputs[0];
-            if (cond.Kind == Kind.Tensor && inner[cond] is { Rank: > 0 } ca)
-                throw new ShapeException($"the condition of the loop `{src}`", [ca],
-                    $"the condition gives a tensor of shape {ca}, not a scalar: a While's condition must give one value (a bool, or a rank-0 tensor, true when non-zero); reduce it, e.g. with Np.Max or Np.Sum");
-            var nb = ShapeInference.Run(n.Subgraphs[1], [carry, .. caps])[n.Subgraphs[1].Outputs[0]];
-            CheckSame(src, carry, nb);
-            return carry;
-        }
-        else
-        {
-            int which = n.Params.Get<int>(0), length = n.Params.Get<int>(1);
-            string src = n.Params.Get<string>(2);
-            if (args[1] is not { } xs) return null;
-            if (xs.Rank == 0 || xs.Dims[0] == 0 && length < 0 || length >= 0 && xs.Dims[0] != length)
-                Rows(Lax.Zeros(xs), length, src);   // throws the message of the eager check
-            var body = n.Subgraphs[1];
-            var inner = ShapeInference.Run(body, [carry, RowAval(xs), .. args.Skip(2)]);
-            CheckSame(src, carry, inner[body.Outputs[0]]);
-            if (which == 0) return carry;
-            return inner[body.Outputs[1]] is { } y ? new Aval([xs.Dims[0], .. y.Dims], y.DType, y.Weak, adopt: true) : null;
-        }
+        string src = n.Params.Get<string>(0);
+        var caps = args.Skip(1).ToArray();
+        var inner = ShapeInference.Run(n.Subgraphs[0], [carry, .. caps]);
+        var cond = n.Subgraphs[0].Outputs[0];
+        if (cond.Kind == Kind.Tensor && inner[cond] is { Rank: > 0 } ca)
+            throw new ShapeException($"the condition of the loop `{src}`", [ca],
+                $"the condition gives a tensor of shape {ca}, not a scalar: a While's condition must give one value (a bool, or a rank-0 tensor, true when non-zero); reduce it, e.g. with Np.Max or Np.Sum");
+        var nb = ShapeInference.Run(n.Subgraphs[1], [carry, .. caps])[n.Subgraphs[1].Outputs[0]];
+        CheckSame(src, carry, nb);
+        return carry;
+    }
+
+    /// <summary>Shape inference of a Scan: the carry keeps its aval; its ys are [n, ...y].</summary>
+    internal static Aval? ScanAval(Node n, Aval?[] args)
+    {
+        var carry = args[0];
+        if (carry is null) return null;
+        int which = n.Params.Get<int>(0), length = n.Params.Get<int>(1);
+        string src = n.Params.Get<string>(2);
+        if (args[1] is not { } xs) return null;
+        if (xs.Rank == 0 || xs.Dims[0] == 0 && length < 0 || length >= 0 && xs.Dims[0] != length)
+            Rows(Lax.Zeros(xs), length, src);   // throws the message of the eager check
+        var body = n.Subgraphs[1];
+        var inner = ShapeInference.Run(body, [carry, RowAval(xs), .. args.Skip(2)]);
+        CheckSame(src, carry, inner[body.Outputs[0]]);
+        if (which == 0) return carry;
+        return inner[body.Outputs[1]] is { } y ? new Aval([xs.Dims[0], .. y.Dims], y.DType, y.Weak, adopt: true) : null;
     }
 
     static void CheckSame(string src, Aval carry, Aval? next)

@@ -56,17 +56,17 @@ internal static class Transpose
             else if (n.Subgraphs.Length > 0)
             {
                 // a node with sub-graphs over tangents (its witness lost when its branch was rebuilt; InferAval cannot
-                // run sub-graphs): the node run on zeros of the shapes of its linear operands. A conditional runs its
-                // taken branch rewritten to return the aval; a loop's tangent (FoldLin, LoopLin, ...) runs its body
-                // on zero tangents, and its result's aval is taken
+                // run sub-graphs): the node run on zeros of the shapes of its linear operands, and its result's aval
+                // taken, unless its primitive knows a cheaper way (ResultAval: a conditional runs its taken branch
+                // rewritten to return the aval)
                 var args = n.Args.Select(x => !linear.Contains(x) ? map[x] : x.Kind switch
                 {
                     Kind.Double => b.Const(0.0),
                     Kind.Float => b.Const(0f),
                     _ => R.Zeros(LinearAval(x)).N,
                 }).ToArray();
-                a = n.Op == Prims.Cond
-                    ? new V(b.Apply(n.Op, args, n.Params, n.Subgraphs.Select(AvalOfOutput).ToArray()))
+                a = n.Op.ResultAval is { } resultAval
+                    ? new V(resultAval(b, n, args))
                     : R.AvalOf(new V(b.Apply(n.Op, args, n.Params, n.Subgraphs)));
             }
             else
@@ -76,13 +76,6 @@ internal static class Transpose
             }
             avals[n] = a;
             return a;
-        }
-
-        static Graph AvalOfOutput(Graph s)
-        {
-            var nb = new Builder();
-            var outs = nb.Inline(s, s.Inputs.Select(i => nb.Input(i.Kind, i.Name, i.Value as Type)).ToArray());
-            return nb.Finish([nb.Apply(Prims.AvalOf, [outs[0]])]);
         }
 
         var nonLinearOuts = new List<Node>();
@@ -135,76 +128,5 @@ internal static class Transpose
             });
         }
         return b.Finish(outs);
-    }
-}
-
-/// <summary>Rules of the conditional <c>c ? a : b</c>, whose branches are sub-graphs over the captured values.</summary>
-internal static class CondRules
-{
-    public static void Install(Primitive cond)
-    {
-        cond.NonDiff = [0];
-        cond.Foldable = false;
-        cond.KindRule = (_, _, subs) => subs[0].Outputs[0].Kind;
-        cond.EmitRule = (a, _, _, subs) => System.Linq.Expressions.Expression.Condition(a[0],
-            Writer.InlineBlock(subs[0], a.Skip(1).ToArray()), Writer.InlineBlock(subs[1], a.Skip(1).ToArray()));
-        // tangent: a conditional over the JVPs of the branches (the untaken one is never run)
-        cond.Jvp = (c, t) =>
-        {
-            var mask = t.Skip(1).Select(x => x is not null).ToArray();
-            var subs = c.Subs.Select(s => Jvp.Restrict(Jvp.Graph(s, mask), 1)).ToArray();
-            var args = c.X.Select(x => x.N).Concat(t.Skip(1).Where(x => x is not null).Select(x => x!.N)).ToArray();
-            return new V(c.B.Apply(cond, args, Params.None, subs));
-        };
-        // cotangents: one conditional per linear operand, over the transposed branches
-        cond.Transpose = (c, ct) =>
-        {
-            var lin = c.Linear.Skip(1).ToArray();
-            var subs = c.Subs.Select(s => Transpose.Graph(s, lin, [true])).ToArray();
-            var args = new List<Node> { c.X[0].N };
-            for (int i = 0; i < lin.Length; i++) if (!lin[i]) args.Add(c.X[i + 1].N);
-            for (int i = 0; i < lin.Length; i++) if (lin[i]) args.Add(c.Aval(i + 1).N);
-            args.Add(ct.N);
-            var result = new V?[c.X.Length];
-            int j = 0;
-            for (int i = 0; i < lin.Length; i++)
-            {
-                if (!lin[i]) continue;
-                int k = j++;
-                result[i + 1] = new V(c.B.Apply(cond, args.ToArray(), Params.None, subs.Select(s => Jvp.Restrict(s, k)).ToArray()));
-            }
-            return result;
-        };
-    }
-
-    /// <summary>
-    /// Builds <c>c ? then : else</c> from branches already read into child builders of <paramref name="b"/>: one
-    /// conditional node per output leaf, each branch a sub-graph over the union of the values both branches capture.
-    /// Static leaves (identical in both branches by construction) pass through.
-    /// </summary>
-    public static List<Node> Make(Builder b, Node c, Builder bt, List<Node> outsT, Builder be, List<Node> outsE)
-    {
-        var floating = Enumerable.Range(0, outsT.Count).Where(k => outsT[k].Kind != Kind.Static).ToArray();
-        var gt = bt.Finish(floating.Select(k => bt.Capture(outsT[k])).ToArray());
-        var ge = be.Finish(floating.Select(k => be.Capture(outsE[k])).ToArray());
-        var union = bt.Captures.Concat(be.Captures).Distinct(RefEq<Node>.Instance).ToList();
-        Graph Over(Graph g, List<Node> own)
-        {
-            var nb = new Builder();
-            var ins = union.Select(u => nb.Input(u.Kind, u.Name, u.Value as Type)).ToList();
-            var args = own.Select(o => ins[union.IndexOf(o)]).ToArray();
-            return nb.Finish(nb.Inline(g, args));
-        }
-        var subT = Over(gt, bt.Captures);
-        var subE = Over(ge, be.Captures);
-        var result = new List<Node>(outsT);
-        for (int j = 0; j < floating.Length; j++)
-        {
-            int k = floating[j];
-            if (outsT[k].Kind != outsE[k].Kind)
-                throw new UnsupportedExpressionException($"The branches of a conditional give different kinds ({outsT[k].Kind} and {outsE[k].Kind}).", "c ? a : b");
-            result[k] = b.Apply(Prims.Cond, [c, .. union], Params.None, [Jvp.Restrict(subT, j), Jvp.Restrict(subE, j)]);
-        }
-        return result;
     }
 }

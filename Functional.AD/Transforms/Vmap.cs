@@ -3,9 +3,9 @@ namespace Functional.AD;
 /// <summary>
 /// Batching as one generic move (DESIGN.md, "Ranks without tracing"): a batched argument's mapped axis is moved
 /// to the front; every node with a batched operand is applied again with one more batch axis, its unbatched
-/// Tensor/Aval operands given a size-1 batch axis; outputs move the batch axis to their out axis. No primitive
-/// needs a batching rule here: each primitive's batched implementation (<see cref="Primitive.Batched"/>) runs it
-/// on the core axes.
+/// Tensor/Aval operands given a size-1 batch axis; outputs move the batch axis to their out axis. Each primitive's
+/// batched implementation (<see cref="Primitive.Batched"/>) runs it on the core axes. Only primitives that see whole
+/// values (the conditional, custom rules, loops) have a rule of their own (<see cref="Primitive.BatchRule"/>).
 /// </summary>
 internal static class Vmap
 {
@@ -28,20 +28,8 @@ internal static class Vmap
                 map[n].Source ??= n.Source;
                 continue;
             }
-            if (n.Op == Prims.Cond) { map[n] = Cond(b, n, args, batched); continue; }
-            if (n.Op == Prims.Custom && n.Batch == 0 && args.Length == 1 && args[0].Kind == Kind.Tensor && CustomRules.Batched((CustomRule)n.Params[0]!) is { } rule)
-            {
-                var r0 = CustomRules.Read(b, rule, [args[0]]);
-                r0.Source ??= n.Source;
-                batched.Add(r0);
-                map[n] = r0;
-                continue;
-            }
-            if (n.Op == Prims.Custom || n.Op == Prims.CustomVjpTangent)
-                throw new VmapException($"Ad.Vmap: `{(n.Source is { } src ? Printer.Expr(src) : n.Params[0])}` has a custom derivative rule (Ad.CustomJvp / Ad.CustomVjp), and only custom rules of Tensor-to-Tensor functions can be batched (the rule is vmapped with the function); wrap a pytree-taking rule in a Tensor-to-Tensor function, or call it in a loop.");
-            if (VmapLoops.Handles(n)) { map[n] = VmapLoops.Apply(b, n, args, batched); continue; }
-            if (n.Op == Prims.Fold || n.Op == Prims.FoldTape || n.Op == Prims.FoldLin || n.Op == Prims.FoldLinT || ScanWhile.IsLoop(n.Op))
-                throw new VmapException($"Ad.Vmap: `{(n.Source is { } src ? Printer.Expr(src) : "NpLoops.Fold")}` is a loop, and loops cannot be batched yet; call the function in a loop instead.");
+            // a primitive that sees whole values (sub-graphs, custom rules, loops) batches itself
+            if (n.Op.BatchRule is { } rule) { map[n] = rule(b, n, args, batched); continue; }
             if (n.Kind is not (Kind.Tensor or Kind.Aval)) throw BatchedScalar(n);
             for (int i = 0; i < args.Length; i++)
             {
@@ -66,41 +54,8 @@ internal static class Vmap
         return g.Outputs.Select(o => map[o]).ToArray();
     }
 
-    /// <summary>A conditional whose condition is unbatched but some captured values are: both branches are batched.</summary>
-    static Node Cond(Builder b, Node n, Node[] args, HashSet<Node> batched)
-    {
-        var inB = args.Skip(1).Select(batched.Contains).ToArray();
-        var t = Branch(n.Subgraphs[0], inB, false);
-        var e = Branch(n.Subgraphs[1], inB, false);
-        if (t.OutBatched != e.OutBatched)
-        {
-            t = Branch(n.Subgraphs[0], inB, true);
-            e = Branch(n.Subgraphs[1], inB, true);
-        }
-        var r = b.Apply(Prims.Cond, args, n.Params, [t.G, e.G], 0);
-        r.Source ??= n.Source;
-        if (t.OutBatched) batched.Add(r);
-        return r;
-    }
-
-    static (Graph G, bool OutBatched) Branch(Graph s, bool[] inB, bool force)
-    {
-        var nb = new Builder();
-        var ins = s.Inputs.Select(i => nb.Input(i.Kind, i.Name, i.Value as Type)).ToArray();
-        var set = new HashSet<Node>(RefEq<Node>.Instance);
-        for (int i = 0; i < ins.Length; i++) if (inB[i]) set.Add(ins[i]);
-        var o = Run(nb, s, ins, set)[0];
-        bool ob = set.Contains(o);
-        if (force && !ob)
-        {
-            if (o.Kind is not (Kind.Tensor or Kind.Aval)) throw BatchedScalar(o);
-            o = nb.Apply(Prims.AddBatchAxis, [o], null, null, 0);
-            ob = true;
-        }
-        return (nb.Finish([o]), ob);
-    }
-
-    static VmapException BatchedScalar(Node n)
+    /// <summary>The error for a value of kind double, float or bool that would have to carry the batch axis.</summary>
+    internal static VmapException BatchedScalar(Node n)
     {
         string what = n.Source is { } src ? $"`{Printer.Expr(src)}`"
             : n.Args.FirstOrDefault(a => a.Source is not null)?.Source is { } inner ? $"a {KindName(n.Kind)} computed from `{Printer.Expr(inner)}`"

@@ -11,10 +11,29 @@ namespace Functional.AD;
 /// </summary>
 internal static class VmapLoops
 {
-    public static bool Handles(Node n) => n.Batch == 0 && (n.Op == Prims.Scan || n.Op == Prims.While || n.Op == Prims.Fold || PerExample.Contains(n.Op));
+    // ------------------------------------------------------------------ the batching rules (Primitive.BatchRule) of the loop primitives
 
-    /// <summary>The derivative primitives of loops, batched by running them once per example (not vectorised).</summary>
-    static readonly HashSet<Primitive> PerExample = [Prims.ScanTape, Prims.WhileTape, Prims.LoopLin, Prims.LoopLinT, Prims.FoldTape, Prims.FoldLin, Prims.FoldLinT];
+    /// <summary>Vmap's rule of <c>Fold</c>: one loop whose body is batched.</summary>
+    public static Node Fold(Builder b, Node n, Node[] args, HashSet<Node> batched) =>
+        n.Batch != 0 ? throw NotBatchable(n) : Fold(b, n, args, args.Select(batched.Contains).ToArray(), batched, Broadcaster(b, args, batched));
+
+    /// <summary>Vmap's rule of <c>Scan</c>: one loop whose body is batched (over the rows' axis 1 when the sequence is batched).</summary>
+    public static Node Scan(Builder b, Node n, Node[] args, HashSet<Node> batched) =>
+        n.Batch != 0 ? throw NotBatchable(n) : Scan(b, n, args, args.Select(batched.Contains).ToArray(), batched, Broadcaster(b, args, batched));
+
+    /// <summary>Vmap's rule of <c>While</c>: one loop whose condition and body are batched (running until every example is done).</summary>
+    public static Node While(Builder b, Node n, Node[] args, HashSet<Node> batched) =>
+        n.Batch != 0 ? throw NotBatchable(n) : While(b, n, args, args.Select(batched.Contains).ToArray(), batched, Broadcaster(b, args, batched));
+
+    /// <summary>Vmap's rule of the derivative primitives of loops (tapes, tangent and transposed loops): run once per example, not vectorised.</summary>
+    public static Node PerExample(Builder b, Node n, Node[] args, HashSet<Node> batched) =>
+        n.Batch != 0 ? throw NotBatchable(n) : OnePerExample(b, n, args, batched);
+
+    /// <summary>Vmap's rule of a loop that cannot be batched (a loop already run per example, or a loop node with a batch count).</summary>
+    public static Node NotBatchable(Builder b, Node n, Node[] args, HashSet<Node> batched) => throw NotBatchable(n);
+
+    static VmapException NotBatchable(Node n) =>
+        new($"Ad.Vmap: `{(n.Source is { } src ? Printer.Expr(src) : "NpLoops.Fold")}` is a loop, and loops cannot be batched yet; call the function in a loop instead.");
 
     static Node OnePerExample(Builder b, Node n, Node[] args, HashSet<Node> batched)
     {
@@ -29,16 +48,13 @@ internal static class VmapLoops
         return r;
     }
 
-    public static Node Apply(Builder b, Node n, Node[] args, HashSet<Node> batched)
+    /// <summary>Broadcasts an unbatched value to the batch (the size taken from a batched operand of the loop).</summary>
+    static Func<Node, Node> Broadcaster(Builder b, Node[] args, HashSet<Node> batched)
     {
-        if (PerExample.Contains(n.Op)) return OnePerExample(b, n, args, batched);
-        var inB = args.Select(batched.Contains).ToArray();
         var anyBatched = args.First(batched.Contains);
         Node Size() => b.Apply(Prims.VmapSize, [anyBatched.Kind == Kind.Tensor ? anyBatched : throw new VmapException("Ad.Vmap: a loop's batched operand is not a tensor.")],
             new Params(new[] { "loop operand" }, new[] { 0 }, null), null, 0);
-        Node Broadcast(Node x) => b.Apply(Prims.BroadcastBatch, [b.Apply(Prims.AddBatchAxis, [x], null, null, 0), Size()], null, null, 0);
-        if (n.Op == Prims.Fold) return Fold(b, n, args, inB, batched, Broadcast);
-        return n.Op == Prims.Scan ? Scan(b, n, args, inB, batched, Broadcast) : While(b, n, args, inB, batched, Broadcast);
+        return x => b.Apply(Prims.BroadcastBatch, [b.Apply(Prims.AddBatchAxis, [x], null, null, 0), Size()], null, null, 0);
     }
 
     static Node Fold(Builder b, Node n, Node[] args, bool[] inB, HashSet<Node> batched, Func<Node, Node> broadcast)

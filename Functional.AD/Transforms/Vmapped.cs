@@ -13,10 +13,10 @@ internal static class Vmapped
 
     /// <summary>
     /// The parameters of node <paramref name="n"/> when it is re-applied with <paramref name="by"/> more batch axes: the
-    /// same, except for shape inference (<c>InferAval</c>), whose last parameter is the batch count of the node it describes.
+    /// same, except where the primitive's <see cref="Primitive.ShiftBatch"/> says otherwise (shape inference, <c>InferAval</c>,
+    /// whose last parameter is the batch count of the node it describes).
     /// </summary>
-    public static Params ShiftBatch(Node n, int by) =>
-        n.Op == Prims.InferAval ? new Params(n.Params[0], n.Params[1], n.Params[2], (n.Params.Count > 3 ? (int)n.Params[3]! : 0) + by) : n.Params;
+    public static Params ShiftBatch(Node n, int by) => n.Op.ShiftBatch is { } shift ? shift(n.Params, by) : n.Params;
 
     /// <summary>Applies <paramref name="p"/> at batch count <paramref name="k"/> to boxed operands.</summary>
     public static object Run(Primitive p, Params prms, int k, object[] args)
@@ -32,13 +32,12 @@ internal static class Vmapped
             Expression.Constant(n.Batch), Expression.NewArrayInit(typeof(object), args.Select(a => Expression.Convert(a, typeof(object)))));
 
     /// <summary>
-    /// The batch count a new node gets: 0 for primitives that see whole values (avals, conditionals, shape
-    /// inference) and for nodes without a Tensor or Aval operand (a double cannot carry a batch).
+    /// The batch count a new node gets: 0 for primitives that see whole values (<see cref="Primitive.AlwaysUnbatched"/>:
+    /// avals, conditionals, shape inference) and for nodes without a Tensor or Aval operand (a double cannot carry a batch).
     /// </summary>
     public static int BatchFor(Primitive p, Node[] args, int k)
     {
-        if (k == 0) return 0;
-        if (p == Prims.Cond || p == Prims.AvalOf || p == Prims.InferAval || p == Prims.Zeros || p == Prims.Ones || p == Prims.Input || p == Prims.Const) return 0;
+        if (k == 0 || p.AlwaysUnbatched) return 0;
         foreach (var a in args) if (a.Kind is Kind.Tensor or Kind.Aval) return k;
         return 0;
     }

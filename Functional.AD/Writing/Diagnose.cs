@@ -20,17 +20,15 @@ internal sealed class Diagnosis(Graph graph, TreeDef[] defs)
             foreach (var n in graph.Nodes)
             {
                 if (n.IsConst) { val[n] = n.Value is Aval ? n.Value : Abstract(n.Value); continue; }
-                if (n.Op == Prims.Cond) return original;
-                if (n.Op == Prims.AvalOf) { val[n] = val[n.Args[0]]; continue; }
+                // sub-graphs (a conditional, a loop, a custom rule) are not looked into: the original error stands
+                if (n.Subgraphs.Length > 0) return original;
                 if (n.Kind == Kind.Bool) { val[n] = null; continue; }
                 var kinds = n.Args.Select(a => a.Kind).ToArray();
                 if (kinds.Any(k => k is Kind.Bool or Kind.Static)) return original;
                 var avals = n.Args.Select(a => (Aval)val[a]!).ToArray();
                 try
                 {
-                    val[n] = n.Op == Prims.InferAval
-                        ? Rt.InferAval((Primitive)n.Params[0]!, (Params)n.Params[1]!, (Kind[])n.Params[2]!, avals, n.Params.Count > 3 ? (int)n.Params[3]! : 0)
-                        : Rt.InferAval(n.Op, n.Params, kinds, avals, n.Batch);
+                    val[n] = n.Op.AvalRule is { } rule ? rule(n, avals) : Rt.InferAval(n.Op, n.Params, kinds, avals, n.Batch);
                 }
                 catch (ShapeException e)
                 {

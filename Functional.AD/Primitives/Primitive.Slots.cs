@@ -1,0 +1,107 @@
+namespace Functional.AD;
+
+/// <summary>What a primitive stands for when it is a leaf of a graph (see <see cref="Primitive.Leaf"/>).</summary>
+internal enum LeafKind
+{
+    /// <summary>An operation: a node applying it has operands (possibly none) and is computed.</summary>
+    None,
+    /// <summary>A graph input (<see cref="Node.IsInput"/>).</summary>
+    Input,
+    /// <summary>A constant whose value the node holds (<see cref="Node.IsConst"/>).</summary>
+    Const,
+}
+
+/// <summary>
+/// Vmap's rule for a primitive that the generic batching move (apply it again with one more batch axis) cannot batch:
+/// the batched node for <paramref name="n"/>, given its mapped operands <paramref name="args"/> (some of them in
+/// <paramref name="batched"/>). The rule adds its result to <paramref name="batched"/> when the result carries the
+/// batch axis, and throws a <see cref="VmapException"/> naming the subexpression when it cannot batch.
+/// </summary>
+internal delegate Node BatchingRule(Builder b, Node n, Node[] args, HashSet<Node> batched);
+
+/// <summary>
+/// The slots that the transformations, the printer and shape inference ask instead of naming a primitive. Each is
+/// filled where its primitive is declared (the conditional in <c>Primitives/Control/Cond.cs</c>, custom rules and
+/// loops in their <c>Install</c> methods, the helpers in <c>Primitives/Roles.cs</c>); a primitive that leaves a slot
+/// empty gets the generic behaviour described on the slot.
+/// </summary>
+sealed partial class Primitive
+{
+    // ------------------------------------------------------------------ graph structure
+
+    /// <summary>Whether a node of this primitive is a graph input, a constant, or an operation (the default).</summary>
+    internal LeafKind Leaf;
+
+    /// <summary>
+    /// Shape class (<see cref="Node.Cls"/>) of the result: that of the operand at this index when it is a tensor (0,
+    /// no class, otherwise). <c>AvalOf</c> describes its operand; <c>GradSeed</c> is ones shaped like it. -1: the
+    /// result's class comes from <see cref="Elementwise"/> and <see cref="LikeAval"/>, or is its own.
+    /// </summary>
+    internal int ClassOfOperand = -1;
+
+    /// <summary>The result is a weak rank-0 tensor (a C# scalar made a tensor): shape class -1, it never changes the shape or dtype it meets.</summary>
+    internal bool WeakScalarResult;
+
+    // ------------------------------------------------------------------ shapes
+
+    /// <summary>
+    /// Shape inference of a node whose shape the generic rule cannot find (<c>Rt.InferAval</c> runs the primitive on
+    /// zeros, which a shape helper or a primitive with sub-graphs cannot): the node and its operands' avals (all known)
+    /// in, the node's aval out (<c>null</c>: not known before it runs, as for a conditional whose branches disagree).
+    /// </summary>
+    internal Func<Node, Aval[], Aval?>? AvalRule;
+
+    // ------------------------------------------------------------------ batching (Vmap)
+
+    /// <summary>
+    /// A node of this primitive always has batch count 0 (<see cref="Node.Batch"/>), whatever its operands: it sees
+    /// whole values (a graph leaf, a shape helper such as <c>AvalOf</c> or <c>Zeros</c>, a conditional whose branches
+    /// are batched inside it).
+    /// </summary>
+    internal bool AlwaysUnbatched;
+
+    /// <summary>
+    /// The parameters of a node re-applied with <c>by</c> more batch axes (default: unchanged). Shape inference
+    /// (<c>InferAval</c>) keeps the batch count of the node it describes in its parameters.
+    /// </summary>
+    internal Func<Params, int, Params>? ShiftBatch;
+
+    /// <summary>Vmap's rule when the generic move cannot batch the primitive (sub-graphs, custom rules, loops); <c>null</c>: the generic move.</summary>
+    internal BatchingRule? BatchRule;
+
+    // ------------------------------------------------------------------ reverse mode
+
+    /// <summary>
+    /// Its transpose rule gives masked cotangents (see <c>MaskedCotangents</c>): zero exactly where the primitive did
+    /// not select the operand (<c>Where</c>).
+    /// </summary>
+    internal bool MasksCotangents;
+
+    /// <summary>
+    /// A masked cotangent stays masked through its transpose, although the primitive is not elementwise: it moves or
+    /// converts values without mixing positions (<c>SumTo</c>, <c>BroadcastTo</c>, the scalar casts). Elementwise
+    /// primitives keep the mask without this flag.
+    /// </summary>
+    internal bool KeepsCotangentMask;
+
+    /// <summary>
+    /// The aval of node <c>n</c> re-applied in builder <c>b</c> to operands <c>args</c> (zeros standing for its
+    /// tangent operands): what the transpose asks for the shape of a node over tangents that has sub-graphs. Default:
+    /// the aval of the re-applied node.
+    /// </summary>
+    internal Func<Builder, Node, Node[], Node>? ResultAval;
+
+    // ------------------------------------------------------------------ printing
+
+    /// <summary>
+    /// Printed as a statement with one block per sub-graph instead of an expression: given the operands' texts, the
+    /// line that opens each block (a conditional: <c>if (c)</c>, then <c>else</c>). Each block binds its sub-graph's
+    /// inputs to the trailing operands and assigns the sub-graph's output to the node's variable.
+    /// </summary>
+    internal Func<string[], string[]>? BlockHeads;
+
+    // ------------------------------------------------------------------ loops
+
+    /// <summary>One of the <c>Np.Scan</c> / <c>Np.While</c> loop primitives (the loops, their tapes, tangent and transposed loops, and their per-example batching).</summary>
+    internal bool ScanWhileLoop;
+}

@@ -1,0 +1,58 @@
+using System.Collections.Concurrent;
+
+namespace Functional.AD;
+
+/// <summary>Run-time helpers that emitted code calls.</summary>
+internal static class Rt
+{
+    static readonly ConcurrentDictionary<(Primitive, Params, string), Aval> inferred = new();
+
+    /// <summary>The cotangent seed of <c>Ad.Grad</c>: ones shaped like a scalar output, or a clear error.</summary>
+    public static Tensor GradSeed(Tensor output, string expression)
+    {
+        if (output.Rank != 0)
+            throw new GradException(
+                $"Ad.Grad needs a function with a scalar output, but {expression} returns a tensor of shape {output.Aval}. " +
+                "Reduce it first (Np.Sum, Np.Mean) or use a Jacobian (Ad.Jacrev / Ad.Vjp) for a non-scalar output.");
+        return Lax.Ones(output.Aval);
+    }
+
+    /// <summary>The shape rule of any primitive, by abstract evaluation: run it once on zeros of the operand shapes (cached).</summary>
+    public static Aval InferAval(Primitive p, Params prms, Kind[] kinds, Aval[] avals) => InferAval(p, prms, kinds, avals, 0);
+
+    /// <summary>The shape rule of a primitive applied at batch count <paramref name="batch"/> (see <see cref="Node.Batch"/>).</summary>
+    public static Aval InferAval(Primitive p, Params prms, Kind[] kinds, Aval[] avals, int batch)
+    {
+        var key = (p, prms, string.Join(";", kinds) + "|" + string.Join(";", avals.Select(a => a.ToString())) + "|b" + batch);
+        return inferred.GetOrAdd(key, _ =>
+        {
+            var dummies = new object[avals.Length];
+            for (int i = 0; i < avals.Length; i++)
+                dummies[i] = kinds[i] switch
+                {
+                    Kind.Double => 0.0,
+                    Kind.Float => 0f,
+                    Kind.Bool => false,
+                    Kind.Aval => avals[i],
+                    _ => Lax.Zeros(avals[i]),
+                };
+            var r = p.Eval(dummies, kinds, prms, batch);
+            return r switch
+            {
+                Tensor t => t.Aval,
+                Aval a => a,
+                double => Functional.AD.Aval.ScalarDouble,
+                float => Functional.AD.Aval.ScalarFloat,
+                _ => throw new InvalidOperationException($"Internal error: {p.Name} has no shape."),
+            };
+        });
+    }
+
+    public static Tensor Unstack(Tensor g, Aval stacked, int axis, int index) => Lax.Unstack(g, axis, index);
+
+    public static Tensor StackPart(Tensor g, Aval stacked, int axis, int index)
+    {
+        int ax = axis < 0 ? axis + stacked.Rank : axis;
+        return Lax.StackPart(g, ax, index, stacked.Shape[ax]);
+    }
+}
