@@ -116,7 +116,7 @@ internal sealed partial class Codegen
     static Node Unwrap(Node x)
     {
         while (x.Batch == 0 && x.Args.Length > 0 && x.Args[0].Kind == Kind.Tensor
-               && (x.Op == Prims.AddBatchAxis || x.Op == Prims.MoveAxisToFront && x.Params.Count > 0 && x.Params[0] is int a && a == 0))
+               && x.Op.RelayoutOf?.Invoke(x.Params) is Relayout.Same or Relayout.UnitAxisInFront)
             x = x.Args[0];
         return x;
     }
@@ -370,18 +370,17 @@ internal sealed class BatchLoopPlan
         var fused = new HashSet<Node>(RefEq<Node>.Instance);
         foreach (var m in g.Nodes)
         {
-            if (!post.Contains(m) || m.Batch != 0 || m.Op != Prims.Sum && m.Op != Prims.Mean || m.Params[0] is not int axis || axis != 0 || (bool)m.Params[1]!) continue;
+            if (!post.Contains(m) || m.Batch != 0 || m.Op.Accumulates == Accumulation.None || m.Params[0] is not int axis || axis != 0 || (bool)m.Params[1]!) continue;
             var chain = new List<Node> { m };
             var x = m.Args[0];
             while (!plan.Region.Contains(x))
             {
-                bool move = x.Op == Prims.MoveAxisFromFront && x.Params[0] is int ax && ax == 0;
-                if (!move && x.Op != Prims.BroadcastBatch || x.Batch != 0 || uses.GetValueOrDefault(x) != 1) break;
+                if (x.Op.RelayoutOf?.Invoke(x.Params) is not (Relayout.Same or Relayout.BroadcastAxis0) || x.Batch != 0 || uses.GetValueOrDefault(x) != 1) break;
                 chain.Add(x);
                 x = x.Args[0];
             }
             if (!plan.Region.Contains(x) || x.Kind != Kind.Tensor || av[x]!.Dims[0] != b || !map.TryGetValue(x, out var inner)) continue;
-            plan.Reductions.Add((m, inner, m.Op == Prims.Mean, chain.ToArray()));
+            plan.Reductions.Add((m, inner, m.Op.Accumulates == Accumulation.Mean, chain.ToArray()));
             foreach (var c in chain) fused.Add(c);
         }
         // region values needed outside it

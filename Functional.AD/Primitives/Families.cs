@@ -115,7 +115,8 @@ internal static partial class Prims
     }
 
     /// <summary>A reduction over one axis (or all) of its first operand; <paramref name="linear"/> for Sum and Mean.</summary>
-    static Primitive Reduction(string name, MethodInfo tensor, JvpRule? jvp, TransposeRule? transpose = null, bool linear = false, EagerResult result = EagerResult.MayKeep)
+    static Primitive Reduction(string name, MethodInfo tensor, JvpRule? jvp, TransposeRule? transpose = null, bool linear = false, EagerResult result = EagerResult.MayKeep,
+        Accumulation accumulates = Accumulation.None)
     {
         // the axis parameter: int? (null: every axis) for reductions, int for normalisations along one axis (Softmax)
         var axis = tensor.GetParameters()[1].ParameterType;
@@ -123,6 +124,7 @@ internal static partial class Prims
         p.Family = PrimFamily.Reduction;
         if (jvp is null) p.ZeroDerivative = true; else p.Jvp = jvp;
         p.Transpose = transpose;
+        p.Accumulates = accumulates;
         if (linear || result != EagerResult.MayKeep) p.Cpu = new CpuLowering { Linear = linear ? [0] : null, Result = result };
         return Batch(p, axis == typeof(int?) ? Batching.AxisReduction : Batching.AlongAxis);
     }

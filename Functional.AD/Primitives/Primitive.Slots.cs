@@ -67,7 +67,7 @@ sealed partial class Primitive
     internal Func<Params, int, Params>? ShiftBatch;
 
     /// <summary>Vmap's rule when the generic move cannot batch the primitive (sub-graphs, custom rules, loops); <c>null</c>: the generic move.</summary>
-    internal BatchingRule? BatchRule;
+    internal BatchingRule? VmapRule;
 
     // ------------------------------------------------------------------ reverse mode
 

@@ -21,6 +21,23 @@ internal delegate Expression VectorForm(VectorCode v, Expression[] x);
 /// are batch axes (sizes B or 1, broadcast), acting on the remaining core axes (see <c>Batching</c>).</summary>
 internal delegate object BatchRule(Primitive p, object[] a, Params prm, int k);
 
+/// <summary>How a primitive's result lays out its first operand's elements (read by the jit's batch loop, which
+/// looks through Vmap's moves of the batch axis).</summary>
+internal enum Relayout
+{
+    /// <summary>Anything else.</summary>
+    Other,
+    /// <summary>The same values in the same shape (a move of axis 0 to axis 0).</summary>
+    Same,
+    /// <summary>The same elements in order, with a size-1 axis in front.</summary>
+    UnitAxisInFront,
+    /// <summary>Axis 0 broadcast to the batch size: the same elements when it already has that size.</summary>
+    BroadcastAxis0,
+}
+
+/// <summary>A reduction the jit's batch loop can accumulate across examples.</summary>
+internal enum Accumulation { None, Sum, Mean }
+
 /// <summary>The family a primitive is declared through; the family fills the columns its members share.</summary>
 internal enum PrimFamily
 {
@@ -72,6 +89,10 @@ internal sealed partial class Primitive
     internal Func<DType, DType> Gives = d => d;
     /// <summary>How the CPU jit lowers it once shapes are known (null: by calling its eager method).</summary>
     internal CpuLowering? Cpu;
+    /// <summary>How its result lays out operand 0's elements, given its static parameters (null: <see cref="Relayout.Other"/>).</summary>
+    internal Func<Params, Relayout>? RelayoutOf;
+    /// <summary>A reduction (over the axis in parameter 0) that a batch loop can accumulate example by example.</summary>
+    internal Accumulation Accumulates;
 
     internal MethodInfo? TensorMethod;
     internal MethodInfo? DoubleMethod;

@@ -178,10 +178,10 @@ internal static partial class Prims
     // ---------------------------------------------------------------- reductions
     public static readonly Primitive Sum = Reduction("Sum", Np_("Sum", T, typeof(int?), typeof(bool)),
         (c, t) => R.Sum(t[0]!, c.P.Get<int?>(0), c.P.Get<bool>(1)),
-        (c, ct) => [R.ExpandReduced(ct, c.Aval(0), c.P.Get<int?>(0), c.P.Get<bool>(1))], linear: true, EagerResult.Reduction);
+        (c, ct) => [R.ExpandReduced(ct, c.Aval(0), c.P.Get<int?>(0), c.P.Get<bool>(1))], linear: true, EagerResult.Reduction, Accumulation.Sum);
     public static readonly Primitive Mean = Reduction("Mean", Np_("Mean", T, typeof(int?), typeof(bool)),
         (c, t) => R.Mean(t[0]!, c.P.Get<int?>(0), c.P.Get<bool>(1)),
-        (c, ct) => [R.ExpandReducedMean(ct, c.Aval(0), c.P.Get<int?>(0), c.P.Get<bool>(1))], linear: true, EagerResult.Reduction);
+        (c, ct) => [R.ExpandReducedMean(ct, c.Aval(0), c.P.Get<int?>(0), c.P.Get<bool>(1))], linear: true, EagerResult.Reduction, Accumulation.Mean);
     // the tangent of a max is the mean of the tangents at the maximising positions
     public static readonly Primitive Max = Reduction("Max", Np_("Max", T, typeof(int?), typeof(bool)), (c, t) =>
     {
@@ -353,7 +353,30 @@ internal static partial class Prims
         IntToDouble.FormatRule = (a, _, _) => $"(double){a[0]}";
 
         // --- control flow
-        Roles.Install();
+        // --- structural slots: graph leaves, what sees whole values under Vmap, shape classes, the helpers' shape rules,
+        // and the primitives that keep a masked cotangent
+        Input.Leaf = LeafKind.Input;
+        Const.Leaf = LeafKind.Const;
+
+        // leaves and shape helpers see whole values: a batched operand does not give them a batch count
+        foreach (var p in new[] { Input, Const, AvalOf, InferAval, Zeros, Ones })
+            p.AlwaysUnbatched = true;
+
+        // AvalOf describes its operand; GradSeed is ones shaped like it
+        AvalOf.ClassOfOperand = 0;
+        GradSeed.ClassOfOperand = 0;
+        // a C# double made a tensor is a weak scalar
+        FromDouble.WeakScalarResult = true;
+
+        AvalOf.AvalRule = (_, a) => a[0];
+        InferAval.AvalRule = (n, a) => Rt.InferAval(n.Params.Get<Primitive>(0), n.Params.Get<Params>(1), n.Params.Get<Kind[]>(2), a, InferAvalBatch(n.Params));
+        // InferAval's last parameter is the batch count of the node it describes: one more batch axis there too
+        InferAval.ShiftBatch = (p, by) => new Params(p[0], p[1], p[2], InferAvalBatch(p) + by);
+
+        // reverse mode's "double where": Where masks the cotangents it sends; these keep a mask as elementwise primitives do
+        Where.MasksCotangents = true;
+        foreach (var p in new[] { SumTo, BroadcastTo, CastDouble, CastFloat })
+            p.KeepsCotangentMask = true;
         CondRules.Install(Cond);
         Loops.Install();
         ScanWhile.Install();
@@ -369,6 +392,11 @@ internal static partial class Prims
         }
         foreach (var p in new[] { Basis, RowsToJacobian, JacobianToRows, ColumnsToJacobian, JacobianToColumns })
             p.FormatRule = (a, _, _) => $"JacobianLayout.{p.TensorMethod!.Name}({string.Join(", ", a)})";
+
+        // --- how Vmap's moves lay out their operand (the jit's batch loop looks through them)
+        MoveAxisToFront.RelayoutOf = MoveAxisFromFront.RelayoutOf = prm => prm.Count > 0 && prm[0] is int axis && axis == 0 ? Relayout.Same : Relayout.Other;
+        AddBatchAxis.RelayoutOf = _ => Relayout.UnitAxisInFront;
+        BroadcastBatch.RelayoutOf = _ => Relayout.BroadcastAxis0;
 
         // --- the structural primitives of Vmap: kinds, JVPs, transposes and printing (all linear in their first operand)
         var mf = Prims.MoveAxisToFront;
@@ -441,6 +469,9 @@ internal static partial class Prims
         }
         return 2 / Math.Sqrt(Math.PI) * Math.Exp(-x2) * sum;
     }
+
+    /// <summary>The batch count of the node an <c>InferAval</c> describes (its optional fourth parameter).</summary>
+    static int InferAvalBatch(Params p) => p.Count > 3 ? (int)p[3]! : 0;
 
     static V Ap(Primitive p, V[] xs, Params prm) => new(xs[0].B.Apply(p, xs.Select(x => x.N).ToArray(), prm));
 

@@ -81,7 +81,7 @@ internal static class CustomRules
         custom.EmitRule = (a, _, _, subs) => Writer.InlineBlock(subs[0], a);
         custom.FormatRule = (a, _, p) => $"{p[0]}({string.Join(", ", a)})";
         custom.AvalRule = (n, a) => ShapeInference.Run(n.Subgraphs[0], a)[n.Subgraphs[0].Outputs[0]];
-        custom.BatchRule = Batch;
+        custom.VmapRule = Batch;
         custom.Jvp = (c, t) =>
         {
             var rule = c.P.Get<CustomRule>(0);
@@ -116,7 +116,7 @@ internal static class CustomRules
             return result;
         };
         vjpTangent.KindRule = (k, p, _) => k[0];
-        vjpTangent.BatchRule = (_, n, _, _) => throw NotBatchable(n);
+        vjpTangent.VmapRule = (_, n, _, _) => throw NotBatchable(n);
 
         // identity on its first operand, checking its shape against an aval: guards user-written rules
         checkAval.NonDiff = [1];

@@ -28,7 +28,7 @@ internal static class Loops
         fold.FormatRule = (a, _, p) => $"NpLoops.Fold({p[0]}, {a[0]}, body{(a.Length > 1 ? "[" + string.Join(", ", a.Skip(1)) + "]" : "")})";
         fold.Jvp = FoldJvp;
         fold.Batched = (_, _, _) => throw new InvalidOperationException("Internal error: a loop node has no batch count.");
-        fold.BatchRule = VmapLoops.Fold;
+        fold.VmapRule = VmapLoops.Fold;
         fold.AvalRule = FoldAval;
 
         var tape = Prims.FoldTape;
@@ -37,7 +37,7 @@ internal static class Loops
         tape.EmitRule = (a, k, p, subs) => Expression.Call(M(nameof(RunTape)), Expression.Constant(p.Get<int>(0)), Boxed(a), Expression.Constant(subs[0]));
         tape.FormatRule = (a, _, p) => $"Loops.Tape({p[0]}, {string.Join(", ", a)})";
         tape.Batched = fold.Batched;
-        tape.BatchRule = VmapLoops.PerExample;
+        tape.VmapRule = VmapLoops.PerExample;
 
         var lin = Prims.FoldLin;
         lin.Foldable = false;
@@ -46,7 +46,7 @@ internal static class Loops
         lin.FormatRule = (a, _, p) => $"Loops.Tangent({p[0]}, {string.Join(", ", a)})";
         lin.Transpose = LinTranspose;
         lin.Batched = fold.Batched;
-        lin.BatchRule = VmapLoops.PerExample;
+        lin.VmapRule = VmapLoops.PerExample;
 
         var linT = Prims.FoldLinT;
         linT.Foldable = false;
@@ -54,7 +54,7 @@ internal static class Loops
         linT.EmitRule = (a, k, p, subs) => Primitive.Conv(Expression.Call(M(nameof(RunLinT)), Expression.Constant(p.Get<int>(0)), Expression.Constant(p.Get<int>(1)), Boxed(a), Expression.Constant(subs[1])), subs[0].Outputs[0].Kind.ClrType());
         linT.FormatRule = (a, _, p) => $"Loops.Cotangent({p[0]}, {string.Join(", ", a)})[{p[1]}]";
         linT.Batched = fold.Batched;
-        linT.BatchRule = VmapLoops.PerExample;
+        linT.VmapRule = VmapLoops.PerExample;
     }
 
     static MethodInfo M(string name) => typeof(Loops).GetMethod(name, BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public)!;

@@ -45,7 +45,7 @@ internal static class ScanWhile
         scan.FormatRule = (a, _, p) => $"Np.Scan({a[1]}, {a[0]}, body{Caps(a, 2)}{(p.Get<int>(1) >= 0 ? ", length: " + p[1] : "")}).{(p.Get<int>(0) == 0 ? "Carry" : "Ys")}";
         scan.Jvp = ScanJvp;
         scan.Batched = (_, _, _) => throw new InvalidOperationException("Internal error: a loop node has no batch count.");
-        scan.BatchRule = VmapLoops.Scan;
+        scan.VmapRule = VmapLoops.Scan;
         scan.AvalRule = ScanAval;
 
         var wh = Prims.While;
@@ -55,7 +55,7 @@ internal static class ScanWhile
         wh.FormatRule = (a, _, _) => $"Np.While(cond, body, {a[0]}{Caps(a, 1)})";
         wh.Jvp = WhileJvp;
         wh.Batched = scan.Batched;
-        wh.BatchRule = VmapLoops.While;
+        wh.VmapRule = VmapLoops.While;
         wh.AvalRule = WhileAval;
 
         var st = Prims.ScanTape;
@@ -65,7 +65,7 @@ internal static class ScanWhile
             Expression.Constant(p.Get<int>(2)), Boxed(a), Expression.Constant(subs[0]));
         st.FormatRule = (a, _, p) => $"Loops.ScanTape({string.Join(", ", a)})";
         st.Batched = scan.Batched;
-        st.BatchRule = VmapLoops.PerExample;
+        st.VmapRule = VmapLoops.PerExample;
 
         var wt = Prims.WhileTape;
         wt.Foldable = false;
@@ -74,7 +74,7 @@ internal static class ScanWhile
             Boxed(a), Expression.Constant(subs[0]), Expression.Constant(subs[1]));
         wt.FormatRule = (a, _, _) => $"Loops.WhileTape({string.Join(", ", a)})";
         wt.Batched = scan.Batched;
-        wt.BatchRule = VmapLoops.PerExample;
+        wt.VmapRule = VmapLoops.PerExample;
 
         var lin = Prims.LoopLin;
         lin.Foldable = false;
@@ -85,7 +85,7 @@ internal static class ScanWhile
         lin.FormatRule = (a, _, _) => $"Loops.Tangent({string.Join(", ", a)})";
         lin.Transpose = LinTranspose;
         lin.Batched = scan.Batched;
-        lin.BatchRule = VmapLoops.PerExample;
+        lin.VmapRule = VmapLoops.PerExample;
 
         var linT = Prims.LoopLinT;
         linT.Foldable = false;
@@ -95,7 +95,7 @@ internal static class ScanWhile
             subs.Length > 1 ? Expression.Constant(subs[1]) : Expression.Constant(null, typeof(Graph))), KindOfLinT(p, subs).ClrType());
         linT.FormatRule = (a, _, p) => $"Loops.Cotangent({string.Join(", ", a)})[{p[3]}]";
         linT.Batched = scan.Batched;
-        linT.BatchRule = VmapLoops.PerExample;
+        linT.VmapRule = VmapLoops.PerExample;
 
         var per = Prims.LoopPerExample;
         per.Foldable = false;
@@ -104,7 +104,7 @@ internal static class ScanWhile
             subs[0].Outputs[0].Kind == Kind.Static ? typeof(object) : typeof(Tensor));
         per.FormatRule = (a, _, _) => $"Loops.PerExample({string.Join(", ", a)})";
         per.Batched = scan.Batched;
-        per.BatchRule = VmapLoops.NotBatchable;
+        per.VmapRule = VmapLoops.NotBatchable;
 
         foreach (var p in new[] { scan, wh, st, wt, lin, linT, per }) p.ScanWhileLoop = true;
     }

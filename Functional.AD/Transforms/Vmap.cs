@@ -5,7 +5,7 @@ namespace Functional.AD;
 /// to the front; every node with a batched operand is applied again with one more batch axis, its unbatched
 /// Tensor/Aval operands given a size-1 batch axis; outputs move the batch axis to their out axis. Each primitive's
 /// batched implementation (<see cref="Primitive.Batched"/>) runs it on the core axes. Only primitives that see whole
-/// values (the conditional, custom rules, loops) have a rule of their own (<see cref="Primitive.BatchRule"/>).
+/// values (the conditional, custom rules, loops) have a rule of their own (<see cref="Primitive.VmapRule"/>).
 /// </summary>
 internal static class Vmap
 {
@@ -29,7 +29,7 @@ internal static class Vmap
                 continue;
             }
             // a primitive that sees whole values (sub-graphs, custom rules, loops) batches itself
-            if (n.Op.BatchRule is { } rule) { map[n] = rule(b, n, args, batched); continue; }
+            if (n.Op.VmapRule is { } rule) { map[n] = rule(b, n, args, batched); continue; }
             if (n.Kind is not (Kind.Tensor or Kind.Aval)) throw BatchedScalar(n);
             for (int i = 0; i < args.Length; i++)
             {

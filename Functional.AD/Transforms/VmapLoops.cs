@@ -11,7 +11,7 @@ namespace Functional.AD;
 /// </summary>
 internal static class VmapLoops
 {
-    // ------------------------------------------------------------------ the batching rules (Primitive.BatchRule) of the loop primitives
+    // ------------------------------------------------------------------ the batching rules (Primitive.VmapRule) of the loop primitives
 
     /// <summary>Vmap's rule of <c>Fold</c>: one loop whose body is batched.</summary>
     public static Node Fold(Builder b, Node n, Node[] args, HashSet<Node> batched) =>

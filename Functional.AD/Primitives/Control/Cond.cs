@@ -50,7 +50,7 @@ internal static class CondRules
 
         // the conditional sees whole values: its branches are batched inside it
         cond.AlwaysUnbatched = true;
-        cond.BatchRule = Batch;
+        cond.VmapRule = Batch;
         cond.AvalRule = BranchesAval;
     }
 
