@@ -32,6 +32,11 @@ public readonly record struct PrngKey(ulong State)
 }
 
 /// <summary>Random tensors from a <see cref="PrngKey"/> (counter-based: element i depends only on the key and i).</summary>
+/// <example><code>
+/// var (k1, k2) = PrngKey.Create(0).Split();
+/// Tensor w = Rng.Normal(k1, [3, 2]);                    // float32, reproducible from the key
+/// Tensor u = Rng.Uniform(k2, [4], low: -1, high: 1, dtype: DType.Float64);
+/// </code></example>
 public static class Rng
 {
     /// <summary>

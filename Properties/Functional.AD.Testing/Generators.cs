@@ -20,6 +20,10 @@ public enum Domain
 /// FsCheck generators of shapes and tensors for testing differentiable functions: ranks from 0, axes of size 1,
 /// and pairs of shapes that broadcast against each other.
 /// </summary>
+/// <example><code>
+/// Prop.ForAll(Gens.Tensor(DType.Float64, Domain.Positive, minRank: 1).ToArbitrary(),
+///             x =&gt; GradCheck.Check((Expression&lt;Func&lt;Tensor, Tensor&gt;&gt;)(v =&gt; Np.Sum(Np.Log(v))), x).Ok);
+/// </code></example>
 public static class Gens
 {
     /// <summary>A shape of rank <paramref name="minRank"/>..<paramref name="maxRank"/> with axes of size 1..<paramref name="maxDim"/> (size 1 often).</summary>

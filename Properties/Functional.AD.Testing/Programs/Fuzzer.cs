@@ -22,6 +22,10 @@ public sealed record FuzzRun(string Oracle, int Programs, int Passed, int Skippe
 /// Runs oracles over random programs: as an FsCheck property (with shrinking), or as a long counted run that keeps going
 /// after a failure, shrinks the first few failures, and reports a table.
 /// </summary>
+/// <example><code>
+/// var run = Fuzzer.Run(Oracles.Gradient, programs: 200);
+/// Console.WriteLine(Fuzzer.Table([run]));        // programs, passed, skipped, failures, time
+/// </code></example>
 public static class Fuzzer
 {
     /// <summary>

@@ -42,6 +42,10 @@ public interface IProgramOracle
 /// <summary>
 /// The oracles that exist, in a registry that the default tests and the long fuzz run iterate over.
 /// </summary>
+/// <example><code>
+/// foreach (var oracle in Oracles.All)
+///     Console.WriteLine($"{oracle.Name}: {oracle.Check(ProgramGen.FromSeed(7))}");
+/// </code></example>
 public static class Oracles
 {
     /// <summary>
