@@ -64,6 +64,33 @@ Task("UnitTests")
     DotNetTest(solution, TestSettings("Test"));
 });
 
+Task("Docs")
+    .Description("Builds the API reference site with docfx (a local tool) into artifacts/site: XML docs of the three packages, the README tour, docs/. Warnings (broken references among them) are errors.")
+    .Does(() =>
+{
+    var site = artifacts + Directory("site");
+    var api = artifacts + Directory("docfx");
+    foreach (var d in new[] { site, api })
+    {
+        if (DirectoryExists(d)) DeleteDirectory(d, new DeleteDirectorySettings { Recursive = true, Force = true });
+    }
+    var watch = System.Diagnostics.Stopwatch.StartNew();
+    var exitCode = StartProcess("dotnet", new ProcessSettings
+    {
+        Arguments = new ProcessArgumentBuilder().Append("tool").Append("run").Append("docfx").Append("docfx.json").Append("--warningsAsErrors"),
+        WorkingDirectory = MakeAbsolute(Directory("./")),
+    });
+    if (exitCode != 0)
+    {
+        throw new Exception($"docfx exited with {exitCode} (a warning, such as a broken link or cref, fails the build).");
+    }
+    if (!FileExists(site + File("index.html")) || !FileExists(site + Directory("api") + File("Functional.AD.Tree.html")))
+    {
+        throw new Exception("docfx finished but artifacts/site lacks index.html or api/Functional.AD.Tree.html.");
+    }
+    Information("API site built in {0:F0} s: {1}", watch.Elapsed.TotalSeconds, MakeAbsolute(site + File("index.html")));
+});
+
 // Test (what CI runs) is defined at the end, after the targets it depends on.
 
 Task("Examples")
@@ -166,12 +193,6 @@ Task("Bench")
 });
 
 // The three packages, one version (Directory.Build.props), packed into artifacts/packages with their .snupkg.
-var packageProjects = new[]
-{
-    File("./Functional.AD/Functional.AD.csproj"),
-    File("./Functional.AD.Torch/Functional.AD.Torch.csproj"),
-    File("./Properties/Functional.AD.Testing/Functional.AD.Testing.csproj"),
-};
 var packagesDir = artifacts + Directory("packages");
 string PackageVersion() => XmlPeek(File("./Directory.Build.props"), "/Project/PropertyGroup/Version");
 
@@ -182,14 +203,12 @@ Task("Pack")
     var version = PackageVersion();
     EnsureDirectoryExists(packagesDir);
     CleanDirectory(packagesDir);
-    foreach (var project in packageProjects)
+    // one pack of the solution: only the three projects with IsPackable=true are packed (Directory.Build.props)
+    DotNetPack(solution, new DotNetPackSettings
     {
-        DotNetPack(project, new DotNetPackSettings
-        {
-            Configuration = configuration,
-            OutputDirectory = packagesDir,
-        });
-    }
+        Configuration = configuration,
+        OutputDirectory = packagesDir,
+    });
 
     var problems = new List<string>();
     foreach (var id in new[] { "Functional.AD", "Functional.AD.Torch", "Functional.AD.Testing" })
