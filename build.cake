@@ -278,7 +278,8 @@ Task("Tour")
     var watch = System.Diagnostics.Stopwatch.StartNew();
     var exitCode = StartProcess("dotnet", new ProcessSettings
     {
-        Arguments = new ProcessArgumentBuilder().Append("run").Append("Examples/tour.cs"),
+        // Release, so the project reference reuses the Release build of Functional.AD
+        Arguments = new ProcessArgumentBuilder().Append("run").Append("-c").Append(configuration).Append("--file").Append("Examples/tour.cs"),
         WorkingDirectory = MakeAbsolute(Directory("./")),
     });
     if (exitCode != 0)
