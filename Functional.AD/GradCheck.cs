@@ -21,6 +21,10 @@ public sealed record GradCheckResult(bool Ok, double MaxError, string Worst, dou
 }
 
 /// <summary>A symbolic gradient disagreed with central finite differences.</summary>
+/// <example><code>
+/// try { GradCheck.Check(f, x).Assert(); }
+/// catch (GradCheckException e) { Console.WriteLine(e.Message); }   // the worst component, symbolic and numeric
+/// </code></example>
 public sealed class GradCheckException(string message) : AdException(message);
 
 /// <summary>

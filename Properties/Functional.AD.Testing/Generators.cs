@@ -4,6 +4,9 @@ using FsCheck.Fluent;
 namespace Functional.AD.Testing;
 
 /// <summary>Where a primitive's inputs must lie for its derivative to exist and be checked by finite differences.</summary>
+/// <example><code>
+/// var logInputs = Gens.Tensor([2, 3], DType.Float64, Domain.Positive);   // values in [0.2, 3] for Log
+/// </code></example>
 public enum Domain
 {
     /// <summary>Uniform in [-2, 2].</summary>

@@ -16,6 +16,10 @@ namespace Functional.AD.Testing.Programs;
 /// <param name="Elapsed">Wall time.</param>
 /// <param name="MaxDepth">The deepest program checked.</param>
 /// <param name="MeanSize">The mean number of nodes.</param>
+/// <example><code>
+/// FuzzRun run = Fuzzer.Run(Oracles.Jit, programs: 100);
+/// Console.WriteLine($"{run.Passed}/{run.Programs} passed, {run.FailureCount} failed in {run.Elapsed}");
+/// </code></example>
 public sealed record FuzzRun(string Oracle, int Programs, int Passed, int Skipped, IReadOnlyList<string> Failures, int FailureCount, TimeSpan Elapsed, int MaxDepth, double MeanSize);
 
 /// <summary>
