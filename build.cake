@@ -5,7 +5,7 @@
 //   dotnet cake --target=Bench --benchArgs="--filter *Xor*"
 //   dotnet cake --target=Fuzz --programs=1000
 //
-// Targets: Clean, Build, Test, Examples, Bench, Pack, Fuzz.
+// Targets: Clean, Build, UnitTests, Tour, Pack, Consumer, Docs, Test (all of those), Examples, Bench, Fuzz.
 
 using System.IO.Compression;
 
@@ -16,7 +16,6 @@ var benchArgs     = Argument("benchArgs", "");
 
 var solution  = File("./Functional.AD.slnx");
 var artifacts = Directory("./artifacts");
-var corePackage = File("./Functional.AD/Functional.AD.csproj");
 
 // Writes each test assembly's summary line ("Passed!  - Failed: 0, Passed: 11, ...")
 // to the console (.ci/run parses it) and a .trx file per assembly under artifacts/TestResults.
@@ -58,12 +57,41 @@ Task("Build")
     DotNetBuild(solution, new DotNetBuildSettings { Configuration = configuration });
 });
 
-Task("Test")
-    .Description("Builds the solution and runs every test (the default target).")
+Task("UnitTests")
+    .Description("Builds the solution and runs its tests.")
     .Does(() =>
 {
     DotNetTest(solution, TestSettings("Test"));
 });
+
+Task("Docs")
+    .Description("Builds the API reference site with docfx (a local tool) into artifacts/site: XML docs of the three packages, the README tour, docs/. Warnings (broken references among them) are errors.")
+    .Does(() =>
+{
+    var site = artifacts + Directory("site");
+    var api = artifacts + Directory("docfx");
+    foreach (var d in new[] { site, api })
+    {
+        if (DirectoryExists(d)) DeleteDirectory(d, new DeleteDirectorySettings { Recursive = true, Force = true });
+    }
+    var watch = System.Diagnostics.Stopwatch.StartNew();
+    var exitCode = StartProcess("dotnet", new ProcessSettings
+    {
+        Arguments = new ProcessArgumentBuilder().Append("tool").Append("run").Append("docfx").Append("docfx.json").Append("--warningsAsErrors"),
+        WorkingDirectory = MakeAbsolute(Directory("./")),
+    });
+    if (exitCode != 0)
+    {
+        throw new Exception($"docfx exited with {exitCode} (a warning, such as a broken link or cref, fails the build).");
+    }
+    if (!FileExists(site + File("index.html")) || !FileExists(site + Directory("api") + File("Functional.AD.Tree.html")))
+    {
+        throw new Exception("docfx finished but artifacts/site lacks index.html or api/Functional.AD.Tree.html.");
+    }
+    Information("API site built in {0:F0} s: {1}", watch.Elapsed.TotalSeconds, MakeAbsolute(site + File("index.html")));
+});
+
+// Test (what CI runs) is defined at the end, after the targets it depends on.
 
 Task("Examples")
     .Description("Runs every program under Examples/ (each must exit 0: Rnn when its loss goes down, NewtonSqrt when its derivative matches 1/(2 sqrt a)); Xor must converge for seeds 0..19.")
@@ -164,44 +192,101 @@ Task("Bench")
     DotNetRun("./Benchmarks/Benchmarks.csproj", arguments, new DotNetRunSettings { Configuration = configuration });
 });
 
+// The three packages, one version (Directory.Build.props), packed into artifacts/packages with their .snupkg.
+var packagesDir = artifacts + Directory("packages");
+string PackageVersion() => XmlPeek(File("./Directory.Build.props"), "/Project/PropertyGroup/Version");
+
 Task("Pack")
-    .Description("Packs Functional.AD into artifacts/ and checks the package holds README.md and Functional.AD.xml.")
+    .Description("Packs Functional.AD, Functional.AD.Torch and Functional.AD.Testing into artifacts/packages and checks what each holds.")
     .Does(() =>
 {
-    EnsureDirectoryExists(artifacts);
-    DeleteFiles(GetFiles("./artifacts/Functional.AD.*.nupkg"));
-    DotNetPack(corePackage, new DotNetPackSettings
+    var version = PackageVersion();
+    EnsureDirectoryExists(packagesDir);
+    CleanDirectory(packagesDir);
+    // one pack of the solution: only the three projects with IsPackable=true are packed (Directory.Build.props)
+    DotNetPack(solution, new DotNetPackSettings
     {
         Configuration = configuration,
-        OutputDirectory = artifacts,
+        OutputDirectory = packagesDir,
     });
 
-    var packages = GetFiles("./artifacts/Functional.AD.*.nupkg")
-        .Where(p => !p.FullPath.EndsWith(".symbols.nupkg"))
-        .ToList();
-    if (packages.Count != 1)
+    var problems = new List<string>();
+    foreach (var id in new[] { "Functional.AD", "Functional.AD.Torch", "Functional.AD.Testing" })
     {
-        throw new Exception($"Expected one Functional.AD .nupkg in artifacts/, found {packages.Count}.");
+        var nupkg = packagesDir + File($"{id}.{version}.nupkg");
+        if (!FileExists(nupkg)) { problems.Add($"{id}.{version}.nupkg is missing"); continue; }
+        if (!FileExists(packagesDir + File($"{id}.{version}.snupkg"))) problems.Add($"{id}.{version}.snupkg (symbols) is missing");
+        using var zip = ZipFile.OpenRead(MakeAbsolute(nupkg).FullPath);
+        var entries = zip.Entries.Select(e => e.FullName).ToList();
+        var want = new List<string> { "README.md", $"lib/net10.0/{id}.dll", $"lib/net10.0/{id}.xml" };
+        if (id == "Functional.AD.Torch") want.AddRange(new[] { "buildTransitive/Functional.AD.Torch.targets", "build/Functional.AD.Torch.targets" });
+        problems.AddRange(want.Where(w => !entries.Contains(w)).Select(w => $"{id}: lacks {w}"));
+        using var reader = new StreamReader(zip.GetEntry($"{id}.nuspec")!.Open());
+        var nuspec = reader.ReadToEnd();
+        foreach (var field in new[] { "<license type=\"expression\">MIT</license>", "<readme>README.md</readme>", $"<version>{version}</version>" })
+            if (!nuspec.Contains(field)) problems.Add($"{id}: nuspec lacks {field}");
+        // dependencies must not depend on the OS that packed the package: no native libtorch build among them
+        if (System.Text.RegularExpressions.Regex.IsMatch(nuspec, "id=\"(libtorch|TorchSharp-c)", System.Text.RegularExpressions.RegexOptions.IgnoreCase))
+            problems.Add($"{id}: depends on a platform's libtorch build; the consumer chooses it");
+        Information("{0} {1}: {2} entries, README, XML docs{3}, symbols", id, version, entries.Count, id == "Functional.AD.Torch" ? ", buildTransitive targets" : "");
     }
+    if (problems.Count > 0)
+    {
+        throw new Exception("Pack: " + string.Join(Environment.NewLine + "  ", problems));
+    }
+});
 
-    var package = packages[0];
-    using var zip = ZipFile.OpenRead(package.FullPath);
-    var entries = zip.Entries.Select(e => e.FullName).ToList();
-    var missing = new List<string>();
-    if (!entries.Contains("README.md"))
+Task("Consumer")
+    .Description("Restores the packed packages into a fresh xunit project outside the repository (consumer/), builds it and runs its tests: CPU jit against Torch, an FsCheck property written with Functional.AD.Testing, a checkpoint.")
+    .IsDependentOn("Pack")
+    .Does(() =>
+{
+    var version = PackageVersion();
+    var dir = Directory(System.IO.Path.Combine(System.IO.Path.GetTempPath(), "functional-ad-consumer"));
+    if (DirectoryExists(dir)) DeleteDirectory(dir, new DeleteDirectorySettings { Recursive = true, Force = true });
+    EnsureDirectoryExists(dir);
+    CopyFile("./consumer/ConsumerTests.cs", dir + File("ConsumerTests.cs"));
+    CopyFile("./consumer/Consumer.csproj.template", dir + File("Consumer.csproj"));
+    var packages = MakeAbsolute(packagesDir).FullPath;
+    System.IO.File.WriteAllText(MakeAbsolute(dir + File("NuGet.config")).FullPath, $@"<?xml version=""1.0"" encoding=""utf-8""?>
+<configuration>
+  <packageSources>
+    <clear />
+    <add key=""artifacts"" value=""{packages}"" />
+    <add key=""nuget.org"" value=""https://api.nuget.org/v3/index.json"" protocolVersion=""3"" />
+  </packageSources>
+</configuration>
+");
+    // the same version may have been restored before from an older pack: drop our packages from the global cache
+    var globalPackages = EnvironmentVariable("NUGET_PACKAGES") ?? System.IO.Path.Combine(EnvironmentVariable("HOME") ?? EnvironmentVariable("USERPROFILE") ?? "", ".nuget", "packages");
+    foreach (var id in new[] { "functional.ad", "functional.ad.torch", "functional.ad.testing" })
     {
-        missing.Add("README.md (at the package root)");
+        var cached = Directory(System.IO.Path.Combine(globalPackages, id, version));
+        if (DirectoryExists(cached)) DeleteDirectory(cached, new DeleteDirectorySettings { Recursive = true, Force = true });
     }
-    if (!entries.Any(e => e.StartsWith("lib/") && e.EndsWith("/Functional.AD.xml")))
+    var settings = TestSettings("Consumer");
+    settings.MSBuildSettings = new DotNetMSBuildSettings().WithProperty("FunctionalADVersion", version);
+    var watch = System.Diagnostics.Stopwatch.StartNew();
+    DotNetTest(MakeAbsolute(dir + File("Consumer.csproj")).FullPath, settings);
+    Information("Consumer check: restored, built and tested in {0:F0} s", watch.Elapsed.TotalSeconds);
+});
+
+Task("Tour")
+    .Description("Runs Examples/tour.cs, the one-file tour the README shows (a .NET 10 file-based program).")
+    .Does(() =>
+{
+    var watch = System.Diagnostics.Stopwatch.StartNew();
+    var exitCode = StartProcess("dotnet", new ProcessSettings
     {
-        missing.Add("lib/<tfm>/Functional.AD.xml");
-    }
-    if (missing.Count > 0)
+        // Release, so the project reference reuses the Release build of Functional.AD
+        Arguments = new ProcessArgumentBuilder().Append("run").Append("-c").Append(configuration).Append("--file").Append("Examples/tour.cs"),
+        WorkingDirectory = MakeAbsolute(Directory("./")),
+    });
+    if (exitCode != 0)
     {
-        throw new Exception($"{package.GetFilename()} lacks {string.Join(" and ", missing)}. " +
-                            $"It holds: {string.Join(", ", entries)}");
+        throw new Exception($"dotnet run Examples/tour.cs exited with {exitCode}.");
     }
-    Information("{0}: contains README.md and Functional.AD.xml", package.GetFilename());
+    Information("Tour ran in {0:F0} s", watch.Elapsed.TotalSeconds);
 });
 
 Task("Fuzz")
@@ -230,5 +315,12 @@ Task("Fuzz")
         }
     }
 });
+
+Task("Test")
+    .Description("The default target and CI: the solution's tests, the tour, the consumer check on the packed packages, the API site.")
+    .IsDependentOn("UnitTests")
+    .IsDependentOn("Tour")
+    .IsDependentOn("Consumer")
+    .IsDependentOn("Docs");
 
 RunTarget(target);

@@ -4,6 +4,11 @@ using System.Linq.Expressions;
 namespace Functional.AD;
 
 /// <summary>The outcome of a <see cref="GradCheck"/>: the worst disagreement between symbolic and numerical derivatives.</summary>
+/// <example><code>
+/// var r = GradCheck.Check((Expression&lt;Func&lt;double, double&gt;&gt;)(x =&gt; Math.Exp(x) * x), 0.5);
+/// Console.WriteLine(r);        // the worst component: symbolic, numeric, error
+/// r.Assert();                  // throws GradCheckException unless r.Ok
+/// </code></example>
 public sealed record GradCheckResult(bool Ok, double MaxError, string Worst, double Symbolic, double Numeric, int Checked, double Tolerance)
 {
     /// <summary>A one-line report.</summary>
@@ -16,6 +21,10 @@ public sealed record GradCheckResult(bool Ok, double MaxError, string Worst, dou
 }
 
 /// <summary>A symbolic gradient disagreed with central finite differences.</summary>
+/// <example><code>
+/// try { GradCheck.Check(f, x).Assert(); }
+/// catch (GradCheckException e) { Console.WriteLine(e.Message); }   // the worst component, symbolic and numeric
+/// </code></example>
 public sealed class GradCheckException(string message) : AdException(message);
 
 /// <summary>

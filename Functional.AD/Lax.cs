@@ -8,6 +8,11 @@ namespace Functional.AD;
 /// (un-broadcasting, re-expanding reductions, scattering, splitting and padding), shape-directed
 /// creation and conversions. Every method is eager and real, like <see cref="Np"/>.
 /// </summary>
+/// <example><code>
+/// var g = Np.Ones([3, 2]);
+/// var b = Lax.SumTo(g, new Tensor(new float[] { 0, 0 }).Aval);   // un-broadcast [3,2] to [2]: [3, 3]
+/// var d = Lax.Cast(g, DType.Float64);
+/// </code></example>
 public static class Lax
 {
     /// <summary>The abstract value (shape, dtype, weak flag) of a tensor; rules capture it to size zeros and un-broadcast cotangents.</summary>

@@ -9,6 +9,12 @@ namespace Functional.AD;
 /// <c>Expression.Compile()</c>. Binary operations broadcast as numpy does and promote dtypes as JAX does
 /// (<see cref="DTypes.Promote"/>). Axes may be negative (counted from the end).
 /// </summary>
+/// <example><code>
+/// using static Functional.AD.Np;
+/// var x = new Tensor(new float[,] { { 1, 2 }, { 3, 4 } });
+/// var y = Sum(Tanh(x) * 2 + Ones([2]), axis: 0);    // broadcasting, float32 kept
+/// Expression&lt;Func&lt;Tensor, Tensor&gt;&gt; f = v =&gt; Mean(Square(v));   // the same operations, differentiable
+/// </code></example>
 public static partial class Np
 {
     // ---------------------------------------------------------------- creation

@@ -1,6 +1,10 @@
 namespace Functional.AD;
 
 /// <summary>Loops whose bodies are nested lambdas, held as sub-graphs: differentiable, batchable, compiled as loops.</summary>
+/// <example><code>
+/// Expression&lt;Func&lt;double, double&gt;&gt; f = x =&gt; NpLoops.Fold(5, x, (i, c) =&gt; c * c * 0.5 + i);
+/// var df = Ad.Grad(f);      // the loop is differentiated as a loop, not unrolled
+/// </code></example>
 public static class NpLoops
 {
     /// <summary>

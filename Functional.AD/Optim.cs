@@ -10,6 +10,11 @@ namespace Functional.AD;
 /// <param name="M">First-moment estimate, one tensor per parameter.</param>
 /// <param name="V">Second-moment estimate, one tensor per parameter.</param>
 /// <param name="Step">Steps taken so far (a rank-0 tensor, so that the state is a pytree of tensors).</param>
+/// <example><code>
+/// var state = Optim.AdamInit(p);                      // zeros shaped like p, Step = 0
+/// (p, state) = Optim.Adam&lt;Params&gt;(0.01).Compile()(p, grads, state);
+/// Tree.Save("adam.safetensors", (p, state));           // parameters and state in one checkpoint
+/// </code></example>
 public sealed record AdamState<T>(T M, T V, Tensor Step);
 
 /// <summary>

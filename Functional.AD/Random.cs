@@ -6,6 +6,11 @@ namespace Functional.AD;
 /// derives independent keys. Example: <c>var (k1, k2) = PrngKey.Create(0).Split();</c>
 /// </summary>
 /// <param name="State">The 64-bit state.</param>
+/// <example><code>
+/// var key = PrngKey.Create(42);
+/// var (k1, k2) = key.Split();                  // independent keys; the same seed gives the same keys
+/// var w = Rng.Normal(k1, [3, 2]);
+/// </code></example>
 public readonly record struct PrngKey(ulong State)
 {
     private const ulong SplitTag = 0x5851F42D4C957F2DUL;
@@ -32,6 +37,11 @@ public readonly record struct PrngKey(ulong State)
 }
 
 /// <summary>Random tensors from a <see cref="PrngKey"/> (counter-based: element i depends only on the key and i).</summary>
+/// <example><code>
+/// var (k1, k2) = PrngKey.Create(0).Split();
+/// Tensor w = Rng.Normal(k1, [3, 2]);                    // float32, reproducible from the key
+/// Tensor u = Rng.Uniform(k2, [4], low: -1, high: 1, dtype: DType.Float64);
+/// </code></example>
 public static class Rng
 {
     /// <summary>

@@ -10,7 +10,7 @@ namespace Functional.AD;
 /// var p2 = Tree.Map((w, g) =&gt; w - 0.1 * g, p, grads);
 /// var (flat, unravel) = Tree.Ravel(p);     // one vector, and the way back
 /// </code></example>
-public static class Tree
+public static partial class Tree
 {
     static List<object?> Flat<T>(T tree, out TreeDef def)
     {

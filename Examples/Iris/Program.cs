@@ -1,6 +1,7 @@
 // An MLP classifier for Fisher's Iris data (iris.csv, see DATA.md), trained with Adam on either backend.
 // Run: dotnet run --project Examples/Iris -c Release -- [--backend cpu|torch] [--epochs N] [--plot loss.png] [--seed N]
-// Exit code 0 when the accuracy on the held-out third of the data is above 95%, 1 otherwise, 2 for bad arguments.
+// Exit code 0 when the accuracy on the held-out third of the data is above 95% and the model saved to a checkpoint
+// reloads with identical predictions, 1 otherwise, 2 for bad arguments.
 using System.Globalization;
 using System.Linq.Expressions;
 using Functional.AD;
@@ -74,6 +75,15 @@ var predictions = logits.Compile()(TorchTensors.ToHost(p), xTest);
 int correct = test.Select((r, i) => Enumerable.Range(0, 3).MaxBy(c => predictions[i, c]) == r.Y ? 1 : 0).Sum();
 double accuracy = (double)correct / test.Length;
 
+// ---- a checkpoint: the trained parameters and Adam's state in one safetensors file (tensors named W1, B1, ...,
+// State.M.W1, ...), reloaded into a fresh model that must predict exactly what the trained one does
+var checkpoint = Path.Combine(AppContext.BaseDirectory, "iris.safetensors");
+Functional.AD.Tree.Save(checkpoint, (Params: TorchTensors.ToHost(p), State: TorchTensors.ToHost(state)));
+var (reloaded, reloadedState) = Functional.AD.Tree.Load<(Mlp, AdamState<Mlp>)>(checkpoint);
+var reloadedPredictions = logits.Compile()(reloaded, xTest);
+bool sameAfterReload = predictions.ToFloatArray().SequenceEqual(reloadedPredictions.ToFloatArray()) && (double)reloadedState.Step == epochs;
+AnsiConsole.MarkupLine($"checkpoint {Markup.Escape(checkpoint)}: {new FileInfo(checkpoint).Length} bytes, reloaded model predicts {(sameAfterReload ? "identically" : "[red]differently[/]")}");
+
 var plot = new ScottPlot.Plot();
 plot.Add.Scatter(Enumerable.Range(1, epochs).Select(e => (double)e).ToArray(), losses);
 plot.Title($"Iris MLP, Adam on {backend}: training loss");
@@ -83,7 +93,7 @@ plot.SavePng(plotPath, 640, 400);
 
 AnsiConsole.MarkupLine($"final training loss {losses[^1]:F4}; test accuracy {correct}/{test.Length} = {accuracy:P1} (needs > 95%)");
 AnsiConsole.MarkupLine($"loss curve: {Markup.Escape(plotPath)}");
-return accuracy > 0.95 ? 0 : 1;
+return accuracy > 0.95 && sameAfterReload ? 0 : 1;
 
 /// <summary>The classifier's parameters: a pytree of four tensors.</summary>
 record Mlp(Tensor W1, Tensor B1, Tensor W2, Tensor B2);

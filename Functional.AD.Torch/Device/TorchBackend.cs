@@ -8,6 +8,10 @@ namespace Functional.AD.Torch;
 /// Example: <c>var step = lossGrad.JitTorch(TorchBackend.Cpu);</c> or <c>TorchBackend.Parse("cuda:0")</c>.
 /// The device path is the same for CPU and CUDA: only the device a tensor is created on differs.
 /// </summary>
+/// <example><code>
+/// var device = TorchBackend.Cpu;                     // or TorchBackend.Parse("cuda:0")
+/// var step = Ad.Grad(loss).JitTorch(device);
+/// </code></example>
 public sealed partial class TorchBackend : IEquatable<TorchBackend>
 {
     /// <summary>The host CPU through libtorch.</summary>
@@ -96,6 +100,10 @@ public sealed partial class TorchBackend : IEquatable<TorchBackend>
 }
 
 /// <summary>A device was named that does not exist here, or a tensor lives on another device than the function expects.</summary>
+/// <example><code>
+/// try { TorchBackend.Parse("cuda:7"); }
+/// catch (TorchDeviceException e) { Console.WriteLine(e.Message); }   // the devices that exist here
+/// </code></example>
 public sealed class TorchDeviceException : ArgumentException
 {
     /// <summary>The device string that was asked for or found.</summary>

@@ -9,6 +9,11 @@ namespace Functional.AD.Torch;
 /// The storage owns its libtorch tensor: <see cref="Dispose"/> (or donation to a jitted call) frees it at once;
 /// otherwise the finalizer of the libtorch handle frees it.
 /// </summary>
+/// <example><code>
+/// var t = new Tensor(new[] { 1f, 2f }).ToDevice(TorchBackend.Cpu);
+/// Console.WriteLine(t.Storage is TorchStorage);   // True: the data lives in a torch.Tensor
+/// var back = t.ToHost();                          // ManagedStorage again
+/// </code></example>
 public sealed class TorchStorage : TensorStorage, IDisposable
 {
     private TT? value;

@@ -8,6 +8,10 @@ namespace Functional.AD.Torch;
 /// Example: <c>var p = Torch.ToDevice(params, TorchBackend.Cpu);</c> once before a training loop; the jitted step
 /// then copies nothing between host and device.
 /// </summary>
+/// <example><code>
+/// var p = TorchTensors.ToDevice(parameters, TorchBackend.Parse("cuda:0"));   // every leaf of a pytree
+/// var onHost = TorchTensors.ToHost(p);
+/// </code></example>
 public static class TorchTensors
 {
     /// <summary>The tensor on <paramref name="backend"/>: itself when it already lives there, else a copy.</summary>

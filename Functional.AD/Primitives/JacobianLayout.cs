@@ -6,6 +6,10 @@ namespace Functional.AD;
 /// tangent, n = size of s); reverse mode as rows <c>[m, s...]</c> (one VJP per basis cotangent, m = size of o).
 /// Every kernel takes <c>k</c> leading batch axes (see <c>Ad.Vmap</c>) that it leaves in front.
 /// </summary>
+/// <example><code>
+/// var x = Np.Ones([2, 3]);
+/// var basis = JacobianLayout.Basis(x);           // the 6 unit tangents of x, stacked: [6, 2, 3]
+/// </code></example>
 public static class JacobianLayout
 {
     static int Size(IEnumerable<int> dims) => dims.Aggregate(1, (a, b) => a * b);

@@ -1,6 +1,10 @@
 namespace Functional.AD;
 
 /// <summary>Scalar functions used by derivative rules of <c>double</c> and <c>float</c> code.</summary>
+/// <example><code>
+/// double s = ScalarMath.Sigmoid(0.0);            // 0.5
+/// double sign = ScalarMath.Sign(-3.0);           // -1
+/// </code></example>
 public static class ScalarMath
 {
     /// <summary>Sign as a floating value: -1, 0 or 1 (NaN for NaN).</summary>

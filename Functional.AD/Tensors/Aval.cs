@@ -6,6 +6,11 @@ namespace Functional.AD;
 /// dtype of whatever it is combined with). Equality is structural.
 /// Example: <c>new Aval([3, 2], DType.Float32).ToString() == "float32[3,2]"</c>.
 /// </summary>
+/// <example><code>
+/// var a = new Aval([3, 2], DType.Float32);
+/// Console.WriteLine(a);                              // f32[3,2]
+/// bool same = Np.Ones([3, 2]).Aval.Equals(a);        // true
+/// </code></example>
 public sealed class Aval : IEquatable<Aval>
 {
     private readonly int[] dims;

@@ -4,6 +4,11 @@ namespace Functional.AD;
 /// The element type of a <see cref="Tensor"/>. Only IEEE floating point types exist; integer data
 /// (indices, masks) is held in floating tensors, as integral values.
 /// </summary>
+/// <example><code>
+/// var a = Np.Ones([2]);                          // Float32, the default
+/// var b = Np.Ones([2]).AsType(DType.Float64);
+/// var c = a + b;                                 // Float64: the wider dtype wins
+/// </code></example>
 public enum DType
 {
     /// <summary>IEEE 754 binary32 (<see cref="float"/>); the default, as in JAX.</summary>
@@ -14,6 +19,10 @@ public enum DType
 }
 
 /// <summary>Helpers on <see cref="DType"/>: names and JAX's promotion lattice.</summary>
+/// <example><code>
+/// DTypes.Name(DType.Float64);                    // "float64"
+/// DTypes.ItemSize(DType.Float32);                // 4
+/// </code></example>
 public static class DTypes
 {
     /// <summary>The numpy name of a dtype: <c>float32</c> or <c>float64</c>.</summary>

@@ -6,6 +6,10 @@ namespace Functional.AD;
 /// <c>Np.Dot(a: float32[3,2], b: float32[3]): contracted axes differ (2 vs 3); Dot takes a[...,k] with b[k] or b[k,n]</c>.
 /// Code that knows more (the enclosing subexpression) adds it with <see cref="WithContext"/>.
 /// </summary>
+/// <example><code>
+/// try { Np.Dot(Np.Ones([3, 2]), Np.Ones([3])); }
+/// catch (ShapeException e) { Console.WriteLine(e.Message); }   // both shapes, and what would be accepted
+/// </code></example>
 public class ShapeException : ArgumentException
 {
     /// <summary>Creates the exception.</summary>

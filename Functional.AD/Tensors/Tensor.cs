@@ -10,6 +10,13 @@ namespace Functional.AD;
 /// <c>==</c> and <c>!=</c> keep reference semantics; use <see cref="Np.Equal"/> or <see cref="AllClose"/>.
 /// Example: <c>new Tensor(new[,] { { 1f, 2f }, { 3f, 4f } }) * 2.0</c> is <c>Tensor([[2., 4.], [6., 8.]], dtype=float32)</c>.
 /// </summary>
+/// <example><code>
+/// var a = new Tensor(new float[,] { { 1, 2 }, { 3, 4 } });      // float32 [2,2]
+/// var b = new Tensor(new[] { 0.5, -1.0 });                      // float64 [2]
+/// var c = (a * 2 + 1).AsType(DType.Float64) + b;               // broadcasting, promotion to float64
+/// Console.WriteLine(c);                                         // the values, shape and dtype
+/// double first = c[0, 0];
+/// </code></example>
 public sealed class Tensor
 {
     private readonly int[] dims;

@@ -8,6 +8,10 @@ namespace Functional.AD;
 /// elements through <see cref="HostSpan{T}"/>, which may copy them to host memory once.
 /// Storage is immutable: no operation writes into an existing storage.
 /// </summary>
+/// <example><code>
+/// var t = new Tensor(new ManagedStorage(new float[] { 1, 2, 3, 4 }), [2, 2]);
+/// ReadOnlySpan&lt;float&gt; host = t.Storage.HostSpan&lt;float&gt;();    // a device storage copies to the host here
+/// </code></example>
 public abstract class TensorStorage
 {
     /// <summary>The element type.</summary>
@@ -35,6 +39,10 @@ public abstract class TensorStorage
 }
 
 /// <summary>Storage in a managed <see cref="float"/>[] or <see cref="double"/>[] array.</summary>
+/// <example><code>
+/// var storage = new ManagedStorage(new double[] { 1, 2, 3 });
+/// var t = new Tensor(storage, [3]);          // float64 [3], sharing the array
+/// </code></example>
 public sealed class ManagedStorage : TensorStorage
 {
     private readonly Array data;

@@ -4,6 +4,10 @@ using System.Reflection;
 namespace Functional.AD;
 
 /// <summary>A user function with its own derivative rule (see <c>Ad.CustomJvp</c>, <c>Ad.CustomVjp</c>).</summary>
+/// <example><code>
+/// Expression&lt;Func&lt;Tensor, Tensor&gt;&gt; f = x =&gt; Np.Log(1 + Np.Exp(x));
+/// var safe = Ad.CustomJvp(f, (x, xDot) =&gt; xDot * Np.Sigmoid(x));   // Ad.Grad(safe) uses the rule
+/// </code></example>
 public sealed class CustomRule
 {
     internal readonly LambdaExpression Primal;

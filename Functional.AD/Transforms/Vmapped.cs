@@ -240,6 +240,11 @@ internal static class Vmapped
 }
 
 /// <summary><c>Ad.Vmap</c> cannot batch the function as asked (axes that do not fit, a batched double, sizes that disagree).</summary>
+/// <example><code>
+/// Expression&lt;Func&lt;Tensor, Tensor&gt;&gt; f = x =&gt; Np.Sum(x);
+/// try { Ad.Vmap(f, inAxes: [3]).Compile()(Np.Ones([2])); }   // axis 3 of a vector
+/// catch (VmapException e) { Console.WriteLine(e.Message); }
+/// </code></example>
 public sealed class VmapException : AdException
 {
     /// <summary>Creates the exception.</summary>

@@ -4,6 +4,9 @@ using FsCheck.Fluent;
 namespace Functional.AD.Testing;
 
 /// <summary>Where a primitive's inputs must lie for its derivative to exist and be checked by finite differences.</summary>
+/// <example><code>
+/// var logInputs = Gens.Tensor([2, 3], DType.Float64, Domain.Positive);   // values in [0.2, 3] for Log
+/// </code></example>
 public enum Domain
 {
     /// <summary>Uniform in [-2, 2].</summary>
@@ -20,6 +23,10 @@ public enum Domain
 /// FsCheck generators of shapes and tensors for testing differentiable functions: ranks from 0, axes of size 1,
 /// and pairs of shapes that broadcast against each other.
 /// </summary>
+/// <example><code>
+/// Prop.ForAll(Gens.Tensor(DType.Float64, Domain.Positive, minRank: 1).ToArbitrary(),
+///             x =&gt; GradCheck.Check((Expression&lt;Func&lt;Tensor, Tensor&gt;&gt;)(v =&gt; Np.Sum(Np.Log(v))), x).Ok);
+/// </code></example>
 public static class Gens
 {
     /// <summary>A shape of rank <paramref name="minRank"/>..<paramref name="maxRank"/> with axes of size 1..<paramref name="maxDim"/> (size 1 often).</summary>

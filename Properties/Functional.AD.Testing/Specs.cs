@@ -9,6 +9,14 @@ namespace Functional.AD.Testing;
 /// One line of the test table: a function exercising a primitive, how to generate its inputs, and how closely its
 /// gradient must match central differences. Generic properties run over every spec.
 /// </summary>
+/// <example><code>
+/// var spec = new PrimitiveSpec
+/// {
+///     Name = "softplus",
+///     Function = (Expression&lt;Func&lt;Tensor, Tensor&gt;&gt;)(x =&gt; Np.Log(1 + Np.Exp(x))),
+///     Inputs = dtype =&gt; Gens.Tensor(dtype).Select(t =&gt; new[] { t }),
+/// };
+/// </code></example>
 public sealed class PrimitiveSpec
 {
     /// <summary>A short name (the primitive and the case).</summary>
@@ -34,6 +42,10 @@ public sealed class PrimitiveSpec
 }
 
 /// <summary>The spec table: at least one spec for every primitive of the library's table.</summary>
+/// <example><code>
+/// foreach (var spec in Specs.All)
+///     Console.WriteLine($"{spec.Name}: arity {spec.Arity}, tolerance {spec.Tolerance}");
+/// </code></example>
 public static class Specs
 {
     static Gen<Tensor[]> One(DType t, Domain d = Domain.Any, int minRank = 0, int maxRank = 3) => Gens.Tensor(t, d, minRank, maxRank).Select(x => new[] { x });

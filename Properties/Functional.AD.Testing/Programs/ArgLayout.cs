@@ -7,9 +7,16 @@ namespace Functional.AD.Testing.Programs;
 /// <param name="A">A tensor leaf.</param>
 /// <param name="B">A tensor leaf.</param>
 /// <param name="C">A double leaf.</param>
+/// <example><code>
+/// var p = new FuzzParams(Np.Ones([2]), Np.Zeros([2, 2]), 0.5);   // a random program's record argument
+/// </code></example>
 public sealed record FuzzParams(Tensor A, Tensor B, double C);
 
 /// <summary>The container a random program's first (differentiated) argument comes in.</summary>
+/// <example><code>
+/// var program = ProgramGen.FromSeed(3);
+/// Console.WriteLine(program.Layout.Kind);          // Single, Tuple or Record
+/// </code></example>
 public enum ArgKind
 {
     /// <summary>One <see cref="Tensor"/>.</summary>
@@ -26,6 +33,10 @@ public enum ArgKind
 /// The arguments of a random program: a first argument <c>x</c> (a pytree whose leaves are differentiated) and, optionally,
 /// a second tensor <c>y</c> that is held fixed. Leaves are numbered: those of <c>x</c> first, then <c>y</c>.
 /// </summary>
+/// <example><code>
+/// var layout = ProgramGen.FromSeed(2).Layout;
+/// Console.WriteLine($"{layout.XTypeName}: {layout.XLeaves} differentiated leaves");
+/// </code></example>
 public sealed class ArgLayout
 {
     /// <summary>The container of the first argument.</summary>

@@ -16,12 +16,20 @@ namespace Functional.AD.Testing.Programs;
 /// <param name="Elapsed">Wall time.</param>
 /// <param name="MaxDepth">The deepest program checked.</param>
 /// <param name="MeanSize">The mean number of nodes.</param>
+/// <example><code>
+/// FuzzRun run = Fuzzer.Run(Oracles.Jit, programs: 100);
+/// Console.WriteLine($"{run.Passed}/{run.Programs} passed, {run.FailureCount} failed in {run.Elapsed}");
+/// </code></example>
 public sealed record FuzzRun(string Oracle, int Programs, int Passed, int Skipped, IReadOnlyList<string> Failures, int FailureCount, TimeSpan Elapsed, int MaxDepth, double MeanSize);
 
 /// <summary>
 /// Runs oracles over random programs: as an FsCheck property (with shrinking), or as a long counted run that keeps going
 /// after a failure, shrinks the first few failures, and reports a table.
 /// </summary>
+/// <example><code>
+/// var run = Fuzzer.Run(Oracles.Gradient, programs: 200);
+/// Console.WriteLine(Fuzzer.Table([run]));        // programs, passed, skipped, failures, time
+/// </code></example>
 public static class Fuzzer
 {
     /// <summary>

@@ -4,6 +4,10 @@ using System.Reflection;
 namespace Functional.AD.Testing.Programs;
 
 /// <summary>What an oracle concluded about one program.</summary>
+/// <example><code>
+/// var r = Oracles.Gradient.Check(ProgramGen.FromSeed(1));
+/// if (r.Verdict == Verdict.Fail) Console.WriteLine(r.Report);
+/// </code></example>
 public enum Verdict
 {
     /// <summary>The transformed program agreed with the oracle.</summary>
@@ -20,6 +24,10 @@ public enum Verdict
 /// <summary>The outcome of an oracle on one program, with a report naming the program, its inputs and the worst disagreement.</summary>
 /// <param name="Verdict">The verdict.</param>
 /// <param name="Report">What was compared; on failure, the program as C# with its inputs and seed.</param>
+/// <example><code>
+/// OracleResult r = Oracles.Vmap.Check(ProgramGen.FromSeed(42));
+/// Assert.True(r.Ok, r.Report);        // Ok: passed or skipped
+/// </code></example>
 public sealed record OracleResult(Verdict Verdict, string Report)
 {
     /// <summary>True unless the verdict is <see cref="Verdict.Fail"/>.</summary>
@@ -29,6 +37,14 @@ public sealed record OracleResult(Verdict Verdict, string Report)
 }
 
 /// <summary>An oracle over random programs: a transformation checked against an independent computation.</summary>
+/// <example><code>
+/// sealed class MyOracle : IProgramOracle
+/// {
+///     public string Name =&gt; "my backend vs eager";
+///     public OracleResult Check(RandomProgram p) =&gt; new(Verdict.Pass, "...");
+/// }
+/// Oracles.Register(new MyOracle());
+/// </code></example>
 public interface IProgramOracle
 {
     /// <summary>A short name (a column of the fuzz report).</summary>
@@ -42,6 +58,10 @@ public interface IProgramOracle
 /// <summary>
 /// The oracles that exist, in a registry that the default tests and the long fuzz run iterate over.
 /// </summary>
+/// <example><code>
+/// foreach (var oracle in Oracles.All)
+///     Console.WriteLine($"{oracle.Name}: {oracle.Check(ProgramGen.FromSeed(7))}");
+/// </code></example>
 public static class Oracles
 {
     /// <summary>
@@ -91,6 +111,10 @@ public static class Oracles
 }
 
 /// <summary>Shared machinery: the scalar projection of a program, reflection for <c>Ad.Grad</c>, and error measures.</summary>
+/// <example><code>
+/// double e = ProgramOracleKit.Error(1.0, 1.0 + 1e-9);      // relative error, about 1e-9
+/// var g = ProgramOracleKit.Grad(ProgramGen.FromSeed(5).Function);   // Ad.Grad of a LambdaExpression
+/// </code></example>
 public static class ProgramOracleKit
 {
     /// <summary>The relative error <c>|a - b| / max(1, |a|, |b|)</c>; NaN against NaN is 0, NaN against a number infinite.</summary>

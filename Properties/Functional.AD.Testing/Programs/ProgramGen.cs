@@ -4,6 +4,10 @@ using FsCheck.Fluent;
 namespace Functional.AD.Testing.Programs;
 
 /// <summary>How large and of what kind random programs are.</summary>
+/// <example><code>
+/// var small = new ProgramOptions { MaxDepth = 4, MaxSize = 15, Conditionals = false };
+/// var run = Fuzzer.Run(Oracles.Gradient, programs: 500, options: small);
+/// </code></example>
 public sealed record ProgramOptions
 {
     /// <summary>The deepest a program may be (a leaf has depth 1). Each program draws its own limit in 1..MaxDepth, small ones more often.</summary>

@@ -9,6 +9,11 @@ namespace Functional.AD.Testing.Programs;
 /// tensor, a double, or a pair of them (<c>Np.Tuple</c>). Its inputs are drawn from <see cref="Seed"/>, uniform in [-2, 2];
 /// every primitive stays inside its domain for all such inputs by construction.
 /// </summary>
+/// <example><code>
+/// RandomProgram p = ProgramGen.FromSeed(7);
+/// Console.WriteLine(p);                          // the program as C#
+/// var gradient = ProgramOracleKit.Grad(p.Function);   // Ad.Grad of the program, as a LambdaExpression
+/// </code></example>
 public sealed class RandomProgram
 {
     /// <summary>The arguments.</summary>

@@ -48,6 +48,10 @@ internal sealed record Gather(double[] Indices, int Axis);
 /// <see cref="Shape"/> is null) and its operands. Terms are immutable; a bound on the magnitude of the value over the
 /// input domain is computed from the operands, so overflow is ruled out by construction.
 /// </summary>
+/// <example><code>
+/// var program = ProgramGen.FromSeed(9);
+/// foreach (var output in program.Outputs) Console.WriteLine($"{output.Name}: size {output.Size}, depth {output.Depth}");
+/// </code></example>
 public sealed class Term
 {
     internal Op Op { get; }
@@ -323,4 +327,8 @@ internal sealed class ShowContext(Func<int, string>? leaf)
 /// <param name="Function">The function; it must keep its argument's shape.</param>
 /// <param name="MaxArgument">The largest |argument| it accepts (the generator squashes larger arguments with a Tanh).</param>
 /// <param name="Bound">An upper bound of |f(x)| given a bound of |x|.</param>
+/// <example><code>
+/// var softplus = new UserFunction("softplus", x =&gt; Np.Log(1 + Np.Exp(x)), MaxArgument: 20, Bound: b =&gt; b + 1);
+/// var options = new ProgramOptions { UserFunctions = [softplus] };   // programs may call it
+/// </code></example>
 public sealed record UserFunction(string Name, Expression<Func<Tensor, Tensor>> Function, double MaxArgument, Func<double, double> Bound);
