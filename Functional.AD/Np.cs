@@ -474,7 +474,7 @@ public static partial class Np
     /// <param name="indices">A tensor of integral values, any rank.</param>
     /// <param name="axis">The axis indexed.</param>
     /// <returns>The gathered tensor, in x's dtype.</returns>
-    /// <exception cref="IndexOutOfRangeException">An index is outside <c>-n .. n-1</c>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An index is outside <c>-n .. n-1</c>.</exception>
     public static Tensor Take(Tensor x, Tensor indices, int axis = 0)
     {
         string Call() => $"Np.Take(x: {x.Aval}, indices: {indices.Aval}, axis: {axis})";
@@ -652,8 +652,14 @@ public static partial class Np
     private static int[] CheckShape(int[] shape, string op)
     {
         ArgumentNullException.ThrowIfNull(shape);
+        long size = 1;
         foreach (var d in shape)
+        {
             if (d < 0) throw new ArgumentException($"{op}(shape: {Eager.Dims(shape)}): dimensions must be non-negative", nameof(shape));
+            size = Math.Min(size * d, long.MaxValue / 65536);
+        }
+        if (size > Array.MaxLength)
+            throw new ArgumentException($"{op}(shape: {Eager.Dims(shape)}): {size:N0} elements is more than one tensor can hold ({Array.MaxLength:N0}); split it into smaller tensors", nameof(shape));
         return (int[])shape.Clone();
     }
 
