@@ -126,7 +126,7 @@ public static partial class Ad
         var valueInfo = prog.OutDef.LeafInfo("f(x)").ToArray();
         for (int k = 0; k < outInfo.Length; k++)
             if (outInfo[k].Kind == Kind.Tensor)
-                agreements.Add(new ShapeAgreement(g.Inputs.Length + k, k, true, $"the cotangent {outInfo[k].Path}", $"the output {valueInfo[k].Path}", $"Ad.Vjp(`{Printer.Expr(f)}`)"));
+                agreements.Add(new ShapeAgreement(g.Inputs.Length + k, k, true, $"the cotangent {outInfo[k].Path}", $"the output {valueInfo[k].Path}", $"Ad.Vjp(`{Printer.Expr(f)}`)", prog));
         return Finish(b, result, [.. prog.Parameters, ctParam], [.. prog.ParamDefs, prog.OutDef], resultType, delegateType, agreements.ToArray());
     }
 

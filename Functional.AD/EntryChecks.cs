@@ -13,7 +13,8 @@ namespace Functional.AD;
 /// <param name="LeafName">The checked leaf as the user wrote it (<c>dx.W</c>).</param>
 /// <param name="AgainstName">What it must match (<c>the primal x.W</c>).</param>
 /// <param name="Api">The transformation and function, printed (<c>Ad.Jvp(x =&gt; Np.Sin(x))</c>).</param>
-internal sealed record ShapeAgreement(int Leaf, int Against, bool AgainstOutput, string LeafName, string AgainstName, string Api)
+/// <param name="Primal">With <paramref name="AgainstOutput"/>: the function whose output is meant, over the first graph inputs.</param>
+internal sealed record ShapeAgreement(int Leaf, int Against, bool AgainstOutput, string LeafName, string AgainstName, string Api, Program? Primal = null)
 {
     public ShapeException Fail(Aval got, Aval want) => new(
         $"{Api} called with {LeafName}: {got}", [got, want],
@@ -27,60 +28,70 @@ internal sealed record ShapeAgreement(int Leaf, int Against, bool AgainstOutput,
     }
 }
 
-/// <summary>Enforces a program's <see cref="ShapeAgreement"/>s: on every eager call, and once per signature in compilers.</summary>
+/// <summary>
+/// Enforces a program's <see cref="ShapeAgreement"/>s before anything runs: on every eager call (once per shape
+/// signature) and once per signature in the compilers. An agreement with an output compares against the output's
+/// aval inferred from the function's own graph (<see cref="ShapeAgreement.Primal"/>), so a wrong cotangent is
+/// named before it meets the derivative code.
+/// </summary>
 internal static class EntryChecks
 {
-    /// <summary>The checks on inputs alone, given the aval of each graph input (null for scalars).</summary>
-    public static void CheckInputs(Program p, IReadOnlyList<Aval?> inputs)
+    /// <summary>Checks every agreement of <paramref name="p"/> given the aval of each graph input (null for non-tensors).</summary>
+    public static void Check(Program p, IReadOnlyList<Aval?> inputs)
     {
+        Dictionary<Node, Aval?>? primal = null;
         foreach (var c in p.Agreements)
-            if (!c.AgainstOutput) c.Check(inputs[c.Leaf], inputs[c.Against]);
-    }
-
-    /// <summary>The checks against outputs, given the avals of the graph inputs and outputs.</summary>
-    public static void CheckOutputs(Program p, IReadOnlyList<Aval?> inputs, IReadOnlyList<Aval?> outputs)
-    {
-        foreach (var c in p.Agreements)
-            if (c.AgainstOutput) c.Check(inputs[c.Leaf], outputs[c.Against]);
-    }
-
-    static Aval? AvalOf(object? v) => v is Tensor t ? t.Aval : null;
-
-    static List<Aval?> InputAvals(Program p, object?[] args)
-    {
-        var leaves = new List<object?>();
-        for (int i = 0; i < p.ParamDefs.Length; i++) p.ParamDefs[i].Flatten(args[i], leaves);
-        return leaves.Select(AvalOf).ToList();
+        {
+            if (!c.AgainstOutput) { c.Check(inputs[c.Leaf], inputs[c.Against]); continue; }
+            var g = c.Primal!.Graph;
+            primal ??= ShapeInference.Run(g, g.Inputs.Select((x, i) => x.Kind switch
+            {
+                Kind.Double => Aval.ScalarDouble,
+                Kind.Float => Aval.ScalarFloat,
+                _ => inputs[i],
+            }).ToList());
+            c.Check(inputs[c.Leaf], primal.GetValueOrDefault(g.Outputs[c.Against]));
+        }
     }
 
     sealed class Runner(Program p)
     {
-        public void Before(object?[] args) => CheckInputs(p, InputAvals(p, args));
+        readonly System.Collections.Concurrent.ConcurrentDictionary<Signature, bool> seen = new();
+        readonly string[] paths = p.ParamDefs.SelectMany((d, i) => d.LeafInfo(p.Parameters[i].Name ?? $"arg{i}").Select(l => l.Path)).ToArray();
 
-        public object? After(object?[] args, object? result)
+        public void Before(object?[] args)
         {
-            var outs = new List<object?>();
-            p.OutDef.Flatten(result, outs);
-            CheckOutputs(p, InputAvals(p, args), outs.Select(AvalOf).ToList());
-            return result;
+            var leaves = new List<object?>();
+            for (int i = 0; i < p.ParamDefs.Length; i++)
+            {
+                if (args[i] is null && !p.ParamDefs[i].IsLeaf)
+                    throw new ArgumentNullException(p.Parameters[i].Name, $"argument {p.Parameters[i].Name} is a null {Printer.TypeName(p.ParamDefs[i].Type)}; pass a value.");
+                p.ParamDefs[i].Flatten(args[i], leaves);
+            }
+            var avals = new Aval?[leaves.Count];
+            for (int i = 0; i < avals.Length; i++)
+            {
+                if (p.Graph.Inputs[i].Kind == Kind.Tensor && leaves[i] is null)
+                    throw new ArgumentNullException(paths[i], $"argument {paths[i]} is null; a Tensor is required.");
+                avals[i] = (leaves[i] as Tensor)?.Aval;
+            }
+            if (seen.ContainsKey(new Signature(avals))) return;
+            Check(p, avals);
+            seen.TryAdd(new Signature(avals), true);
         }
     }
 
     /// <summary>
-    /// Wraps a written lambda so that every call checks the agreements of <paramref name="p"/> (inputs before the
-    /// body runs, outputs after); <paramref name="p"/> must have the lambda's parameters.
+    /// Wraps a written lambda so that every call checks the agreements of <paramref name="p"/> (and that no Tensor
+    /// argument is null) before the body runs; <paramref name="p"/> must have the lambda's parameters.
     /// </summary>
     public static LambdaExpression Wrap(LambdaExpression lambda, Program p)
     {
         if (p.Agreements.Length == 0) return lambda;
         var r = new Runner(p);
         var args = Expression.NewArrayInit(typeof(object), lambda.Parameters.Select(x => Expression.Convert(x, typeof(object))));
-        var argsVar = Expression.Variable(typeof(object[]), "args");
-        var before = Expression.Call(Expression.Constant(r), typeof(Runner).GetMethod(nameof(Runner.Before))!, argsVar);
-        Expression body = Expression.Convert(lambda.Body, typeof(object));
-        if (p.Agreements.Any(c => c.AgainstOutput))
-            body = Expression.Call(Expression.Constant(r), typeof(Runner).GetMethod(nameof(Runner.After))!, argsVar, body);
-        var block = Expression.Block(lambda.ReturnType, [argsVar], Expression.Assign(argsVar, args), before, Expression.Convert(body, lambda.ReturnType));
+        var before = Expression.Call(Expression.Constant(r), typeof(Runner).GetMethod(nameof(Runner.Before))!, args);
+        var block = Expression.Block(lambda.ReturnType, before, lambda.Body);
         return Expression.Lambda(lambda.Type, block, lambda.Parameters);
     }
 }

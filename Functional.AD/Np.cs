@@ -499,7 +499,10 @@ public static partial class Np
     /// <returns>The encoding.</returns>
     public static Tensor OneHot(Tensor indices, int n, DType dtype = DType.Float32)
     {
+        ArgumentNullException.ThrowIfNull(indices);
         if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), n, "the number of classes must be non-negative");
+        if (dtype is not (DType.Float32 or DType.Float64))
+            throw new ArgumentOutOfRangeException(nameof(dtype), dtype, $"Np.OneHot: dtype must be DType.Float32 or DType.Float64, not {(int)dtype}");
         var v = indices.ToDoubleArray();
         var od = Eager.Insert(indices.Dims, indices.Rank, n);
         if (dtype == DType.Float64)

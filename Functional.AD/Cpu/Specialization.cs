@@ -110,7 +110,12 @@ internal class JitFunction<TDel> : IJitFunction where TDel : Delegate
             var input = prog.Graph.Inputs[i];
             items[i] = input.Kind switch
             {
-                Kind.Tensor => (leaves[i] as Tensor ?? throw new ArgumentNullException(names[i], $"Ad.Jit: argument {names[i]} is null; a Tensor is required.")).Aval,
+                Kind.Tensor => leaves[i] switch
+                {
+                    Tensor t => t.Aval,
+                    null => throw new ArgumentNullException(names[i], $"Ad.Jit: argument {names[i]} is null; a Tensor is required."),
+                    var o => throw new ArgumentException($"Ad.Jit: argument {names[i]} is a {Printer.TypeName(o.GetType())}, but a Tensor is required (for an array, new Tensor(values) or Tensor.FromArray(values)).", names[i]),
+                },
                 Kind.Double or Kind.Float => null,
                 _ => leaves[i],
             };
@@ -140,9 +145,8 @@ internal class JitFunction<TDel> : IJitFunction where TDel : Delegate
                 Kind.Float => Aval.ScalarFloat,
                 _ => items[i] as Aval,
             };
-        EntryChecks.CheckInputs(prog, inputAvals);
+        EntryChecks.Check(prog, inputAvals);
         var av = ShapeInference.Run(g, inputAvals);
-        EntryChecks.CheckOutputs(prog, inputAvals, g.Outputs.Select(o => av.GetValueOrDefault(o)).ToList());
 
         // leaves into locals; the guard checks them against the signature
         var leafExprs = new List<Expression>();

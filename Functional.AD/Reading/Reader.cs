@@ -65,9 +65,9 @@ internal sealed partial class Reader
             defs[i] = TreeDef.Of(prm.Type);
             env[prm] = MakeInputs(b, defs[i], prm.Name ?? $"arg{i}");
         }
+        var outDef = TreeDef.Of(f.ReturnType);   // the result type is checked before the body is read
         var reader = new Reader();
         var result = reader.Read(f.Body, env, b);
-        var outDef = TreeDef.Of(f.ReturnType);
         var outs = new List<Node>();
         reader.Flatten(result, outDef, b, outs, f.Body);
         return new Program { Graph = b.Finish(outs), Parameters = f.Parameters.ToArray(), ParamDefs = defs, OutDef = outDef, ReturnType = f.ReturnType };

@@ -230,7 +230,7 @@ public sealed class Tensor
     /// <exception cref="InvalidOperationException">The tensor is not rank 0; the message names its shape.</exception>
     public static explicit operator double(Tensor t)
     {
-        if (t.Rank != 0) throw new InvalidOperationException($"only a rank-0 tensor converts to double; this one is {t.Aval}");
+        if (t.Rank != 0) throw ShapeException.Of("(double)t", "only a rank-0 tensor converts to double; reduce it first (Np.Sum) or reshape it to [] (Np.Reshape(x, []))", ("t", t.Aval));
         return t.DType == DType.Float64 ? t.Span<double>()[0] : t.ExactScalar ?? t.Span<float>()[0];
     }
 

@@ -25,7 +25,7 @@ public static class BadInputs
 
     static void Force(object? o)
     {
-        if (o is System.Collections.IEnumerable e and not string and not Tensor) foreach (var _ in e) { }
+        if (o is System.Collections.IEnumerable e and not string) foreach (var _ in e) { }
     }
 
     /// <summary>
