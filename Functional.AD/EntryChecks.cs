@@ -75,9 +75,10 @@ internal static class EntryChecks
                     throw new ArgumentNullException(paths[i], $"argument {paths[i]} is null; a Tensor is required.");
                 avals[i] = (leaves[i] as Tensor)?.Aval;
             }
-            if (seen.ContainsKey(new Signature(avals))) return;
+            var sig = new Signature([.. avals.Cast<object?>()]);
+            if (seen.ContainsKey(sig)) return;
             Check(p, avals);
-            seen.TryAdd(new Signature(avals), true);
+            seen.TryAdd(sig, true);
         }
     }
 

@@ -37,7 +37,8 @@ internal sealed class TreeDef
 
     public static Type MemberType(MemberInfo m) => m is PropertyInfo p ? p.PropertyType : ((FieldInfo)m).FieldType;
 
-    static bool IsStaticType(Type t) => t == typeof(int) || t == typeof(long) || t == typeof(bool) || t == typeof(string) || t.IsEnum;
+    static bool IsStaticType(Type t) => t == typeof(int) || t == typeof(long) || t == typeof(bool) || t == typeof(string) || t.IsEnum
+        || Nullable.GetUnderlyingType(t) is { } u && IsStaticType(u);
 
     public static bool IsValueTuple(Type t) => t.IsGenericType && t.FullName!.StartsWith("System.ValueTuple`", StringComparison.Ordinal);
 
@@ -62,7 +63,9 @@ internal sealed class TreeDef
             throw NotATree(t, $"an array ({Printer.TypeName(t)}) is not a pytree: its length is not part of its type, so a gradient could not be given the same structure");
         if (typeof(System.Collections.IEnumerable).IsAssignableFrom(t))
             throw NotATree(t, $"{Printer.TypeName(t)} is a collection (it implements IEnumerable), and collections (List<T>, Dictionary<K, V>, sets) are not pytrees: their length is not part of their type");
-        if (t.IsPrimitive || t.IsInterface || t.IsAbstract || typeof(Delegate).IsAssignableFrom(t) || typeof(Expression).IsAssignableFrom(t) || Nullable.GetUnderlyingType(t) is not null || t.IsPointer || t.IsByRef)
+        if (Nullable.GetUnderlyingType(t) is { } under)
+            throw NotATree(t, $"a nullable {Printer.TypeName(under)} has no value to differentiate when it is null; pass a {Printer.TypeName(under)}");
+        if (t.IsPrimitive || t.IsInterface || t.IsAbstract || typeof(Delegate).IsAssignableFrom(t) || typeof(Expression).IsAssignableFrom(t) || t.IsPointer || t.IsByRef)
             throw NotATree(t);
         var props = t.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanRead && p.GetIndexParameters().Length == 0).ToArray();
         ConstructorInfo? best = null; MemberInfo[]? bestMembers = null;
