@@ -98,7 +98,12 @@ internal sealed class TorchFunction
             for (int i = 0; i < n; i++)
             {
                 if (kinds[i] != Kind.Tensor) { inputs[i] = leaves[i]; continue; }
-                var t = leaves[i] as Tensor ?? throw new ArgumentNullException(paths[i], $"argument {paths[i]} is null; a Tensor was expected.");
+                var t = leaves[i] switch
+                {
+                    Tensor x => x,
+                    null => throw new ArgumentNullException(paths[i], $"argument {paths[i]} is null; a Tensor was expected."),
+                    var o => throw new ArgumentException($"argument {paths[i]} is a {Printer.TypeName(o.GetType())}, but a Tensor was expected (for an array, new Tensor(values) or Tensor.FromArray(values)).", paths[i]),
+                };
                 avals[i] = t.Aval;
                 if (t.Storage is TorchStorage ts)
                 {

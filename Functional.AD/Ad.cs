@@ -84,8 +84,9 @@ public static partial class Ad
         if (d.Kind != ins[0].Kind) d = b.Apply(d.Kind == Kind.Float ? Prims.CastDouble : Prims.CastFloat, [d]);
         var graph = b.Finish([d]);
         var outDef = TreeDef.Of(resultType);
-        var lambda = Writer.Write(graph, prog.Parameters, prog.ParamDefs, outDef, delegateType);
-        Reader.Remember(lambda, new Program { Graph = graph, Parameters = prog.Parameters, ParamDefs = prog.ParamDefs, OutDef = outDef, ReturnType = resultType });
+        var program = new Program { Graph = graph, Parameters = prog.Parameters, ParamDefs = prog.ParamDefs, OutDef = outDef, ReturnType = resultType };
+        var lambda = EntryChecks.Wrap(Writer.Write(graph, prog.Parameters, prog.ParamDefs, outDef, delegateType), program);
+        Reader.Remember(lambda, program);
         return lambda;
     }
 

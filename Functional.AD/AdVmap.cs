@@ -114,8 +114,9 @@ public static partial class Ad
             finals[j] = b.Apply(Prims.MoveAxisFromFront, [y], new Params(ax.Value), null, 0);
         }
         var graph = b.Finish(finals);
-        var lambda = Writer.Write(graph, prog.Parameters, prog.ParamDefs, prog.OutDef, delegateType);
-        Reader.Remember(lambda, new Program { Graph = graph, Parameters = prog.Parameters, ParamDefs = prog.ParamDefs, OutDef = prog.OutDef, ReturnType = prog.ReturnType });
+        var program = new Program { Graph = graph, Parameters = prog.Parameters, ParamDefs = prog.ParamDefs, OutDef = prog.OutDef, ReturnType = prog.ReturnType };
+        var lambda = EntryChecks.Wrap(Writer.Write(graph, prog.Parameters, prog.ParamDefs, prog.OutDef, delegateType), program);
+        Reader.Remember(lambda, program);
         return lambda;
     }
 }

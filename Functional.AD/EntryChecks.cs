@@ -82,17 +82,38 @@ internal static class EntryChecks
         }
     }
 
+    static void NullChecks(TreeDef d, Expression at, string path, List<Expression> into)
+    {
+        if (d.IsStatic || d.Leaf is Kind.Double or Kind.Float) return;
+        if (!at.Type.IsValueType)
+        {
+            var msg = d.IsLeaf ? $"argument {path} is null; a Tensor is required." : $"argument {path} is a null {Printer.TypeName(d.Type)}; pass a value.";
+            into.Add(Expression.IfThen(Expression.ReferenceEqual(at, Expression.Constant(null, at.Type)),
+                Expression.Throw(Expression.New(typeof(ArgumentNullException).GetConstructor([typeof(string), typeof(string)])!, Expression.Constant(path), Expression.Constant(msg)))));
+        }
+        if (d.IsLeaf) return;
+        for (int i = 0; i < d.Members.Length; i++)
+            NullChecks(d.Children[i], Expression.MakeMemberAccess(at, d.Members[i]), path + "." + d.Members[i].Name, into);
+    }
+
     /// <summary>
     /// Wraps a written lambda so that every call checks the agreements of <paramref name="p"/> (and that no Tensor
     /// argument is null) before the body runs; <paramref name="p"/> must have the lambda's parameters.
     /// </summary>
     public static LambdaExpression Wrap(LambdaExpression lambda, Program p)
     {
-        if (p.Agreements.Length == 0) return lambda;
-        var r = new Runner(p);
-        var args = Expression.NewArrayInit(typeof(object), lambda.Parameters.Select(x => Expression.Convert(x, typeof(object))));
-        var before = Expression.Call(Expression.Constant(r), typeof(Runner).GetMethod(nameof(Runner.Before))!, args);
-        var block = Expression.Block(lambda.ReturnType, before, lambda.Body);
+        var checks = new List<Expression>();
+        // a null record or Tensor argument would fail deep inside the body: name it instead (one reference test each)
+        for (int i = 0; i < lambda.Parameters.Count; i++)
+            NullChecks(p.ParamDefs[i], lambda.Parameters[i], lambda.Parameters[i].Name ?? $"arg{i}", checks);
+        if (p.Agreements.Length > 0)
+        {
+            var r = new Runner(p);
+            var args = Expression.NewArrayInit(typeof(object), lambda.Parameters.Select(x => Expression.Convert(x, typeof(object))));
+            checks.Add(Expression.Call(Expression.Constant(r), typeof(Runner).GetMethod(nameof(Runner.Before))!, args));
+        }
+        if (checks.Count == 0) return lambda;
+        var block = Expression.Block(lambda.ReturnType, [.. checks, lambda.Body]);
         return Expression.Lambda(lambda.Type, block, lambda.Parameters);
     }
 }

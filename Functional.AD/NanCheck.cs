@@ -47,6 +47,24 @@ internal sealed class NanChecker(Program prog)
 {
     Func<object?[], object?[]>? tracer;
 
+    /// <summary>Rejects a null pytree argument or Tensor leaf before the call runs, naming it.</summary>
+    public object?[] Require(object?[] args)
+    {
+        for (int i = 0; i < prog.ParamDefs.Length; i++)
+        {
+            var name = prog.Parameters[i].Name ?? $"arg{i}";
+            if (args[i] is null && !prog.ParamDefs[i].IsLeaf)
+                throw new ArgumentNullException(name, $"argument {name} is a null {Printer.TypeName(prog.ParamDefs[i].Type)}; pass a value.");
+            var leaves = new List<object?>();
+            prog.ParamDefs[i].Flatten(args[i], leaves);
+            var info = prog.ParamDefs[i].LeafInfo(name).ToArray();
+            for (int k = 0; k < leaves.Count; k++)
+                if (leaves[k] is null && info[k].Kind == Kind.Tensor)
+                    throw new ArgumentNullException(info[k].Path, $"argument {info[k].Path} is null; a Tensor is required.");
+        }
+        return args;
+    }
+
     /// <summary>Checks <paramref name="result"/> of a call with <paramref name="args"/>; returns it when finite.</summary>
     public object? CheckCall(object?[] args, object? result, string backend)
     {
@@ -207,21 +225,21 @@ public static partial class Ad
     public static Func<T1, TResult> Checked<T1, TResult>(Expression<Func<T1, TResult>> f)
     {
         var (run, c) = CheckedCore<Func<T1, TResult>>(f);
-        return a => (TResult)c.CheckCall([a], run(a), "Ad.Checked")!;
+        return a => (TResult)c.CheckCall(c.Require([a]), run(a), "Ad.Checked")!;
     }
 
     /// <summary><see cref="Checked{T1, TResult}"/> for two arguments.</summary>
     public static Func<T1, T2, TResult> Checked<T1, T2, TResult>(Expression<Func<T1, T2, TResult>> f)
     {
         var (run, c) = CheckedCore<Func<T1, T2, TResult>>(f);
-        return (a, b) => (TResult)c.CheckCall([a, b], run(a, b), "Ad.Checked")!;
+        return (a, b) => (TResult)c.CheckCall(c.Require([a, b]), run(a, b), "Ad.Checked")!;
     }
 
     /// <summary><see cref="Checked{T1, TResult}"/> for three arguments.</summary>
     public static Func<T1, T2, T3, TResult> Checked<T1, T2, T3, TResult>(Expression<Func<T1, T2, T3, TResult>> f)
     {
         var (run, c) = CheckedCore<Func<T1, T2, T3, TResult>>(f);
-        return (a, b, d) => (TResult)c.CheckCall([a, b, d], run(a, b, d), "Ad.Checked")!;
+        return (a, b, d) => (TResult)c.CheckCall(c.Require([a, b, d]), run(a, b, d), "Ad.Checked")!;
     }
 
     static (TDel Run, NanChecker Checker) CheckedCore<TDel>(Expression<TDel> f) where TDel : Delegate

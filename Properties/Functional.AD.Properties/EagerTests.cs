@@ -173,7 +173,7 @@ public class EagerTests
     public void Explicit_double_requires_rank_0()
     {
         Assert.Equal(0.1, (double)new Tensor(0.1)); // the weak scalar keeps its exact double
-        var ex = Assert.Throws<InvalidOperationException>(() => (double)new Tensor(new double[] { 1 }));
+        var ex = Assert.Throws<ShapeException>(() => (double)new Tensor(new double[] { 1 }));
         Assert.Contains("float64[1]", ex.Message);
     }
 
