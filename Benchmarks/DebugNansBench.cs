@@ -10,7 +10,7 @@ namespace Benchmarks;
 /// one static-field test in its shape guard; on, every result is scanned for NaN and infinity. Measured on a call
 /// dominated by per-call overhead (a [3] tensor doubled) and on the XOR loss gradient.
 /// </summary>
-[MemoryDiagnoser]
+[MemoryDiagnoser, MinColumn]
 public class DebugNansBench
 {
     /// <summary>The switch, set before the functions are jitted and warmed.</summary>
