@@ -71,6 +71,7 @@ internal sealed class TorchFunction
     readonly Dictionary<string, TorchCompiler.Compiled> cache = new();
     readonly object gate = new();
     volatile Entry? last;
+    NanChecker? nans;
     /// <summary>Signatures compiled so far on this thread (tests check that a steady loop compiles once).</summary>
     [ThreadStatic] internal static long Compiles;
 
@@ -97,7 +98,12 @@ internal sealed class TorchFunction
             for (int i = 0; i < n; i++)
             {
                 if (kinds[i] != Kind.Tensor) { inputs[i] = leaves[i]; continue; }
-                var t = leaves[i] as Tensor ?? throw new ArgumentNullException(paths[i], $"argument {paths[i]} is null; a Tensor was expected.");
+                var t = leaves[i] switch
+                {
+                    Tensor x => x,
+                    null => throw new ArgumentNullException(paths[i], $"argument {paths[i]} is null; a Tensor was expected."),
+                    var o => throw new ArgumentException($"argument {paths[i]} is a {Printer.TypeName(o.GetType())}, but a Tensor was expected (for an array, new Tensor(values) or Tensor.FromArray(values)).", paths[i]),
+                };
                 avals[i] = t.Aval;
                 if (t.Storage is TorchStorage ts)
                 {
@@ -130,6 +136,7 @@ internal sealed class TorchFunction
                     outs[j] = new Tensor(new TorchStorage(r, backend), aval.Dims, aval.Weak);
                 }
         }
+        if (NanDebug.On) (nans ??= new NanChecker(program)).CheckLeaves(leaves, outs, $"TorchJit ({backend})");
         for (int i = 0; i < n; i++)
             if (donatedLeaf[i] && leaves[i] is Tensor { Storage: TorchStorage ts }) ts.Dispose();
         return outs;
@@ -152,6 +159,7 @@ internal sealed class TorchFunction
         if (e is not null && Matches(e, avals, leaves)) return e.Code;
         var statics = Enumerable.Range(0, leaves.Length).Select(i => kinds[i] == Kind.Static ? leaves[i] : null).ToArray();
         var key = string.Join("|", avals.Select((a, i) => a?.ToString() ?? (kinds[i] == Kind.Static ? "s:" + leaves[i] : kinds[i].ToString())));
+        EntryChecks.Check(program, avals);   // tangents and cotangents of Jvp / Vjp / Hvp have their primal's shape
         lock (gate)
         {
             if (!cache.TryGetValue(key, out var code))

@@ -57,6 +57,7 @@ public static partial class Ad
     /// </summary>
     public static string Show(LambdaExpression f)
     {
+        ArgumentNullException.ThrowIfNull(f);
         var p = Reader.Read(f);
         var names = new List<string>();
         for (int i = 0; i < p.Parameters.Length; i++)
@@ -83,8 +84,9 @@ public static partial class Ad
         if (d.Kind != ins[0].Kind) d = b.Apply(d.Kind == Kind.Float ? Prims.CastDouble : Prims.CastFloat, [d]);
         var graph = b.Finish([d]);
         var outDef = TreeDef.Of(resultType);
-        var lambda = Writer.Write(graph, prog.Parameters, prog.ParamDefs, outDef, delegateType);
-        Reader.Remember(lambda, new Program { Graph = graph, Parameters = prog.Parameters, ParamDefs = prog.ParamDefs, OutDef = outDef, ReturnType = resultType });
+        var program = new Program { Graph = graph, Parameters = prog.Parameters, ParamDefs = prog.ParamDefs, OutDef = outDef, ReturnType = resultType };
+        var lambda = EntryChecks.Wrap(Writer.Write(graph, prog.Parameters, prog.ParamDefs, outDef, delegateType), program);
+        Reader.Remember(lambda, program);
         return lambda;
     }
 
@@ -93,6 +95,8 @@ public static partial class Ad
         var prog = Reader.Read(f);
         if (prog.OutDef.Leaf is not (Kind.Tensor or Kind.Double or Kind.Float))
             throw new GradException($"Ad.Grad needs a function with a scalar output (double, float or a rank-0 Tensor), but `{Printer.Expr(f)}` returns {Printer.TypeName(f.ReturnType)}.");
+        if (f.Parameters.Count == 0) throw new GradException($"Ad.Grad of `{Printer.Expr(f)}`: the function takes no argument, so there is nothing to differentiate with respect to.");
+        RequireDifferentiable(f, prog, [0], withValue ? "Ad.ValueAndGrad" : "Ad.Grad");
         if (!withValue && prog.ParamDefs[0].Leaf is Kind.Double or Kind.Float && prog.OutDef.Leaf is Kind.Double or Kind.Float)
             return ScalarDerivative(f, prog, delegateType, resultType);
         return Reverse(f, prog, [0], delegateType, resultType, withValue, aux: false);
@@ -158,12 +162,32 @@ public static partial class Ad
     }
 
     /// <summary>Closes the graph, writes it as a lambda over <paramref name="parameters"/> and remembers its program.</summary>
-    internal static LambdaExpression Finish(Builder b, IReadOnlyList<Node> outputs, ParameterExpression[] parameters, TreeDef[] defs, Type resultType, Type delegateType)
+    internal static LambdaExpression Finish(Builder b, IReadOnlyList<Node> outputs, ParameterExpression[] parameters, TreeDef[] defs, Type resultType, Type delegateType,
+        ShapeAgreement[]? agreements = null)
     {
         var graph = b.Finish(outputs);
         var outDef = TreeDef.Of(resultType);
-        var lambda = Writer.Write(graph, parameters, defs, outDef, delegateType);
-        Reader.Remember(lambda, new Program { Graph = graph, Parameters = parameters, ParamDefs = defs, OutDef = outDef, ReturnType = resultType });
+        var prog = new Program { Graph = graph, Parameters = parameters, ParamDefs = defs, OutDef = outDef, ReturnType = resultType, Agreements = agreements ?? [] };
+        var lambda = EntryChecks.Wrap(Writer.Write(graph, parameters, defs, outDef, delegateType), prog);
+        Reader.Remember(lambda, prog);
         return lambda;
+    }
+
+    /// <summary>
+    /// Rejects a gradient taken with respect to arguments that hold no Tensor, double or float leaf: their
+    /// gradient would be the argument itself, returned unchanged, which reads as a result but is not one.
+    /// </summary>
+    internal static void RequireDifferentiable(LambdaExpression f, Program prog, int[] wrt, string api)
+    {
+        foreach (var a in wrt)
+        {
+            var leaves = prog.ParamDefs[a].LeafInfo(prog.Parameters[a].Name ?? $"arg{a}").ToArray();
+            if (leaves.Any(l => l.Kind.IsFloating())) continue;
+            var what = prog.ParamDefs[a].IsLeaf ? $"a {Printer.TypeName(prog.ParamDefs[a].Type)}"
+                : $"a {Printer.TypeName(prog.ParamDefs[a].Type)} whose leaves ({string.Join(", ", leaves.Select(l => $"{l.Path}: {Printer.TypeName(l.Type)}"))}) are all static";
+            throw new GradException(
+                $"{api} of `{Printer.Expr(f)}`: the argument `{prog.Parameters[a].Name}` is {what}, which has nothing to differentiate " +
+                "(int, long, bool, string and enum values are static). Differentiate with respect to a Tensor, double or float, or a pytree holding one.");
+        }
     }
 }

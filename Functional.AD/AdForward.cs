@@ -55,7 +55,24 @@ public static partial class Ad
         var g = prog.Graph;
         var (b, _, _, outs, tangents) = Forward(g, "d");
         var tangentParams = prog.Parameters.Select(p => Expression.Parameter(p.Type, "d" + p.Name)).ToArray();
-        return Finish(b, [.. outs, .. tangents], [.. prog.Parameters, .. tangentParams], [.. prog.ParamDefs, .. prog.ParamDefs], resultType, delegateType);
+        var agreements = TangentAgreements(prog, tangentParams, g.Inputs.Length, $"Ad.Jvp(`{Printer.Expr(f)}`)", "tangent", "primal");
+        return Finish(b, [.. outs, .. tangents], [.. prog.Parameters, .. tangentParams], [.. prog.ParamDefs, .. prog.ParamDefs], resultType, delegateType, agreements);
+    }
+
+    /// <summary>Each Tensor leaf of the tangent parameters (from graph input <paramref name="offset"/> on) must have its primal's shape.</summary>
+    static ShapeAgreement[] TangentAgreements(Program prog, ParameterExpression[] tangentParams, int offset, string api, string what, string primal)
+    {
+        var list = new List<ShapeAgreement>();
+        int k = 0;
+        for (int i = 0; i < tangentParams.Length && i < prog.Parameters.Length; i++)
+        {
+            var primals = prog.ParamDefs[i].LeafInfo(prog.Parameters[i].Name ?? $"arg{i}").ToArray();
+            var tans = prog.ParamDefs[i].LeafInfo(tangentParams[i].Name ?? $"d{i}").ToArray();
+            for (int j = 0; j < primals.Length; j++, k++)
+                if (primals[j].Kind == Kind.Tensor)
+                    list.Add(new ShapeAgreement(offset + k, k, false, $"the {what} {tans[j].Path}", $"the {primal} {primals[j].Path}", api));
+        }
+        return list.ToArray();
     }
 
     /// <summary>
@@ -103,7 +120,14 @@ public static partial class Ad
         int c = 0;
         for (int i = 0; i < n0; i++) result.Add(wrtLeaf[i] ? cts[c++] : ins[i]);
         var ctParam = Expression.Parameter(f.ReturnType, "ct");
-        return Finish(b, result, [.. prog.Parameters, ctParam], [.. prog.ParamDefs, prog.OutDef], resultType, delegateType);
+        if (!wrtLeaf.Any(w => w)) RequireDifferentiable(f, prog, [0], "Ad.Vjp");
+        var agreements = new List<ShapeAgreement>();
+        var outInfo = prog.OutDef.LeafInfo("ct").ToArray();
+        var valueInfo = prog.OutDef.LeafInfo("f(x)").ToArray();
+        for (int k = 0; k < outInfo.Length; k++)
+            if (outInfo[k].Kind == Kind.Tensor)
+                agreements.Add(new ShapeAgreement(g.Inputs.Length + k, k, true, $"the cotangent {outInfo[k].Path}", $"the output {valueInfo[k].Path}", $"Ad.Vjp(`{Printer.Expr(f)}`)", prog));
+        return Finish(b, result, [.. prog.Parameters, ctParam], [.. prog.ParamDefs, prog.OutDef], resultType, delegateType, agreements.ToArray());
     }
 
     // ------------------------------------------------------------------ linearize
@@ -173,6 +197,8 @@ public static partial class Ad
     /// <exception cref="ArgumentOutOfRangeException">An index is not an argument of <paramref name="f"/>.</exception>
     public static LambdaExpression Grad(LambdaExpression f, params int[] argnums)
     {
+        ArgumentNullException.ThrowIfNull(f);
+        ArgumentNullException.ThrowIfNull(argnums);
         if (argnums.Length == 0) throw new ArgumentException("Ad.Grad needs at least one argument index.", nameof(argnums));
         foreach (var a in argnums)
             if (a < 0 || a >= f.Parameters.Count)
@@ -198,6 +224,7 @@ public static partial class Ad
         var prog = Reader.Read(f);
         if (prog.OutDef.Leaf is not (Kind.Tensor or Kind.Double or Kind.Float))
             throw new GradException($"Ad.Grad needs a function with a scalar output (double, float or a rank-0 Tensor), but `{Printer.Expr(f)}` returns {Printer.TypeName(f.ReturnType)}.");
+        RequireDifferentiable(f, prog, wrt, "Ad.Grad");
         return Reverse(f, prog, wrt, delegateType, resultType, withValue: false, aux: false);
     }
 
@@ -221,6 +248,7 @@ public static partial class Ad
         var prog = Reader.Read(f);
         if (prog.OutDef.Children.Length != 2 || prog.OutDef.Children[0].Leaf is not (Kind.Tensor or Kind.Double or Kind.Float))
             throw new GradException($"Ad.GradWithAux needs a function returning (scalar loss, aux), but `{Printer.Expr(f)}` returns {Printer.TypeName(f.ReturnType)}.");
+        RequireDifferentiable(f, prog, [0], "Ad.GradWithAux");
         return Reverse(f, prog, [0], delegateType, resultType, withValue, aux: true);
     }
 }
@@ -241,6 +269,7 @@ public static partial class Ad
         var g = grad.Graph;
         var (b, _, _, _, hv) = Forward(g, "v");
         var v = Expression.Parameter(typeof(T1), "v");
-        return (Expression<Func<T1, T1, T1>>)Finish(b, hv, [.. grad.Parameters, v], [.. grad.ParamDefs, grad.ParamDefs[0]], typeof(T1), typeof(Func<T1, T1, T1>));
+        var agreements = TangentAgreements(grad, [v], g.Inputs.Length, $"Ad.Hvp(`{Printer.Expr(f)}`)", "direction", "point");
+        return (Expression<Func<T1, T1, T1>>)Finish(b, hv, [.. grad.Parameters, v], [.. grad.ParamDefs, grad.ParamDefs[0]], typeof(T1), typeof(Func<T1, T1, T1>), agreements);
     }
 }

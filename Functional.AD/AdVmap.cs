@@ -61,7 +61,9 @@ public static partial class Ad
             {
                 leafName[pos] = path;
                 int? axis = leafAxes is not null && leafAxes.TryGetValue(path, out var la) ? la : inAxes[i];
-                if (axis is int ax && kind != Kind.Static)
+                if (axis is int sax && kind == Kind.Static)
+                    throw new VmapException($"Ad.Vmap: inAxes maps axis {sax} of `{path}`, but it is a {Printer.TypeName(type)}, a static value (one for the whole batch, not per example), and a {Printer.TypeName(type)} cannot carry a batch axis; give null for it in inAxes (or in leafAxes), or pass a Tensor.");
+                if (axis is int ax)
                 {
                     if (kind != Kind.Tensor)
                         throw new VmapException($"Ad.Vmap: inAxes maps axis {ax} of argument `{path}`, but it is a {Printer.TypeName(type)}, and a {Printer.TypeName(type)} cannot carry a batch axis; pass a Tensor (or give null in inAxes).");
@@ -112,8 +114,9 @@ public static partial class Ad
             finals[j] = b.Apply(Prims.MoveAxisFromFront, [y], new Params(ax.Value), null, 0);
         }
         var graph = b.Finish(finals);
-        var lambda = Writer.Write(graph, prog.Parameters, prog.ParamDefs, prog.OutDef, delegateType);
-        Reader.Remember(lambda, new Program { Graph = graph, Parameters = prog.Parameters, ParamDefs = prog.ParamDefs, OutDef = prog.OutDef, ReturnType = prog.ReturnType });
+        var program = new Program { Graph = graph, Parameters = prog.Parameters, ParamDefs = prog.ParamDefs, OutDef = prog.OutDef, ReturnType = prog.ReturnType };
+        var lambda = EntryChecks.Wrap(Writer.Write(graph, prog.Parameters, prog.ParamDefs, prog.OutDef, delegateType), program);
+        Reader.Remember(lambda, program);
         return lambda;
     }
 }

@@ -42,6 +42,7 @@ public static class GradCheck
     /// <summary>Compares every component of the gradient with a central difference.</summary>
     public static GradCheckResult Check<T1, TR>(Expression<Func<T1, TR>> f, T1 x, double h = 1e-5, double tolerance = 1e-6)
     {
+        Validate(f, x, h, tolerance);
         var (fx, grad, flat, unravel) = Prepare(f, x);
         var g = Tree.Ravel(grad).Flat.AsType(DType.Float64).ToDoubleArray();
         var v = flat.ToDoubleArray();
@@ -57,6 +58,8 @@ public static class GradCheck
     /// <summary>Compares <c>&lt;∇f(x), u&gt;</c> with a central difference along <paramref name="directions"/> random unit directions.</summary>
     public static GradCheckResult CheckDirections<T1, TR>(Expression<Func<T1, TR>> f, T1 x, int directions = 3, int seed = 0, double h = 1e-5, double tolerance = 1e-6)
     {
+        Validate(f, x, h, tolerance);
+        if (directions < 1) throw new ArgumentOutOfRangeException(nameof(directions), directions, $"GradCheck.CheckDirections: directions must be 1 or more, not {directions}.");
         var (fx, grad, flat, unravel) = Prepare(f, x);
         var g = Tree.Ravel(grad).Flat.AsType(DType.Float64).ToDoubleArray();
         var v = flat.ToDoubleArray();
@@ -73,6 +76,16 @@ public static class GradCheck
             worst = Worse(worst, sym, Central(fx, unravel, v, u, h), $"direction {d} (seed {seed})", directions, tolerance);
         }
         return worst;
+    }
+
+    static void Validate(LambdaExpression f, object? x, double h, double tolerance)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        if (x is null) throw new ArgumentNullException(nameof(x), "GradCheck: the point x is null; pass the argument to check the gradient at.");
+        if (!(h > 0) || double.IsInfinity(h))
+            throw new ArgumentOutOfRangeException(nameof(h), h, $"GradCheck: the finite-difference step h must be a positive, finite number (1e-5 is the default; 1e-7 .. 1e-3 are sensible in float64), not {h}.");
+        if (!(tolerance >= 0))
+            throw new ArgumentOutOfRangeException(nameof(tolerance), tolerance, $"GradCheck: the tolerance must be 0 or more, not {tolerance}.");
     }
 
     static (Func<T1, double>, T1, Tensor, Func<Tensor, T1>) Prepare<T1, TR>(Expression<Func<T1, TR>> f, T1 x)

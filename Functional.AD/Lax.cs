@@ -409,6 +409,8 @@ public static class Lax
     public static Tensor Cast(Tensor x, DType dtype)
     {
         ArgumentNullException.ThrowIfNull(x);
+        if (dtype is not (DType.Float32 or DType.Float64))
+            throw new ArgumentOutOfRangeException(nameof(dtype), dtype, $"Cast(x: {x.Aval}): dtype must be DType.Float32 or DType.Float64, not {(int)dtype}");
         if (x.DType == dtype && !x.IsWeak) return x;
         // a weak scalar keeps its exact double value until it is given a dtype
         if (x.ExactScalar is double exact && dtype == DType.Float64) return Tensor.Scalar(exact, DType.Float64);

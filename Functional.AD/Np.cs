@@ -73,12 +73,12 @@ public static partial class Np
     /// <summary>Zeros with <paramref name="x"/>'s shape and dtype (and weak flag).</summary>
     /// <param name="x">The template.</param>
     /// <returns>The tensor.</returns>
-    public static Tensor ZerosLike(Tensor x) => Eager.Fill(x.Dims, 0, x.DType, x.IsWeak);
+    public static Tensor ZerosLike(Tensor x) => x is null ? throw new ArgumentNullException(nameof(x)) : Eager.Fill(x.Dims, 0, x.DType, x.IsWeak);
 
     /// <summary>Ones with <paramref name="x"/>'s shape and dtype (and weak flag).</summary>
     /// <param name="x">The template.</param>
     /// <returns>The tensor.</returns>
-    public static Tensor OnesLike(Tensor x) => Eager.Fill(x.Dims, 1, x.DType, x.IsWeak);
+    public static Tensor OnesLike(Tensor x) => x is null ? throw new ArgumentNullException(nameof(x)) : Eager.Fill(x.Dims, 1, x.DType, x.IsWeak);
 
     // ---------------------------------------------------------------- elementwise
 
@@ -221,6 +221,9 @@ public static partial class Np
     /// <returns>The selection.</returns>
     public static Tensor Where(Tensor cond, Tensor a, Tensor b)
     {
+        ArgumentNullException.ThrowIfNull(cond);
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
         var (dt, weak) = DTypes.Promote(a.DType, a.IsWeak, b.DType, b.IsWeak);
         var ab = Kernels.BroadcastShapes(a.Dims, b.Dims);
         var od = ab is null ? null : Kernels.BroadcastShapes(cond.Dims, ab);
@@ -248,6 +251,8 @@ public static partial class Np
     /// <exception cref="ShapeException">A rank is not 1 or 2, or the contracted axes differ.</exception>
     public static Tensor Dot(Tensor a, Tensor b)
     {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
         if (a.Rank is not (1 or 2) || b.Rank is not (1 or 2))
         {
             int bad = a.Rank is not (1 or 2) ? a.Rank : b.Rank;
@@ -305,6 +310,8 @@ public static partial class Np
     /// <exception cref="ShapeException">A rank is 0, the contracted axes differ, or the batch axes do not broadcast.</exception>
     public static Tensor MatMul(Tensor a, Tensor b)
     {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
         if (a.Rank == 0 || b.Rank == 0)
             throw ShapeException.Of("Np.MatMul", "MatMul takes operands of rank 1 or more; use * to multiply by a scalar", ("a", a.Aval), ("b", b.Aval));
         int[] ad = a.Rank == 1 ? [1, a.Dims[0]] : a.Dims;
@@ -334,6 +341,7 @@ public static partial class Np
     /// <returns>The transposed tensor.</returns>
     public static Tensor Transpose(Tensor x, int[]? axes = null)
     {
+        ArgumentNullException.ThrowIfNull(x);
         int rank = x.Rank;
         var perm = new int[rank];
         if (axes is null)
@@ -373,6 +381,7 @@ public static partial class Np
     /// <returns>The reshaped tensor.</returns>
     public static Tensor Reshape(Tensor x, int[] shape)
     {
+        ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(shape);
         string Call() => $"Np.Reshape(x: {x.Aval}, shape: {Eager.Dims(shape)})";
         var od = (int[])shape.Clone();
@@ -411,6 +420,7 @@ public static partial class Np
     /// <returns>The broadcast tensor.</returns>
     public static Tensor BroadcastTo(Tensor x, int[] shape)
     {
+        ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(shape);
         if (!Kernels.BroadcastsTo(x.Dims, shape) || shape.Any(d => d < 0))
             throw new ShapeException($"Np.BroadcastTo(x: {x.Aval}, shape: {Eager.Dims(shape)})", [x.Aval],
@@ -511,9 +521,11 @@ public static partial class Np
     /// <param name="indices">A tensor of integral values, any rank.</param>
     /// <param name="axis">The axis indexed.</param>
     /// <returns>The gathered tensor, in x's dtype.</returns>
-    /// <exception cref="IndexOutOfRangeException">An index is outside <c>-n .. n-1</c>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An index is outside <c>-n .. n-1</c>.</exception>
     public static Tensor Take(Tensor x, Tensor indices, int axis = 0)
     {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(indices);
         string Call() => $"Np.Take(x: {x.Aval}, indices: {indices.Aval}, axis: {axis})";
         int ax = Eager.Axis(axis, x.Rank, Call, [x.Aval, indices.Aval]);
         int n = x.Dims[ax];
@@ -536,7 +548,10 @@ public static partial class Np
     /// <returns>The encoding.</returns>
     public static Tensor OneHot(Tensor indices, int n, DType dtype = DType.Float32)
     {
+        ArgumentNullException.ThrowIfNull(indices);
         if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), n, "the number of classes must be non-negative");
+        if (dtype is not (DType.Float32 or DType.Float64))
+            throw new ArgumentOutOfRangeException(nameof(dtype), dtype, $"Np.OneHot: dtype must be DType.Float32 or DType.Float64, not {(int)dtype}");
         var v = indices.ToDoubleArray();
         var od = Eager.Insert(indices.Dims, indices.Rank, n);
         if (dtype == DType.Float64)
@@ -583,6 +598,7 @@ public static partial class Np
     /// <returns>The indices (not weak).</returns>
     public static Tensor Argmax(Tensor x, int? axis = null)
     {
+        ArgumentNullException.ThrowIfNull(x);
         string Call() => $"Np.Argmax(x: {x.Aval}, axis: {(axis is null ? "null" : axis)})";
         int outer = 1, n = x.Size, inner = 1;
         int[] od = [];
@@ -606,6 +622,7 @@ public static partial class Np
     /// <returns>The log-sum-exp.</returns>
     public static Tensor LogSumExp(Tensor x, int? axis = null, bool keepdims = false)
     {
+        ArgumentNullException.ThrowIfNull(x);
         int count = axis is int a0 ? x.Dims[Eager.Axis(a0, x.Rank, () => $"Np.LogSumExp(x: {x.Aval}, axis: {a0})", [x.Aval])] : x.Size;
         if (count == 0) return Eager.Fill(Sum(x, axis, keepdims).Dims, double.NegativeInfinity, x.DType, x.IsWeak);
         var m = FiniteOrZero(Max(x, axis, keepdims: true));
@@ -635,6 +652,7 @@ public static partial class Np
     /// <returns>Probabilities summing to 1 along the axis.</returns>
     public static Tensor Softmax(Tensor x, int axis = -1)
     {
+        ArgumentNullException.ThrowIfNull(x);
         Eager.Axis(axis, x.Rank, () => $"Np.Softmax(x: {x.Aval}, axis: {axis})", [x.Aval]);
         var e = Exp(Sub(x, FiniteOrZero(Max(x, axis, keepdims: true))));
         return Div(e, Sum(e, axis, keepdims: true));
@@ -648,6 +666,7 @@ public static partial class Np
     /// <returns>Log-probabilities.</returns>
     public static Tensor LogSoftmax(Tensor x, int axis = -1)
     {
+        ArgumentNullException.ThrowIfNull(x);
         Eager.Axis(axis, x.Rank, () => $"Np.LogSoftmax(x: {x.Aval}, axis: {axis})", [x.Aval]);
         return Sub(x, LogSumExp(x, axis, keepdims: true));
     }
@@ -689,14 +708,21 @@ public static partial class Np
     private static int[] CheckShape(int[] shape, string op)
     {
         ArgumentNullException.ThrowIfNull(shape);
+        long size = 1;
         foreach (var d in shape)
+        {
             if (d < 0) throw new ArgumentException($"{op}(shape: {Eager.Dims(shape)}): dimensions must be non-negative", nameof(shape));
+            size = Math.Min(size * d, long.MaxValue / 65536);
+        }
+        if (size > Array.MaxLength)
+            throw new ArgumentException($"{op}(shape: {Eager.Dims(shape)}): {size:N0} elements is more than one tensor can hold ({Array.MaxLength:N0}); split it into smaller tensors", nameof(shape));
         return (int[])shape.Clone();
     }
 
     private static Tensor Unary<TOp>(Tensor x) where TOp : IUnaryOp =>
+        x is null ? throw new ArgumentNullException(nameof(x), $"Np.{typeof(TOp).Name[..^2]}: the tensor x is null.")
         // a weak scalar (a C# double) stays exact: compute in double and keep it weak
-        x.ExactScalar is double exact ? new Tensor(Kernels.Unary<double, TOp>(new[] { exact })[0])
+        : x.ExactScalar is double exact ? new Tensor(Kernels.Unary<double, TOp>(new[] { exact })[0])
         : x.DType == DType.Float64
             ? Eager.Make(Kernels.Unary<double, TOp>(x.Span<double>()), x.Dims, x.IsWeak)
             : Eager.Make(Kernels.Unary<float, TOp>(x.Span<float>()), x.Dims, x.IsWeak);

@@ -15,14 +15,23 @@ public static class NpLoops
     /// </summary>
     public static Tensor Fold(int n, Tensor init, Func<double, Tensor, Tensor> body)
     {
+        Check(n, body);
+        ArgumentNullException.ThrowIfNull(init);
         var c = init;
         for (int i = 0; i < n; i++) c = Loops.CheckCarry(body(i, c), c, i);
         return c;
     }
 
+    static void Check(int n, Delegate body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), n, $"NpLoops.Fold: the iteration count must not be negative (it is {n}); 0 returns init unchanged.");
+    }
+
     /// <summary>The scalar form of <see cref="Fold(int, Tensor, Func{double, Tensor, Tensor})"/>: a double carry.</summary>
     public static double Fold(int n, double init, Func<double, double, double> body)
     {
+        Check(n, body);
         var c = init;
         for (int i = 0; i < n; i++) c = body(i, c);
         return c;

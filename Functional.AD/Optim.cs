@@ -37,6 +37,7 @@ public static class Optim
     /// <returns><c>(p, g) =&gt; p − lr g</c> as an expression.</returns>
     public static Expression<Func<T, T, T>> Sgd<T>(double learningRate)
     {
+        if (!double.IsFinite(learningRate)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, $"Optim.Sgd: the learning rate must be a finite number, not {learningRate}.");
         var p = Expression.Parameter(typeof(T), "p");
         var g = Expression.Parameter(typeof(T), "g");
         var body = MapLeaves(typeof(T), [p, g], l => Expression.Subtract(l[0], Expression.Multiply(Expression.Constant(learningRate), l[1])));
@@ -57,6 +58,10 @@ public static class Optim
     public static Expression<Func<T, T, AdamState<T>, (T Params, AdamState<T> State)>> Adam<T>(
         double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8)
     {
+        if (!double.IsFinite(learningRate)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, $"Optim.Adam: the learning rate must be a finite number, not {learningRate}.");
+        if (!(beta1 >= 0 && beta1 < 1)) throw new ArgumentOutOfRangeException(nameof(beta1), beta1, $"Optim.Adam: beta1 must lie in [0, 1) (0.9 is usual), not {beta1}.");
+        if (!(beta2 >= 0 && beta2 < 1)) throw new ArgumentOutOfRangeException(nameof(beta2), beta2, $"Optim.Adam: beta2 must lie in [0, 1) (0.999 is usual), not {beta2}.");
+        if (!(epsilon >= 0) || double.IsInfinity(epsilon)) throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, $"Optim.Adam: epsilon must be a finite number 0 or more (1e-8 is usual), not {epsilon}.");
         var p = Expression.Parameter(typeof(T), "p");
         var g = Expression.Parameter(typeof(T), "g");
         var s = Expression.Parameter(typeof(AdamState<T>), "state");

@@ -53,6 +53,7 @@ public static class Rng
     /// <returns>The samples.</returns>
     public static Tensor Normal(PrngKey key, int[] shape, DType dtype = DType.Float32)
     {
+        CheckDType(dtype, "Rng.Normal");
         var dims = Dims(shape);
         int n = Kernels.Product(dims);
         var z = new double[n];
@@ -76,6 +77,8 @@ public static class Rng
     public static Tensor Uniform(PrngKey key, int[] shape, double low = 0, double high = 1, DType dtype = DType.Float32)
     {
         if (!(high > low)) throw new ArgumentException($"Rng.Uniform: high ({high}) must exceed low ({low})", nameof(high));
+        if (!double.IsFinite(high - low)) throw new ArgumentException($"Rng.Uniform: the bounds [{low}, {high}) must be finite and their difference too", nameof(high));
+        CheckDType(dtype, "Rng.Uniform");
         var dims = Dims(shape);
         int n = Kernels.Product(dims);
         if (dtype == DType.Float64)
@@ -98,11 +101,23 @@ public static class Rng
         return Tensor.Adopt(f, dims);
     }
 
+    private static void CheckDType(DType dtype, string op)
+    {
+        if (dtype is not (DType.Float32 or DType.Float64))
+            throw new ArgumentOutOfRangeException(nameof(dtype), dtype, $"{op}: dtype must be DType.Float32 or DType.Float64, not {(int)dtype}");
+    }
+
     private static int[] Dims(int[] shape)
     {
         ArgumentNullException.ThrowIfNull(shape);
+        long size = 1;
         foreach (var d in shape)
+        {
             if (d < 0) throw new ArgumentException($"shape [{string.Join(",", shape)}] has a negative dimension", nameof(shape));
+            size = Math.Min(size * d, long.MaxValue / 65536);
+        }
+        if (size > Array.MaxLength)
+            throw new ArgumentException($"shape [{string.Join(",", shape)}] has {size:N0} elements, more than one tensor can hold ({Array.MaxLength:N0})", nameof(shape));
         return (int[])shape.Clone();
     }
 }

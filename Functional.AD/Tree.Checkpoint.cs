@@ -215,7 +215,7 @@ public static partial class Tree
             var t = ReadTensor(bytes, dataStart, e);
             if (type != typeof(Tensor) && t.Rank != 0)
                 throw new CheckpointException($"{where}: leaf '{name}' is a {Printer.TypeName(type)}, so a rank-0 tensor is expected, but the file holds {t.Aval}.");
-            leaves.Add(Back(type == typeof(Tensor) ? t : t.AsType(type == typeof(double) ? DType.Float64 : DType.Float32), type));
+            leaves.Add(Back(type == typeof(Tensor) ? t : t.AsType(type == typeof(double) ? DType.Float64 : DType.Float32), type, name));
         }
         var extra = entries.Keys.Where(k => !used.Contains(k)).ToArray();
         if (extra.Length > 0)

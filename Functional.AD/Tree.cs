@@ -12,11 +12,17 @@ namespace Functional.AD;
 /// </code></example>
 public static partial class Tree
 {
-    static List<object?> Flat<T>(T tree, out TreeDef def)
+    static List<object?> Flat<T>(T tree, out TreeDef def, string name = "tree")
     {
         def = TreeDef.Of(typeof(T));
+        if (tree is null && !def.IsLeaf)
+            throw new ArgumentNullException(name, $"Tree: {name} is a null {Printer.TypeName(typeof(T))}; pass a value of the pytree.");
         var leaves = new List<object?>();
         def.Flatten(tree, leaves);
+        var info = def.LeafInfo(name).ToArray();
+        for (int i = 0; i < leaves.Count; i++)
+            if (leaves[i] is null && info[i].Kind != Kind.Static)
+                throw new ArgumentNullException(name, $"Tree: the leaf {info[i].Path} ({Printer.TypeName(info[i].Type)}) is null; every Tensor leaf of a pytree must hold a tensor.");
         return leaves;
     }
 
@@ -25,11 +31,12 @@ public static partial class Tree
         Tensor t => t,
         double d => Tensor.Scalar(d, DType.Float64),
         float f => Tensor.Scalar(f, DType.Float32),
-        _ => throw new InvalidOperationException("Internal error: not a floating leaf."),
+        _ => throw new ArgumentException($"Tree: {leaf ?? "null"} is not a Tensor, double or float leaf."),
     };
 
-    static object? Back(Tensor t, Type leafType) =>
-        leafType == typeof(double) ? (object)(double)t : leafType == typeof(float) ? (object)(float)(double)t : t;
+    static object? Back(Tensor t, Type leafType, string path) =>
+        t is null ? throw new ArgumentException($"Tree.Map: the function returned null for the leaf {path}; it must return a Tensor.", "f")
+        : leafType == typeof(double) ? (object)(double)t : leafType == typeof(float) ? (object)(float)(double)t : t;
 
     /// <summary>The floating leaves of <paramref name="tree"/>, depth first, as tensors (a double leaf is a float64 scalar).</summary>
     public static IReadOnlyList<Tensor> Leaves<T>(T tree)
@@ -42,9 +49,10 @@ public static partial class Tree
     /// <summary>Applies <paramref name="f"/> to every floating leaf; static leaves are kept.</summary>
     public static T Map<T>(Func<Tensor, Tensor> f, T tree)
     {
+        ArgumentNullException.ThrowIfNull(f);
         var leaves = Flat(tree, out var def);
-        var info = def.LeafInfo("").ToArray();
-        var mapped = leaves.Select((l, i) => info[i].Kind == Kind.Static ? l : Back(f(AsTensor(l)), info[i].Type)).ToList();
+        var info = def.LeafInfo("tree").ToArray();
+        var mapped = leaves.Select((l, i) => info[i].Kind == Kind.Static ? l : Back(f(AsTensor(l)), info[i].Type, info[i].Path)).ToList();
         int pos = 0;
         return (T)def.Unflatten(mapped, ref pos)!;
     }
@@ -52,10 +60,11 @@ public static partial class Tree
     /// <summary>Applies <paramref name="f"/> to matching floating leaves of two trees of the same type; static leaves come from <paramref name="a"/>.</summary>
     public static T Map<T>(Func<Tensor, Tensor, Tensor> f, T a, T b)
     {
-        var la = Flat(a, out var def);
-        var lb = Flat(b, out _);
-        var info = def.LeafInfo("").ToArray();
-        var mapped = la.Select((l, i) => info[i].Kind == Kind.Static ? l : Back(f(AsTensor(l), AsTensor(lb[i])), info[i].Type)).ToList();
+        ArgumentNullException.ThrowIfNull(f);
+        var la = Flat(a, out var def, nameof(a));
+        var lb = Flat(b, out _, nameof(b));
+        var info = def.LeafInfo("a").ToArray();
+        var mapped = la.Select((l, i) => info[i].Kind == Kind.Static ? l : Back(f(AsTensor(l), AsTensor(lb[i])), info[i].Type, info[i].Path)).ToList();
         int pos = 0;
         return (T)def.Unflatten(mapped, ref pos)!;
     }
@@ -79,6 +88,7 @@ public static partial class Tree
         int total = flat.Size;
         T Unravel(Tensor v)
         {
+            ArgumentNullException.ThrowIfNull(v);
             if (v.Rank != 1 || v.Size != total)
                 throw new ShapeException($"Tree.Ravel(...).Unravel(v: {v.Aval})", [v.Aval], $"expects a vector of {total} elements, the size of the raveled tree");
             var data = v.ToDoubleArray();
@@ -89,7 +99,7 @@ public static partial class Tree
                 if (tensors[i] is not { } t) { rebuilt.Add(leaves[i]); continue; }
                 var part = new Tensor(data[offset..(offset + t.Size)], t.Shape.ToArray()).AsType(t.DType);
                 offset += t.Size;
-                rebuilt.Add(Back(part, info[i].Type));
+                rebuilt.Add(Back(part, info[i].Type, info[i].Path));
             }
             int pos = 0;
             return (T)def.Unflatten(rebuilt, ref pos)!;
@@ -110,7 +120,7 @@ public static partial class Tree
         {
             if (info[i].Kind == Kind.Static) return l;
             var t = AsTensor(l);
-            return Back(Rng.Normal(keys[i], t.Shape.ToArray(), t.DType) * scale, info[i].Type);
+            return Back(Rng.Normal(keys[i], t.Shape.ToArray(), t.DType) * scale, info[i].Type, info[i].Path);
         }).ToList();
         int pos = 0;
         return (T)def.Unflatten(filled, ref pos)!;

@@ -96,7 +96,14 @@ public sealed partial class TorchBackend : IEquatable<TorchBackend>
     /// <summary>A backend with no availability check (tests of device mismatches on machines without a GPU).</summary>
     internal static TorchBackend Unchecked(string name, int index) => new(name, index);
 
-    internal static TorchBackend Of(torch.Device d) => d.type == DeviceType.CUDA ? new TorchBackend($"cuda:{Math.Max(0, d.index)}", Math.Max(0, d.index)) : Cpu;
+    internal static TorchBackend Of(torch.Device d) => d.type switch
+    {
+        DeviceType.CUDA => new TorchBackend($"cuda:{Math.Max(0, d.index)}", Math.Max(0, d.index)),
+        DeviceType.CPU => Cpu,
+        _ => throw new TorchDeviceException(d.ToString() ?? d.type.ToString(),
+            $"a tensor on the {d.type} device cannot be used here{(d.type == DeviceType.META ? " (a meta tensor has a shape but no data)" : "")}; " +
+            "Functional.AD runs on \"cpu\" and \"cuda:N\". Move it first, e.g. t.to(torch.CPU)."),
+    };
 }
 
 /// <summary>A device was named that does not exist here, or a tensor lives on another device than the function expects.</summary>

@@ -125,9 +125,26 @@ internal static class Lowerings
         return r.reshape(c.OutDims);
     }
 
-    static TT Indices(TT idx, long n)
+    /// <summary>
+    /// Indices as int64, negatives wrapped, checked as the CPU path checks them (integral, within -n .. n-1): one
+    /// host read per call, so an out-of-range index is an ArgumentOutOfRangeException naming it, not a libtorch error.
+    /// </summary>
+    static TT Indices(TT idx, long n, string op, Aval x, int axis)
     {
-        var i = idx.to_type(ScalarType.Int64).flatten();
+        var f = idx.flatten();
+        if (f.numel() > 0)
+        {
+            using var scope = torch.NewDisposeScope();
+            var bad = f.isnan().logical_or(f.ne(f.floor())).logical_or(f.lt(-n)).logical_or(f.ge(n));
+            if (bad.any().item<bool>())
+            {
+                double d = f.masked_select(bad)[0].to_type(ScalarType.Float64).item<double>();
+                if (double.IsNaN(d) || d != Math.Floor(d))
+                    throw new ArgumentException($"{op}: indices must hold integral values; found {d} (indices of shape [{string.Join(",", idx.shape)}])", "indices");
+                throw new ArgumentOutOfRangeException("indices", $"{op}: index {d} is out of range for axis {axis} of size {n} (x: {x}); accepted indices are {-n} .. {n - 1}");
+            }
+        }
+        var i = f.to_type(ScalarType.Int64);
         return torch.where(i.lt(0), i + n, i);
     }
 
@@ -321,13 +338,13 @@ internal static class Lowerings
         [Prims.Take] = Op((c, x) =>
         {
             int ax = c.Axis(c.P.Get<int>(0), c.In[0].Rank);
-            return x[0]!.index_select(ax, Indices(x[1]!, c.In[0].Dims[ax])).reshape(c.OutDims);
+            return x[0]!.index_select(ax, Indices(x[1]!, c.In[0].Dims[ax], "Np.Take", c.In[0], ax)).reshape(c.OutDims);
         }, B.Take),
         [Prims.ScatterAdd] = Op((c, x) =>
         {
             var target = c.In[2];
             int ax = c.Axis(c.P.Get<int>(0), target.Rank);
-            var idx = Indices(x[1]!, target.Dims[ax]);
+            var idx = Indices(x[1]!, target.Dims[ax], "Lax.ScatterAdd", target, ax);
             long[] gd = [.. Longs(target.Dims[..ax]), idx.shape[0], .. Longs(target.Dims[(ax + 1)..])];
             return Zeros(c).index_add(ax, idx, x[0]!.reshape(gd).to_type(c.OutType), 1.0);
         }, B.ScatterAdd),

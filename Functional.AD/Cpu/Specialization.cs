@@ -110,13 +110,19 @@ internal class JitFunction<TDel> : IJitFunction where TDel : Delegate
             var input = prog.Graph.Inputs[i];
             items[i] = input.Kind switch
             {
-                Kind.Tensor => (leaves[i] as Tensor ?? throw new ArgumentNullException(names[i], $"Ad.Jit: argument {names[i]} is null; a Tensor is required.")).Aval,
+                Kind.Tensor => leaves[i] switch
+                {
+                    Tensor t => t.Aval,
+                    null => throw new ArgumentNullException(names[i], $"Ad.Jit: argument {names[i]} is null; a Tensor is required."),
+                    var o => throw new ArgumentException($"Ad.Jit: argument {names[i]} is a {Printer.TypeName(o.GetType())}, but a Tensor is required (for an array, new Tensor(values) or Tensor.FromArray(values)).", names[i]),
+                },
                 Kind.Double or Kind.Float => null,
                 _ => leaves[i],
             };
         }
-        var sig = new Signature(items);
-        var lazy = cache.GetOrAdd(sig, s => new Lazy<Specialized<TDel>>(() => Compile(items), LazyThreadSafetyMode.ExecutionAndPublication));
+        bool nans = NanDebug.On;   // Ad.DebugNans is part of the key: a checked specialisation is a different one
+        var sig = new Signature([.. items, nans]);
+        var lazy = cache.GetOrAdd(sig, s => new Lazy<Specialized<TDel>>(() => Compile(items, nans), LazyThreadSafetyMode.ExecutionAndPublication));
         return lazy.Value;
     }
 
@@ -127,7 +133,7 @@ internal class JitFunction<TDel> : IJitFunction where TDel : Delegate
         return names;
     }
 
-    Specialized<TDel> Compile(object?[] items)
+    Specialized<TDel> Compile(object?[] items, bool nans)
     {
         Interlocked.Increment(ref compilations);
         var g = prog.Graph;
@@ -139,6 +145,7 @@ internal class JitFunction<TDel> : IJitFunction where TDel : Delegate
                 Kind.Float => Aval.ScalarFloat,
                 _ => items[i] as Aval,
             };
+        EntryChecks.Check(prog, inputAvals);
         var av = ShapeInference.Run(g, inputAvals);
 
         // leaves into locals; the guard checks them against the signature
@@ -168,6 +175,8 @@ internal class JitFunction<TDel> : IJitFunction where TDel : Delegate
         var result = prog.OutDef.Construct(g.Outputs.Select(cg.Obj).ToArray(), ref pos);
         var retType = typeof(TDel).GetMethod("Invoke")!.ReturnType;
         Expression compute = cg.WithArena(Expression.Block(retType, cg.Vars, [.. cg.Stmts, Primitive.Conv(result, retType)]));
+        guard = Expression.AndAlso(guard, Expression.Equal(Expression.Field(null, typeof(NanDebug).GetField(nameof(NanDebug.On))!), Expression.Constant(nans)));
+        if (nans) compute = NanHook(compute, retType);
         var body = Expression.Block(retType, leafVars, [.. pre, Expression.Condition(guard, compute, MissCall(), retType)]);
         TDel fn;
         var how = cg.How;
@@ -177,12 +186,22 @@ internal class JitFunction<TDel> : IJitFunction where TDel : Delegate
             // The CLR refuses methods past its limits (locals, IL size, stack depth): a very large program (a
             // recurrence unrolled over thousands of steps, its gradient) runs as the plain compiled expression,
             // behind the same shape guard. The loop combinators (Np.Scan, Np.Fold, Np.While) avoid this.
-            var plain = Expression.Invoke(Expression.Constant(source.Compile()), ps);
+            Expression plain = Expression.Invoke(Expression.Constant(source.Compile()), ps);
+            if (nans) plain = NanHook(plain, retType);
             fn = Expression.Lambda<TDel>(Expression.Block(retType, leafVars, [.. pre, Expression.Condition(guard, plain, MissCall(), retType)]), ps).Compile();
             how = g.Nodes.Where(n => !n.IsInput && !n.IsConst).ToDictionary(n => n, _ => "eager (the specialised code is too large for the CLR: the plain compiled program runs)", RefEq<Node>.Instance);
         }
         var leafNames = LeafNames();
         return new Specialized<TDel> { Fn = fn, MakeListing = () => Listing(g, av, how, leafNames) };
+    }
+
+    /// <summary>Ad.DebugNans: the result of <paramref name="compute"/> is checked, and a NaN explained by an op-by-op eager re-run.</summary>
+    Expression NanHook(Expression compute, Type retType)
+    {
+        var checker = new NanChecker(prog);
+        var args = Expression.NewArrayInit(typeof(object), ps.Select(p => Expression.Convert(p, typeof(object))));
+        return Expression.Convert(Expression.Call(Expression.Constant(checker), typeof(NanChecker).GetMethod(nameof(NanChecker.CheckCall))!,
+            args, Expression.Convert(compute, typeof(object)), Expression.Constant("Ad.Jit")), retType);
     }
 
     string Listing(Graph g, Dictionary<Node, Aval?> av, Dictionary<Node, string> how, List<string> leafNames)

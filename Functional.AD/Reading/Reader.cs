@@ -34,6 +34,8 @@ internal sealed class Program
     public required TreeDef[] ParamDefs;
     public required TreeDef OutDef;
     public required Type ReturnType;
+    /// <summary>Shape agreements between arguments (and results) that every runner checks; see <see cref="ShapeAgreement"/>.</summary>
+    public ShapeAgreement[] Agreements = [];
     /// <summary>Index of the first graph input of each parameter.</summary>
     public int InputOffset(int param) => ParamDefs.Take(param).Sum(d => d.LeafCount);
 }
@@ -52,6 +54,7 @@ internal sealed partial class Reader
 
     public static Program Read(LambdaExpression f)
     {
+        ArgumentNullException.ThrowIfNull(f);
         if (written.TryGetValue(f, out var p)) return p;
         var b = new Builder();
         var env = new Dictionary<ParameterExpression, Sym>();
@@ -62,9 +65,9 @@ internal sealed partial class Reader
             defs[i] = TreeDef.Of(prm.Type);
             env[prm] = MakeInputs(b, defs[i], prm.Name ?? $"arg{i}");
         }
+        var outDef = TreeDef.Of(f.ReturnType);   // the result type is checked before the body is read
         var reader = new Reader();
         var result = reader.Read(f.Body, env, b);
-        var outDef = TreeDef.Of(f.ReturnType);
         var outs = new List<Node>();
         reader.Flatten(result, outDef, b, outs, f.Body);
         return new Program { Graph = b.Finish(outs), Parameters = f.Parameters.ToArray(), ParamDefs = defs, OutDef = outDef, ReturnType = f.ReturnType };
@@ -298,6 +301,8 @@ internal sealed partial class Reader
         return new SLeaf(node);
     }
 
+    static bool IsIntegral(Type t) => t == typeof(int) || t == typeof(long) || t == typeof(short) || t == typeof(byte) || t == typeof(uint) || t == typeof(ulong) || t.IsEnum;
+
     static Expression StripQuote(Expression e) => e is UnaryExpression { NodeType: ExpressionType.Quote } q ? q.Operand : e;
 
     /// <summary>
@@ -329,7 +334,10 @@ internal sealed partial class Reader
         var test = Read(cond.Test, env, b);
         if (test is SStatic { Value: bool known }) return Read(known ? cond.IfTrue : cond.IfFalse, env, b);
         var c = Leaf(test, b, cond.Test);
-        if (c.Kind != Kind.Bool) throw Unsupported(cond.Test, "the condition must be a bool");
+        if (c.Kind == Kind.Static)
+            throw Unsupported(cond.Test, $"the condition is a static {Printer.TypeName(cond.Test.Type)} (a bool, int or enum argument or pytree field), whose value is only known at call time while both branches are read now; " +
+                "make it a captured constant (a variable outside the lambda: one program per value), or compare Tensor/double values (x > 0), which gives a condition the transformations can carry");
+        if (c.Kind != Kind.Bool) throw Unsupported(cond.Test, $"the condition must be a bool computed from a comparison, but it is a {c.Kind}");
         var def = TreeDef.Of(cond.Type);
         // read each branch once into its own child builder; one conditional per output leaf
         var bt = new Builder(b); var lt = new List<Node>(); Flatten(Read(cond.IfTrue, env, bt), def, bt, lt, cond.IfTrue);
@@ -365,6 +373,9 @@ internal sealed partial class Reader
             ExpressionType.OrElse => Prims.Or,
             _ => null,
         };
+        if (p is not null && bin.Method is null && IsIntegral(bin.Left.Type) && IsIntegral(bin.Right.Type) && !IsClosed(bin))
+            throw Unsupported(bin, $"integer arithmetic ({Printer.TypeName(bin.Left.Type)} {bin.NodeType} {Printer.TypeName(bin.Right.Type)}) on a static argument is not read: int and long values are static (carried, never traced); " +
+                "convert to double first (`(double)n / 2`), or compute the integer outside the lambda and capture it");
         if (p is null || bin.Method is { } m && m.DeclaringType != typeof(Tensor))
             throw Unsupported(bin, $"the operator {bin.NodeType} on {Printer.TypeName(bin.Left.Type)} and {Printer.TypeName(bin.Right.Type)} is not supported");
         if (bin.NodeType is ExpressionType.Equal or ExpressionType.NotEqual && (bin.Left.Type == typeof(Tensor) || bin.Right.Type == typeof(Tensor)))

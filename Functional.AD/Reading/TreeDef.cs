@@ -37,7 +37,8 @@ internal sealed class TreeDef
 
     public static Type MemberType(MemberInfo m) => m is PropertyInfo p ? p.PropertyType : ((FieldInfo)m).FieldType;
 
-    static bool IsStaticType(Type t) => t == typeof(int) || t == typeof(long) || t == typeof(bool) || t == typeof(string) || t.IsEnum;
+    static bool IsStaticType(Type t) => t == typeof(int) || t == typeof(long) || t == typeof(bool) || t == typeof(string) || t.IsEnum
+        || Nullable.GetUnderlyingType(t) is { } u && IsStaticType(u);
 
     public static bool IsValueTuple(Type t) => t.IsGenericType && t.FullName!.StartsWith("System.ValueTuple`", StringComparison.Ordinal);
 
@@ -58,7 +59,13 @@ internal sealed class TreeDef
             var ctor = t.GetConstructor(fields.Select(MemberType).ToArray())!;
             return new TreeDef(t, ctor, fields);
         }
-        if (t.IsPrimitive || t.IsArray || t.IsInterface || t.IsAbstract || typeof(Delegate).IsAssignableFrom(t) || typeof(Expression).IsAssignableFrom(t))
+        if (t.IsArray)
+            throw NotATree(t, $"an array ({Printer.TypeName(t)}) is not a pytree: its length is not part of its type, so a gradient could not be given the same structure");
+        if (typeof(System.Collections.IEnumerable).IsAssignableFrom(t))
+            throw NotATree(t, $"{Printer.TypeName(t)} is a collection (it implements IEnumerable), and collections (List<T>, Dictionary<K, V>, sets) are not pytrees: their length is not part of their type");
+        if (Nullable.GetUnderlyingType(t) is { } under)
+            throw NotATree(t, $"a nullable {Printer.TypeName(under)} has no value to differentiate when it is null; pass a {Printer.TypeName(under)}");
+        if (t.IsPrimitive || t.IsInterface || t.IsAbstract || typeof(Delegate).IsAssignableFrom(t) || typeof(Expression).IsAssignableFrom(t) || t.IsPointer || t.IsByRef)
             throw NotATree(t);
         var props = t.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanRead && p.GetIndexParameters().Length == 0).ToArray();
         ConstructorInfo? best = null; MemberInfo[]? bestMembers = null;
@@ -75,7 +82,15 @@ internal sealed class TreeDef
             }
             if (ok && (best is null || ps.Length > bestMembers!.Length)) { best = c; bestMembers = members; }
         }
-        if (best is null) throw NotATree(t);
+        if (best is null) throw NotATree(t, $"{Printer.TypeName(t)} has no public constructor whose parameters all match public properties by name and type");
+        // a type that only looks like a record: state outside the constructor would be dropped by Tree.Map and Grad
+        var covered = new HashSet<string>(bestMembers!.Select(m => m.Name));
+        foreach (var p in props)
+            if (!covered.Contains(p.Name) && p.SetMethod is { IsPublic: true })
+                throw NotATree(t, $"its property {p.Name} is settable but is not a parameter of the constructor {Printer.TypeName(t)}({string.Join(", ", best.GetParameters().Select(q => Printer.TypeName(q.ParameterType) + " " + q.Name))}), so rebuilding a {Printer.TypeName(t)} from its leaves (Tree.Map, a gradient) would drop it; make {p.Name} a constructor parameter or a get-only computed property");
+        foreach (var f in t.GetFields(BindingFlags.Public | BindingFlags.Instance))
+            if (!covered.Contains(f.Name))
+                throw NotATree(t, $"its public field {f.Name} is not a parameter of the constructor {Printer.TypeName(t)}({string.Join(", ", best.GetParameters().Select(q => Printer.TypeName(q.ParameterType) + " " + q.Name))}), so rebuilding a {Printer.TypeName(t)} from its leaves (Tree.Map, a gradient) would drop it; make {f.Name} a constructor parameter");
         foreach (var m in bestMembers!)
         {
             var mt = MemberType(m);
@@ -84,10 +99,10 @@ internal sealed class TreeDef
         return new TreeDef(t, best, bestMembers!);
     }
 
-    static PytreeException NotATree(Type t) => new(
-        $"Type {Printer.TypeName(t)} is not a pytree. A pytree is a Tensor, double or float leaf; an int, long, bool, string or enum " +
+    static PytreeException NotATree(Type t, string? why = null) => new(
+        $"Type {Printer.TypeName(t)} is not a pytree{(why is null ? "" : ": " + why)}. A pytree is a Tensor, double or float leaf; an int, long, bool, string or enum " +
         "(static: carried along, not differentiated); a ValueTuple of pytrees; or a record or class with a positional constructor " +
-        "whose parameters match its public properties by name and type, for example `record Params(Tensor W, Tensor B);`.");
+        "whose parameters match its public properties by name and type and cover every settable one, for example `record Params(Tensor W, Tensor B);` (for a list of layers, one field per layer or a stacked Tensor).");
 
     public int IndexOf(MemberInfo m)
     {

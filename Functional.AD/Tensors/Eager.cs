@@ -46,6 +46,8 @@ internal static class Eager
     /// <summary>A fresh tensor of shape <paramref name="dims"/> filled with <paramref name="value"/>.</summary>
     internal static Tensor Fill(int[] dims, double value, DType dtype, bool weak = false)
     {
+        if (dtype is not (DType.Float32 or DType.Float64))
+            throw new ArgumentOutOfRangeException(nameof(dtype), dtype, $"dtype must be DType.Float32 or DType.Float64, not {(int)dtype}");
         int n = Kernels.Product(dims);
         if (dtype == DType.Float64)
         {
@@ -97,7 +99,7 @@ internal static class Eager
             if (double.IsNaN(d) || d != Math.Floor(d))
                 throw new ArgumentException($"{op}: indices must hold integral values; found {d} (indices: {indices.Aval})", nameof(indices));
             if (d < -n || d >= n)
-                throw new IndexOutOfRangeException($"{op}: index {d} is out of range for axis {axis} of size {n} (x: {x}); accepted indices are {-n} .. {n - 1}");
+                throw new ArgumentOutOfRangeException(nameof(indices), $"{op}: index {d} is out of range for axis {axis} of size {n} (x: {x}); accepted indices are {-n} .. {n - 1}");
             int k = (int)d;
             r[i] = k < 0 ? k + n : k;
         }

@@ -37,11 +37,11 @@ public sealed class Tensor
         long size = 1;
         foreach (var d in dims)
         {
-            if (d < 0) throw new ArgumentException($"shape [{string.Join(",", dims)}] has a negative dimension");
+            if (d < 0) throw new ArgumentException($"shape [{string.Join(",", dims)}] has a negative dimension; dimensions are 0 or more", "shape");
             size *= d;
         }
         if (size != storage.Length)
-            throw new ArgumentException($"shape [{string.Join(",", dims)}] holds {size} elements but the data has {storage.Length}");
+            throw new ArgumentException($"shape [{string.Join(",", dims)}] holds {size} elements but the data has {storage.Length}; give a shape whose product is {storage.Length}", "shape");
         Size = (int)size;
         ExactScalar = exactScalar;
     }
@@ -58,43 +58,46 @@ public sealed class Tensor
 
     /// <summary>A float64 vector; the data is copied.</summary>
     /// <param name="data">The elements.</param>
-    public Tensor(double[] data) : this(new ManagedStorage((double[])data.Clone()), [data.Length], false) { }
+    public Tensor(double[] data) : this(new ManagedStorage((double[])NotNull(data).Clone()), [data.Length], false) { }
 
     /// <summary>A float64 matrix; the data is copied.</summary>
     /// <param name="data">The elements, <c>data[i, j]</c> at row i, column j.</param>
-    public Tensor(double[,] data) : this(new ManagedStorage(Flatten<double>(data)), DimsOf(data), false) { }
+    public Tensor(double[,] data) : this(new ManagedStorage(Flatten<double>(NotNull(data))), DimsOf(data), false) { }
 
     /// <summary>A float64 rank-3 tensor; the data is copied.</summary>
     /// <param name="data">The elements.</param>
-    public Tensor(double[,,] data) : this(new ManagedStorage(Flatten<double>(data)), DimsOf(data), false) { }
+    public Tensor(double[,,] data) : this(new ManagedStorage(Flatten<double>(NotNull(data))), DimsOf(data), false) { }
 
     /// <summary>A float32 vector; the data is copied.</summary>
     /// <param name="data">The elements.</param>
-    public Tensor(float[] data) : this(new ManagedStorage((float[])data.Clone()), [data.Length], false) { }
+    public Tensor(float[] data) : this(new ManagedStorage((float[])NotNull(data).Clone()), [data.Length], false) { }
 
     /// <summary>A float32 matrix; the data is copied.</summary>
     /// <param name="data">The elements, <c>data[i, j]</c> at row i, column j.</param>
-    public Tensor(float[,] data) : this(new ManagedStorage(Flatten<float>(data)), DimsOf(data), false) { }
+    public Tensor(float[,] data) : this(new ManagedStorage(Flatten<float>(NotNull(data))), DimsOf(data), false) { }
 
     /// <summary>A float32 rank-3 tensor; the data is copied.</summary>
     /// <param name="data">The elements.</param>
-    public Tensor(float[,,] data) : this(new ManagedStorage(Flatten<float>(data)), DimsOf(data), false) { }
+    public Tensor(float[,,] data) : this(new ManagedStorage(Flatten<float>(NotNull(data))), DimsOf(data), false) { }
 
     /// <summary>A float32 tensor of any shape from row-major data; the data is copied.</summary>
     /// <param name="data">The elements in row-major order; its length must be the product of <paramref name="shape"/>.</param>
     /// <param name="shape">The dimensions.</param>
-    public Tensor(float[] data, int[] shape) : this(new ManagedStorage((float[])data.Clone()), (int[])shape.Clone(), false) { }
+    public Tensor(float[] data, int[] shape) : this(new ManagedStorage((float[])NotNull(data).Clone()), (int[])NotNull(shape, nameof(shape)).Clone(), false) { }
 
     /// <summary>A float64 tensor of any shape from row-major data; the data is copied.</summary>
     /// <param name="data">The elements in row-major order; its length must be the product of <paramref name="shape"/>.</param>
     /// <param name="shape">The dimensions.</param>
-    public Tensor(double[] data, int[] shape) : this(new ManagedStorage((double[])data.Clone()), (int[])shape.Clone(), false) { }
+    public Tensor(double[] data, int[] shape) : this(new ManagedStorage((double[])NotNull(data).Clone()), (int[])NotNull(shape, nameof(shape)).Clone(), false) { }
 
     /// <summary>A tensor on any storage (for backends such as Torch).</summary>
     /// <param name="storage">The elements; <see cref="TensorStorage.Length"/> must be the product of <paramref name="shape"/>.</param>
     /// <param name="shape">The dimensions; copied.</param>
     /// <param name="weak">Whether the tensor is weakly typed.</param>
-    public Tensor(TensorStorage storage, int[] shape, bool weak = false) : this(storage, (int[])shape.Clone(), weak, null) { }
+    public Tensor(TensorStorage storage, int[] shape, bool weak = false) : this(NotNull(storage, nameof(storage)), (int[])NotNull(shape, nameof(shape)).Clone(), weak, null) { }
+
+    static T NotNull<T>(T? value, string name = "data") where T : class =>
+        value ?? throw new ArgumentNullException(name, $"new Tensor(...): {name} is null; pass an array of the elements (for no elements, an empty array).");
 
     /// <summary>A rank-0 tensor of the given dtype, not weakly typed. Example: <c>Tensor.Scalar(1.5, DType.Float64)</c>.</summary>
     /// <param name="value">The value (rounded to float32 for <see cref="DType.Float32"/>).</param>
@@ -217,7 +220,7 @@ public sealed class Tensor
             {
                 int k = index[i] < 0 ? index[i] + dims[i] : index[i];
                 if ((uint)k >= (uint)dims[i])
-                    throw new IndexOutOfRangeException($"index {index[i]} is out of range for axis {i} of size {dims[i]} (shape {Aval})");
+                    throw new ArgumentOutOfRangeException(nameof(index), $"index {index[i]} is out of range for axis {i} of size {dims[i]} (shape {Aval}); accepted indices are {-dims[i]} .. {dims[i] - 1}");
                 flat = flat * dims[i] + k;
             }
             return DType == DType.Float64 ? Span<double>()[flat] : ExactScalar ?? Span<float>()[flat];
@@ -234,7 +237,7 @@ public sealed class Tensor
     /// <exception cref="InvalidOperationException">The tensor is not rank 0; the message names its shape.</exception>
     public static explicit operator double(Tensor t)
     {
-        if (t.Rank != 0) throw new InvalidOperationException($"only a rank-0 tensor converts to double; this one is {t.Aval}");
+        if (t.Rank != 0) throw ShapeException.Of("(double)t", "only a rank-0 tensor converts to double; reduce it first (Np.Sum) or reshape it to [] (Np.Reshape(x, []))", ("t", t.Aval));
         return t.DType == DType.Float64 ? t.Span<double>()[0] : t.ExactScalar ?? t.Span<float>()[0];
     }
 

@@ -173,7 +173,7 @@ public class EagerTests
     public void Explicit_double_requires_rank_0()
     {
         Assert.Equal(0.1, (double)new Tensor(0.1)); // the weak scalar keeps its exact double
-        var ex = Assert.Throws<InvalidOperationException>(() => (double)new Tensor(new double[] { 1 }));
+        var ex = Assert.Throws<ShapeException>(() => (double)new Tensor(new double[] { 1 }));
         Assert.Contains("float64[1]", ex.Message);
     }
 
@@ -617,10 +617,10 @@ public class EagerTests
         Close(e, g, 0);
         Assert.Equal(new[] { 3, 4 }, Take(m, new Tensor(2.0), axis: -1).Shape);
 
-        var ex = Assert.Throws<IndexOutOfRangeException>(() => Take(x, T(3)));
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => Take(x, T(3)));
         Assert.Contains("3", ex.Message);
         Assert.Contains("size 3", ex.Message);
-        Assert.Throws<IndexOutOfRangeException>(() => Take(x, T(-4)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Take(x, T(-4)));
         Assert.Throws<ArgumentException>(() => Take(x, T(0.5)));
     }
 
@@ -949,7 +949,7 @@ public class EagerTests
             Assert.Equal(Inner(g, y), Inner(ct, x), 10);
         }
         Assert.Throws<ShapeException>(() => Lax.ScatterAdd(T(1, 2), T(0, 1, 2), 0, new Aval([3], DType.Float64)));
-        Assert.Throws<IndexOutOfRangeException>(() => Lax.ScatterAdd(T(1), T(5), 0, new Aval([3], DType.Float64)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Lax.ScatterAdd(T(1), T(5), 0, new Aval([3], DType.Float64)));
     }
 
     [Fact]
