@@ -7,6 +7,11 @@ namespace Functional.AD;
 /// jitted call while <see cref="Ad.DebugNans"/> is on). The message names the primitive that produced it first, its
 /// C# subexpression, the shapes of its inputs, and whether its inputs already held a NaN or an infinity.
 /// </summary>
+/// <example><code>
+/// Expression&lt;Func&lt;Tensor, Tensor&gt;&gt; f = x =&gt; Np.Sum(Np.Sqrt(x), null, false);
+/// try { Ad.Checked(f)(new Tensor(new[] { 4.0, -1.0 })); }
+/// catch (NanException e) { Console.WriteLine(e.Subexpression); }   // Np.Sqrt(x)
+/// </code></example>
 public sealed class NanException : AdException
 {
     /// <summary>The primitive that produced the first non-finite value (for example <c>Log</c>).</summary>

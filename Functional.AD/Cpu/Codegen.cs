@@ -128,7 +128,7 @@ internal sealed partial class Codegen
         if (n.Kind == Kind.Aval && a is not null) { obj[n] = Expression.Constant(a); How[n] = "shape"; return; }
         if (n.Batch == 0 && n.Kind == Kind.Tensor && a is not null && low is not null && TryLower(n, a, low)) return;
         if (Lane is not null && !(n.Batch == 0 && n.Kind == Kind.Tensor && a is not null && low is not null && TryLower(n, a, low))) throw new LaneBail();
-        if (n.Batch == 0 && low is { ReadsScalar: true } && elems.ContainsKey(n.Args[0]) && !av[n.Args[0]]!.Weak)
+        if (n.Batch == 0 && low is { ReadsScalar: true } && elems.ContainsKey(n.Args[0]) && av[n.Args[0]] is { Weak: false, Size: 1 })
         {
             obj[n] = Assign(Expression.Convert(Elems(n.Args[0], Elem(av[n.Args[0]]!))[0], n.Kind.ClrType()));
             How[n] = "scalar";

@@ -27,4 +27,16 @@ public class JitFindingTests
         // Compile(): [-1.33, 0.7469..., 5.0725...]; Jit gave [-4.0755..., 0.7469..., 5.0725...]
         Assert.Equal(f.Compile()(Y).ToDoubleArray(), f.Jit()(Y).ToDoubleArray());
     }
+
+    /// <summary>Found by the malformed-input property: <c>(double)x</c> of a tensor with no elements read element 0 of
+    /// the unrolled operand (IndexOutOfRangeException inside the jit); it must give the eager path's shape error.</summary>
+    [Fact]
+    public void Jit_of_a_double_read_of_an_empty_tensor_is_a_shape_error()
+    {
+        Expression<Func<Tensor, Tensor>> f = x => (Tensor)Math.Sin((double)x) * 2.0;
+        Assert.Equal(Math.Sin(0.5) * 2, (double)f.Jit()(new Tensor(0.5f)), 6);
+        var e = Assert.Throws<ShapeException>(() => f.Jit()(Np.Zeros([1, 0, 3])));
+        Assert.Contains("[1,0,3]", e.Message);
+        Assert.Contains("rank-0", e.Message);
+    }
 }
