@@ -567,62 +567,79 @@ sealed class DotTestOracle : IProgramOracle
 }
 
 /// <summary>
-/// <c>Vmap</c> against a loop: the program vmapped over a batch of 3 input draws (every leaf batched on axis 0) equals
-/// the plain program run on each draw, stacked. Programs with scalar (double) code on the batched path cannot be
-/// batched and are reported as skipped.
+/// <c>Vmap</c> against a loop: the program vmapped over a batch of 3 input draws equals the plain program run on each
+/// draw, stacked. The tensor leaves that no double depends on are batched on axis 0 (see
+/// <see cref="RandomProgram.BatchableLeaves"/>); the other leaves (double leaves, and tensors that reach double code,
+/// which a double cannot carry a batch of) are passed unbatched, the same in every draw. A program with no batchable
+/// leaf is skipped.
 /// </summary>
 sealed class VmapOracle : IProgramOracle
 {
     public string Name => "Vmap vs a loop";
-    public string Catches => "a batching rule that mixes batch and core axes (an axis not shifted, a broadcast against the batch axis, a product that contracts the batch), a structural primitive of Vmap, a conditional's branches batched differently";
+    public string Catches => "a batching rule that mixes batch and core axes (an axis not shifted, a broadcast against the batch axis, a product that contracts the batch), a structural primitive of Vmap, a conditional's branches batched differently, unbatched leaves and doubles meeting batched ones";
 
     const int B = 3;
 
     public OracleResult Check(RandomProgram p)
     {
-        var draws = Enumerable.Range(0, B).Select(i => p.InputsFrom(unchecked(p.Seed * 13 + i))).ToArray();
+        if (Batch(p, B, i => unchecked(p.Seed * 13 + i)) is not var (draws, args, leafAxes))
+            return new(Verdict.Skipped, "no tensor leaf can be batched: every one reaches double code");
         try
         {
-            if (p.Outputs.Any(o => o.IsDouble) || p.Layout.Leaves.Any(l => l is null))
-                return new(Verdict.Skipped, "a double leaf or output cannot carry a batch");
             var f = p.Function;
             var plain = f.Compile(preferInterpretation: true);
-            LambdaExpression vmapped;
-            try { vmapped = Ad.VmapCore(f, f.Type, f.Parameters.Select(_ => (int?)0).ToArray(), null, null); }
-            catch (VmapException e) { return new(Verdict.Skipped, "not batchable: " + e.Message); }
-            var args = Enumerable.Range(0, f.Parameters.Count).Select(k => Stack(draws.Select(d => d[k]).ToArray())).ToArray();
-            object? result;
-            try { result = ProgramOracleKit.Call(vmapped.Compile(preferInterpretation: true), args); }
-            catch (VmapException e) { return new(Verdict.Skipped, "not batchable: " + e.Message); }
+            var vmapped = Vmapped(f, leafAxes);
+            var result = ProgramOracleKit.Call(vmapped.Compile(preferInterpretation: true), args);
             var expected = draws.Select(d => ProgramOracleKit.Call(plain, d)).ToArray();
             for (int o = 0; o < p.Outputs.Count; o++)
             {
-                var got = Output(result, o, p.Outputs.Count).AsType(DType.Float64);
-                var want = Np.Stack(expected.Select(e => Output(e, o, p.Outputs.Count).AsType(DType.Float64)).ToArray(), 0);
-                if (!got.Shape.SequenceEqual(want.Shape) || !got.AllClose(want, 1e-10, 1e-10))
-                    return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"output {o}: Vmap gives {got}\nthe loop gives {want}", draws[0], p.Seed));
+                if (p.Outputs[o].IsDouble)
+                {
+                    // a double output depends on no batched leaf: one double, the loop's value in every draw
+                    var d = (double)Output(result, o, p.Outputs.Count)!;
+                    var want = expected.Select(e => (double)Output(e, o, p.Outputs.Count)!).ToArray();
+                    if (want.Any(w => ProgramOracleKit.Error(w, d) > 1e-10))
+                        return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"output {o}: Vmap gives {d:R}, the loop gives {string.Join(", ", want.Select(w => w.ToString("R")))}", draws[0], p.Seed));
+                    continue;
+                }
+                var got = ((Tensor)Output(result, o, p.Outputs.Count)!).AsType(DType.Float64);
+                var wantT = Np.Stack(expected.Select(e => ((Tensor)Output(e, o, p.Outputs.Count)!).AsType(DType.Float64)).ToArray(), 0);
+                if (!got.Shape.SequenceEqual(wantT.Shape) || !got.AllClose(wantT, 1e-10, 1e-10))
+                    return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"output {o} (batched leaves {string.Join(", ", leafAxes.Keys)}): Vmap gives {got}\nthe loop gives {wantT}", draws[0], p.Seed));
             }
-            return new(Verdict.Pass, $"batch of {B} equals the loop");
+            return new(Verdict.Pass, $"batch of {B} over {string.Join(", ", leafAxes.Keys)} equals the loop");
         }
         catch (Exception e)
         {
-            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"threw {e.GetType().Name}: {e.Message}", draws[0], p.Seed));
+            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"batching {string.Join(", ", leafAxes.Keys)} threw {e.GetType().Name}: {e.Message}", draws[0], p.Seed));
         }
     }
 
-    internal static Tensor Output(object? r, int o, int count) => (Tensor)(count == 1 ? r! : r!.GetType().GetField(o == 0 ? "Item1" : "Item2")!.GetValue(r)!);
+    /// <summary><c>Ad.Vmap</c> of <paramref name="f"/> with the given leaves batched on axis 0 and every other leaf unbatched.</summary>
+    internal static LambdaExpression Vmapped(LambdaExpression f, IReadOnlyDictionary<string, int?> leafAxes) =>
+        Ad.VmapCore(f, f.Type, f.Parameters.Select(_ => (int?)null).ToArray(), null, null, leafAxes);
 
-    /// <summary>Stacks B values of a pytree type leaf by leaf along a new axis 0.</summary>
-    internal static object Stack(object[] values)
+    /// <summary>
+    /// <paramref name="b"/> input draws that differ only in the batchable leaves (the others are draw 0's), those
+    /// leaves stacked along a new axis 0 into the vmapped function's arguments, and the leaf axes to pass to Vmap; null
+    /// when no leaf can be batched.
+    /// </summary>
+    internal static (object[][] Draws, object[] Args, IReadOnlyDictionary<string, int?> LeafAxes)? Batch(RandomProgram p, int b, Func<int, int> seed)
     {
-        var first = values[0];
-        var def = TreeDef.Of(first.GetType());
-        var leaves = values.Select(v => { var l = new List<object?>(); def.Flatten(v, l); return l; }).ToArray();
-        var stacked = Enumerable.Range(0, leaves[0].Count).Select(i => leaves[0][i] is Tensor
-            ? (object?)Np.Stack(leaves.Select(l => (Tensor)l[i]!).ToArray(), 0) : leaves[0][i]).ToList();
-        int pos = 0;
-        return def.Unflatten(stacked, ref pos)!;
+        var batched = p.BatchableLeaves();
+        if (batched.Count == 0) return null;
+        var layout = p.Layout;
+        var draws = Enumerable.Range(0, b).Select(i => p.InputsFrom(seed(i))).ToArray();
+        object?[] Leaves(object[] d) => [.. layout.Unpack(d[0]), .. d.Skip(1)];
+        var first = Leaves(draws[0]);
+        var leaves = draws.Select(d => Leaves(d).Select((l, i) => batched.Contains(i) ? l : first[i]).ToArray()).ToArray();
+        object[] Args(object?[] ls) => layout.HasFixed ? [layout.Pack(ls[..layout.XLeaves]!), ls[^1]!] : [layout.Pack(ls!)];
+        draws = leaves.Select(Args).ToArray();
+        var stacked = Enumerable.Range(0, first.Length).Select(i => batched.Contains(i) ? Np.Stack(leaves.Select(l => (Tensor)l[i]!).ToArray(), 0) : first[i]).ToArray();
+        return (draws, Args(stacked), batched.ToDictionary(i => layout.LeafName(i), i => (int?)0));
     }
+
+    internal static object? Output(object? r, int o, int count) => count == 1 ? r : r!.GetType().GetField(o == 0 ? "Item1" : "Item2")!.GetValue(r);
 }
 
 /// <summary>
@@ -639,12 +656,10 @@ sealed class JitVmapOracle : IProgramOracle
 
     public OracleResult Check(RandomProgram p)
     {
-        var draws = Enumerable.Range(0, B).Select(i => p.InputsFrom(unchecked(p.Seed * 17 + i))).ToArray();
+        if (VmapOracle.Batch(p, B, i => unchecked(p.Seed * 17 + i)) is not var (draws, args, leafAxes))
+            return new(Verdict.Skipped, "no tensor leaf can be batched: every one reaches double code");
         try
         {
-            if (p.Outputs.Any(o => o.IsDouble) || p.Layout.Leaves.Any(l => l is null))
-                return new(Verdict.Skipped, "a double leaf or output cannot carry a batch");
-            var args = Enumerable.Range(0, p.Function.Parameters.Count).Select(k => VmapOracle.Stack(draws.Select(d => d[k]).ToArray())).ToArray();
             var grad = ProgramOracleKit.Grad(ProgramOracleKit.Projection(p, ProgramOracleKit.Weights(p, p.Seed)));
             int checkedCount = 0;
             foreach (var (what, f) in new[] { ("the vmapped program", p.Function), ("its vmapped gradient", grad) })
@@ -653,7 +668,7 @@ sealed class JitVmapOracle : IProgramOracle
                 object? want;
                 try
                 {
-                    vm = Ad.VmapCore(f, f.Type, f.Parameters.Select(_ => (int?)0).ToArray(), null, null);
+                    vm = VmapOracle.Vmapped(f, leafAxes);
                     want = ProgramOracleKit.Call(vm.Compile(preferInterpretation: true), args);
                 }
                 catch (VmapException) { continue; }

@@ -135,6 +135,10 @@ public static class ProgramGen
         ArgLayout layout = null!;
         readonly List<VarRef> scope = new();
         int budget, nextVar;
+        /// <summary>Tensor leaves that no double may depend on (so that <c>Ad.Vmap</c> can batch them).</summary>
+        HashSet<int> batchLeaves = [];
+        /// <summary>True while generating double code (and the tensors under a <c>(double)</c> cast): batched leaves are out of reach.</summary>
+        bool scalar;
 
         int Int(int lo, int hi) => rng.Next(lo, hi + 1);
         bool Chance(double p) => rng.NextDouble() < p;
@@ -151,7 +155,13 @@ public static class ProgramGen
         {
             var kind = Pick(Enum.GetValues<ArgKind>());
             var shapes = new[] { RandomShape(), RandomShape() };
-            layout = new ArgLayout(kind, shapes, Chance(0.25) ? RandomShape() : null);
+            // a lone tensor argument is batched, so double code needs another tensor: a fixed y is then more frequent
+            layout = new ArgLayout(kind, shapes, Chance(kind == ArgKind.Tensor ? 0.6 : 0.25) ? RandomShape() : null);
+            // double code is kept off a random nonempty set of tensor leaves, usually not all of them: Ad.Vmap batches
+            // those (a double cannot carry a batch axis), and the other leaves still flow into (double) casts and conditions
+            var tensors = Enumerable.Range(0, layout.Leaves.Count).Where(i => layout.Leaves[i] is not null).OrderBy(_ => rng.Next()).ToList();
+            int nb = tensors.Count == 1 || Chance(0.2) ? tensors.Count : Int(1, tensors.Count - 1);
+            batchLeaves = tensors.Take(nb).ToHashSet();
             // sizes: small programs more often, deep ones reachable
             int depth = Math.Min(o.MaxDepth, 1 + (int)Math.Floor(Math.Pow(rng.NextDouble(), 0.8) * o.MaxDepth));
             budget = Math.Max(1, (int)Math.Round(Math.Pow(rng.NextDouble(), 1.3) * o.MaxSize));
@@ -173,10 +183,10 @@ public static class ProgramGen
         {
             var r = new List<(Term, double)>();
             for (int i = 0; i < layout.Leaves.Count; i++)
-                if (layout.Leaves[i] is var s && (s is null ? shape is null : shape is not null && s.SequenceEqual(shape)))
+                if (layout.Leaves[i] is var s && (s is null ? shape is null : shape is not null && s.SequenceEqual(shape)) && Reachable(i))
                     r.Add((new Term(Op.Arg, s, [], i), 3));
             foreach (var v in scope)
-                if (v.Shape is null ? shape is null : shape is not null && v.Shape.SequenceEqual(shape))
+                if ((v.Shape is null ? shape is null : shape is not null && v.Shape.SequenceEqual(shape)) && Reachable(v))
                     r.Add((new Term(Op.Var, v.Shape, [], v), 6));
             return r;
         }
@@ -196,10 +206,32 @@ public static class ProgramGen
             return true;
         }
 
+        bool Reachable(int leaf) => !scalar || !batchLeaves.Contains(leaf);
+        bool Reachable(VarRef v) => !scalar || !v.Batched;
+
         IEnumerable<Term> AnyLeaves()
         {
-            for (int i = 0; i < layout.Leaves.Count; i++) yield return new Term(Op.Arg, layout.Leaves[i], [], i);
-            foreach (var v in scope) yield return new Term(Op.Var, v.Shape, [], v);
+            for (int i = 0; i < layout.Leaves.Count; i++) if (Reachable(i)) yield return new Term(Op.Arg, layout.Leaves[i], [], i);
+            foreach (var v in scope) if (Reachable(v)) yield return new Term(Op.Var, v.Shape, [], v);
+        }
+
+        /// <summary>Whether a term depends on a batched leaf (directly or through a <c>Np.Let</c> variable).</summary>
+        bool DependsOnBatch(Term t) => t.Op switch
+        {
+            Op.Arg => batchLeaves.Contains((int)t.Attr!),
+            Op.Var => ((VarRef)t.Attr!).Batched,
+            _ => t.Args.Any(DependsOnBatch),
+        };
+
+        VarRef NewVar(int[]? shape, Term value) => new(nextVar++, shape, value.Bound, DependsOnBatch(value));
+
+        /// <summary>Double code (and the tensors it casts) is generated with the batched leaves out of reach.</summary>
+        Term Scalar(Func<Term> make)
+        {
+            bool outer = scalar;
+            scalar = true;
+            try { return make(); }
+            finally { scalar = outer; }
         }
 
         Term TensorLeaf(int[] shape)
@@ -209,15 +241,15 @@ public static class ProgramGen
             {
                 if (l.Shape is { } s && !s.SequenceEqual(shape) && BroadcastsTo(s, shape)) c.Add((new Term(Op.BroadcastTo, shape, [l]), 1));
             }
-            if (c.Count == 0 || Chance(0.1))
+            var tensorLeaves = AnyLeaves().Where(t => !t.IsDouble).ToList();
+            if ((c.Count == 0 || Chance(0.1)) && tensorLeaves.Count > 0)
             {
                 // reduce any leaf to a scalar, then broadcast it
-                var l = Pick(AnyLeaves().ToList());
-                if (l.IsDouble) l = AnyLeaves().First(t => !t.IsDouble);
-                var scalar = l.Shape!.Length == 0 ? l : new Term(Op.Mean, [], [l], new Reduction(null, false));
-                c.Add((shape.Length == 0 ? scalar : new Term(Op.BroadcastTo, shape, [scalar]), 2));
+                var l = Pick(tensorLeaves);
+                var s0 = l.Shape!.Length == 0 ? l : new Term(Op.Mean, [], [l], new Reduction(null, false));
+                c.Add((shape.Length == 0 ? s0 : new Term(Op.BroadcastTo, shape, [s0]), 2));
             }
-            if (Chance(0.03)) return new Term(Op.Const, shape, [], Math.Round(Uniform(-2, 2), 2));
+            if (c.Count == 0 || Chance(0.03)) return new Term(Op.Const, shape, [], Math.Round(Uniform(-2, 2), 2));
             return Weighted(c);
         }
 
@@ -226,7 +258,7 @@ public static class ProgramGen
             var c = ExactLeaves(null);
             foreach (var l in AnyLeaves())
                 if (!l.IsDouble) c.Add((new Term(Op.ToDouble, null, [l]), 1));
-            if (Chance(0.05)) return new Term(Op.Const, null, [], Math.Round(Uniform(-2, 2), 2));
+            if (c.Count == 0 || Chance(0.05)) return new Term(Op.Const, null, [], Math.Round(Uniform(-2, 2), 2));
             return Weighted(c);
         }
 
@@ -348,7 +380,7 @@ public static class ProgramGen
         {
             int[]? vs = Chance(0.15) ? null : Chance(0.6) ? s : RandomShape();
             var value = vs is null ? Double(depth - 1) : Tensor(vs, depth - 1);
-            var v = new VarRef(nextVar++, vs, value.Bound);
+            var v = NewVar(vs, value);
             scope.Add(v);
             var body = Tensor(s, depth - 1);
             scope.Remove(v);
@@ -450,7 +482,9 @@ public static class ProgramGen
 
         // ------------------------------------------------------------------ doubles
 
-        Term Double(int depth)
+        Term Double(int depth) => Scalar(() => DoubleCode(depth));
+
+        Term DoubleCode(int depth)
         {
             if (depth <= 1 || budget <= 0 || Chance(0.15)) return DoubleLeaf();
             budget--;
@@ -460,7 +494,7 @@ public static class ProgramGen
                 (() => { var op = Pick(Binaries); return Finish(new Term(op, null, [Double(depth - 1), Double(depth - 1)])); }, 2),
                 (() => new Term(Op.ToDouble, null, [Tensor(Chance(0.3) ? [] : RandomShape(), depth - 1)]), 2),
                 (() => { var vs = Chance(0.5) ? null : RandomShape(); var value = vs is null ? Double(depth - 1) : Tensor(vs, depth - 1);
-                         var v = new VarRef(nextVar++, vs, value.Bound); scope.Add(v); var body = Double(depth - 1); scope.Remove(v);
+                         var v = NewVar(vs, value); scope.Add(v); var body = Double(depth - 1); scope.Remove(v);
                          return new Term(Op.Let, null, [value, body], v); }, 0.4),
             };
             if (o.Conditionals) ops.Add((() => Finish(new Term(Op.Cond, null, [Double(depth - 1), Double(depth - 1), Double(depth - 1)])), 0.3));

@@ -40,7 +40,8 @@ internal enum Op
 }
 
 internal sealed record Reduction(int? Axis, bool KeepDims);
-internal sealed record VarRef(int Id, int[]? Shape, double Bound);
+/// <summary>A <c>Np.Let</c> variable; <paramref name="Batched"/>: its value depends on a leaf the generator keeps double code off.</summary>
+internal sealed record VarRef(int Id, int[]? Shape, double Bound, bool Batched = false);
 internal sealed record Gather(double[] Indices, int Axis);
 
 /// <summary>
