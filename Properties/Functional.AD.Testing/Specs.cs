@@ -9,7 +9,7 @@ namespace Functional.AD.Testing;
 /// One line of the test table: a function exercising a primitive, how to generate its inputs, and how closely its
 /// gradient must match central differences. Generic properties run over every spec.
 /// </summary>
-public sealed class PrimitiveSpec
+public sealed partial class PrimitiveSpec
 {
     /// <summary>A short name (the primitive and the case).</summary>
     public required string Name { get; init; }

@@ -197,6 +197,9 @@ sealed class GradientOracle : IProgramOracle
     public const double Step = 1e-5;
     /// <summary>Tolerance on the relative error.</summary>
     public const double Tolerance = 1e-6;
+
+    /// <summary>The oracle's tolerance, or the loosest tolerance of the specs the program applies.</summary>
+    static double ToleranceFor(RandomProgram p) => Math.Max(Tolerance, p.Specs().Select(s => s.Spec.Tolerance).DefaultIfEmpty(0).Max());
     const int Directions = 3, Draws = 3;
 
     public OracleResult Check(RandomProgram p)
@@ -208,6 +211,7 @@ sealed class GradientOracle : IProgramOracle
             var weights = ProgramOracleKit.Weights(p, p.Seed);
             var plain = p.Function.Compile(preferInterpretation: true);
             var grad = ProgramOracleKit.Grad(ProgramOracleKit.Projection(p, weights)).Compile(preferInterpretation: true);
+            double tolerance = ToleranceFor(p);
             string worst = "";
             for (int draw = 0; draw < Draws; draw++)
             {
@@ -227,20 +231,20 @@ sealed class GradientOracle : IProgramOracle
                     double sym = g.Select((gi, i) => gi * u[i]).Sum();
                     double num = (F(ProgramOracleKit.Axpy(v, Step, u)) - F(ProgramOracleKit.Axpy(v, -Step, u))) / (2 * Step);
                     double err = ProgramOracleKit.Error(sym, num);
-                    if (err <= Tolerance) continue;
+                    if (err <= tolerance) continue;
                     // a second step tells a kink or a switching branch (the differences disagree) from a wrong gradient
                     double num2 = (F(ProgramOracleKit.Axpy(v, 2 * Step, u)) - F(ProgramOracleKit.Axpy(v, -2 * Step, u))) / (4 * Step);
-                    if (ProgramOracleKit.Error(num, num2) > Tolerance / 2 || double.IsNaN(num))
+                    if (ProgramOracleKit.Error(num, num2) > tolerance / 2 || double.IsNaN(num))
                     {
                         smooth = false;
                         worst = $"not smooth at input draw {draw}: differences {num:G10} (h) and {num2:G10} (2h)";
                         break;
                     }
                     return new(Verdict.Fail, ProgramOracleKit.Failure(p,
-                        $"<Grad, u> = {sym:G12} but central differences give {num:G12} (and {num2:G12} with 2h): error {err:G3} > {Tolerance:G3} (direction {d})",
+                        $"<Grad, u> = {sym:G12} but central differences give {num:G12} (and {num2:G12} with 2h): error {err:G3} > {tolerance:G3} (direction {d})",
                         inputs, inputSeed));
                 }
-                if (smooth) return new(Verdict.Pass, $"{Directions} directions agree within {Tolerance:G3} ({v.Length} components)");
+                if (smooth) return new(Verdict.Pass, $"{Directions} directions agree within {tolerance:G3} ({v.Length} components)");
             }
             return new(Verdict.Skipped, worst);
         }
@@ -259,6 +263,9 @@ sealed class SecondOrderOracle : IProgramOracle
 
     public const double Step = 1e-5;
     public const double Tolerance = 1e-6;
+
+    /// <summary>The oracle's tolerance, or the loosest tolerance of the specs the program applies.</summary>
+    static double ToleranceFor(RandomProgram p) => Math.Max(Tolerance, p.Specs().Select(s => s.Spec.Tolerance).DefaultIfEmpty(0).Max());
     const int Draws = 3;
 
     static readonly MethodInfo npSum = typeof(Np).GetMethod(nameof(Np.Sum))!;
@@ -299,6 +306,7 @@ sealed class SecondOrderOracle : IProgramOracle
             var dir = ProgramOracleKit.Direction(n, new Random(p.Seed + 1));
             var vObj = p.Layout.Unflatten(dir);
             var hvp = ProgramOracleKit.Grad(DirectionalDerivative(p, gradExpr, vObj)).Compile(preferInterpretation: true);
+            double tolerance = ToleranceFor(p);
             string worst = "";
             for (int draw = 0; draw < Draws; draw++)
             {
@@ -314,23 +322,23 @@ sealed class SecondOrderOracle : IProgramOracle
                 {
                     double num = (gp[i] - gm[i]) / (2 * Step);
                     double err = ProgramOracleKit.Error(hv[i], num);
-                    if (err <= Tolerance) continue;
+                    if (err <= tolerance) continue;
                     if (num2 is null)
                     {
                         var gp2 = G(ProgramOracleKit.Axpy(x, 2 * Step, dir)); var gm2 = G(ProgramOracleKit.Axpy(x, -2 * Step, dir));
                         num2 = gp2.Select((a, k) => (a - gm2[k]) / (4 * Step)).ToArray();
                     }
-                    if (ProgramOracleKit.Error(num, num2[i]) > Tolerance / 2 || double.IsNaN(num))
+                    if (ProgramOracleKit.Error(num, num2[i]) > tolerance / 2 || double.IsNaN(num))
                     {
                         smooth = false;
                         worst = $"not smooth at input draw {draw}: component {i}, differences {num:G10} (h) and {num2[i]:G10} (2h)";
                         break;
                     }
                     return new(Verdict.Fail, ProgramOracleKit.Failure(p,
-                        $"(H v)[{i}] = {hv[i]:G12} but central differences of the gradient give {num:G12} (and {num2[i]:G12} with 2h): error {err:G3} > {Tolerance:G3}; v = [{string.Join(", ", dir.Select(d => d.ToString("G6")))}]",
+                        $"(H v)[{i}] = {hv[i]:G12} but central differences of the gradient give {num:G12} (and {num2[i]:G12} with 2h): error {err:G3} > {tolerance:G3}; v = [{string.Join(", ", dir.Select(d => d.ToString("G6")))}]",
                         inputs, inputSeed));
                 }
-                if (smooth) return new(Verdict.Pass, $"H v agrees within {Tolerance:G3} ({n} components)");
+                if (smooth) return new(Verdict.Pass, $"H v agrees within {tolerance:G3} ({n} components)");
             }
             return new(Verdict.Skipped, worst);
         }
@@ -387,6 +395,8 @@ sealed class Float32Oracle : IProgramOracle
 
     public OracleResult Check(RandomProgram p)
     {
+        if (p.Specs().FirstOrDefault(o => !o.Spec.DTypes.Contains(DType.Float32)) is { } only64)
+            return new(Verdict.Skipped, $"{only64.Name} takes no float32 (its spec's DTypes)");
         var inputs = p.Inputs();
         try
         {

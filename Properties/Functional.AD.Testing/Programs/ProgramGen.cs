@@ -92,8 +92,8 @@ public static class ProgramGen
 
     static IEnumerable<Term> ShrinkTerm(Term t, ArgLayout layout, List<VarRef> scope)
     {
-        // 1. the whole subterm by a leaf of the same type
-        if (t.Op is not (Op.Arg or Op.Var or Op.Const))
+        // 1. the whole subterm by a leaf of the same type (a domain wrapper stays: only its inside shrinks)
+        if (t.Op is not (Op.Arg or Op.Var or Op.Const or Op.InDomain))
         {
             for (int i = 0; i < layout.Leaves.Count; i++)
                 if (layout.Leaves[i] is var s && (s is null ? t.IsDouble : !t.IsDouble && s.SequenceEqual(t.Shape!)))
@@ -115,7 +115,7 @@ public static class ProgramGen
             // (only a value without Np.Let of its own is substituted, so the number of Np.Let always falls: shrinking ends)
             if (!ContainsLet(t.Args[0])) yield return t.Args[1].Substitute(((VarRef)t.Attr!).Id, t.Args[0]);
         }
-        else
+        else if (t.Op != Op.InDomain)
             foreach (var a in t.Args)
                 if (SameType(a, t)) yield return a;
         // 3. shrink inside
@@ -246,7 +246,8 @@ public static class ProgramGen
             {
                 // reduce any leaf to a scalar, then broadcast it
                 var l = Pick(tensorLeaves);
-                var s0 = l.Shape!.Length == 0 ? l : new Term(Op.Mean, [], [l], new Reduction(null, false));
+                var s0 = l.Shape!.Length == 0 ? l : Valid(new Term(Op.Spec, [], [l], new SpecCall(Pick(Reductions), new Reduction(null, false)))) ?? l;
+                if (s0.Shape!.Length > 0) s0 = new Term(Op.Spec, [], [l], new SpecCall(Reductions.MinBy(r => new Term(Op.Spec, [], [l], new SpecCall(r, new Reduction(null, false))).Bound)!, new Reduction(null, false)));
                 c.Add((shape.Length == 0 ? s0 : new Term(Op.BroadcastTo, shape, [s0]), 2));
             }
             if (c.Count == 0 || Chance(0.03)) return new Term(Op.Const, shape, [], Math.Round(Uniform(-2, 2), 2));
@@ -265,17 +266,28 @@ public static class ProgramGen
         // ------------------------------------------------------------------ helpers
 
         /// <summary>Squashes an operand whose bound is too large for its parent.</summary>
-        static Term Squash(Term t) => t.Op == Op.FromDouble ? new(Op.FromDouble, [], [Squash(t.Args[0])]) : new(Op.Tanh, t.Shape, [t]);
+        static Term Squash(Term t) => t.Op is Op.FromDouble or Op.InDomain ? new(t.Op, t.Shape, [Squash(t.Args[0])], t.Attr) : Tanh(t);
 
-        Term Finish(Term t)
+        /// <summary>The squashing function: the table's Tanh (any elementwise spec of bound 1 on every input would do).</summary>
+        static Term Tanh(Term t) => new(Op.Spec, t.Shape, [t], new SpecCall(Squasher, null));
+
+        static readonly SpecOp Squasher = SpecOp.Of(SpecFamily.Elementwise).First(o => o.Arity == 1 && o.DoubleFunction is not null && o.Domains[0] == Domain.Any && o.ElementwiseBound([1e6]) <= 1.1 && o.ElementwiseBound([1]) > 0.5);
+        static readonly IReadOnlyList<SpecOp> Elementwise = SpecOp.Of(SpecFamily.Elementwise);
+        static readonly IReadOnlyList<SpecOp> DoubleElementwise = Elementwise.Where(o => o.DoubleFunction is not null).ToArray();
+        static readonly IReadOnlyList<SpecOp> Reductions = SpecOp.Of(SpecFamily.Reduction);
+        static readonly IReadOnlyList<SpecOp> AlongAxis = SpecOp.Of(SpecFamily.AlongAxis);
+
+        static Term? Valid(Term t) => t.Valid() ? t : null;
+
+        Term? Finish(Term t)
         {
             // keep every bound below the maximum and every domain respected: squash the largest operand until it is
-            for (int guard = 0; guard < 8 && (!t.LocalValid() || t.Bound > Term.MaxBound); guard++)
+            for (int guard = 0; guard < 8 && (!t.LocalValid() || !(t.Bound <= Term.MaxBound)); guard++)
             {
                 int i = Enumerable.Range(0, t.Args.Length).MaxBy(k => t.Args[k].Bound);
                 t = t.With(i, Squash(t.Args[i]));
             }
-            return t;
+            return t.LocalValid() && t.Bound <= Term.MaxBound ? t : null;
         }
 
         /// <summary>A shape that broadcasts to <paramref name="s"/>: some leading axes dropped, some axes set to 1.</summary>
@@ -294,17 +306,13 @@ public static class ProgramGen
             int r = s.Length;
             var ops = new List<(Func<Term?> Make, double Weight)>
             {
-                (() => UnaryT(s, depth), 3),
-                (() => BinaryT(s, depth), 3),
+                (() => ElementwiseT(s, depth), 6.3),
                 (() => ReduceTo(s, depth), 1.5),
                 (() => Let(s, depth), 0.7),
             };
             if (o.Conditionals)
-            {
-                ops.Add((() => Finish(new Term(Op.Where, s, [Tensor(s, depth - 1), Tensor(Reduced(s), depth - 1), Tensor(Reduced(s), depth - 1)])), 0.3));
                 ops.Add((() => Finish(new Term(Op.Cond, s, [Double(depth - 1), Tensor(s, depth - 1), Tensor(s, depth - 1)])), 0.4));
-            }
-            if (r >= 1) ops.Add((() => Finish(new Term(Chance(0.5) ? Op.Softmax : Op.LogSoftmax, s, [Tensor(s, depth - 1)], Int(-1, r - 1))), 0.5));
+            if (r >= 1 && AlongAxis.Count > 0) ops.Add((() => Finish(new Term(Op.Spec, s, [Tensor(s, depth - 1)], new SpecCall(Pick(AlongAxis), Int(-1, r - 1)))), 0.5));
             if (r <= 2) ops.Add((() => DotTo(s, depth), 0.7));
             if (r >= 2) ops.Add((() => MatMulTo(s, depth), 0.5));
             if (r >= 2) ops.Add((() => TransposeTo(s, depth), 0.4));
@@ -319,42 +327,49 @@ public static class ProgramGen
             return TensorLeaf(s);
         }
 
-        static readonly Op[] Unaries = [Op.Neg, Op.Tanh, Op.Sin, Op.Cos, Op.Sigmoid, Op.Softplus, Op.Relu, Op.Abs, Op.Exp, Op.LogSoftplus, Op.SqrtSq1];
-        static readonly Op[] Binaries = [Op.Add, Op.Sub, Op.Mul, Op.Div1, Op.PowExp, Op.Maximum, Op.Minimum];
+        /// <summary>An operand of a spec put into the spec's domain for that operand.</summary>
+        static Term InDomain(Term a, Domain d) => d == Domain.Any ? a : new Term(Op.InDomain, a.Shape, [a], d);
 
-        Term UnaryT(int[]? s, int depth)
+        /// <summary>
+        /// An elementwise spec of the table applied to operands that broadcast to <paramref name="s"/> (or to doubles when
+        /// <paramref name="s"/> is null, through the spec's double form). A spec whose body is one operator also mixes a
+        /// tensor and a double (<c>x * d</c>), and <c>+ - *</c> take <c>(Tensor)d</c>, a weak scalar, beside a float64
+        /// tensor. Each operand is put into the spec's domain.
+        /// </summary>
+        Term? ElementwiseT(int[]? s, int depth)
         {
-            var op = Pick(Unaries);
-            var a = s is null ? Double(depth - 1) : Tensor(s, depth - 1);
-            return Finish(new Term(op, s, [a]));
-        }
-
-        Term BinaryT(int[] s, int depth)
-        {
-            var op = Pick(Binaries);
+            if (s is null)
+            {
+                if (DoubleElementwise.Count == 0) return null;
+                var dop = Pick(DoubleElementwise);
+                return Finish(new Term(Op.Spec, null, Enumerable.Range(0, dop.Arity).Select(i => InDomain(Double(depth - 1), dop.Domains[i])).ToArray(), new SpecCall(dop, null)));
+            }
+            var op = Pick(Elementwise);
+            var args = new Term[op.Arity];
             int mode = Int(0, 7);
-            // Maximum, Minimum and Pow take tensors only (Np methods); + - * / also mix tensors and doubles;
-            // + - * also take (Tensor)d, a weak scalar, next to a float64 tensor (anywhere else it would compute in float32)
-            if (op is Op.Maximum or Op.Minimum or Op.PowExp) mode = Math.Min(mode, 2);
-            if (op is Op.Div1 && mode >= 6) mode = 3;
-            Term a, b;
+            if (!op.IsOperator) mode = Math.Min(mode, 2);
+            else if (mode == 6 && !(op.TakesWeakScalar && op.Domains[1] == Domain.Any) || mode == 7 && !(op.TakesWeakScalar && op.Domains[0] == Domain.Any)) mode = 3;
             switch (mode)
             {
-                case 0: a = Tensor(s, depth - 1); b = Tensor(s, depth - 1); break;
-                case 1: a = Tensor(s, depth - 1); b = Tensor(Reduced(s), depth - 1); break;
-                case 2: a = Tensor(Reduced(s), depth - 1); b = Tensor(s, depth - 1); break;
-                case 3: a = Tensor(s, depth - 1); b = Double(depth - 1); break;
-                case 4: a = Double(depth - 1); b = Tensor(s, depth - 1); break;
-                case 6: a = Tensor(s, depth - 1); b = new Term(Op.FromDouble, [], [Double(depth - 1)]); break;
-                case 7: a = new Term(Op.FromDouble, [], [Double(depth - 1)]); b = Tensor(s, depth - 1); break;
-                default: a = Tensor(s, depth - 1); b = new Term(Op.Const, null, [], Math.Round(Uniform(-2, 2), 2)); break;
+                case 3: args = [Tensor(s, depth - 1), Double(depth - 1)]; break;
+                case 4: args = [Double(depth - 1), Tensor(s, depth - 1)]; break;
+                case 5: args = [Tensor(s, depth - 1), new Term(Op.Const, null, [], Math.Round(Uniform(-2, 2), 2))]; break;
+                case 6: args = [Tensor(s, depth - 1), new Term(Op.FromDouble, [], [Double(depth - 1)])]; break;
+                case 7: args = [new Term(Op.FromDouble, [], [Double(depth - 1)]), Tensor(s, depth - 1)]; break;
+                default:
+                    // one operand of the full shape, the others of the full shape or of shapes that broadcast to it
+                    int full = Int(0, op.Arity - 1);
+                    for (int i = 0; i < op.Arity; i++) args[i] = Tensor(mode == 0 || i == full ? s : Reduced(s), depth - 1);
+                    break;
             }
-            return Finish(new Term(op, s, [a, b]));
+            for (int i = 0; i < args.Length; i++) args[i] = args[i].Op == Op.FromDouble ? args[i] : InDomain(args[i], op.Domains[i]);
+            return Finish(new Term(Op.Spec, s, args, new SpecCall(op, null)));
         }
 
         Term? ReduceTo(int[] s, int depth)
         {
-            var op = Pick(new[] { Op.Sum, Op.Mean, Op.Max, Op.LogSumExp });
+            if (Reductions.Count == 0) return null;
+            var op = Pick(Reductions);
             int r = s.Length;
             int[] input; Reduction red;
             int choice = Int(0, 2);
@@ -373,7 +388,7 @@ public static class ProgramGen
                 input = (int[])s.Clone(); input[ax] = Int(1, o.MaxDim);
                 red = new Reduction(Chance(0.5) ? ax : ax - r, true);
             }
-            return Finish(new Term(op, s, [Tensor(input, depth - 1)], red));
+            return Finish(new Term(Op.Spec, s, [Tensor(input, depth - 1)], new SpecCall(op, red)));
         }
 
         Term Let(int[] s, int depth)
@@ -387,7 +402,7 @@ public static class ProgramGen
             return new Term(Op.Let, s, [value, body], v);
         }
 
-        Term DotTo(int[] s, int depth)
+        Term? DotTo(int[] s, int depth)
         {
             int k = Int(1, o.MaxDim);
             var (a, b) = s.Length switch
@@ -399,7 +414,7 @@ public static class ProgramGen
             return Finish(new Term(Op.Dot, s, [Tensor(a, depth - 1), Tensor(b, depth - 1)]));
         }
 
-        Term MatMulTo(int[] s, int depth)
+        Term? MatMulTo(int[] s, int depth)
         {
             int k = Int(1, o.MaxDim);
             int m = s[^2], n = s[^1];
@@ -490,8 +505,7 @@ public static class ProgramGen
             budget--;
             var ops = new List<(Func<Term?> Make, double Weight)>
             {
-                (() => UnaryT(null, depth), 2),
-                (() => { var op = Pick(Binaries); return Finish(new Term(op, null, [Double(depth - 1), Double(depth - 1)])); }, 2),
+                (() => ElementwiseT(null, depth), 4),
                 (() => new Term(Op.ToDouble, null, [Tensor(Chance(0.3) ? [] : RandomShape(), depth - 1)]), 2),
                 (() => { var vs = Chance(0.5) ? null : RandomShape(); var value = vs is null ? Double(depth - 1) : Tensor(vs, depth - 1);
                          var v = NewVar(vs, value); scope.Add(v); var body = Double(depth - 1); scope.Remove(v);

@@ -39,6 +39,19 @@ public sealed class RandomProgram
 
     static Type ClrType(Term t) => t.IsDouble ? typeof(double) : typeof(Tensor);
 
+    /// <summary>The specs of the table the program applies (each once).</summary>
+    public IReadOnlyList<SpecOp> Specs()
+    {
+        var found = new List<SpecOp>();
+        void Walk(Term t)
+        {
+            if (t.SpecOp is { } o && !found.Contains(o)) found.Add(o);
+            foreach (var a in t.Operands) Walk(a);
+        }
+        foreach (var o in Outputs) Walk(o);
+        return found;
+    }
+
     /// <summary>
     /// The tensor leaves a vmap can batch: those no <c>double</c> value depends on (a cast <c>(double)t</c>, a condition
     /// of <c>c &gt; 0 ? a : b</c>, a double output, a double operand of a tensor operation). A double computed from batched
