@@ -313,8 +313,10 @@ internal static class Prims
             return Primitive.CallWith(Where.TensorMethod!, a, prm);
         };
         Where.FormatRule = (a, k, _) => k[0] == Kind.Bool ? $"{a[0]} ? {a[1]} : {a[2]}" : $"Np.Where({a[0]}, {a[1]}, {a[2]})";
+        // a mask broadcasts its operands: the tangent is broadcast to the output (a symbolic-zero partner of a larger shape)
         Where.Jvp = (c, t) => t[1] is null && t[2] is null ? null
-            : R.Where(c.X[0], t[1] ?? WhereZero(c, 1), t[2] ?? WhereZero(c, 2));
+            : c.X[0].Kind == Kind.Bool ? R.Where(c.X[0], t[1] ?? WhereZero(c, 1), t[2] ?? WhereZero(c, 2))
+            : c.BroadcastToAns(R.Where(c.X[0], t[1] ?? WhereZero(c, 1), t[2] ?? WhereZero(c, 2)));
         Where.Transpose = (c, ct) =>
         {
             var zero = c.X[0].Kind == Kind.Bool ? R.ZerosOf(ct) : ct.Const(0);

@@ -10,13 +10,17 @@ namespace Functional.AD.Testing.Programs;
 /// <param name="Oracle">The oracle's name.</param>
 /// <param name="Programs">Programs checked.</param>
 /// <param name="Passed">Programs the oracle passed.</param>
-/// <param name="Skipped">Programs not smooth at any input drawn (no conclusion).</param>
+/// <param name="Skipped">Programs on which the oracle reached no conclusion (not smooth at any input drawn, discontinuous within rounding, nothing to batch).</param>
 /// <param name="Failures">Reports of the failing programs, each shrunk to the smallest failing program (at most a few are shrunk; the rest are counted).</param>
 /// <param name="FailureCount">Number of failing programs.</param>
 /// <param name="Elapsed">Wall time.</param>
 /// <param name="MaxDepth">The deepest program checked.</param>
 /// <param name="MeanSize">The mean number of nodes.</param>
-public sealed record FuzzRun(string Oracle, int Programs, int Passed, int Skipped, IReadOnlyList<string> Failures, int FailureCount, TimeSpan Elapsed, int MaxDepth, double MeanSize);
+public sealed record FuzzRun(string Oracle, int Programs, int Passed, int Skipped, IReadOnlyList<string> Failures, int FailureCount, TimeSpan Elapsed, int MaxDepth, double MeanSize)
+{
+    /// <summary>The share of programs skipped (no conclusion).</summary>
+    public double SkipRate => Programs == 0 ? 0 : (double)Skipped / Programs;
+}
 
 /// <summary>
 /// Runs oracles over random programs: as an FsCheck property (with shrinking), or as a long counted run that keeps going
@@ -31,7 +35,7 @@ public static class Fuzzer
     /// and the report, and writes the report to <c>artifacts/</c><paramref name="reportFile"/> at the repository root.
     /// Returns null when <c>FAD_FUZZ_PROGRAMS</c> is not set.
     /// </summary>
-    public static (bool Ok, string Report)? LongRun(IEnumerable<IProgramOracle> oracles, string title, string reportFile, Action<string> log)
+    public static (bool Ok, string Report, IReadOnlyList<FuzzRun> Runs)? LongRun(IEnumerable<IProgramOracle> oracles, string title, string reportFile, Action<string> log)
     {
         var setting = Environment.GetEnvironmentVariable("FAD_FUZZ_PROGRAMS");
         if (string.IsNullOrWhiteSpace(setting)) return null;
@@ -45,7 +49,7 @@ public static class Fuzzer
         {
             var run = Run(oracle, n, firstSeed, options);
             runs.Add(run);
-            log($"{run.Oracle}: {run.Programs} programs, {run.FailureCount} failures, {run.Skipped} skipped, {run.Elapsed.TotalSeconds:F0} s");
+            log($"{run.Oracle}: {run.Programs} programs, {run.FailureCount} failures, {run.Skipped} skipped ({run.SkipRate:P2}), {run.Elapsed.TotalSeconds:F0} s");
         }
         var details = string.Join("\n", runs.SelectMany(r => r.Failures.Select(f => $"### {r.Oracle}\n\n```csharp\n{f}\n```\n")));
         var report = $"# {title}\n\n`FAD_FUZZ_PROGRAMS={n}`, programs of at most {options.MaxSize} nodes, seeds {firstSeed}..{firstSeed + n - 1}, {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC\n\n{Table(runs)}\n{details}";
@@ -54,7 +58,7 @@ public static class Fuzzer
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         File.WriteAllText(path, report);
         log($"written to {path}");
-        return (runs.All(r => r.FailureCount == 0), report);
+        return (runs.All(r => r.FailureCount == 0), report, runs);
     }
 
     static string RepositoryRoot()
@@ -112,11 +116,11 @@ public static class Fuzzer
     public static string Table(IEnumerable<FuzzRun> runs)
     {
         var sb = new StringBuilder();
-        sb.AppendLine("| oracle | programs | passed | skipped (not smooth) | failures | max depth | mean nodes | time |");
+        sb.AppendLine("| oracle | programs | passed | skipped | failures | max depth | mean nodes | time |");
         sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in runs)
             sb.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {r.Oracle} | {r.Programs} | {r.Passed} | {r.Skipped} | {r.FailureCount} | {r.MaxDepth} | {r.MeanSize:F1} | {r.Elapsed.TotalSeconds:F1} s |"));
+                $"| {r.Oracle} | {r.Programs} | {r.Passed} | {r.Skipped} ({100 * r.SkipRate:F2}%) | {r.FailureCount} | {r.MaxDepth} | {r.MeanSize:F1} | {r.Elapsed.TotalSeconds:F1} s |"));
         return sb.ToString();
     }
 }
