@@ -266,6 +266,13 @@ internal static class TorchTerms
         ["Where"] = (a, t) => torch.where(a[0].gt(0.0), a[1], a[2]),
         ["Zeros/Ones"] = (a, t) => a[0] * torch.ones_like(a[0]) + torch.zeros_like(a[0]),
         ["CustomJvp"] = (a, t) => torch.nn.functional.softplus(a[0], 1, 30) * a[0],
+        ["Log1p"] = (a, t) => a[0].log1p(),
+        ["Expm1"] = (a, t) => a[0].expm1(),
+        ["Erf"] = (a, t) => a[0].erf(),
+        ["Atan"] = (a, t) => a[0].atan(),
+        ["Square"] = (a, t) => a[0].square(),
+        // numpy's clip: minimum(maximum(x, lo), hi), so hi wins where lo > hi
+        ["Clip"] = (a, t) => torch.minimum(torch.maximum(a[0], a[1]), a[2]),
         ["Sum"] = (a, t) => Reduce(a[0], t, (x, ax, k) => x.sum(ax, k), x => x.sum()),
         ["Mean"] = (a, t) => Reduce(a[0], t, (x, ax, k) => x.mean([ax], k), x => x.mean()),
         ["Max"] = (a, t) => Reduce(a[0], t, (x, ax, k) => x.amax([ax], k), x => x.max()),

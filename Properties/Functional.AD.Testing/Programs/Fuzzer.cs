@@ -31,7 +31,8 @@ public static class Fuzzer
     /// <summary>
     /// The long run shared by the test assemblies: <c>FAD_FUZZ_PROGRAMS</c> programs (first seed <c>FAD_FUZZ_SEED</c>,
     /// default 1,000,000; at most <c>FAD_FUZZ_MAX_SIZE</c> nodes) for each of <paramref name="oracles"/> whose name
-    /// contains one of the comma-separated parts of <c>FAD_FUZZ_ORACLES</c> (all when unset). Logs a line per oracle
+    /// contains one of the comma-separated parts of <c>FAD_FUZZ_ORACLES</c> (all when unset; a part equal to a name picks that
+    /// oracle alone). Logs a line per oracle
     /// and the report, and writes the report to <c>artifacts/</c><paramref name="reportFile"/> at the repository root.
     /// Returns null when <c>FAD_FUZZ_PROGRAMS</c> is not set.
     /// </summary>
@@ -45,7 +46,11 @@ public static class Fuzzer
         if (int.TryParse(Environment.GetEnvironmentVariable("FAD_FUZZ_MAX_SIZE"), out var maxSize)) options = options with { MaxSize = maxSize };
         var only = Environment.GetEnvironmentVariable("FAD_FUZZ_ORACLES")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var runs = new List<FuzzRun>();
-        foreach (var oracle in oracles.Where(o => only is null || only.Any(part => o.Name.Contains(part, StringComparison.OrdinalIgnoreCase))))
+        var list = oracles.ToList();
+        // a part names the oracle it equals, or else every oracle whose name contains it
+        bool Picked(IProgramOracle o) => only is null || only.Any(part => list.Any(x => x.Name.Equals(part, StringComparison.OrdinalIgnoreCase))
+            ? o.Name.Equals(part, StringComparison.OrdinalIgnoreCase) : o.Name.Contains(part, StringComparison.OrdinalIgnoreCase));
+        foreach (var oracle in list.Where(Picked))
         {
             var run = Run(oracle, n, firstSeed, options);
             runs.Add(run);

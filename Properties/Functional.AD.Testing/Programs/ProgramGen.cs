@@ -27,12 +27,14 @@ public sealed record ProgramOptions
 }
 
 /// <summary>
-/// Random well-typed programs over the primitive table, as FsCheck generators with shrinking. A program is generated
-/// top-down from a seed: each node is asked for a value of a given shape (or a double) and picks an operation that can
-/// produce it (broadcasting operands, a reduction over an inserted axis, a product over a random inner length, a
-/// reshape, a gather...), so every program is well-typed. Domains hold by construction (<c>Log(Softplus(a))</c>,
-/// <c>Sqrt(a * a + 1)</c>, <c>a / (b * b + 1)</c>, <c>Pow(Exp(a), b)</c>; <c>Exp</c> and <c>Pow</c> get small arguments,
-/// squashed by a <c>Tanh</c> when their bound is too large). Shared subexpressions come from <c>Np.Let</c>.
+/// Random well-typed programs over the spec table (<see cref="Specs.All"/>, read through <see cref="SpecOp"/>), as
+/// FsCheck generators with shrinking. A program is generated top-down from a seed: each node is asked for a value of a
+/// given shape (or a double) and picks an operation that can produce it (an elementwise spec over broadcasting
+/// operands, a reduction spec over an inserted axis, a product over a random inner length, a reshape, a gather...), so
+/// every program is well-typed. Domains hold by construction: each operand of a spec is put into the spec's domain
+/// (<c>a * a + 1</c>, <c>Np.Tanh(a) * 0.9</c>), and every node's bound stays below 1000 (a larger operand is squashed by
+/// a Tanh). Double code is kept off a random set of tensor leaves, which <c>Ad.Vmap</c> can then batch. Shared
+/// subexpressions come from <c>Np.Let</c>.
 /// </summary>
 /// <example><code>
 /// var p = ProgramGen.FromSeed(42);

@@ -42,7 +42,8 @@ internal sealed record Gather(double[] Indices, int Axis);
 /// <summary>
 /// A node of a random program: an operation, its result type (a tensor of <see cref="Shape"/>, or a double when
 /// <see cref="Shape"/> is null) and its operands. Terms are immutable; a bound on the magnitude of the value over the
-/// input domain is computed from the operands, so overflow is ruled out by construction.
+/// input domain is computed from the operands (for a spec, measured from the spec's function, see
+/// <see cref="SpecOp.ElementwiseBound"/>), so overflow is ruled out by construction.
 /// </summary>
 public sealed class Term
 {
