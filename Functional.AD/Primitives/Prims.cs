@@ -113,10 +113,12 @@ internal static partial class Prims
         dbl: Math_("Atan", D), flt: MathF_("Atan", F));
     public static readonly Primitive Square = UnaryFn("Square", Np_("Square", T), static x => x * x, static x => x * x, (c, t) => t[0]! * (2 * c.X[0]),
         vector: (v, x) => v.Call("Mul", x[0], x[0]));
-    // clip(x, lo, hi) = min(max(x, lo), hi); the tangent is lo's below lo, hi's above hi, x's between (x's at a bound)
+    // clip(x, lo, hi) = min(max(x, lo), hi): the tangent is hi's where max(x, lo) > hi (lo > hi included, as numpy and JAX
+    // define it), else lo's where x < lo, else x's (x's at a bound)
     public static readonly Primitive Clip = Binary("Clip", Np_("Clip", T, T, T), (x, t) => Calls(Math_("Min", D, D), MathF_("Min", F, F))([Calls(Math_("Max", D, D), MathF_("Max", F, F))([x[0], x[1]], t), x[2]], t),
         (v, x) => v.Call("Min", v.Call("Max", x[0], x[1]), x[2]),
-        (c, t) => c.BroadcastToAns(R.Where(R.Less(c.X[0], c.X[1]), t[1] ?? c.ZeroLike(1), R.Where(R.Greater(c.X[0], c.X[2]), t[2] ?? c.ZeroLike(2), t[0] ?? c.ZeroLike(0)))));
+        (c, t) => c.BroadcastToAns(R.Where(R.Greater(Ap(Maximum, [c.X[0], c.X[1]], new Params()), c.X[2]), t[2] ?? c.ZeroLike(2),
+            R.Where(R.Less(c.X[0], c.X[1]), t[1] ?? c.ZeroLike(1), t[0] ?? c.ZeroLike(0)))));
 
     // ---------------------------------------------------------------- comparisons and selection
     public static readonly Primitive Greater = Comparison("Greater", Np_("Greater", T, T), ExpressionType.GreaterThan, ">", Op_("op_GreaterThan", T, T), Op_("op_GreaterThan", T, D), Op_("op_GreaterThan", D, T));
@@ -131,7 +133,10 @@ internal static partial class Prims
     // Where(c, a, b): a bool condition is a select between whole values; a tensor mask selects elementwise (non-zero and NaN pick a)
     public static readonly Primitive Where = Binary("Where", Np_("Where", T, T, T),
         (x, t) => Expression.Condition(Expression.NotEqual(x[0], Primitive.Conv(Expression.Constant(0.0), t)), x[1], x[2]), Vec("Where"),
-        (c, t) => t[1] is null && t[2] is null ? null : R.Where(c.X[0], t[1] ?? WhereZero(c, 1), t[2] ?? WhereZero(c, 2)),
+        // a mask broadcasts its operands: the tangent is broadcast to the output (a symbolic-zero partner of a larger shape)
+        (c, t) => t[1] is null && t[2] is null ? null
+            : c.X[0].Kind == Kind.Bool ? R.Where(c.X[0], t[1] ?? WhereZero(c, 1), t[2] ?? WhereZero(c, 2))
+            : c.BroadcastToAns(R.Where(c.X[0], t[1] ?? WhereZero(c, 1), t[2] ?? WhereZero(c, 2))),
         (c, ct) =>
         {
             var zero = c.X[0].Kind == Kind.Bool ? R.ZerosOf(ct) : ct.Const(0);

@@ -146,4 +146,30 @@ public class FamilyTests
             Assert.Equal(Math.Atan(xs[i]), atan[i], 1e-15);
         }
     }
+
+    /// <summary>Found by the gradient oracle: with lo &gt; hi, Clip is hi everywhere (min(max(x, lo), hi)), so only hi has a
+    /// derivative; the rule sent it to lo where x &lt; lo. Checked against central differences in float64, each operand on
+    /// each side of the others.</summary>
+    [Theory]
+    [InlineData(0.2, 0.9, 0.5)]    // lo < x < hi
+    [InlineData(-0.3, 0.1, 0.5)]   // x < lo < hi
+    [InlineData(0.8, 0.1, 0.5)]    // lo < hi < x
+    [InlineData(0.2, 0.9, 0.4)]    // x < hi < lo
+    [InlineData(0.95, 0.9, 0.4)]   // hi < lo < x
+    [InlineData(0.6, 0.9, 0.4)]    // hi < x < lo
+    public void The_gradient_of_Clip_matches_differences_on_every_ordering(double x, double lo, double hi)
+    {
+        Expression<Func<Tensor, Tensor, Tensor, Tensor>> f = (a, l, h) => Sum(Clip(a, l, h) * 3.0, null, false);
+        var value = f.Compile();
+        static Tensor T(double v) => Full([1], v, DType.Float64);
+        var (tx, tl, th) = (T(x), T(lo), T(hi));
+        var gx = Ad.Grad(f).Compile()(tx, tl, th);
+        var gl = Ad.Grad(f, Wrt.Second).Compile()(tx, tl, th);
+        var gh = Ad.Grad(f, Wrt.Third).Compile()(tx, tl, th);
+        double D(Func<double, double> g) => (g(1e-6) - g(-1e-6)) / 2e-6;
+        double V(double a, double l, double h) => (double)value(T(a), T(l), T(h));
+        Assert.Equal(D(e => V(x + e, lo, hi)), gx.ToDoubleArray()[0], 6);
+        Assert.Equal(D(e => V(x, lo + e, hi)), gl.ToDoubleArray()[0], 6);
+        Assert.Equal(D(e => V(x, lo, hi + e)), gh.ToDoubleArray()[0], 6);
+    }
 }

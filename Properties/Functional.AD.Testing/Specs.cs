@@ -17,7 +17,7 @@ namespace Functional.AD.Testing;
 ///     Inputs = dtype =&gt; Gens.Tensor(dtype).Select(t =&gt; new[] { t }),
 /// };
 /// </code></example>
-public sealed class PrimitiveSpec
+public sealed partial class PrimitiveSpec
 {
     /// <summary>A short name (the primitive and the case).</summary>
     public required string Name { get; init; }

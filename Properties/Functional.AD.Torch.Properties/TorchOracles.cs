@@ -1,5 +1,6 @@
 using System.Linq.Expressions;
 using System.Reflection;
+using Functional.AD.Testing;
 using Functional.AD.Testing.Programs;
 using TorchSharp;
 using TT = TorchSharp.torch.Tensor;
@@ -172,7 +173,7 @@ sealed class AutogradOracle : IProgramOracle
         var inputs = p.Inputs();
         try
         {
-            if (!TorchTerms.CanEvaluate(p)) return new(Verdict.Skipped, "the program calls a user's function, which TorchSharp cannot evaluate");
+            if (!TorchTerms.CanEvaluate(p)) return new(Verdict.Skipped, "the program calls a user's function, or a spec with no TorchSharp form in TorchTerms.Forms");
             var weights = ProgramOracleKit.Weights(p, p.Seed);
             var plain = p.Function.Compile(preferInterpretation: true);
             double expected = ProgramOracleKit.Project(p, ProgramOracleKit.Call(plain, inputs), weights);
@@ -227,12 +228,60 @@ sealed class AutogradOracle : IProgramOracle
 /// </summary>
 internal static class TorchTerms
 {
-    /// <summary>False when a term calls a user's function (an expression over our tensors).</summary>
+    /// <summary>
+    /// False when a term calls a user's function (an expression over our tensors) or a spec of the table that has no
+    /// TorchSharp form below (a primitive added to the table is fuzzed by every other oracle at once; this one needs
+    /// its torch line in <see cref="Forms"/>).
+    /// </summary>
     public static bool CanEvaluate(RandomProgram p)
     {
-        static bool Ok(Term t) => t.Op != Op.User && t.Args.All(Ok);
+        static bool Ok(Term t) => t.Op != Op.User && (t.SpecOp is not { } o || Forms.ContainsKey(o.Name)) && t.Args.All(Ok);
         return p.Outputs.All(Ok);
     }
+
+    /// <summary>The torch form of each spec of the table, by spec name (elementwise, reductions, along an axis).</summary>
+    static readonly Dictionary<string, Func<TT[], Term, TT>> Forms = new()
+    {
+        ["Neg"] = (a, t) => -a[0],
+        ["Exp"] = (a, t) => a[0].exp(),
+        ["Log"] = (a, t) => a[0].log(),
+        ["Tanh"] = (a, t) => a[0].tanh(),
+        ["Sin"] = (a, t) => a[0].sin(),
+        ["Cos"] = (a, t) => a[0].cos(),
+        ["Sqrt"] = (a, t) => a[0].sqrt(),
+        ["Abs"] = (a, t) => a[0].abs(),
+        ["Sigmoid"] = (a, t) => a[0].sigmoid(),
+        // torch's softplus is x above its threshold; 30 keeps it within 1e-13 of log(1 + e^x) there
+        ["Softplus"] = (a, t) => torch.nn.functional.softplus(a[0], 1, 30),
+        ["Relu"] = (a, t) => a[0].relu(),
+        ["Add"] = (a, t) => a[0] + a[1],
+        ["Np.Add"] = (a, t) => a[0] + a[1],
+        ["Sub"] = (a, t) => a[0] - a[1],
+        ["Mul"] = (a, t) => a[0] * a[1],
+        ["Div"] = (a, t) => a[0] / a[1],
+        ["Mul by double"] = (a, t) => a[0] * 2.5 - 1.0 / (a[0] * a[0] + 1),
+        ["Pow"] = (a, t) => a[0].pow(a[1]),
+        ["Maximum"] = (a, t) => torch.maximum(a[0], a[1]),
+        ["Minimum"] = (a, t) => torch.minimum(a[0], a[1]),
+        ["Where"] = (a, t) => torch.where(a[0].gt(0.0), a[1], a[2]),
+        ["Zeros/Ones"] = (a, t) => a[0] * torch.ones_like(a[0]) + torch.zeros_like(a[0]),
+        ["CustomJvp"] = (a, t) => torch.nn.functional.softplus(a[0], 1, 30) * a[0],
+        ["Log1p"] = (a, t) => a[0].log1p(),
+        ["Expm1"] = (a, t) => a[0].expm1(),
+        ["Erf"] = (a, t) => a[0].erf(),
+        ["Atan"] = (a, t) => a[0].atan(),
+        ["Square"] = (a, t) => a[0].square(),
+        // numpy's clip: minimum(maximum(x, lo), hi), so hi wins where lo > hi
+        ["Clip"] = (a, t) => torch.minimum(torch.maximum(a[0], a[1]), a[2]),
+        ["Sum"] = (a, t) => Reduce(a[0], t, (x, ax, k) => x.sum(ax, k), x => x.sum()),
+        ["Mean"] = (a, t) => Reduce(a[0], t, (x, ax, k) => x.mean([ax], k), x => x.mean()),
+        ["Max"] = (a, t) => Reduce(a[0], t, (x, ax, k) => x.amax([ax], k), x => x.max()),
+        ["LogSumExp"] = (a, t) => Reduce(a[0], t, (x, ax, k) => x.logsumexp(ax, k), x => x.flatten().logsumexp(0)),
+        ["Softmax"] = (a, t) => a[0].softmax(Axis((int)((SpecCall)t.Attr!).Param!, a[0].dim())),
+        ["LogSoftmax"] = (a, t) => a[0].log_softmax(Axis((int)((SpecCall)t.Attr!).Param!, a[0].dim())),
+    };
+
+
 
     /// <summary>The projection <c>Σ Sum(out_i * w_i)</c> at <paramref name="inputs"/> and its gradient by <c>torch.autograd.grad</c>, flattened as <see cref="ArgLayout.Flatten"/> does.</summary>
     public static (double Value, double[] Grad) ValueAndGrad(RandomProgram p, object[] inputs, object[] weights)
@@ -268,7 +317,7 @@ internal static class TorchTerms
 
     static TT Reduce(TT a, Term t, Func<TT, long, bool, TT> byAxis, Func<TT, TT> all)
     {
-        var r = (Reduction)t.Attr!;
+        var r = (Reduction)((SpecCall)t.Attr!).Param!;
         return r.Axis is int ax ? byAxis(a, Axis(ax, a.dim()), r.KeepDims) : all(a).reshape(Dims(t));
     }
 
@@ -294,32 +343,8 @@ internal static class TorchTerms
             Op.Arg => leaves[(int)t.Attr!],
             Op.Var => vars[((VarRef)t.Attr!).Id],
             Op.Const => Full(t, (double)t.Attr!),
-            Op.Neg => -a[0],
-            Op.Tanh => a[0].tanh(),
-            Op.Sin => a[0].sin(),
-            Op.Cos => a[0].cos(),
-            Op.Sigmoid => a[0].sigmoid(),
-            // torch's softplus is x above its threshold; 30 keeps it within 1e-13 of log(1 + e^x) there
-            Op.Softplus => torch.nn.functional.softplus(a[0], 1, 30),
-            Op.Relu => a[0].relu(),
-            Op.Abs => a[0].abs(),
-            Op.Exp => a[0].exp(),
-            Op.LogSoftplus => torch.nn.functional.softplus(a[0], 1, 30).log(),
-            Op.SqrtSq1 => (a[0] * a[0] + 1).sqrt(),
-            Op.Add => a[0] + a[1],
-            Op.Sub => a[0] - a[1],
-            Op.Mul => a[0] * a[1],
-            Op.Div1 => a[0] / (a[1] * a[1] + 1),
-            Op.PowExp => a[0].exp().pow(a[1]),
-            Op.Maximum => torch.maximum(a[0], a[1]),
-            Op.Minimum => torch.minimum(a[0], a[1]),
-            Op.Where => torch.where(a[0].gt(0.0), a[1], a[2]),
-            Op.Sum => Reduce(a[0], t, (x, ax, k) => x.sum(ax, k), x => x.sum()),
-            Op.Mean => Reduce(a[0], t, (x, ax, k) => x.mean([ax], k), x => x.mean()),
-            Op.Max => Reduce(a[0], t, (x, ax, k) => x.amax([ax], k), x => x.max()),
-            Op.LogSumExp => Reduce(a[0], t, (x, ax, k) => x.logsumexp(ax, k), x => x.flatten().logsumexp(0)),
-            Op.Softmax => a[0].softmax(Axis((int)t.Attr!, a[0].dim())),
-            Op.LogSoftmax => a[0].log_softmax(Axis((int)t.Attr!, a[0].dim())),
+            Op.Spec => Forms[t.SpecOp!.Name](a, t),
+            Op.InDomain => (Domain)t.Attr! == Domain.Unit ? a[0].tanh() * 0.9 : a[0] * a[0] + 1,
             Op.Dot or Op.MatMul => torch.matmul(a[0], a[1]),
             Op.Transpose => t.Attr is int[] perm
                 ? a[0].permute(perm.Select(x => Axis(x, a[0].dim())).ToArray())

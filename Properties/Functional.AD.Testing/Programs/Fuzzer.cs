@@ -10,7 +10,7 @@ namespace Functional.AD.Testing.Programs;
 /// <param name="Oracle">The oracle's name.</param>
 /// <param name="Programs">Programs checked.</param>
 /// <param name="Passed">Programs the oracle passed.</param>
-/// <param name="Skipped">Programs not smooth at any input drawn (no conclusion).</param>
+/// <param name="Skipped">Programs on which the oracle reached no conclusion (not smooth at any input drawn, discontinuous within rounding, nothing to batch).</param>
 /// <param name="Failures">Reports of the failing programs, each shrunk to the smallest failing program (at most a few are shrunk; the rest are counted).</param>
 /// <param name="FailureCount">Number of failing programs.</param>
 /// <param name="Elapsed">Wall time.</param>
@@ -20,7 +20,11 @@ namespace Functional.AD.Testing.Programs;
 /// FuzzRun run = Fuzzer.Run(Oracles.Jit, programs: 100);
 /// Console.WriteLine($"{run.Passed}/{run.Programs} passed, {run.FailureCount} failed in {run.Elapsed}");
 /// </code></example>
-public sealed record FuzzRun(string Oracle, int Programs, int Passed, int Skipped, IReadOnlyList<string> Failures, int FailureCount, TimeSpan Elapsed, int MaxDepth, double MeanSize);
+public sealed record FuzzRun(string Oracle, int Programs, int Passed, int Skipped, IReadOnlyList<string> Failures, int FailureCount, TimeSpan Elapsed, int MaxDepth, double MeanSize)
+{
+    /// <summary>The share of programs skipped (no conclusion).</summary>
+    public double SkipRate => Programs == 0 ? 0 : (double)Skipped / Programs;
+}
 
 /// <summary>
 /// Runs oracles over random programs: as an FsCheck property (with shrinking), or as a long counted run that keeps going
@@ -35,11 +39,12 @@ public static class Fuzzer
     /// <summary>
     /// The long run shared by the test assemblies: <c>FAD_FUZZ_PROGRAMS</c> programs (first seed <c>FAD_FUZZ_SEED</c>,
     /// default 1,000,000; at most <c>FAD_FUZZ_MAX_SIZE</c> nodes) for each of <paramref name="oracles"/> whose name
-    /// contains one of the comma-separated parts of <c>FAD_FUZZ_ORACLES</c> (all when unset). Logs a line per oracle
+    /// contains one of the comma-separated parts of <c>FAD_FUZZ_ORACLES</c> (all when unset; a part equal to a name picks that
+    /// oracle alone). Logs a line per oracle
     /// and the report, and writes the report to <c>artifacts/</c><paramref name="reportFile"/> at the repository root.
     /// Returns null when <c>FAD_FUZZ_PROGRAMS</c> is not set.
     /// </summary>
-    public static (bool Ok, string Report)? LongRun(IEnumerable<IProgramOracle> oracles, string title, string reportFile, Action<string> log)
+    public static (bool Ok, string Report, IReadOnlyList<FuzzRun> Runs)? LongRun(IEnumerable<IProgramOracle> oracles, string title, string reportFile, Action<string> log)
     {
         var setting = Environment.GetEnvironmentVariable("FAD_FUZZ_PROGRAMS");
         if (string.IsNullOrWhiteSpace(setting)) return null;
@@ -49,11 +54,15 @@ public static class Fuzzer
         if (int.TryParse(Environment.GetEnvironmentVariable("FAD_FUZZ_MAX_SIZE"), out var maxSize)) options = options with { MaxSize = maxSize };
         var only = Environment.GetEnvironmentVariable("FAD_FUZZ_ORACLES")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var runs = new List<FuzzRun>();
-        foreach (var oracle in oracles.Where(o => only is null || only.Any(part => o.Name.Contains(part, StringComparison.OrdinalIgnoreCase))))
+        var list = oracles.ToList();
+        // a part names the oracle it equals, or else every oracle whose name contains it
+        bool Picked(IProgramOracle o) => only is null || only.Any(part => list.Any(x => x.Name.Equals(part, StringComparison.OrdinalIgnoreCase))
+            ? o.Name.Equals(part, StringComparison.OrdinalIgnoreCase) : o.Name.Contains(part, StringComparison.OrdinalIgnoreCase));
+        foreach (var oracle in list.Where(Picked))
         {
             var run = Run(oracle, n, firstSeed, options);
             runs.Add(run);
-            log($"{run.Oracle}: {run.Programs} programs, {run.FailureCount} failures, {run.Skipped} skipped, {run.Elapsed.TotalSeconds:F0} s");
+            log($"{run.Oracle}: {run.Programs} programs, {run.FailureCount} failures, {run.Skipped} skipped ({run.SkipRate:P2}), {run.Elapsed.TotalSeconds:F0} s");
         }
         var details = string.Join("\n", runs.SelectMany(r => r.Failures.Select(f => $"### {r.Oracle}\n\n```csharp\n{f}\n```\n")));
         var report = $"# {title}\n\n`FAD_FUZZ_PROGRAMS={n}`, programs of at most {options.MaxSize} nodes, seeds {firstSeed}..{firstSeed + n - 1}, {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC\n\n{Table(runs)}\n{details}";
@@ -62,7 +71,7 @@ public static class Fuzzer
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         File.WriteAllText(path, report);
         log($"written to {path}");
-        return (runs.All(r => r.FailureCount == 0), report);
+        return (runs.All(r => r.FailureCount == 0), report, runs);
     }
 
     static string RepositoryRoot()
@@ -120,11 +129,11 @@ public static class Fuzzer
     public static string Table(IEnumerable<FuzzRun> runs)
     {
         var sb = new StringBuilder();
-        sb.AppendLine("| oracle | programs | passed | skipped (not smooth) | failures | max depth | mean nodes | time |");
+        sb.AppendLine("| oracle | programs | passed | skipped | failures | max depth | mean nodes | time |");
         sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in runs)
             sb.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {r.Oracle} | {r.Programs} | {r.Passed} | {r.Skipped} | {r.FailureCount} | {r.MaxDepth} | {r.MeanSize:F1} | {r.Elapsed.TotalSeconds:F1} s |"));
+                $"| {r.Oracle} | {r.Programs} | {r.Passed} | {r.Skipped} ({100 * r.SkipRate:F2}%) | {r.FailureCount} | {r.MaxDepth} | {r.MeanSize:F1} | {r.Elapsed.TotalSeconds:F1} s |"));
         return sb.ToString();
     }
 }

@@ -221,6 +221,9 @@ sealed class GradientOracle : IProgramOracle
     public const double Step = 1e-5;
     /// <summary>Tolerance on the relative error.</summary>
     public const double Tolerance = 1e-6;
+
+    /// <summary>The oracle's tolerance, or the loosest tolerance of the specs the program applies.</summary>
+    static double ToleranceFor(RandomProgram p) => Math.Max(Tolerance, p.Specs().Select(s => s.Spec.Tolerance).DefaultIfEmpty(0).Max());
     const int Directions = 3, Draws = 3;
 
     public OracleResult Check(RandomProgram p)
@@ -232,6 +235,7 @@ sealed class GradientOracle : IProgramOracle
             var weights = ProgramOracleKit.Weights(p, p.Seed);
             var plain = p.Function.Compile(preferInterpretation: true);
             var grad = ProgramOracleKit.Grad(ProgramOracleKit.Projection(p, weights)).Compile(preferInterpretation: true);
+            double tolerance = ToleranceFor(p);
             string worst = "";
             for (int draw = 0; draw < Draws; draw++)
             {
@@ -251,20 +255,20 @@ sealed class GradientOracle : IProgramOracle
                     double sym = g.Select((gi, i) => gi * u[i]).Sum();
                     double num = (F(ProgramOracleKit.Axpy(v, Step, u)) - F(ProgramOracleKit.Axpy(v, -Step, u))) / (2 * Step);
                     double err = ProgramOracleKit.Error(sym, num);
-                    if (err <= Tolerance) continue;
+                    if (err <= tolerance) continue;
                     // a second step tells a kink or a switching branch (the differences disagree) from a wrong gradient
                     double num2 = (F(ProgramOracleKit.Axpy(v, 2 * Step, u)) - F(ProgramOracleKit.Axpy(v, -2 * Step, u))) / (4 * Step);
-                    if (ProgramOracleKit.Error(num, num2) > Tolerance / 2 || double.IsNaN(num))
+                    if (ProgramOracleKit.Error(num, num2) > tolerance / 2 || double.IsNaN(num))
                     {
                         smooth = false;
                         worst = $"not smooth at input draw {draw}: differences {num:G10} (h) and {num2:G10} (2h)";
                         break;
                     }
                     return new(Verdict.Fail, ProgramOracleKit.Failure(p,
-                        $"<Grad, u> = {sym:G12} but central differences give {num:G12} (and {num2:G12} with 2h): error {err:G3} > {Tolerance:G3} (direction {d})",
+                        $"<Grad, u> = {sym:G12} but central differences give {num:G12} (and {num2:G12} with 2h): error {err:G3} > {tolerance:G3} (direction {d})",
                         inputs, inputSeed));
                 }
-                if (smooth) return new(Verdict.Pass, $"{Directions} directions agree within {Tolerance:G3} ({v.Length} components)");
+                if (smooth) return new(Verdict.Pass, $"{Directions} directions agree within {tolerance:G3} ({v.Length} components)");
             }
             return new(Verdict.Skipped, worst);
         }
@@ -283,6 +287,9 @@ sealed class SecondOrderOracle : IProgramOracle
 
     public const double Step = 1e-5;
     public const double Tolerance = 1e-6;
+
+    /// <summary>The oracle's tolerance, or the loosest tolerance of the specs the program applies.</summary>
+    static double ToleranceFor(RandomProgram p) => Math.Max(Tolerance, p.Specs().Select(s => s.Spec.Tolerance).DefaultIfEmpty(0).Max());
     const int Draws = 3;
 
     static readonly MethodInfo npSum = typeof(Np).GetMethod(nameof(Np.Sum))!;
@@ -323,6 +330,7 @@ sealed class SecondOrderOracle : IProgramOracle
             var dir = ProgramOracleKit.Direction(n, new Random(p.Seed + 1));
             var vObj = p.Layout.Unflatten(dir);
             var hvp = ProgramOracleKit.Grad(DirectionalDerivative(p, gradExpr, vObj)).Compile(preferInterpretation: true);
+            double tolerance = ToleranceFor(p);
             string worst = "";
             for (int draw = 0; draw < Draws; draw++)
             {
@@ -338,23 +346,23 @@ sealed class SecondOrderOracle : IProgramOracle
                 {
                     double num = (gp[i] - gm[i]) / (2 * Step);
                     double err = ProgramOracleKit.Error(hv[i], num);
-                    if (err <= Tolerance) continue;
+                    if (err <= tolerance) continue;
                     if (num2 is null)
                     {
                         var gp2 = G(ProgramOracleKit.Axpy(x, 2 * Step, dir)); var gm2 = G(ProgramOracleKit.Axpy(x, -2 * Step, dir));
                         num2 = gp2.Select((a, k) => (a - gm2[k]) / (4 * Step)).ToArray();
                     }
-                    if (ProgramOracleKit.Error(num, num2[i]) > Tolerance / 2 || double.IsNaN(num))
+                    if (ProgramOracleKit.Error(num, num2[i]) > tolerance / 2 || double.IsNaN(num))
                     {
                         smooth = false;
                         worst = $"not smooth at input draw {draw}: component {i}, differences {num:G10} (h) and {num2[i]:G10} (2h)";
                         break;
                     }
                     return new(Verdict.Fail, ProgramOracleKit.Failure(p,
-                        $"(H v)[{i}] = {hv[i]:G12} but central differences of the gradient give {num:G12} (and {num2[i]:G12} with 2h): error {err:G3} > {Tolerance:G3}; v = [{string.Join(", ", dir.Select(d => d.ToString("G6")))}]",
+                        $"(H v)[{i}] = {hv[i]:G12} but central differences of the gradient give {num:G12} (and {num2[i]:G12} with 2h): error {err:G3} > {tolerance:G3}; v = [{string.Join(", ", dir.Select(d => d.ToString("G6")))}]",
                         inputs, inputSeed));
                 }
-                if (smooth) return new(Verdict.Pass, $"H v agrees within {Tolerance:G3} ({n} components)");
+                if (smooth) return new(Verdict.Pass, $"H v agrees within {tolerance:G3} ({n} components)");
             }
             return new(Verdict.Skipped, worst);
         }
@@ -411,6 +419,8 @@ sealed class Float32Oracle : IProgramOracle
 
     public OracleResult Check(RandomProgram p)
     {
+        if (p.Specs().FirstOrDefault(o => !o.Spec.DTypes.Contains(DType.Float32)) is { } only64)
+            return new(Verdict.Skipped, $"{only64.Name} takes no float32 (its spec's DTypes)");
         var inputs = p.Inputs();
         try
         {
@@ -591,62 +601,79 @@ sealed class DotTestOracle : IProgramOracle
 }
 
 /// <summary>
-/// <c>Vmap</c> against a loop: the program vmapped over a batch of 3 input draws (every leaf batched on axis 0) equals
-/// the plain program run on each draw, stacked. Programs with scalar (double) code on the batched path cannot be
-/// batched and are reported as skipped.
+/// <c>Vmap</c> against a loop: the program vmapped over a batch of 3 input draws equals the plain program run on each
+/// draw, stacked. The tensor leaves that no double depends on are batched on axis 0 (see
+/// <see cref="RandomProgram.BatchableLeaves"/>); the other leaves (double leaves, and tensors that reach double code,
+/// which a double cannot carry a batch of) are passed unbatched, the same in every draw. A program with no batchable
+/// leaf is skipped.
 /// </summary>
 sealed class VmapOracle : IProgramOracle
 {
     public string Name => "Vmap vs a loop";
-    public string Catches => "a batching rule that mixes batch and core axes (an axis not shifted, a broadcast against the batch axis, a product that contracts the batch), a structural primitive of Vmap, a conditional's branches batched differently";
+    public string Catches => "a batching rule that mixes batch and core axes (an axis not shifted, a broadcast against the batch axis, a product that contracts the batch), a structural primitive of Vmap, a conditional's branches batched differently, unbatched leaves and doubles meeting batched ones";
 
     const int B = 3;
 
     public OracleResult Check(RandomProgram p)
     {
-        var draws = Enumerable.Range(0, B).Select(i => p.InputsFrom(unchecked(p.Seed * 13 + i))).ToArray();
+        if (Batch(p, B, i => unchecked(p.Seed * 13 + i)) is not var (draws, args, leafAxes))
+            return new(Verdict.Skipped, "no tensor leaf can be batched: every one reaches double code");
         try
         {
-            if (p.Outputs.Any(o => o.IsDouble) || p.Layout.Leaves.Any(l => l is null))
-                return new(Verdict.Skipped, "a double leaf or output cannot carry a batch");
             var f = p.Function;
             var plain = f.Compile(preferInterpretation: true);
-            LambdaExpression vmapped;
-            try { vmapped = Ad.VmapCore(f, f.Type, f.Parameters.Select(_ => (int?)0).ToArray(), null, null); }
-            catch (VmapException e) { return new(Verdict.Skipped, "not batchable: " + e.Message); }
-            var args = Enumerable.Range(0, f.Parameters.Count).Select(k => Stack(draws.Select(d => d[k]).ToArray())).ToArray();
-            object? result;
-            try { result = ProgramOracleKit.Call(vmapped.Compile(preferInterpretation: true), args); }
-            catch (VmapException e) { return new(Verdict.Skipped, "not batchable: " + e.Message); }
+            var vmapped = Vmapped(f, leafAxes);
+            var result = ProgramOracleKit.Call(vmapped.Compile(preferInterpretation: true), args);
             var expected = draws.Select(d => ProgramOracleKit.Call(plain, d)).ToArray();
             for (int o = 0; o < p.Outputs.Count; o++)
             {
-                var got = Output(result, o, p.Outputs.Count).AsType(DType.Float64);
-                var want = Np.Stack(expected.Select(e => Output(e, o, p.Outputs.Count).AsType(DType.Float64)).ToArray(), 0);
-                if (!got.Shape.SequenceEqual(want.Shape) || !got.AllClose(want, 1e-10, 1e-10))
-                    return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"output {o}: Vmap gives {got}\nthe loop gives {want}", draws[0], p.Seed));
+                if (p.Outputs[o].IsDouble)
+                {
+                    // a double output depends on no batched leaf: one double, the loop's value in every draw
+                    var d = (double)Output(result, o, p.Outputs.Count)!;
+                    var want = expected.Select(e => (double)Output(e, o, p.Outputs.Count)!).ToArray();
+                    if (want.Any(w => ProgramOracleKit.Error(w, d) > 1e-10))
+                        return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"output {o}: Vmap gives {d:R}, the loop gives {string.Join(", ", want.Select(w => w.ToString("R")))}", draws[0], p.Seed));
+                    continue;
+                }
+                var got = ((Tensor)Output(result, o, p.Outputs.Count)!).AsType(DType.Float64);
+                var wantT = Np.Stack(expected.Select(e => ((Tensor)Output(e, o, p.Outputs.Count)!).AsType(DType.Float64)).ToArray(), 0);
+                if (!got.Shape.SequenceEqual(wantT.Shape) || !got.AllClose(wantT, 1e-10, 1e-10))
+                    return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"output {o} (batched leaves {string.Join(", ", leafAxes.Keys)}): Vmap gives {got}\nthe loop gives {wantT}", draws[0], p.Seed));
             }
-            return new(Verdict.Pass, $"batch of {B} equals the loop");
+            return new(Verdict.Pass, $"batch of {B} over {string.Join(", ", leafAxes.Keys)} equals the loop");
         }
         catch (Exception e)
         {
-            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"threw {e.GetType().Name}: {e.Message}", draws[0], p.Seed));
+            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"batching {string.Join(", ", leafAxes.Keys)} threw {e.GetType().Name}: {e.Message}", draws[0], p.Seed));
         }
     }
 
-    internal static Tensor Output(object? r, int o, int count) => (Tensor)(count == 1 ? r! : r!.GetType().GetField(o == 0 ? "Item1" : "Item2")!.GetValue(r)!);
+    /// <summary><c>Ad.Vmap</c> of <paramref name="f"/> with the given leaves batched on axis 0 and every other leaf unbatched.</summary>
+    internal static LambdaExpression Vmapped(LambdaExpression f, IReadOnlyDictionary<string, int?> leafAxes) =>
+        Ad.VmapCore(f, f.Type, f.Parameters.Select(_ => (int?)null).ToArray(), null, null, leafAxes);
 
-    /// <summary>Stacks B values of a pytree type leaf by leaf along a new axis 0.</summary>
-    internal static object Stack(object[] values)
+    /// <summary>
+    /// <paramref name="b"/> input draws that differ only in the batchable leaves (the others are draw 0's), those
+    /// leaves stacked along a new axis 0 into the vmapped function's arguments, and the leaf axes to pass to Vmap; null
+    /// when no leaf can be batched.
+    /// </summary>
+    internal static (object[][] Draws, object[] Args, IReadOnlyDictionary<string, int?> LeafAxes)? Batch(RandomProgram p, int b, Func<int, int> seed)
     {
-        var first = values[0];
-        var def = TreeDef.Of(first.GetType());
-        var leaves = values.Select(v => { var l = new List<object?>(); def.Flatten(v, l); return l; }).ToArray();
-        var stacked = Enumerable.Range(0, leaves[0].Count).Select(i => leaves[0][i] is Tensor
-            ? (object?)Np.Stack(leaves.Select(l => (Tensor)l[i]!).ToArray(), 0) : leaves[0][i]).ToList();
-        int pos = 0;
-        return def.Unflatten(stacked, ref pos)!;
+        var batched = p.BatchableLeaves();
+        if (batched.Count == 0) return null;
+        var layout = p.Layout;
+        var draws = Enumerable.Range(0, b).Select(i => p.InputsFrom(seed(i))).ToArray();
+        object?[] Leaves(object[] d) => [.. layout.Unpack(d[0]), .. d.Skip(1)];
+        var first = Leaves(draws[0]);
+        var leaves = draws.Select(d => Leaves(d).Select((l, i) => batched.Contains(i) ? l : first[i]).ToArray()).ToArray();
+        object[] Args(object?[] ls) => layout.HasFixed ? [layout.Pack(ls[..layout.XLeaves]!), ls[^1]!] : [layout.Pack(ls!)];
+        draws = leaves.Select(Args).ToArray();
+        var stacked = Enumerable.Range(0, first.Length).Select(i => batched.Contains(i) ? Np.Stack(leaves.Select(l => (Tensor)l[i]!).ToArray(), 0) : first[i]).ToArray();
+        return (draws, Args(stacked), batched.ToDictionary(i => layout.LeafName(i), i => (int?)0));
     }
+
+    internal static object? Output(object? r, int o, int count) => count == 1 ? r : r!.GetType().GetField(o == 0 ? "Item1" : "Item2")!.GetValue(r);
 }
 
 /// <summary>
@@ -663,12 +690,10 @@ sealed class JitVmapOracle : IProgramOracle
 
     public OracleResult Check(RandomProgram p)
     {
-        var draws = Enumerable.Range(0, B).Select(i => p.InputsFrom(unchecked(p.Seed * 17 + i))).ToArray();
+        if (VmapOracle.Batch(p, B, i => unchecked(p.Seed * 17 + i)) is not var (draws, args, leafAxes))
+            return new(Verdict.Skipped, "no tensor leaf can be batched: every one reaches double code");
         try
         {
-            if (p.Outputs.Any(o => o.IsDouble) || p.Layout.Leaves.Any(l => l is null))
-                return new(Verdict.Skipped, "a double leaf or output cannot carry a batch");
-            var args = Enumerable.Range(0, p.Function.Parameters.Count).Select(k => VmapOracle.Stack(draws.Select(d => d[k]).ToArray())).ToArray();
             var grad = ProgramOracleKit.Grad(ProgramOracleKit.Projection(p, ProgramOracleKit.Weights(p, p.Seed)));
             int checkedCount = 0;
             foreach (var (what, f) in new[] { ("the vmapped program", p.Function), ("its vmapped gradient", grad) })
@@ -677,7 +702,7 @@ sealed class JitVmapOracle : IProgramOracle
                 object? want;
                 try
                 {
-                    vm = Ad.VmapCore(f, f.Type, f.Parameters.Select(_ => (int?)0).ToArray(), null, null);
+                    vm = VmapOracle.Vmapped(f, leafAxes);
                     want = ProgramOracleKit.Call(vm.Compile(preferInterpretation: true), args);
                 }
                 catch (VmapException) { continue; }

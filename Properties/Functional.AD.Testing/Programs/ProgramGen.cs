@@ -31,12 +31,14 @@ public sealed record ProgramOptions
 }
 
 /// <summary>
-/// Random well-typed programs over the primitive table, as FsCheck generators with shrinking. A program is generated
-/// top-down from a seed: each node is asked for a value of a given shape (or a double) and picks an operation that can
-/// produce it (broadcasting operands, a reduction over an inserted axis, a product over a random inner length, a
-/// reshape, a gather...), so every program is well-typed. Domains hold by construction (<c>Log(Softplus(a))</c>,
-/// <c>Sqrt(a * a + 1)</c>, <c>a / (b * b + 1)</c>, <c>Pow(Exp(a), b)</c>; <c>Exp</c> and <c>Pow</c> get small arguments,
-/// squashed by a <c>Tanh</c> when their bound is too large). Shared subexpressions come from <c>Np.Let</c>.
+/// Random well-typed programs over the spec table (<see cref="Specs.All"/>, read through <see cref="SpecOp"/>), as
+/// FsCheck generators with shrinking. A program is generated top-down from a seed: each node is asked for a value of a
+/// given shape (or a double) and picks an operation that can produce it (an elementwise spec over broadcasting
+/// operands, a reduction spec over an inserted axis, a product over a random inner length, a reshape, a gather...), so
+/// every program is well-typed. Domains hold by construction: each operand of a spec is put into the spec's domain
+/// (<c>a * a + 1</c>, <c>Np.Tanh(a) * 0.9</c>), and every node's bound stays below 1000 (a larger operand is squashed by
+/// a Tanh). Double code is kept off a random set of tensor leaves, which <c>Ad.Vmap</c> can then batch. Shared
+/// subexpressions come from <c>Np.Let</c>.
 /// </summary>
 /// <example><code>
 /// var p = ProgramGen.FromSeed(42);
@@ -96,8 +98,8 @@ public static class ProgramGen
 
     static IEnumerable<Term> ShrinkTerm(Term t, ArgLayout layout, List<VarRef> scope)
     {
-        // 1. the whole subterm by a leaf of the same type
-        if (t.Op is not (Op.Arg or Op.Var or Op.Const))
+        // 1. the whole subterm by a leaf of the same type (a domain wrapper stays: only its inside shrinks)
+        if (t.Op is not (Op.Arg or Op.Var or Op.Const or Op.InDomain))
         {
             for (int i = 0; i < layout.Leaves.Count; i++)
                 if (layout.Leaves[i] is var s && (s is null ? t.IsDouble : !t.IsDouble && s.SequenceEqual(t.Shape!)))
@@ -119,7 +121,7 @@ public static class ProgramGen
             // (only a value without Np.Let of its own is substituted, so the number of Np.Let always falls: shrinking ends)
             if (!ContainsLet(t.Args[0])) yield return t.Args[1].Substitute(((VarRef)t.Attr!).Id, t.Args[0]);
         }
-        else
+        else if (t.Op != Op.InDomain)
             foreach (var a in t.Args)
                 if (SameType(a, t)) yield return a;
         // 3. shrink inside
@@ -139,6 +141,10 @@ public static class ProgramGen
         ArgLayout layout = null!;
         readonly List<VarRef> scope = new();
         int budget, nextVar;
+        /// <summary>Tensor leaves that no double may depend on (so that <c>Ad.Vmap</c> can batch them).</summary>
+        HashSet<int> batchLeaves = [];
+        /// <summary>True while generating double code (and the tensors under a <c>(double)</c> cast): batched leaves are out of reach.</summary>
+        bool scalar;
 
         int Int(int lo, int hi) => rng.Next(lo, hi + 1);
         bool Chance(double p) => rng.NextDouble() < p;
@@ -155,7 +161,13 @@ public static class ProgramGen
         {
             var kind = Pick(Enum.GetValues<ArgKind>());
             var shapes = new[] { RandomShape(), RandomShape() };
-            layout = new ArgLayout(kind, shapes, Chance(0.25) ? RandomShape() : null);
+            // a lone tensor argument is batched, so double code needs another tensor: a fixed y is then more frequent
+            layout = new ArgLayout(kind, shapes, Chance(kind == ArgKind.Tensor ? 0.6 : 0.25) ? RandomShape() : null);
+            // double code is kept off a random nonempty set of tensor leaves, usually not all of them: Ad.Vmap batches
+            // those (a double cannot carry a batch axis), and the other leaves still flow into (double) casts and conditions
+            var tensors = Enumerable.Range(0, layout.Leaves.Count).Where(i => layout.Leaves[i] is not null).OrderBy(_ => rng.Next()).ToList();
+            int nb = tensors.Count == 1 || Chance(0.2) ? tensors.Count : Int(1, tensors.Count - 1);
+            batchLeaves = tensors.Take(nb).ToHashSet();
             // sizes: small programs more often, deep ones reachable
             int depth = Math.Min(o.MaxDepth, 1 + (int)Math.Floor(Math.Pow(rng.NextDouble(), 0.8) * o.MaxDepth));
             budget = Math.Max(1, (int)Math.Round(Math.Pow(rng.NextDouble(), 1.3) * o.MaxSize));
@@ -177,10 +189,10 @@ public static class ProgramGen
         {
             var r = new List<(Term, double)>();
             for (int i = 0; i < layout.Leaves.Count; i++)
-                if (layout.Leaves[i] is var s && (s is null ? shape is null : shape is not null && s.SequenceEqual(shape)))
+                if (layout.Leaves[i] is var s && (s is null ? shape is null : shape is not null && s.SequenceEqual(shape)) && Reachable(i))
                     r.Add((new Term(Op.Arg, s, [], i), 3));
             foreach (var v in scope)
-                if (v.Shape is null ? shape is null : shape is not null && v.Shape.SequenceEqual(shape))
+                if ((v.Shape is null ? shape is null : shape is not null && v.Shape.SequenceEqual(shape)) && Reachable(v))
                     r.Add((new Term(Op.Var, v.Shape, [], v), 6));
             return r;
         }
@@ -200,10 +212,32 @@ public static class ProgramGen
             return true;
         }
 
+        bool Reachable(int leaf) => !scalar || !batchLeaves.Contains(leaf);
+        bool Reachable(VarRef v) => !scalar || !v.Batched;
+
         IEnumerable<Term> AnyLeaves()
         {
-            for (int i = 0; i < layout.Leaves.Count; i++) yield return new Term(Op.Arg, layout.Leaves[i], [], i);
-            foreach (var v in scope) yield return new Term(Op.Var, v.Shape, [], v);
+            for (int i = 0; i < layout.Leaves.Count; i++) if (Reachable(i)) yield return new Term(Op.Arg, layout.Leaves[i], [], i);
+            foreach (var v in scope) if (Reachable(v)) yield return new Term(Op.Var, v.Shape, [], v);
+        }
+
+        /// <summary>Whether a term depends on a batched leaf (directly or through a <c>Np.Let</c> variable).</summary>
+        bool DependsOnBatch(Term t) => t.Op switch
+        {
+            Op.Arg => batchLeaves.Contains((int)t.Attr!),
+            Op.Var => ((VarRef)t.Attr!).Batched,
+            _ => t.Args.Any(DependsOnBatch),
+        };
+
+        VarRef NewVar(int[]? shape, Term value) => new(nextVar++, shape, value.Bound, DependsOnBatch(value));
+
+        /// <summary>Double code (and the tensors it casts) is generated with the batched leaves out of reach.</summary>
+        Term Scalar(Func<Term> make)
+        {
+            bool outer = scalar;
+            scalar = true;
+            try { return make(); }
+            finally { scalar = outer; }
         }
 
         Term TensorLeaf(int[] shape)
@@ -213,15 +247,16 @@ public static class ProgramGen
             {
                 if (l.Shape is { } s && !s.SequenceEqual(shape) && BroadcastsTo(s, shape)) c.Add((new Term(Op.BroadcastTo, shape, [l]), 1));
             }
-            if (c.Count == 0 || Chance(0.1))
+            var tensorLeaves = AnyLeaves().Where(t => !t.IsDouble).ToList();
+            if ((c.Count == 0 || Chance(0.1)) && tensorLeaves.Count > 0)
             {
                 // reduce any leaf to a scalar, then broadcast it
-                var l = Pick(AnyLeaves().ToList());
-                if (l.IsDouble) l = AnyLeaves().First(t => !t.IsDouble);
-                var scalar = l.Shape!.Length == 0 ? l : new Term(Op.Mean, [], [l], new Reduction(null, false));
-                c.Add((shape.Length == 0 ? scalar : new Term(Op.BroadcastTo, shape, [scalar]), 2));
+                var l = Pick(tensorLeaves);
+                var s0 = l.Shape!.Length == 0 ? l : Valid(new Term(Op.Spec, [], [l], new SpecCall(Pick(Reductions), new Reduction(null, false)))) ?? l;
+                if (s0.Shape!.Length > 0) s0 = new Term(Op.Spec, [], [l], new SpecCall(Reductions.MinBy(r => new Term(Op.Spec, [], [l], new SpecCall(r, new Reduction(null, false))).Bound)!, new Reduction(null, false)));
+                c.Add((shape.Length == 0 ? s0 : new Term(Op.BroadcastTo, shape, [s0]), 2));
             }
-            if (Chance(0.03)) return new Term(Op.Const, shape, [], Math.Round(Uniform(-2, 2), 2));
+            if (c.Count == 0 || Chance(0.03)) return new Term(Op.Const, shape, [], Math.Round(Uniform(-2, 2), 2));
             return Weighted(c);
         }
 
@@ -230,24 +265,35 @@ public static class ProgramGen
             var c = ExactLeaves(null);
             foreach (var l in AnyLeaves())
                 if (!l.IsDouble) c.Add((new Term(Op.ToDouble, null, [l]), 1));
-            if (Chance(0.05)) return new Term(Op.Const, null, [], Math.Round(Uniform(-2, 2), 2));
+            if (c.Count == 0 || Chance(0.05)) return new Term(Op.Const, null, [], Math.Round(Uniform(-2, 2), 2));
             return Weighted(c);
         }
 
         // ------------------------------------------------------------------ helpers
 
         /// <summary>Squashes an operand whose bound is too large for its parent.</summary>
-        static Term Squash(Term t) => t.Op == Op.FromDouble ? new(Op.FromDouble, [], [Squash(t.Args[0])]) : new(Op.Tanh, t.Shape, [t]);
+        static Term Squash(Term t) => t.Op is Op.FromDouble or Op.InDomain ? new(t.Op, t.Shape, [Squash(t.Args[0])], t.Attr) : Tanh(t);
 
-        Term Finish(Term t)
+        /// <summary>The squashing function: the table's Tanh (any elementwise spec of bound 1 on every input would do).</summary>
+        static Term Tanh(Term t) => new(Op.Spec, t.Shape, [t], new SpecCall(Squasher, null));
+
+        static readonly SpecOp Squasher = SpecOp.Of(SpecFamily.Elementwise).First(o => o.Arity == 1 && o.DoubleFunction is not null && o.Domains[0] == Domain.Any && o.ElementwiseBound([1e6]) <= 1.1 && o.ElementwiseBound([1]) > 0.5);
+        static readonly IReadOnlyList<SpecOp> Elementwise = SpecOp.Of(SpecFamily.Elementwise);
+        static readonly IReadOnlyList<SpecOp> DoubleElementwise = Elementwise.Where(o => o.DoubleFunction is not null).ToArray();
+        static readonly IReadOnlyList<SpecOp> Reductions = SpecOp.Of(SpecFamily.Reduction);
+        static readonly IReadOnlyList<SpecOp> AlongAxis = SpecOp.Of(SpecFamily.AlongAxis);
+
+        static Term? Valid(Term t) => t.Valid() ? t : null;
+
+        Term? Finish(Term t)
         {
             // keep every bound below the maximum and every domain respected: squash the largest operand until it is
-            for (int guard = 0; guard < 8 && (!t.LocalValid() || t.Bound > Term.MaxBound); guard++)
+            for (int guard = 0; guard < 8 && (!t.LocalValid() || !(t.Bound <= Term.MaxBound)); guard++)
             {
                 int i = Enumerable.Range(0, t.Args.Length).MaxBy(k => t.Args[k].Bound);
                 t = t.With(i, Squash(t.Args[i]));
             }
-            return t;
+            return t.LocalValid() && t.Bound <= Term.MaxBound ? t : null;
         }
 
         /// <summary>A shape that broadcasts to <paramref name="s"/>: some leading axes dropped, some axes set to 1.</summary>
@@ -266,17 +312,13 @@ public static class ProgramGen
             int r = s.Length;
             var ops = new List<(Func<Term?> Make, double Weight)>
             {
-                (() => UnaryT(s, depth), 3),
-                (() => BinaryT(s, depth), 3),
+                (() => ElementwiseT(s, depth), 6.3),
                 (() => ReduceTo(s, depth), 1.5),
                 (() => Let(s, depth), 0.7),
             };
             if (o.Conditionals)
-            {
-                ops.Add((() => Finish(new Term(Op.Where, s, [Tensor(s, depth - 1), Tensor(Reduced(s), depth - 1), Tensor(Reduced(s), depth - 1)])), 0.3));
                 ops.Add((() => Finish(new Term(Op.Cond, s, [Double(depth - 1), Tensor(s, depth - 1), Tensor(s, depth - 1)])), 0.4));
-            }
-            if (r >= 1) ops.Add((() => Finish(new Term(Chance(0.5) ? Op.Softmax : Op.LogSoftmax, s, [Tensor(s, depth - 1)], Int(-1, r - 1))), 0.5));
+            if (r >= 1 && AlongAxis.Count > 0) ops.Add((() => Finish(new Term(Op.Spec, s, [Tensor(s, depth - 1)], new SpecCall(Pick(AlongAxis), Int(-1, r - 1)))), 0.5));
             if (r <= 2) ops.Add((() => DotTo(s, depth), 0.7));
             if (r >= 2) ops.Add((() => MatMulTo(s, depth), 0.5));
             if (r >= 2) ops.Add((() => TransposeTo(s, depth), 0.4));
@@ -291,42 +333,49 @@ public static class ProgramGen
             return TensorLeaf(s);
         }
 
-        static readonly Op[] Unaries = [Op.Neg, Op.Tanh, Op.Sin, Op.Cos, Op.Sigmoid, Op.Softplus, Op.Relu, Op.Abs, Op.Exp, Op.LogSoftplus, Op.SqrtSq1];
-        static readonly Op[] Binaries = [Op.Add, Op.Sub, Op.Mul, Op.Div1, Op.PowExp, Op.Maximum, Op.Minimum];
+        /// <summary>An operand of a spec put into the spec's domain for that operand.</summary>
+        static Term InDomain(Term a, Domain d) => d == Domain.Any ? a : new Term(Op.InDomain, a.Shape, [a], d);
 
-        Term UnaryT(int[]? s, int depth)
+        /// <summary>
+        /// An elementwise spec of the table applied to operands that broadcast to <paramref name="s"/> (or to doubles when
+        /// <paramref name="s"/> is null, through the spec's double form). A spec whose body is one operator also mixes a
+        /// tensor and a double (<c>x * d</c>), and <c>+ - *</c> take <c>(Tensor)d</c>, a weak scalar, beside a float64
+        /// tensor. Each operand is put into the spec's domain.
+        /// </summary>
+        Term? ElementwiseT(int[]? s, int depth)
         {
-            var op = Pick(Unaries);
-            var a = s is null ? Double(depth - 1) : Tensor(s, depth - 1);
-            return Finish(new Term(op, s, [a]));
-        }
-
-        Term BinaryT(int[] s, int depth)
-        {
-            var op = Pick(Binaries);
+            if (s is null)
+            {
+                if (DoubleElementwise.Count == 0) return null;
+                var dop = Pick(DoubleElementwise);
+                return Finish(new Term(Op.Spec, null, Enumerable.Range(0, dop.Arity).Select(i => InDomain(Double(depth - 1), dop.Domains[i])).ToArray(), new SpecCall(dop, null)));
+            }
+            var op = Pick(Elementwise);
+            var args = new Term[op.Arity];
             int mode = Int(0, 7);
-            // Maximum, Minimum and Pow take tensors only (Np methods); + - * / also mix tensors and doubles;
-            // + - * also take (Tensor)d, a weak scalar, next to a float64 tensor (anywhere else it would compute in float32)
-            if (op is Op.Maximum or Op.Minimum or Op.PowExp) mode = Math.Min(mode, 2);
-            if (op is Op.Div1 && mode >= 6) mode = 3;
-            Term a, b;
+            if (!op.IsOperator) mode = Math.Min(mode, 2);
+            else if (mode == 6 && !(op.TakesWeakScalar && op.Domains[1] == Domain.Any) || mode == 7 && !(op.TakesWeakScalar && op.Domains[0] == Domain.Any)) mode = 3;
             switch (mode)
             {
-                case 0: a = Tensor(s, depth - 1); b = Tensor(s, depth - 1); break;
-                case 1: a = Tensor(s, depth - 1); b = Tensor(Reduced(s), depth - 1); break;
-                case 2: a = Tensor(Reduced(s), depth - 1); b = Tensor(s, depth - 1); break;
-                case 3: a = Tensor(s, depth - 1); b = Double(depth - 1); break;
-                case 4: a = Double(depth - 1); b = Tensor(s, depth - 1); break;
-                case 6: a = Tensor(s, depth - 1); b = new Term(Op.FromDouble, [], [Double(depth - 1)]); break;
-                case 7: a = new Term(Op.FromDouble, [], [Double(depth - 1)]); b = Tensor(s, depth - 1); break;
-                default: a = Tensor(s, depth - 1); b = new Term(Op.Const, null, [], Math.Round(Uniform(-2, 2), 2)); break;
+                case 3: args = [Tensor(s, depth - 1), Double(depth - 1)]; break;
+                case 4: args = [Double(depth - 1), Tensor(s, depth - 1)]; break;
+                case 5: args = [Tensor(s, depth - 1), new Term(Op.Const, null, [], Math.Round(Uniform(-2, 2), 2))]; break;
+                case 6: args = [Tensor(s, depth - 1), new Term(Op.FromDouble, [], [Double(depth - 1)])]; break;
+                case 7: args = [new Term(Op.FromDouble, [], [Double(depth - 1)]), Tensor(s, depth - 1)]; break;
+                default:
+                    // one operand of the full shape, the others of the full shape or of shapes that broadcast to it
+                    int full = Int(0, op.Arity - 1);
+                    for (int i = 0; i < op.Arity; i++) args[i] = Tensor(mode == 0 || i == full ? s : Reduced(s), depth - 1);
+                    break;
             }
-            return Finish(new Term(op, s, [a, b]));
+            for (int i = 0; i < args.Length; i++) args[i] = args[i].Op == Op.FromDouble ? args[i] : InDomain(args[i], op.Domains[i]);
+            return Finish(new Term(Op.Spec, s, args, new SpecCall(op, null)));
         }
 
         Term? ReduceTo(int[] s, int depth)
         {
-            var op = Pick(new[] { Op.Sum, Op.Mean, Op.Max, Op.LogSumExp });
+            if (Reductions.Count == 0) return null;
+            var op = Pick(Reductions);
             int r = s.Length;
             int[] input; Reduction red;
             int choice = Int(0, 2);
@@ -345,21 +394,21 @@ public static class ProgramGen
                 input = (int[])s.Clone(); input[ax] = Int(1, o.MaxDim);
                 red = new Reduction(Chance(0.5) ? ax : ax - r, true);
             }
-            return Finish(new Term(op, s, [Tensor(input, depth - 1)], red));
+            return Finish(new Term(Op.Spec, s, [Tensor(input, depth - 1)], new SpecCall(op, red)));
         }
 
         Term Let(int[] s, int depth)
         {
             int[]? vs = Chance(0.15) ? null : Chance(0.6) ? s : RandomShape();
             var value = vs is null ? Double(depth - 1) : Tensor(vs, depth - 1);
-            var v = new VarRef(nextVar++, vs, value.Bound);
+            var v = NewVar(vs, value);
             scope.Add(v);
             var body = Tensor(s, depth - 1);
             scope.Remove(v);
             return new Term(Op.Let, s, [value, body], v);
         }
 
-        Term DotTo(int[] s, int depth)
+        Term? DotTo(int[] s, int depth)
         {
             int k = Int(1, o.MaxDim);
             var (a, b) = s.Length switch
@@ -371,7 +420,7 @@ public static class ProgramGen
             return Finish(new Term(Op.Dot, s, [Tensor(a, depth - 1), Tensor(b, depth - 1)]));
         }
 
-        Term MatMulTo(int[] s, int depth)
+        Term? MatMulTo(int[] s, int depth)
         {
             int k = Int(1, o.MaxDim);
             int m = s[^2], n = s[^1];
@@ -454,17 +503,18 @@ public static class ProgramGen
 
         // ------------------------------------------------------------------ doubles
 
-        Term Double(int depth)
+        Term Double(int depth) => Scalar(() => DoubleCode(depth));
+
+        Term DoubleCode(int depth)
         {
             if (depth <= 1 || budget <= 0 || Chance(0.15)) return DoubleLeaf();
             budget--;
             var ops = new List<(Func<Term?> Make, double Weight)>
             {
-                (() => UnaryT(null, depth), 2),
-                (() => { var op = Pick(Binaries); return Finish(new Term(op, null, [Double(depth - 1), Double(depth - 1)])); }, 2),
+                (() => ElementwiseT(null, depth), 4),
                 (() => new Term(Op.ToDouble, null, [Tensor(Chance(0.3) ? [] : RandomShape(), depth - 1)]), 2),
                 (() => { var vs = Chance(0.5) ? null : RandomShape(); var value = vs is null ? Double(depth - 1) : Tensor(vs, depth - 1);
-                         var v = new VarRef(nextVar++, vs, value.Bound); scope.Add(v); var body = Double(depth - 1); scope.Remove(v);
+                         var v = NewVar(vs, value); scope.Add(v); var body = Double(depth - 1); scope.Remove(v);
                          return new Term(Op.Let, null, [value, body], v); }, 0.4),
             };
             if (o.Conditionals) ops.Add((() => Finish(new Term(Op.Cond, null, [Double(depth - 1), Double(depth - 1), Double(depth - 1)])), 0.3));

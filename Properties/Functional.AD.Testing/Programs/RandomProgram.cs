@@ -44,6 +44,52 @@ public sealed class RandomProgram
 
     static Type ClrType(Term t) => t.IsDouble ? typeof(double) : typeof(Tensor);
 
+    /// <summary>The specs of the table the program applies (each once).</summary>
+    public IReadOnlyList<SpecOp> Specs()
+    {
+        var found = new List<SpecOp>();
+        void Walk(Term t)
+        {
+            if (t.SpecOp is { } o && !found.Contains(o)) found.Add(o);
+            foreach (var a in t.Operands) Walk(a);
+        }
+        foreach (var o in Outputs) Walk(o);
+        return found;
+    }
+
+    /// <summary>
+    /// The tensor leaves a vmap can batch: those no <c>double</c> value depends on (a cast <c>(double)t</c>, a condition
+    /// of <c>c &gt; 0 ? a : b</c>, a double output, a double operand of a tensor operation). A double computed from batched
+    /// data cannot carry a batch axis (<c>Ad.Vmap</c> refuses it, as JAX refuses <c>float(x)</c> of a traced value), so
+    /// the other leaves stay unbatched. The generator keeps double code off a random nonempty set of tensor leaves, so
+    /// almost every program has one.
+    /// </summary>
+    public IReadOnlyList<int> BatchableLeaves()
+    {
+        var tainted = new HashSet<int>();
+        var vars = new Dictionary<int, HashSet<int>>();
+        HashSet<int> Walk(Term t)
+        {
+            var deps = new HashSet<int>();
+            switch (t.Op)
+            {
+                case Op.Arg: deps.Add((int)t.Attr!); break;
+                case Op.Var: deps.UnionWith(vars.GetValueOrDefault(((VarRef)t.Attr!).Id) ?? []); break;
+                case Op.Let:
+                    var value = Walk(t.Args[0]);
+                    vars[((VarRef)t.Attr!).Id] = value;
+                    deps.UnionWith(value);
+                    deps.UnionWith(Walk(t.Args[1]));
+                    break;
+                default: foreach (var a in t.Args) deps.UnionWith(Walk(a)); break;
+            }
+            if (t.IsDouble) tainted.UnionWith(deps);
+            return deps;
+        }
+        foreach (var o in Outputs) Walk(o);
+        return Enumerable.Range(0, Layout.Leaves.Count).Where(i => Layout.Leaves[i] is not null && !tainted.Contains(i)).ToArray();
+    }
+
     /// <summary>
     /// The program as an expression: <c>Expression&lt;Func&lt;X, R&gt;&gt;</c> or <c>Expression&lt;Func&lt;X, Tensor, R&gt;&gt;</c>
     /// (X the type of <c>x</c>, R of the output).

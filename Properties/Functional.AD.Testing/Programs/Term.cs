@@ -4,31 +4,23 @@ using System.Reflection;
 
 namespace Functional.AD.Testing.Programs;
 
-/// <summary>The operations a random program is built from (each one C# construct; composites are kept whole so a
-/// shrunk program stays inside every primitive's domain).</summary>
+/// <summary>
+/// The constructs a random program is built from. The primitives themselves come from the spec table
+/// (<see cref="Spec"/>: a <see cref="SpecOp"/> of <see cref="Specs.All"/>); the rest are C# constructs and shape
+/// adapters that are not primitives of their own family.
+/// </summary>
 internal enum Op
 {
     // leaves
     Arg, Var, Const,
-    // elementwise, tensors and doubles alike (Np.* or Math.* / ScalarMath.*)
-    Neg, Tanh, Sin, Cos, Sigmoid, Softplus, Relu, Abs, Exp,
-    /// <summary><c>Log(Softplus(a))</c>: a logarithm of a positive value.</summary>
-    LogSoftplus,
-    /// <summary><c>Sqrt(a * a + 1)</c>: a square root of a value at least 1.</summary>
-    SqrtSq1,
-    Add, Sub, Mul,
-    /// <summary><c>a / (b * b + 1)</c>: a division by a value at least 1.</summary>
-    Div1,
-    /// <summary><c>Pow(Exp(a), b)</c>: a power of a positive base.</summary>
-    PowExp,
-    Maximum, Minimum,
-    // selection
-    /// <summary><c>Np.Where(c &gt; 0.0, a, b)</c>.</summary>
-    Where,
+    /// <summary>A spec of the table applied to operands (elementwise, a reduction, an operation along an axis).</summary>
+    Spec,
+    /// <summary>An operand put into a spec's domain: <c>a * a + 1</c> (Positive, AwayFromZero) or <c>Np.Tanh(a) * 0.9</c> (Unit).</summary>
+    InDomain,
     /// <summary><c>c &gt; 0 ? a : b</c> on a double condition.</summary>
     Cond,
-    // tensors only
-    Sum, Mean, Max, LogSumExp, Softmax, LogSoftmax, Dot, MatMul, Transpose, Reshape, BroadcastTo, Concatenate, Stack, Take,
+    // products and shapes (the generator's own shape rules)
+    Dot, MatMul, Transpose, Reshape, BroadcastTo, Concatenate, Stack, Take,
     /// <summary><c>(double)a</c> of a rank-0 tensor, or <c>(double)Np.Sum(a)</c>.</summary>
     ToDouble,
     /// <summary><c>(Tensor)d</c>: a double as a rank-0 tensor.</summary>
@@ -39,14 +31,19 @@ internal enum Op
     User,
 }
 
+/// <summary>A spec applied in a program: the operation and its static parameter (a <see cref="Reduction"/> or an axis).</summary>
+internal sealed record SpecCall(SpecOp Op, object? Param);
+
 internal sealed record Reduction(int? Axis, bool KeepDims);
-internal sealed record VarRef(int Id, int[]? Shape, double Bound);
+/// <summary>A <c>Np.Let</c> variable; <paramref name="Batched"/>: its value depends on a leaf the generator keeps double code off.</summary>
+internal sealed record VarRef(int Id, int[]? Shape, double Bound, bool Batched = false);
 internal sealed record Gather(double[] Indices, int Axis);
 
 /// <summary>
 /// A node of a random program: an operation, its result type (a tensor of <see cref="Shape"/>, or a double when
 /// <see cref="Shape"/> is null) and its operands. Terms are immutable; a bound on the magnitude of the value over the
-/// input domain is computed from the operands, so overflow is ruled out by construction.
+/// input domain is computed from the operands (for a spec, measured from the spec's function, see
+/// <see cref="SpecOp.ElementwiseBound"/>), so overflow is ruled out by construction.
 /// </summary>
 /// <example><code>
 /// var program = ProgramGen.FromSeed(9);
@@ -67,7 +64,10 @@ public sealed class Term
     /// <summary>An upper bound of |value| for inputs in [-2, 2].</summary>
     public double Bound { get; }
     /// <summary>The name of the operation.</summary>
-    public string Name => Op.ToString();
+    public string Name => Op == Op.Spec ? ((SpecCall)Attr!).Op.Name : Op.ToString();
+
+    /// <summary>The spec this node applies, if it applies one.</summary>
+    public SpecOp? SpecOp => Op == Op.Spec ? ((SpecCall)Attr!).Op : null;
 
     internal Term(Op op, int[]? shape, Term[] args, object? attr = null, double? bound = null)
     {
@@ -99,21 +99,11 @@ public sealed class Term
             Op.Arg => 2,
             Op.Var => ((VarRef)Attr!).Bound,
             Op.Const => Math.Abs((double)Attr!),
-            Op.Neg or Op.Abs or Op.Relu or Op.Transpose or Op.Reshape or Op.BroadcastTo or Op.Take or Op.Mean or Op.Max or Op.FromDouble => B(0),
-            Op.Tanh or Op.Sin or Op.Cos or Op.Sigmoid or Op.Softmax => 1,
-            Op.Softplus => B(0) + 0.7,
-            Op.Exp => Math.Exp(B(0)),
-            Op.LogSoftplus => B(0) + 1,
-            Op.SqrtSq1 => B(0) + 1,
-            Op.Add or Op.Sub => B(0) + B(1),
-            Op.Mul => B(0) * B(1),
-            Op.Div1 => B(0),
-            Op.PowExp => Math.Exp(B(0) * B(1)),
-            Op.Maximum or Op.Minimum => Math.Max(B(0), B(1)),
-            Op.Where or Op.Cond => Math.Max(B(1), B(2)),
-            Op.Sum or Op.ToDouble => B(0) * Math.Max(1, Product(Args[0].Shape) / Math.Max(1, Product(Shape))),
-            Op.LogSumExp => B(0) + Math.Log(Math.Max(1, Product(Args[0].Shape))),
-            Op.LogSoftmax => 2 * B(0) + Math.Log(Math.Max(1, Product(Args[0].Shape))),
+            Op.Spec => SpecBound((SpecCall)Attr!),
+            Op.InDomain => (Domain)Attr! == Domain.Unit ? 0.9 : B(0) * B(0) + 1,
+            Op.Transpose or Op.Reshape or Op.BroadcastTo or Op.Take or Op.FromDouble => B(0),
+            Op.Cond => Math.Max(B(1), B(2)),
+            Op.ToDouble => B(0) * Math.Max(1, Product(Args[0].Shape)),
             Op.Dot or Op.MatMul => B(0) * B(1) * Math.Max(1, (int)Math.Round(Math.Sqrt(Product(Args[0].Shape) * Product(Args[1].Shape) / Math.Max(1.0, Product(Shape))))),
             Op.Concatenate or Op.Stack => Args.Max(a => a.Bound),
             Op.Let => B(1),
@@ -121,6 +111,15 @@ public sealed class Term
             _ => throw new InvalidOperationException(Op.ToString()),
         };
     }
+
+    double SpecBound(SpecCall c) => c.Op.Family switch
+    {
+        SpecFamily.Elementwise => c.Op.ElementwiseBound(Args.Select(a => a.Bound).ToArray()),
+        SpecFamily.Reduction => c.Op.ReductionBound(Args[0].Bound, Math.Max(1, Product(Args[0].Shape) / Math.Max(1, Product(Shape)))),
+        _ => c.Op.ReductionBound(Args[0].Bound, Args[0].Shape!.Length == 0 ? 1 : Args[0].Shape![Axis((int)c.Param!, Args[0].Shape!.Length)]),
+    };
+
+    static int Axis(int a, int rank) => a < 0 ? a + rank : a;
 
     /// <summary>The largest |value| any node may reach; larger operands are squashed by a Tanh when generated.</summary>
     internal const double MaxBound = 1000;
@@ -137,15 +136,15 @@ public sealed class Term
     bool WeakScalarsNextToFloat64()
     {
         for (int i = 0; i < Args.Length; i++)
-            if (Args[i].Op == Op.FromDouble && !(Op is Op.Add or Op.Sub or Op.Mul && Args.Length == 2 && !Args[1 - i].IsDouble && Args[1 - i].Op != Op.FromDouble))
+            if (Args[i].Op == Op.FromDouble && !(SpecOp is { TakesWeakScalar: true } && Args.Length == 2 && !Args[1 - i].IsDouble && Args[1 - i].Op != Op.FromDouble))
                 return false;
         return true;
     }
 
     internal bool LocalValid() => Op switch
     {
-        Op.Exp => Args[0].Bound <= 4,
-        Op.PowExp => Args[0].Bound <= 2 && Args[1].Bound <= 3,
+        // an operand outside Any is put into its domain by the generator's wrapper (shrinking must keep it)
+        Op.Spec => Args.Select((a, i) => ((SpecCall)Attr!).Op.Domains[i] == Domain.Any || a.Op == Op.InDomain && (Domain)a.Attr! == ((SpecCall)Attr!).Op.Domains[i]).All(x => x),
         Op.User => Args[0].Bound <= ((UserFunction)Attr!).MaxArgument,
         _ => true,
     };
@@ -167,7 +166,6 @@ public sealed class Term
     static readonly Type T = typeof(Tensor), D = typeof(double);
     static MethodInfo NpM(string name, params Type[] ts) => typeof(Np).GetMethod(name, ts) ?? throw new MissingMethodException(nameof(Np), name);
     static MethodInfo MathM(string name, params Type[] ts) => typeof(Math).GetMethod(name, ts)!;
-    static MethodInfo ScalarM(string name) => typeof(ScalarMath).GetMethod(name, [D])!;
     static readonly MethodInfo NpFull = NpM(nameof(Np.Full), typeof(int[]), D, typeof(DType));
     static readonly MethodInfo NpLet = typeof(Np).GetMethod(nameof(Np.Let))!;
     static readonly MethodInfo InvokeT = typeof(ExpressionInvoke).GetMethods().Single(m => m.Name == "Invoke" && m.GetGenericArguments().Length == 2)
@@ -191,40 +189,16 @@ public sealed class Term
             return Expression.Call(let, value, Expression.Lambda(typeof(Func<,>).MakeGenericType(value.Type, body.Type), body, p));
         }
         var a = Args.Select(x => x.Build(c)).ToArray();
-        Expression Unary(string np, string math) => IsDouble
-            ? Expression.Call(math.StartsWith("Scalar", StringComparison.Ordinal) ? ScalarM(math[6..]) : MathM(math, D), a[0])
-            : Expression.Call(NpM(np, T), a[0]);
-        Expression Sq1(Expression x) => Expression.Add(Expression.Multiply(x, x), C(1.0));
         return Op switch
         {
             Op.Arg => c.Leaf((int)Attr!),
             Op.Var => c.Vars[((VarRef)Attr!).Id],
             Op.Const => IsDouble ? C((double)Attr!) : Expression.Call(NpFull, Ints(Shape!), C((double)Attr!), Expression.Constant(DType.Float64)),
-            Op.Neg => Expression.Negate(a[0]),
-            Op.Tanh => Unary("Tanh", "Tanh"),
-            Op.Sin => Unary("Sin", "Sin"),
-            Op.Cos => Unary("Cos", "Cos"),
-            Op.Sigmoid => Unary("Sigmoid", "ScalarSigmoid"),
-            Op.Softplus => Unary("Softplus", "ScalarSoftplus"),
-            Op.Relu => Unary("Relu", "ScalarRelu"),
-            Op.Abs => Unary("Abs", "Abs"),
-            Op.Exp => Unary("Exp", "Exp"),
-            Op.LogSoftplus => IsDouble ? Expression.Call(MathM("Log", D), Expression.Call(ScalarM("Softplus"), a[0]))
-                                       : Expression.Call(NpM("Log", T), Expression.Call(NpM("Softplus", T), a[0])),
-            Op.SqrtSq1 => IsDouble ? Expression.Call(MathM("Sqrt", D), Sq1(a[0])) : Expression.Call(NpM("Sqrt", T), Sq1(a[0])),
-            Op.Add => Expression.Add(a[0], a[1]),
-            Op.Sub => Expression.Subtract(a[0], a[1]),
-            Op.Mul => Expression.Multiply(a[0], a[1]),
-            Op.Div1 => Expression.Divide(a[0], Sq1(a[1])),
-            Op.PowExp => IsDouble ? Expression.Call(MathM("Pow", D, D), Expression.Call(MathM("Exp", D), a[0]), a[1])
-                                  : Expression.Call(NpM("Pow", T, T), Expression.Call(NpM("Exp", T), a[0]), a[1]),
-            Op.Maximum => IsDouble ? Expression.Call(MathM("Max", D, D), a[0], a[1]) : Expression.Call(NpM("Maximum", T, T), a[0], a[1]),
-            Op.Minimum => IsDouble ? Expression.Call(MathM("Min", D, D), a[0], a[1]) : Expression.Call(NpM("Minimum", T, T), a[0], a[1]),
-            Op.Where => Expression.Call(NpM("Where", T, T, T), Expression.GreaterThan(a[0], C(0.0)), a[1], a[2]),
+            Op.Spec => ((SpecCall)Attr!).Op.Build(a, ((SpecCall)Attr!).Param, IsDouble, Atomic()),
+            Op.InDomain => (Domain)Attr! == Domain.Unit
+                ? Expression.Multiply(IsDouble ? Expression.Call(MathM("Tanh", D), a[0]) : Expression.Call(NpM("Tanh", T), a[0]), C(0.9))
+                : Args[0].IsLeaf ? Expression.Add(Expression.Multiply(a[0], a[0]), C(1.0)) : SquarePlusOne(a[0]),
             Op.Cond => Expression.Condition(Expression.GreaterThan(a[0], C(0.0)), a[1], a[2]),
-            Op.Sum or Op.Mean or Op.Max or Op.LogSumExp => Expression.Call(NpM(Op.ToString(), T, typeof(int?), typeof(bool)), a[0],
-                NullableInt(((Reduction)Attr!).Axis), Expression.Constant(((Reduction)Attr!).KeepDims)),
-            Op.Softmax or Op.LogSoftmax => Expression.Call(NpM(Op.ToString(), T, typeof(int)), a[0], Expression.Constant((int)Attr!)),
             Op.Dot => Expression.Call(NpM("Dot", T, T), a[0], a[1]),
             Op.MatMul => Expression.Call(NpM("MatMul", T, T), a[0], a[1]),
             Op.Transpose => Expression.Call(NpM("Transpose", T, typeof(int[])), a[0],
@@ -244,6 +218,17 @@ public sealed class Term
         };
     }
 
+    /// <summary><c>Np.Let(a, s =&gt; s * s + 1)</c>: the operand computed once.</summary>
+    static Expression SquarePlusOne(Expression a)
+    {
+        var v = Expression.Parameter(a.Type, "s");
+        var body = Expression.Add(Expression.Multiply(v, v), C(1.0));
+        return Expression.Call(NpLet.MakeGenericMethod(a.Type, body.Type), a, Expression.Lambda(typeof(Func<,>).MakeGenericType(a.Type, body.Type), body, v));
+    }
+
+    internal bool IsLeaf => Op is Op.Arg or Op.Var or Op.Const;
+    bool[] Atomic() => Args.Select(x => x.IsLeaf).ToArray();
+
     // ------------------------------------------------------------------ printing as C#
 
     internal static string Num(double d)
@@ -257,37 +242,15 @@ public sealed class Term
     internal string Show(ShowContext c)
     {
         var a = Args.Select(x => x.Show(c)).ToArray();
-        string Np1(string f) => $"Np.{f}({a[0]})";
-        string Un(string np, string math) => IsDouble ? $"{math}({a[0]})" : Np1(np);
-        string Sq1(string x) => $"{x} * {x} + 1";
-        string Red() { var r = (Reduction)Attr!; return $"Np.{Op}({a[0]}, {(r.Axis is int ax ? ax.ToString(CultureInfo.InvariantCulture) : "null")}, {(r.KeepDims ? "true" : "false")})"; }
         return Op switch
         {
             Op.Arg => c.Leaf((int)Attr!),
             Op.Var => "v" + ((VarRef)Attr!).Id,
             Op.Const => IsDouble ? Num((double)Attr!) : $"Np.Full({IntArray(Shape!)}, {Num((double)Attr!)}, DType.Float64)",
-            Op.Neg => $"-{Paren(0, a)}",
-            Op.Tanh => Un("Tanh", "Math.Tanh"),
-            Op.Sin => Un("Sin", "Math.Sin"),
-            Op.Cos => Un("Cos", "Math.Cos"),
-            Op.Sigmoid => Un("Sigmoid", "ScalarMath.Sigmoid"),
-            Op.Softplus => Un("Softplus", "ScalarMath.Softplus"),
-            Op.Relu => Un("Relu", "ScalarMath.Relu"),
-            Op.Abs => Un("Abs", "Math.Abs"),
-            Op.Exp => Un("Exp", "Math.Exp"),
-            Op.LogSoftplus => IsDouble ? $"Math.Log(ScalarMath.Softplus({a[0]}))" : $"Np.Log(Np.Softplus({a[0]}))",
-            Op.SqrtSq1 => IsDouble ? $"Math.Sqrt({Sq1(Paren(0, a))})" : $"Np.Sqrt({Sq1(Paren(0, a))})",
-            Op.Add => $"({a[0]} + {a[1]})",
-            Op.Sub => $"({a[0]} - {a[1]})",
-            Op.Mul => $"{Paren(0, a)} * {Paren(1, a)}",
-            Op.Div1 => $"{Paren(0, a)} / ({Sq1(Paren(1, a))})",
-            Op.PowExp => IsDouble ? $"Math.Pow(Math.Exp({a[0]}), {a[1]})" : $"Np.Pow(Np.Exp({a[0]}), {a[1]})",
-            Op.Maximum => IsDouble ? $"Math.Max({a[0]}, {a[1]})" : $"Np.Maximum({a[0]}, {a[1]})",
-            Op.Minimum => IsDouble ? $"Math.Min({a[0]}, {a[1]})" : $"Np.Minimum({a[0]}, {a[1]})",
-            Op.Where => $"Np.Where({Paren(0, a)} > 0.0, {a[1]}, {a[2]})",
+            Op.Spec => ((SpecCall)Attr!).Op.Show(a, ((SpecCall)Attr!).Param, IsDouble, Atomic(), c.Fresh),
+            Op.InDomain => (Domain)Attr! == Domain.Unit ? (IsDouble ? $"Math.Tanh({a[0]}) * 0.9" : $"Np.Tanh({a[0]}) * 0.9")
+                : Args[0].IsLeaf ? $"{Paren(0, a)} * {Paren(0, a)} + 1" : c.Fresh() is var s ? $"Np.Let({a[0]}, {s} => {s} * {s} + 1)" : "",
             Op.Cond => $"({Paren(0, a)} > 0 ? {a[1]} : {a[2]})",
-            Op.Sum or Op.Mean or Op.Max or Op.LogSumExp => Red(),
-            Op.Softmax or Op.LogSoftmax => $"Np.{Op}({a[0]}, {(int)Attr!})",
             Op.Dot or Op.MatMul => $"Np.{Op}({a[0]}, {a[1]})",
             Op.Transpose => $"Np.Transpose({a[0]}, {(Attr is int[] p ? IntArray(p) : "null")})",
             Op.Reshape => $"Np.Reshape({a[0]}, {IntArray((int[])Attr!)})",
@@ -302,7 +265,7 @@ public sealed class Term
         };
     }
 
-    string Paren(int i, string[] a) => Args[i].Op is Op.Arg or Op.Var or Op.Const || !a[i].Contains(' ') || a[i].StartsWith('(') && a[i].EndsWith(')') && Args[i].Op is Op.Add or Op.Sub or Op.Cond
+    string Paren(int i, string[] a) => Args[i].Op is Op.Arg or Op.Var or Op.Const || !a[i].Contains(' ') || a[i].StartsWith('(') && a[i].EndsWith(')') && Args[i].Op is Op.Cond
         ? a[i] : "(" + a[i] + ")";
 }
 
@@ -316,7 +279,10 @@ internal sealed class BuildContext(Func<int, Expression> leaf)
 /// <summary>How leaves are named when a term is printed.</summary>
 internal sealed class ShowContext(Func<int, string>? leaf)
 {
+    int shared;
     public string Leaf(int i) => leaf?.Invoke(i) ?? "leaf" + i;
+    /// <summary>A new name for an operand bound once with <c>Np.Let</c> inside an operation.</summary>
+    public string Fresh() => "s" + shared++;
 }
 
 /// <summary>
