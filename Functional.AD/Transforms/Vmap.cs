@@ -36,7 +36,7 @@ internal static class Vmap
                 var a = args[i];
                 if (batched.Contains(a)) continue;
                 // a weak scalar (a C# double literal, or an unbatched (Tensor)d) broadcasts against the batch as it is, and keeps its exact value
-                if ((a.IsConst && a.Value is Tensor { IsWeak: true, Rank: 0 } || a.Op == Prims.FromDouble) && n.Op.Elementwise) continue;
+                if ((a.IsConst && a.Value is Tensor { IsWeak: true, Rank: 0 } || a.Op.WeakScalarResult) && n.Op.Elementwise) continue;
                 if (a.Kind is Kind.Tensor or Kind.Aval) args[i] = b.Apply(Prims.AddBatchAxis, [a], null, null, 0);
                 // a C# double meeting the batch is a weak rank-0 tensor that broadcasts as it is (as a literal does), keeping its exact value
                 else if (a.Kind is Kind.Double && !a.IsConst && n.Op.Elementwise)
