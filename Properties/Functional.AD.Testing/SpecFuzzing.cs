@@ -3,6 +3,11 @@ using System.Linq.Expressions;
 namespace Functional.AD.Testing;
 
 /// <summary>How the random-program generator (<see cref="Programs.ProgramGen"/>) uses a spec.</summary>
+/// <example><code>
+/// // a spec line may say its family instead of having it inferred
+/// var spec = new PrimitiveSpec { Name = "Tanh", Function = (Expression&lt;Func&lt;Tensor, Tensor&gt;&gt;)(x =&gt; Np.Tanh(x)),
+///                                Inputs = t =&gt; Gens.Tensor(t).Select(x =&gt; new[] { x }), Family = SpecFamily.Elementwise };
+/// </code></example>
 public enum SpecFamily
 {
     /// <summary>Not generated (products, reshapes, indexing, loops, layouts: shapes the generator builds with its own constructs).</summary>

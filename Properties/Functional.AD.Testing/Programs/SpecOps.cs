@@ -12,6 +12,10 @@ namespace Functional.AD.Testing.Programs;
 /// does not say, see <see cref="PrimitiveSpec.Family"/>), so a primitive added with one spec line is fuzzed without
 /// touching the generator.
 /// </summary>
+/// <example><code>
+/// foreach (var op in SpecOp.Of(SpecFamily.Elementwise))
+///     Console.WriteLine(op.Name);                 // Neg, Exp, Log, Tanh, ..., Log1p, Clip
+/// </code></example>
 public sealed class SpecOp
 {
     /// <summary>The spec.</summary>
