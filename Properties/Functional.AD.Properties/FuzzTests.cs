@@ -215,16 +215,6 @@ public class PlantedBugTests(ITestOutputHelper output)
 [CollectionDefinition(nameof(PlantedBugCollection), DisableParallelization = true)]
 public class PlantedBugCollection;
 
-/// <summary>A fact that runs only when <c>FAD_FUZZ_PROGRAMS</c> is set, and is reported as skipped (not passed) otherwise.</summary>
-public sealed class LongFuzzFactAttribute : FactAttribute
-{
-    public LongFuzzFactAttribute()
-    {
-        if (string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("FAD_FUZZ_PROGRAMS")))
-            Skip = "FAD_FUZZ_PROGRAMS is not set: the long fuzz run runs with FAD_FUZZ_PROGRAMS=N (or dotnet cake --target=Fuzz --programs=100000).";
-    }
-}
-
 /// <summary>
 /// The long run: <c>dotnet cake --target=Fuzz --programs=100000</c> (or <c>FAD_FUZZ_PROGRAMS=10000 dotnet test --filter Category=Fuzz</c>).
 /// Without <c>FAD_FUZZ_PROGRAMS</c> it is skipped.

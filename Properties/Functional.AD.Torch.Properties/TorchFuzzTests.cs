@@ -6,6 +6,8 @@ using TorchSharp;
 using Xunit;
 using Xunit.Abstractions;
 
+using Functional.AD.Properties;
+
 namespace Functional.AD.Torch.Properties;
 
 /// <summary>The two Torch oracles on 300 random programs each (the default run; the long run is <see cref="TorchFuzzLongRun"/>).</summary>
@@ -72,16 +74,6 @@ public class TorchPlantedBugTests
 /// <summary>Runs alone: it changes a rule of the primitive table for its duration.</summary>
 [CollectionDefinition(nameof(TorchPlantedBugCollection), DisableParallelization = true)]
 public class TorchPlantedBugCollection;
-
-/// <summary>A fact that runs only when <c>FAD_FUZZ_PROGRAMS</c> is set, and is reported as skipped (not passed) otherwise.</summary>
-public sealed class LongFuzzFactAttribute : FactAttribute
-{
-    public LongFuzzFactAttribute()
-    {
-        if (string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("FAD_FUZZ_PROGRAMS")))
-            Skip = "FAD_FUZZ_PROGRAMS is not set: the long fuzz run of the Torch oracles runs with FAD_FUZZ_PROGRAMS=N.";
-    }
-}
 
 /// <summary>
 /// The long run of the Torch oracles: <c>FAD_FUZZ_PROGRAMS=10000 dotnet test -c Release Properties/Functional.AD.Torch.Properties --filter Category=Fuzz</c>
