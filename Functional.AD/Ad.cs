@@ -52,9 +52,28 @@ public static partial class Ad
         (Expression<Func<T1, T2, T3, T4, (TResult, T1)>>)GradCore(f, typeof(Func<T1, T2, T3, T4, (TResult, T1)>), typeof((TResult, T1)), true);
 
     /// <summary>
-    /// Prints any expression, original or transformed, as readable C# with one named intermediate per primitive
-    /// (after simplification: shared subexpressions appear once).
+    /// Prints any expression, original or transformed, as C# that compiles: the <c>using</c> lines it needs, then a
+    /// method <c>static R F(parameters)</c> with one named intermediate per primitive (after simplification: shared
+    /// subexpressions appear once), each written as its public spelling (<c>Np</c>, <c>Lax</c>, operators, <c>Math</c>),
+    /// conditionals as <c>if</c>/<c>else</c>, loops as <c>Np.Fold</c>/<c>Np.Scan</c>/<c>Np.While</c> over lambdas, captured
+    /// tensors as literals. Pasted into a file (as a local function of a top-level program or a member of a class,
+    /// with the pytree types it names in scope) it computes the same numbers. A program that still holds a node without
+    /// a public spelling says so in its first line. <see cref="Show(LambdaExpression, object?[])"/> prints the shorter
+    /// program specialised to the shapes of example arguments.
     /// </summary>
+    /// <example><code>
+    /// Expression&lt;Func&lt;double, double&gt;&gt; f = x =&gt; Math.Sin(x) * x;
+    /// Console.WriteLine(Ad.Show(Ad.Grad(f)));
+    /// // using System;
+    /// // using Functional.AD;
+    /// //
+    /// // static double F(double x)
+    /// // {
+    /// //     var t1 = Math.Cos(x);
+    /// //     ...
+    /// </code></example>
+    /// <param name="f">The function.</param>
+    /// <returns>The program as C# source.</returns>
     public static string Show(LambdaExpression f)
     {
         ArgumentNullException.ThrowIfNull(f);
@@ -62,7 +81,7 @@ public static partial class Ad
         var names = new List<string>();
         for (int i = 0; i < p.Parameters.Length; i++)
             names.AddRange(p.ParamDefs[i].LeafInfo(p.Parameters[i].Name ?? $"arg{i}").Select(l => l.Path));
-        return Printer.Show(p.Graph, p.Parameters.Select(x => (x.Name ?? "arg", x.Type)).ToArray(), names, p.OutDef);
+        return ProgramText.Print(p.Graph, p.Parameters.Select((x, i) => (x.Name ?? $"arg{i}", x.Type)).ToArray(), names, p.OutDef, p.ReturnType);
     }
 
     /// <summary>Number of primitive applications in <paramref name="f"/> after simplification (its size).</summary>

@@ -345,7 +345,48 @@ public static class Lax
     }
 
     /// <summary>
-    /// The transpose of <see cref="Unstack"/>: zeros with a new axis of size <paramref name="count"/> at <paramref name="axis"/>,
+    /// <see cref="Unstack(Tensor, int, int)"/> as reverse mode emits it: the stacked value's aval rides along
+    /// (<paramref name="stacked"/>, the shape <paramref name="g"/> must have). Printed derivatives call it.
+    /// Example: <c>Lax.Unstack(g, Lax.AvalOf(g), axis: 0, index: 1)</c> is row 1 of <c>g</c>.
+    /// </summary>
+    /// <param name="g">The stacked tensor.</param><param name="stacked">The aval of the stacked value (unused beyond the call's arity).</param>
+    /// <param name="axis">The stacking axis.</param><param name="index">The position.</param>
+    /// <returns>The slice.</returns>
+    public static Tensor Unstack(Tensor g, Aval stacked, int axis, int index) => Unstack(g, axis, index);
+
+    /// <summary>
+    /// <see cref="StackPart(Tensor, int, int, int)"/> as reverse mode emits it: the count is the size of
+    /// <paramref name="stacked"/> along <paramref name="axis"/> (a negative axis counts from its end).
+    /// Example: <c>Lax.StackPart(row, new Aval([3, 2], DType.Float32), axis: 0, index: 1)</c> is a [3, 2] tensor of zeros with <c>row</c> in row 1.
+    /// </summary>
+    /// <param name="g">The slice.</param><param name="stacked">The aval of the stacked value.</param>
+    /// <param name="axis">The stacking axis in <paramref name="stacked"/>.</param><param name="index">The slice's position.</param>
+    /// <returns>The padded tensor, shaped like <paramref name="stacked"/>.</returns>
+    public static Tensor StackPart(Tensor g, Aval stacked, int axis, int index)
+    {
+        ArgumentNullException.ThrowIfNull(stacked);
+        int ax = axis < 0 ? axis + stacked.Rank : axis;
+        if ((uint)ax >= (uint)stacked.Rank)
+            throw new ShapeException($"Lax.StackPart(g, stacked: {stacked}, axis: {axis}, index: {index})", [stacked], $"axis {axis} is out of range for rank {stacked.Rank}");
+        return StackPart(g, ax, index, stacked.Dims[ax]);
+    }
+
+    /// <summary>
+    /// The cotangent seed of reverse mode (<c>Ad.Grad</c>): ones shaped like the scalar <paramref name="output"/>, the
+    /// <c>1</c> that <c>d output / d output</c> is. Printed gradients start from it.
+    /// Example: <c>Lax.GradSeed(Np.Sum(x))</c> is a rank-0 tensor 1 of <c>x</c>'s dtype.
+    /// </summary>
+    /// <param name="output">The function's output: a rank-0 tensor.</param>
+    /// <returns>Ones of <paramref name="output"/>'s aval.</returns>
+    /// <exception cref="GradException"><paramref name="output"/> is not rank 0; the message says how to reduce it.</exception>
+    public static Tensor GradSeed(Tensor output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        return Rt.GradSeed(output, "the function");
+    }
+
+    /// <summary>
+    /// The transpose of <see cref="Unstack(Tensor, int, int)"/>: zeros with a new axis of size <paramref name="count"/> at <paramref name="axis"/>,
     /// holding <paramref name="g"/> at position <paramref name="index"/>.
     /// </summary>
     /// <param name="g">The slice.</param><param name="axis">The new axis's position.</param>

@@ -204,47 +204,8 @@ internal class JitFunction<TDel> : IJitFunction where TDel : Delegate
             args, Expression.Convert(compute, typeof(object)), Expression.Constant("Ad.Jit")), retType);
     }
 
-    string Listing(Graph g, Dictionary<Node, Aval?> av, Dictionary<Node, string> how, List<string> leafNames)
-    {
-        var sb = new StringBuilder();
-        sb.Append('(').Append(string.Join(", ", ps.Select(p => $"{Printer.TypeName(p.Type)} {p.Name}"))).AppendLine(") =>");
-        sb.AppendLine("{");
-        var names = new Dictionary<Node, string>(RefEq<Node>.Instance);
-        for (int i = 0; i < g.Inputs.Length; i++)
-        {
-            names[g.Inputs[i]] = leafNames[i];
-            sb.Append("    // ").Append(leafNames[i]).Append(": ").AppendLine(av[g.Inputs[i]]?.ToString() ?? Printer.TypeName(g.Inputs[i].Value as Type ?? typeof(object)));
-        }
-        int k = 0;
-        foreach (var n in g.Nodes)
-        {
-            if (n.IsInput) continue;
-            if (n.IsConst) { names[n] = Printer.Literal(n.Value); continue; }
-            var name = names[n] = "t" + (++k);
-            var args = n.Args.Select(a => names[a]).ToArray();
-            string text;
-            try { text = n.Op.Format(args, n.Args.Select(a => a.Kind).ToArray(), n.Params); }
-            catch (InvalidOperationException) { text = $"{n.Op.Name}({string.Join(", ", args)})"; }
-            var a = av.TryGetValue(n, out var x) ? x : null;
-            var type = n.Kind switch { Kind.Tensor => a?.ToString() ?? "?", Kind.Aval => "shape " + a, Kind.Double => "double", Kind.Float => "float", _ => n.Kind.ToString().ToLowerInvariant() };
-            var line = $"    var {name} = {text};";
-            sb.Append(line.PadRight(48)).Append(" // ").Append(type);
-            if (how.TryGetValue(n, out var h)) sb.Append("  ").Append(h);
-            sb.AppendLine();
-        }
-        int p = 0;
-        sb.Append("    return ").Append(ConstructText(prog.OutDef, g.Outputs.Select(o => names[o]).ToList(), ref p)).AppendLine(";");
-        sb.Append('}');
-        return sb.ToString();
-    }
-
-    static string ConstructText(TreeDef d, List<string> leaves, ref int pos)
-    {
-        if (d.IsLeaf) return leaves[pos++];
-        var parts = new List<string>();
-        for (int i = 0; i < d.Children.Length; i++) parts.Add(ConstructText(d.Children[i], leaves, ref pos));
-        return TreeDef.IsValueTuple(d.Type) ? "(" + string.Join(", ", parts) + ")" : $"new {Printer.TypeName(d.Type)}({string.Join(", ", parts)})";
-    }
+    string Listing(Graph g, Dictionary<Node, Aval?> av, Dictionary<Node, string> how, List<string> leafNames) =>
+        SpecialisedText.Print(prog, ps, g, av, how, leafNames);
 }
 
 internal sealed class Jit1<T1, TR>(LambdaExpression f) : JitFunction<Func<T1, TR>>(f)

@@ -100,6 +100,19 @@ sealed partial class Primitive
     /// </summary>
     internal Func<string[], string[]>? BlockHeads;
 
+    /// <summary>
+    /// Printed as a call whose sub-graphs are C# lambdas (the loops: <c>Np.Fold(3, x, (double i, Tensor c) =&gt; ...)</c>):
+    /// given the operands' texts and <c>lambda(s, k)</c>, the text of sub-graph <c>s</c> as a lambda whose parameters are
+    /// its first <c>k</c> inputs (the others bind to the trailing operands, which the lambda captures), the call's text.
+    /// </summary>
+    internal Func<string[], Func<int, int, string>, Params, string>? LambdaCall;
+
+    /// <summary>
+    /// No public C# spelling yet (an internal loop derivative, a Vmap move): a printed program holding it says in its
+    /// first line that it does not compile.
+    /// </summary>
+    internal bool NoPublicSpelling;
+
     // ------------------------------------------------------------------ loops
 
     /// <summary>One of the <c>Np.Scan</c> / <c>Np.While</c> loop primitives (the loops, their tapes, tangent and transposed loops, and their per-example batching).</summary>

@@ -233,9 +233,9 @@ internal static partial class Prims
     public static readonly Primitive Stack = Structural("Stack", Np_("Stack", typeof(Tensor[]), typeof(int)),
         (c, t) => R.Stack(t.Select((ti, i) => ti ?? c.ZeroLike(i)).ToArray(), c.P.Get<int>(0)),
         (c, ct) => c.X.Select((_, i) => c.Linear[i] ? R.SumTo(R.Unstack(ct, R.AvalOf(ct), c.P.Get<int>(0), i), c.Aval(i)) : null).ToArray(), [], Batching.Stack);
-    public static readonly Primitive Unstack = Structural("Unstack", Rt_("Unstack", T, A, typeof(int), typeof(int)),
+    public static readonly Primitive Unstack = Structural("Unstack", Lax_("Unstack", T, A, typeof(int), typeof(int)),
         (c, t) => R.Unstack(t[0]!, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), (c, ct) => [R.StackPart(ct, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), null], [0], Batching.Unstack);
-    public static readonly Primitive StackPart = Structural("StackPart", Rt_("StackPart", T, A, typeof(int), typeof(int)),
+    public static readonly Primitive StackPart = Structural("StackPart", Lax_("StackPart", T, A, typeof(int), typeof(int)),
         (c, t) => R.StackPart(t[0]!, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), (c, ct) => [R.Unstack(ct, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), null], [0], Batching.StackPart);
 
     // ---------------------------------------------------------------- conversions (all linear)
@@ -318,8 +318,10 @@ internal static partial class Prims
         InferAval.EmitRule = (a, k, p, _) => Expression.Call(Rt_("InferAval", typeof(Primitive), typeof(Params), typeof(Kind[]), typeof(Aval[]), typeof(int)),
             Expression.Constant(p[0], typeof(Primitive)), Expression.Constant(p[1], typeof(Params)), Expression.Constant(p[2], typeof(Kind[])), Expression.NewArrayInit(typeof(Aval), a),
             Expression.Constant(p.Count > 3 ? p[3] : 0, typeof(int)));
-        InferAval.FormatRule = (a, _, p) => $"Shape.Of{p[0]}({string.Join(", ", a)})";
+        // printed as what it computes: the aval of the primitive run on zeros of its operands' avals
+        InferAval.FormatRule = (a, _, p) => Printer.InferAvalCall(p.Get<Primitive>(0), p.Get<Params>(1), p.Get<Kind[]>(2), a);
         GradSeed.Foldable = false;
+        GradSeed.FormatRule = (a, _, _) => $"Lax.GradSeed({a[0]})";
         SplitPart.NonDiff = PadPart.NonDiff = Enumerable.Range(1, 64).ToArray();
 
         // --- IEEE-exact rewrites only: x*1, x/1, --x; signs pulled out of products and into subtractions; commutative
@@ -434,6 +436,12 @@ internal static partial class Prims
         size.KindRule = (_, _, _) => Kind.Aval;
         size.ZeroDerivative = true;
         size.FormatRule = (a, _, prm) => $"Vmap.Size([{string.Join(", ", a)}], axes: [{string.Join(", ", prm.Get<int[]>(1))}]{(prm[2] is int n ? $", axisSize: {n}" : "")})";
+
+        // --- printing: what has no public C# spelling yet (the loops' derivative primitives, Vmap's moves before shapes
+        // are known, the tangent of a reverse-only custom rule, which cannot run)
+        foreach (var p in new[] { FoldTape, FoldLin, FoldLinT, ScanTape, WhileTape, LoopLin, LoopLinT, LoopPerExample, CustomVjpTangent,
+                                  MoveAxisToFront, MoveAxisFromFront, AddBatchAxis, BroadcastBatch, VmapSize })
+            p.NoPublicSpelling = true;
 
         // --- batching rules of the control primitives, and the check that every primitive has one
         Batching.Install();

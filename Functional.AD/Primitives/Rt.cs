@@ -47,12 +47,4 @@ internal static class Rt
             };
         });
     }
-
-    public static Tensor Unstack(Tensor g, Aval stacked, int axis, int index) => Lax.Unstack(g, axis, index);
-
-    public static Tensor StackPart(Tensor g, Aval stacked, int axis, int index)
-    {
-        int ax = axis < 0 ? axis + stacked.Rank : axis;
-        return Lax.StackPart(g, ax, index, stacked.Shape[ax]);
-    }
 }

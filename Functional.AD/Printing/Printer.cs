@@ -23,6 +23,19 @@ internal static partial class Printer
     [GeneratedRegex(@"Convert\(([^(),]+), (\w+)\)")]
     private static partial Regex ConvertRegex();
 
+    static string StringLiteral(string s)
+    {
+        var sb = new StringBuilder("\"");
+        foreach (var c in s)
+            sb.Append(c switch
+            {
+                '"' => "\\\"", '\\' => "\\\\", '\n' => "\\n", '\r' => "\\r", '\t' => "\\t", '\0' => "\\0",
+                _ when char.IsControl(c) => $"\\u{(int)c:x4}",
+                _ => c.ToString(),
+            });
+        return sb.Append('"').ToString();
+    }
+
     static string TypeKeyword(string clr) => clr switch { "Double" => "double", "Single" => "float", "Int32" => "int", "Boolean" => "bool", _ => clr };
 
     public static string TypeName(Type t)
@@ -44,17 +57,25 @@ internal static partial class Printer
         null => "null",
         bool b => b ? "true" : "false",
         double d => Num(d),
-        float f => Num(f) + "f",
+        float f => NumF(f),
         int i => i.ToString(CultureInfo.InvariantCulture),
-        int[] a => "new[] { " + string.Join(", ", a) + " }",
-        string s => "\"" + s + "\"",
+        int[] a => "new int[] { " + string.Join(", ", a) + " }",
+        string s => StringLiteral(s),
         DType dt => "DType." + dt,
         Enum en => en.GetType().Name + "." + en,
-        Aval a => a.ToString(),
-        Tensor t => t.Rank == 0 ? (t.IsWeak ? Num((double)t) : $"Tensor.Scalar({Num((double)t)}, DType.{t.DType})") : $"<constant {t.Aval}>",
+        Aval a => AvalLiteral(a),
+        Tensor t => TensorLiteral(t),
         Primitive p => p.Name,
         _ => v.ToString() ?? "?",
     };
+
+    static string NumF(float f)
+    {
+        if (float.IsNaN(f)) return "float.NaN";
+        if (float.IsPositiveInfinity(f)) return "float.PositiveInfinity";
+        if (float.IsNegativeInfinity(f)) return "float.NegativeInfinity";
+        return f.ToString("R", CultureInfo.InvariantCulture) + "f";
+    }
 
     static string Num(double d)
     {
@@ -65,68 +86,44 @@ internal static partial class Printer
         return s.Contains('.') || s.Contains('E') ? s : s + ".0";
     }
 
-    /// <summary>A program as a C# lambda with one named local per node.</summary>
-    public static string Show(Graph g, IReadOnlyList<(string Name, Type Type)> parameters, IReadOnlyList<string> inputNames, TreeDef outDef)
+    /// <summary><c>new Aval(new int[] { 3, 2 }, DType.Float32)</c>: an aval as C# that makes it.</summary>
+    static string AvalLiteral(Aval a) =>
+        $"new Aval({Literal(a.Dims)}, DType.{a.DType}{(a.Weak ? ", weak: true" : "")})";
+
+    /// <summary>
+    /// A constant tensor as C# that makes it: a weak scalar as a bare number (it converts where a tensor is expected),
+    /// a scalar as <c>Tensor.Scalar(v, dtype)</c>, any other as <c>new Tensor(values, shape)</c>, every element written
+    /// out (round-trip precision) so that the printed program computes the same numbers.
+    /// </summary>
+    static string TensorLiteral(Tensor t)
     {
-        var sb = new StringBuilder();
-        sb.Append('(').Append(string.Join(", ", parameters.Select(p => $"{TypeName(p.Type)} {p.Name}"))).AppendLine(") =>");
-        sb.AppendLine("{");
-        var names = new Dictionary<Node, string>(RefEq<Node>.Instance);
-        for (int i = 0; i < g.Inputs.Length; i++) names[g.Inputs[i]] = inputNames[i];
-        int counter = 0;
-        Body(g, names, sb, "    ", ref counter);
-        int pos = 0;
-        sb.Append("    return ").Append(Construct(outDef, g.Outputs.Select(o => names[o]).ToList(), ref pos)).AppendLine(";");
-        sb.Append('}');
-        return sb.ToString();
+        if (t.Rank == 0 && t.IsWeak) return Num((double)t);
+        if (t.Rank == 0 && t.DType is DType.Float32 or DType.Float64) return $"Tensor.Scalar({Num((double)t)}, DType.{t.DType})";
+        string shape = Literal(t.Shape.ToArray());
+        string made = t.DType == DType.Float32
+            ? $"new Tensor(new float[] {{ {string.Join(", ", t.ToFloatArray().Select(NumF))} }}, {shape})"
+            : $"new Tensor(new double[] {{ {string.Join(", ", t.ToDoubleArray().Select(Num))} }}, {shape})";
+        if (t.DType is not (DType.Float32 or DType.Float64)) made += $".AsType(DType.{t.DType})";
+        return made;
     }
 
-    static string Construct(TreeDef d, List<string> leaves, ref int pos)
+    /// <summary>
+    /// An <c>InferAval</c> node as the C# it stands for: the aval of <paramref name="p"/> run on zeros of its operands'
+    /// avals (abstract evaluation, as <c>Rt.InferAval</c> computes it), e.g. <c>Lax.AvalOf(Lax.Zeros(t3) * Lax.Zeros(t4))</c>.
+    /// </summary>
+    public static string InferAvalCall(Primitive p, Params prm, Kind[] kinds, string[] avals)
     {
-        if (d.IsLeaf) return leaves[pos++];
-        var parts = new List<string>();
-        for (int i = 0; i < d.Children.Length; i++) parts.Add(Construct(d.Children[i], leaves, ref pos));
-        return TreeDef.IsValueTuple(d.Type) ? "(" + string.Join(", ", parts) + ")" : $"new {TypeName(d.Type)}({string.Join(", ", parts)})";
-    }
-
-    static string KindName(Kind k) => k switch
-    {
-        Kind.Tensor => "Tensor", Kind.Double => "double", Kind.Float => "float", Kind.Bool => "bool", Kind.Aval => "Aval", _ => "object",
-    };
-
-    static void Body(Graph g, Dictionary<Node, string> names, StringBuilder sb, string indent, ref int counter)
-    {
-        foreach (var n in g.Nodes)
+        var zeros = kinds.Select((k, i) => k switch
         {
-            if (n.IsConst) { names[n] = Literal(n.Value); continue; }
-            var name = "t" + (++counter);
-            var args = n.Args.Select(a => names[a]).ToArray();
-            if (n.Op.BlockHeads is { } blockHeads)
-            {
-                // a statement with one block per sub-graph (if/else), each binding its inputs to the trailing operands
-                var heads = blockHeads(args);
-                sb.Append(indent).Append(KindName(n.Kind)).Append(' ').Append(name).AppendLine(";");
-                for (int s = 0; s < n.Subgraphs.Length; s++)
-                {
-                    sb.Append(indent).AppendLine(heads[s]);
-                    sb.Append(indent).AppendLine("{");
-                    var sub = n.Subgraphs[s];
-                    var inner = new Dictionary<Node, string>(RefEq<Node>.Instance);
-                    int first = args.Length - sub.Inputs.Length;
-                    for (int i = 0; i < sub.Inputs.Length; i++) inner[sub.Inputs[i]] = args[first + i];
-                    Body(sub, inner, sb, indent + "    ", ref counter);
-                    sb.Append(indent).Append("    ").Append(name).Append(" = ").Append(inner[sub.Outputs[0]]).AppendLine(";");
-                    sb.Append(indent).AppendLine("}");
-                }
-            }
-            else
-            {
-                var text = n.Op.Format(args.Select((a, i) => n.Args[i].IsConst || n.Args[i].IsInput || !a.Contains(' ') ? a : "(" + a + ")").ToArray(),
-                                       n.Args.Select(a => a.Kind).ToArray(), n.Params);
-                if (n.Batch > 0) text += $" /* batch {n.Batch} */";
-                sb.Append(indent).Append("var ").Append(name).Append(" = ").Append(text).AppendLine(";");
-            }
-            names[n] = name;
-        }
+            Kind.Double => "0.0",
+            Kind.Float => "0f",
+            Kind.Bool => "false",
+            Kind.Aval => avals[i],
+            _ => $"Lax.Zeros({avals[i]})",
+        }).ToArray();
+        string call;
+        try { call = p.Format(zeros, kinds, prm); }
+        catch (InvalidOperationException) { call = $"{p.Name}({string.Join(", ", zeros)})"; }
+        return $"Lax.AvalOf({call})";
     }
 }

@@ -84,6 +84,8 @@ internal static class CustomRules
         custom.KindRule = (_, _, subs) => subs[0].Outputs[0].Kind;
         custom.EmitRule = (a, _, _, subs) => Writer.InlineBlock(subs[0], a);
         custom.FormatRule = (a, _, p) => $"{p[0]}({string.Join(", ", a)})";
+        // printed as its function's body in a block (the rule changes derivatives, not values)
+        custom.BlockHeads = _ => ["// a function with a custom derivative rule"];
         custom.AvalRule = (n, a) => ShapeInference.Run(n.Subgraphs[0], a)[n.Subgraphs[0].Outputs[0]];
         custom.VmapRule = Batch;
         custom.Jvp = (c, t) =>

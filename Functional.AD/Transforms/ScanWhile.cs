@@ -43,6 +43,7 @@ internal static class ScanWhile
         scan.KindRule = (k, p, _) => p.Get<int>(0) == 0 ? k[0] : Kind.Tensor;
         scan.EmitRule = (a, k, p, subs) => EmitScan(a, k, p, subs);
         scan.FormatRule = (a, _, p) => $"Np.Scan({a[1]}, {a[0]}, body{Caps(a, 2)}{(p.Get<int>(1) >= 0 ? ", length: " + p[1] : "")}).{(p.Get<int>(0) == 0 ? "Carry" : "Ys")}";
+        scan.LambdaCall = (a, lambda, p) => $"Np.Scan({a[1]}, {a[0]}, {lambda(1, 2)}{(p.Get<int>(1) >= 0 ? ", length: " + p[1] : "")}).{(p.Get<int>(0) == 0 ? "Carry" : "Ys")}";
         scan.Jvp = ScanJvp;
         scan.Batched = (_, _, _) => throw new InvalidOperationException("Internal error: a loop node has no batch count.");
         scan.VmapRule = VmapLoops.Scan;
@@ -53,6 +54,7 @@ internal static class ScanWhile
         wh.KindRule = (k, _, _) => k[0];
         wh.EmitRule = (a, k, p, subs) => EmitWhile(a, k, p, subs);
         wh.FormatRule = (a, _, _) => $"Np.While(cond, body, {a[0]}{Caps(a, 1)})";
+        wh.LambdaCall = (a, lambda, _) => $"Np.While({lambda(0, 1)}, {lambda(1, 1)}, {a[0]})";
         wh.Jvp = WhileJvp;
         wh.Batched = scan.Batched;
         wh.VmapRule = VmapLoops.While;

@@ -341,7 +341,7 @@ public sealed class ReaderTests
         var shown = Ad.Show(Ad.Grad(f));
         Assert.Contains("Math.Cos(x)", shown);
         Assert.Contains("Math.Sin(x)", shown);
-        Assert.Contains("(double x) =>", shown);
+        Assert.Contains("static double F(double x)", shown);
         Assert.Contains("return ", shown);
     }
 

@@ -1,0 +1,120 @@
+using System.Linq.Expressions;
+
+namespace Functional.AD;
+
+/// <summary>
+/// <c>Ad.Show(f, args)</c>: the program the jit makes for the shapes of example arguments, printed as C# that
+/// compiles (see <see cref="ProgramText"/>), each line annotated with its aval and how the jit lowers it. With the
+/// shapes known, what is a no-op for them is folded away first, so the listing reads as the program a person would
+/// write: shape computations (<c>Lax.AvalOf</c>, the avals of intermediate results) become constants and vanish where
+/// nothing else reads them; <c>SumTo</c>, <c>BroadcastTo</c> and <c>ReshapeTo</c> to the operand's own aval are the
+/// operand; values that depend only on a shape (the gradient seed, zeros, ones) of at most one element are constants;
+/// a product with (or a quotient by) a constant 1 of the same aval is the other operand, with -1 its negation (both
+/// exact in IEEE arithmetic). The builder's own folding, common-subexpression merging and dead-code removal do the rest.
+/// </summary>
+internal static class SpecialisedText
+{
+    public static string Print(Program prog, IReadOnlyList<ParameterExpression> ps, Graph g, IReadOnlyDictionary<Node, Aval?> av,
+        IReadOnlyDictionary<Node, string> how, IReadOnlyList<string> leafNames)
+    {
+        var (folded, origin) = Fold(g, av);
+        var preamble = g.Inputs.Select((x, i) => $"{leafNames[i]}: {(av.TryGetValue(x, out var a) && a is not null ? a.ToString() : Printer.TypeName(x.Value as Type ?? typeof(object)))}");
+        string? Note(Node n)
+        {
+            if (!origin.TryGetValue(n, out var o)) return null;
+            var a = av.TryGetValue(o, out var x) ? x : null;
+            var type = o.Kind switch
+            {
+                Kind.Tensor => a?.ToString() ?? "?",
+                Kind.Aval => "shape " + a,
+                Kind.Double => "double",
+                Kind.Float => "float",
+                _ => o.Kind.ToString().ToLowerInvariant(),
+            };
+            return how.TryGetValue(o, out var h) ? type + "  " + h : type;
+        }
+        return ProgramText.Print(folded, ps.Select((p, i) => (p.Name ?? $"arg{i}", p.Type)).ToArray(), leafNames, prog.OutDef, prog.ReturnType, preamble, Note);
+    }
+
+    /// <summary>
+    /// <paramref name="g"/> rebuilt with the no-ops of its known avals <paramref name="av"/> folded away; each new node
+    /// maps to the node of <paramref name="g"/> it was made for (nodes that a rewrite made on the way map to none).
+    /// </summary>
+    internal static (Graph Graph, Dictionary<Node, Node> Origin) Fold(Graph g, IReadOnlyDictionary<Node, Aval?> av)
+    {
+        var b = new Builder();
+        var map = new Dictionary<Node, Node>(RefEq<Node>.Instance);
+        var origin = new Dictionary<Node, Node>(RefEq<Node>.Instance);
+        foreach (var x in g.Inputs) map[x] = b.Input(x.Kind, x.Name, x.Value as Type);
+        Aval? Of(Node n) => av.TryGetValue(n, out var a) ? a : null;
+        foreach (var n in g.Nodes)
+        {
+            if (map.ContainsKey(n)) continue;
+            if (n.IsConst) { map[n] = b.Const(n.Value!); continue; }
+            var args = n.Args.Select(x => map[x]).ToArray();
+            var r = n.Batch == 0 && n.Subgraphs.Length == 0 && Of(n) is { } aval ? Folded(b, n, args, aval, Of) : null;
+            r ??= b.Apply(n.Op, args, n.Params, n.Subgraphs, n.Batch);
+            map[n] = r;
+            origin.TryAdd(r, n);
+        }
+        return (b.Finish(g.Outputs.Select(o => map[o]).ToArray()), origin);
+    }
+
+    static Node? Folded(Builder b, Node n, Node[] args, Aval aval, Func<Node, Aval?> of)
+    {
+        // a shape, known: a constant
+        if (n.Kind == Kind.Aval) return b.Const(aval);
+        // SumTo, BroadcastTo, ReshapeTo to the operand's own aval: the operand
+        if (n.Op.Cpu?.IdentityWhenSameAval == true && args[0].Kind == Kind.Tensor && aval.Equals(of(n.Args[0]))) return args[0];
+        // a value that depends only on shapes (the gradient seed, zeros, ones), small enough to read: a constant
+        if (n.Op.Cpu?.ShapeOnly == true && n.Kind == Kind.Tensor && aval.Size <= 1 && Evaluate(n, of) is Tensor t) return b.Const(t);
+        // x * 1, 1 * x, x / 1: x; with -1: -x (exact in IEEE arithmetic), when x already has the result's aval
+        if (n.Op == Prims.Mul || n.Op == Prims.Div)
+            for (int i = n.Op == Prims.Mul ? 0 : 1; i < 2; i++)
+            {
+                var other = n.Args[1 - i];
+                if (UnitSign(args[i]) is not { } sign || other.Kind != n.Kind) continue;
+                if (n.Kind == Kind.Tensor && !aval.Equals(of(other))) continue;
+                return sign > 0 ? args[1 - i] : b.Apply(Prims.Neg, [args[1 - i]]);
+            }
+        return null;
+    }
+
+    /// <summary>+1 or -1 when <paramref name="c"/> is a constant scalar 1 or -1 (a C# number or a rank-0 tensor), else null.</summary>
+    static int? UnitSign(Node c)
+    {
+        if (!c.IsConst) return null;
+        double? v = c.Value switch
+        {
+            double d => d,
+            float f => f,
+            Tensor { Rank: 0 } t => (double)t,
+            _ => null,
+        };
+        return v == 1 ? 1 : v == -1 ? -1 : null;
+    }
+
+    /// <summary>The value of a shape-only node, run on zeros of its operands' avals.</summary>
+    static object? Evaluate(Node n, Func<Node, Aval?> of)
+    {
+        var operands = new object[n.Args.Length];
+        for (int i = 0; i < n.Args.Length; i++)
+        {
+            var a = n.Args[i];
+            if (a.IsConst) { operands[i] = a.Value!; continue; }
+            if (of(a) is not { } aval) return null;
+            operands[i] = a.Kind switch
+            {
+                Kind.Aval => aval,
+                Kind.Tensor => Lax.Zeros(aval),
+                Kind.Double => 0.0,
+                Kind.Float => 0f,
+                _ => null!,
+            };
+            if (operands[i] is null) return null;
+        }
+        // a seed of a non-scalar output throws: left as it is, it fails at run time with the message that names it
+        try { return n.Op.Eval(operands, n.Args.Select(a => a.Kind).ToArray(), n.Params); }
+        catch (Exception) { return null; }
+    }
+}
