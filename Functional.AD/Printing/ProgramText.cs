@@ -17,6 +17,7 @@ internal sealed partial class ProgramText
     readonly string prefix;
     readonly SortedSet<string> problems = new(StringComparer.Ordinal);
     readonly HashSet<Type> types = new();
+    readonly SortedSet<string> staticUsings = new(StringComparer.Ordinal);
     int counter;
 
     ProgramText(Func<Node, string?>? note, string prefix) { this.note = note; this.prefix = prefix; }
@@ -47,10 +48,11 @@ internal sealed partial class ProgramText
         w.Use(returnType);
         var namespaces = new SortedSet<string>(StringComparer.Ordinal) { "System", "Functional.AD" };
         foreach (var t in w.types) if (Outermost(t).Namespace is { Length: > 0 } ns) namespaces.Add(ns);
+        var signature = $"static {w.TypeCode(returnType)} F({string.Join(", ", parameters.Select(p => $"{w.TypeCode(p.Type)} {p.Name}"))})";
         foreach (var ns in namespaces.OrderBy(n => n == "System" ? 0 : 1).ThenBy(n => n, StringComparer.Ordinal)) head.Append("using ").Append(ns).AppendLine(";");
+        foreach (var c in w.staticUsings) head.Append("using static ").Append(c).AppendLine(";");
         head.AppendLine();
-        head.Append("static ").Append(w.TypeCode(returnType)).Append(" F(")
-            .Append(string.Join(", ", parameters.Select(p => $"{w.TypeCode(p.Type)} {p.Name}"))).AppendLine(")");
+        head.AppendLine(signature);
         head.AppendLine("{");
         return head.Append(w.sb).ToString();
     }
@@ -96,7 +98,10 @@ internal sealed partial class ProgramText
             int outer = t.DeclaringType is { IsGenericType: true } d ? d.GetGenericArguments().Length : 0;
             if (args.Length > outer) name += "<" + string.Join(", ", args.Skip(outer).Select(TypeCode)) + ">";
         }
-        return t.DeclaringType is { } decl && !t.IsGenericParameter ? TypeCode(decl) + "." + name : name;
+        if (t.DeclaringType is not { } decl || t.IsGenericParameter) return name;
+        // a type nested in a class (a record declared in a test class): in scope through `using static` of that class
+        if (!decl.IsGenericType && decl.FullName is { } full) { staticUsings.Add(full.Replace('+', '.')); return name; }
+        return TypeCode(decl) + "." + name;
     }
 
     string Construct(TreeDef d, List<string> leaves, ref int pos)

@@ -46,13 +46,30 @@ internal static class SpecialisedText
         var map = new Dictionary<Node, Node>(RefEq<Node>.Instance);
         var origin = new Dictionary<Node, Node>(RefEq<Node>.Instance);
         foreach (var x in g.Inputs) map[x] = b.Input(x.Kind, x.Name, x.Value as Type);
-        Aval? Of(Node n) => av.TryGetValue(n, out var a) ? a : null;
+        Aval? Of(Node n) => n.IsConst ? n.Value switch { Tensor t => t.Aval, double => Aval.ScalarDouble, float => Aval.ScalarFloat, _ => null }
+            : av.TryGetValue(n, out var a) ? a : null;
+        var users = new Dictionary<Node, List<Node>>(RefEq<Node>.Instance);
+        foreach (var n in g.Nodes)
+            foreach (var a in n.Args)
+                (users.TryGetValue(a, out var us) ? us : users[a] = []).Add(n);
+        var outputs = new HashSet<Node>(g.Outputs, RefEq<Node>.Instance);
+        // whether the program's results keep their avals when n is replaced by a value of aval `instead`, the weak form
+        // of n's (only a promotion with a weak wider dtype could tell them apart): every user computes its own aval
+        // again, or the weak form of it, whose users are asked in turn (a few levels deep)
+        bool UsersAgree(Node n, Aval instead, int depth = 0) => depth < 4 && !outputs.Contains(n) && users.TryGetValue(n, out var us) && us.All(u =>
+        {
+            if (u.Subgraphs.Length > 0 || u.Batch > 0 || Of(u) is not { } expected) return false;
+            var avals = u.Args.Select(a => ReferenceEquals(a, n) ? instead : Of(a)).ToArray();
+            if (avals.Any(a => a is null)) return false;
+            var now = Rt.InferAval(u.Op, u.Params, u.Args.Select(a => a.Kind).ToArray(), avals!);
+            return expected.Equals(now) || now.Weak && now.WithDType(now.DType).Equals(expected) && UsersAgree(u, now, depth + 1);
+        });
         foreach (var n in g.Nodes)
         {
             if (map.ContainsKey(n)) continue;
             if (n.IsConst) { map[n] = b.Const(n.Value!); continue; }
             var args = n.Args.Select(x => map[x]).ToArray();
-            var r = n.Batch == 0 && n.Subgraphs.Length == 0 && Of(n) is { } aval ? Folded(b, n, args, aval, Of) : null;
+            var r = n.Batch == 0 && n.Subgraphs.Length == 0 && Of(n) is { } aval ? Folded(b, n, args, aval, Of, UsersAgree) : null;
             r ??= b.Apply(n.Op, args, n.Params, n.Subgraphs, n.Batch);
             map[n] = r;
             origin.TryAdd(r, n);
@@ -60,7 +77,7 @@ internal static class SpecialisedText
         return (b.Finish(g.Outputs.Select(o => map[o]).ToArray()), origin);
     }
 
-    static Node? Folded(Builder b, Node n, Node[] args, Aval aval, Func<Node, Aval?> of)
+    static Node? Folded(Builder b, Node n, Node[] args, Aval aval, Func<Node, Aval?> of, Func<Node, Aval, int, bool> usersAgree)
     {
         // a shape, known: a constant
         if (n.Kind == Kind.Aval) return b.Const(aval);
@@ -74,7 +91,9 @@ internal static class SpecialisedText
             {
                 var other = n.Args[1 - i];
                 if (UnitSign(args[i]) is not { } sign || other.Kind != n.Kind) continue;
-                if (n.Kind == Kind.Tensor && !aval.Equals(of(other))) continue;
+                if (n.Kind == Kind.Tensor && !aval.Equals(of(other))
+                    && !(of(other) is { Weak: true } weak && weak.WithDType(weak.DType).Equals(aval) && usersAgree(n, weak, 0)))
+                    continue;
                 return sign > 0 ? args[1 - i] : b.Apply(Prims.Neg, [args[1 - i]]);
             }
         return null;

@@ -160,8 +160,9 @@ public sealed class PrintedCSharpTests(ITestOutputHelper output)
         Assert.True(Statements(specialised) * 2 < Statements(general), $"{Statements(specialised)} statements specialised, {Statements(general)} in general");
         // the header a pasted program needs, and the pytree type by its C# name
         Assert.StartsWith("using System;", general);
-        Assert.Contains("using Functional.AD.Properties;", general);
-        Assert.Contains("static PrintedCSharpTests.XorParams F(PrintedCSharpTests.XorParams p, Tensor x, Tensor y)", general);
+        Assert.Contains("using static Functional.AD.Properties.PrintedCSharpTests;", general);
+        Assert.Contains("static XorParams F(XorParams p, Tensor x, Tensor y)", general);
+        Assert.Contains("return new XorParams(", general);
     }
 
     [Fact]
