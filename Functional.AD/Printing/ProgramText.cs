@@ -15,7 +15,7 @@ internal sealed partial class ProgramText
     readonly StringBuilder sb = new();
     readonly Func<Node, string?>? note;
     readonly string prefix;
-    readonly SortedSet<string> problems = new(StringComparer.Ordinal);
+    readonly SortedSet<string> problems = new(StringComparer.Ordinal), batched = new(StringComparer.Ordinal);
     readonly HashSet<Type> types = new();
     readonly SortedSet<string> staticUsings = new(StringComparer.Ordinal);
     int counter;
@@ -42,8 +42,13 @@ internal sealed partial class ProgramText
         w.sb.Append('}');
 
         var head = new StringBuilder();
-        if (w.problems.Count > 0)
-            head.Append("// does not compile: ").Append(string.Join("; ", w.problems)).AppendLine();
+        if (w.problems.Count > 0 || w.batched.Count > 0)
+        {
+            var why = new List<string>();
+            if (w.problems.Count > 0) why.Add("no public C# spelling yet for " + string.Join(", ", w.problems));
+            if (w.batched.Count > 0) why.Add("batched nodes of Vmap, not yet rewritten into ordinary primitives: " + string.Join(", ", w.batched));
+            head.Append("// does not compile: ").Append(string.Join("; ", why)).AppendLine();
+        }
         foreach (var p in parameters) w.Use(p.Type);
         w.Use(returnType);
         var namespaces = new SortedSet<string>(StringComparer.Ordinal) { "System", "Functional.AD" };
@@ -130,8 +135,8 @@ internal sealed partial class ProgramText
             if (names.ContainsKey(n)) continue;
             if (n.IsConst) { names[n] = Printer.Literal(n.Value); continue; }
             var args = n.Args.Select(a => names[a]).ToArray();
-            if (n.Batch > 0) problems.Add($"{n.Op.Name} is a batched node (Vmap before shapes are known: print the vmapped function with example arguments)");
-            else if (n.Op.NoPublicSpelling) problems.Add($"{n.Op.Name} has no public spelling yet");
+            if (n.Batch > 0) batched.Add(n.Op.Name);
+            else if (n.Op.NoPublicSpelling) problems.Add(n.Op.Name);
             var name = Fresh();
             if (n.Op.BlockHeads is { } blockHeads)
             {
@@ -162,7 +167,7 @@ internal sealed partial class ProgramText
                     try { text = n.Op.Format(operands, n.Args.Select(a => a.Kind).ToArray(), n.Params); }
                     catch (InvalidOperationException)
                     {
-                        problems.Add($"{n.Op.Name} on operands of kinds {string.Join(", ", n.Args.Select(a => a.Kind))} has no C# method");
+                        problems.Add($"{n.Op.Name} on operands of kinds {string.Join(", ", n.Args.Select(a => a.Kind))}");
                         text = $"{n.Op.Name}({string.Join(", ", operands)})";
                     }
                 }

@@ -208,7 +208,7 @@ public sealed class PrintedCSharpTests(ITestOutputHelper output)
         foreach (var n in notCompiling.Distinct()) output.WriteLine("  " + n);
         // what may say it does not compile: the batching specs (Vmap's moves have no public spelling before shapes are
         // known), and the derivatives of loops (their tape primitives), nothing else
-        var unexpected = notCompiling.Where(n => !n.Contains(" of Vmap.") && !(n.Contains("Tape") || n.Contains("LoopLin") || n.Contains("FoldLin"))).ToList();
+        var unexpected = notCompiling.Where(n => !n.Contains(" of Vmap.") && !(n.Contains("Tape") && (n.Contains(" of Fold ") || n.Contains(" of Scan ") || n.Contains(" of While ")))).ToList();
         Assert.True(unexpected.Count == 0, "unexpectedly not compilable:\n" + string.Join("\n", unexpected));
         Assert.True(ran > 500, $"only {ran} programs ran");
     }
@@ -242,6 +242,29 @@ public sealed class PrintedCSharpTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Second_derivatives_print_as_compiling_csharp()
+    {
+        Expression<Func<Tensor, Tensor>> f = x => Sum(Sin(x) * x + Exp(x * 0.5) * x * x, null, false);
+        Expression<Func<double, double>> g = x => Math.Sin(x) * x * Math.Exp(x);
+        var x3 = new Tensor(new[] { 0.3, -1.2, 2.0 });
+        var v3 = new Tensor(new[] { 1.0, 0.5, -2.0 });
+        RunAll([.. BothForms("Hvp", Ad.Hvp(f), [x3, v3], DType.Float64),
+                .. BothForms("Grad(Grad(double))", Ad.Grad(Ad.Grad(g)), [0.7], DType.Float64),
+                .. BothForms("Grad(Grad(Grad(double)))", Ad.Grad(Ad.Grad(Ad.Grad(g))), [0.7], DType.Float64),
+                .. BothForms("Jvp(Grad)", Ad.Jvp(Ad.Grad(f)), [x3, v3], DType.Float64),
+                .. BothForms("Grad(Sum(Grad))", Ad.Grad((Expression<Func<Tensor, Tensor>>)(x => Sum(Ad.Grad(f).Invoke(x) * v3, null, false))), [x3], DType.Float64)]);
+
+        // the Hessian is a Vmap over a basis: its batched nodes have no public spelling until they are rewritten into
+        // ordinary primitives for known shapes; until then the listing says so, and once it does not, it must run
+        var hessian = Ad.Hessian(f);
+        var specialised = Ad.Show(hessian, x3);
+        if (specialised.StartsWith("// does not compile", StringComparison.Ordinal))
+            Assert.Contains("batched nodes of Vmap", specialised.Split('\n')[0]);
+        else
+            RunAll([new Case("Hessian (specialised)", specialised, [x3], hessian.Compile()(x3), 1e-10)]);
+    }
+
+    [Fact]
     public void Captured_tensors_print_as_literals_with_every_digit()
     {
         var w = new Tensor(new[,] { { 0.1, 1.0 / 3 }, { -2.5e-7, Math.PI } });
@@ -262,6 +285,6 @@ public sealed class PrintedCSharpTests(ITestOutputHelper output)
         Expression<Func<Tensor, Tensor>> f = x => Sum(Fold(3, x, (double i, Tensor c) => Sin(c) * x + i), null, false);
         var text = Ad.Show(Ad.Grad(f));
         Assert.StartsWith("// does not compile: ", text);
-        Assert.Contains("FoldTape has no public spelling", text.Split('\n')[0]);
+        Assert.Contains("no public C# spelling yet for FoldLinT, FoldTape", text.Split('\n')[0]);
     }
 }
