@@ -19,19 +19,21 @@ internal static class SpecialisedText
     {
         var (folded, origin) = Fold(g, av);
         var preamble = g.Inputs.Select((x, i) => $"{leafNames[i]}: {(av.TryGetValue(x, out var a) && a is not null ? a.ToString() : Printer.TypeName(x.Value as Type ?? typeof(object)))}");
+        // the folded program's avals (a node a rewrite made on the way has no node of g to ask)
+        var avals = ShapeInference.Run(folded, g.Inputs.Select(x => av.TryGetValue(x, out var a) ? a : null).ToArray());
         string? Note(Node n)
         {
-            if (!origin.TryGetValue(n, out var o)) return null;
-            var a = av.TryGetValue(o, out var x) ? x : null;
-            var type = o.Kind switch
+            var a = avals.TryGetValue(n, out var x) ? x : null;
+            if (a is null && !origin.ContainsKey(n)) return null;
+            var type = n.Kind switch
             {
                 Kind.Tensor => a?.ToString() ?? "?",
                 Kind.Aval => "shape " + a,
                 Kind.Double => "double",
                 Kind.Float => "float",
-                _ => o.Kind.ToString().ToLowerInvariant(),
+                _ => n.Kind.ToString().ToLowerInvariant(),
             };
-            return how.TryGetValue(o, out var h) ? type + "  " + h : type;
+            return origin.TryGetValue(n, out var o) && how.TryGetValue(o, out var h) ? type + "  " + h : type;
         }
         return ProgramText.Print(folded, ps.Select((p, i) => (p.Name ?? $"arg{i}", p.Type)).ToArray(), leafNames, prog.OutDef, prog.ReturnType, preamble, Note);
     }
