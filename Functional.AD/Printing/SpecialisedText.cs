@@ -9,8 +9,10 @@ namespace Functional.AD;
 /// write: shape computations (<c>Lax.AvalOf</c>, the avals of intermediate results) become constants and vanish where
 /// nothing else reads them; <c>SumTo</c>, <c>BroadcastTo</c> and <c>ReshapeTo</c> to the operand's own aval are the
 /// operand; values that depend only on a shape (the gradient seed, zeros, ones) of at most one element are constants;
-/// a product with (or a quotient by) a constant 1 of the same aval is the other operand, with -1 its negation (both
-/// exact in IEEE arithmetic). The builder's own folding, common-subexpression merging and dead-code removal do the rest.
+/// a product with (or a quotient by) a constant 1 is the other operand, with -1 its negation (both exact in IEEE
+/// arithmetic), when the other operand has the product's aval, or is the weak form of it and every user keeps its own
+/// aval. The builder's own folding, common-subexpression merging and dead-code removal do the rest. The XOR loss's
+/// gradient goes from 67 statements in the general form to 24.
 /// </summary>
 internal static class SpecialisedText
 {
