@@ -27,7 +27,7 @@ internal static class Loops
         fold.EmitRule = (a, k, p, subs) => EmitFold(a, k, p.Get<int>(0), subs[0]);
         fold.FormatRule = (a, _, p) => $"NpLoops.Fold({p[0]}, {a[0]}, body{(a.Length > 1 ? "[" + string.Join(", ", a.Skip(1)) + "]" : "")})";
         fold.Jvp = FoldJvp;
-        fold.Batched = (_, _, _) => throw new InvalidOperationException("Internal error: a loop node has no batch count.");
+        fold.Batched = (_, _, _, _) => throw new InvalidOperationException("Internal error: a loop node has no batch count.");
         fold.VmapRule = VmapLoops.Fold;
         fold.AvalRule = FoldAval;
 
