@@ -524,9 +524,57 @@ internal static class BatchRules
         return a[0];
     }
 
-    /// <summary>The Jacobian layouts take their batch count as a parameter.</summary>
-    internal static Node Layout(Unbatcher u, Primitive p, Node[] a, Params prm, int k) =>
-        u.Apply(p, a, new Params((prm.Count > 0 ? prm.Get<int>(0) : 0) + k));
+    // ------------------------------------------------------------------ Jacobian layouts (permutations and reshapes)
+
+    /// <summary>Basis at batch count k: the per-example basis (a constant), broadcast over the batch axes.</summary>
+    internal static Node Basis(Unbatcher u, Primitive p, Node[] a, Params prm, int k)
+    {
+        var x = u.A(a[0]);
+        var (b, c) = Split(x.Dims, k);
+        var basis = u.Apply(Prims.Basis, [u.Const(Lax.Zeros(new Aval(c, x.DType, x.Weak)))], new Params(0));
+        return u.BroadcastTo(basis, [.. b, .. u.Dims(basis)]);
+    }
+
+    /// <summary>Forward-mode rows [B.., n, o..] to the Jacobian [B.., o.., s..]: move n to the end, then reshape.</summary>
+    internal static Node FromRows(Unbatcher u, Primitive p, Node[] a, Params prm, int k)
+    {
+        var (b, r) = Split(u.Dims(a[0]), k);
+        var s = Split(u.Dims(a[1]), k).Core;
+        if (r.Length == 0 || r[0] != Product(s))
+            throw new ShapeException("JacobianLayout.FromRows (batched)", [u.A(a[0]), u.A(a[1])], "the number of rows must be the size of x");
+        var rows = u.Reshape(a[0], [.. b, .. r]);
+        var perm = Enumerable.Range(0, k).Concat(Enumerable.Range(k + 1, r.Length - 1)).Append(k).ToArray();
+        return u.Reshape(u.Transpose(rows, perm), [.. b, .. r[1..], .. s]);
+    }
+
+    /// <summary>The transpose of <see cref="FromRows"/>: [B.., o.., s..] to rows [B.., n, o..].</summary>
+    internal static Node ToRows(Unbatcher u, Primitive p, Node[] a, Params prm, int k)
+    {
+        var (b, j) = Split(u.Dims(a[0]), k);
+        var s = Split(u.Dims(a[1]), k).Core;
+        var o = j[..(j.Length - s.Length)];
+        var flat = u.Reshape(a[0], [.. b, .. o, Product(s)]);
+        var perm = Enumerable.Range(0, k).Append(k + o.Length).Concat(Enumerable.Range(k, o.Length)).ToArray();
+        return u.Transpose(flat, perm);
+    }
+
+    /// <summary>Reverse-mode rows [B.., m, s..] to the Jacobian [B.., o.., s..] (o from y).</summary>
+    internal static Node FromColumns(Unbatcher u, Primitive p, Node[] a, Params prm, int k)
+    {
+        var (b, r) = Split(u.Dims(a[0]), k);
+        var o = Split(u.Dims(a[1]), k).Core;
+        if (r.Length == 0 || r[0] != Product(o))
+            throw new ShapeException("JacobianLayout.FromColumns (batched)", [u.A(a[0]), u.A(a[1])], "the number of rows must be the size of y");
+        return u.Reshape(a[0], [.. b, .. o, .. r[1..]]);
+    }
+
+    /// <summary>The transpose of <see cref="FromColumns"/>.</summary>
+    internal static Node ToColumns(Unbatcher u, Primitive p, Node[] a, Params prm, int k)
+    {
+        var (b, j) = Split(u.Dims(a[0]), k);
+        var o = Split(u.Dims(a[1]), k).Core;
+        return u.Reshape(a[0], [.. b, Product(o), .. j[o.Length..]]);
+    }
 
     /// <summary>Batching rules of the primitives declared without a family, and the check that every primitive has one.</summary>
     public static void Install()

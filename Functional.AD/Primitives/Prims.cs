@@ -262,11 +262,11 @@ internal static partial class Prims
 
     // ---------------------------------------------------------------- Jacobian layouts (Ad.Jacfwd, Ad.Jacrev)
     static MethodInfo JL(string name) => typeof(JacobianLayout).GetMethod(name)!;
-    public static readonly Primitive Basis = Batch(Def("Basis", JL("Basis")), BatchRules.Layout);
-    public static readonly Primitive RowsToJacobian = Batch(Def("RowsToJacobian", JL("FromRows")), BatchRules.Layout);
-    public static readonly Primitive JacobianToRows = Batch(Def("JacobianToRows", JL("ToRows")), BatchRules.Layout);
-    public static readonly Primitive ColumnsToJacobian = Batch(Def("ColumnsToJacobian", JL("FromColumns")), BatchRules.Layout);
-    public static readonly Primitive JacobianToColumns = Batch(Def("JacobianToColumns", JL("ToColumns")), BatchRules.Layout);
+    public static readonly Primitive Basis = Batch(Def("Basis", JL("Basis")), BatchRules.Basis);
+    public static readonly Primitive RowsToJacobian = Batch(Def("RowsToJacobian", JL("FromRows")), BatchRules.FromRows);
+    public static readonly Primitive JacobianToRows = Batch(Def("JacobianToRows", JL("ToRows")), BatchRules.ToRows);
+    public static readonly Primitive ColumnsToJacobian = Batch(Def("ColumnsToJacobian", JL("FromColumns")), BatchRules.FromColumns);
+    public static readonly Primitive JacobianToColumns = Batch(Def("JacobianToColumns", JL("ToColumns")), BatchRules.ToColumns);
 
     // ---------------------------------------------------------------- user rules
     /// <summary>A function with a custom rule: operands are its argument's leaves, the sub-graph its body.</summary>
