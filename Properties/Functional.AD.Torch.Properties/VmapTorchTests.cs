@@ -150,6 +150,21 @@ public class VmapTorchTests
     }
 
     [Fact]
+    public void A_batched_condition_selects_per_example_on_torch()
+    {
+        // c ? a : b with c computed from the batched argument: both branches run on the device, a mask selects
+        Expression<Func<Tensor, Tensor>> f = x => (double)Sum(x, null, false) > 0 ? x * 2.0 : Sin(x) - 1.0;
+        var g = Ad.Grad<Tensor, Tensor>(x => Sum((double)Sum(x, null, false) > 0 ? x * x : Sin(x), null, false));
+        var xs = Rng.Normal(PrngKey.Create(7), [16, 3], DType.Float64);
+        foreach (var h in new[] { f, g })
+        {
+            var vm = Ad.Vmap(h, inAxes: [0]);
+            var bad = Close("batched condition", vm.JitTorch(TorchBackend.Cpu)(xs), vm.Compile()(xs), DType.Float64);
+            Assert.True(bad == "", bad + "\n" + Ad.Show(vm));
+        }
+    }
+
+    [Fact]
     public void A_batched_select_on_a_host_condition_broadcasts_the_batch_axes()
     {
         // Where(bool, a, b) at batch count 1 (as derivative rules write it): a is [3, 4], b has a size-1 batch axis
