@@ -254,6 +254,78 @@ public static class Lax
     }
 
     /// <summary>
+    /// <see cref="Np.Take"/> with its first <paramref name="batchDims"/> axes shared by x and the indices: each batch
+    /// element gathers from its own slice of x with its own indices (what a batched Take becomes under <c>Ad.Vmap</c>).
+    /// Example: x <c>[[1, 2], [3, 4]]</c>, indices <c>[[1], [0]]</c>, axis 0, one batch axis give <c>[[2], [3]]</c>.
+    /// </summary>
+    /// <param name="x">The values, <c>[B.., core..]</c>.</param><param name="indices">Integral indices, <c>[B.., j..]</c> (the same batch axes).</param>
+    /// <param name="axis">The core axis of x to index.</param><param name="batchDims">How many leading axes are shared.</param>
+    /// <returns><c>[B.., core[..axis], j.., core[axis+1..]]</c>.</returns>
+    public static Tensor TakeBatched(Tensor x, Tensor indices, int axis, int batchDims)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(indices);
+        string Call() => $"Lax.TakeBatched(x: {x.Aval}, indices: {indices.Aval}, axis: {axis}, batchDims: {batchDims})";
+        var (bx, cx, bi, ci) = (x.Dims[..batchDims], x.Dims[batchDims..], indices.Dims[..batchDims], indices.Dims[batchDims..]);
+        if (x.Rank < batchDims || indices.Rank < batchDims || !bx.AsSpan().SequenceEqual(bi))
+            throw new ShapeException(Call(), [x.Aval, indices.Aval], $"x and the indices must share their first {batchDims} axes");
+        int ax = Eager.Axis(axis, cx.Length, Call, [x.Aval, indices.Aval]);
+        int nb = Kernels.Product(bx), outer = Kernels.Product(cx, 0, ax), n = cx[ax], inner = Kernels.Product(cx, ax + 1), j = Kernels.Product(ci);
+        var iv = Eager.Indices(indices, n, "Np.Take (batched)", x.Aval, ax);
+        int[] od = [.. bx, .. cx[..ax], .. ci, .. cx[(ax + 1)..]];
+        return x.DType == DType.Float64 ? Eager.Make(Gather(x.Span<double>(), iv, nb, outer, n, inner, j), od, x.IsWeak)
+                                        : Eager.Make(Gather(x.Span<float>(), iv, nb, outer, n, inner, j), od, x.IsWeak);
+    }
+
+    static T[] Gather<T>(ReadOnlySpan<T> xv, int[] iv, int nb, int outer, int n, int inner, int j) where T : unmanaged
+    {
+        var r = new T[nb * outer * j * inner];
+        for (int b = 0; b < nb; b++)
+            for (int o = 0; o < outer; o++)
+                for (int q = 0; q < j; q++)
+                    xv.Slice(((b * outer + o) * n + iv[b * j + q]) * inner, inner).CopyTo(r.AsSpan(((b * outer + o) * j + q) * inner, inner));
+        return r;
+    }
+
+    /// <summary>
+    /// The transpose of <see cref="TakeBatched"/>: zeros of x's shape with each slice of <paramref name="g"/> added at its
+    /// batch element's index (repeated indices accumulate).
+    /// </summary>
+    /// <param name="g">The cotangent of TakeBatched's output.</param><param name="indices">Its indices.</param>
+    /// <param name="axis">Its core axis.</param><param name="batchDims">Its shared leading axes.</param><param name="x">The aval of its input.</param>
+    /// <returns>A tensor of x's shape (g's dtype).</returns>
+    public static Tensor ScatterAddBatched(Tensor g, Tensor indices, int axis, int batchDims, Aval x)
+    {
+        ArgumentNullException.ThrowIfNull(g);
+        ArgumentNullException.ThrowIfNull(indices);
+        ArgumentNullException.ThrowIfNull(x);
+        string Call() => $"Lax.ScatterAddBatched(g: {g.Aval}, indices: {indices.Aval}, axis: {axis}, batchDims: {batchDims}, x: {x})";
+        var (bx, cx, ci) = (x.Dims[..batchDims], x.Dims[batchDims..], indices.Dims[batchDims..]);
+        int ax = Eager.Axis(axis, cx.Length, Call, [g.Aval, indices.Aval, x]);
+        int[] expect = [.. bx, .. cx[..ax], .. ci, .. cx[(ax + 1)..]];
+        if (!g.Dims.AsSpan().SequenceEqual(expect) || !indices.Dims[..batchDims].AsSpan().SequenceEqual(bx))
+            throw new ShapeException(Call(), [g.Aval, indices.Aval, x], $"g must have TakeBatched's output shape {Eager.Dims(expect)}");
+        int nb = Kernels.Product(bx), outer = Kernels.Product(cx, 0, ax), n = cx[ax], inner = Kernels.Product(cx, ax + 1), j = Kernels.Product(ci);
+        var iv = Eager.Indices(indices, n, "Lax.ScatterAdd (batched)", x, ax);
+        var od = (int[])x.Dims.Clone();
+        return g.DType == DType.Float64 ? Eager.Make(Scatter(g.Span<double>(), iv, nb, outer, n, inner, j), od, g.IsWeak)
+                                        : Eager.Make(Scatter(g.Span<float>(), iv, nb, outer, n, inner, j), od, g.IsWeak);
+    }
+
+    static T[] Scatter<T>(ReadOnlySpan<T> gv, int[] iv, int nb, int outer, int n, int inner, int j) where T : unmanaged, System.Numerics.INumber<T>
+    {
+        var r = new T[nb * outer * n * inner];
+        for (int b = 0; b < nb; b++)
+            for (int o = 0; o < outer; o++)
+                for (int q = 0; q < j; q++)
+                {
+                    int dst = ((b * outer + o) * n + iv[b * j + q]) * inner, src = ((b * outer + o) * j + q) * inner;
+                    for (int i = 0; i < inner; i++) r[dst + i] += gv[src + i];
+                }
+        return r;
+    }
+
+    /// <summary>
     /// The transpose of <see cref="Np.Concatenate"/>: the <paramref name="index"/>-th block of <paramref name="g"/> along
     /// <paramref name="axis"/>, block sizes <c>parts[i].Shape[axis]</c>. Example: with parts of sizes 2 and 1, block 1 of <c>[1, 2, 3]</c> is <c>[3.]</c>.
     /// </summary>

@@ -2,7 +2,6 @@ using System.Linq.Expressions;
 using TorchSharp;
 using static TorchSharp.torch;
 using TT = TorchSharp.torch.Tensor;
-using B = Functional.AD.Torch.BatchedLowerings;
 
 namespace Functional.AD.Torch;
 
@@ -40,16 +39,11 @@ internal delegate (Expression Code, Aval? Aval) NodeEmitter(TorchCompiler c, Nod
 /// <summary>
 /// A tensor-valued primitive: a function of libtorch tensors. Operands arrive cast to their aval's dtype (an
 /// elementwise primitive's operands, to the output's dtype); an aval operand arrives as null (see <see cref="LowerCtx.In"/>).
-/// The result may have any dtype and a shape equal to the output's; the compiler casts it. An elementwise entry is
-/// batched by aligning its operands' cores (<see cref="BatchedLowerings.Elementwise"/>) unless it says otherwise.
+/// The result may have any dtype and a shape equal to the output's; the compiler casts it. A batched node never reaches
+/// an entry: the compiler first rewrites it into unbatched primitives (<c>Unbatch</c>, from the primitive's batching rule).
 /// </summary>
 internal sealed record TensorOp(Func<LowerCtx, TT?[], TT> Run, bool Elementwise = false) : TorchLowering
 {
-    /// <summary>
-    /// The vectorised lowering at a batch count k &gt; 0 (see <see cref="BatchedLowerings"/>), or null (or a rule that
-    /// gives null for some operands) where the compiler runs the CPU batched implementation on host copies.
-    /// </summary>
-    public BatchedRule? Batched { get; init; }
     /// <summary>
     /// When the first operand is a C# <c>bool</c> (a host condition, not a tensor mask), the node is emitted by this
     /// instead of <see cref="Run"/> (at any batch count).
@@ -86,8 +80,8 @@ internal static class Lowerings
 
     static TensorOp Ew(Func<TT, TT> f) => EwOp((c, x) => f(x[0]!));
     static TensorOp Ew(Func<TT, TT, TT> f) => EwOp((c, x) => f(x[0]!, x[1]!));
-    static TensorOp EwOp(Func<LowerCtx, TT?[], TT> f) => new(f, Elementwise: true) { Batched = B.Elementwise };
-    static TensorOp Op(Func<LowerCtx, TT?[], TT> f, BatchedRule? batched = null) => new(f) { Batched = batched };
+    static TensorOp EwOp(Func<LowerCtx, TT?[], TT> f) => new(f, Elementwise: true);
+    static TensorOp Op(Func<LowerCtx, TT?[], TT> f) => new(f);
 
     /// <summary>The aval of a node as the core's shape rule gives it (at the node's batch count).</summary>
     internal static Aval CoreAval(Node n, Aval?[] argAvals, Kind[] kinds) => Rt.InferAval(n.Op, n.Params, kinds, argAvals.Select(a => a!).ToArray(), n.Batch);
@@ -183,6 +177,15 @@ internal static class Lowerings
         return r;
     }
 
+    /// <summary>The sizes of a gather with shared leading axes: x [B.., outer.., n, inner..], indices [B.., j..].</summary>
+    static (long Nb, long Outer, long N, long Inner, long J, int Axis) GatherDims(Aval x, Aval indices, Params p)
+    {
+        int k = p.Get<int>(1);
+        var cx = x.Dims[k..];
+        int ax = p.Get<int>(0) < 0 ? p.Get<int>(0) + cx.Length : p.Get<int>(0);
+        return (Kernels.Product(x.Dims[..k]), Kernels.Product(cx, 0, ax), cx[ax], Kernels.Product(cx, ax + 1), Kernels.Product(indices.Dims[k..]), ax);
+    }
+
     static TT Zeros(LowerCtx c) => torch.zeros(c.OutDims, c.OutType, c.Device);
 
     /// <summary>The table. A test fails when a primitive of <c>Prims.All</c> has no entry.</summary>
@@ -216,13 +219,13 @@ internal static class Lowerings
         [Prims.CustomVjpTangent] = new Structural("forward mode through a custom VJP: the core's error, raised at compile time",
             (c, n, a, _) => (n.Op.Emit(a, n.Args.Select(x => x.Kind).ToArray(), n.Params, n.Subgraphs), null)),
         // identity; the shape check against the aval already ran at compile time, in the aval rule
-        [Prims.CheckAval] = Op((c, x) => x[0]!, B.Identity),
+        [Prims.CheckAval] = Op((c, x) => x[0]!),
         [Prims.IntToDouble] = new HostScalar(),
 
         [Prims.Zeros] = Op((c, x) => Zeros(c)),
         [Prims.Ones] = Op((c, x) => torch.ones(c.OutDims, c.OutType, c.Device)),
         // the shape check (a scalar output) already ran at compile time, in the aval rule
-        [Prims.GradSeed] = Op((c, x) => torch.ones(c.OutDims, c.OutType, c.Device), B.Ones),
+        [Prims.GradSeed] = Op((c, x) => torch.ones(c.OutDims, c.OutType, c.Device)),
 
         // arithmetic
         [Prims.Add] = Ew((a, b) => a + b),
@@ -268,23 +271,23 @@ internal static class Lowerings
         [Prims.Where] = EwOp((c, x) => torch.where(x[0]!.ne(0), x[1]!, x[2]!)) with { OnHostBool = (c, n, a, av) => c.EmitSelect(n, a, av) },
 
         // products
-        [Prims.Dot] = Op((c, x) => c.In[0].Rank == 0 || c.In[1].Rank == 0 ? x[0]! * x[1]! : torch.matmul(x[0]!, x[1]!), B.Product),
+        [Prims.Dot] = Op((c, x) => c.In[0].Rank == 0 || c.In[1].Rank == 0 ? x[0]! * x[1]! : torch.matmul(x[0]!, x[1]!)),
         [Prims.DotTA] = Op((c, x) => (c.In[0].Rank, c.In[1].Rank) switch
         {
             (0, _) => x[0]! * x[1]!,
             (1, 2) => torch.mv(x[1]!, x[0]!),
             (1, 1) => torch.outer(x[0]!, x[1]!),
             _ => torch.matmul(x[0]!, x[1]!.t()),
-        }, B.DotTA),
+        }),
         [Prims.DotTB] = Op((c, x) => (c.In[0].Rank, c.In[1].Rank) switch
         {
             (_, 0) => x[0]! * x[1]!,
             (1, 1) => torch.outer(x[0]!, x[1]!),
             _ => torch.matmul(x[0]!.t(), x[1]!),
-        }, B.DotTB),
-        [Prims.MatMul] = Op((c, x) => torch.matmul(x[0]!, x[1]!), B.Product),
-        [Prims.MatMulTA] = Op((c, x) => MatMulT(c, x[0]!, x[1]!, c.In[1], c.In[2], forA: true), B.MatMulT(forA: true)),
-        [Prims.MatMulTB] = Op((c, x) => MatMulT(c, x[1]!, x[0]!, c.In[0], c.In[2], forA: false), B.MatMulT(forA: false)),
+        }),
+        [Prims.MatMul] = Op((c, x) => torch.matmul(x[0]!, x[1]!)),
+        [Prims.MatMulTA] = Op((c, x) => MatMulT(c, x[0]!, x[1]!, c.In[1], c.In[2], forA: true)),
+        [Prims.MatMulTB] = Op((c, x) => MatMulT(c, x[1]!, x[0]!, c.In[0], c.In[2], forA: false)),
 
         // shapes: the output aval gives the target shape
         [Prims.Transpose] = Op((c, x) =>
@@ -292,8 +295,8 @@ internal static class Lowerings
             int r = c.In[0].Rank;
             var perm = c.P.Get<int[]?>(0) ?? Enumerable.Range(0, r).Reverse().ToArray();
             return x[0]!.permute(perm.Select(a => (long)c.Axis(a, r)).ToArray());
-        }, B.Transpose),
-        [Prims.Reshape] = Op((c, x) => x[0]!.reshape(c.OutDims), B.ToOutputShape),
+        }),
+        [Prims.Reshape] = Op((c, x) => x[0]!.reshape(c.OutDims)),
         // Jacobian layouts: the output aval gives every shape
         [Prims.Basis] = Op((c, x) => torch.eye(c.Out.Shape[0], dtype: c.OutType, device: c.Device).reshape(c.OutDims)),
         [Prims.ColumnsToJacobian] = Op((c, x) => x[0]!.reshape(c.OutDims)),
@@ -313,33 +316,33 @@ internal static class Lowerings
             var perm = new long[] { o }.Concat(Enumerable.Range(0, o).Select(i => (long)i)).ToArray();
             return flat.permute(perm);
         }),
-        [Prims.ReshapeTo] = Op((c, x) => x[0]!.reshape(c.OutDims), B.ToOutputShape),
-        [Prims.BroadcastToShape] = Op((c, x) => x[0]!.expand(c.OutDims), B.BroadcastToShape),
-        [Prims.BroadcastTo] = Op((c, x) => x[0]!.expand(c.OutDims), B.BroadcastToAval),
-        [Prims.SumTo] = Op((c, x) => SumToDims(x[0]!, c.Out.Dims), B.SumTo),
+        [Prims.ReshapeTo] = Op((c, x) => x[0]!.reshape(c.OutDims)),
+        [Prims.BroadcastToShape] = Op((c, x) => x[0]!.expand(c.OutDims)),
+        [Prims.BroadcastTo] = Op((c, x) => x[0]!.expand(c.OutDims)),
+        [Prims.SumTo] = Op((c, x) => SumToDims(x[0]!, c.Out.Dims)),
 
         // reductions
-        [Prims.Sum] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.sum(a), t => t.sum()), B.Reduction),
-        [Prims.Mean] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.mean([a]), t => t.mean()), B.Reduction),
-        [Prims.Max] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.amax([a]), t => t.max()), B.Reduction),
-        [Prims.ExpandReduced] = Op((c, x) => x[0]!.reshape(KeptShape(c.In[1], c.P.Get<int?>(0))).expand(c.OutDims), B.ExpandReduced(mean: false)),
+        [Prims.Sum] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.sum(a), t => t.sum())),
+        [Prims.Mean] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.mean([a]), t => t.mean())),
+        [Prims.Max] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.amax([a]), t => t.max())),
+        [Prims.ExpandReduced] = Op((c, x) => x[0]!.reshape(KeptShape(c.In[1], c.P.Get<int?>(0))).expand(c.OutDims)),
         [Prims.ExpandReducedMean] = Op((c, x) =>
         {
             int? axis = c.P.Get<int?>(0);
             long count = axis is int a ? c.In[1].Dims[c.Axis(a, c.In[1].Rank)] : c.In[1].Size;
             return (x[0]! / (double)count).reshape(KeptShape(c.In[1], axis)).expand(c.OutDims);
-        }, B.ExpandReduced(mean: true)),
-        [Prims.LogSumExp] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.logsumexp(a), t => t.flatten().logsumexp(0)), B.Reduction),
-        [Prims.Softmax] = Op((c, x) => x[0]!.softmax(c.Axis(c.P.Get<int>(0), c.In[0].Rank)), B.AlongAxis),
-        [Prims.LogSoftmax] = Op((c, x) => x[0]!.log_softmax(c.Axis(c.P.Get<int>(0), c.In[0].Rank)), B.AlongAxis),
-        [Prims.Argmax] = Op((c, x) => c.P.Get<int?>(0) is int a ? x[0]!.argmax(c.Axis(a, c.In[0].Rank)) : x[0]!.flatten().argmax(), B.Reduction),
+        }),
+        [Prims.LogSumExp] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.logsumexp(a), t => t.flatten().logsumexp(0))),
+        [Prims.Softmax] = Op((c, x) => x[0]!.softmax(c.Axis(c.P.Get<int>(0), c.In[0].Rank))),
+        [Prims.LogSoftmax] = Op((c, x) => x[0]!.log_softmax(c.Axis(c.P.Get<int>(0), c.In[0].Rank))),
+        [Prims.Argmax] = Op((c, x) => c.P.Get<int?>(0) is int a ? x[0]!.argmax(c.Axis(a, c.In[0].Rank)) : x[0]!.flatten().argmax()),
 
         // indexing and joining
         [Prims.Take] = Op((c, x) =>
         {
             int ax = c.Axis(c.P.Get<int>(0), c.In[0].Rank);
             return x[0]!.index_select(ax, Indices(x[1]!, c.In[0].Dims[ax], "Np.Take", c.In[0], ax)).reshape(c.OutDims);
-        }, B.Take),
+        }),
         [Prims.ScatterAdd] = Op((c, x) =>
         {
             var target = c.In[2];
@@ -347,34 +350,46 @@ internal static class Lowerings
             var idx = Indices(x[1]!, target.Dims[ax], "Lax.ScatterAdd", target, ax);
             long[] gd = [.. Longs(target.Dims[..ax]), idx.shape[0], .. Longs(target.Dims[(ax + 1)..])];
             return Zeros(c).index_add(ax, idx, x[0]!.reshape(gd).to_type(c.OutType), 1.0);
-        }, B.ScatterAdd),
+        }),
+        [Prims.TakeBatched] = Op((c, x) =>
+        {
+            var (nb, outer, n, inner, j, ax) = GatherDims(c.In[0], c.In[1], c.P);
+            var idx = Indices(x[1]!, n, "Np.Take (batched)", c.In[0], ax).reshape(nb, 1, j, 1).expand(nb, outer, j, inner);
+            return x[0]!.reshape(nb, outer, n, inner).gather(2, idx).reshape(c.OutDims);
+        }),
+        [Prims.ScatterAddBatched] = Op((c, x) =>
+        {
+            var (nb, outer, n, inner, j, ax) = GatherDims(c.In[2], c.In[1], c.P);
+            var idx = Indices(x[1]!, n, "Lax.ScatterAdd (batched)", c.In[2], ax).reshape(nb, 1, j, 1).expand(nb, outer, j, inner);
+            return torch.zeros([nb, outer, n, inner], c.OutType, c.Device).scatter_add(2, idx, x[0]!.reshape(nb, outer, j, inner).to_type(c.OutType)).reshape(c.OutDims);
+        }),
         [Prims.OneHot] = Op((c, x) =>
         {
             int n = c.P.Get<int>(0);
             var v = x[0]!.unsqueeze(-1);
             return v.eq(torch.arange(n, v.dtype, v.device));
-        }, B.Whole),
-        [Prims.Concatenate] = Op((c, x) => torch.cat(x.Select(t => t!.to_type(c.OutType)).ToArray(), c.Axis(c.P.Get<int>(0), c.Out.Rank)), B.Join(newAxis: false)),
+        }),
+        [Prims.Concatenate] = Op((c, x) => torch.cat(x.Select(t => t!.to_type(c.OutType)).ToArray(), c.Axis(c.P.Get<int>(0), c.Out.Rank))),
         [Prims.SplitPart] = Op((c, x) =>
         {
             var (ax, off, len) = Block(c, c.In[1..], c.In[0].Rank);
             return x[0]!.narrow(ax, off, len);
-        }, B.Part),
+        }),
         [Prims.PadPart] = Op((c, x) =>
         {
             var (ax, off, len) = Block(c, c.In[1..], c.In[0].Rank);
             var r = torch.zeros(c.OutDims, x[0]!.dtype, c.Device);
             r.narrow(ax, off, len).copy_(x[0]!);
             return r;
-        }, B.Part),
-        [Prims.Stack] = Op((c, x) => torch.stack(x.Select(t => t!.to_type(c.OutType)).ToArray(), c.Axis(c.P.Get<int>(0), c.Out.Rank)), B.Join(newAxis: true)),
-        [Prims.Unstack] = Op((c, x) => x[0]!.select(c.Axis(c.P.Get<int>(0), c.In[0].Rank), c.P.Get<int>(1)), B.Unstack),
+        }),
+        [Prims.Stack] = Op((c, x) => torch.stack(x.Select(t => t!.to_type(c.OutType)).ToArray(), c.Axis(c.P.Get<int>(0), c.Out.Rank))),
+        [Prims.Unstack] = Op((c, x) => x[0]!.select(c.Axis(c.P.Get<int>(0), c.In[0].Rank), c.P.Get<int>(1))),
         [Prims.StackPart] = Op((c, x) =>
         {
             var r = torch.zeros(c.OutDims, x[0]!.dtype, c.Device);
             r.select(c.Axis(c.P.Get<int>(0), c.Out.Rank), c.P.Get<int>(1)).copy_(x[0]!);
             return r;
-        }, B.StackPart),
+        }),
 
         // conversions between tensors and C# scalars
         [Prims.ToDouble] = new ReadScalar(t => t.to_type(ScalarType.Float64).item<double>(), typeof(double)),
@@ -385,21 +400,21 @@ internal static class Lowerings
         [Prims.CastFloat] = new HostScalar(),
         [Prims.StopGradient] = Ew(a => a),
 
-        // the structural primitives of Vmap (batch count 0 here; batched nodes are lowered by BatchedLowerings)
+        // the structural primitives of Vmap (unbatched here: a batched node is rewritten before lowering)
         [Prims.MoveAxisToFront] = Op((c, x) =>
         {
             int r = c.In[0].Rank, ax = c.Axis(c.P.Get<int>(0), r);
             return x[0]!.permute([ax, .. Enumerable.Range(0, r).Where(i => i != ax).Select(i => (long)i)]);
-        }, B.MoveAxis(toFront: true)),
+        }),
         [Prims.MoveAxisFromFront] = Op((c, x) =>
         {
             int r = c.In[0].Rank, ax = c.Axis(c.P.Get<int>(0), r);
             return x[0]!.permute(Enumerable.Range(0, r).Select(i => (long)(i < ax ? i + 1 : i == ax ? 0 : i)).ToArray());
-        }, B.MoveAxis(toFront: false)),
+        }),
         // on an aval it is an aval (known at compile time, by the core's shape rule)
-        [Prims.AddBatchAxis] = Op((c, x) => x[0]!.unsqueeze(0), B.ToOutputShape) with { AddsBatchAxis = true },
+        [Prims.AddBatchAxis] = Op((c, x) => x[0]!.unsqueeze(0)) with { AddsBatchAxis = true },
         // axis 0 (size 1 or B; a rank-0 value gets one) broadcast to B, the output's first dimension
-        [Prims.BroadcastBatch] = Op((c, x) => x[0]!.reshape(c.In[0].Rank == 0 ? [1] : Longs(c.In[0].Dims)).expand(c.OutDims), B.BroadcastBatch),
+        [Prims.BroadcastBatch] = Op((c, x) => x[0]!.reshape(c.In[0].Rank == 0 ? [1] : Longs(c.In[0].Dims)).expand(c.OutDims)),
         // the batch size is an aval known at compile time; the core's shape rule runs the size check then
         [Prims.VmapSize] = new AvalValued(CoreAval),
     };

@@ -91,7 +91,77 @@ internal static class Fusion
         }
         // a single node is a loop too: it writes into an arena buffer (when its value is not returned) where the eager
         // kernel would allocate
+        BreakCycles(g, chainOf);
         return chainOf;
+    }
+
+    /// <summary>
+    /// Each chain is convex, but two chains may still need each other (a chain joins unrelated operands of one node:
+    /// chain A feeds chain B through one member while B feeds A through another). Such chains cannot be emitted one
+    /// after the other: they are split into single nodes until the chains, as units, form a DAG.
+    /// </summary>
+    static void BreakCycles(Graph g, Dictionary<Node, List<Node>> chainOf)
+    {
+        while (true)
+        {
+            // the unit of a node: its chain, or itself
+            object Unit(Node n) => chainOf.TryGetValue(n, out var c) ? c : n;
+            var edges = new Dictionary<object, HashSet<object>>(RefEq<object>.Instance);
+            foreach (var n in g.Nodes)
+            {
+                var un = Unit(n);
+                foreach (var x in n.Args)
+                {
+                    var ux = Unit(x);
+                    if (ReferenceEquals(ux, un)) continue;
+                    if (!edges.TryGetValue(ux, out var set)) edges[ux] = set = new HashSet<object>(RefEq<object>.Instance);
+                    set.Add(un);
+                }
+            }
+            // a chain on a cycle of units: found by an iterative depth-first search with colours
+            var state = new Dictionary<object, int>(RefEq<object>.Instance);   // 1: on the path, 2: done
+            List<Node>? onCycle = null;
+            bool found = false;
+            foreach (var n in g.Nodes)
+            {
+                var root = Unit(n);
+                if (state.GetValueOrDefault(root) != 0) continue;
+                var path = new List<object>();
+                var stack = new Stack<(object U, IEnumerator<object> Next)>();
+                state[root] = 1;
+                path.Add(root);
+                stack.Push((root, (edges.TryGetValue(root, out var e0) ? e0 : []).GetEnumerator()));
+                while (stack.Count > 0 && !found)
+                {
+                    var (u, next) = stack.Peek();
+                    if (!next.MoveNext())
+                    {
+                        stack.Pop();
+                        path.RemoveAt(path.Count - 1);
+                        state[u] = 2;
+                        continue;
+                    }
+                    var v = next.Current;
+                    int sv = state.GetValueOrDefault(v);
+                    if (sv == 1)
+                    {
+                        // the cycle is the path from v on: split one of its chains
+                        onCycle = path.Skip(path.IndexOf(v)).OfType<List<Node>>().FirstOrDefault(l => l.Count > 1);
+                        found = true;
+                    }
+                    else if (sv == 0)
+                    {
+                        state[v] = 1;
+                        path.Add(v);
+                        stack.Push((v, (edges.TryGetValue(v, out var ev) ? ev : []).GetEnumerator()));
+                    }
+                }
+                if (found) break;
+            }
+            if (!found) return;
+            if (onCycle is null) return;   // a cycle through single nodes only cannot happen in a DAG
+            foreach (var m in onCycle.ToArray()) chainOf[m] = [m];
+        }
     }
 
     /// <summary>No operand outside the set depends on a member of the set.</summary>

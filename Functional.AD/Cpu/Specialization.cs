@@ -147,6 +147,9 @@ internal class JitFunction<TDel> : IJitFunction where TDel : Delegate
             };
         EntryChecks.Check(prog, inputAvals);
         var av = ShapeInference.Run(g, inputAvals);
+        // batched nodes are rewritten into unbatched primitives now that shapes are known, unless the batch loop
+        // (per-example code unrolled in vector lanes) takes the whole batched region
+        if (Unbatch.HasBatched(g) && BatchLoopPlan.Make(g, av) is null) (g, av) = Unbatch.Run(g, av);
 
         // leaves into locals; the guard checks them against the signature
         var leafExprs = new List<Expression>();

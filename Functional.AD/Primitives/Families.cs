@@ -43,7 +43,7 @@ internal static partial class Prims
     /// <summary>Fills the batching column of <paramref name="p"/> with <paramref name="rule"/>.</summary>
     static Primitive Batch(Primitive p, BatchRule rule)
     {
-        p.Batched = (a, prm, k) => rule(p, a, prm, k);
+        p.Batched = (u, a, prm, k) => rule(u, p, a, prm, k);
         return p;
     }
 
@@ -57,7 +57,7 @@ internal static partial class Prims
         if (jvp is null) p.ZeroDerivative = true; else p.Jvp = jvp;
         p.Transpose = transpose;
         p.Cpu = new CpuLowering { Result = EagerResult.Fresh };
-        return Batch(p, Batching.Elementwise);
+        return Batch(p, BatchRules.Elementwise);
     }
 
     /// <summary>
@@ -126,7 +126,7 @@ internal static partial class Prims
         p.Transpose = transpose;
         p.Accumulates = accumulates;
         if (linear || result != EagerResult.MayKeep) p.Cpu = new CpuLowering { Linear = linear ? [0] : null, Result = result };
-        return Batch(p, axis == typeof(int?) ? Batching.AxisReduction : Batching.AlongAxis);
+        return Batch(p, axis == typeof(int?) ? BatchRules.AxisReduction : BatchRules.AlongAxis);
     }
 
     /// <summary>

@@ -19,7 +19,7 @@ internal delegate Expression VectorForm(VectorCode v, Expression[] x);
 
 /// <summary>A batching rule: the primitive <paramref name="p"/> applied to operands whose first <paramref name="k"/> axes
 /// are batch axes (sizes B or 1, broadcast), acting on the remaining core axes (see <c>Batching</c>).</summary>
-internal delegate object BatchRule(Primitive p, object[] a, Params prm, int k);
+internal delegate Node BatchRule(Unbatcher u, Primitive p, Node[] a, Params prm, int k);
 
 /// <summary>How a primitive's result lays out its first operand's elements (read by the jit's batch loop, which
 /// looks through Vmap's moves of the batch axis).</summary>
@@ -119,7 +119,7 @@ internal sealed partial class Primitive
     /// parameters, k): each Tensor/Aval operand's first k axes are batch axes (sizes B or 1, broadcast), the primitive
     /// applies to the remaining core axes. Assigned for every primitive in <c>Batching</c>.
     /// </summary>
-    internal Func<object[], Params, int, object>? Batched;
+    internal Func<Unbatcher, Node[], Params, int, Node>? Batched;
 
     internal Primitive(string name) => Name = name;
 

@@ -45,11 +45,11 @@ internal static partial class Prims
     public static readonly Primitive Const = Def("const");
 
     // ---------------------------------------------------------------- shape helpers (non-differentiable)
-    public static readonly Primitive AvalOf = Batch(Def("AvalOf", Lax_("AvalOf", T), Lax_("AvalOf", D), Lax_("AvalOf", F)), Batching.WholeValue);
-    public static readonly Primitive InferAval = Batch(Def("InferAval"), Batching.WholeValue);
-    public static readonly Primitive Zeros = ShapeOnly("Zeros", Lax_("Zeros", A), Batching.WholeValue, likeAval: 0);
-    public static readonly Primitive Ones = ShapeOnly("Ones", Lax_("Ones", A), Batching.WholeValue, likeAval: 0);
-    public static readonly Primitive GradSeed = ShapeOnly("GradSeed", Rt_("GradSeed", T, typeof(string)), Batching.GradSeed);
+    public static readonly Primitive AvalOf = Batch(Def("AvalOf", Lax_("AvalOf", T), Lax_("AvalOf", D), Lax_("AvalOf", F)), BatchRules.WholeValue);
+    public static readonly Primitive InferAval = Batch(Def("InferAval"), BatchRules.WholeValue);
+    public static readonly Primitive Zeros = ShapeOnly("Zeros", Lax_("Zeros", A), BatchRules.WholeValue, likeAval: 0);
+    public static readonly Primitive Ones = ShapeOnly("Ones", Lax_("Ones", A), BatchRules.WholeValue, likeAval: 0);
+    public static readonly Primitive GradSeed = ShapeOnly("GradSeed", Rt_("GradSeed", T, typeof(string)), BatchRules.GradSeed);
 
     // ---------------------------------------------------------------- arithmetic: operators on every kind
     public static readonly Primitive Add = Arithmetic("Add", Np_("Add", T, T), ExpressionType.Add, "+",
@@ -147,38 +147,38 @@ internal static partial class Prims
     // each cotangent takes its operand's dtype (Own): a float32 operand of a product with a float64 one gets a float32 cotangent
     public static readonly Primitive Dot = Contraction("Dot", Np_("Dot", T, T),
         (c, t) => Sum2(t[0] is null ? null : R.Dot(t[0]!, c.X[1]), t[1] is null ? null : R.Dot(c.X[0], t[1]!)),
-        (c, ct) => [c.Linear[0] ? Own(c, 0, R.DotTA(ct, c.X[1])) : null, c.Linear[1] ? Own(c, 1, R.DotTB(c.X[0], ct)) : null], (false, false), Batching.Dot);
+        (c, ct) => [c.Linear[0] ? Own(c, 0, R.DotTA(ct, c.X[1])) : null, c.Linear[1] ? Own(c, 1, R.DotTB(c.X[0], ct)) : null], (false, false), BatchRules.Dot);
     public static readonly Primitive DotTA = Contraction("DotTA", Lax_("DotTA", T, T),
         (c, t) => Sum2(t[0] is null ? null : R.DotTA(t[0]!, c.X[1]), t[1] is null ? null : R.DotTA(c.X[0], t[1]!)),
-        (c, ct) => [c.Linear[0] ? Own(c, 0, R.Dot(ct, c.X[1])) : null, c.Linear[1] ? Own(c, 1, R.DotTB(ct, c.X[0])) : null], (false, true), Batching.DotTA);
+        (c, ct) => [c.Linear[0] ? Own(c, 0, R.Dot(ct, c.X[1])) : null, c.Linear[1] ? Own(c, 1, R.DotTB(ct, c.X[0])) : null], (false, true), BatchRules.DotTA);
     public static readonly Primitive DotTB = Contraction("DotTB", Lax_("DotTB", T, T),
         (c, t) => Sum2(t[0] is null ? null : R.DotTB(t[0]!, c.X[1]), t[1] is null ? null : R.DotTB(c.X[0], t[1]!)),
-        (c, ct) => [c.Linear[0] ? Own(c, 0, R.DotTA(c.X[1], ct)) : null, c.Linear[1] ? Own(c, 1, R.Dot(c.X[0], ct)) : null], (true, false), Batching.DotTB);
+        (c, ct) => [c.Linear[0] ? Own(c, 0, R.DotTA(c.X[1], ct)) : null, c.Linear[1] ? Own(c, 1, R.Dot(c.X[0], ct)) : null], (true, false), BatchRules.DotTB);
     public static readonly Primitive MatMul = Contraction("MatMul", Np_("MatMul", T, T),
         (c, t) => Sum2(t[0] is null ? null : R.MatMul(t[0]!, c.X[1]), t[1] is null ? null : R.MatMul(c.X[0], t[1]!)),
-        (c, ct) => [c.Linear[0] ? Own(c, 0, R.MatMulTA(ct, c.X[1], c.Aval(0))) : null, c.Linear[1] ? Own(c, 1, R.MatMulTB(c.X[0], ct, c.Aval(1))) : null], (false, false), Batching.MatMul);
+        (c, ct) => [c.Linear[0] ? Own(c, 0, R.MatMulTA(ct, c.X[1], c.Aval(0))) : null, c.Linear[1] ? Own(c, 1, R.MatMulTB(c.X[0], ct, c.Aval(1))) : null], (false, false), BatchRules.MatMul);
     // 2-D: g b^T
     public static readonly Primitive MatMulTA = Contraction("MatMulTA", Lax_("MatMulTA", T, T, A),
         (c, t) => Sum2(t[0] is null ? null : R.MatMulTA(t[0]!, c.X[1], c.X[2]), t[1] is null ? null : R.MatMulTA(c.X[0], t[1]!, c.X[2])),
-        (c, ct) => [c.Linear[0] ? c.Unbroadcast(R.MatMul(ct, c.X[1]), 0) : null, c.Linear[1] ? R.MatMulTB(ct, c.X[0], c.Aval(1)) : null, null], (false, true), Batching.MatMulTA);
+        (c, ct) => [c.Linear[0] ? c.Unbroadcast(R.MatMul(ct, c.X[1]), 0) : null, c.Linear[1] ? R.MatMulTB(ct, c.X[0], c.Aval(1)) : null, null], (false, true), BatchRules.MatMulTA);
     // 2-D: a^T g
     public static readonly Primitive MatMulTB = Contraction("MatMulTB", Lax_("MatMulTB", T, T, A),
         (c, t) => Sum2(t[0] is null ? null : R.MatMulTB(t[0]!, c.X[1], c.X[2]), t[1] is null ? null : R.MatMulTB(c.X[0], t[1]!, c.X[2])),
-        (c, ct) => [c.Linear[0] ? R.MatMulTA(c.X[1], ct, c.Aval(0)) : null, c.Linear[1] ? c.Unbroadcast(R.MatMul(c.X[0], ct), 1) : null, null], (true, false), Batching.MatMulTB);
+        (c, ct) => [c.Linear[0] ? R.MatMulTA(c.X[1], ct, c.Aval(0)) : null, c.Linear[1] ? c.Unbroadcast(R.MatMul(c.X[0], ct), 1) : null, null], (true, false), BatchRules.MatMulTB);
 
     // ---------------------------------------------------------------- shapes
     public static readonly Primitive Transpose = Structural("Transpose", Np_("Transpose", T, typeof(int[])),
-        (c, t) => R.Transpose(t[0]!, c.P.Get<int[]?>(0)), (c, ct) => [R.Transpose(ct, Inverse(c.P.Get<int[]?>(0)))], [0], Batching.Transpose);
+        (c, t) => R.Transpose(t[0]!, c.P.Get<int[]?>(0)), (c, ct) => [R.Transpose(ct, Inverse(c.P.Get<int[]?>(0)))], [0], BatchRules.Transpose);
     public static readonly Primitive Reshape = Structural("Reshape", Np_("Reshape", T, typeof(int[])),
-        (c, t) => R.Reshape(t[0]!, c.P.Get<int[]>(0)), (c, ct) => [R.ReshapeTo(ct, c.Aval(0))], [0], Batching.Reshape);
+        (c, t) => R.Reshape(t[0]!, c.P.Get<int[]>(0)), (c, ct) => [R.ReshapeTo(ct, c.Aval(0))], [0], BatchRules.Reshape);
     public static readonly Primitive ReshapeTo = Structural("ReshapeTo", Lax_("ReshapeTo", T, A),
-        (c, t) => R.ReshapeTo(t[0]!, c.X[1]), (c, ct) => [R.ReshapeTo(ct, c.Aval(0)), null], [0], Batching.ReshapeTo, likeAval: 1, EagerResult.View, identityWhenSameAval: true);
+        (c, t) => R.ReshapeTo(t[0]!, c.X[1]), (c, ct) => [R.ReshapeTo(ct, c.Aval(0)), null], [0], BatchRules.ReshapeTo, likeAval: 1, EagerResult.View, identityWhenSameAval: true);
     public static readonly Primitive BroadcastToShape = Structural("BroadcastTo", Np_("BroadcastTo", T, typeof(int[])),
-        (c, t) => R.BroadcastToShape(t[0]!, c.P.Get<int[]>(0)), (c, ct) => [c.Unbroadcast(ct, 0)], [0], Batching.BroadcastToShape);
+        (c, t) => R.BroadcastToShape(t[0]!, c.P.Get<int[]>(0)), (c, ct) => [c.Unbroadcast(ct, 0)], [0], BatchRules.BroadcastToShape);
     public static readonly Primitive BroadcastTo = Structural("BroadcastTo", Lax_("BroadcastTo", T, A),
-        (c, t) => R.BroadcastTo(t[0]!, c.X[1]), (c, ct) => [c.Unbroadcast(ct, 0), null], [0], Batching.BroadcastTo, likeAval: 1, EagerResult.View, identityWhenSameAval: true);
+        (c, t) => R.BroadcastTo(t[0]!, c.X[1]), (c, ct) => [c.Unbroadcast(ct, 0), null], [0], BatchRules.BroadcastTo, likeAval: 1, EagerResult.View, identityWhenSameAval: true);
     public static readonly Primitive SumTo = Structural("SumTo", Lax_("SumTo", T, A),
-        (c, t) => R.SumTo(t[0]!, c.X[1]), (c, ct) => [R.BroadcastTo(ct, c.Aval(0)), null], [0], Batching.SumTo, likeAval: 1, EagerResult.Reduction, identityWhenSameAval: true);
+        (c, t) => R.SumTo(t[0]!, c.X[1]), (c, ct) => [R.BroadcastTo(ct, c.Aval(0)), null], [0], BatchRules.SumTo, likeAval: 1, EagerResult.Reduction, identityWhenSameAval: true);
 
     // ---------------------------------------------------------------- reductions
     public static readonly Primitive Sum = Reduction("Sum", Np_("Sum", T, typeof(int?), typeof(bool)),
@@ -195,9 +195,9 @@ internal static partial class Prims
         return R.Sum(t[0]! * mask, axis, keep) / R.Sum(mask, axis, keep);
     });
     public static readonly Primitive ExpandReduced = Structural("ExpandReduced", Lax_("ExpandReduced", T, A, typeof(int?), typeof(bool)),
-        (c, t) => R.ExpandReduced(t[0]!, c.X[1], c.P.Get<int?>(0), c.P.Get<bool>(1)), (c, ct) => [R.Sum(ct, c.P.Get<int?>(0), c.P.Get<bool>(1)), null], [0], Batching.ExpandReduced, likeAval: 1);
+        (c, t) => R.ExpandReduced(t[0]!, c.X[1], c.P.Get<int?>(0), c.P.Get<bool>(1)), (c, ct) => [R.Sum(ct, c.P.Get<int?>(0), c.P.Get<bool>(1)), null], [0], BatchRules.ExpandReduced, likeAval: 1);
     public static readonly Primitive ExpandReducedMean = Structural("ExpandReducedMean", Lax_("ExpandReducedMean", T, A, typeof(int?), typeof(bool)),
-        (c, t) => R.ExpandReducedMean(t[0]!, c.X[1], c.P.Get<int?>(0), c.P.Get<bool>(1)), (c, ct) => [R.Mean(ct, c.P.Get<int?>(0), c.P.Get<bool>(1)), null], [0], Batching.ExpandReducedMean, likeAval: 1);
+        (c, t) => R.ExpandReducedMean(t[0]!, c.X[1], c.P.Get<int?>(0), c.P.Get<bool>(1)), (c, ct) => [R.Mean(ct, c.P.Get<int?>(0), c.P.Get<bool>(1)), null], [0], BatchRules.ExpandReducedMean, likeAval: 1);
     public static readonly Primitive LogSumExp = Reduction("LogSumExp", Np_("LogSumExp", T, typeof(int?), typeof(bool)), (c, t) =>
     {
         int? axis = c.P.Get<int?>(0); bool keep = c.P.Get<bool>(1);
@@ -212,54 +212,61 @@ internal static partial class Prims
 
     // ---------------------------------------------------------------- indexing and joining
     public static readonly Primitive Take = Structural("Take", Np_("Take", T, T, typeof(int)),
-        (c, t) => R.Take(t[0]!, c.X[1], c.P.Get<int>(0)), (c, ct) => [R.ScatterAdd(ct, c.X[1], c.P.Get<int>(0), c.Aval(0)), null], [0], Batching.Take);
+        (c, t) => R.Take(t[0]!, c.X[1], c.P.Get<int>(0)), (c, ct) => [R.ScatterAdd(ct, c.X[1], c.P.Get<int>(0), c.Aval(0)), null], [0], BatchRules.Take);
     public static readonly Primitive ScatterAdd = Structural("ScatterAdd", Lax_("ScatterAdd", T, T, typeof(int), A),
-        (c, t) => R.ScatterAdd(t[0]!, c.X[1], c.P.Get<int>(0), c.X[2]), (c, ct) => [R.Take(ct, c.X[1], c.P.Get<int>(0)), null, null], [0], Batching.ScatterAdd, likeAval: 2);
-    public static readonly Primitive OneHot = Conversion("OneHot", Np_("OneHot", T, typeof(int), typeof(DType)), Kind.Tensor, null, null, Batching.WholeValue);
+        (c, t) => R.ScatterAdd(t[0]!, c.X[1], c.P.Get<int>(0), c.X[2]), (c, ct) => [R.Take(ct, c.X[1], c.P.Get<int>(0)), null, null], [0], BatchRules.ScatterAdd, likeAval: 2);
+    // Take and ScatterAdd with leading axes shared by the values and the indices (a batched Take with batched indices)
+    public static readonly Primitive TakeBatched = Structural("TakeBatched", Lax_("TakeBatched", T, T, typeof(int), typeof(int)),
+        (c, t) => new V(c.B.Apply(TakeBatched!, [t[0]!.N, c.X[1].N], c.P)),
+        (c, ct) => [new V(c.B.Apply(ScatterAddBatched!, [ct.N, c.X[1].N, c.Aval(0).N], c.P)), null], [0], BatchRules.Batched);
+    public static readonly Primitive ScatterAddBatched = Structural("ScatterAddBatched", Lax_("ScatterAddBatched", T, T, typeof(int), typeof(int), A),
+        (c, t) => new V(c.B.Apply(ScatterAddBatched!, [t[0]!.N, c.X[1].N, c.X[2].N], c.P)),
+        (c, ct) => [new V(c.B.Apply(TakeBatched!, [ct.N, c.X[1].N], c.P)), null, null], [0], BatchRules.Batched, likeAval: 2);
+    public static readonly Primitive OneHot = Conversion("OneHot", Np_("OneHot", T, typeof(int), typeof(DType)), Kind.Tensor, null, null, BatchRules.WholeValue);
     public static readonly Primitive Concatenate = Structural("Concatenate", Np_("Concatenate", typeof(Tensor[]), typeof(int)),
         (c, t) => R.Concatenate(t.Select((ti, i) => ti ?? c.ZeroLike(i)).ToArray(), c.P.Get<int>(0)),
         (c, ct) =>
         {
             var parts = c.X.Select((_, i) => c.Aval(i)).ToArray();
             return c.X.Select((_, i) => c.Linear[i] ? Own(c, i, R.SplitPart(ct, c.P.Get<int>(0), i, parts)) : null).ToArray();
-        }, [], Batching.Concatenate);
+        }, [], BatchRules.Concatenate);
     public static readonly Primitive SplitPart = Structural("SplitPart", Lax_("SplitPart", T, typeof(int), typeof(int), typeof(Aval[])),
         (c, t) => R.SplitPart(t[0]!, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray()),
-        (c, ct) => [R.PadPart(ct, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray()), .. c.X.Skip(1).Select(_ => (V?)null)], [0], Batching.Part);
+        (c, ct) => [R.PadPart(ct, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray()), .. c.X.Skip(1).Select(_ => (V?)null)], [0], BatchRules.Part);
     public static readonly Primitive PadPart = Structural("PadPart", Lax_("PadPart", T, typeof(int), typeof(int), typeof(Aval[])),
         (c, t) => R.PadPart(t[0]!, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray()),
-        (c, ct) => [R.SplitPart(ct, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray()), .. c.X.Skip(1).Select(_ => (V?)null)], [0], Batching.Part);
+        (c, ct) => [R.SplitPart(ct, c.P.Get<int>(0), c.P.Get<int>(1), c.X.Skip(1).ToArray()), .. c.X.Skip(1).Select(_ => (V?)null)], [0], BatchRules.Part);
     // SumTo to the part's own aval: the cotangent of a float32 part stacked with float64 ones is float32
     public static readonly Primitive Stack = Structural("Stack", Np_("Stack", typeof(Tensor[]), typeof(int)),
         (c, t) => R.Stack(t.Select((ti, i) => ti ?? c.ZeroLike(i)).ToArray(), c.P.Get<int>(0)),
-        (c, ct) => c.X.Select((_, i) => c.Linear[i] ? R.SumTo(R.Unstack(ct, R.AvalOf(ct), c.P.Get<int>(0), i), c.Aval(i)) : null).ToArray(), [], Batching.Stack);
+        (c, ct) => c.X.Select((_, i) => c.Linear[i] ? R.SumTo(R.Unstack(ct, R.AvalOf(ct), c.P.Get<int>(0), i), c.Aval(i)) : null).ToArray(), [], BatchRules.Stack);
     public static readonly Primitive Unstack = Structural("Unstack", Lax_("Unstack", T, A, typeof(int), typeof(int)),
-        (c, t) => R.Unstack(t[0]!, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), (c, ct) => [R.StackPart(ct, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), null], [0], Batching.Unstack);
+        (c, t) => R.Unstack(t[0]!, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), (c, ct) => [R.StackPart(ct, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), null], [0], BatchRules.Unstack);
     public static readonly Primitive StackPart = Structural("StackPart", Lax_("StackPart", T, A, typeof(int), typeof(int)),
-        (c, t) => R.StackPart(t[0]!, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), (c, ct) => [R.Unstack(ct, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), null], [0], Batching.StackPart);
+        (c, t) => R.StackPart(t[0]!, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), (c, ct) => [R.Unstack(ct, c.X[1], c.P.Get<int>(0), c.P.Get<int>(1)), null], [0], BatchRules.StackPart);
 
     // ---------------------------------------------------------------- conversions (all linear)
     public static readonly Primitive ToDouble = Conversion("ToDouble", Lax_("ToDouble", T), Kind.Double,
-        (c, t) => R.ToDouble(t[0]!), (c, ct) => [R.BroadcastTo(R.FromScalar(ct), c.Aval(0))], Batching.ToScalar, readsScalar: true, aliases: typeof(Tensor).GetMethod("op_Explicit", [T])!);
+        (c, t) => R.ToDouble(t[0]!), (c, ct) => [R.BroadcastTo(R.FromScalar(ct), c.Aval(0))], BatchRules.ToScalar, readsScalar: true, aliases: typeof(Tensor).GetMethod("op_Explicit", [T])!);
     public static readonly Primitive ToFloat = Conversion("ToFloat", Lax_("ToFloat", T), Kind.Float,
-        (c, t) => R.ToFloat(t[0]!), (c, ct) => [R.BroadcastTo(R.FromScalar(ct), c.Aval(0))], Batching.ToScalar, readsScalar: true);
+        (c, t) => R.ToFloat(t[0]!), (c, ct) => [R.BroadcastTo(R.FromScalar(ct), c.Aval(0))], BatchRules.ToScalar, readsScalar: true);
     public static readonly Primitive FromDouble = Conversion("FromDouble", Lax_("FromDouble", D), Kind.Tensor,
-        (c, t) => R.FromScalar(t[0]!), (c, ct) => [c.Unbroadcast(ct, 0)], Batching.WholeValue, dbl: Lax_("FromDouble", D), aliases: typeof(Tensor).GetMethod("op_Implicit", [D])!);
+        (c, t) => R.FromScalar(t[0]!), (c, ct) => [c.Unbroadcast(ct, 0)], BatchRules.WholeValue, dbl: Lax_("FromDouble", D), aliases: typeof(Tensor).GetMethod("op_Implicit", [D])!);
     public static readonly Primitive FromFloat = Conversion("FromFloat", Lax_("FromFloat", F), Kind.Tensor,
-        (c, t) => R.FromScalar(t[0]!), (c, ct) => [c.Unbroadcast(ct, 0)], Batching.WholeValue, flt: Lax_("FromFloat", F));
-    public static readonly Primitive CastDouble = Conversion("CastDouble", null, Kind.Double, (c, t) => R.CastDouble(t[0]!), (c, ct) => [R.CastFloat(ct)], Batching.WholeValue);
-    public static readonly Primitive CastFloat = Conversion("CastFloat", null, Kind.Float, (c, t) => R.CastFloat(t[0]!), (c, ct) => [R.CastDouble(ct)], Batching.WholeValue);
+        (c, t) => R.FromScalar(t[0]!), (c, ct) => [c.Unbroadcast(ct, 0)], BatchRules.WholeValue, flt: Lax_("FromFloat", F));
+    public static readonly Primitive CastDouble = Conversion("CastDouble", null, Kind.Double, (c, t) => R.CastDouble(t[0]!), (c, ct) => [R.CastFloat(ct)], BatchRules.WholeValue);
+    public static readonly Primitive CastFloat = Conversion("CastFloat", null, Kind.Float, (c, t) => R.CastFloat(t[0]!), (c, ct) => [R.CastDouble(ct)], BatchRules.WholeValue);
     public static readonly Primitive StopGradient = StopGradientOf(Np_("StopGradient", T));
     /// <summary>A static integer (a pytree's int field, an int argument) used as a number: constant w.r.t. every input.</summary>
-    public static readonly Primitive IntToDouble = Conversion("IntToDouble", null, Kind.Double, null, null, Batching.Never);
+    public static readonly Primitive IntToDouble = Conversion("IntToDouble", null, Kind.Double, null, null, BatchRules.Never);
 
     // ---------------------------------------------------------------- Jacobian layouts (Ad.Jacfwd, Ad.Jacrev)
     static MethodInfo JL(string name) => typeof(JacobianLayout).GetMethod(name)!;
-    public static readonly Primitive Basis = Batch(Def("Basis", JL("Basis")), (p, a, prm, k) => JacobianLayout.Basis((Tensor)a[0], k));
-    public static readonly Primitive RowsToJacobian = Batch(Def("RowsToJacobian", JL("FromRows")), (p, a, prm, k) => JacobianLayout.FromRows((Tensor)a[0], (Tensor)a[1], k));
-    public static readonly Primitive JacobianToRows = Batch(Def("JacobianToRows", JL("ToRows")), (p, a, prm, k) => JacobianLayout.ToRows((Tensor)a[0], (Tensor)a[1], k));
-    public static readonly Primitive ColumnsToJacobian = Batch(Def("ColumnsToJacobian", JL("FromColumns")), (p, a, prm, k) => JacobianLayout.FromColumns((Tensor)a[0], (Tensor)a[1], k));
-    public static readonly Primitive JacobianToColumns = Batch(Def("JacobianToColumns", JL("ToColumns")), (p, a, prm, k) => JacobianLayout.ToColumns((Tensor)a[0], (Tensor)a[1], k));
+    public static readonly Primitive Basis = Batch(Def("Basis", JL("Basis")), BatchRules.Basis);
+    public static readonly Primitive RowsToJacobian = Batch(Def("RowsToJacobian", JL("FromRows")), BatchRules.FromRows);
+    public static readonly Primitive JacobianToRows = Batch(Def("JacobianToRows", JL("ToRows")), BatchRules.ToRows);
+    public static readonly Primitive ColumnsToJacobian = Batch(Def("ColumnsToJacobian", JL("FromColumns")), BatchRules.FromColumns);
+    public static readonly Primitive JacobianToColumns = Batch(Def("JacobianToColumns", JL("ToColumns")), BatchRules.ToColumns);
 
     // ---------------------------------------------------------------- user rules
     /// <summary>A function with a custom rule: operands are its argument's leaves, the sub-graph its body.</summary>
@@ -295,17 +302,17 @@ internal static partial class Prims
     /// <summary>Vmap of a loop's derivative primitive: the primitive (its one-node sub-graph) run once per example and the results stacked.</summary>
     public static readonly Primitive LoopPerExample = Def("LoopPerExample");
 
-    // ---------------------------------------------------------------- batching (Vmap); rules in Batching.cs
+    // ---------------------------------------------------------------- batching (Vmap); rules in BatchRules.cs
     /// <summary>Moves core axis <c>axis</c> to core position 0 (a vmapped argument's mapped axis to the front).</summary>
-    public static readonly Primitive MoveAxisToFront = Batch(Def("MoveAxisToFront", typeof(Vmapped).GetMethod("MoveAxisToFront")!), Batching.MoveAxisToFront);
+    public static readonly Primitive MoveAxisToFront = Batch(Def("MoveAxisToFront", typeof(Vmapped).GetMethod("MoveAxisToFront")!), BatchRules.MoveAxisToFront);
     /// <summary>Moves core axis 0 to core position <c>axis</c> (a batched output to its out axis).</summary>
-    public static readonly Primitive MoveAxisFromFront = Batch(Def("MoveAxisFromFront", typeof(Vmapped).GetMethod("MoveAxisFromFront")!), Batching.MoveAxisFromFront);
+    public static readonly Primitive MoveAxisFromFront = Batch(Def("MoveAxisFromFront", typeof(Vmapped).GetMethod("MoveAxisFromFront")!), BatchRules.MoveAxisFromFront);
     /// <summary>Inserts a size-1 axis at core position 0 (an unbatched operand meeting batched ones); also on avals.</summary>
-    public static readonly Primitive AddBatchAxis = Batch(Def("AddBatchAxis", typeof(Vmapped).GetMethod("AddBatchAxis", [T])!), Batching.AddBatchAxis);
+    public static readonly Primitive AddBatchAxis = Batch(Def("AddBatchAxis", typeof(Vmapped).GetMethod("AddBatchAxis", [T])!), BatchRules.AddBatchAxis);
     /// <summary>Broadcasts core axis 0 (size 1 or B) to the batch size B held by an aval [B].</summary>
-    public static readonly Primitive BroadcastBatch = Batch(Def("BroadcastBatch", typeof(Vmapped).GetMethod("BroadcastBatch")!), Batching.BroadcastBatch);
+    public static readonly Primitive BroadcastBatch = Batch(Def("BroadcastBatch", typeof(Vmapped).GetMethod("BroadcastBatch")!), BatchRules.BroadcastBatch);
     /// <summary>The batch size of a vmapped call, as an aval [B], checked across the batched arguments.</summary>
-    public static readonly Primitive VmapSize = Batch(Def("VmapSize", typeof(Vmapped).GetMethod("Size")!), Batching.VmapSize);
+    public static readonly Primitive VmapSize = Batch(Def("VmapSize", typeof(Vmapped).GetMethod("Size", [typeof(Tensor[]), typeof(string[]), typeof(int[]), typeof(int?)])!), BatchRules.VmapSize);
 
     static Prims()
     {
@@ -444,7 +451,7 @@ internal static partial class Prims
             p.NoPublicSpelling = true;
 
         // --- batching rules of the control primitives, and the check that every primitive has one
-        Batching.Install();
+        BatchRules.Install();
     }
 
     static MethodInfo SM(string name, Type t) => typeof(ScalarMath).GetMethod(name, [t])!;

@@ -23,6 +23,8 @@ internal static class Rt
     /// <summary>The shape rule of a primitive applied at batch count <paramref name="batch"/> (see <see cref="Node.Batch"/>).</summary>
     public static Aval InferAval(Primitive p, Params prms, Kind[] kinds, Aval[] avals, int batch)
     {
+        if (batch > 0)
+            return Unbatch.AvalOf(p, prms, batch, kinds, avals) ?? throw new InvalidOperationException($"Internal error: {p.Name} at batch count {batch} has no shape.");
         var key = (p, prms, string.Join(";", kinds) + "|" + string.Join(";", avals.Select(a => a.ToString())) + "|b" + batch);
         return inferred.GetOrAdd(key, _ =>
         {

@@ -28,7 +28,7 @@ internal static class Loops
         fold.FormatRule = (a, _, p) => $"NpLoops.Fold({p[0]}, {a[0]}, body{(a.Length > 1 ? "[" + string.Join(", ", a.Skip(1)) + "]" : "")})";
         fold.LambdaCall = (a, lambda, p) => $"Np.Fold({p[0]}, {a[0]}, {lambda(0, 2)})";
         fold.Jvp = FoldJvp;
-        fold.Batched = (_, _, _) => throw new InvalidOperationException("Internal error: a loop node has no batch count.");
+        fold.Batched = (_, _, _, _) => throw new InvalidOperationException("Internal error: a loop node has no batch count.");
         fold.VmapRule = VmapLoops.Fold;
         fold.AvalRule = FoldAval;
 

@@ -45,7 +45,7 @@ internal static class ScanWhile
         scan.FormatRule = (a, _, p) => $"Np.Scan({a[1]}, {a[0]}, body{Caps(a, 2)}{(p.Get<int>(1) >= 0 ? ", length: " + p[1] : "")}).{(p.Get<int>(0) == 0 ? "Carry" : "Ys")}";
         scan.LambdaCall = (a, lambda, p) => $"Np.Scan({a[1]}, {a[0]}, {lambda(1, 2)}{(p.Get<int>(1) >= 0 ? ", length: " + p[1] : "")}).{(p.Get<int>(0) == 0 ? "Carry" : "Ys")}";
         scan.Jvp = ScanJvp;
-        scan.Batched = (_, _, _) => throw new InvalidOperationException("Internal error: a loop node has no batch count.");
+        scan.Batched = (_, _, _, _) => throw new InvalidOperationException("Internal error: a loop node has no batch count.");
         scan.VmapRule = VmapLoops.Scan;
         scan.AvalRule = ScanAval;
 

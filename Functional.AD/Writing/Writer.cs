@@ -9,10 +9,26 @@ internal static class Writer
     {
         var inputs = new List<Expression>();
         for (int i = 0; i < parameters.Length; i++) defs[i].LeafAccess(parameters[i], inputs);
-        var (vars, stmts, env) = Emit(g, inputs);
-        int pos = 0;
-        var result = outDef.Construct(g.Outputs.Select(o => env[o]).ToArray(), ref pos);
-        Expression body = vars.Count == 0 && stmts.Count == 0 ? result : Expression.Block(outDef.Type, vars, [.. stmts, result]);
+        Expression body;
+        if (Unbatch.HasBatched(g))
+        {
+            // a vmapped program: rewritten into unbatched primitives per shape signature of its leaves, at the call
+            var program = new BatchedProgram(g);
+            var outs = Expression.Variable(typeof(object[]), "outs");
+            var call = Expression.Call(Expression.Constant(program), typeof(BatchedProgram).GetMethod(nameof(BatchedProgram.Run))!,
+                Expression.NewArrayInit(typeof(object), inputs.Select(i => Expression.Convert(i, typeof(object)))));
+            int p = 0;
+            var leaves = g.Outputs.Select((o, i) => (Expression)Expression.Convert(Expression.ArrayIndex(outs, Expression.Constant(i)), o.Kind.ClrType(o.Value as Type))).ToArray();
+            var constructed = outDef.Construct(leaves, ref p);
+            body = Expression.Block(outDef.Type, [outs], Expression.Assign(outs, call), constructed);
+        }
+        else
+        {
+            var (vars, stmts, env) = Emit(g, inputs);
+            int pos = 0;
+            var result = outDef.Construct(g.Outputs.Select(o => env[o]).ToArray(), ref pos);
+            body = vars.Count == 0 && stmts.Count == 0 ? result : Expression.Block(outDef.Type, vars, [.. stmts, result]);
+        }
         if (g.Nodes.Any(n => !n.IsConst)) body = Diagnosis.Wrap(body, g, defs, parameters);
         return Expression.Lambda(delegateType, body, parameters);
     }
@@ -39,6 +55,8 @@ internal static class Writer
                 continue;
             }
             var args = n.Args.Select(a => env[a]).ToArray();
+            // a batched node here has operands of shapes unknown before the call (inside a loop body, after a
+            // conditional whose branches differ): it is rewritten per call signature
             var e = n.Batch > 0 ? Vmapped.Emit(n, args) : n.Op.Emit(args, n.Args.Select(a => a.Kind).ToArray(), n.Params, n.Subgraphs);
             var v = Expression.Variable(n.Kind.ClrType(), "t" + (vars.Count + 1));
             vars.Add(v);
@@ -46,5 +64,48 @@ internal static class Writer
             env[n] = v;
         }
         return (vars, stmts, env);
+    }
+}
+
+/// <summary>
+/// Eager code of a graph with batched nodes: per shape signature of the call's leaves, the graph's shapes are inferred,
+/// its batched nodes rewritten into unbatched primitives (<see cref="Unbatch.Run"/>), and the result written and
+/// compiled once.
+/// </summary>
+internal sealed class BatchedProgram(Graph g)
+{
+    readonly System.Collections.Concurrent.ConcurrentDictionary<Signature, Lazy<Func<object?[], object?[]>>> cache = new();
+
+    public object?[] Run(object?[] leaves)
+    {
+        var items = new object?[leaves.Length];
+        for (int i = 0; i < leaves.Length; i++)
+            items[i] = g.Inputs[i].Kind switch
+            {
+                Kind.Tensor => (leaves[i] as Tensor)?.Aval,
+                Kind.Double or Kind.Float => null,
+                _ => leaves[i],
+            };
+        var f = cache.GetOrAdd(new Signature(items), _ => new Lazy<Func<object?[], object?[]>>(() => Compile(items))).Value;
+        return f(leaves);
+    }
+
+    Func<object?[], object?[]> Compile(object?[] items)
+    {
+        var avals = new Aval?[items.Length];
+        for (int i = 0; i < items.Length; i++)
+            avals[i] = g.Inputs[i].Kind switch
+            {
+                Kind.Double => Aval.ScalarDouble,
+                Kind.Float => Aval.ScalarFloat,
+                _ => items[i] as Aval,
+            };
+        var av = ShapeInference.Run(g, avals, "Ad.Vmap");
+        var (g2, _) = Unbatch.Run(g, av);
+        var arr = Expression.Parameter(typeof(object?[]), "leaves");
+        var ins = g2.Inputs.Select((x, i) => (Expression)Expression.Convert(Expression.ArrayIndex(arr, Expression.Constant(i)), x.Kind.ClrType(x.Value as Type))).ToArray();
+        var (vars, stmts, env) = Writer.Emit(g2, ins);
+        var result = Expression.NewArrayInit(typeof(object), g2.Outputs.Select(o => Expression.Convert(env[o], typeof(object))));
+        return Expression.Lambda<Func<object?[], object?[]>>(Expression.Block(typeof(object?[]), vars, [.. stmts, result]), arr).Compile();
     }
 }

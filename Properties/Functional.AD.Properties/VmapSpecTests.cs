@@ -54,10 +54,12 @@ public class VmapSpecTests
             var examples = Enumerable.Range(0, batch).Select(i => x0.Select((x, j) => inAxes[j] is null ? x : Example(spec, x, i)).ToArray()).ToArray();
             var stacked = x0.Select((x, j) => inAxes[j] is int a ? Np.Stack(examples.Select(e => e[j]).ToArray(), a) : x).ToArray();
             var delegateType = spec.Function.Type;
+            // a spec whose tensors become C# scalars (double code, conditions) is batched too: those scalars are carried
+            // per example; only one that C# needs as a single value (a loop count) is refused, naming why
             if (scalars)
             {
-                var ex = Assert.Throws<VmapException>(() => Ad.VmapCore(spec.Function, delegateType, inAxes, null, null));
-                return (ex.Message.Contains("cannot carry a batch axis") && ex.Message.Contains("Np.Where")).Label(ex.Message);
+                try { Ad.VmapCore(spec.Function, delegateType, inAxes, null, null); }
+                catch (VmapException ex) { return ex.Message.Contains("cannot carry a batch axis").Label(ex.Message); }
             }
             var outs = examples.Select(e => (Tensor)plain.DynamicInvoke(e.Cast<object>().ToArray())!).ToArray();
             int outRank = outs[0].Rank;

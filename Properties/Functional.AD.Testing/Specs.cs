@@ -105,6 +105,8 @@ public static class Specs
     static readonly Tensor C23 = Np.Zeros([2, 3], DType.Float64);
 
     static readonly Tensor Idx = new(new[] { 3.0, 0, 3, 1 });
+    /// <summary>Per-example indices (two examples of three, a repeat and a negative one): what a batched Take gathers with.</summary>
+    static readonly Tensor IdxB = new(new[] { 3.0, 0, 3, -1, 1, 2 }, [2, 3]);
     static Aval A(params int[] shape) => new(shape, DType.Float64);
 
     /// <summary>Every spec.</summary>
@@ -184,6 +186,8 @@ public static class Specs
         S("Take", x => Take(x, Idx, 0), t => Gens.Shape(0, 2).SelectMany(s => OneOfShape(t, [4, .. s]))),
         S("Take(axis: 1)", x => Take(x, Idx, 1), t => OneOfShape(t, [2, 4])),
         S("ScatterAdd", g => Lax.ScatterAdd(g, Idx, 0, A(5, 3)), t => OneOfShape(t, [4, 3])),
+        S("TakeBatched", x => Lax.TakeBatched(x, IdxB, 0, 1), t => OneOfShape(t, [2, 4, 3])),
+        S("ScatterAddBatched", g => Lax.ScatterAddBatched(g, IdxB, 0, 1, A(2, 4, 2)), t => OneOfShape(t, [2, 3, 2])),
         S("OneHot", x => OneHot(x, 4, DType.Float64), t => Gen.Choose(0, 3).ArrayOf(3).Select(v => new[] { new Tensor(v.Select(i => (double)i).ToArray()).AsType(t) }), fd: false),
         S("Concatenate", (a, b) => Concatenate(new[] { a, b }, 0), t => Gen.Choose(1, 3).SelectMany(n => Shapes(t, [n, 3], [2, 3]))),
         S("Concatenate(axis: 1, three)", (a, b, c) => Concatenate(new[] { a, b, c }, 1), t => Shapes(t, [2, 1], [2, 3], [2, 2])),

@@ -98,6 +98,19 @@ internal static class CondRules
     static Node Batch(Builder b, Node n, Node[] args, HashSet<Node> batched)
     {
         var inB = args.Skip(1).Select(batched.Contains).ToArray();
+        if (batched.Contains(args[0]))
+        {
+            // a batched condition (a 0/1 mask, one per example): both branches run, batched, and the mask selects per
+            // example, as JAX does for a batched predicate
+            var caps = args.Skip(1).ToArray();
+            var tv = b.Inline(Branch(n.Subgraphs[0], inB, true).G, caps)[0];
+            var ev = b.Inline(Branch(n.Subgraphs[1], inB, true).G, caps)[0];
+            int k = Math.Max(args[0].Batch, Math.Max(tv.Batch, ev.Batch));
+            var sel = b.Apply(Prims.Where, [args[0], tv, ev], null, null, Math.Max(k, 1));
+            sel.Source ??= n.Source;
+            batched.Add(sel);
+            return sel;
+        }
         var t = Branch(n.Subgraphs[0], inB, false);
         var e = Branch(n.Subgraphs[1], inB, false);
         if (t.OutBatched != e.OutBatched)
@@ -121,6 +134,9 @@ internal static class CondRules
         bool ob = set.Contains(o);
         if (force && !ob)
         {
+            // a C# scalar branch value meets a batched one: it becomes a weak rank-0 tensor, as a literal does
+            if (o.Kind == Kind.Double) o = nb.Apply(Prims.FromDouble, [o], null, null, 0);
+            else if (o.Kind == Kind.Float) o = nb.Apply(Prims.FromFloat, [o], null, null, 0);
             if (o.Kind is not (Kind.Tensor or Kind.Aval)) throw Vmap.BatchedScalar(o);
             o = nb.Apply(Prims.AddBatchAxis, [o], null, null, 0);
             ob = true;

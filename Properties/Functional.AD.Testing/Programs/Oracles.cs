@@ -144,7 +144,7 @@ public static class ProgramOracleKit
     public static object? Call(Delegate d, object[] args)
     {
         try { return d.DynamicInvoke(args); }
-        catch (TargetInvocationException e) when (e.InnerException is not null) { throw e.InnerException; }
+        catch (TargetInvocationException e) when (e.InnerException is not null) { System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw(); throw; }
     }
 
     /// <summary>
