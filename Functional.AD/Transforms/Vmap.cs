@@ -29,7 +29,16 @@ internal static class Vmap
                 continue;
             }
             // a primitive that sees whole values (sub-graphs, custom rules, loops) batches itself
-            if (n.Op.VmapRule is { } rule) { map[n] = rule(b, n, args, batched); continue; }
+            if (n.Op.VmapRule is { } rule)
+            {
+                // only the conditional takes a C# scalar that is now carried as a batched tensor (loops and custom
+                // rules see their operands' kinds in their sub-graphs)
+                if (n.Op != Prims.Cond)
+                    for (int i = 0; i < args.Length; i++)
+                        if (args[i].Kind != n.Args[i].Kind) throw BatchedScalar(n.Args[i]);
+                map[n] = rule(b, n, args, batched);
+                continue;
+            }
             // a C# scalar made a tensor, when the scalar is already carried as a batched tensor
             if ((n.Op == Prims.FromDouble || n.Op == Prims.FromFloat) && args[0].Kind == Kind.Tensor) { map[n] = args[0]; continue; }
             if (n.Kind is not (Kind.Tensor or Kind.Aval))

@@ -91,7 +91,7 @@ public sealed class BadInputCatalogueTransforms
         Case<VmapException>("Vmap batch sizes differ", () => Ad.Vmap(dot, [0, 0]).Compile()(M(2, 3), M(3, 3)), "a", "b", "2", "3"),
         Case<VmapException>("Vmap axis out of range for the argument", () => Ad.Vmap(tanh, [1]).Compile()(x3), "axis 1"),
         Case<VmapException>("Vmap axisSize disagrees", () => Ad.Vmap(tanh, [0], axisSize: 4).Compile()(M(2, 3)), "4", "2"),
-        Case<VmapException>("Vmap of a batched double condition", () => Ad.Vmap((Expression<Func<Tensor, Tensor>>)(x => (double)Sum(x) > 0 ? x : -x), [0]), "double"),
+        Case<VmapException>("Vmap of a batched double captured by a loop body", () => Ad.Vmap((Expression<Func<Tensor, Tensor>>)(x => Let((double)Sum(x), s => Fold(3, x, (i, c) => c * s))), [0]), "double", "cannot carry a batch axis"),
 
         // ---------------------------------------------------------------- loops
         Case<ShapeException>("Fold body changes the carry shape", () => Ad.Jit((Expression<Func<Tensor, Tensor>>)(x => Fold(3, x, (i, c) => Concatenate(new[] { c, c }, 0))))(x3), "carry"),

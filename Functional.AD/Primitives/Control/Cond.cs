@@ -98,25 +98,27 @@ internal static class CondRules
     static Node Batch(Builder b, Node n, Node[] args, HashSet<Node> batched)
     {
         var inB = args.Skip(1).Select(batched.Contains).ToArray();
+        // a captured double may now be carried as a batched tensor: the branch takes it as one
+        var kinds = args.Skip(1).Select(a => a.Kind).ToArray();
         if (batched.Contains(args[0]))
         {
             // a batched condition (a 0/1 mask, one per example): both branches run, batched, and the mask selects per
             // example, as JAX does for a batched predicate
             var caps = args.Skip(1).ToArray();
-            var tv = b.Inline(Branch(n.Subgraphs[0], inB, true).G, caps)[0];
-            var ev = b.Inline(Branch(n.Subgraphs[1], inB, true).G, caps)[0];
+            var tv = b.Inline(Branch(n.Subgraphs[0], inB, true, kinds).G, caps)[0];
+            var ev = b.Inline(Branch(n.Subgraphs[1], inB, true, kinds).G, caps)[0];
             int k = Math.Max(args[0].Batch, Math.Max(tv.Batch, ev.Batch));
             var sel = b.Apply(Prims.Where, [args[0], tv, ev], null, null, Math.Max(k, 1));
             sel.Source ??= n.Source;
             batched.Add(sel);
             return sel;
         }
-        var t = Branch(n.Subgraphs[0], inB, false);
-        var e = Branch(n.Subgraphs[1], inB, false);
+        var t = Branch(n.Subgraphs[0], inB, false, kinds);
+        var e = Branch(n.Subgraphs[1], inB, false, kinds);
         if (t.OutBatched != e.OutBatched)
         {
-            t = Branch(n.Subgraphs[0], inB, true);
-            e = Branch(n.Subgraphs[1], inB, true);
+            t = Branch(n.Subgraphs[0], inB, true, kinds);
+            e = Branch(n.Subgraphs[1], inB, true, kinds);
         }
         var r = b.Apply(n.Op, args, n.Params, [t.G, e.G], 0);
         r.Source ??= n.Source;
@@ -124,10 +126,10 @@ internal static class CondRules
         return r;
     }
 
-    static (Graph G, bool OutBatched) Branch(Graph s, bool[] inB, bool force)
+    static (Graph G, bool OutBatched) Branch(Graph s, bool[] inB, bool force, Kind[] kinds)
     {
         var nb = new Builder();
-        var ins = s.Inputs.Select(i => nb.Input(i.Kind, i.Name, i.Value as Type)).ToArray();
+        var ins = s.Inputs.Select((i, j) => nb.Input(kinds[j], i.Name, i.Value as Type)).ToArray();
         var set = new HashSet<Node>(RefEq<Node>.Instance);
         for (int i = 0; i < ins.Length; i++) if (inB[i]) set.Add(ins[i]);
         var o = Vmap.Run(nb, s, ins, set)[0];
