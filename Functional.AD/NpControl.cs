@@ -3,18 +3,46 @@ namespace Functional.AD;
 public static partial class Np
 {
     /// <summary>
-    /// <c>fori_loop</c>: the same as <see cref="NpLoops.Fold(int, Tensor, Func{double, Tensor, Tensor})"/> (applies
-    /// <c>carry = body(i, carry)</c> for <c>i = 0 .. n-1</c>). Read inside expressions as one loop node.
+    /// <c>fori_loop</c>: starting from <paramref name="init"/>, applies <c>carry = body(i, carry)</c> for
+    /// <c>i = 0 .. n-1</c> and returns the last carry. The carry keeps its shape and dtype. Inside a transformed
+    /// expression write <c>Np.Fold(n, x, (double i, Tensor c) =&gt; ...)</c>: it is read as a Scan over
+    /// <c>Arange(n)</c> (one loop node), differentiated in forward and reverse mode by loops (which keep one carry per
+    /// iteration), to any order, and run as a real loop.
     /// </summary>
-    /// <param name="n">The number of iterations (a constant int).</param><param name="init">The initial carry.</param>
+    /// <example><code>
+    /// Expression&lt;Func&lt;double, double&gt;&gt; f = x =&gt; Np.Fold(5, x, (double i, double c) =&gt; c * c * 0.5 + i);
+    /// var df = Ad.Grad(f);      // the loop is differentiated as a loop, not unrolled
+    /// </code></example>
+    /// <param name="n">The number of iterations (a constant int, 0 or more).</param><param name="init">The initial carry.</param>
     /// <param name="body">The loop body, <c>(double i, Tensor carry) =&gt; next carry</c> of the same shape and dtype.</param>
     /// <returns>The last carry.</returns>
-    public static Tensor Fold(int n, Tensor init, Func<double, Tensor, Tensor> body) => NpLoops.Fold(n, init, body);
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="n"/> is negative.</exception>
+    /// <exception cref="ShapeException">The body changes the carry's shape or dtype.</exception>
+    public static Tensor Fold(int n, Tensor init, Func<double, Tensor, Tensor> body)
+    {
+        CheckFold(n, body);
+        ArgumentNullException.ThrowIfNull(init);
+        var c = init;
+        for (int i = 0; i < n; i++) c = ScanRules.CheckCarry(body(i, c), c, i, "Np.Fold(n, init, body)");
+        return c;
+    }
 
     /// <summary>The scalar form of <see cref="Fold(int, Tensor, Func{double, Tensor, Tensor})"/>: a double carry.</summary>
     /// <param name="n">The number of iterations.</param><param name="init">The initial carry.</param><param name="body">The loop body.</param>
     /// <returns>The last carry.</returns>
-    public static double Fold(int n, double init, Func<double, double, double> body) => NpLoops.Fold(n, init, body);
+    public static double Fold(int n, double init, Func<double, double, double> body)
+    {
+        CheckFold(n, body);
+        var c = init;
+        for (int i = 0; i < n; i++) c = body(i, c);
+        return c;
+    }
+
+    static void CheckFold(int n, Delegate body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), n, $"Np.Fold: the iteration count must not be negative (it is {n}); 0 returns init unchanged.");
+    }
 
     /// <summary>
     /// <c>lax.scan</c>: runs <c>(carry, y) = body(carry, xs[i])</c> over the rows of <paramref name="xs"/> (its first

@@ -21,42 +21,74 @@ internal sealed partial class TorchCompiler
         return c.to_type(torch.ScalarType.Float64).item<double>() != 0;
     }
 
+    /// <summary>The avals of the results of the multi-result nodes lowered so far (see <c>Tuples</c> in the core), for their <c>Proj</c> nodes.</summary>
+    readonly Dictionary<Node, Aval?[]> tupleAvals = new(RefEq<Node>.Instance);
+
+    internal (Expression, Aval?) EmitProj(Node n, Expression[] args)
+    {
+        var p = n.Params.Get<ProjParams>(0);
+        var type = p.Kind == Kind.Tensor ? typeof(TT) : p.Kind.ClrType();
+        var e = Expression.Convert(Expression.ArrayIndex(Expression.Convert(args[0], typeof(object[])), Expression.Constant(p.Index)), type);
+        return (e, tupleAvals.TryGetValue(n.Args[0], out var avals) ? avals[p.Index] : null);
+    }
+
+    internal (Expression, Aval?) EmitPack(Node n, Expression[] args, Aval?[] argAvals)
+    {
+        tupleAvals[n] = argAvals;
+        return (Expression.NewArrayInit(typeof(object), args.Select(a => Expression.Convert(a, typeof(object)))), null);
+    }
+
+    static TT StackScalars(object[] ys) => ys[0] is float
+        ? torch.tensor(ys.Select(y => (float)y).ToArray())
+        : torch.tensor(ys.Select(y => (double)y).ToArray());
+
+    /// <summary>
+    /// A Scan (see <c>ScanRules</c> in the core): a loop on the host over the lowered body, forwards or backwards; the step
+    /// count is the first dimension of the sequences, known at compile time; each y's rows are stacked on the device.
+    /// </summary>
     internal (Expression, Aval?) EmitScanLoop(Node n, Expression[] args, Aval?[] argAvals)
     {
-        int which = n.Params.Get<int>(0);
-        var carryAval = argAvals[0] ?? throw new NotSupportedException("Internal error: a Scan carry of unknown shape.");
-        var xsAval = argAvals[1] ?? throw new NotSupportedException("Internal error: a Scan sequence of unknown shape.");
-        var outAval = ScanWhile.InferAval(n, argAvals);   // the shape checks (carry, empty sequence, length) run here, at compile time
-        int steps = xsAval.Dims[0];
-        var body = n.Subgraphs[which];
-        var rowAval = new Aval(xsAval.Dims.Skip(1).ToArray(), xsAval.DType, xsAval.Weak);
-        var carry = Expression.Variable(args[0].Type, "carry");
-        var x = Expression.Variable(typeof(TT), "x");
+        var p = n.Params.Get<ScanParams>(0);
+        var body = n.Subgraphs[0];
+        int nc = p.Carries, nx = p.Xs, ny = body.Outputs.Length - nc;
+        var outAvals = ScanRules.Avals(n, argAvals);   // the shape checks (carries, empty sequence, length) run here, at compile time
+        tupleAvals[n] = outAvals;
+        int steps = p.Length >= 0 ? p.Length : nx > 0 && argAvals[nc] is { } xa ? xa.Dims[0]
+            : throw new NotSupportedException($"The Torch backend needs the number of steps of `{p.Source}` when it compiles (the sequence's shape is not known).");
+        var carries = Enumerable.Range(0, nc).Select(j => Expression.Variable(args[j].Type, "carry" + j)).ToArray();
+        var nexts = Enumerable.Range(0, nc).Select(j => Expression.Variable(args[j].Type, "next" + j)).ToArray();
+        var xs = Enumerable.Range(0, nx).Select(j => Expression.Variable(typeof(TT), "xs" + j)).ToArray();
+        var caps = args.Skip(nc + nx).Select((e, j) => Expression.Variable(e.Type, "cap" + j)).ToArray();
+        var ys = Enumerable.Range(0, ny).Select(j => Expression.Variable(typeof(object[]), "ys" + j)).ToArray();
         var i = Expression.Variable(typeof(int), "i");
-        var ys = Expression.Variable(typeof(TT[]), "ys");
-        var caps = args.Skip(2).Select((e, j) => Expression.Variable(e.Type, "cap" + j)).ToArray();
-        var vars = new List<ParameterExpression>();
-        var stmts = new List<Expression> { Expression.Assign(x, Expression.Call(typeof(TorchCompiler).GetMethod(nameof(RowOf), System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic)!, Expression.Convert(args[1], typeof(TT)), i)) };
-        var (o, _) = EmitGraph(body, [carry, x, .. caps], [carryAval, rowAval, .. argAvals.Skip(2)], vars, stmts);
-        stmts.Add(Expression.Assign(carry, o[0].Type == carry.Type ? o[0] : Expression.Convert(o[0], carry.Type)));
-        if (which == 1) stmts.Add(Expression.Assign(Expression.ArrayAccess(ys, i), Expression.Convert(o[1], typeof(TT))));
-        stmts.Add(Expression.PostIncrementAssign(i));
-        var brk = Expression.Label("done");
-        var block = new List<Expression> { Expression.Assign(carry, args[0]), Expression.Assign(i, Expression.Constant(0)) };
-        block.AddRange(caps.Select((c, j) => Expression.Assign(c, args[2 + j])));
-        if (which == 1) block.Add(Expression.Assign(ys, Expression.NewArrayBounds(typeof(TT), Expression.Constant(steps))));
-        block.Add(Expression.Loop(Expression.IfThenElse(Expression.LessThan(i, Expression.Constant(steps)), Expression.Block(vars, stmts), Expression.Break(brk)), brk));
-        if (which == 0) block.Add(carry);
-        else if (steps > 0) block.Add(Expression.Call(typeof(TorchCompiler).GetMethod(nameof(StackRows), System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic)!, ys));
-        else
+        var rowAvals = Enumerable.Range(0, nx).Select(j => argAvals[nc + j] is { } a ? RowAvalOf(a) : null).ToArray();
+        var lowered = EmitBody(body, [.. carries, .. xs.Select(x => Row(x, i)), .. caps], [.. argAvals.Take(nc), .. rowAvals, .. argAvals.Skip(nc + nx)]);
+        var tail = new List<Expression>();
+        for (int j = 0; j < nc; j++) tail.Add(Assign(nexts[j], lowered.Outs[j]));
+        for (int j = 0; j < ny; j++) tail.Add(Expression.Assign(Expression.ArrayAccess(ys[j], i), Expression.Convert(lowered.Outs[nc + j], typeof(object))));
+        for (int j = 0; j < nc; j++) tail.Add(Expression.Assign(carries[j], nexts[j]));
+        var block = new List<Expression>();
+        for (int j = 0; j < nc; j++) block.Add(Assign(carries[j], args[j]));
+        for (int j = 0; j < nx; j++) block.Add(Assign(xs[j], args[nc + j]));
+        for (int j = 0; j < caps.Length; j++) block.Add(Expression.Assign(caps[j], args[nc + nx + j]));
+        foreach (var y in ys) block.Add(Expression.Assign(y, Expression.NewArrayBounds(typeof(object), Expression.Constant(steps))));
+        block.Add(CountedLoop(i, Expression.Constant(steps), lowered.Then([.. tail]), reverse: p.Reverse));
+        var results = new List<Expression>(carries.Select(c => Expression.Convert(c, typeof(object))));
+        for (int j = 0; j < ny; j++)
         {
-            var a = outAval!;
-            var device = backend.Device;
-            Func<TT> empty = () => torch.zeros(Lowerings.Longs(a.Dims), Lowerings.ScalarOf(a.DType), device);
-            block.Add(Expression.Invoke(Expression.Constant(empty)));
+            Expression stacked;
+            if (steps == 0) stacked = ZeroOf(typeof(TT), outAvals[nc + j]);
+            else if (lowered.Outs[nc + j].Type == typeof(TT)) stacked = Expression.Call(typeof(TorchCompiler).GetMethod(nameof(StackRows), Private)!, Expression.Call(typeof(Enumerable).GetMethod(nameof(Enumerable.ToArray))!.MakeGenericMethod(typeof(TT)), Expression.Call(typeof(Enumerable).GetMethod(nameof(Enumerable.Cast))!.MakeGenericMethod(typeof(TT)), ys[j])));
+            else
+            {
+                var device = backend.Device;
+                Func<object[], TT> stack = rows => StackScalars(rows).to(device);
+                stacked = Expression.Invoke(Expression.Constant(stack), ys[j]);
+            }
+            results.Add(Expression.Convert(stacked, typeof(object)));
         }
-        var type = which == 0 ? carry.Type : typeof(TT);
-        return (Expression.Block(type, [carry, x, i, ys, .. caps], block), outAval ?? carryAval);
+        block.Add(Expression.NewArrayInit(typeof(object), results));
+        return (Expression.Block(typeof(object[]), [.. carries, .. nexts, .. xs, .. caps, .. ys, i], block), null);
     }
 
     internal (Expression, Aval?) EmitWhileLoop(Node n, Expression[] args, Aval?[] argAvals)
@@ -104,37 +136,6 @@ internal sealed partial class TorchCompiler
         if (a.Type != typeof(TT)) return Expression.Add(a, b.Type == a.Type ? b : Expression.Convert(b, a.Type));
         Func<TT, TT, TT> add = (x, y) => x.add(y);
         return Expression.Invoke(Expression.Constant(add), a, Expression.Convert(b, typeof(TT)));
-    }
-
-    /// <summary>The carries at the start of each step of a Scan (every k-th with a checkpoint k), a host loop over the lowered carry body.</summary>
-    internal (Expression, Aval?) EmitScanTape(Node n, Expression[] args, Aval?[] argAvals)
-    {
-        int length = n.Params.Get<int>(0), every = Math.Max(1, n.Params.Get<int>(2));
-        var carryAval = argAvals[0]!;
-        var xsAval = argAvals[1]!;
-        if (xsAval.Rank == 0 || xsAval.Dims[0] == 0 && length < 0 || length >= 0 && xsAval.Dims[0] != length)
-            ScanWhile.Rows(Lax.Zeros(xsAval), length, n.Params.Get<string>(1));
-        int steps = xsAval.Dims[0];
-        var carry = Expression.Variable(args[0].Type, "carry");
-        var i = Expression.Variable(typeof(int), "i");
-        var tape = Expression.Variable(typeof(object[]), "tape");
-        var caps = args.Skip(2).Select((e, j) => Expression.Variable(e.Type, "cap" + j)).ToArray();
-        var vars = new List<ParameterExpression>();
-        var stmts = new List<Expression>
-        {
-            Expression.IfThen(Expression.Equal(Expression.Modulo(i, Expression.Constant(every)), Expression.Constant(0)),
-                Expression.Assign(Expression.ArrayAccess(tape, Expression.Divide(i, Expression.Constant(every))), Expression.Convert(carry, typeof(object)))),
-        };
-        var (o, _) = EmitGraph(n.Subgraphs[0], [carry, Row(args[1], i), .. caps], [carryAval, RowAvalOf(xsAval), .. argAvals.Skip(2)], vars, stmts);
-        stmts.Add(Assign(carry, o[0]));
-        stmts.Add(Expression.PostIncrementAssign(i));
-        var brk = Expression.Label("done");
-        var block = new List<Expression> { Expression.Assign(carry, args[0]), Expression.Assign(i, Expression.Constant(0)),
-            Expression.Assign(tape, Expression.NewArrayBounds(typeof(object), Expression.Constant((steps + every - 1) / every))) };
-        block.AddRange(caps.Select((c, j) => Expression.Assign(c, args[2 + j])));
-        block.Add(Expression.Loop(Expression.IfThenElse(Expression.LessThan(i, Expression.Constant(steps)), Expression.Block(vars, stmts), Expression.Break(brk)), brk));
-        block.Add(Expression.New(TapeCtor, tape, Expression.Constant(steps), Expression.Constant(every)));
-        return (Expression.Block(typeof(ScanWhile.ScanTapeValue), [carry, i, tape, .. caps], block), null);
     }
 
     /// <summary>The carries at the start of each trip of a While, as many as it runs.</summary>

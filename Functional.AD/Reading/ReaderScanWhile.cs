@@ -6,7 +6,7 @@ internal sealed partial class Reader
 {
     /// <summary>
     /// Reads <c>Np.Scan(xs, init, (carry, x) =&gt; Np.Tuple(carry2, y)[, length[, checkpoint]])</c>: the body read once
-    /// into a child builder; one Scan node for the final carry, one for the stacked ys.
+    /// into a child builder; one Scan node, whose two results (the final carry, the stacked ys) are read by index.
     /// </summary>
     Sym ReadScan(MethodCallExpression call, Dictionary<ParameterExpression, Sym> env, Builder b)
     {
@@ -45,11 +45,10 @@ internal sealed partial class Reader
         if (y.Kind != Kind.Tensor)
             throw Unsupported(body.Body, $"the y of an Np.Scan step must be a tensor (it is a {y.Kind}); the ys are stacked into one tensor");
         var full = bb.Finish([next, y]);
-        var carryOnly = Jvp.Restrict(full, 0);
         string src = Printer.Expr(call);
-        Node[] ops = [init, xs, .. bb.Captures];
-        var c = b.Apply(Prims.Scan, ops, new Params(0, length, src, checkpoint), [carryOnly, full]);
-        var ys = b.Apply(Prims.Scan, ops, new Params(1, length, src, checkpoint), [carryOnly, full]);
+        var scan = b.Apply(Prims.Scan, [init, xs, .. bb.Captures], new Params(new ScanParams(1, 1, length, false, src, checkpoint)), [full], 0);
+        scan.Source ??= call;
+        var (c, ys) = (Tuples.Get(b, scan, 0), Tuples.Get(b, scan, 1));
         c.Source ??= call;
         ys.Source ??= call;
         return new STree(TreeDef.Of(call.Type), [new SLeaf(c), new SLeaf(ys)]);

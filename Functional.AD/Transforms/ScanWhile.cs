@@ -4,22 +4,18 @@ using System.Reflection;
 namespace Functional.AD;
 
 /// <summary>
-/// <c>Np.Scan</c> and <c>Np.While</c> as primitives holding their bodies as sub-graphs (see <see cref="Loops"/> for
-/// <c>Fold</c>, whose design this follows).
+/// <c>Np.While</c> as a primitive holding its condition and body as sub-graphs (Scan and Fold are <see cref="ScanRules"/>).
 /// <list type="bullet">
-/// <item><c>Scan(init, xs, captures...)</c> (params: which, length, source; subs: the body restricted to the carry,
-/// the full body <c>(carry, x, captures...) -&gt; (carry', y)</c>): one node per result, <c>which</c> = 0 for the final
-/// carry (its loop only runs the carry part of the body), 1 for the stacked ys. Emitted as an <c>Expression.Loop</c>.</item>
 /// <item><c>While(init, captures...)</c> (params: source; subs: the condition and the body, both over
 /// <c>(carry, captures...)</c>): emitted as an <c>Expression.Loop</c>, any number of trips.</item>
-/// <item><c>ScanTape</c>, <c>WhileTape</c>: the same loops keeping the carry at the start of each iteration (While
-/// records as many as it runs: reverse mode has no iteration cap).</item>
-/// <item><c>LoopLin</c>: the tangent loop of either, over its tape, linear in the tangents; <c>LoopLinT</c>: its
-/// transpose, the transposed body run backwards over the tape. Operands carry a role (<see cref="Plain"/>,
-/// <see cref="Sliced"/> along the loop, the <see cref="Tape"/>, the threaded <see cref="CarryT"/> tangent).</item>
+/// <item><c>WhileTape</c>: the same loop keeping the carry at the start of each trip (as many as it runs: reverse mode
+/// has no iteration cap).</item>
+/// <item><c>LoopLin</c>: the tangent loop over the tape, linear in the tangents; <c>LoopLinT</c>: its transpose, the
+/// transposed body run backwards over the tape. Operands carry a role (<see cref="Plain"/>, the <see cref="Tape"/>, the
+/// threaded <see cref="CarryT"/> tangent).</item>
 /// </list>
-/// With <c>checkpoint: k</c> (k &gt; 1) a Scan's or While's tape keeps one carry every k steps and the tangent loops recompute
-/// the k - 1 in between from it (a segment at a time): the tape shrinks k times for about one more run of the body.
+/// With <c>checkpoint: k</c> (k &gt; 1) the tape keeps one carry every k trips and the tangent loops recompute the
+/// k - 1 in between from it (a segment at a time): the tape shrinks k times for about one more run of the body.
 /// </summary>
 internal static class ScanWhile
 {
@@ -38,34 +34,15 @@ internal static class ScanWhile
 
     public static void Install()
     {
-        var scan = Prims.Scan;
-        scan.Foldable = false;
-        scan.KindRule = (k, p, _) => p.Get<int>(0) == 0 ? k[0] : Kind.Tensor;
-        scan.EmitRule = (a, k, p, subs) => EmitScan(a, k, p, subs);
-        scan.FormatRule = (a, _, p) => $"Np.Scan({a[1]}, {a[0]}, body{Caps(a, 2)}{(p.Get<int>(1) >= 0 ? ", length: " + p[1] : "")}).{(p.Get<int>(0) == 0 ? "Carry" : "Ys")}";
-        scan.Jvp = ScanJvp;
-        scan.Batched = (_, _, _) => throw new InvalidOperationException("Internal error: a loop node has no batch count.");
-        scan.VmapRule = VmapLoops.Scan;
-        scan.AvalRule = ScanAval;
-
         var wh = Prims.While;
         wh.Foldable = false;
         wh.KindRule = (k, _, _) => k[0];
         wh.EmitRule = (a, k, p, subs) => EmitWhile(a, k, p, subs);
         wh.FormatRule = (a, _, _) => $"Np.While(cond, body, {a[0]}{Caps(a, 1)})";
         wh.Jvp = WhileJvp;
-        wh.Batched = scan.Batched;
+        wh.Batched = (_, _, _) => throw new InvalidOperationException("Internal error: a loop node has no batch count.");
         wh.VmapRule = VmapLoops.While;
         wh.AvalRule = WhileAval;
-
-        var st = Prims.ScanTape;
-        st.Foldable = false;
-        st.KindRule = (_, _, _) => Kind.Static;
-        st.EmitRule = (a, k, p, subs) => Expression.Call(M(nameof(RunScanTape)), Expression.Constant(p.Get<int>(0)), Expression.Constant(p.Get<string>(1)),
-            Expression.Constant(p.Get<int>(2)), Boxed(a), Expression.Constant(subs[0]));
-        st.FormatRule = (a, _, p) => $"Loops.ScanTape({string.Join(", ", a)})";
-        st.Batched = scan.Batched;
-        st.VmapRule = VmapLoops.PerExample;
 
         var wt = Prims.WhileTape;
         wt.Foldable = false;
@@ -73,7 +50,7 @@ internal static class ScanWhile
         wt.EmitRule = (a, k, p, subs) => Expression.Call(M(nameof(RunWhileTape)), Expression.Constant(p.Get<string>(0)), Expression.Constant(p.Count > 1 ? p.Get<int>(1) : 1),
             Boxed(a), Expression.Constant(subs[0]), Expression.Constant(subs[1]));
         wt.FormatRule = (a, _, _) => $"Loops.WhileTape({string.Join(", ", a)})";
-        wt.Batched = scan.Batched;
+        wt.Batched = wh.Batched;
         wt.VmapRule = VmapLoops.PerExample;
 
         var lin = Prims.LoopLin;
@@ -84,7 +61,7 @@ internal static class ScanWhile
             (p.Get<int>(1) == 0 ? k[Array.IndexOf(p.Get<int[]>(0), CarryT)] : Kind.Tensor).ClrType());
         lin.FormatRule = (a, _, _) => $"Loops.Tangent({string.Join(", ", a)})";
         lin.Transpose = LinTranspose;
-        lin.Batched = scan.Batched;
+        lin.Batched = wh.Batched;
         lin.VmapRule = VmapLoops.PerExample;
 
         var linT = Prims.LoopLinT;
@@ -94,7 +71,7 @@ internal static class ScanWhile
             Expression.Constant(p.Get<int>(2)), Expression.Constant(p.Get<int>(3)), Expression.Constant(p.Get<int>(4)), Boxed(a), Expression.Constant(subs[0]),
             subs.Length > 1 ? Expression.Constant(subs[1]) : Expression.Constant(null, typeof(Graph))), KindOfLinT(p, subs).ClrType());
         linT.FormatRule = (a, _, p) => $"Loops.Cotangent({string.Join(", ", a)})[{p[3]}]";
-        linT.Batched = scan.Batched;
+        linT.Batched = wh.Batched;
         linT.VmapRule = VmapLoops.PerExample;
 
         var per = Prims.LoopPerExample;
@@ -103,10 +80,10 @@ internal static class ScanWhile
         per.EmitRule = (a, k, p, subs) => Primitive.Conv(Expression.Call(M(nameof(RunPerExample)), Expression.Constant(p.Get<bool[]>(0)), Boxed(a), Expression.Constant(subs[0])),
             subs[0].Outputs[0].Kind == Kind.Static ? typeof(object) : typeof(Tensor));
         per.FormatRule = (a, _, _) => $"Loops.PerExample({string.Join(", ", a)})";
-        per.Batched = scan.Batched;
+        per.Batched = wh.Batched;
         per.VmapRule = VmapLoops.NotBatchable;
 
-        foreach (var p in new[] { scan, wh, st, wt, lin, linT, per }) p.ScanWhileLoop = true;
+        foreach (var p in new[] { wh, wt, lin, linT, per }) p.ScanWhileLoop = true;
     }
 
     /// <summary>A batch of static values (the tapes of a vmapped loop's derivative), one per example.</summary>
@@ -118,7 +95,7 @@ internal static class ScanWhile
         int size = 1;
         for (int k = 0; k < a.Length; k++)
             if (batched[k]) size = Math.Max(size, a[k] switch { Tensor t => t.Shape[0], Aval av => av.Dims[0], PerExample p => p.Items.Length, _ => 1 });
-        var f = Loops.Compile(g);
+        var f = ScanRules.Compile(g);
         var outs = new object[size];
         var args = new object[a.Length];
         for (int b = 0; b < size; b++)
@@ -151,45 +128,6 @@ internal static class ScanWhile
     static Expression Boxed(Expression[] a) => Expression.NewArrayInit(typeof(object), a.Select(x => Expression.Convert(x, typeof(object))));
 
     // ------------------------------------------------------------------ emitting the loops as loops
-    static Expression EmitScan(Expression[] a, Kind[] k, Params p, Graph[] subs)
-    {
-        int which = p.Get<int>(0), length = p.Get<int>(1);
-        string src = p.Get<string>(2);
-        var body = subs[which];
-        var t = k[0].ClrType();
-        var carry = Expression.Variable(t, "carry");
-        var next = Expression.Variable(t, "next");
-        var xs = Expression.Variable(typeof(Tensor), "xs");
-        var x = Expression.Variable(typeof(Tensor), "x");
-        var i = Expression.Variable(typeof(int), "i");
-        var n = Expression.Variable(typeof(int), "n");
-        var ys = Expression.Variable(typeof(Tensor[]), "ys");
-        var caps = a.Skip(2).Select((e, j) => Expression.Variable(e.Type, "cap" + j)).ToArray();
-        var (vars, stmts, env) = Writer.Emit(body, [carry, x, .. caps]);
-        var step = new List<Expression> { Expression.Assign(x, Expression.Call(M(nameof(Row)), xs, i)) };
-        step.AddRange(stmts);
-        step.Add(Expression.Assign(next, Primitive.Conv(env[body.Outputs[0]], t)));
-        if (which == 1) step.Add(Expression.Assign(Expression.ArrayAccess(ys, i), Primitive.Conv(env[body.Outputs[1]], typeof(Tensor))));
-        step.Add(Expression.Assign(carry, t == typeof(Tensor) ? Expression.Call(M(nameof(CheckCarry)), next, carry, i, Expression.Constant(src)) : next));
-        step.Add(Expression.PostIncrementAssign(i));
-        var brk = Expression.Label("done");
-        var block = new List<Expression>
-        {
-            Expression.Assign(carry, a[0]),
-            Expression.Assign(xs, Primitive.Conv(a[1], typeof(Tensor))),
-        };
-        block.AddRange(caps.Select((c, j) => Expression.Assign(c, a[2 + j])));
-        block.Add(Expression.Assign(n, Expression.Call(M(nameof(Rows)), xs, Expression.Constant(length), Expression.Constant(src))));
-        block.Add(Expression.Assign(i, Expression.Constant(0)));
-        if (which == 1) block.Add(Expression.Assign(ys, Expression.NewArrayBounds(typeof(Tensor), n)));
-        block.Add(Expression.Loop(Expression.IfThenElse(Expression.LessThan(i, n),
-            Expression.Block(vars, step),
-            Expression.Break(brk)), brk));
-        block.Add(which == 0 ? carry : Expression.Call(M(nameof(StackYs)), ys, Expression.Constant(src), Expression.Constant(body),
-            Expression.NewArrayInit(typeof(object), [Expression.Convert(a[0], typeof(object)), Expression.Convert(xs, typeof(object)), .. caps.Select(c => Expression.Convert(c, typeof(object)))])));
-        return Expression.Block(which == 0 ? t : typeof(Tensor), [carry, next, xs, x, i, n, ys, .. caps], block);
-    }
-
     static Expression EmitWhile(Expression[] a, Kind[] k, Params p, Graph[] subs)
     {
         string src = p.Get<string>(0);
@@ -261,7 +199,7 @@ internal static class ScanWhile
             var xs = (Tensor)inputs[1];
             var args = inputs.ToArray();
             args[1] = Lax.Zeros(RowAval(xs.Aval));
-            var y = (Tensor)Loops.Compile(body)(args)[1];
+            var y = (Tensor)ScanRules.Compile(body)(args)[1];
             return Lax.Zeros(new Aval([0, .. y.Aval.Dims], y.DType, y.Aval.Weak, adopt: true));
         }
         if (ys.Length == 0) throw new InvalidOperationException("Internal error: an empty stack with no body.");
@@ -287,26 +225,6 @@ internal static class ScanWhile
         _ => throw new InvalidOperationException("Internal error: loop accumulator kinds."),
     };
 
-    /// <summary>The carries at the start of each step of a Scan; with a checkpoint k, only those of steps 0, k, 2k, ...</summary>
-    internal static object RunScanTape(int length, string src, int checkpoint, object[] a, Graph carryBody)
-    {
-        var f = Loops.Compile(carryBody);
-        var xs = (Tensor)a[1];
-        int n = Rows(xs, length, src);
-        int every = Math.Max(1, checkpoint);
-        var tape = new object[(n + every - 1) / every];
-        var c = a[0];
-        var args = a.ToArray();
-        for (int i = 0; i < n; i++)
-        {
-            if (i % every == 0) tape[i / every] = c;
-            args[0] = c; args[1] = Row(xs, i);
-            var next = f(args)[0];
-            c = next is Tensor nt ? CheckCarry(nt, (Tensor)c, i, src) : next;
-        }
-        return new ScanTapeValue(tape, n, every);
-    }
-
     /// <summary>A Scan's tape: every <see cref="Every"/>-th carry of <see cref="Steps"/> steps.</summary>
     internal sealed record ScanTapeValue(object[] Carries, int Steps, int Every);
 
@@ -315,8 +233,8 @@ internal static class ScanWhile
     {
         int every = Math.Max(1, checkpoint);
         int trips = 0;
-        var fc = Loops.Compile(cond);
-        var fb = Loops.Compile(body);
+        var fc = ScanRules.Compile(cond);
+        var fb = ScanRules.Compile(body);
         var tape = new List<object>();
         var args = a.ToArray();
         var c = a[0];
@@ -346,7 +264,7 @@ internal static class ScanWhile
             yield break;
         }
         var cb = carryBody ?? throw new InvalidOperationException("Internal error: a checkpointed tape without its body.");
-        var f = Loops.Compile(cb);
+        var f = ScanRules.Compile(cb);
         // the carry body's inputs are (carry, x, captures...): the first operands of the loop, in order
         var primal = Enumerable.Range(0, cb.Inputs.Length).ToArray();
         int segs = tape.Carries.Length;
@@ -374,7 +292,7 @@ internal static class ScanWhile
     internal static object RunLoopLin(int[] roles, int which, int unused, object[] a, Graph lin, Graph? carryBody)
     {
         _ = unused;
-        var f = Loops.Compile(lin);
+        var f = ScanRules.Compile(lin);
         var tape = (ScanTapeValue)a[0];
         int n = tape.Steps;
         int carryIdx = Array.IndexOf(roles, CarryT);
@@ -402,7 +320,7 @@ internal static class ScanWhile
     internal static object RunLoopLinT(int[] inRoles, int[] outRoles, int which, int outIdx, int unused, object[] a, Graph tg, Graph? carryBody)
     {
         _ = unused;
-        var f = Loops.Compile(tg);
+        var f = ScanRules.Compile(tg);
         var tape = (ScanTapeValue)a[0];
         int n = tape.Steps;
         int m = inRoles.Length;
@@ -448,29 +366,6 @@ internal static class ScanWhile
     }
 
     // ------------------------------------------------------------------ derivative rules
-    static V? ScanJvp(RuleCtx c, V?[] t)
-    {
-        if (t.All(x => x is null)) return null;
-        int which = c.P.Get<int>(0), length = c.P.Get<int>(1), checkpoint = c.P.Count > 3 ? c.P.Get<int>(3) : 1;
-        string src = c.P.Get<string>(2);
-        var body = c.Subs[which];
-        int caps = c.X.Length - 2;
-        var withT = new bool[body.Inputs.Length];
-        withT[0] = true;
-        withT[1] = t[1] is not null;
-        for (int k = 0; k < caps; k++) withT[2 + k] = t[2 + k] is not null;
-        var jg = Jvp.Graph(body, withT);
-        var lin = which == 0 ? Jvp.Restrict(jg, 1) : Jvp.Restrict(jg, 2, 3);
-        var tape = c.B.Apply(Prims.ScanTape, c.X.Select(x => x.N).ToArray(), new Params(length, src, checkpoint), [c.Subs[0]]);
-        var args = new List<Node> { tape, c.X[1].N };
-        var roles = new List<int> { Tape, Sliced };
-        for (int k = 0; k < caps; k++) { args.Add(c.X[2 + k].N); roles.Add(Plain); }
-        args.Add(t[0]?.N ?? Jvp.Zero(c.B, c.X[0].N)); roles.Add(CarryT);
-        if (t[1] is { } tx) { args.Add(tx.N); roles.Add(Sliced); }
-        for (int k = 0; k < caps; k++) if (t[2 + k] is { } tk) { args.Add(tk.N); roles.Add(Plain); }
-        return new V(c.B.Apply(Prims.LoopLin, args.ToArray(), new Params(roles.ToArray(), which, checkpoint), checkpoint > 1 ? [lin, c.Subs[0]] : [lin]));
-    }
-
     static V? WhileJvp(RuleCtx c, V?[] t)
     {
         if (t.All(x => x is null)) return null;
@@ -543,23 +438,6 @@ internal static class ScanWhile
         var nb = ShapeInference.Run(n.Subgraphs[1], [carry, .. caps])[n.Subgraphs[1].Outputs[0]];
         CheckSame(src, carry, nb);
         return carry;
-    }
-
-    /// <summary>Shape inference of a Scan: the carry keeps its aval; its ys are [n, ...y].</summary>
-    internal static Aval? ScanAval(Node n, Aval?[] args)
-    {
-        var carry = args[0];
-        if (carry is null) return null;
-        int which = n.Params.Get<int>(0), length = n.Params.Get<int>(1);
-        string src = n.Params.Get<string>(2);
-        if (args[1] is not { } xs) return null;
-        if (xs.Rank == 0 || xs.Dims[0] == 0 && length < 0 || length >= 0 && xs.Dims[0] != length)
-            Rows(Lax.Zeros(xs), length, src);   // throws the message of the eager check
-        var body = n.Subgraphs[1];
-        var inner = ShapeInference.Run(body, [carry, RowAval(xs), .. args.Skip(2)]);
-        CheckSame(src, carry, inner[body.Outputs[0]]);
-        if (which == 0) return carry;
-        return inner[body.Outputs[1]] is { } y ? new Aval([xs.Dims[0], .. y.Dims], y.DType, y.Weak, adopt: true) : null;
     }
 
     static void CheckSame(string src, Aval carry, Aval? next)

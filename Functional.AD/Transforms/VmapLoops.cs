@@ -13,11 +13,7 @@ internal static class VmapLoops
 {
     // ------------------------------------------------------------------ the batching rules (Primitive.VmapRule) of the loop primitives
 
-    /// <summary>Vmap's rule of <c>Fold</c>: one loop whose body is batched.</summary>
-    public static Node Fold(Builder b, Node n, Node[] args, HashSet<Node> batched) =>
-        n.Batch != 0 ? throw NotBatchable(n) : Fold(b, n, args, args.Select(batched.Contains).ToArray(), batched, Broadcaster(b, args, batched));
-
-    /// <summary>Vmap's rule of <c>Scan</c>: one loop whose body is batched (over the rows' axis 1 when the sequence is batched).</summary>
+    /// <summary>Vmap's rule of <c>Scan</c>: one loop whose body is batched (over the rows' axis 1 when a sequence is batched).</summary>
     public static Node Scan(Builder b, Node n, Node[] args, HashSet<Node> batched) =>
         n.Batch != 0 ? throw NotBatchable(n) : Scan(b, n, args, args.Select(batched.Contains).ToArray(), batched, Broadcaster(b, args, batched));
 
@@ -33,7 +29,7 @@ internal static class VmapLoops
     public static Node NotBatchable(Builder b, Node n, Node[] args, HashSet<Node> batched) => throw NotBatchable(n);
 
     static VmapException NotBatchable(Node n) =>
-        new($"Ad.Vmap: `{(n.Source is { } src ? Printer.Expr(src) : "NpLoops.Fold")}` is a loop, and loops cannot be batched yet; call the function in a loop instead.");
+        new($"Ad.Vmap: `{(n.Source is { } src ? Printer.Expr(src) : "Np.Fold")}` is a loop, and loops cannot be batched yet; call the function in a loop instead.");
 
     static Node OnePerExample(Builder b, Node n, Node[] args, HashSet<Node> batched)
     {
@@ -57,47 +53,40 @@ internal static class VmapLoops
         return x => b.Apply(Prims.BroadcastBatch, [b.Apply(Prims.AddBatchAxis, [x], null, null, 0), Size()], null, null, 0);
     }
 
-    static Node Fold(Builder b, Node n, Node[] args, bool[] inB, HashSet<Node> batched, Func<Node, Node> broadcast)
-    {
-        // body inputs: (i, carry, captures...)
-        bool carryB = inB[0];
-        var body = Batch(n.Subgraphs[0], [false, carryB, .. inB.Skip(1)], [carryB], n, carryIn: 1);
-        if (body.OutB[0] && !carryB)
-        {
-            carryB = true;
-            body = Batch(n.Subgraphs[0], [false, carryB, .. inB.Skip(1)], [carryB], n, carryIn: 1);
-        }
-        var init = carryB && !inB[0] ? broadcast(args[0]) : args[0];
-        var r = b.Apply(Prims.Fold, [init, .. args.Skip(1)], n.Params, [body.G], 0);
-        r.Source ??= n.Source;
-        if (carryB) batched.Add(r);
-        return r;
-    }
-
     static Node Scan(Builder b, Node n, Node[] args, bool[] inB, HashSet<Node> batched, Func<Node, Node> broadcast)
     {
-        bool xsB = inB[1], carryB = inB[0];
-        var xs = xsB ? b.Apply(Prims.MoveAxisFromFront, [args[1]], new Params(1), null, 0) : args[1];
-        var body = Batch(n.Subgraphs[1], [carryB, xsB, .. inB.Skip(2)], [carryB, false], n);
-        if (body.OutB[0] && !carryB)
+        var p = n.Params.Get<ScanParams>(0);
+        int nc = p.Carries, nx = p.Xs;
+        var body0 = n.Subgraphs[0];
+        int ny = body0.Outputs.Length - nc;
+        // a batched sequence is scanned over its rows (axis 1 once the batch axis is in front): its rows are batched
+        var ops = args.Select((a, k) => k >= nc && k < nc + nx && inB[k] ? b.Apply(Prims.MoveAxisFromFront, [a], new Params(1), null, 0) : a).ToArray();
+        // a carry the body makes batched is batched from the start (fixpoint: at most one round per carry)
+        var carryB = inB.Take(nc).ToArray();
+        (Graph G, bool[] OutB) body;
+        while (true)
         {
-            carryB = true;
-            body = Batch(n.Subgraphs[1], [carryB, xsB, .. inB.Skip(2)], [carryB, false], n);
+            body = Batch(body0, [.. carryB, .. inB.Skip(nc)], [.. carryB, .. new bool[ny]], n);
+            bool changed = false;
+            for (int j = 0; j < nc; j++)
+                if (body.OutB[j] && !carryB[j]) { carryB[j] = true; changed = true; }
+            if (!changed) break;
         }
-        var init = carryB && !inB[0] ? broadcast(args[0]) : args[0];
-        var subs = new[] { Jvp.Restrict(body.G, 0), body.G };
-        int which = n.Params.Get<int>(0);
-        var r = b.Apply(Prims.Scan, [init, xs, .. args.Skip(2)], n.Params, subs, 0);
+        for (int j = 0; j < nc; j++) if (carryB[j] && !inB[j]) ops[j] = broadcast(args[j]);
+        var r = b.Apply(Prims.Scan, ops, n.Params, [body.G], 0);
         r.Source ??= n.Source;
-        if (which == 0)
+        var results = Tuples.Split(b, r);
+        for (int j = 0; j < nc; j++) if (carryB[j]) batched.Add(results[j]);
+        for (int j = 0; j < ny; j++)
         {
-            if (carryB) batched.Add(r);
-            return r;
+            if (!body.OutB[nc + j]) continue;
+            // stacked [n, B, ...]: the batch axis back in front
+            results[nc + j] = b.Apply(Prims.MoveAxisToFront, [results[nc + j]], new Params(1), null, 0);
+            batched.Add(results[nc + j]);
         }
-        if (!body.OutB[1]) return r;
-        var ys = b.Apply(Prims.MoveAxisToFront, [r], new Params(1), null, 0);
-        batched.Add(ys);
-        return ys;
+        var packed = Tuples.Pack(b, results);
+        if (results.Any(batched.Contains)) batched.Add(packed);
+        return packed;
     }
 
     static Node While(Builder b, Node n, Node[] args, bool[] inB, HashSet<Node> batched, Func<Node, Node> broadcast)
@@ -134,7 +123,7 @@ internal static class VmapLoops
     }
 
     /// <summary>The body batched for the given batched inputs; outputs flagged in <paramref name="force"/> are made batched (broadcast to the batch of input 0, the carry).</summary>
-    static (Graph G, bool[] OutB) Batch(Graph s, bool[] inB, bool[] force, Node loop, int carryIn = 0)
+    static (Graph G, bool[] OutB) Batch(Graph s, bool[] inB, bool[] force, Node loop)
     {
         var nb = new Builder();
         var ins = s.Inputs.Select(i => nb.Input(i.Kind, i.Name, i.Value as Type)).ToArray();
@@ -142,7 +131,7 @@ internal static class VmapLoops
         for (int i = 0; i < ins.Length; i++)
             if (inB[i])
             {
-                if (ins[i].Kind != Kind.Tensor)
+                if (ins[i].Kind is not (Kind.Tensor or Kind.Aval))
                     throw new VmapException($"Ad.Vmap: the loop `{(loop.Source is { } src ? Printer.Expr(src) : loop.Op.Name)}` has a {ins[i].Kind} carry that would depend on the batched arguments, and a {ins[i].Kind} cannot carry a batch axis; make the carry a Tensor.");
                 set.Add(ins[i]);
             }
@@ -153,7 +142,7 @@ internal static class VmapLoops
             if (!force[k] || ob[k]) continue;
             if (outs[k].Kind != Kind.Tensor)
                 throw new VmapException($"Ad.Vmap: the loop `{(loop.Source is { } src ? Printer.Expr(src) : loop.Op.Name)}` has a {outs[k].Kind} carry that would depend on the batched arguments; make the carry a Tensor.");
-            var size = nb.Apply(Prims.VmapSize, [ins[carryIn]], new Params(new[] { "carry" }, new[] { 0 }, null), null, 0);
+            var size = nb.Apply(Prims.VmapSize, [ins[Array.IndexOf(inB, true)]], new Params(new[] { "carry" }, new[] { 0 }, null), null, 0);
             outs[k] = nb.Apply(Prims.BroadcastBatch, [nb.Apply(Prims.AddBatchAxis, [outs[k]], null, null, 0), size], null, null, 0);
             ob[k] = true;
         }

@@ -1,0 +1,121 @@
+using System.Linq.Expressions;
+using Xunit;
+using static Functional.AD.Np;
+
+namespace Functional.AD.Properties;
+
+/// <summary>
+/// Second derivatives through loops: the derivative of a Scan or Fold is made of Scans, which differentiate again.
+/// Hessians, Hessian-vector products and Grad(Grad(...)) through a loop are checked against the same function
+/// unrolled (no loop node) and against central differences of the gradient, in float64, on Compile() and Jit.
+/// </summary>
+public class LoopHessianTests
+{
+    static Tensor T(params double[] v) => Tensor.FromArray(v, DType.Float64);
+    static Tensor Xs => Tensor.FromArray(new double[,] { { 0.3, -0.7, 1.1 }, { 0.2, 0.5, -0.4 }, { -1.0, 0.1, 0.6 }, { 0.8, -0.3, 0.0 } }, DType.Float64);
+    static Tensor H => T(0.1, -0.2, 0.4);
+    static Tensor W => T(0.9, 0.5, -0.4);
+
+    static readonly Expression<Func<Tensor, Tensor, Tensor, Tensor>> Step = (c, x, w) => Tanh(w * c + x);
+    static readonly Expression<Func<Tensor, Tensor, Tensor, Tensor>> Out = (c, x, w) => Sin(c) * x + w;
+    static readonly Expression<Func<Tensor, Tensor, Tensor, Tensor>> Loss = (c, ys, w) => Sum(c * c) + Sum(ys * ys * 0.5);
+
+    static void Close(Tensor a, Tensor b, double tol, string what)
+    {
+        var x = a.ToDoubleArray(); var y = b.ToDoubleArray();
+        Assert.Equal(b.Shape, a.Shape);
+        for (int i = 0; i < x.Length; i++)
+            Assert.True(Math.Abs(x[i] - y[i]) <= tol * Math.Max(1, Math.Abs(y[i])), $"{what}: element {i}: {x[i]} vs {y[i]}");
+    }
+
+    /// <summary>The Hessian of <paramref name="f"/> at <paramref name="x"/> by central differences of its gradient (float64).</summary>
+    static Tensor FdHessian(Func<Tensor, Tensor> grad, Tensor x, double eps = 1e-5)
+    {
+        var v = x.ToDoubleArray();
+        int n = v.Length;
+        var h = new double[n, n];
+        for (int j = 0; j < n; j++)
+        {
+            var p = (double[])v.Clone(); p[j] += eps;
+            var m = (double[])v.Clone(); m[j] -= eps;
+            var gp = grad(Tensor.FromArray(p, DType.Float64)).ToDoubleArray();
+            var gm = grad(Tensor.FromArray(m, DType.Float64)).ToDoubleArray();
+            for (int i = 0; i < n; i++) h[i, j] = (gp[i] - gm[i]) / (2 * eps);
+        }
+        return Tensor.FromArray(h, DType.Float64);
+    }
+
+    // the Scan loss as a function of one argument (k: 0 xs flattened is not used; 1 the initial carry h, 2 the weights w)
+    static Expression<Func<Tensor, Tensor>> Of(Expression<Func<Tensor, Tensor, Tensor, Tensor>> f, int k)
+    {
+        var xs = Xs; var h = H; var w = W;
+        return k switch
+        {
+            1 => a => f.Invoke(xs, a, w),
+            _ => a => f.Invoke(xs, h, a),
+        };
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Scan_hessian_matches_the_unrolled_program_and_central_differences(int k)
+    {
+        var looped = Of(Unroll.Looped(Step, Out, Loss), k);
+        var unrolled = Of(Unroll.Scan(4, Step, Out, Loss), k);
+        var at = k == 1 ? H : W;
+        var expected = unrolled.Hessian().Compile()(at);
+        Close(looped.Hessian().Compile()(at), expected, 1e-10, "eager Hessian vs unrolled");
+        Close(looped.Hessian().Jit()(at), expected, 1e-10, "jit Hessian vs unrolled");
+        Close(expected, FdHessian(looped.Grad().Compile(), at), 1e-6, "Hessian vs central differences");
+    }
+
+    [Fact]
+    public void Scan_hvp_and_grad_of_grad_match_the_unrolled_program()
+    {
+        var looped = Of(Unroll.Looped(Step, Out, Loss), 2);
+        var unrolled = Of(Unroll.Scan(4, Step, Out, Loss), 2);
+        var v = T(0.3, -1.2, 0.7);
+        Close(looped.Hvp().Compile()(W, v), unrolled.Hvp().Compile()(W, v), 1e-10, "Hvp eager");
+        Close(looped.Hvp().Jit()(W, v), unrolled.Hvp().Compile()(W, v), 1e-10, "Hvp jit");
+        // Grad(Grad(...)) of a scalar function of the scan: the gradient's sum, differentiated again
+        Expression<Func<Tensor, Tensor>> g = a => Sum(looped.Grad().Invoke(a) * a);
+        Expression<Func<Tensor, Tensor>> gu = a => Sum(unrolled.Grad().Invoke(a) * a);
+        Close(g.Grad().Compile()(W), gu.Grad().Compile()(W), 1e-10, "Grad(Grad) eager");
+        Close(g.Grad().Jit()(W), gu.Grad().Compile()(W), 1e-10, "Grad(Grad) jit");
+    }
+
+    static readonly Expression<Func<Tensor, Tensor>> FoldLoss = x => Sum(Np.Fold(3, x, (double i, Tensor c) => Sin(c) * x + i * 0.1) * x);
+    static readonly Expression<Func<Tensor, Tensor>> FoldUnrolled = x =>
+        Sum(Let(Sin(x) * x + 0.0, c1 => Let(Sin(c1) * x + 0.1, c2 => Sin(c2) * x + 0.2)) * x);
+
+    [Fact]
+    public void Fold_hessian_and_hvp_match_the_unrolled_program_and_central_differences()
+    {
+        var x = T(0.4, -0.9, 1.3);
+        var expected = FoldUnrolled.Hessian().Compile()(x);
+        Close(FoldLoss.Hessian().Compile()(x), expected, 1e-10, "eager Hessian vs unrolled");
+        Close(FoldLoss.Hessian().Jit()(x), expected, 1e-10, "jit Hessian vs unrolled");
+        Close(expected, FdHessian(FoldLoss.Grad().Compile(), x), 1e-6, "Hessian vs central differences");
+        var v = T(1.0, 0.5, -2.0);
+        Close(FoldLoss.Hvp().Jit()(x, v), FoldUnrolled.Hvp().Compile()(x, v), 1e-10, "Hvp");
+    }
+
+    [Fact]
+    public void Grad_of_grad_of_a_scalar_fold_matches_the_unrolled_program_and_central_differences()
+    {
+        Expression<Func<double, double>> f = w => Np.Fold(4, w, (double i, double c) => c * c * 0.3 + Math.Sin(w * c) + i * 0.01);
+        Expression<Func<double, double>> u = w =>
+            Let(w * w * 0.3 + Math.Sin(w * w), c1 => Let(c1 * c1 * 0.3 + Math.Sin(w * c1) + 0.01, c2 => Let(c2 * c2 * 0.3 + Math.Sin(w * c2) + 0.02, c3 => c3 * c3 * 0.3 + Math.Sin(w * c3) + 0.03)));
+        foreach (var w in new[] { 0.3, -0.7, 1.1 })
+        {
+            double expected = u.Grad().Grad().Compile()(w);
+            Assert.Equal(expected, f.Grad().Grad().Compile()(w), 1e-10);
+            Assert.Equal(expected, f.Grad().Grad().Jit()(w), 1e-10);
+            var g = f.Grad().Compile();
+            Assert.Equal(expected, (g(w + 1e-5) - g(w - 1e-5)) / 2e-5, 1e-5);
+            // third order too: the derivative loops' derivatives are loops
+            Assert.Equal(u.Grad().Grad().Grad().Compile()(w), f.Grad().Grad().Grad().Compile()(w), 1e-9);
+        }
+    }
+}
