@@ -99,16 +99,16 @@ public static partial class Np
         ArgumentNullException.ThrowIfNull(body);
         _ = checkpoint;
         const string src = "Np.Scan(xs, init, body)";
-        int n = ScanWhile.Rows(xs, length, src);
+        int n = ScanRules.Steps([xs], length, src, emptyOk: false);
         var c = init;
         var ys = new Tensor[n];
         for (int i = 0; i < n; i++)
         {
-            var (next, y) = body(c, ScanWhile.Row(xs, i));
-            c = ScanWhile.CheckCarry(next, c, i, src);
+            var (next, y) = body(c, ScanRules.Row(xs, i));
+            c = ScanRules.CheckCarry(next, c, i, src);
             ys[i] = y;
         }
-        if (n > 0) return (c, ScanWhile.StackYs(ys, src, null!, []));
+        if (n > 0) return (c, ScanRules.StackRows(ys, src));
         var y0 = body(init, Lax.Zeros(new Aval(xs.Shape.Skip(1).ToArray(), xs.DType))).Item2;
         return (c, Lax.Zeros(new Aval([0, .. y0.Shape], y0.DType)));
     }
@@ -131,7 +131,7 @@ public static partial class Np
         ArgumentNullException.ThrowIfNull(init);
         const string src = "Np.While(cond, body, init)";
         var c = init;
-        for (int i = 0; ScanWhile.Truth(cond(c), src); i++) c = ScanWhile.CheckCarry(body(c), c, i, src);
+        for (int i = 0; WhileRules.Truth(cond(c), src); i++) c = ScanRules.CheckCarry(body(c), c, i, src);
         return c;
     }
 

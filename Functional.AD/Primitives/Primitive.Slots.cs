@@ -114,9 +114,4 @@ sealed partial class Primitive
     /// <c>Proj</c> nodes.
     /// </summary>
     internal Func<Node, Aval?[], Aval?[]>? TupleAvalRule;
-
-    // ------------------------------------------------------------------ loops
-
-    /// <summary>One of the <c>Np.Scan</c> / <c>Np.While</c> loop primitives (the loops, their tapes, tangent and transposed loops, and their per-example batching).</summary>
-    internal bool ScanWhileLoop;
 }

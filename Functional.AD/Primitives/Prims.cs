@@ -274,16 +274,8 @@ internal static partial class Prims
     public static readonly Primitive Cond = Def("Cond");
     /// <summary>The loop family (<c>Np.Scan</c>, <c>Np.Fold</c>, and the derivatives of loops): operands carries, sequences, constants; params <see cref="ScanParams"/>; sub: the body; results a tuple (see <see cref="ScanRules"/>).</summary>
     public static readonly Primitive Scan = Def("Scan");
-    /// <summary><c>Np.While(cond, body, init)</c>: operands init, captures; params (source); subs: the condition, the body.</summary>
+    /// <summary><c>Np.While(cond, body, init)</c>: operands carries, constants; params <see cref="WhileParams"/>; subs: the condition, the body; results a tuple (see <see cref="WhileRules"/>).</summary>
     public static readonly Primitive While = Def("While");
-    /// <summary>The carries at the start of each trip of a While, as many as it runs.</summary>
-    public static readonly Primitive WhileTape = Def("WhileTape");
-    /// <summary>The tangent loop of a Scan or While over its tape: linear in the tangents.</summary>
-    public static readonly Primitive LoopLin = Def("LoopLin");
-    /// <summary>The transpose of LoopLin: the transposed body run backwards over the tape.</summary>
-    public static readonly Primitive LoopLinT = Def("LoopLinT");
-    /// <summary>Vmap of a loop's derivative primitive: the primitive (its one-node sub-graph) run once per example and the results stacked.</summary>
-    public static readonly Primitive LoopPerExample = Def("LoopPerExample");
     /// <summary>Result i of a node with several results (params: <see cref="ProjParams"/>); see <see cref="Tuples"/>.</summary>
     public static readonly Primitive Proj = Def("Proj");
     /// <summary>A tuple of single values (a rule handing back several results it has one by one); see <see cref="Tuples"/>.</summary>
@@ -379,7 +371,7 @@ internal static partial class Prims
         CondRules.Install(Cond);
         Tuples.Install();
         ScanRules.Install();
-        ScanWhile.Install();
+        WhileRules.Install();
         CustomRules.Install(Custom, CustomVjpTangent, CheckAval);
 
         // --- Jacobian layouts: permutations and reshapes, linear in their first operand; the second gives shapes only

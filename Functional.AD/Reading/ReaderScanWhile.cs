@@ -91,8 +91,10 @@ internal sealed partial class Reader
                 throw Unsupported(a[3], "the checkpoint interval of Np.While must be a constant int, 1 or more");
             checkpoint = k;
         }
-        var node = b.Apply(Prims.While, [init, .. union], new Params(Printer.Expr(call), checkpoint), [Over(gc, bc.Captures), Over(gb, bb.Captures)]);
+        var node = b.Apply(Prims.While, [init, .. union], new Params(new WhileParams(1, Printer.Expr(call), checkpoint)), [Over(gc, bc.Captures), Over(gb, bb.Captures)], 0);
         node.Source ??= call;
-        return new SLeaf(node);
+        var c = Tuples.Get(b, node, 0);
+        c.Source ??= call;
+        return new SLeaf(c);
     }
 }

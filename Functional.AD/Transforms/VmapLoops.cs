@@ -1,13 +1,14 @@
 namespace Functional.AD;
 
 /// <summary>
-/// Vmap of <c>Np.Fold</c>, <c>Np.Scan</c> and <c>Np.While</c>, in the style of the conditional's rule: the loop stays one unbatched
-/// loop node whose body sub-graph is batched (<see cref="Vmap.Run"/> on the body with the batched carry, row and
-/// captured values). A carry that the body makes batched is batched from the start (its initial value broadcast to
-/// the batch). A Scan over a batched sequence runs over axis 1 (the rows) with batched rows, and its stacked ys get
-/// the batch axis back in front. A While whose condition is batched runs until every example is done, keeping each
-/// finished example's carry with <c>Np.Where</c> (JAX's rule). The derivative primitives of loops (tapes, tangent and
-/// transposed loops) are batched by running them once per example (<c>LoopPerExample</c>), not vectorised.
+/// Vmap of the loops (<c>Scan</c>, which is also <c>Np.Fold</c> and every derivative loop, and <c>While</c>), in the style
+/// of the conditional's rule: the loop stays one unbatched loop node whose body sub-graph is batched (<see cref="Vmap.Run"/>
+/// on the body with the batched carries, rows and captured values). A carry that the body makes batched is batched from the
+/// start (its initial value broadcast to the batch). A Scan over a batched sequence runs over axis 1 (the rows) with
+/// batched rows, and its stacked ys get the batch axis back in front. A While whose condition is batched runs until every
+/// example is done, keeping each finished example's carries with <c>Np.Where</c> (JAX's rule). Since the derivatives of
+/// loops are loops, Vmap of a loop's gradient is one batched loop too. The rules return <c>Pack</c> of the loop's
+/// results (see <see cref="Tuples"/>), each result batched or not on its own.
 /// </summary>
 internal static class VmapLoops
 {
@@ -21,28 +22,11 @@ internal static class VmapLoops
     public static Node While(Builder b, Node n, Node[] args, HashSet<Node> batched) =>
         n.Batch != 0 ? throw NotBatchable(n) : While(b, n, args, args.Select(batched.Contains).ToArray(), batched, Broadcaster(b, args, batched));
 
-    /// <summary>Vmap's rule of the derivative primitives of loops (tapes, tangent and transposed loops): run once per example, not vectorised.</summary>
-    public static Node PerExample(Builder b, Node n, Node[] args, HashSet<Node> batched) =>
-        n.Batch != 0 ? throw NotBatchable(n) : OnePerExample(b, n, args, batched);
-
     /// <summary>Vmap's rule of a loop that cannot be batched (a loop already run per example, or a loop node with a batch count).</summary>
     public static Node NotBatchable(Builder b, Node n, Node[] args, HashSet<Node> batched) => throw NotBatchable(n);
 
     static VmapException NotBatchable(Node n) =>
         new($"Ad.Vmap: `{(n.Source is { } src ? Printer.Expr(src) : "Np.Fold")}` is a loop, and loops cannot be batched yet; call the function in a loop instead.");
-
-    static Node OnePerExample(Builder b, Node n, Node[] args, HashSet<Node> batched)
-    {
-        var nb = new Builder();
-        var ins = n.Args.Select(a => nb.Input(a.Kind, a.Name, a.Kind == Kind.Static ? a.Value as Type ?? typeof(object) : null)).ToArray();
-        var one = nb.Apply(n.Op, ins, n.Params, n.Subgraphs, 0);
-        if (one.Kind is Kind.Bool)
-            throw new VmapException($"Ad.Vmap: the loop derivative {n.Op.Name} gives a bool, which cannot carry a batch axis.");
-        var r = b.Apply(Prims.LoopPerExample, args, new Params(args.Select(batched.Contains).ToArray()), [nb.Finish([one])], 0);
-        r.Source ??= n.Source;
-        batched.Add(r);
-        return r;
-    }
 
     /// <summary>Broadcasts an unbatched value to the batch (the size taken from a batched operand of the loop).</summary>
     static Func<Node, Node> Broadcaster(Builder b, Node[] args, HashSet<Node> batched)
@@ -60,7 +44,10 @@ internal static class VmapLoops
         var body0 = n.Subgraphs[0];
         int ny = body0.Outputs.Length - nc;
         // a batched sequence is scanned over its rows (axis 1 once the batch axis is in front): its rows are batched
-        var ops = args.Select((a, k) => k >= nc && k < nc + nx && inB[k] ? b.Apply(Prims.MoveAxisFromFront, [a], new Params(1), null, 0) : a).ToArray();
+        // (a sequence that a loop's Vmap rule just moved to the front, a While's or Scan's stacked ys, is taken as it was)
+        var ops = args.Select((a, k) => k >= nc && k < nc + nx && inB[k]
+            ? a.Op == Prims.MoveAxisToFront && a.Batch == 0 && a.Params.Equals(new Params(1)) ? a.Args[0] : b.Apply(Prims.MoveAxisFromFront, [a], new Params(1), null, 0)
+            : a).ToArray();
         // a carry the body makes batched is batched from the start (fixpoint: at most one round per carry)
         var carryB = inB.Take(nc).ToArray();
         (Graph G, bool[] OutB) body;
@@ -91,35 +78,56 @@ internal static class VmapLoops
 
     static Node While(Builder b, Node n, Node[] args, bool[] inB, HashSet<Node> batched, Func<Node, Node> broadcast)
     {
-        bool carryB = inB[0];
-        var cond = Batch(n.Subgraphs[0], [carryB, .. inB.Skip(1)], [false], n);
-        var body = Batch(n.Subgraphs[1], [carryB, .. inB.Skip(1)], [carryB], n);
-        if ((body.OutB[0] || cond.OutB[0]) && !carryB)
+        var p = n.Params.Get<WhileParams>(0);
+        int nc = p.Carries;
+        var cond0 = n.Subgraphs[0];
+        var body0 = n.Subgraphs[1];
+        int ny = body0.Outputs.Length - nc;
+        var carryB = inB.Take(nc).ToArray();
+        (Graph G, bool[] OutB) cond, body;
+        while (true)
         {
-            carryB = true;
-            cond = Batch(n.Subgraphs[0], [carryB, .. inB.Skip(1)], [false], n);
-            body = Batch(n.Subgraphs[1], [carryB, .. inB.Skip(1)], [carryB], n);
+            cond = Batch(cond0, [.. carryB, .. inB.Skip(nc)], [false], n);
+            body = Batch(body0, [.. carryB, .. inB.Skip(nc)], [.. carryB, .. new bool[ny]], n);
+            bool changed = false;
+            for (int j = 0; j < nc; j++)
+                // with a batched condition the examples stop at different trips: every carry is per example
+                if ((body.OutB[j] || cond.OutB[0]) && !carryB[j]) { carryB[j] = true; changed = true; }
+            if (!changed) break;
         }
-        var init = carryB && !inB[0] ? broadcast(args[0]) : args[0];
+        var ops = args.ToArray();
+        for (int j = 0; j < nc; j++) if (carryB[j] && !inB[j]) ops[j] = broadcast(args[j]);
         var gc = cond.G;
         var gb = body.G;
         if (cond.OutB[0])
         {
-            // go on while any example goes on; a finished example keeps its carry
-            var nc = new Builder();
-            var ci = gc.Inputs.Select(i => nc.Input(i.Kind, i.Name, i.Value as Type)).ToArray();
-            var c = nc.Inline(gc, ci)[0];
-            gc = nc.Finish([nc.Apply(Prims.Max, [nc.Apply(Prims.Abs, [c], null, null, 0)], new Params(null, false), null, 0)]);
+            // go on while any example goes on; a finished example keeps its carries
+            var nc2 = new Builder();
+            var ci = gc.Inputs.Select(i => nc2.Input(i.Kind, i.Name, i.Value as Type)).ToArray();
+            var c = nc2.Inline(gc, ci)[0];
+            gc = nc2.Finish([nc2.Apply(Prims.Max, [nc2.Apply(Prims.Abs, [c], null, null, 0)], new Params(null, false), null, 0)]);
             var nbb = new Builder();
             var bi = gb.Inputs.Select(i => nbb.Input(i.Kind, i.Name, i.Value as Type)).ToArray();
             var go = nbb.Inline(cond.G, bi)[0];
-            var next = nbb.Inline(body.G, bi)[0];
-            gb = nbb.Finish([nbb.Apply(Prims.Where, [go, next, bi[0]], null, null, n.Batch + 1)]);
+            var next = nbb.Inline(body.G, bi);
+            var outs = next.ToArray();
+            for (int j = 0; j < nc; j++) outs[j] = nbb.Apply(Prims.Where, [go, next[j], bi[j]], null, null, n.Batch + 1);
+            gb = nbb.Finish(outs);
         }
-        var r = b.Apply(Prims.While, [init, .. args.Skip(1)], n.Params, [gc, gb], 0);
+        var r = b.Apply(Prims.While, ops, n.Params, [gc, gb], 0);
         r.Source ??= n.Source;
-        if (carryB) batched.Add(r);
-        return r;
+        var results = Tuples.Split(b, r);
+        for (int j = 0; j < nc; j++) if (carryB[j]) batched.Add(results[j]);
+        for (int j = 0; j < ny; j++)
+        {
+            if (!body.OutB[nc + j]) continue;
+            // stacked [trips, B, ...]: the batch axis back in front
+            results[nc + j] = b.Apply(Prims.MoveAxisToFront, [results[nc + j]], new Params(1), null, 0);
+            batched.Add(results[nc + j]);
+        }
+        var packed = Tuples.Pack(b, results);
+        if (results.Any(batched.Contains)) batched.Add(packed);
+        return packed;
     }
 
     /// <summary>The body batched for the given batched inputs; outputs flagged in <paramref name="force"/> are made batched (broadcast to the batch of input 0, the carry).</summary>

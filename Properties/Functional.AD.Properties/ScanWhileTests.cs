@@ -168,21 +168,6 @@ public class ScanWhileTests
     }
 
     [Fact]
-    public void A_checkpointed_while_tape_keeps_one_carry_in_k()
-    {
-        // the tape of a While of 10 trips with a checkpoint 4: ceil(10 / 4) carries
-        var cb = new Builder();
-        var cc = cb.Input(Kind.Double, "c");
-        var cond = cb.Finish([cb.Apply(Prims.Less, [cc, cb.Const(10.0)], null, null, 0)]);
-        var ib = new Builder();
-        var ic = ib.Input(Kind.Double, "c");
-        var inc = ib.Finish([ib.Apply(Prims.Add, [ic, ib.Const(1.0)], null, null, 0)]);
-        var wt = (ScanWhile.ScanTapeValue)ScanWhile.RunWhileTape("While(...)", 4, [0.0], cond, inc);
-        Assert.Equal(10, wt.Steps);
-        Assert.Equal(3, wt.Carries.Length);
-    }
-
-    [Fact]
     public void Scan_with_a_scalar_carry()
     {
         // running sum of squares: carry c + x^2, y = c; d/dx of the final carry is 2x

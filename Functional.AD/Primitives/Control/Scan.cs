@@ -163,6 +163,12 @@ internal static class ScanRules
             var a = y switch { Tensor t => t.Aval, float => Aval.ScalarFloat, _ => Aval.ScalarDouble };
             return Lax.Zeros(new Aval([0, .. a.Dims], a.DType, a.Weak, adopt: true));
         }
+        return StackRows(ys, p.Source);
+    }
+
+    /// <summary>Stacks the rows of a y (tensors of one shape and dtype, or doubles and floats as a rank-1 tensor); at least one row.</summary>
+    public static Tensor StackRows(object[] ys, string src)
+    {
         switch (ys[0])
         {
             case double: return Tensor.FromArray(ys.Select(y => (double)y).ToArray(), DType.Float64);
@@ -171,8 +177,8 @@ internal static class ScanRules
         var rows = ys.Cast<Tensor>().ToArray();
         for (int i = 1; i < rows.Length; i++)
             if (!rows[i].Shape.SequenceEqual(rows[0].Shape) || rows[i].DType != rows[0].DType)
-                throw new ShapeException($"the body of the loop `{p.Source}`", [rows[0].Aval, rows[i].Aval],
-                    $"its y is {rows[0].Aval} at step 0 but {rows[i].Aval} at step {i}: the ys of a Scan are stacked, so every step must give a y of the same shape and dtype");
+                throw new ShapeException($"the body of the loop `{src}`", [rows[0].Aval, rows[i].Aval],
+                    $"its y is {rows[0].Aval} at step 0 but {rows[i].Aval} at step {i}: the ys of a loop are stacked, so every step must give a y of the same shape and dtype");
         return Np.Stack(rows, 0);
     }
 
