@@ -118,4 +118,51 @@ public class LoopHessianTests
             Assert.Equal(u.Grad().Grad().Grad().Compile()(w), f.Grad().Grad().Grad().Compile()(w), 1e-9);
         }
     }
+
+    // a While whose trip count the data decides: c = c * (1 + w^2) + 0.5 while Sum(c) < 50
+    static Expression<Func<Tensor, Tensor>> WhileLoss(Tensor h) => w => Sum(Sin(While(c => Sum(c) < 50, c => c * (1 + w * w) + 0.5, h)) * w);
+
+    /// <summary>The same function unrolled for the trip count the loop runs at <paramref name="w"/> (constant nearby, so its derivatives are the loop's).</summary>
+    static Expression<Func<Tensor, Tensor>> WhileUnrolled(Tensor h, Tensor w)
+    {
+        int trips = 0;
+        for (var c = h; (double)Sum(c) < 50; trips++) c = c * (1 + w * w) + 0.5;
+        Assert.True(trips > 3, $"the test needs a loop that runs several trips ({trips})");
+        var pw = Expression.Parameter(typeof(Tensor), "w");
+        Expression<Func<Tensor, Tensor, Tensor>> step = (c, ww) => c * (1 + ww * ww) + 0.5;
+        Expression<Func<Tensor, Tensor, Tensor>> loss = (c, ww) => Sum(Sin(c) * ww);
+        Expression e = Expression.Constant(h);
+        for (int i = 0; i < trips; i++) e = Unroll.Inline(step, e, pw);
+        return Expression.Lambda<Func<Tensor, Tensor>>(Unroll.Inline(loss, e, pw), pw);
+    }
+
+    [Fact]
+    public void While_hessian_hvp_and_grad_of_grad_match_the_unrolled_program_and_central_differences()
+    {
+        var h = T(0.5, 1.0, -0.25);
+        var w = T(0.4, -0.3, 0.6);
+        var looped = WhileLoss(h);
+        var unrolled = WhileUnrolled(h, w);
+        var expected = unrolled.Hessian().Compile()(w);
+        Close(looped.Hessian().Compile()(w), expected, 1e-10, "eager Hessian vs unrolled");
+        Close(looped.Hessian().Jit()(w), expected, 1e-10, "jit Hessian vs unrolled");
+        Close(expected, FdHessian(looped.Grad().Compile(), w, 1e-6), 1e-5, "Hessian vs central differences");
+        var v = T(0.3, -1.2, 0.7);
+        Close(looped.Hvp().Jit()(w, v), unrolled.Hvp().Compile()(w, v), 1e-10, "Hvp");
+        Expression<Func<Tensor, Tensor>> g = a => Sum(looped.Grad().Invoke(a) * a);
+        Expression<Func<Tensor, Tensor>> gu = a => Sum(unrolled.Grad().Invoke(a) * a);
+        Close(g.Grad().Jit()(w), gu.Grad().Compile()(w), 1e-10, "Grad(Grad)");
+    }
+
+    [Fact]
+    public void Second_derivative_of_newtons_square_root_through_a_while_is_minus_a_quarter_a_to_the_minus_three_halves()
+    {
+        Expression<Func<double, double>> sqrt = a => While((double y) => Math.Abs(y * y - a) > 1e-12 * a, (double y) => 0.5 * (y + a / y), a);
+        foreach (var a in new[] { 2.0, 9.0, 0.5 })
+        {
+            double expected = -0.25 * Math.Pow(a, -1.5);
+            Assert.Equal(expected, sqrt.Grad().Grad().Compile()(a), 1e-7);
+            Assert.Equal(expected, sqrt.Grad().Grad().Jit()(a), 1e-7);
+        }
+    }
 }

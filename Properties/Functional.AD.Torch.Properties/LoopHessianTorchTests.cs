@@ -51,4 +51,18 @@ public class LoopHessianTorchTests
             Let(w * w * 0.3 + Math.Sin(w * w), c1 => Let(c1 * c1 * 0.3 + Math.Sin(w * c1) + 0.01, c2 => Let(c2 * c2 * 0.3 + Math.Sin(w * c2) + 0.02, c3 => c3 * c3 * 0.3 + Math.Sin(w * c3) + 0.03)));
         Assert.Equal(u.Grad().Grad().Compile()(0.7), f.Grad().Grad().JitTorch(TorchBackend.Cpu)(0.7), 1e-10);
     }
+
+    [Fact]
+    public void While_hessian_on_torch_equals_the_cpu_backend()
+    {
+        // the CPU Hessian through the While is checked against the unrolled program in LoopHessianTests
+        var h = T(0.5, 1.0, -0.25);
+        Expression<Func<Tensor, Tensor>> looped = w => Sum(Sin(While(c => Sum(c) < 50, c => c * (1 + w * w) + 0.5, h)) * w);
+        var w = T(0.4, -0.3, 0.6);
+        Close(looped.Hessian().JitTorch(TorchBackend.Cpu)(w), looped.Hessian().Jit()(w), 1e-10, "Hessian");
+        var v = T(0.3, -1.2, 0.7);
+        Close(looped.Hvp().JitTorch(TorchBackend.Cpu)(w, v), looped.Hvp().Jit()(w, v), 1e-10, "Hvp");
+        Expression<Func<double, double>> sqrt = a => While((double y) => Math.Abs(y * y - a) > 1e-12 * a, (double y) => 0.5 * (y + a / y), a);
+        Assert.Equal(-0.25 * Math.Pow(2.0, -1.5), sqrt.Grad().Grad().JitTorch(TorchBackend.Cpu)(2.0), 1e-7);
+    }
 }

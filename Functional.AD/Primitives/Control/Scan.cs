@@ -198,6 +198,7 @@ internal static class ScanRules
     /// <summary>The avals of a Scan's results: the carries keep theirs; each y is stacked to [n, ...y]; <c>null</c> where unknown.</summary>
     internal static Aval?[] Avals(Node node, Aval?[] args)
     {
+        args = WithScalarAvals(node, args);
         var p = node.Params.Get<ScanParams>(0);
         var body = node.Subgraphs[0];
         int nc = p.Carries, nx = p.Xs, ny = body.Outputs.Length - nc;
@@ -224,6 +225,10 @@ internal static class ScanRules
             result[nc + j] = steps is { } n && inner[body.Outputs[nc + j]] is { } y ? new Aval([n, .. y.Dims], y.DType, y.Weak, adopt: true) : null;
         return result;
     }
+
+    /// <summary>The operands' avals, a C# scalar's filled in from its kind where a caller left it unknown.</summary>
+    internal static Aval?[] WithScalarAvals(Node node, Aval?[] args) =>
+        args.Select((a, i) => a ?? node.Args[i].Kind switch { Kind.Double => Aval.ScalarDouble, Kind.Float => Aval.ScalarFloat, _ => null }).ToArray();
 
     internal static void CheckSame(string src, Aval? carry, Aval? next)
     {

@@ -121,6 +121,7 @@ internal static class WhileRules
     /// <summary>The avals of a While's results: the carries keep theirs (checked); the stacked ys' length is not known before it runs.</summary>
     internal static Aval?[] Avals(Node n, Aval?[] args)
     {
+        args = ScanRules.WithScalarAvals(n, args);
         var p = n.Params.Get<WhileParams>(0);
         var cond = n.Subgraphs[0];
         var body = n.Subgraphs[1];
@@ -141,6 +142,7 @@ internal static class WhileRules
     /// <summary>The avals of one row of each stacked y of a While (what the Torch compiler needs to lower the loops that read them).</summary>
     internal static Aval?[] RowAvals(Node n, Aval?[] args)
     {
+        args = ScanRules.WithScalarAvals(n, args);
         var body = n.Subgraphs[1];
         var bi = ShapeInference.Run(body, args);
         return body.Outputs.Skip(n.Params.Get<WhileParams>(0).Carries).Select(o => o.Kind switch
@@ -173,6 +175,8 @@ internal static class WhileRules
         {
             Kind.Float => rb.Apply(Prims.FromFloat, [go]),
             Kind.Double => rb.Apply(Prims.FromDouble, [go]),
+            // a C# bool as a double first: shape inference gives no aval to a node with a bool operand
+            Kind.Bool => rb.Apply(Prims.FromDouble, [rb.Apply(Prims.Where, [go, rb.Const(1.0), rb.Const(0.0)])]),
             _ => go,
         }, one, zero]);
         var withResiduals = rb.Finish([.. rOuts, .. rIns.Take(nc), valid]);
