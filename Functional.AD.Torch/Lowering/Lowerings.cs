@@ -197,6 +197,7 @@ internal static class Lowerings
             a.Select(x => x!).ToArray(), n.Params.Count > 3 ? (int)n.Params[3]! : 0)),
         [Prims.Cond] = new Structural("both branches are lowered; the host condition picks one", (c, n, a, av) => c.EmitCond(n, a, av)),
         [Prims.Scan] = new Structural("a loop on the host (forwards or backwards) around the lowered body; the ys stacked on the device; the results an object[]", (c, n, a, av) => c.EmitScanLoop(n, a, av)),
+        [Prims.SegmentAval] = new AvalValued((n, a, _) => ScanRules.SegmentAvalAt(a[0]!, n.Params.Get<int>(0), n.Params.Get<int>(1), n.Batch)),
         [Prims.Proj] = new Structural("one element of a multi-result node's object[]", (c, n, a, av) => c.EmitProj(n, a)),
         [Prims.Pack] = new Structural("an object[] of its operands", (c, n, a, av) => c.EmitPack(n, a, av)),
         [Prims.While] = new Structural("a loop on the host around the lowered condition and body, the condition read back once per trip; ys stacked on the device, their length known at run time", (c, n, a, av) => c.EmitWhileLoop(n, a, av)),

@@ -274,6 +274,8 @@ internal static partial class Prims
     public static readonly Primitive Cond = Def("Cond");
     /// <summary>The loop family (<c>Np.Scan</c>, <c>Np.Fold</c>, and the derivatives of loops): operands carries, sequences, constants; params <see cref="ScanParams"/>; sub: the body; results a tuple (see <see cref="ScanRules"/>).</summary>
     public static readonly Primitive Scan = Def("Scan");
+    /// <summary>The aval of a piece of a sequence cut into segments (a checkpointed Scan's derivative); see <see cref="ScanRules.SegmentAval"/>.</summary>
+    public static readonly Primitive SegmentAval = Def("SegmentAval", typeof(ScanRules).GetMethod(nameof(ScanRules.SegmentAval))!);
     /// <summary><c>Np.While(cond, body, init)</c>: operands carries, constants; params <see cref="WhileParams"/>; subs: the condition, the body; results a tuple (see <see cref="WhileRules"/>).</summary>
     public static readonly Primitive While = Def("While");
     /// <summary>Result i of a node with several results (params: <see cref="ProjParams"/>); see <see cref="Tuples"/>.</summary>

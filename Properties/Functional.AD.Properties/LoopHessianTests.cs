@@ -166,3 +166,68 @@ public class LoopHessianTests
         }
     }
 }
+
+/// <summary>
+/// <c>checkpoint: k</c> in the new form: the derivative of a checkpointed Scan is a Scan over segments of k rows whose
+/// body re-runs the segment; the value and every derivative equal the plain loop's, and reverse mode stacks n/k carries.
+/// </summary>
+public class CheckpointedScanTests
+{
+    static Tensor T(params double[] v) => Tensor.FromArray(v, DType.Float64);
+    static Tensor Xs10 => Reshape(Tensor.FromArray(Enumerable.Range(0, 30).Select(i => Math.Sin(i * 0.7)).ToArray(), DType.Float64), [10, 3]);
+    static Tensor H => T(0.1, -0.2, 0.4);
+    static Tensor W => T(0.9, 0.5, -0.4);
+
+    static readonly Expression<Func<Tensor, Tensor, Tensor, Tensor>> Step = (c, x, w) => Tanh(w * c + x);
+    static readonly Expression<Func<Tensor, Tensor, Tensor, Tensor>> Out = (c, x, w) => Sum(Sin(c) * x, null, false);
+    static readonly Expression<Func<Tensor, Tensor, Tensor, Tensor>> Loss = (c, ys, w) => Sum(c * c) + Sum(ys * ys * 0.5);
+
+    static void Close(Tensor a, Tensor b, double tol, string what)
+    {
+        var x = a.ToDoubleArray(); var y = b.ToDoubleArray();
+        Assert.Equal(b.Shape, a.Shape);
+        for (int i = 0; i < x.Length; i++)
+            Assert.True(Math.Abs(x[i] - y[i]) <= tol * Math.Max(1, Math.Abs(y[i])), $"{what}: element {i}: {x[i]} vs {y[i]}");
+    }
+
+    static Expression<Func<Tensor, Tensor>> ByW(Expression<Func<Tensor, Tensor, Tensor, Tensor>> f) { var xs = Xs10; var h = H; return w => f.Invoke(xs, h, w); }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(10)]
+    [InlineData(20)]
+    public void A_checkpointed_scan_has_the_value_gradient_and_hessian_of_the_plain_scan(int k)
+    {
+        var plain = Unroll.Looped(Step, Out, Loss);
+        var ck = Unroll.Looped(Step, Out, Loss, checkpoint: k);
+        Close(ck.Jit()(Xs10, H, W), plain.Compile()(Xs10, H, W), 1e-12, "value");
+        Close(ck.Grad().Compile()(Xs10, H, W), plain.Grad().Compile()(Xs10, H, W), 1e-12, "d/dxs");
+        Close(ck.Grad().Jit()(Xs10, H, W), plain.Grad().Compile()(Xs10, H, W), 1e-12, "d/dxs jit");
+        Close(ByW(ck).Grad().Jit()(W), ByW(plain).Grad().Compile()(W), 1e-12, "d/dw");
+        Close(ByW(ck).Hessian().Jit()(W), ByW(plain).Hessian().Compile()(W), 1e-10, "Hessian");
+        Close(ByW(ck).Hessian().Compile()(W), ByW(plain).Hessian().Compile()(W), 1e-10, "Hessian eager");
+    }
+
+    /// <summary>The shapes of the results of the loops at the top level of <paramref name="f"/>'s graph, at the given inputs.</summary>
+    static List<string> StackedShapes(LambdaExpression f, params Tensor[] args)
+    {
+        var g = Reader.Read(f).Graph;
+        var av = ShapeInference.Run(g, args.Select(a => (Aval?)a.Aval).ToArray());
+        return g.Nodes.Where(n => Tuples.IsProjection(n) && n.Args[0].Op == Prims.Scan && av[n] is not null).Select(n => av[n]!.ToString()).ToList();
+    }
+
+    [Fact]
+    public void Reverse_mode_of_a_checkpointed_scan_stacks_one_carry_per_segment()
+    {
+        // 10 steps, carry of 3: the plain gradient stacks the 10 carries; with k = 3, the 3 carries at the starts of
+        // the segments and the 1 carry of the tail (the k carries of a segment live only inside the backward loop's body)
+        var plain = StackedShapes(Unroll.Looped(Step, Out, Loss).Grad(), Xs10, H, W);
+        Assert.Contains(plain, s => s.EndsWith("[10,3]"));
+        var ck = StackedShapes(Unroll.Looped(Step, Out, Loss, checkpoint: 3).Grad(), Xs10, H, W);
+        Assert.DoesNotContain(ck, s => s.EndsWith("[10,3]"));
+        Assert.Contains(ck, s => s.EndsWith("[3,3]"));
+        Assert.Contains(ck, s => s.EndsWith("[1,3]"));
+    }
+}

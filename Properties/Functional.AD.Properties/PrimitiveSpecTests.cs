@@ -20,6 +20,7 @@ public class PrimitiveSpecTests(ITestOutputHelper output)
         Prims.CustomVjpTangent /* made by differentiating the CustomVjp spec, never written by users */,
         Prims.CheckAval /* made by differentiating the CustomJvp spec, never written by users */,
         Prims.VmapSize,
+        Prims.SegmentAval /* made by differentiating a checkpointed Scan, never written by users */,
         Prims.Proj, Prims.Pack /* the results of a multi-result node (a loop's carries and ys), read by index: made by the reader and the transformations */];
 
     static IEnumerable<Primitive> PrimitivesIn(Graph g) =>

@@ -53,6 +53,12 @@ internal static class ScanRules
         scan.VmapRule = VmapLoops.Scan;
         scan.TupleAvalRule = (n, a) => Avals(n, a);
         scan.AlwaysUnbatched = true;
+
+        var seg = Prims.SegmentAval;
+        seg.KindRule = (_, _, _) => Kind.Aval;
+        seg.ZeroDerivative = true;
+        seg.Batched = (a, prm, k) => SegmentAvalAt((Aval)a[0], prm.Get<int>(0), prm.Get<int>(1), k);
+        seg.FormatRule = (a, _, p) => $"Loops.SegmentAval({a[0]}, {p[0]}, {p[1]})";
     }
 
     static string Format(string[] a, ScanParams p)
@@ -242,6 +248,7 @@ internal static class ScanRules
     {
         if (t.All(x => x is null)) return null;
         var p = c.P.Get<ScanParams>(0);
+        if (p.Checkpoint > 1 && p.Xs > 0) return CheckpointedJvp(c, t);
         var body = c.Subs[0];
         var b = c.B;
         int nc = p.Carries, nx = p.Xs, nk = c.X.Length - nc - nx, ny = body.Outputs.Length - nc;
@@ -289,8 +296,85 @@ internal static class ScanRules
         for (int j = 0; j < nx; j++) ops.Add(c.X[nc + j].N);
         for (int j = 0; j < nk; j++) ops.Add(c.X[nc + nx + j].N);
         foreach (var j in dkIdx) ops.Add(t[j]!.N);
-        var lp = p with { Xs = dxIdx.Length + nc + nx, EmptyOk = true };
+        var lp = p with { Xs = dxIdx.Length + nc + nx, EmptyOk = true, Checkpoint = 1 };
         return new V(b.Apply(Prims.Scan, ops.ToArray(), new Params(lp), [linBody], 0));
+    }
+
+    // ------------------------------------------------------------------ checkpointing: a Scan of Scans
+    /// <summary>
+    /// The JVP of a Scan with <c>checkpoint: k</c>: the JVP of the same loop written as a Scan over segments of k rows
+    /// whose body is a Scan over the segment's rows, followed by a Scan over the n mod k rows left (see
+    /// <see cref="Segmented"/>). The outer Scan's residuals are the carries at the start of each segment (n / k of
+    /// them); its linear body holds the inner Scan's JVP, which re-runs the segment and keeps its k carries while the
+    /// segment's tangent or cotangent is computed. So reverse mode keeps about n/k + k carries, for one more run of the
+    /// body per step; the value and the derivatives are those of the plain loop.
+    /// </summary>
+    static V? CheckpointedJvp(RuleCtx c, V?[] t)
+    {
+        var g = Segmented(c.X.Select(x => x.N).ToArray(), c.P.Get<ScanParams>(0), c.Subs[0]);
+        var (outs, touts) = Jvp.Run(c.B, g, c.X.Select(x => x.N).ToArray(), t);
+        c.NewAns = Tuples.Pack(c.B, outs);
+        return new V(Tuples.Pack(c.B, touts.Select((tv, i) => tv?.N ?? Jvp.Zero(c.B, outs[i])).ToArray()));
+    }
+
+    /// <summary>A graph over the operands of a Scan giving its results, the loop run as segments of <c>p.Checkpoint</c> rows.</summary>
+    static Graph Segmented(Node[] operands, ScanParams p, Graph body)
+    {
+        int k = p.Checkpoint, nc = p.Carries, nx = p.Xs, ny = body.Outputs.Length - nc;
+        var plain = p with { Checkpoint = 1, Length = -1, EmptyOk = true };
+        var b = new Builder();
+        var ins = operands.Select(o => b.Input(o.Kind, o.Name, o.Kind == Kind.Static ? o.Value as Type : null)).ToArray();
+        var carries = ins.Take(nc).ToArray();
+        var consts = ins.Skip(nc + nx).ToArray();
+        var heads = new Node[nx];
+        var tails = new Node[nx];
+        for (int j = 0; j < nx; j++)
+        {
+            var x = new V(ins[nc + j]);
+            var av = R.AvalOf(x);
+            var headA = new V(b.Apply(Prims.SegmentAval, [av.N], new Params(k, 0)));
+            var tailA = new V(b.Apply(Prims.SegmentAval, [av.N], new Params(k, 1)));
+            var segA = new V(b.Apply(Prims.SegmentAval, [av.N], new Params(k, 2)));
+            heads[j] = R.ReshapeTo(R.SplitPart(x, 0, 0, [headA, tailA]), segA).N;
+            tails[j] = R.SplitPart(x, 0, 1, [headA, tailA]).N;
+        }
+        // the outer body: one segment, (carries, segment rows [k, ...], constants) -> (carries', ys of the segment [k, ...])
+        var ob = new Builder();
+        var oIns = operands.Select((o, i) => ob.Input(i >= nc && i < nc + nx ? Kind.Tensor : o.Kind, o.Name, o.Kind == Kind.Static ? o.Value as Type : null)).ToArray();
+        var inner = ob.Apply(Prims.Scan, oIns, new Params(plain), [body], 0);
+        var outer = b.Apply(Prims.Scan, [.. carries, .. heads, .. consts], new Params(plain), [ob.Finish(Tuples.Split(ob, inner))], 0);
+        var o = Tuples.Split(b, outer);
+        var tail = Tuples.Split(b, b.Apply(Prims.Scan, [.. o.Take(nc), .. tails, .. consts], new Params(plain), [body], 0));
+        var results = new List<Node>(tail.Take(nc));
+        for (int j = 0; j < ny; j++)
+        {
+            var segYs = new V(o[nc + j]);
+            var merged = R.ReshapeTo(segYs, new V(b.Apply(Prims.SegmentAval, [R.AvalOf(segYs).N], new Params(k, 3))));
+            results.Add(R.Concatenate([merged, new V(tail[nc + j])], 0).N);
+        }
+        return b.Finish(results);
+    }
+
+    /// <summary>
+    /// The avals of the pieces of a sequence of aval <paramref name="a"/> cut into segments of <paramref name="k"/> rows
+    /// (n = m k + r): <paramref name="which"/> 0, the head [m k, ...]; 1, the tail [r, ...]; 2, the head as segments
+    /// [m, k, ...]; 3, segments [m, k, ...] merged back to [m k, ...].
+    /// </summary>
+    public static Aval SegmentAval(Aval a, int k, int which) => SegmentAvalAt(a, k, which, 0);
+
+    internal static Aval SegmentAvalAt(Aval a, int k, int which, int batch)
+    {
+        var lead = a.Dims.Take(batch).ToArray();
+        var core = a.Dims.Skip(batch).ToArray();
+        int n = core[0], m = n / k, r = n % k;
+        int[] dims = which switch
+        {
+            0 => [m * k, .. core.Skip(1)],
+            1 => [r, .. core.Skip(1)],
+            2 => [m, k, .. core.Skip(1)],
+            _ => [core[0] * core[1], .. core.Skip(2)],
+        };
+        return new Aval([.. lead, .. dims], a.DType, a.Weak, adopt: true);
     }
 
     // ------------------------------------------------------------------ transpose: a reversed Scan
@@ -360,7 +444,7 @@ internal static class ScanRules
             // a sequence's rows have the aval of the sequence without its first axis
             ops.Add(j >= nc && j < nc + nx ? b.Apply(Prims.InferAval, [av], new Params(Prims.Sum, new Params(0, false), new[] { Kind.Tensor }, 0)) : av);
         }
-        var tp = p with { Carries = nc + kl.Length, Xs = yKeep.Length + xn.Length, Reverse = !p.Reverse, EmptyOk = true };
+        var tp = p with { Carries = nc + kl.Length, Xs = yKeep.Length + xn.Length, Reverse = !p.Reverse, EmptyOk = true, Checkpoint = 1 };
         var tr = b.Apply(Prims.Scan, ops.ToArray(), new Params(tp), [tBody], 0);
         var result = new V?[c.X.Length];
         for (int j = 0; j < nc; j++) if (c.Linear[j]) result[j] = new V(Tuples.Get(b, tr, j));
