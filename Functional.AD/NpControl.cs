@@ -27,6 +27,73 @@ public static partial class Np
         return c;
     }
 
+    /// <summary>
+    /// <see cref="Fold(int, Tensor, Func{double, Tensor, Tensor})"/> with a pytree carry: a record or tuple of tensors and
+    /// doubles (every leaf keeps its shape and dtype). Inside a transformed expression it is one Scan with a carry per leaf.
+    /// </summary>
+    /// <example><code>
+    /// Expression&lt;Func&lt;Tensor, Tensor&gt;&gt; f = x =&gt; Np.Fold(3, ValueTuple.Create(x, x * 0), (double i, (Tensor, Tensor) c) =&gt; ValueTuple.Create(Np.Sin(c.Item1), c.Item2 + c.Item1)).Item2;
+    /// </code></example>
+    /// <typeparam name="TCarry">The carry's type: a pytree of tensors and doubles.</typeparam>
+    /// <param name="n">The number of iterations (a constant int, 0 or more).</param><param name="init">The initial carry.</param>
+    /// <param name="body">The loop body, <c>(double i, carry) =&gt; next carry</c>.</param>
+    /// <returns>The last carry.</returns>
+    /// <exception cref="ShapeException">The body changes the shape or dtype of a leaf of the carry.</exception>
+    public static TCarry Fold<TCarry>(int n, TCarry init, Func<double, TCarry, TCarry> body) where TCarry : notnull
+    {
+        CheckFold(n, body);
+        ArgumentNullException.ThrowIfNull(init);
+        var c = init;
+        for (int i = 0; i < n; i++) c = CheckTreeCarry(body(i, c), c, i, "Np.Fold(n, init, body)");
+        return c;
+    }
+
+    /// <summary>
+    /// <see cref="Scan(Tensor, Tensor, Func{Tensor, Tensor, ValueTuple{Tensor, Tensor}})"/> with a pytree carry: a record or
+    /// tuple of tensors and doubles, such as an LSTM's <c>(h, c)</c>. Inside a transformed expression it is one Scan with a
+    /// carry per leaf, differentiated and batched as any Scan.
+    /// </summary>
+    /// <example><code>
+    /// Expression&lt;Func&lt;Tensor, Tensor, Tensor&gt;&gt; f = (xs, h) =&gt;
+    ///     Np.Scan(xs, ValueTuple.Create(h, h * 0), (ValueTuple&lt;Tensor, Tensor&gt; s, Tensor x) =&gt;
+    ///         Np.Tuple(ValueTuple.Create(Np.Tanh(s.Item1 + x), s.Item2 + s.Item1), Np.Sum(s.Item1))).Item1.Item2;
+    /// </code></example>
+    /// <typeparam name="TCarry">The carry's type: a pytree of tensors and doubles.</typeparam>
+    /// <param name="xs">The sequence: one step per row.</param><param name="init">The initial carry.</param>
+    /// <param name="body">The step, <c>(carry, x) =&gt; (next carry, y)</c>.</param>
+    /// <returns>The final carry and the stacked ys.</returns>
+    /// <exception cref="ShapeException">A leaf of the carry changes shape or dtype, the ys differ in shape, or xs is empty or a scalar.</exception>
+    public static (TCarry Carry, Tensor Ys) Scan<TCarry>(Tensor xs, TCarry init, Func<TCarry, Tensor, (TCarry, Tensor)> body) where TCarry : notnull
+    {
+        ArgumentNullException.ThrowIfNull(xs);
+        ArgumentNullException.ThrowIfNull(init);
+        ArgumentNullException.ThrowIfNull(body);
+        const string src = "Np.Scan(xs, init, body)";
+        int n = ScanRules.Steps([xs], -1, src, emptyOk: false);
+        var c = init;
+        var ys = new object[n];
+        for (int i = 0; i < n; i++)
+        {
+            var (next, y) = body(c, ScanRules.Row(xs, i));
+            c = CheckTreeCarry(next, c, i, src);
+            ys[i] = y;
+        }
+        return (c, ScanRules.StackRows(ys, src));
+    }
+
+    /// <summary>Checks that every tensor leaf of a pytree carry kept its shape and dtype.</summary>
+    static TCarry CheckTreeCarry<TCarry>(TCarry next, TCarry prev, int i, string src) where TCarry : notnull
+    {
+        var def = TreeDef.Of(typeof(TCarry));
+        var a = new List<object?>();
+        var b = new List<object?>();
+        def.Flatten(prev, a);
+        def.Flatten(next, b);
+        for (int k = 0; k < a.Count; k++)
+            if (a[k] is Tensor p && b[k] is Tensor q) ScanRules.CheckCarry(q, p, i, src);
+        return next;
+    }
+
     /// <summary>The scalar form of <see cref="Fold(int, Tensor, Func{double, Tensor, Tensor})"/>: a double carry.</summary>
     /// <param name="n">The number of iterations.</param><param name="init">The initial carry.</param><param name="body">The loop body.</param>
     /// <returns>The last carry.</returns>
@@ -136,8 +203,8 @@ public static partial class Np
     }
 
     /// <summary>
-    /// <see cref="While(Func{Tensor, Tensor}, Func{Tensor, Tensor}, Tensor)"/> with checkpointing for reverse mode: the tape
-    /// keeps the carry of one trip in <paramref name="checkpoint"/>, the backward pass recomputes the others a segment at a time.
+    /// <see cref="While(Func{Tensor, Tensor}, Func{Tensor, Tensor}, Tensor)"/> with a checkpoint interval for reverse mode:
+    /// accepted, and in this version reverse mode still keeps the carry of every trip (docs/sharp-bits.md).
     /// </summary>
     /// <param name="cond">The condition.</param><param name="body">The step.</param><param name="init">The initial carry.</param>
     /// <param name="checkpoint">Keep one carry in this many trips (1: keep them all).</param>

@@ -17,27 +17,29 @@ internal sealed partial class Reader
         if (Read(call.Arguments[0], env, b) is not SStatic { Value: int n })
             throw Unsupported(call.Arguments[0], "the iteration count of Np.Fold must be a constant int (a captured value or a literal)");
         if (n < 0) throw Unsupported(call.Arguments[0], $"the iteration count of Np.Fold must not be negative (it is {n})");
-        var init = Leaf(Read(call.Arguments[1], env, b), b, call.Arguments[1]);
+        var carryDef = TreeDef.Of(call.Type);
+        var init = CarryLeaves(call.Arguments[1], carryDef, env, b, "Np.Fold");
         if (StripQuote(call.Arguments[2]) is not LambdaExpression body)
             throw Unsupported(call.Arguments[2], "the body of Np.Fold must be a lambda written in place, (double i, Tensor carry) => ...");
         var bb = new Builder(b);
-        var carry = bb.Input(init.Kind, body.Parameters[1].Name);
+        var carry = CarryInputs(bb, carryDef, body.Parameters[1].Name ?? "carry", init);
         var row = bb.Input(Kind.Tensor, body.Parameters[0].Name);
         var inner = new Dictionary<ParameterExpression, Sym>(env)
         {
             [body.Parameters[0]] = new SLeaf(bb.Apply(Prims.ToDouble, [row])),
-            [body.Parameters[1]] = new SLeaf(carry),
+            [body.Parameters[1]] = carry,
         };
-        var next = bb.Capture(Leaf(Read(body.Body, inner, bb), bb, body.Body));
-        if (next.Kind != init.Kind)
-            throw new ShapeException($"Np.Fold: the body `{Printer.Expr(body)}`", [],
-                $"it returns a {next.Kind} for a carry that is a {init.Kind}: a loop body must return a carry of the same type and shape as `{Printer.Expr(call.Arguments[1])}`");
-        var g = bb.Finish([next]);
+        var next = new List<Node>();
+        Flatten(Read(body.Body, inner, bb), carryDef, bb, next, body.Body);
+        next = next.Select(bb.Capture).ToList();
+        CheckCarryKinds("Np.Fold", body, call.Arguments[1], init, next);
+        var g = bb.Finish(next);
         var steps = b.Const(Tensor.FromArray(Enumerable.Range(0, n).Select(i => (double)i).ToArray(), DType.Float64));
-        var node = b.Apply(Prims.Scan, [init, steps, .. bb.Captures], new Params(new ScanParams(1, 1, n, false, Printer.Expr(call))), [g], 0);
+        var node = b.Apply(Prims.Scan, [.. init, steps, .. bb.Captures], new Params(new ScanParams(init.Count, 1, n, false, Printer.Expr(call))), [g], 0);
         node.Source ??= call;
-        var c = Tuples.Get(b, node, 0);
-        c.Source ??= call;
-        return new SLeaf(c);
+        var results = Tuples.Split(b, node);
+        foreach (var r in results) r.Source ??= call;
+        using var leaves = ((IEnumerable<Node>)results).GetEnumerator();
+        return Rebuild(carryDef, leaves);
     }
 }

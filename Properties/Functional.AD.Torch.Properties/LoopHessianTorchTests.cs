@@ -65,4 +65,19 @@ public class LoopHessianTorchTests
         Expression<Func<double, double>> sqrt = a => While((double y) => Math.Abs(y * y - a) > 1e-12 * a, (double y) => 0.5 * (y + a / y), a);
         Assert.Equal(-0.25 * Math.Pow(2.0, -1.5), sqrt.Grad().Grad().JitTorch(TorchBackend.Cpu)(2.0), 1e-7);
     }
+
+    [Fact]
+    public void A_pytree_carry_on_torch_equals_the_cpu_backend()
+    {
+        // an LSTM-like (h, c) carry through a Scan: values, gradients and the Hessian, compiled for Torch
+        Expression<Func<Tensor, Tensor, Tensor>> f = (xs, w) =>
+            Let(Scan(xs, ValueTuple.Create(w * 0, w * 0 + 0.1), (ValueTuple<Tensor, Tensor> s, Tensor x) =>
+                Tuple(Let(Sigmoid(w * x + s.Item1) * Tanh(x - w * s.Item1) + Sigmoid(x * s.Item1) * s.Item2, c => ValueTuple.Create(Sigmoid(x + w) * Tanh(c), c)), Sum(s.Item1 * s.Item2))),
+                r => Sum(r.Item1.Item1 * r.Item1.Item2) + Sum(r.Item2 * r.Item2));
+        Close(f.JitTorch(TorchBackend.Cpu)(Xs, W), f.Jit()(Xs, W), 1e-12, "value");
+        Close(f.Grad().JitTorch(TorchBackend.Cpu)(Xs, W), f.Grad().Jit()(Xs, W), 1e-12, "d/dxs");
+        var xs = Xs;
+        Expression<Func<Tensor, Tensor>> byW = w => f.Invoke(xs, w);
+        Close(byW.Hessian().JitTorch(TorchBackend.Cpu)(W), byW.Hessian().Jit()(W), 1e-10, "Hessian");
+    }
 }
