@@ -215,6 +215,31 @@ public static partial class Np
         return While(cond, body, init);
     }
 
+    /// <summary>
+    /// <see cref="While(Func{Tensor, Tensor}, Func{Tensor, Tensor}, Tensor)"/> with a pytree carry: a record or tuple of
+    /// tensors and doubles (every leaf keeps its shape and dtype). Inside a transformed expression it is one While with a
+    /// carry per leaf.
+    /// </summary>
+    /// <example><code>
+    /// Expression&lt;Func&lt;Tensor, Tensor&gt;&gt; f = x =&gt; Np.While((ValueTuple&lt;Tensor, Tensor&gt; c) =&gt; Np.Sum(c.Item1) &lt; 10,
+    ///     (ValueTuple&lt;Tensor, Tensor&gt; c) =&gt; ValueTuple.Create(c.Item1 * 2, c.Item2 + c.Item1), ValueTuple.Create(x, x * 0)).Item2;
+    /// </code></example>
+    /// <typeparam name="TCarry">The carry's type: a pytree of tensors and doubles.</typeparam>
+    /// <param name="cond">The condition, a rank-0 tensor (non-zero: go on).</param><param name="body">The step.</param>
+    /// <param name="init">The initial carry.</param>
+    /// <returns>The first carry for which the condition is false.</returns>
+    /// <exception cref="ShapeException">The condition is not a scalar, or the body changes the shape or dtype of a leaf of the carry.</exception>
+    public static TCarry While<TCarry>(Func<TCarry, Tensor> cond, Func<TCarry, TCarry> body, TCarry init) where TCarry : notnull
+    {
+        ArgumentNullException.ThrowIfNull(cond);
+        ArgumentNullException.ThrowIfNull(body);
+        ArgumentNullException.ThrowIfNull(init);
+        const string src = "Np.While(cond, body, init)";
+        var c = init;
+        for (int i = 0; WhileRules.Truth(cond(c), src); i++) c = CheckTreeCarry(body(c), c, i, src);
+        return c;
+    }
+
     /// <summary>The scalar form of <see cref="While(Func{Tensor, Tensor}, Func{Tensor, Tensor}, Tensor)"/>: a double carry and a bool condition.</summary>
     /// <param name="cond">The condition.</param><param name="body">The step.</param><param name="init">The initial carry.</param>
     /// <returns>The first carry for which the condition is false.</returns>

@@ -93,35 +93,40 @@ internal sealed partial class Reader
                     $"it returns a {next[j].Kind} for a carry{(initLeaves.Count > 1 ? $" leaf (number {j})" : "")} that is a {initLeaves[j].Kind}: a loop body must return a carry of the same type and shape as `{Printer.Expr(init)}`");
     }
 
-    /// <summary>Reads <c>Np.While(cond, body, init)</c>: condition and body read into child builders, both made sub-graphs over (carry, captures...).</summary>
+    /// <summary>
+    /// Reads <c>Np.While(cond, body, init)</c>: condition and body read into child builders, both made sub-graphs over
+    /// (carry leaves..., captures...). The carry may be a pytree: one carry of the While per leaf.
+    /// </summary>
     Sym ReadWhile(MethodCallExpression call, Dictionary<ParameterExpression, Sym> env, Builder b)
     {
         var a = call.Arguments;
-        var init = Leaf(Read(a[2], env, b), b, a[2]);
-        (Builder, Node) Part(Expression e, string what)
+        var carryDef = TreeDef.Of(call.Type);
+        var init = CarryLeaves(a[2], carryDef, env, b, "Np.While");
+        (Builder, List<Node>) Part(Expression e, string what, TreeDef outDef)
         {
             if (StripQuote(e) is not LambdaExpression l)
                 throw Unsupported(e, $"the {what} of Np.While must be a lambda written in place, carry => ...");
             var pb = new Builder(b);
-            var inner = new Dictionary<ParameterExpression, Sym>(env) { [l.Parameters[0]] = new SLeaf(pb.Input(init.Kind, l.Parameters[0].Name)) };
-            return (pb, pb.Capture(Leaf(Read(l.Body, inner, pb), pb, l.Body)));
+            var inner = new Dictionary<ParameterExpression, Sym>(env) { [l.Parameters[0]] = CarryInputs(pb, carryDef, l.Parameters[0].Name ?? "carry", init) };
+            var outs = new List<Node>();
+            Flatten(Read(l.Body, inner, pb), outDef, pb, outs, l.Body);
+            return (pb, outs.Select(pb.Capture).ToList());
         }
-        var (bc, cond) = Part(a[0], "condition");
-        var (bb, next) = Part(a[1], "body");
-        if (cond.Kind is not (Kind.Bool or Kind.Tensor or Kind.Double or Kind.Float))
+        var condLambda = StripQuote(a[0]) as LambdaExpression;
+        var (bc, cond) = Part(a[0], "condition", TreeDef.Of(condLambda?.Body.Type ?? typeof(Tensor)));
+        var (bb, next) = Part(a[1], "body", carryDef);
+        if (cond.Count != 1 || cond[0].Kind is not (Kind.Bool or Kind.Tensor or Kind.Double or Kind.Float))
             throw Unsupported(a[0], "the condition of Np.While must give a bool or a scalar tensor");
-        if (next.Kind != init.Kind)
-            throw new ShapeException($"Np.While: the body `{Printer.Expr(a[1])}`", [],
-                $"it returns a {next.Kind} for a carry that is a {init.Kind}: a loop body must return a carry of the same type and shape as `{Printer.Expr(a[2])}`");
-        var gc = bc.Finish([cond]);
-        var gb = bb.Finish([next]);
+        if (StripQuote(a[1]) is LambdaExpression bodyLambda) CheckCarryKinds("Np.While", bodyLambda, a[2], init, next);
+        var gc = bc.Finish(cond);
+        var gb = bb.Finish(next);
         var union = bc.Captures.Concat(bb.Captures).Distinct(RefEq<Node>.Instance).ToList();
         Graph Over(Graph g, List<Node> own)
         {
             var nb = new Builder();
-            var carry = nb.Input(init.Kind, g.Inputs[0].Name);
+            var carries = g.Inputs.Take(init.Count).Select(i => nb.Input(i.Kind, i.Name)).ToArray();
             var ins = union.Select(u => nb.Input(u.Kind, u.Name, u.Value as Type)).ToList();
-            return nb.Finish(nb.Inline(g, [carry, .. own.Select(o => ins[union.IndexOf(o)])]));
+            return nb.Finish(nb.Inline(g, [.. carries, .. own.Select(o => ins[union.IndexOf(o)])]));
         }
         int checkpoint = 1;
         if (a.Count > 3)
@@ -130,10 +135,11 @@ internal sealed partial class Reader
                 throw Unsupported(a[3], "the checkpoint interval of Np.While must be a constant int, 1 or more");
             checkpoint = k;
         }
-        var node = b.Apply(Prims.While, [init, .. union], new Params(new WhileParams(1, Printer.Expr(call), checkpoint)), [Over(gc, bc.Captures), Over(gb, bb.Captures)], 0);
+        var node = b.Apply(Prims.While, [.. init, .. union], new Params(new WhileParams(init.Count, Printer.Expr(call), checkpoint)), [Over(gc, bc.Captures), Over(gb, bb.Captures)], 0);
         node.Source ??= call;
-        var c = Tuples.Get(b, node, 0);
-        c.Source ??= call;
-        return new SLeaf(c);
+        var results = Tuples.Split(b, node);
+        foreach (var r in results) r.Source ??= call;
+        using var leaves = ((IEnumerable<Node>)results).GetEnumerator();
+        return Rebuild(carryDef, leaves);
     }
 }

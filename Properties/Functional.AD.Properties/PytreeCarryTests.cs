@@ -113,4 +113,28 @@ public class PytreeCarryTests
         var e = Assert.ThrowsAny<Exception>(() => bad.Jit()(Tensor.FromArray(new double[,] { { 1, 2 }, { 3, 4 } }, DType.Float64)));
         Assert.Contains("carry", e.Message);
     }
+
+    [Fact]
+    public void A_while_with_a_tuple_carry_matches_the_unrolled_program_to_second_order()
+    {
+        // (a, s): a doubles with growth (1 + w^2) until its sum passes 20, s sums the a's seen; the trips are fixed near w
+        Expression<Func<Tensor, Tensor>> looped = w => Sum(Np.While((ValueTuple<Tensor, Tensor> c) => Sum(c.Item1) < 20,
+            (ValueTuple<Tensor, Tensor> c) => ValueTuple.Create(c.Item1 * (1 + w * w) + 0.5, c.Item2 + Sin(c.Item1) * w), ValueTuple.Create(w * 0 + 1, w * 0)).Item2);
+        var w0 = T(0.4, -0.3, 0.6);
+        int trips = 0;
+        for (var a = w0 * 0 + 1; (double)Sum(a) < 20; trips++) a = a * (1 + w0 * w0) + 0.5;
+        Assert.True(trips > 3);
+        var pw = Expression.Parameter(typeof(Tensor), "w");
+        Expression<Func<Tensor, Tensor, Tensor>> stepA = (a, w) => a * (1 + w * w) + 0.5;
+        Expression<Func<Tensor, Tensor, Tensor, Tensor>> stepS = (a, s, w) => s + Sin(a) * w;
+        Expression<Func<Tensor, Tensor>> zero = w => w * 0;
+        Expression<Func<Tensor, Tensor>> one = w => w * 0 + 1;
+        Expression ea = Unroll.Inline(one, pw), es = Unroll.Inline(zero, pw);
+        for (int i = 0; i < trips; i++) (ea, es) = (Unroll.Inline(stepA, ea, pw), Unroll.Inline(stepS, ea, es, pw));
+        var sum = Expression.Call(typeof(Np).GetMethod(nameof(Np.Sum))!, es, Expression.Constant(null, typeof(int?)), Expression.Constant(false));
+        var unrolled = Expression.Lambda<Func<Tensor, Tensor>>(sum, pw);
+        Close(looped.Compile()(w0), unrolled.Compile()(w0), 1e-12, "value");
+        Close(looped.Grad().Jit()(w0), unrolled.Grad().Compile()(w0), 1e-12, "gradient");
+        Close(looped.Hessian().Jit()(w0), unrolled.Hessian().Compile()(w0), 1e-10, "Hessian");
+    }
 }
