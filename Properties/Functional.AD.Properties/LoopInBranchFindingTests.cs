@@ -7,10 +7,10 @@ namespace Functional.AD.Properties;
 /// <summary>
 /// Found while testing loop derivatives on Torch: <c>Ad.Grad</c> of a function with <c>Np.Fold</c> inside a branch of
 /// <c>c ? a : b</c> threw "No coercion operator is defined between types Tensor and Aval". Transposing the branch needs
-/// the aval of the loop's tangent (FoldLin); its witness was lost when the branch was rebuilt, and the fallback for
-/// nodes with sub-graphs (meant for conditionals) ran the loop with a body returning an aval, which gave a tensor.
-/// Fix (<c>Transforms/Transpose.cs</c>, <c>LinearAval</c>): a node with sub-graphs other than a conditional (a loop's
-/// tangent: FoldLin, or LoopLin of Scan and While) is run on zero tangents and its result's aval taken.
+/// the aval of the loop's tangent (then a FoldLin node); its witness was lost when the branch was rebuilt, and the
+/// fallback for nodes with sub-graphs (meant for conditionals) ran the loop with a body returning an aval, which gave a
+/// tensor. Fix (<c>Transforms/Transpose.cs</c>, <c>LinearAval</c>): a loop over tangents is run on zero tangents and its
+/// result's aval taken (today the tangent loop is a Scan with several results: the aval of the one a <c>Proj</c> reads).
 /// </summary>
 public class LoopInBranchFindingTests
 {
