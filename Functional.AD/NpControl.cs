@@ -203,8 +203,9 @@ public static partial class Np
     }
 
     /// <summary>
-    /// <see cref="While(Func{Tensor, Tensor}, Func{Tensor, Tensor}, Tensor)"/> with a checkpoint interval for reverse mode:
-    /// accepted, and in this version reverse mode still keeps the carry of every trip (docs/sharp-bits.md).
+    /// <see cref="While(Func{Tensor, Tensor}, Func{Tensor, Tensor}, Tensor)"/> with checkpointing for reverse mode: the loop is
+    /// differentiated as segments of <paramref name="checkpoint"/> trips, keeping the carry at the start of each segment and
+    /// re-running one segment at a time (docs/sharp-bits.md).
     /// </summary>
     /// <param name="cond">The condition.</param><param name="body">The step.</param><param name="init">The initial carry.</param>
     /// <param name="checkpoint">Keep one carry in this many trips (1: keep them all).</param>

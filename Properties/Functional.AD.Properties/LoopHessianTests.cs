@@ -231,3 +231,38 @@ public class CheckpointedScanTests
         Assert.Contains(ck, s => s.EndsWith("[1,3]"));
     }
 }
+
+/// <summary><c>checkpoint: k</c> on a While: differentiated as a While of segments of k guarded trips; the same value and derivatives.</summary>
+public class CheckpointedWhileTests
+{
+    static Tensor T(params double[] v) => Tensor.FromArray(v, DType.Float64);
+
+    static void Close(Tensor a, Tensor b, double tol, string what)
+    {
+        var x = a.ToDoubleArray(); var y = b.ToDoubleArray();
+        Assert.Equal(b.Shape, a.Shape);
+        for (int i = 0; i < x.Length; i++)
+            Assert.True(Math.Abs(x[i] - y[i]) <= tol * Math.Max(1, Math.Abs(y[i])), $"{what}: element {i}: {x[i]} vs {y[i]}");
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(5)]
+    [InlineData(50)]
+    public void A_checkpointed_while_has_the_value_gradient_and_hessian_of_the_plain_while(int k)
+    {
+        var h = T(0.5, 1.0, -0.25);
+        Expression<Func<Tensor, Tensor>> plain = w => Sum(Sin(While(c => Sum(c) < 50, c => c * (1 + w * w) + 0.5, h)) * w);
+        Expression<Func<Tensor, Tensor>> ck = w => Sum(Sin(While(c => Sum(c) < 50, c => c * (1 + w * w) + 0.5, h, k)) * w);
+        var w0 = T(0.4, -0.3, 0.6);
+        Close(ck.Jit()(w0), plain.Compile()(w0), 1e-12, "value");
+        Close(ck.Grad().Compile()(w0), plain.Grad().Compile()(w0), 1e-12, "gradient");
+        Close(ck.Grad().Jit()(w0), plain.Grad().Compile()(w0), 1e-12, "gradient, jit");
+        Close(ck.Hessian().Jit()(w0), plain.Hessian().Compile()(w0), 1e-10, "Hessian");
+        // a loop that stops inside a segment: Newton's square root, whose trips past the end are guarded
+        Expression<Func<Tensor, Tensor>> root = a => Sum(While(y => Max(Abs(y * y - a), null, false) > 1e-12, y => 0.5 * (y + a / y), a, k));
+        var a0 = T(2.0, 9.0, 0.5);
+        Close(root.Grad().Jit()(a0), 0.5 / Sqrt(a0), 1e-9, "d sqrt");
+    }
+}

@@ -6,7 +6,7 @@ namespace Functional.AD;
 /// <summary>The static parameters of a <c>While</c> node (see <see cref="WhileRules"/>).</summary>
 /// <param name="Carries">How many operands, from the first, are carries (the rest are constants the condition and body read).</param>
 /// <param name="Source">The user's loop, printed as C#, for error messages.</param>
-/// <param name="Checkpoint">The user's checkpoint interval (accepted; reverse mode keeps the carry of every trip).</param>
+/// <param name="Checkpoint">The user's checkpoint interval: the derivative runs segments of this many trips (1: keep the carry of every trip).</param>
 internal sealed record WhileParams(int Carries, string Source, int Checkpoint = 1);
 
 /// <summary>
@@ -153,6 +153,63 @@ internal static class WhileRules
         }).ToArray();
     }
 
+    // ------------------------------------------------------------------ checkpointing: a While of segments
+    /// <summary>
+    /// The JVP of a While with <c>checkpoint: k</c>: the JVP of the same loop written as a While whose body runs a
+    /// segment of up to k trips, a Scan of k steps each of which applies the body only while the condition holds
+    /// (<c>go ? body(c) : c</c>). The outer While's residuals are the carries at the starts of the segments (about
+    /// n/k); its linear Scan's body holds the inner Scan's JVP, which re-runs the segment and keeps its k carries only
+    /// while that segment's tangent or cotangent is computed. The trips past the end of the loop inside the last
+    /// segment run the body on a carry they then discard (its derivative there is masked, as <c>Np.Where</c>'s is).
+    /// </summary>
+    static V? CheckpointedJvp(RuleCtx c, V?[] t)
+    {
+        var g = Segmented(c.X.Select(x => x.N).ToArray(), c.P.Get<WhileParams>(0), c.Subs[0], c.Subs[1]);
+        var (outs, touts) = Jvp.Run(c.B, g, c.X.Select(x => x.N).ToArray(), t);
+        c.NewAns = Tuples.Pack(c.B, outs);
+        return new V(Tuples.Pack(c.B, touts.Select((tv, i) => tv?.N ?? Jvp.Zero(c.B, outs[i])).ToArray()));
+    }
+
+    /// <summary>A graph over the operands of a While (no ys) giving its carries, the loop run as segments of <c>p.Checkpoint</c> trips.</summary>
+    static Graph Segmented(Node[] operands, WhileParams p, Graph cond, Graph body)
+    {
+        int k = p.Checkpoint, nc = p.Carries;
+        // one guarded trip: (carries, row, constants) -> cond ? body : carries
+        var sb = new Builder();
+        var ins = operands.Select(o => sb.Input(o.Kind, o.Name, o.Kind == Kind.Static ? o.Value as Type : null)).ToArray();
+        sb.Input(Kind.Tensor, "i");   // the row of the Scan: unused
+        var go = sb.Inline(cond, ins)[0];
+        go = go.Kind switch
+        {
+            Kind.Double => sb.Apply(Prims.NotEqual, [go, sb.Const(0.0)]),
+            Kind.Float => sb.Apply(Prims.NotEqual, [go, sb.Const(0f)]),
+            _ => go,
+        };
+        var next = sb.Inline(body, ins);
+        var guarded = Enumerable.Range(0, nc).Select(j => sb.Apply(Prims.Where, [go, next[j], ins[j]])).ToArray();
+        // a scalar carry under a tensor condition comes back as a rank-0 tensor: read it back as the scalar
+        for (int j = 0; j < nc; j++)
+            if (guarded[j].Kind != ins[j].Kind)
+                guarded[j] = sb.Apply(ins[j].Kind == Kind.Float ? Prims.ToFloat : Prims.ToDouble, [guarded[j]]);
+        // the step's inputs in a Scan's order: carries, the row (unused), constants
+        var guardedGraph = sb.Finish(guarded);
+        var reordered = new Builder();
+        var rc = Enumerable.Range(0, nc).Select(j => reordered.Input(operands[j].Kind, operands[j].Name)).ToArray();
+        var rr = reordered.Input(Kind.Tensor, "i");
+        var rk = operands.Skip(nc).Select(o => reordered.Input(o.Kind, o.Name, o.Kind == Kind.Static ? o.Value as Type : null)).ToArray();
+        var stepGraph = reordered.Finish(reordered.Inline(guardedGraph, [.. rc, .. rk, rr]));
+        // the segment: a Scan of k guarded trips, as the body of the outer While
+        var segB = new Builder();
+        var segIns = operands.Select(o => segB.Input(o.Kind, o.Name, o.Kind == Kind.Static ? o.Value as Type : null)).ToArray();
+        var steps = segB.Const(Tensor.FromArray(Enumerable.Range(0, k).Select(i => (double)i).ToArray(), DType.Float64));
+        var seg = segB.Apply(Prims.Scan, [.. segIns.Take(nc), steps, .. segIns.Skip(nc)], new Params(new ScanParams(nc, 1, k, false, p.Source)), [stepGraph], 0);
+        var segGraph = segB.Finish(Tuples.Split(segB, seg));
+        var b = new Builder();
+        var bIns = operands.Select(o => b.Input(o.Kind, o.Name, o.Kind == Kind.Static ? o.Value as Type : null)).ToArray();
+        var outer = b.Apply(Prims.While, bIns, new Params(p with { Checkpoint = 1 }), [cond, segGraph], 0);
+        return b.Finish(Tuples.Split(b, outer));
+    }
+
     // ------------------------------------------------------------------ JVP: a While emitting residuals and valid flags, and a linear Scan reading them
     static V? WhileJvp(RuleCtx c, V?[] t)
     {
@@ -162,6 +219,7 @@ internal static class WhileRules
         var body = c.Subs[1];
         var b = c.B;
         int nc = p.Carries, nk = c.X.Length - nc, ny = body.Outputs.Length - nc;
+        if (p.Checkpoint > 1 && ny == 0) return CheckpointedJvp(c, t);
 
         // the primal While, its body also emitting the carries at the start of the trip and the condition as 1 or 0
         var rb = new Builder();
