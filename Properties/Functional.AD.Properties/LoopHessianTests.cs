@@ -266,3 +266,20 @@ public class CheckpointedWhileTests
         Close(root.Grad().Jit()(a0), 0.5 / Sqrt(a0), 1e-9, "d sqrt");
     }
 }
+
+/// <summary>A loop with several results runs once: the value and the gradient of a Scan read one forward loop.</summary>
+public class LoopRunsOnceTests
+{
+    static int Scans(LambdaExpression f) => Reader.Read(f).Graph.Nodes.Count(n => n.Op == Prims.Scan);
+
+    [Fact]
+    public void The_gradient_of_a_scan_has_one_forward_loop_and_one_backward_loop()
+    {
+        Expression<Func<Tensor, Tensor, Tensor>> f = (xs, w) =>
+            Let(Scan(xs, w, (Tensor c, Tensor x) => Tuple(Tanh(w * c + x), c * x)), r => Sum(r.Item1) + Sum(r.Item2));
+        Assert.Equal(1, Scans(f));                      // the carry and the ys: one node, two results
+        Assert.Equal(2, Scans(f.Grad()));               // the forward loop emitting residuals, the reversed loop
+        Assert.Equal(2, Scans(f.ValueAndGrad()));       // the value comes from the same forward loop
+        Assert.Equal(2, Scans(f.Jvp()));                // forward mode: the loop with residuals and the tangent loop
+    }
+}
