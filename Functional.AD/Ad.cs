@@ -169,15 +169,38 @@ public static partial class Ad
         var linearIn = g.Inputs.Select(_ => false).Concat(wrtLeaf.Where(w => w).Select(_ => true)).ToArray();
         var linearOut = Enumerable.Range(0, n).Select(_ => false).Concat(differentiated.Select(_ => true)).ToArray();
         var vjp = Transpose.Graph(jvp, linearIn, linearOut);
-        var outs = b.Inline(g, ins);
         var avals = ins.Where((_, i) => wrtLeaf[i]).Select(x => x.Kind switch
         {
             Kind.Double => b.Const(Aval.ScalarDouble),
             Kind.Float => b.Const(Aval.ScalarFloat),
             _ => R.AvalOf(new V(x)).N,
-        });
-        var res = b.Inline(vjp, [.. ins, .. avals, .. seeds(outs)]);
-        return (res.Take(n).ToArray(), res.Skip(n).ToArray());
+        }).ToArray();
+        // the primal outputs are those of the transposed graph's forward part (the part that reads no seed): a rule may
+        // have replaced a primal node there (a loop that also emits its residuals), and a second copy of the original
+        // would run that loop twice. So the forward part is inlined first, the seeds made from its outputs, then the rest.
+        int nIn = ins.Length + avals.Length;
+        var map = new Dictionary<Node, Node>(RefEq<Node>.Instance);
+        for (int i = 0; i < nIn; i++) map[vjp.Inputs[i]] = i < ins.Length ? ins[i] : avals[i - ins.Length];
+        var readsSeed = new HashSet<Node>(vjp.Inputs.Skip(nIn), RefEq<Node>.Instance);
+        var later = new List<Node>();
+        foreach (var node in vjp.Nodes)
+        {
+            if (node.Args.Any(readsSeed.Contains)) { readsSeed.Add(node); later.Add(node); continue; }
+            Copy(node);
+        }
+        var outs = vjp.Outputs.Take(n).Select(o => map[o]).ToArray();
+        var seeded = seeds(outs);
+        for (int i = nIn; i < vjp.Inputs.Length; i++) map[vjp.Inputs[i]] = seeded[i - nIn];
+        foreach (var node in later) Copy(node);
+        return (outs, vjp.Outputs.Skip(n).Select(o => map[o]).ToArray());
+
+        void Copy(Node node)
+        {
+            if (map.ContainsKey(node)) return;
+            map[node] = node.IsConst ? b.Const(node.Value!) : b.Apply(node.Op, node.Args.Select(a => map[a]).ToArray(), node.Params, node.Subgraphs, node.Batch);
+            map[node].Source ??= node.Source;
+            if (node.Witness is { } w && map.TryGetValue(w, out var mw)) map[node].Witness ??= mw;
+        }
     }
 
     /// <summary>Closes the graph, writes it as a lambda over <paramref name="parameters"/> and remembers its program.</summary>

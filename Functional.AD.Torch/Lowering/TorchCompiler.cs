@@ -299,24 +299,6 @@ internal sealed partial class TorchCompiler
         return (stmts.Count == 0 ? o[0] : Expression.Block(o[0].Type, vars, [.. stmts, o[0]]), a[0]);
     }
 
-    /// <summary>A loop on the host calling the lowered body; the carry keeps its aval (checked by the core's shape rule).</summary>
-    internal (Expression, Aval?) EmitFold(Node n, Expression[] args, Aval?[] argAvals)
-    {
-        Loops.FoldAval(n, argAvals);   // the body keeps its carry's shape and dtype, or the CPU jit's shape error
-        var i = Expression.Variable(typeof(int), "i");
-        var carry = Expression.Variable(args[0].Type, "carry");
-        var (step, outAval) = EmitInline(n.Subgraphs[0], [Expression.Convert(i, typeof(double)), carry, .. args.Skip(1)], [Aval.ScalarDouble, argAvals[0], .. argAvals.Skip(1)]);
-        var brk = Expression.Label("done");
-        var loop = Expression.Block(carry.Type, [carry, i],
-            Expression.Assign(carry, args[0]),
-            Expression.Assign(i, Expression.Constant(0)),
-            Expression.Loop(Expression.IfThenElse(Expression.LessThan(i, Expression.Constant(n.Params.Get<int>(0))),
-                Expression.Block(Expression.Assign(carry, step.Type == carry.Type ? step : Expression.Convert(step, carry.Type)), Expression.PostIncrementAssign(i)),
-                Expression.Break(brk)), brk),
-            carry);
-        return (loop, outAval ?? argAvals[0]);
-    }
-
     internal (Expression, Aval?) EmitCond(Node n, Expression[] args, Aval?[] argAvals)
     {
         var inputs = args.Skip(1).ToArray();

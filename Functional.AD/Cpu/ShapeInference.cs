@@ -17,11 +17,22 @@ internal static class ShapeInference
     public static Dictionary<Node, Aval?> Run(Graph g, IReadOnlyList<Aval?> inputs, string entry)
     {
         var av = new Dictionary<Node, Aval?>(RefEq<Node>.Instance);
+        // the avals of the results of multi-result nodes (see Tuples): a tuple has none of its own, its Proj nodes read these
+        var tuples = new Dictionary<Node, Aval?[]>(RefEq<Node>.Instance);
         for (int i = 0; i < g.Inputs.Length; i++) av[g.Inputs[i]] = inputs[i];
         foreach (var n in g.Nodes)
         {
             if (n.IsInput) continue;
-            try { av[n] = Infer(n, av); }
+            try
+            {
+                if (n.Kind == Kind.Tuple)
+                {
+                    if (n.Op.TupleAvalRule is { } rule) tuples[n] = rule(n, n.Args.Select(a => av[a]).ToArray());
+                    av[n] = null;
+                }
+                else if (Tuples.IsProjection(n)) av[n] = tuples.TryGetValue(n.Args[0], out var rs) ? rs[Tuples.IndexOf(n)] : null;
+                else av[n] = Infer(n, av);
+            }
             catch (ShapeException e)
             {
                 var where = n.Source is { } src ? Printer.Expr(src) : n.Op.Name;

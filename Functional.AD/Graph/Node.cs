@@ -17,6 +17,11 @@ internal enum Kind
     Aval,
     /// <summary>A static, non-differentiable value (int, string, ...), passed through unchanged.</summary>
     Static,
+    /// <summary>
+    /// The several results of one node (a loop's carries and stacked outputs), computed once and read by index with
+    /// <c>Proj</c>; at run time an <c>object[]</c> of the boxed results (see <see cref="Tuples"/>).
+    /// </summary>
+    Tuple,
 }
 
 internal static class Kinds
@@ -28,6 +33,7 @@ internal static class Kinds
         Kind.Float => typeof(float),
         Kind.Bool => typeof(bool),
         Kind.Aval => typeof(Aval),
+        Kind.Tuple => typeof(object[]),
         _ => staticType ?? typeof(object),
     };
 

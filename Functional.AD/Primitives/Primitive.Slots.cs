@@ -113,8 +113,18 @@ sealed partial class Primitive
     /// </summary>
     internal bool NoPublicSpelling;
 
-    // ------------------------------------------------------------------ loops
+    // ------------------------------------------------------------------ several results (see Tuples)
 
-    /// <summary>One of the <c>Np.Scan</c> / <c>Np.While</c> loop primitives (the loops, their tapes, tangent and transposed loops, and their per-example batching).</summary>
-    internal bool ScanWhileLoop;
+    /// <summary>
+    /// The kinds of the results of a node of this primitive when it has several (its node is of kind
+    /// <see cref="Kind.Tuple"/>, read by <c>Proj</c>); <c>null</c> for a primitive with one result.
+    /// </summary>
+    internal Func<Node, Kind[]>? ResultKinds;
+
+    /// <summary>
+    /// Shape inference of a multi-result node: its operands' avals (<c>null</c> where unknown) in, one aval per result
+    /// out (<c>null</c> where not known before it runs). Shape inference and the Torch compiler keep them for its
+    /// <c>Proj</c> nodes.
+    /// </summary>
+    internal Func<Node, Aval?[], Aval?[]>? TupleAvalRule;
 }

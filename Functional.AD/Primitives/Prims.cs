@@ -279,28 +279,16 @@ internal static partial class Prims
     // ---------------------------------------------------------------- control flow
     /// <summary><c>c ? a : b</c>: operands are the condition then the captured values; two sub-graphs, one output each.</summary>
     public static readonly Primitive Cond = Def("Cond");
-    /// <summary><c>NpLoops.Fold(n, init, body)</c>: operands are the initial carry then the captured values; the body sub-graph maps (i, carry, captures...) to the next carry.</summary>
-    public static readonly Primitive Fold = Def("Fold");
-    /// <summary>The carries at the start of each iteration of a Fold (reverse mode's tape).</summary>
-    public static readonly Primitive FoldTape = Def("FoldTape");
-    /// <summary>The tangent loop of a Fold over its tape: linear in the tangents.</summary>
-    public static readonly Primitive FoldLin = Def("FoldLin");
-    /// <summary>The transpose of FoldLin: the transposed body run backwards over the tape.</summary>
-    public static readonly Primitive FoldLinT = Def("FoldLinT");
-    /// <summary><c>Np.Scan(xs, init, body)</c>: operands init, xs, captures; params (which result, length, source, checkpoint); subs: the carry-only body, the full body.</summary>
+    /// <summary>The loop family (<c>Np.Scan</c>, <c>Np.Fold</c>, and the derivatives of loops): operands carries, sequences, constants; params <see cref="ScanParams"/>; sub: the body; results a tuple (see <see cref="ScanRules"/>).</summary>
     public static readonly Primitive Scan = Def("Scan");
-    /// <summary><c>Np.While(cond, body, init)</c>: operands init, captures; params (source); subs: the condition, the body.</summary>
+    /// <summary>The aval of a piece of a sequence cut into segments (a checkpointed Scan's derivative); see <see cref="ScanRules.SegmentAval"/>.</summary>
+    public static readonly Primitive SegmentAval = Def("SegmentAval", typeof(ScanRules).GetMethod(nameof(ScanRules.SegmentAval))!);
+    /// <summary><c>Np.While(cond, body, init)</c>: operands carries, constants; params <see cref="WhileParams"/>; subs: the condition, the body; results a tuple (see <see cref="WhileRules"/>).</summary>
     public static readonly Primitive While = Def("While");
-    /// <summary>The carries at the start of each step of a Scan (reverse mode's tape; every k-th with a checkpoint k).</summary>
-    public static readonly Primitive ScanTape = Def("ScanTape");
-    /// <summary>The carries at the start of each trip of a While, as many as it runs.</summary>
-    public static readonly Primitive WhileTape = Def("WhileTape");
-    /// <summary>The tangent loop of a Scan or While over its tape: linear in the tangents.</summary>
-    public static readonly Primitive LoopLin = Def("LoopLin");
-    /// <summary>The transpose of LoopLin: the transposed body run backwards over the tape.</summary>
-    public static readonly Primitive LoopLinT = Def("LoopLinT");
-    /// <summary>Vmap of a loop's derivative primitive: the primitive (its one-node sub-graph) run once per example and the results stacked.</summary>
-    public static readonly Primitive LoopPerExample = Def("LoopPerExample");
+    /// <summary>Result i of a node with several results (params: <see cref="ProjParams"/>); see <see cref="Tuples"/>.</summary>
+    public static readonly Primitive Proj = Def("Proj");
+    /// <summary>A tuple of single values (a rule handing back several results it has one by one); see <see cref="Tuples"/>.</summary>
+    public static readonly Primitive Pack = Def("Pack");
 
     // ---------------------------------------------------------------- batching (Vmap); rules in BatchRules.cs
     /// <summary>Moves core axis <c>axis</c> to core position 0 (a vmapped argument's mapped axis to the front).</summary>
@@ -392,8 +380,9 @@ internal static partial class Prims
         foreach (var p in new[] { SumTo, BroadcastTo, CastDouble, CastFloat })
             p.KeepsCotangentMask = true;
         CondRules.Install(Cond);
-        Loops.Install();
-        ScanWhile.Install();
+        Tuples.Install();
+        ScanRules.Install();
+        WhileRules.Install();
         CustomRules.Install(Custom, CustomVjpTangent, CheckAval);
 
         // --- Jacobian layouts: permutations and reshapes, linear in their first operand; the second gives shapes only
@@ -446,7 +435,8 @@ internal static partial class Prims
 
         // --- printing: what has no public C# spelling yet (the loops' derivative primitives, Vmap's moves before shapes
         // are known, the tangent of a reverse-only custom rule, which cannot run)
-        foreach (var p in new[] { FoldTape, FoldLin, FoldLinT, ScanTape, WhileTape, LoopLin, LoopLinT, LoopPerExample, CustomVjpTangent,
+        // (the loop family prints through its multi-result Scan and While nodes, which have no lambda form yet)
+        foreach (var p in new[] { Scan, While, Proj, Pack, SegmentAval, CustomVjpTangent,
                                   MoveAxisToFront, MoveAxisFromFront, AddBatchAxis, BroadcastBatch, VmapSize })
             p.NoPublicSpelling = true;
 

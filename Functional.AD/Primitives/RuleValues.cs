@@ -54,6 +54,15 @@ internal sealed class RuleCtx
     /// <summary>Transpose rules: the cotangent is zero wherever a <c>Where</c> did not select this branch, so products
     /// with it must give 0 there even when the other factor is inf or NaN (see <c>MaskedCotangents</c>).</summary>
     public bool SafeCt;
+    /// <summary>Transpose rules of a multi-result primitive (<see cref="Kind.Tuple"/>): the cotangent of each result,
+    /// <c>null</c> where it is zero (the rule's <c>ct</c> argument is then unused).</summary>
+    public V?[]? Cts;
+    /// <summary>
+    /// JVP rules: a node that computes the same results as <see cref="Ans"/> at the same indices and more (a loop that
+    /// also emits the residuals its tangent loop reads), to stand for the primal result from now on; <c>null</c>: keep
+    /// <see cref="Ans"/>.
+    /// </summary>
+    public Node? NewAns;
     /// <summary>The aval (shape and dtype) of operand i, as a node: needed by shape-polymorphic rules.</summary>
     public required Func<int, V> ArgAval;
     public V AvalOfAns => R.AvalOf(Ans!);

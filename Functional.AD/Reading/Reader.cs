@@ -249,7 +249,7 @@ internal sealed partial class Reader
             return Apply(Read(call.Arguments[1], env, b), [Read(call.Arguments[0], env, b)], b, call);
         if (def.DeclaringType == typeof(Np) && def.Name == nameof(Np.Tuple) || def.DeclaringType == typeof(ValueTuple) && def.Name == nameof(ValueTuple.Create))
             return new STree(TreeDef.Of(call.Type), call.Arguments.Select(a => Read(a, env, b)).ToArray());
-        if (def.DeclaringType == typeof(NpLoops) || def.DeclaringType == typeof(Np) && ScanWhile.IsLoopMethod(def.Name))
+        if (def.DeclaringType == typeof(Np) && WhileRules.IsLoopMethod(def.Name))
             return ReadLoop(call, env, b);
         if (def == CustomRule.CallMethod && Read(call.Arguments[0], env, b) is SStatic { Value: CustomRule rule })
         {

@@ -38,6 +38,8 @@ internal static class Jvp
             V? t;
             try { t = n.Op.Jvp(ctx, ts); }
             finally { b.DefaultBatch = savedBatch; }
+            // a rule may replace the primal result by a node with the same results and more (a loop that also emits residuals)
+            if (ctx.NewAns is { } newAns) { ans = newAns; map[n] = ans; ans.Source ??= n.Source; }
             if (t is not null && t.N.Kind == ans.Kind && t.N != ans) t.N.Witness ??= ans;
             tmap[n] = t;
         }

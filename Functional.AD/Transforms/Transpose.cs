@@ -53,6 +53,11 @@ internal static class Transpose
             else if (n.Kind == Kind.Double) a = new V(b.Const(Aval.ScalarDouble));
             else if (n.Kind == Kind.Float) a = new V(b.Const(Aval.ScalarFloat));
             else if (n.Witness is { } w && map.TryGetValue(w, out var wm) && wm.Kind == Kind.Tensor) a = R.AvalOf(new V(wm));
+            else if (Tuples.IsProjection(n))
+            {
+                // one result of a node over tangents with several results: that node run on zeros, the result's aval taken
+                a = R.AvalOf(new V(b.Apply(n.Op, [OnZeros(n.Args[0])], n.Params)));
+            }
             else if (n.Subgraphs.Length > 0)
             {
                 // a node with sub-graphs over tangents (its witness lost when its branch was rebuilt; InferAval cannot
@@ -78,6 +83,14 @@ internal static class Transpose
             return a;
         }
 
+        // a multi-result node over tangents, re-applied to zeros of the shapes of its linear operands
+        Node OnZeros(Node n) => b.Apply(n.Op, n.Args.Select(x => !linear.Contains(x) ? map[x] : x.Kind switch
+        {
+            Kind.Double => b.Const(0.0),
+            Kind.Float => b.Const(0f),
+            _ => R.Zeros(LinearAval(x)).N,
+        }).ToArray(), n.Params, n.Subgraphs);
+
         var nonLinearOuts = new List<Node>();
         for (int k = 0; k < g.Outputs.Length; k++)
         {
@@ -87,11 +100,24 @@ internal static class Transpose
             else nonLinearOuts.Add(map[o]);
         }
 
+        // the cotangents of the results of a linear tuple node (see Tuples), gathered per index from its Proj nodes
+        var tupleCts = new Dictionary<Node, V?[]>(RefEq<Node>.Instance);
+
         // backward: the linear part, in reverse
         for (int i = g.Nodes.Length - 1; i >= 0; i--)
         {
             var n = g.Nodes[i];
-            if (!linear.Contains(n) || !ct.TryGetValue(n, out var c)) continue;
+            if (!linear.Contains(n)) continue;
+            V? c = null;
+            V?[]? cts = null;
+            if (n.Kind == Kind.Tuple ? !tupleCts.TryGetValue(n, out cts) : !ct.TryGetValue(n, out c)) continue;
+            if (Tuples.IsProjection(n))
+            {
+                var all = tupleCts.TryGetValue(n.Args[0], out var have) ? have : tupleCts[n.Args[0]] = new V?[Tuples.KindsOf(n.Args[0]).Length];
+                int at = Tuples.IndexOf(n);
+                all[at] = all[at] is { } prev ? prev + c! : c;
+                continue;
+            }
             var rule = n.Op.Transpose ?? throw new InvalidOperationException($"Internal error: {n.Op.Name} is applied to a tangent but has no transpose rule.");
             var lin = n.Args.Select(linear.Contains).ToArray();
             var ctx = new RuleCtx
@@ -102,17 +128,18 @@ internal static class Transpose
                 Subs = n.Subgraphs,
                 Linear = lin,
                 ArgAval = null!,
-                SafeCt = masked.Contains(c.N),
+                SafeCt = c is not null && masked.Contains(c.N),
+                Cts = cts,
             };
             ctx.ArgAval = k => lin[k] ? LinearAval(n.Args[k]) : R.AvalOf(ctx.X[k]);
             bool outMasked = MaskedCotangents.Propagates(n.Op, ctx.SafeCt);
             int savedBatch = b.DefaultBatch;
             b.DefaultBatch = n.Batch;
-            V?[] cts;
-            try { cts = rule(ctx, c); }
+            V?[] argCts;
+            try { argCts = rule(ctx, c!); }
             finally { b.DefaultBatch = savedBatch; }
             for (int k = 0; k < n.Args.Length; k++)
-                if (lin[k] && cts[k] is { } ck) Accumulate(n.Args[k], ck, outMasked);
+                if (lin[k] && argCts[k] is { } ck) Accumulate(n.Args[k], ck, outMasked);
         }
 
         var outs = new List<Node>(nonLinearOuts);

@@ -1,23 +1,20 @@
 namespace Functional.AD;
 
 /// <summary>
-/// Vmap of <c>Np.Fold</c>, <c>Np.Scan</c> and <c>Np.While</c>, in the style of the conditional's rule: the loop stays one unbatched
-/// loop node whose body sub-graph is batched (<see cref="Vmap.Run"/> on the body with the batched carry, row and
-/// captured values). A carry that the body makes batched is batched from the start (its initial value broadcast to
-/// the batch). A Scan over a batched sequence runs over axis 1 (the rows) with batched rows, and its stacked ys get
-/// the batch axis back in front. A While whose condition is batched runs until every example is done, keeping each
-/// finished example's carry with <c>Np.Where</c> (JAX's rule). The derivative primitives of loops (tapes, tangent and
-/// transposed loops) are batched by running them once per example (<c>LoopPerExample</c>), not vectorised.
+/// Vmap of the loops (<c>Scan</c>, which is also <c>Np.Fold</c> and every derivative loop, and <c>While</c>), in the style
+/// of the conditional's rule: the loop stays one unbatched loop node whose body sub-graph is batched (<see cref="Vmap.Run"/>
+/// on the body with the batched carries, rows and captured values). A carry that the body makes batched is batched from the
+/// start (its initial value broadcast to the batch). A Scan over a batched sequence runs over axis 1 (the rows) with
+/// batched rows, and its stacked ys get the batch axis back in front. A While whose condition is batched runs until every
+/// example is done, keeping each finished example's carries with <c>Np.Where</c> (JAX's rule). Since the derivatives of
+/// loops are loops, Vmap of a loop's gradient is one batched loop too. The rules return <c>Pack</c> of the loop's
+/// results (see <see cref="Tuples"/>), each result batched or not on its own.
 /// </summary>
 internal static class VmapLoops
 {
     // ------------------------------------------------------------------ the batching rules (Primitive.VmapRule) of the loop primitives
 
-    /// <summary>Vmap's rule of <c>Fold</c>: one loop whose body is batched.</summary>
-    public static Node Fold(Builder b, Node n, Node[] args, HashSet<Node> batched) =>
-        n.Batch != 0 ? throw NotBatchable(n) : Fold(b, n, args, args.Select(batched.Contains).ToArray(), batched, Broadcaster(b, args, batched));
-
-    /// <summary>Vmap's rule of <c>Scan</c>: one loop whose body is batched (over the rows' axis 1 when the sequence is batched).</summary>
+    /// <summary>Vmap's rule of <c>Scan</c>: one loop whose body is batched (over the rows' axis 1 when a sequence is batched).</summary>
     public static Node Scan(Builder b, Node n, Node[] args, HashSet<Node> batched) =>
         n.Batch != 0 ? throw NotBatchable(n) : Scan(b, n, args, args.Select(batched.Contains).ToArray(), batched, Broadcaster(b, args, batched));
 
@@ -25,28 +22,11 @@ internal static class VmapLoops
     public static Node While(Builder b, Node n, Node[] args, HashSet<Node> batched) =>
         n.Batch != 0 ? throw NotBatchable(n) : While(b, n, args, args.Select(batched.Contains).ToArray(), batched, Broadcaster(b, args, batched));
 
-    /// <summary>Vmap's rule of the derivative primitives of loops (tapes, tangent and transposed loops): run once per example, not vectorised.</summary>
-    public static Node PerExample(Builder b, Node n, Node[] args, HashSet<Node> batched) =>
-        n.Batch != 0 ? throw NotBatchable(n) : OnePerExample(b, n, args, batched);
-
     /// <summary>Vmap's rule of a loop that cannot be batched (a loop already run per example, or a loop node with a batch count).</summary>
     public static Node NotBatchable(Builder b, Node n, Node[] args, HashSet<Node> batched) => throw NotBatchable(n);
 
     static VmapException NotBatchable(Node n) =>
-        new($"Ad.Vmap: `{(n.Source is { } src ? Printer.Expr(src) : "NpLoops.Fold")}` is a loop, and loops cannot be batched yet; call the function in a loop instead.");
-
-    static Node OnePerExample(Builder b, Node n, Node[] args, HashSet<Node> batched)
-    {
-        var nb = new Builder();
-        var ins = n.Args.Select(a => nb.Input(a.Kind, a.Name, a.Kind == Kind.Static ? a.Value as Type ?? typeof(object) : null)).ToArray();
-        var one = nb.Apply(n.Op, ins, n.Params, n.Subgraphs, 0);
-        if (one.Kind is Kind.Bool)
-            throw new VmapException($"Ad.Vmap: the loop derivative {n.Op.Name} gives a bool, which cannot carry a batch axis.");
-        var r = b.Apply(Prims.LoopPerExample, args, new Params(args.Select(batched.Contains).ToArray()), [nb.Finish([one])], 0);
-        r.Source ??= n.Source;
-        batched.Add(r);
-        return r;
-    }
+        new($"Ad.Vmap: `{(n.Source is { } src ? Printer.Expr(src) : "Np.Fold")}` is a loop, and loops cannot be batched yet; call the function in a loop instead.");
 
     /// <summary>Broadcasts an unbatched value to the batch (the size taken from a batched operand of the loop).</summary>
     static Func<Node, Node> Broadcaster(Builder b, Node[] args, HashSet<Node> batched)
@@ -57,84 +37,101 @@ internal static class VmapLoops
         return x => b.Apply(Prims.BroadcastBatch, [b.Apply(Prims.AddBatchAxis, [x], null, null, 0), Size()], null, null, 0);
     }
 
-    static Node Fold(Builder b, Node n, Node[] args, bool[] inB, HashSet<Node> batched, Func<Node, Node> broadcast)
-    {
-        // body inputs: (i, carry, captures...)
-        bool carryB = inB[0];
-        var body = Batch(n.Subgraphs[0], [false, carryB, .. inB.Skip(1)], [carryB], n, carryIn: 1);
-        if (body.OutB[0] && !carryB)
-        {
-            carryB = true;
-            body = Batch(n.Subgraphs[0], [false, carryB, .. inB.Skip(1)], [carryB], n, carryIn: 1);
-        }
-        var init = carryB && !inB[0] ? broadcast(args[0]) : args[0];
-        var r = b.Apply(Prims.Fold, [init, .. args.Skip(1)], n.Params, [body.G], 0);
-        r.Source ??= n.Source;
-        if (carryB) batched.Add(r);
-        return r;
-    }
-
     static Node Scan(Builder b, Node n, Node[] args, bool[] inB, HashSet<Node> batched, Func<Node, Node> broadcast)
     {
-        bool xsB = inB[1], carryB = inB[0];
-        var xs = xsB ? b.Apply(Prims.MoveAxisFromFront, [args[1]], new Params(1), null, 0) : args[1];
-        var body = Batch(n.Subgraphs[1], [carryB, xsB, .. inB.Skip(2)], [carryB, false], n);
-        if (body.OutB[0] && !carryB)
+        var p = n.Params.Get<ScanParams>(0);
+        int nc = p.Carries, nx = p.Xs;
+        var body0 = n.Subgraphs[0];
+        int ny = body0.Outputs.Length - nc;
+        // a batched sequence is scanned over its rows (axis 1 once the batch axis is in front): its rows are batched
+        // (a sequence that a loop's Vmap rule just moved to the front, a While's or Scan's stacked ys, is taken as it was)
+        var ops = args.Select((a, k) => k >= nc && k < nc + nx && inB[k]
+            ? a.Op == Prims.MoveAxisToFront && a.Batch == 0 && a.Params.Equals(new Params(1)) ? a.Args[0] : b.Apply(Prims.MoveAxisFromFront, [a], new Params(1), null, 0)
+            : a).ToArray();
+        // a carry the body makes batched is batched from the start (fixpoint: at most one round per carry)
+        var carryB = inB.Take(nc).ToArray();
+        (Graph G, bool[] OutB) body;
+        while (true)
         {
-            carryB = true;
-            body = Batch(n.Subgraphs[1], [carryB, xsB, .. inB.Skip(2)], [carryB, false], n);
+            body = Batch(body0, [.. carryB, .. inB.Skip(nc)], [.. carryB, .. new bool[ny]], n);
+            bool changed = false;
+            for (int j = 0; j < nc; j++)
+                if (body.OutB[j] && !carryB[j]) { carryB[j] = true; changed = true; }
+            if (!changed) break;
         }
-        var init = carryB && !inB[0] ? broadcast(args[0]) : args[0];
-        var subs = new[] { Jvp.Restrict(body.G, 0), body.G };
-        int which = n.Params.Get<int>(0);
-        var r = b.Apply(Prims.Scan, [init, xs, .. args.Skip(2)], n.Params, subs, 0);
+        for (int j = 0; j < nc; j++) if (carryB[j] && !inB[j]) ops[j] = broadcast(args[j]);
+        var r = b.Apply(Prims.Scan, ops, n.Params, [body.G], 0);
         r.Source ??= n.Source;
-        if (which == 0)
+        var results = Tuples.Split(b, r);
+        for (int j = 0; j < nc; j++) if (carryB[j]) batched.Add(results[j]);
+        for (int j = 0; j < ny; j++)
         {
-            if (carryB) batched.Add(r);
-            return r;
+            if (!body.OutB[nc + j]) continue;
+            // stacked [n, B, ...]: the batch axis back in front
+            results[nc + j] = b.Apply(Prims.MoveAxisToFront, [results[nc + j]], new Params(1), null, 0);
+            batched.Add(results[nc + j]);
         }
-        if (!body.OutB[1]) return r;
-        var ys = b.Apply(Prims.MoveAxisToFront, [r], new Params(1), null, 0);
-        batched.Add(ys);
-        return ys;
+        var packed = Tuples.Pack(b, results);
+        if (results.Any(batched.Contains)) batched.Add(packed);
+        return packed;
     }
 
     static Node While(Builder b, Node n, Node[] args, bool[] inB, HashSet<Node> batched, Func<Node, Node> broadcast)
     {
-        bool carryB = inB[0];
-        var cond = Batch(n.Subgraphs[0], [carryB, .. inB.Skip(1)], [false], n);
-        var body = Batch(n.Subgraphs[1], [carryB, .. inB.Skip(1)], [carryB], n);
-        if ((body.OutB[0] || cond.OutB[0]) && !carryB)
+        var p = n.Params.Get<WhileParams>(0);
+        int nc = p.Carries;
+        var cond0 = n.Subgraphs[0];
+        var body0 = n.Subgraphs[1];
+        int ny = body0.Outputs.Length - nc;
+        var carryB = inB.Take(nc).ToArray();
+        (Graph G, bool[] OutB) cond, body;
+        while (true)
         {
-            carryB = true;
-            cond = Batch(n.Subgraphs[0], [carryB, .. inB.Skip(1)], [false], n);
-            body = Batch(n.Subgraphs[1], [carryB, .. inB.Skip(1)], [carryB], n);
+            cond = Batch(cond0, [.. carryB, .. inB.Skip(nc)], [false], n);
+            body = Batch(body0, [.. carryB, .. inB.Skip(nc)], [.. carryB, .. new bool[ny]], n);
+            bool changed = false;
+            for (int j = 0; j < nc; j++)
+                // with a batched condition the examples stop at different trips: every carry is per example
+                if ((body.OutB[j] || cond.OutB[0]) && !carryB[j]) { carryB[j] = true; changed = true; }
+            if (!changed) break;
         }
-        var init = carryB && !inB[0] ? broadcast(args[0]) : args[0];
+        var ops = args.ToArray();
+        for (int j = 0; j < nc; j++) if (carryB[j] && !inB[j]) ops[j] = broadcast(args[j]);
         var gc = cond.G;
         var gb = body.G;
         if (cond.OutB[0])
         {
-            // go on while any example goes on; a finished example keeps its carry
-            var nc = new Builder();
-            var ci = gc.Inputs.Select(i => nc.Input(i.Kind, i.Name, i.Value as Type)).ToArray();
-            var c = nc.Inline(gc, ci)[0];
-            gc = nc.Finish([nc.Apply(Prims.Max, [nc.Apply(Prims.Abs, [c], null, null, 0)], new Params(null, false), null, 0)]);
+            // go on while any example goes on; a finished example keeps its carries
+            var nc2 = new Builder();
+            var ci = gc.Inputs.Select(i => nc2.Input(i.Kind, i.Name, i.Value as Type)).ToArray();
+            var c = nc2.Inline(gc, ci)[0];
+            gc = nc2.Finish([nc2.Apply(Prims.Max, [nc2.Apply(Prims.Abs, [c], null, null, 0)], new Params(null, false), null, 0)]);
             var nbb = new Builder();
             var bi = gb.Inputs.Select(i => nbb.Input(i.Kind, i.Name, i.Value as Type)).ToArray();
             var go = nbb.Inline(cond.G, bi)[0];
-            var next = nbb.Inline(body.G, bi)[0];
-            gb = nbb.Finish([nbb.Apply(Prims.Where, [go, next, bi[0]], null, null, n.Batch + 1)]);
+            var next = nbb.Inline(body.G, bi);
+            var outs = next.ToArray();
+            for (int j = 0; j < nc; j++) outs[j] = nbb.Apply(Prims.Where, [go, next[j], bi[j]], null, null, n.Batch + 1);
+            gb = nbb.Finish(outs);
         }
-        var r = b.Apply(Prims.While, [init, .. args.Skip(1)], n.Params, [gc, gb], 0);
+        var r = b.Apply(Prims.While, ops, n.Params, [gc, gb], 0);
         r.Source ??= n.Source;
-        if (carryB) batched.Add(r);
-        return r;
+        var results = Tuples.Split(b, r);
+        for (int j = 0; j < nc; j++) if (carryB[j]) batched.Add(results[j]);
+        for (int j = 0; j < ny; j++)
+        {
+            if (!body.OutB[nc + j]) continue;
+            // stacked [trips, B, ...]: the batch axis back in front
+            results[nc + j] = b.Apply(Prims.MoveAxisToFront, [results[nc + j]], new Params(1), null, 0);
+            batched.Add(results[nc + j]);
+        }
+        var packed = Tuples.Pack(b, results);
+        if (results.Any(batched.Contains)) batched.Add(packed);
+        return packed;
     }
 
     /// <summary>The body batched for the given batched inputs; outputs flagged in <paramref name="force"/> are made batched (broadcast to the batch of input 0, the carry).</summary>
-    static (Graph G, bool[] OutB) Batch(Graph s, bool[] inB, bool[] force, Node loop, int carryIn = 0)
+    static (Graph G, bool[] OutB) Batch(Graph s, bool[] inB, bool[] force, Node loop)
     {
         var nb = new Builder();
         var ins = s.Inputs.Select(i => nb.Input(i.Kind, i.Name, i.Value as Type)).ToArray();
@@ -142,7 +139,7 @@ internal static class VmapLoops
         for (int i = 0; i < ins.Length; i++)
             if (inB[i])
             {
-                if (ins[i].Kind != Kind.Tensor)
+                if (ins[i].Kind is not (Kind.Tensor or Kind.Aval))
                     throw new VmapException($"Ad.Vmap: the loop `{(loop.Source is { } src ? Printer.Expr(src) : loop.Op.Name)}` has a {ins[i].Kind} carry that would depend on the batched arguments, and a {ins[i].Kind} cannot carry a batch axis; make the carry a Tensor.");
                 set.Add(ins[i]);
             }
@@ -153,7 +150,7 @@ internal static class VmapLoops
             if (!force[k] || ob[k]) continue;
             if (outs[k].Kind != Kind.Tensor)
                 throw new VmapException($"Ad.Vmap: the loop `{(loop.Source is { } src ? Printer.Expr(src) : loop.Op.Name)}` has a {outs[k].Kind} carry that would depend on the batched arguments; make the carry a Tensor.");
-            var size = nb.Apply(Prims.VmapSize, [ins[carryIn]], new Params(new[] { "carry" }, new[] { 0 }, null), null, 0);
+            var size = nb.Apply(Prims.VmapSize, [ins[Array.IndexOf(inB, true)]], new Params(new[] { "carry" }, new[] { 0 }, null), null, 0);
             outs[k] = nb.Apply(Prims.BroadcastBatch, [nb.Apply(Prims.AddBatchAxis, [outs[k]], null, null, 0), size], null, null, 0);
             ob[k] = true;
         }

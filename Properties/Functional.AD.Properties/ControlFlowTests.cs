@@ -57,7 +57,7 @@ public class WhereGradientTests
     }
 }
 
-/// <summary>NpLoops.Fold against its unrolled equivalent and float64 central differences.</summary>
+/// <summary>Np.Fold against its unrolled equivalent and float64 central differences.</summary>
 public class FoldTests
 {
     static Tensor X => Tensor.FromArray(new[] { 0.3, -0.7, 1.1 }, DType.Float64);
@@ -65,7 +65,7 @@ public class FoldTests
 
     // carry = tanh(w * carry + i / 10 + x), five times; x and w captured
     static readonly Expression<Func<Tensor, Tensor, Tensor>> Looped =
-        (x, w) => Sum(NpLoops.Fold(5, x, (double i, Tensor c) => Tanh(w * c + i / 10 + x)) * x);
+        (x, w) => Sum(Np.Fold(5, x, (double i, Tensor c) => Tanh(w * c + i / 10 + x)) * x);
 
     static readonly Expression<Func<Tensor, Tensor, Tensor>> Unrolled =
         (x, w) => Sum(Tanh(w * Tanh(w * Tanh(w * Tanh(w * Tanh(w * x + 0.0 + x) + 0.1 + x) + 0.2 + x) + 0.30000000000000004 + x) + 0.4 + x) * x);
@@ -120,7 +120,7 @@ public class FoldTests
     public void Scalar_carry_and_derivative()
     {
         // x^(2^4) by repeated squaring; derivative 16 x^15
-        Expression<Func<double, double>> f = x => NpLoops.Fold(4, x, (double i, double c) => c * c);
+        Expression<Func<double, double>> f = x => Np.Fold(4, x, (double i, double c) => c * c);
         Assert.Equal(Math.Pow(1.1, 16), f.Compile()(1.1), 12);
         Assert.Equal(16 * Math.Pow(1.1, 15), f.Grad().Compile()(1.1), 10);
     }

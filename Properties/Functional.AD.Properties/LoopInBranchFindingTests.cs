@@ -5,12 +5,12 @@ using static Functional.AD.Np;
 namespace Functional.AD.Properties;
 
 /// <summary>
-/// Found while testing loop derivatives on Torch: <c>Ad.Grad</c> of a function with <c>NpLoops.Fold</c> inside a branch of
+/// Found while testing loop derivatives on Torch: <c>Ad.Grad</c> of a function with <c>Np.Fold</c> inside a branch of
 /// <c>c ? a : b</c> threw "No coercion operator is defined between types Tensor and Aval". Transposing the branch needs
-/// the aval of the loop's tangent (FoldLin); its witness was lost when the branch was rebuilt, and the fallback for
-/// nodes with sub-graphs (meant for conditionals) ran the loop with a body returning an aval, which gave a tensor.
-/// Fix (<c>Transforms/Transpose.cs</c>, <c>LinearAval</c>): a node with sub-graphs other than a conditional (a loop's
-/// tangent: FoldLin, or LoopLin of Scan and While) is run on zero tangents and its result's aval taken.
+/// the aval of the loop's tangent (then a FoldLin node); its witness was lost when the branch was rebuilt, and the
+/// fallback for nodes with sub-graphs (meant for conditionals) ran the loop with a body returning an aval, which gave a
+/// tensor. Fix (<c>Transforms/Transpose.cs</c>, <c>LinearAval</c>): a loop over tangents is run on zero tangents and its
+/// result's aval taken (today the tangent loop is a Scan with several results: the aval of the one a <c>Proj</c> reads).
 /// </summary>
 public class LoopInBranchFindingTests
 {
@@ -21,9 +21,9 @@ public class LoopInBranchFindingTests
 
     static Expression<Func<Tensor, Tensor, Tensor>> Function(string name) => name switch
     {
-        "no capture" => (x, w) => (double)Sum(w, null, false) > 0 ? Sum(NpLoops.Fold(3, x, (double i, Tensor c) => Sin(c)), null, false) : Sum(x * w, null, false),
-        "captured w" => (x, w) => (double)Sum(x, null, false) > 0 ? Sum(NpLoops.Fold(3, x, (double i, Tensor c) => Sin(c * w)), null, false) : Sum(x * w, null, false),
-        "w as the carry" => (x, w) => (double)Sum(w, null, false) > 0 ? Sum(NpLoops.Fold(3, w, (double i, Tensor c) => Sin(c * x)), null, false) : Sum(x * w, null, false),
+        "no capture" => (x, w) => (double)Sum(w, null, false) > 0 ? Sum(Np.Fold(3, x, (double i, Tensor c) => Sin(c)), null, false) : Sum(x * w, null, false),
+        "captured w" => (x, w) => (double)Sum(x, null, false) > 0 ? Sum(Np.Fold(3, x, (double i, Tensor c) => Sin(c * w)), null, false) : Sum(x * w, null, false),
+        "w as the carry" => (x, w) => (double)Sum(w, null, false) > 0 ? Sum(Np.Fold(3, w, (double i, Tensor c) => Sin(c * x)), null, false) : Sum(x * w, null, false),
         "scan" => (x, w) => (double)Sum(w, null, false) > 0 ? Sum(Scan(Reshape(x, new[] { 3, 1 }), w, (Tensor c, Tensor r) => Tuple(Sin(c * r), c)).Item1, null, false) : Sum(x * w, null, false),
         _ => (x, w) => (double)Sum(w, null, false) > 0 ? Sum(While(c => Max(c, null, false) < 5.0, c => c * 1.5, x * w + 3), null, false) : Sum(x * w, null, false),
     };

@@ -168,32 +168,6 @@ public class ScanWhileTests
     }
 
     [Fact]
-    public void A_checkpointed_tape_keeps_one_carry_in_k()
-    {
-        // the tape of a Scan of 10 steps: 10 carries, or ceil(10 / k) with a checkpoint k; a While's likewise
-        var b = new Builder();
-        var c = b.Input(Kind.Tensor, "c");
-        var x = b.Input(Kind.Tensor, "x");
-        var body = b.Finish([b.Apply(Prims.Add, [c, x], null, null, 0)]);
-        var xs = Reshape(Tensor.FromArray(Enumerable.Range(0, 30).Select(i => (double)i).ToArray(), DType.Float64), [10, 3]);
-        foreach (var (k, kept) in new[] { (1, 10), (3, 4), (4, 3), (10, 1), (20, 1) })
-        {
-            var tape = (ScanWhile.ScanTapeValue)ScanWhile.RunScanTape(-1, "Scan(...)", k, [H, xs], body);
-            Assert.Equal(kept, tape.Carries.Length);
-            Assert.Equal(10, tape.Steps);
-        }
-        var cb = new Builder();
-        var cc = cb.Input(Kind.Double, "c");
-        var cond = cb.Finish([cb.Apply(Prims.Less, [cc, cb.Const(10.0)], null, null, 0)]);
-        var ib = new Builder();
-        var ic = ib.Input(Kind.Double, "c");
-        var inc = ib.Finish([ib.Apply(Prims.Add, [ic, ib.Const(1.0)], null, null, 0)]);
-        var wt = (ScanWhile.ScanTapeValue)ScanWhile.RunWhileTape("While(...)", 4, [0.0], cond, inc);
-        Assert.Equal(10, wt.Steps);
-        Assert.Equal(3, wt.Carries.Length);
-    }
-
-    [Fact]
     public void Scan_with_a_scalar_carry()
     {
         // running sum of squares: carry c + x^2, y = c; d/dx of the final carry is 2x
@@ -282,7 +256,7 @@ public class ScanWhileTests
     }
 
     [Fact]
-    public void Np_fold_is_read_like_NpLoops_fold()
+    public void Np_fold_is_read_like_Np_fold()
     {
         // c -> c * w + 1 three times from x: x w^3 + w^2 + w + 1; d/dx = w^3, d/dw = 3 x w^2 + 2 w + 1
         Expression<Func<Tensor, Tensor, Tensor>> f = (x, w) => Sum(Fold(3, x, (double i, Tensor c) => c * w + 1));

@@ -104,7 +104,7 @@ public class VmapLoopTests
     public void A_csharp_double_meeting_the_batch_keeps_its_exact_value()
     {
         // i / 10 (a C# double, not a literal) in a batched Fold body: once rounded to float32 (0.1f) when it met the batch
-        Expression<Func<Tensor, Tensor, Tensor>> f = (x, w) => NpLoops.Fold(5, x, (double i, Tensor c) => Tanh(w * c + i / 10 + x));
+        Expression<Func<Tensor, Tensor, Tensor>> f = (x, w) => Np.Fold(5, x, (double i, Tensor c) => Tanh(w * c + i / 10 + x));
         var xb = Tensor.FromArray(new double[,] { { 0.1, -0.2, 0.4 }, { 0.5, 1, 2 } }, DType.Float64);
         var w = Tensor.FromArray(new[] { 0.3, 0.2, 0.1 }, DType.Float64);
         var one = f.Compile();

@@ -6,7 +6,7 @@ using static Functional.AD.Np;
 namespace Functional.AD.Torch.Properties;
 
 /// <summary>
-/// The derivative loops of <c>NpLoops.Fold</c> (FoldTape, FoldLin, FoldLinT) on the Torch backend: Grad and Jvp compiled
+/// The derivative loops of <c>Np.Fold</c> (FoldTape, FoldLin, FoldLinT) on the Torch backend: Grad and Jvp compiled
 /// with <c>JitTorch</c> against the CPU backend and float64 central differences, and no tensor left alive between calls.
 /// </summary>
 public class TorchLoopTests
@@ -17,7 +17,7 @@ public class TorchLoopTests
 
     // carry = tanh(w * carry + i / 10 + x), five times; x and w captured; the loop's result weighted by x
     static readonly Expression<Func<Tensor, Tensor, Tensor>> Looped =
-        (x, w) => Sum(NpLoops.Fold(5, x, (double i, Tensor c) => Tanh(w * c + i / 10 + x)) * x, null, false);
+        (x, w) => Sum(Np.Fold(5, x, (double i, Tensor c) => Tanh(w * c + i / 10 + x)) * x, null, false);
 
     static void Close(Tensor got, Tensor want, double tol, string what)
     {
@@ -68,7 +68,7 @@ public class TorchLoopTests
     {
         // h = tanh(A h + b) * s, four steps: cotangents of a matrix, a vector and a rank-0 tensor captured by the body
         Expression<Func<(Tensor A, Tensor B, Tensor S), Tensor, Tensor>> rnn = (p, h0) =>
-            Sum(NpLoops.Fold(4, h0, (double i, Tensor h) => Tanh(MatMul(p.A, h) + p.B) * p.S) * h0, null, false);
+            Sum(Np.Fold(4, h0, (double i, Tensor h) => Tanh(MatMul(p.A, h) + p.B) * p.S) * h0, null, false);
         var a = Tensor.FromArray(new[,] { { 0.5, -0.3, 0.2 }, { 0.1, 0.4, -0.6 }, { -0.2, 0.3, 0.7 } }, DType.Float64);
         var b = Tensor.FromArray(new[] { 0.1, -0.2, 0.3 }, DType.Float64);
         var s = Tensor.Scalar(1.3, DType.Float64);
@@ -100,13 +100,13 @@ public class TorchLoopTests
     public void Scalar_carry_loop_derivative_on_torch()
     {
         // x^(2^4) by repeated squaring, as a tensor function: derivative 16 x^15
-        Expression<Func<Tensor, Tensor>> f = x => Sum(NpLoops.Fold(4, x, (double i, Tensor c) => c * c), null, false);
+        Expression<Func<Tensor, Tensor>> f = x => Sum(Np.Fold(4, x, (double i, Tensor c) => c * c), null, false);
         var x = Tensor.FromArray(new[] { 1.1, -0.9 }, DType.Float64);
         var g = f.Grad().JitTorch(Cpu)(x).ToHost().ToDoubleArray();
         Assert.Equal(16 * Math.Pow(1.1, 15), g[0], 10);
         Assert.Equal(16 * Math.Pow(-0.9, 15), g[1], 10);
         // a double carry: the loop of host scalars inside a compiled Torch function
-        Expression<Func<Tensor, double>> d = t => (double)Sum(t, null, false) * NpLoops.Fold(3, 1.5, (double i, double c) => c * (double)Sum(t, null, false));
+        Expression<Func<Tensor, double>> d = t => (double)Sum(t, null, false) * Np.Fold(3, 1.5, (double i, double c) => c * (double)Sum(t, null, false));
         var gd = d.Grad();
         Close(gd.JitTorch(Cpu)(x), gd.Compile()(x), 1e-12, "double carry");
     }
@@ -115,7 +115,7 @@ public class TorchLoopTests
     public void A_captured_double_gets_its_cotangent_summed_on_the_host()
     {
         // d/ds of Sum(Fold(3, x, c => tanh(c * s))): the cotangent of a C# double captured by a tensor loop
-        Expression<Func<double, Tensor, double>> f = (s, x) => (double)Sum(NpLoops.Fold(3, x, (double i, Tensor c) => Tanh(c * s + i)), null, false);
+        Expression<Func<double, Tensor, double>> f = (s, x) => (double)Sum(Np.Fold(3, x, (double i, Tensor c) => Tanh(c * s + i)), null, false);
         var g = f.Grad();
         double onTorch = g.JitTorch(Cpu)(0.8, X), onCpu = g.Compile()(0.8, X);
         Assert.True(Math.Abs(onTorch - onCpu) <= 1e-12 * Math.Max(1, Math.Abs(onCpu)), $"{onTorch:R} vs {onCpu:R}");
@@ -129,9 +129,9 @@ public class TorchLoopTests
     {
         // the inner loop captures the outer carry and w: its tape, tangent and transposed loops run inside the outer ones
         Expression<Func<Tensor, Tensor, Tensor>> nested = (x, w) =>
-            Sum(NpLoops.Fold(3, x, (double i, Tensor c) => NpLoops.Fold(2, c, (double j, Tensor d) => Tanh(d * w + c * 0.1 + j))) * w, null, false);
+            Sum(Np.Fold(3, x, (double i, Tensor c) => Np.Fold(2, c, (double j, Tensor d) => Tanh(d * w + c * 0.1 + j))) * w, null, false);
         Expression<Func<Tensor, Tensor, Tensor>> branch = (x, w) =>
-            (double)Sum(x, null, false) > 0 ? Sum(NpLoops.Fold(3, x, (double i, Tensor c) => Sin(c * w)), null, false) : Sum(x * w, null, false);
+            (double)Sum(x, null, false) > 0 ? Sum(Np.Fold(3, x, (double i, Tensor c) => Sin(c * w)), null, false) : Sum(x * w, null, false);
         foreach (var (name, f) in new[] { ("nested", nested), ("branch", branch) })
         {
             Expression<Func<Tensor, Tensor, Tensor>> byW = (w, x) => f.Invoke(x, w);
@@ -150,7 +150,7 @@ public class TorchLoopTests
     public void A_body_that_changes_the_carry_dtype_is_a_shape_error_naming_the_loop_on_torch()
     {
         // a float32 carry times a float64 tensor becomes float64: the CPU raises at run time, Torch at compile time
-        Expression<Func<Tensor, Tensor, Tensor>> f = (x, w) => Sum(NpLoops.Fold(2, x, (double i, Tensor c) => c * w), null, false);
+        Expression<Func<Tensor, Tensor, Tensor>> f = (x, w) => Sum(Np.Fold(2, x, (double i, Tensor c) => c * w), null, false);
         var x32 = X.AsType(DType.Float32);
         var e = Assert.ThrowsAny<ShapeException>(() => f.JitTorch(Cpu)(x32, W));
         Assert.Contains("Fold(2, x, (i, c) => (c * w))", e.Message);
@@ -163,7 +163,7 @@ public class TorchLoopTests
     [Fact]
     public void A_loop_of_zero_iterations_has_the_identity_derivative_on_torch()
     {
-        Expression<Func<Tensor, Tensor, Tensor>> f = (x, w) => Sum(NpLoops.Fold(0, x, (double i, Tensor c) => c * w) * x, null, false);
+        Expression<Func<Tensor, Tensor, Tensor>> f = (x, w) => Sum(Np.Fold(0, x, (double i, Tensor c) => c * w) * x, null, false);
         Expression<Func<Tensor, Tensor, Tensor>> byW = (w, x) => f.Invoke(x, w);
         Close(f.Grad().JitTorch(Cpu)(X, W), X * 2, 1e-15, "d/dx of Sum(x * x)");
         Close(byW.Grad().JitTorch(Cpu)(W, X), W * 0, 0, "d/dw (w unused)");

@@ -28,7 +28,7 @@ public class VmapLoopTorchTests
         Sum(Sin(While(c => Sum(c) < 50, c => c * (1 + w * w + h * h) + 0.5, h)) * w);
 
     static readonly Expression<Func<Tensor, Tensor, Tensor>> FoldF = (x, w) =>
-        Sum(NpLoops.Fold(5, x, (double i, Tensor c) => Tanh(w * c + i / 10 + x)) * x, null, false);
+        Sum(Np.Fold(5, x, (double i, Tensor c) => Tanh(w * c + i / 10 + x)) * x, null, false);
 
     static void Check(Expression<Func<Tensor, Tensor, Tensor>> f, Tensor other, string what)
     {
