@@ -73,10 +73,20 @@ internal sealed partial class Codegen
         var a = av[n]!;
         if (Lane is not null) throw new LaneBail();
         var t = Elem(a);
+        // the elements are written straight into the result's array, which the tensor adopts
         var data = Expression.NewArrayInit(t, elems[n].Select(x => Primitive.Conv(x, t)));
-        var make = Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Make))!.MakeGenericMethod(t), data, Expression.Constant(a.Dims), Expression.Constant(a.Weak));
-        return obj[n] = Assign(make, typeof(Tensor));
+        return obj[n] = Assign(MakeTensor(data, a), typeof(Tensor));
     }
+
+    static readonly ConstructorInfo TensorCtor =
+        typeof(Tensor).GetConstructor(BindingFlags.Instance | BindingFlags.NonPublic, [typeof(Array), typeof(Aval)])!;
+
+    /// <summary>
+    /// <c>new Tensor(array, aval)</c>: one object around the result's array, its aval the interned constant (no shape
+    /// array, no storage wrapper, no lookup per call). The array's type and length must be the aval's.
+    /// </summary>
+    internal static Expression MakeTensor(Expression array, Aval a) =>
+        Expression.New(TensorCtor, Expression.Convert(array, typeof(Array)), Expression.Constant(a.Canonical));
 
     /// <summary>The node's elements as scalar expressions of element type <paramref name="t"/>.</summary>
     public Expression[] Elems(Node n, Type t)
