@@ -78,6 +78,17 @@ internal sealed partial class Codegen
         return obj[n] = Assign(MakeTensor(data, a), typeof(Tensor));
     }
 
+    /// <summary>
+    /// x's elements as a <paramref name="t"/>[]: <c>x.Data as T[] ?? JitRt.Data&lt;T&gt;(x)</c>, the tensor's own array read
+    /// inline (a type check), the runtime helper only for a device tensor, another dtype or a weak scalar's exact value.
+    /// </summary>
+    static Expression DataOf(Expression x, Type t)
+    {
+        var arrayT = t.MakeArrayType();
+        return Expression.Coalesce(Expression.TypeAs(Expression.Property(x, nameof(Tensor.Data)), arrayT),
+            Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Data))!.MakeGenericMethod(t), x));
+    }
+
     static readonly ConstructorInfo TensorCtor =
         typeof(Tensor).GetConstructor(BindingFlags.Instance | BindingFlags.NonPublic, [typeof(Array), typeof(Aval)])!;
 
@@ -113,7 +124,7 @@ internal sealed partial class Codegen
         else
         {
             if (Lane is not null) throw new LaneBail();
-            var arr = Assign(Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Data))!.MakeGenericMethod(t), Obj(n)), t.MakeArrayType());
+            var arr = Assign(DataOf(Obj(n), t), t.MakeArrayType());
             r = new Expression[av[n]!.Size];
             // element reads stay expressions (no local each): the array is the tensor's own, never written during the
             // call, and fewer locals make the specialisation compile faster

@@ -196,6 +196,9 @@ public sealed class Tensor
     /// </summary>
     public TensorStorage Storage => data as TensorStorage ?? new ManagedStorage((Array)data, aval.DType);
 
+    /// <summary>The managed array holding the elements or the device storage (not to be written).</summary>
+    internal object Data => data;
+
     /// <summary>The managed array holding the elements (not to be written), or null for a device tensor.</summary>
     internal Array? Managed => data as Array;
 
