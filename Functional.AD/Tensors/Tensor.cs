@@ -169,6 +169,9 @@ public sealed class Tensor
     internal static Tensor Adopt<T>(T[] data, int[] dims, bool weak = false) where T : unmanaged =>
         new(data, Fit(dims, DTypes.Of<T>(), weak, data.Length), double.NaN);
 
+    /// <summary>A tensor on a backend's device storage whose dtype and length are <paramref name="aval"/>'s (not checked).</summary>
+    internal static Tensor OnDevice(TensorStorage storage, Aval aval) => new(storage, aval.Canonical, double.NaN);
+
     /// <summary>Adopts an array whose length is <paramref name="aval"/>'s size and whose type is its dtype's (not checked).</summary>
     internal static Tensor Adopt(Array data, Aval aval) => new(data, aval.Canonical);
 
