@@ -29,28 +29,35 @@ public sealed class Tensor
     /// <summary>The shape, dtype and weak flag: the interned aval (shared by every tensor of that shape and dtype).</summary>
     private readonly Aval aval;
 
-    /// <summary>For a weak scalar made from a C# double, its exact value; NaN otherwise (see <see cref="ExactScalar"/>).</summary>
-    private readonly double exact;
-
     /// <summary>
     /// For a weak scalar made from a C# double: the exact value, so promoting it to float64 does not
     /// round through float32 (JAX converts Python scalars at the other operand's precision).
     /// </summary>
-    internal double? ExactScalar => double.IsNaN(exact) ? null : exact;
+    internal double? ExactScalar => data is WeakScalar w ? w.Exact : null;
+
+    /// <summary>
+    /// The data of a weak scalar made from a C# double: the exact double, and its float32 value as a one-element array
+    /// made when first read. Only these tensors pay for the exact value; every other tensor is two fields.
+    /// </summary>
+    sealed class WeakScalar(double exact)
+    {
+        public readonly double Exact = exact;
+        float[]? values;
+        public float[] Values => values ??= [(float)Exact];
+    }
 
     /// <summary>A tensor adopting <paramref name="data"/> with an aval already checked to fit it (the jit's results).</summary>
     internal Tensor(Array data, Aval aval)
     {
         this.data = data;
         this.aval = aval;
-        exact = double.NaN;
     }
 
-    private Tensor(object data, Aval aval, double exact)
+    private Tensor(object data, Aval aval, double unused)
     {
+        _ = unused;
         this.data = data;
         this.aval = aval;
-        this.exact = exact;
     }
 
     /// <summary>
@@ -59,7 +66,7 @@ public sealed class Tensor
     /// <c>(double)</c> or the indexer, it is not rounded to float32; its data (<see cref="ToDoubleArray"/>) is float32.
     /// </summary>
     /// <param name="value">The value.</param>
-    public Tensor(double value) : this(new[] { (float)value }, WeakFloat32, value)
+    public Tensor(double value) : this(new WeakScalar(value), WeakFloat32, 0)
     {
     }
 
@@ -197,16 +204,13 @@ public sealed class Tensor
     /// Where the elements live: the device storage of a backend's tensor, or for a tensor in host memory a
     /// <see cref="ManagedStorage"/> view of its array (made on each read; the tensor itself holds only the array).
     /// </summary>
-    public TensorStorage Storage => data as TensorStorage ?? new ManagedStorage((Array)data, aval.DType);
+    public TensorStorage Storage => data as TensorStorage ?? new ManagedStorage(Managed!, aval.DType);
 
-    /// <summary>The managed array holding the elements or the device storage (not to be written).</summary>
+    /// <summary>The managed array holding the elements, the device storage, or a weak scalar's exact value (not to be written).</summary>
     internal object Data => data;
 
     /// <summary>The managed array holding the elements (not to be written), or null for a device tensor.</summary>
-    internal Array? Managed => data as Array;
-
-    /// <summary>The device storage, or null for a tensor in host memory.</summary>
-    internal TensorStorage? Device => data as TensorStorage;
+    internal Array? Managed => data as Array ?? (data as WeakScalar)?.Values;
 
     /// <summary>The abstract value: shape, dtype and weak flag (interned: one object per combination).</summary>
     public Aval Aval => aval;
@@ -215,6 +219,7 @@ public sealed class Tensor
     internal ReadOnlySpan<T> Span<T>() where T : unmanaged => data is T[] a ? a : HostSpan<T>();
 
     ReadOnlySpan<T> HostSpan<T>() where T : unmanaged => data is TensorStorage s ? s.HostSpan<T>()
+        : data is WeakScalar w && w.Values is T[] v ? v
         : throw new InvalidOperationException($"the tensor holds {DTypes.Name(DType)} elements, not {typeof(T).Name}");
 
     /// <summary>All elements, row-major, as a fresh float64 array.</summary>
