@@ -25,7 +25,7 @@ public sealed record XorArrays(float[] W1, float[] B1, float[] W2, float[] B2);
 /// <c>XorHand.GradAlloc</c> returns the loss, three fresh arrays and gb2. The breakdown rows time the parts of a jitted
 /// call on their own.
 /// </summary>
-[MemoryDiagnoser]
+[MemoryDiagnoser, MinColumn]
 public class SmallXor
 {
     /// <summary>The round (see <see cref="SmallCalls"/>).</summary>
@@ -94,7 +94,7 @@ public class SmallXor
 /// XOR mean gradient over a batch of 100 (float32), the mean inside the jitted function, against
 /// <c>XorBatchTP</c> (TensorPrimitives over columns, buffers allocated once, gradients into preallocated arrays).
 /// </summary>
-[MemoryDiagnoser]
+[MemoryDiagnoser, MinColumn]
 public class SmallXorBatch
 {
     /// <summary>The round (see <see cref="SmallCalls"/>).</summary>

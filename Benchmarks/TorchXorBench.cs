@@ -14,7 +14,7 @@ namespace Benchmarks;
 /// hand in TorchSharp eager autograd (<c>torch.autograd.grad</c> in a dispose scope, then an in-place update under
 /// <c>no_grad</c>, as an optimizer does). Interleaved rounds, as in <see cref="SmallCalls"/>.
 /// </summary>
-[MemoryDiagnoser]
+[MemoryDiagnoser, MinColumn]
 public class TorchXorStep
 {
     /// <summary>The round (see <see cref="SmallCalls"/>).</summary>
