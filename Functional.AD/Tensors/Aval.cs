@@ -125,8 +125,8 @@ public sealed class Aval : IEquatable<Aval>
 
 /// <summary>
 /// The intern table of shapes: one <see cref="Entry"/> per distinct list of dimensions, holding the canonical dims array
-/// and the canonical <see cref="Aval"/> of each dtype and weak flag. Rank 0 and short vectors are found by index, other
-/// shapes in a concurrent dictionary. Entries are never removed (shapes are few in practice); past <see cref="Limit"/>
+/// and the canonical <see cref="Aval"/> of each dtype and weak flag. Rank 0, short vectors and small matrices are found
+/// by index, other shapes in a concurrent dictionary. Entries are never removed (shapes are few in practice); past <see cref="Limit"/>
 /// shapes no new entry is made.
 /// </summary>
 internal static class AvalTable
@@ -158,8 +158,10 @@ internal static class AvalTable
         }
     }
 
+    const int SmallMatrix = 64;
     static readonly Entry Scalar = new([]);
     static readonly Entry?[] vectors = new Entry?[ShortVectors];
+    static readonly Entry?[] matrices = new Entry?[SmallMatrix * SmallMatrix];
     static readonly System.Collections.Concurrent.ConcurrentDictionary<int[], Entry> others = new(DimsComparer.Instance);
 
     /// <summary>The entry of a shape (made on first use, when the dimensions are validated); null when the table is full.</summary>
@@ -172,6 +174,14 @@ internal static class AvalTable
             if (v is not null) return v;
             Interlocked.CompareExchange(ref vectors[dims[0]], new Entry([dims[0]]), null);
             return vectors[dims[0]]!;
+        }
+        if (dims.Length == 2 && (uint)dims[0] < SmallMatrix && (uint)dims[1] < SmallMatrix)
+        {
+            int k = dims[0] * SmallMatrix + dims[1];
+            var m = Volatile.Read(ref matrices[k]);
+            if (m is not null) return m;
+            Interlocked.CompareExchange(ref matrices[k], new Entry([dims[0], dims[1]]), null);
+            return matrices[k]!;
         }
         if (others.TryGetValue(dims, out var e)) return e;
         Validate(dims);
