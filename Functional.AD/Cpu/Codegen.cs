@@ -79,15 +79,10 @@ internal sealed partial class Codegen
     }
 
     /// <summary>
-    /// x's elements as a <paramref name="t"/>[]: <c>x.Data as T[] ?? JitRt.Data&lt;T&gt;(x)</c>, the tensor's own array read
-    /// inline (a type check), the runtime helper only for a device tensor, another dtype or a weak scalar's exact value.
+    /// x's elements as a <paramref name="t"/>[]: a call of <see cref="JitRt.Data{T}"/> (the tensor's own array after a type
+    /// check). One call node, not the test inline: that made the runtime's JIT of a specialisation slower.
     /// </summary>
-    static Expression DataOf(Expression x, Type t)
-    {
-        var arrayT = t.MakeArrayType();
-        return Expression.Coalesce(Expression.TypeAs(Expression.Property(x, nameof(Tensor.Data)), arrayT),
-            Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Data))!.MakeGenericMethod(t), x));
-    }
+    static Expression DataOf(Expression x, Type t) => Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Data))!.MakeGenericMethod(t), x);
 
     static readonly ConstructorInfo TensorCtor =
         typeof(Tensor).GetConstructor(BindingFlags.Instance | BindingFlags.NonPublic, [typeof(Array), typeof(Aval)])!;

@@ -194,19 +194,13 @@ internal class JitFunction<TDel> : IJitFunction where TDel : Delegate
     }
 
     /// <summary>
-    /// The guard of one tensor leaf: <c>x != null &amp;&amp; x.Aval == A || JitRt.Fits(x, A)</c> with A the interned aval it
-    /// was compiled for. A tensor holds its interned aval, so the steady call is a null check and one reference compare
-    /// per leaf (shape, dtype and weak flag at once), no call, no allocation; the structural compare runs only when
-    /// that fails (another signature, or an aval from past the intern table's limit).
+    /// The guard of one tensor leaf: <c>JitRt.Fits(x, A)</c> with A the interned aval it was compiled for. A tensor holds
+    /// its interned aval, so the steady call is a null check and one reference compare (shape, dtype and weak flag at
+    /// once), no allocation; one call node per leaf keeps the specialisation quick to compile (the same test written
+    /// inline made the runtime's JIT of the XOR gradient about 0.5 ms slower).
     /// </summary>
-    static Expression TensorGuard(ParameterExpression v, Aval a)
-    {
-        var x = v.Type == typeof(Tensor) ? (Expression)v : Expression.Convert(v, typeof(Tensor));
-        var k = Expression.Constant(a.Canonical);
-        return Expression.OrElse(
-            Expression.AndAlso(Expression.NotEqual(x, Expression.Constant(null, typeof(Tensor))), Expression.ReferenceEqual(Expression.Property(x, nameof(Tensor.Aval)), k)),
-            Expression.Call(FitsMethod, x, k));
-    }
+    static Expression TensorGuard(ParameterExpression v, Aval a) =>
+        Expression.Call(FitsMethod, v.Type == typeof(Tensor) ? v : Expression.Convert(v, typeof(Tensor)), Expression.Constant(a.Canonical));
 
     static readonly MethodInfo FitsMethod = typeof(JitRt).GetMethod(nameof(JitRt.Fits))!;
 
