@@ -20,6 +20,9 @@ public record TorchMlpParams(Tensor W1, Tensor B1, Tensor W2, Tensor B2, Tensor 
 [MemoryDiagnoser]
 public class TorchMlpBench
 {
+    /// <summary>The round (see <see cref="SmallCalls"/>): interleaved rounds, the ratio to report is their median.</summary>
+    [Params(1, 2, 3, 4, 5)] public int Round;
+
     const int Batch = 128;
     TorchMlpParams p = null!;
     Tensor x = null!, y = null!;

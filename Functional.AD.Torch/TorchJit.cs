@@ -121,8 +121,11 @@ internal sealed class TorchFunction
             {
                 if (raw[j] is not TT r) { outs[j] = raw[j]; continue; }
                 var aval = code.OutAvals[j]!;
-                var type = Lowerings.ScalarOf(aval.DType);
-                if (r.dtype != type) r = r.to_type(type);
+                if (!code.OutTyped[j])
+                {
+                    var type = Lowerings.ScalarOf(aval.DType);
+                    if (r.dtype != type) r = r.to_type(type);
+                }
                 // a result must own its handle: never an argument's, a constant's or another result's
                 if (Array.IndexOf(inputs, r) >= 0 || Array.IndexOf(code.Constants, r) >= 0 || Array.IndexOf(outs, r) >= 0 || !scope.Contains(r))
                     r = r.alias();
@@ -132,8 +135,9 @@ internal sealed class TorchFunction
                 if (outs[j] is TT r)
                 {
                     scope.Detach(r);
+                    // the dtype and size are the aval's: no round trip to libtorch to read them
                     var aval = code.OutAvals[j]!;
-                    outs[j] = new Tensor(new TorchStorage(r, backend), aval.Dims, aval.Weak);
+                    outs[j] = Tensor.OnDevice(new TorchStorage(r, backend, aval.DType, aval.Size), aval);
                 }
         }
         if (NanDebug.On) (nans ??= new NanChecker(program)).CheckLeaves(leaves, outs, $"TorchJit ({backend})");
@@ -180,9 +184,8 @@ internal sealed class TorchFunction
         {
             if (kinds[i] == Kind.Static) { if (!Equals(e.Statics[i], leaves[i])) return false; continue; }
             var a = avals[i];
-            if (a is null) continue;
-            var b = e.Avals[i]!;
-            if (a.DType != b.DType || a.Weak != b.Weak || !a.Dims.AsSpan().SequenceEqual(b.Dims)) return false;
+            if (a is null || ReferenceEquals(a, e.Avals[i])) continue;   // avals are interned: usually the same object
+            if (!a.Equals(e.Avals[i])) return false;
         }
         return true;
     }

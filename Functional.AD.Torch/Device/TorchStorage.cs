@@ -35,6 +35,15 @@ public sealed class TorchStorage : TensorStorage, IDisposable
         length = checked((int)value.numel());
     }
 
+    /// <summary>Adopts <paramref name="value"/>, whose dtype and element count the caller knows (no round trip to read them).</summary>
+    internal TorchStorage(TT value, TorchBackend backend, DType dtype, int length)
+    {
+        this.value = value;
+        Backend = backend;
+        this.dtype = dtype;
+        this.length = length;
+    }
+
     /// <summary>The device the elements live on.</summary>
     public TorchBackend Backend { get; }
 

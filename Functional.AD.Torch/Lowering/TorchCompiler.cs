@@ -18,11 +18,19 @@ internal sealed partial class TorchCompiler
 
     TorchCompiler(TorchBackend backend) => this.backend = backend;
 
+    /// <summary>
+    /// Nodes whose libtorch tensor is known to have its aval's dtype on every call (strong arguments, and strong results
+    /// of tensor ops, which are cast to their dtype): their dtype is not read back from libtorch.
+    /// </summary>
+    readonly HashSet<Node> typed = new(RefEq<Node>.Instance);
+
     /// <summary>The compiled code of one signature: arguments are libtorch tensors (tensor leaves) and boxed scalars.</summary>
     internal sealed class Compiled
     {
         public required Func<object?[], object?[]> Run;
         public required Aval?[] OutAvals;
+        /// <summary>Per output: whether its tensor is known to have its aval's dtype (no dtype read back, no cast).</summary>
+        public required bool[] OutTyped;
         public required TT[] Constants;
     }
 
@@ -35,11 +43,14 @@ internal sealed partial class TorchCompiler
         var stmts = new List<Expression>();
         // a C# scalar argument has the aval of a scalar (shape rules of nodes that take it, e.g. InferAval, need one)
         var avals = inputAvals.Select((a, i) => a ?? (g.Inputs[i].Kind == Kind.Double ? Aval.ScalarDouble : g.Inputs[i].Kind == Kind.Float ? Aval.ScalarFloat : null)).ToArray();
+        // a strong tensor argument arrives in its aval's dtype (device storage and uploads keep the dtype)
+        for (int i = 0; i < g.Inputs.Length; i++)
+            if (g.Inputs[i].Kind == Kind.Tensor && avals[i] is { Weak: false }) c.typed.Add(g.Inputs[i]);
         var (outs, outAvals) = c.EmitGraph(g, inputs, avals, vars, stmts);
         var result = Expression.NewArrayInit(typeof(object), outs.Select(o => Expression.Convert(o, typeof(object))));
         var body = Expression.Block(typeof(object[]), vars, [.. stmts, result]);
         var run = Expression.Lambda<Func<object?[], object?[]>>(body, args).Compile();
-        return new Compiled { Run = run, OutAvals = outAvals, Constants = c.Constants.ToArray() };
+        return new Compiled { Run = run, OutAvals = outAvals, OutTyped = g.Outputs.Select(c.typed.Contains).ToArray(), Constants = c.Constants.ToArray() };
     }
 
     static Type ClrType(Node n) => n.Kind switch
@@ -54,6 +65,7 @@ internal sealed partial class TorchCompiler
         var env = new Dictionary<Node, Expression>(RefEq<Node>.Instance);
         var avals = new Dictionary<Node, Aval?>(RefEq<Node>.Instance);
         for (int i = 0; i < g.Inputs.Length; i++) { env[g.Inputs[i]] = inputs[i]; avals[g.Inputs[i]] = inputAvals[i]; }
+        var live = Live(g);
         foreach (var n in g.Nodes)
         {
             if (env.ContainsKey(n)) continue;
@@ -71,12 +83,40 @@ internal sealed partial class TorchCompiler
             avals[n] = aval;
             // an aval, and a constant, are used where they are written: no local
             if (n.Kind == Kind.Aval || e is ConstantExpression) { env[n] = e; continue; }
+            if (!live.Contains(n))
+            {
+                // its value is not needed (only its aval, known now): not run; a null tensor stands for it
+                env[n] = Expression.Default(e.Type);
+                typed.Add(n);
+                continue;
+            }
             var v = Expression.Variable(e.Type, "t" + (vars.Count + 1));
             vars.Add(v);
             stmts.Add(Expression.Assign(v, e));
             env[n] = v;
         }
         return (g.Outputs.Select(o => env[o]).ToArray(), g.Outputs.Select(o => avals[o]).ToArray());
+    }
+
+    /// <summary>
+    /// The nodes the outputs need (a reverse gradient's graph still holds the forward loss value, which only its
+    /// shape is taken from, by the gradient seed): the others are compiled (their avals are needed) but not run, so
+    /// they cost no libtorch call. Nodes that may throw by design (shape checks of custom rules) and nodes with
+    /// sub-graphs are kept.
+    /// </summary>
+    static HashSet<Node> Live(Graph g)
+    {
+        var live = new HashSet<Node>(g.Outputs, RefEq<Node>.Instance);
+        for (int k = g.Nodes.Length - 1; k >= 0; k--)
+        {
+            var n = g.Nodes[k];
+            if (!live.Contains(n) && n.Subgraphs.Length == 0 && n.Op != Prims.CheckAval) continue;
+            live.Add(n);
+            // the gradient seed and AvalOf read their operand's aval only (known when compiling), not its value
+            if (n.Op == Prims.GradSeed || n.Op == Prims.AvalOf) continue;
+            foreach (var a in n.Args) live.Add(a);
+        }
+        return live;
     }
 
     internal (Expression, Aval?) Constant(Node n)
@@ -177,17 +217,53 @@ internal sealed partial class TorchCompiler
                 var name = p.Name;
                 var outType = ctx.OutType;
                 bool elementwise = op.Elementwise;
+                // Operand dtypes known now (strong tensors of known dtype, C# scalars) are cast, or not, by a decision
+                // taken here; only the others (weak scalars, held in float64 or float32) have their dtype read per call.
+                var cast = new bool[args.Length];
+                var dynamicType = new bool[args.Length];
+                for (int i = 0; i < args.Length; i++)
+                {
+                    if (kinds[i] == Kind.Tensor && !typed.Contains(n.Args[i])) { dynamicType[i] = true; continue; }
+                    if (kinds[i] is not (Kind.Tensor or Kind.Double or Kind.Float)) continue;
+                    var known = Lowerings.ScalarOf(inAvals[i].DType);
+                    cast[i] = known != outType && (elementwise ? !skip.Contains(i) : inAvals[i].Weak && !outAval.Weak);
+                }
+                bool anyDynamic = dynamicType.Contains(true);
+                // The result's shape is a function of the operands' shapes, fixed for this specialisation: checked on the
+                // first call only. Its dtype, when every operand's is known, is fixed too: read once, then remembered.
+                int resultCast = anyDynamic ? -1 : -2;   // -2: not yet known; -1: read per call; 0, 1: cast or not
                 Func<TT?[], TT> closure = x =>
                 {
-                    CastOperands(x, elementwise, skip, inAvals, outAval, outType);
+                    for (int i = 0; i < x.Length; i++)
+                    {
+                        var xi = x[i];
+                        if (xi is null) continue;
+                        if (dynamicType[i]
+                            ? (elementwise ? !skip.Contains(i) && xi.dtype != outType : inAvals[i].Weak && !outAval.Weak && xi.dtype != outType)
+                            : cast[i])
+                            x[i] = xi.to_type(outType);
+                    }
                     var r = run(ctx, x);
-                    if (r.dim() != outAval.Rank || !SameShape(r, outAval))
-                        throw new InvalidOperationException($"Internal error: the Torch lowering of {name} gave shape [{string.Join(",", r.shape)}], not {outAval}.");
-                    return !outAval.Weak && r.dtype != outType ? r.to_type(outType) : r;
+                    if (resultCast == -2)
+                    {
+                        if (r.dim() != outAval.Rank || !SameShape(r, outAval))
+                            throw new InvalidOperationException($"Internal error: the Torch lowering of {name} gave shape [{string.Join(",", r.shape)}], not {outAval}.");
+                        resultCast = !outAval.Weak && r.dtype != outType ? 1 : 0;
+                    }
+                    else if (resultCast == -1)
+                    {
+                        if (r.dim() != outAval.Rank || !SameShape(r, outAval))
+                            throw new InvalidOperationException($"Internal error: the Torch lowering of {name} gave shape [{string.Join(",", r.shape)}], not {outAval}.");
+                        return !outAval.Weak && r.dtype != outType ? r.to_type(outType) : r;
+                    }
+                    return resultCast == 1 ? r.to_type(outType) : r;
                 };
+                if (!outAval.Weak) typed.Add(n);
                 var operands = args.Select((a, i) => kinds[i] switch
                 {
                     Kind.Tensor => a,
+                    // a constant C# scalar becomes a device scalar once, here; a variable one per call
+                    Kind.Double or Kind.Float when a is ConstantExpression k => Expression.Constant(HeldScalar(Convert.ToDouble(k.Value), kinds[i] == Kind.Float), typeof(TT)),
                     Kind.Double => Expression.Call(ScalarMethod, a, Expression.Constant(backend), Expression.Constant(false)),
                     Kind.Float => Expression.Call(ScalarMethod, Expression.Convert(a, typeof(double)), Expression.Constant(backend), Expression.Constant(true)),
                     _ => (Expression)Expression.Constant(null, typeof(TT)),
@@ -253,6 +329,16 @@ internal sealed partial class TorchCompiler
     {
         for (int i = 0; i < a.Rank; i++) if (r.size(i) != a.Dims[i]) return false;
         return true;
+    }
+
+    /// <summary>A C# scalar constant as a device scalar made once (float64 for a double, as <see cref="Scalar"/>), held with the constants.</summary>
+    TT HeldScalar(double v, bool isFloat)
+    {
+        using var scope = torch.NewDisposeScope();
+        var s = Scalar(v, backend, isFloat);
+        scope.Detach(s);
+        Constants.Add(s);
+        return s;
     }
 
     static Aval ScalarAval(Kind k) => k == Kind.Float ? Aval.ScalarFloat : Aval.ScalarDouble;

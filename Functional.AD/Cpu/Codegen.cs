@@ -73,10 +73,26 @@ internal sealed partial class Codegen
         var a = av[n]!;
         if (Lane is not null) throw new LaneBail();
         var t = Elem(a);
+        // the elements are written straight into the result's array, which the tensor adopts
         var data = Expression.NewArrayInit(t, elems[n].Select(x => Primitive.Conv(x, t)));
-        var make = Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Make))!.MakeGenericMethod(t), data, Expression.Constant(a.Dims), Expression.Constant(a.Weak));
-        return obj[n] = Assign(make, typeof(Tensor));
+        return obj[n] = Assign(MakeTensor(data, a), typeof(Tensor));
     }
+
+    /// <summary>
+    /// x's elements as a <paramref name="t"/>[]: a call of <see cref="JitRt.Data{T}"/> (the tensor's own array after a type
+    /// check). One call node, not the test inline: that made the runtime's JIT of a specialisation slower.
+    /// </summary>
+    static Expression DataOf(Expression x, Type t) => Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Data))!.MakeGenericMethod(t), x);
+
+    static readonly ConstructorInfo TensorCtor =
+        typeof(Tensor).GetConstructor(BindingFlags.Instance | BindingFlags.NonPublic, [typeof(Array), typeof(Aval)])!;
+
+    /// <summary>
+    /// <c>new Tensor(array, aval)</c>: one object around the result's array, its aval the interned constant (no shape
+    /// array, no storage wrapper, no lookup per call). The array's type and length must be the aval's.
+    /// </summary>
+    internal static Expression MakeTensor(Expression array, Aval a) =>
+        Expression.New(TensorCtor, Expression.Convert(array, typeof(Array)), Expression.Constant(a.Canonical));
 
     /// <summary>The node's elements as scalar expressions of element type <paramref name="t"/>.</summary>
     public Expression[] Elems(Node n, Type t)
@@ -103,7 +119,7 @@ internal sealed partial class Codegen
         else
         {
             if (Lane is not null) throw new LaneBail();
-            var arr = Assign(Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Data))!.MakeGenericMethod(t), Obj(n)), t.MakeArrayType());
+            var arr = Assign(DataOf(Obj(n), t), t.MakeArrayType());
             r = new Expression[av[n]!.Size];
             // element reads stay expressions (no local each): the array is the tensor's own, never written during the
             // call, and fewer locals make the specialisation compile faster

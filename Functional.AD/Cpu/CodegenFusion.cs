@@ -135,11 +135,10 @@ internal sealed partial class Codegen
             Expression.Block(svars, sbody), Expression.Break(brk2)), brk2));
 
         int id = ++chainCount;
-        var make = typeof(JitRt).GetMethod(nameof(JitRt.Make))!.MakeGenericMethod(t);
         foreach (var m in c)
         {
             if (outs.TryGetValue(m, out var o))
-                obj[m] = Assign(Expression.Call(make, o, Expression.Constant(av[m]!.Dims), Expression.Constant(av[m]!.Weak)), typeof(Tensor));
+                obj[m] = Assign(MakeTensor(o, av[m]!), typeof(Tensor));
             How[m] = $"fused #{id} ({c.Count} ops, {lanes}-lane loop{(outs.ContainsKey(m) ? ", written" : "")})";
         }
         FusedChains++;

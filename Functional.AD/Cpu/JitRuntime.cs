@@ -17,16 +17,20 @@ internal static class JitRt
     [MethodImpl(MethodImplOptions.NoInlining)]   // see the class summary
     public static T[] Data<T>(Tensor x) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (x.Storage is ManagedStorage m && m.Data is T[] a) return a;
+        if (x.Data is T[] a) return a;   // a tensor in host memory: its own array
+        if (x.Managed is T[] w) return w;   // a weak scalar's float32 value
         return Eager.Data<T>(x).ToArray();
     }
 
-    /// <summary>Whether <paramref name="x"/> is not null and has the shape, dtype and weak flag of <paramref name="a"/> (the guard of a specialisation).</summary>
+    /// <summary>
+    /// Whether <paramref name="x"/> is not null and has the shape, dtype and weak flag of <paramref name="a"/> (the guard
+    /// of a specialisation): a reference compare, since tensors hold interned avals; the structural compare only for
+    /// another signature or an aval made after the intern table filled up.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static bool Fits(Tensor? x, Aval a) =>
-        x is not null && x.IsWeak == a.Weak && x.DType == a.DType && x.Dims.AsSpan().SequenceEqual(a.Dims);
+    public static bool Fits(Tensor? x, Aval a) => x is not null && (ReferenceEquals(x.Aval, a) || x.Aval.Equals(a));
 
-    /// <summary>A fresh tensor adopting <paramref name="data"/>.</summary>
+    /// <summary>A fresh tensor adopting <paramref name="data"/> (interns <paramref name="dims"/>: code that knows the aval uses <see cref="Codegen.MakeTensor"/>).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static Tensor Make<T>(T[] data, int[] dims, bool weak) where T : unmanaged => Tensor.Adopt(data, dims, weak);
 

@@ -19,31 +19,45 @@ namespace Functional.AD;
 /// </code></example>
 public sealed class Tensor
 {
-    private readonly int[] dims;
-    private IReadOnlyList<int>? shape;
-    private Aval? aval;
+    /// <summary>
+    /// The elements: a managed array whose element type is the dtype's storage type (<see cref="float"/>[] for
+    /// Float32, <see cref="double"/>[] for Float64), or a <see cref="TensorStorage"/> of a device backend. A managed
+    /// tensor is this one object and its array: no storage wrapper, no shape array of its own.
+    /// </summary>
+    private readonly object data;
+
+    /// <summary>The shape, dtype and weak flag: the interned aval (shared by every tensor of that shape and dtype).</summary>
+    private readonly Aval aval;
 
     /// <summary>
     /// For a weak scalar made from a C# double: the exact value, so promoting it to float64 does not
     /// round through float32 (JAX converts Python scalars at the other operand's precision).
     /// </summary>
-    internal readonly double? ExactScalar;
+    internal double? ExactScalar => data is WeakScalar w ? w.Exact : null;
 
-    internal Tensor(TensorStorage storage, int[] dims, bool weak, double? exactScalar = null)
+    /// <summary>
+    /// The data of a weak scalar made from a C# double: the exact double, and its float32 value as a one-element array
+    /// made when first read. Only these tensors pay for the exact value; every other tensor is two fields.
+    /// </summary>
+    sealed class WeakScalar(double exact)
     {
-        Storage = storage;
-        this.dims = dims;
-        IsWeak = weak;
-        long size = 1;
-        foreach (var d in dims)
-        {
-            if (d < 0) throw new ArgumentException($"shape [{string.Join(",", dims)}] has a negative dimension; dimensions are 0 or more", "shape");
-            size *= d;
-        }
-        if (size != storage.Length)
-            throw new ArgumentException($"shape [{string.Join(",", dims)}] holds {size} elements but the data has {storage.Length}; give a shape whose product is {storage.Length}", "shape");
-        Size = (int)size;
-        ExactScalar = exactScalar;
+        public readonly double Exact = exact;
+        float[]? values;
+        public float[] Values => values ??= [(float)Exact];
+    }
+
+    /// <summary>A tensor adopting <paramref name="data"/> with an aval already checked to fit it (the jit's results).</summary>
+    internal Tensor(Array data, Aval aval)
+    {
+        this.data = data;
+        this.aval = aval;
+    }
+
+    private Tensor(object data, Aval aval, double unused)
+    {
+        _ = unused;
+        this.data = data;
+        this.aval = aval;
     }
 
     /// <summary>
@@ -52,49 +66,68 @@ public sealed class Tensor
     /// <c>(double)</c> or the indexer, it is not rounded to float32; its data (<see cref="ToDoubleArray"/>) is float32.
     /// </summary>
     /// <param name="value">The value.</param>
-    public Tensor(double value) : this(new ManagedStorage(new[] { (float)value }), [], weak: true, exactScalar: value)
+    public Tensor(double value) : this(new WeakScalar(value), WeakFloat32, 0)
     {
     }
 
+    static readonly Aval WeakFloat32 = Aval.Intern([], DType.Float32, true);
+
     /// <summary>A float64 vector; the data is copied.</summary>
     /// <param name="data">The elements.</param>
-    public Tensor(double[] data) : this(new ManagedStorage((double[])NotNull(data).Clone()), [data.Length], false) { }
+    public Tensor(double[] data) : this(Copy(data), Aval.Intern([data.Length], DType.Float64, false), double.NaN) { }
 
     /// <summary>A float64 matrix; the data is copied.</summary>
     /// <param name="data">The elements, <c>data[i, j]</c> at row i, column j.</param>
-    public Tensor(double[,] data) : this(new ManagedStorage(Flatten<double>(NotNull(data))), DimsOf(data), false) { }
+    public Tensor(double[,] data) : this(Flatten<double>(NotNull(data)), Aval.Intern(DimsOf(data), DType.Float64, false), double.NaN) { }
 
     /// <summary>A float64 rank-3 tensor; the data is copied.</summary>
     /// <param name="data">The elements.</param>
-    public Tensor(double[,,] data) : this(new ManagedStorage(Flatten<double>(NotNull(data))), DimsOf(data), false) { }
+    public Tensor(double[,,] data) : this(Flatten<double>(NotNull(data)), Aval.Intern(DimsOf(data), DType.Float64, false), double.NaN) { }
 
     /// <summary>A float32 vector; the data is copied.</summary>
     /// <param name="data">The elements.</param>
-    public Tensor(float[] data) : this(new ManagedStorage((float[])NotNull(data).Clone()), [data.Length], false) { }
+    public Tensor(float[] data) : this(Copy(data), Aval.Intern([data.Length], DType.Float32, false), double.NaN) { }
 
     /// <summary>A float32 matrix; the data is copied.</summary>
     /// <param name="data">The elements, <c>data[i, j]</c> at row i, column j.</param>
-    public Tensor(float[,] data) : this(new ManagedStorage(Flatten<float>(NotNull(data))), DimsOf(data), false) { }
+    public Tensor(float[,] data) : this(Flatten<float>(NotNull(data)), Aval.Intern(DimsOf(data), DType.Float32, false), double.NaN) { }
 
     /// <summary>A float32 rank-3 tensor; the data is copied.</summary>
     /// <param name="data">The elements.</param>
-    public Tensor(float[,,] data) : this(new ManagedStorage(Flatten<float>(NotNull(data))), DimsOf(data), false) { }
+    public Tensor(float[,,] data) : this(Flatten<float>(NotNull(data)), Aval.Intern(DimsOf(data), DType.Float32, false), double.NaN) { }
 
     /// <summary>A float32 tensor of any shape from row-major data; the data is copied.</summary>
     /// <param name="data">The elements in row-major order; its length must be the product of <paramref name="shape"/>.</param>
     /// <param name="shape">The dimensions.</param>
-    public Tensor(float[] data, int[] shape) : this(new ManagedStorage((float[])NotNull(data).Clone()), (int[])NotNull(shape, nameof(shape)).Clone(), false) { }
+    public Tensor(float[] data, int[] shape) : this(Copy(data), Fit(NotNull(shape, nameof(shape)), DType.Float32, false, data.Length), double.NaN) { }
 
     /// <summary>A float64 tensor of any shape from row-major data; the data is copied.</summary>
     /// <param name="data">The elements in row-major order; its length must be the product of <paramref name="shape"/>.</param>
     /// <param name="shape">The dimensions.</param>
-    public Tensor(double[] data, int[] shape) : this(new ManagedStorage((double[])NotNull(data).Clone()), (int[])NotNull(shape, nameof(shape)).Clone(), false) { }
+    public Tensor(double[] data, int[] shape) : this(Copy(data), Fit(NotNull(shape, nameof(shape)), DType.Float64, false, data.Length), double.NaN) { }
 
-    /// <summary>A tensor on any storage (for backends such as Torch).</summary>
+    /// <summary>
+    /// A tensor on any storage (for backends such as Torch). A <see cref="ManagedStorage"/> is unwrapped: the tensor
+    /// holds its array, not the storage object.
+    /// </summary>
     /// <param name="storage">The elements; <see cref="TensorStorage.Length"/> must be the product of <paramref name="shape"/>.</param>
     /// <param name="shape">The dimensions; copied.</param>
     /// <param name="weak">Whether the tensor is weakly typed.</param>
-    public Tensor(TensorStorage storage, int[] shape, bool weak = false) : this(NotNull(storage, nameof(storage)), (int[])NotNull(shape, nameof(shape)).Clone(), weak, null) { }
+    public Tensor(TensorStorage storage, int[] shape, bool weak = false)
+        : this(Unwrap(NotNull(storage, nameof(storage))), Fit(NotNull(shape, nameof(shape)), storage.DType, weak, storage.Length), double.NaN) { }
+
+    static object Unwrap(TensorStorage s) => s is ManagedStorage m ? m.Data : s;
+
+    static T[] Copy<T>(T[]? data) => (T[])NotNull(data).Clone();
+
+    /// <summary>The interned aval of <paramref name="dims"/>, checked to hold <paramref name="length"/> elements.</summary>
+    static Aval Fit(int[] dims, DType dtype, bool weak, int length)
+    {
+        var a = Aval.Intern(dims, dtype, weak);
+        if (a.Size != length)
+            throw new ArgumentException($"shape [{string.Join(",", dims)}] holds {a.Size} elements but the data has {length}; give a shape whose product is {length}", "shape");
+        return a;
+    }
 
     static T NotNull<T>(T? value, string name = "data") where T : class =>
         value ?? throw new ArgumentNullException(name, $"new Tensor(...): {name} is null; pass an array of the elements (for no elements, an empty array).");
@@ -140,43 +173,54 @@ public sealed class Tensor
     }
 
     /// <summary>Adopts an array as a tensor's storage without copying; the caller must never mutate it afterwards.</summary>
-    internal static Tensor Adopt<T>(T[] data, int[] dims, bool weak = false) where T : unmanaged
-    {
-        TensorStorage s = data switch
-        {
-            float[] f => new ManagedStorage(f),
-            double[] dd => new ManagedStorage(dd),
-            _ => throw new NotSupportedException($"element type {typeof(T).Name} is not a tensor dtype"),
-        };
-        return new Tensor(s, dims, weak, null);
-    }
+    internal static Tensor Adopt<T>(T[] data, int[] dims, bool weak = false) where T : unmanaged =>
+        new(data, Fit(dims, DTypes.Of<T>(), weak, data.Length), double.NaN);
+
+    /// <summary>A tensor on a backend's device storage whose dtype and length are <paramref name="aval"/>'s (not checked).</summary>
+    internal static Tensor OnDevice(TensorStorage storage, Aval aval) => new(storage, aval.Canonical, double.NaN);
+
+    /// <summary>Adopts an array whose length is <paramref name="aval"/>'s size and whose type is its dtype's (not checked).</summary>
+    internal static Tensor Adopt(Array data, Aval aval) => new(data, aval.Canonical);
 
     /// <summary>The dimensions, outermost first (row-major).</summary>
-    public IReadOnlyList<int> Shape => shape ??= Array.AsReadOnly(dims);
+    public IReadOnlyList<int> Shape => aval.Shape;
 
     /// <summary>The dimensions, not copied: callers must not mutate.</summary>
-    internal int[] Dims => dims;
+    internal int[] Dims => aval.Dims;
 
     /// <summary>The number of axes.</summary>
-    public int Rank => dims.Length;
+    public int Rank => aval.Rank;
 
     /// <summary>The number of elements.</summary>
-    public int Size { get; }
+    public int Size => aval.Size;
 
     /// <summary>The element type.</summary>
-    public DType DType => Storage.DType;
+    public DType DType => aval.DType;
 
     /// <summary>Whether the tensor is weakly typed (see <see cref="Aval.Weak"/>): a scalar written as a C# double literal.</summary>
-    public bool IsWeak { get; }
+    public bool IsWeak => aval.Weak;
 
-    /// <summary>Where the elements live.</summary>
-    public TensorStorage Storage { get; }
+    /// <summary>
+    /// Where the elements live: the device storage of a backend's tensor, or for a tensor in host memory a
+    /// <see cref="ManagedStorage"/> view of its array (made on each read; the tensor itself holds only the array).
+    /// </summary>
+    public TensorStorage Storage => data as TensorStorage ?? new ManagedStorage(Managed!, aval.DType);
 
-    /// <summary>The abstract value: shape, dtype and weak flag.</summary>
-    public Aval Aval => aval ??= new Aval(dims, DType, IsWeak, adopt: true);
+    /// <summary>The managed array holding the elements, the device storage, or a weak scalar's exact value (not to be written).</summary>
+    internal object Data => data;
+
+    /// <summary>The managed array holding the elements (not to be written), or null for a device tensor.</summary>
+    internal Array? Managed => data as Array ?? (data as WeakScalar)?.Values;
+
+    /// <summary>The abstract value: shape, dtype and weak flag (interned: one object per combination).</summary>
+    public Aval Aval => aval;
 
     /// <summary>The elements in host memory (not to be written).</summary>
-    internal ReadOnlySpan<T> Span<T>() where T : unmanaged => Storage.HostSpan<T>();
+    internal ReadOnlySpan<T> Span<T>() where T : unmanaged => data is T[] a ? a : HostSpan<T>();
+
+    ReadOnlySpan<T> HostSpan<T>() where T : unmanaged => data is TensorStorage s ? s.HostSpan<T>()
+        : data is WeakScalar w && w.Values is T[] v ? v
+        : throw new InvalidOperationException($"the tensor holds {DTypes.Name(DType)} elements, not {typeof(T).Name}");
 
     /// <summary>All elements, row-major, as a fresh float64 array.</summary>
     /// <returns>A copy of the data, converted to double.</returns>
@@ -197,7 +241,7 @@ public sealed class Tensor
     public Array ToArray()
     {
         var elem = DTypes.ClrType(DType);
-        var arr = Rank == 0 ? Array.CreateInstance(elem, 1) : Array.CreateInstance(elem, dims);
+        var arr = Rank == 0 ? Array.CreateInstance(elem, 1) : Array.CreateInstance(elem, Dims);
         if (DType == DType.Float64) Span<double>().CopyTo(AsSpan<double>(arr));
         else Span<float>().CopyTo(AsSpan<float>(arr));
         return arr;
@@ -216,6 +260,7 @@ public sealed class Tensor
             if (index.Length != Rank)
                 throw new ArgumentException($"a tensor of shape {Aval} takes {Rank} indices, got {index.Length}", nameof(index));
             int flat = 0;
+            var dims = Dims;
             for (int i = 0; i < index.Length; i++)
             {
                 int k = index[i] < 0 ? index[i] + dims[i] : index[i];
@@ -341,7 +386,7 @@ public sealed class Tensor
     public bool AllClose(Tensor other, double rtol = 1e-5, double atol = 1e-8)
     {
         ArgumentNullException.ThrowIfNull(other);
-        if (!dims.AsSpan().SequenceEqual(other.dims)) return false;
+        if (!Dims.AsSpan().SequenceEqual(other.Dims)) return false;
         var a = ToDoubleArray();
         var b = other.ToDoubleArray();
         for (int i = 0; i < a.Length; i++)

@@ -38,7 +38,11 @@ public abstract class TensorStorage
     }
 }
 
-/// <summary>Storage in a managed <see cref="float"/>[] or <see cref="double"/>[] array.</summary>
+/// <summary>
+/// Storage in a managed array (<see cref="float"/>[] for Float32, <see cref="double"/>[] for Float64). A tensor in host
+/// memory holds its array directly; this class is the view of it that <see cref="Tensor.Storage"/> gives, and a way to
+/// hand an array to <see cref="Tensor(TensorStorage, int[], bool)"/> without a copy.
+/// </summary>
 /// <example><code>
 /// var storage = new ManagedStorage(new double[] { 1, 2, 3 });
 /// var t = new Tensor(storage, [3]);          // float64 [3], sharing the array
@@ -46,22 +50,30 @@ public abstract class TensorStorage
 public sealed class ManagedStorage : TensorStorage
 {
     private readonly Array data;
+    private readonly DType dtype;
 
     /// <summary>Wraps (does not copy) a float32 array; the caller gives up the right to mutate it.</summary>
     /// <param name="data">The elements.</param>
-    public ManagedStorage(float[] data) => this.data = data ?? throw new ArgumentNullException(nameof(data));
+    public ManagedStorage(float[] data) : this(data ?? throw new ArgumentNullException(nameof(data)), DType.Float32) { }
 
     /// <summary>Wraps (does not copy) a float64 array; the caller gives up the right to mutate it.</summary>
     /// <param name="data">The elements.</param>
-    public ManagedStorage(double[] data) => this.data = data ?? throw new ArgumentNullException(nameof(data));
+    public ManagedStorage(double[] data) : this(data ?? throw new ArgumentNullException(nameof(data)), DType.Float64) { }
+
+    /// <summary>Wraps an array whose element type is <paramref name="dtype"/>'s storage type (not checked).</summary>
+    internal ManagedStorage(Array data, DType dtype)
+    {
+        this.data = data;
+        this.dtype = dtype;
+    }
 
     /// <inheritdoc/>
-    public override DType DType => data is double[] ? DType.Float64 : DType.Float32;
+    public override DType DType => dtype;
 
     /// <inheritdoc/>
     public override int Length => data.Length;
 
-    /// <summary>The underlying array (<see cref="float"/>[] or <see cref="double"/>[]), not copied.</summary>
+    /// <summary>The underlying array, not copied.</summary>
     internal Array Data => data;
 
     /// <inheritdoc/>

@@ -1,0 +1,77 @@
+using System.Diagnostics;
+using System.Linq.Expressions;
+using System.Runtime;
+using Functional.AD;
+using static Functional.AD.Np;
+
+// Times Ad.Jit(Ad.Grad(loss)) and its first call in this fresh process (issue 20), then the same again on new
+// functions (the process now warm), 15 times. Each step reports its wall time, the methods the runtime JIT-compiled during it and
+// the time the JIT spent (System.Runtime.JitInfo, this thread). Prints one line per step.
+var t0 = Stopwatch.GetTimestamp();
+long m0 = JitInfo.GetCompiledMethodCount(currentThread: true);
+TimeSpan j0 = JitInfo.GetCompilationTime(currentThread: true);
+var p = new XorParams(new Tensor(new float[] { 0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f }, [3, 2]), new Tensor(new float[] { 0.1f, 0.2f, 0.3f }),
+    new Tensor(new float[] { 0.7f, -0.8f, 0.9f }), Tensor.Scalar(0.1, DType.Float32));
+var x = new Tensor(new float[] { 0, 1 });
+var y = Tensor.Scalar(1, DType.Float32);
+Step("data (3 tensors, the record)");
+
+var grad = Ad.Grad(Xor.Loss);
+Step("Ad.Grad(loss)");
+var jitted = Ad.Jit(grad);
+Step("Ad.Jit(...)");
+var g = jitted(p, x, y);
+Step("first call");
+Console.WriteLine($"fresh: Ad.Grad + Ad.Jit + first call {Ms(afterData, Stopwatch.GetTimestamp()):F1} ms; JIT-compiled methods {JitInfo.GetCompiledMethodCount(true) - mData}, JIT time {(JitInfo.GetCompilationTime(true) - jData).TotalMilliseconds:F1} ms (gW1[0] = {g.W1[0, 0]:G6})");
+
+// the same on a new function, warm: 15 rounds, the median
+var warmMs = new List<double>();
+var warmJitMs = new List<double>();
+for (int round = 0; round < 15; round++)
+{
+    long s = Stopwatch.GetTimestamp();
+    var jt = JitInfo.GetCompilationTime(true);
+    var g2 = Ad.Jit(Ad.Grad(Xor.Loss))(p, x, y);
+    warmMs.Add(Ms(s, Stopwatch.GetTimestamp()));
+    warmJitMs.Add((JitInfo.GetCompilationTime(true) - jt).TotalMilliseconds);
+    GC.KeepAlive(g2);
+}
+warmMs.Sort();
+warmJitMs.Sort();
+Console.WriteLine($"warm (15 rounds): Ad.Grad + Ad.Jit + first call median {warmMs[7]:F2} ms, best {warmMs[0]:F2} ms; of which the runtime JIT (the specialisation's method) median {warmJitMs[7]:F2} ms");
+Console.WriteLine($"process: {Environment.ProcessorCount} processors, ReadyToRun library: {IsReadyToRun()}, tiered compilation: {AppContext.GetData("System.Runtime.TieredCompilation") ?? "default"}");
+
+static double Ms(long a, long b) => (b - a) * 1000.0 / Stopwatch.Frequency;
+
+void Step(string what)
+{
+    long now = Stopwatch.GetTimestamp(), m = JitInfo.GetCompiledMethodCount(true);
+    var j = JitInfo.GetCompilationTime(true);
+    Console.WriteLine($"{what,-32} {Ms(t0, now),8:F1} ms  JIT-compiled methods {m - m0,5}  JIT time {(j - j0).TotalMilliseconds,6:F1} ms");
+    if (what.StartsWith("data")) { afterData = now; mData = m; jData = j; }
+    (t0, m0, j0) = (now, m, j);
+}
+
+// a ReadyToRun image has a managed native header; an IL-only one does not
+static bool IsReadyToRun()
+{
+    using var pe = new System.Reflection.PortableExecutable.PEReader(File.OpenRead(typeof(Ad).Assembly.Location));
+    return pe.PEHeaders.CorHeader?.ManagedNativeHeaderDirectory.Size > 0;
+}
+
+/// <summary>The XOR net's parameters.</summary>
+public record XorParams(Tensor W1, Tensor B1, Tensor W2, Tensor B2);
+
+/// <summary>The XOR loss of Examples/Xor (and of the benchmarks).</summary>
+public static class Xor
+{
+    public static readonly Expression<Func<Tensor, Tensor>> Sigmoid = z => 1.0 / (1 + Exp(-z));
+    public static readonly Expression<Func<XorParams, Tensor, Tensor, Tensor>> Loss =
+        (p, x, y) => Let(Sigmoid.Invoke(Dot(p.W2, Tanh(Dot(p.W1, x) + p.B1)) + p.B2), o => -y * Log(o) - (1 - y) * Log(1 - o));
+}
+
+partial class Program
+{
+    static long afterData, mData;
+    static TimeSpan jData;
+}

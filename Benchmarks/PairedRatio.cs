@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+
+namespace Benchmarks;
+
+/// <summary>
+/// A paired A/B timer for a shared, loaded machine, beside the BenchmarkDotNet classes (which remain the reference):
+/// the baseline and each candidate run in alternating slots of about 2 ms, 300 slots each, so that a burst of load
+/// from other processes hits both; the ratio reported is the median over slots of candidate time / the adjacent
+/// baseline slot, with the median and best per-call times. Run: <c>dotnet run -c Release --project Benchmarks --
+/// --paired</c>.
+/// </summary>
+public static class PairedRatio
+{
+    /// <summary>Runs every paired comparison and prints one line per candidate.</summary>
+    public static void Run()
+    {
+        var x = new SmallXor(); x.Setup();
+        Compare("XOR one example (SmallXor)", ("XorHand.GradAlloc", () => x.GradAlloc()),
+            ("XorHand.Grad into a record of 4 arrays", () => x.GradRecord()),
+            ("Ad.Jit(Ad.Grad(loss))", () => x.Jitted()),
+            ("hand-written into 4 tensors (old baseline)", () => x.HandTensors()),
+            ("breakdown: compute", () => x.Compute()),
+            ("breakdown: allocation", () => x.Allocation()),
+            ("breakdown: dispatch + guard of 1 leaf", () => x.Guard()),
+            ("breakdown: dispatch + unpack + guard of 6 leaves + repack", () => x.Unpack()));
+        // the jitted call against the record-of-arrays variant directly
+        Compare("XOR one example, against the record of 4 arrays", ("XorHand.Grad into a record of 4 arrays", () => x.GradRecord()),
+            ("Ad.Jit(Ad.Grad(loss))", () => x.Jitted()));
+        var b = new SmallXorBatch(); b.Setup();
+        Compare("XOR batch of 100 (SmallXorBatch)", ("XorBatchTP", () => b.TP()), ("Ad.Jit of Mean(Vmap(Grad))", () => b.Jitted()));
+        var t = new TorchXorStep(); t.Setup();
+        Compare("XOR training step on Torch (TorchXorStep)", ("TorchSharp eager, by hand", () => t.Eager()), ("JitTorch(cpu, donate: 0)", () => t.Jitted()));
+        var m = new TorchMlpBench(); m.Setup();
+        Compare("MLP 784-256-256-10 on Torch (TorchMlpBench)", 40, ("TorchSharp eager autograd", () => m.TorchSharpEager()),
+            ("Ad.Grad(loss).JitTorch(cpu)", () => m.AdGradJitTorch()), ("Ad.Jit(Ad.Grad(loss)) (CPU jit, 1 thread)", () => m.AdGradJitCpu1()));
+    }
+
+    static void Compare(string title, (string Name, Func<object> F) baseline, params (string Name, Func<object> F)[] candidates) =>
+        Compare(title, 300, baseline, candidates);
+
+    static void Compare(string title, int slots, (string Name, Func<object> F) baseline, params (string Name, Func<object> F)[] candidates)
+    {
+        Console.WriteLine($"{title}: {slots} alternating slots per candidate, load {Load()}");
+        int n = Calibrate(baseline.F);
+        var baseTimes = new List<double>();
+        foreach (var (name, f) in candidates)
+        {
+            int k = Calibrate(f);
+            var ratios = new List<double>();
+            var times = new List<double>();
+            for (int s = 0; s < slots; s++)
+            {
+                double tb = Slot(baseline.F, n), tc = Slot(f, k);
+                baseTimes.Add(tb);
+                times.Add(tc);
+                ratios.Add(tc / tb);
+            }
+            Console.WriteLine($"  {name,-58} median ratio {Median(ratios),5:F2}   per call: median {Fmt(Median(times))}, best {Fmt(times.Min())}");
+        }
+        Console.WriteLine($"  {baseline.Name + " (baseline)",-58}                    per call: median {Fmt(Median(baseTimes))}, best {Fmt(baseTimes.Min())}");
+    }
+
+    /// <summary>Calls per slot so that a slot takes about 2 ms.</summary>
+    static int Calibrate(Func<object> f)
+    {
+        for (int i = 0; i < 200; i++) Keep(f());   // warm up (tiering)
+        int n = 1;
+        while (true)
+        {
+            var t = Slot(f, n) * n;
+            if (t > 2e6 || n > 1 << 24) return n;
+            n *= 2;
+        }
+    }
+
+    /// <summary>Nanoseconds per call over <paramref name="n"/> calls.</summary>
+    static double Slot(Func<object> f, int n)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        for (int i = 0; i < n; i++) Keep(f());
+        return (Stopwatch.GetTimestamp() - t0) * 1e9 / Stopwatch.Frequency / n;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static void Keep(object o) => GC.KeepAlive(o);
+
+    static double Median(List<double> xs) { var s = xs.OrderBy(v => v).ToList(); return s[s.Count / 2]; }
+
+    static string Fmt(double ns) => ns >= 1e6 ? $"{ns / 1e6:F2} ms" : ns >= 1e3 ? $"{ns / 1e3:F2} us" : $"{ns:F1} ns";
+
+    static string Load() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
+}
