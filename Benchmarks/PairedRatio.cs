@@ -36,6 +36,22 @@ public static class PairedRatio
             ("Ad.Grad(loss).JitTorch(cpu)", () => m.AdGradJitTorch()), ("Ad.Jit(Ad.Grad(loss)) (CPU jit, 1 thread)", () => m.AdGradJitCpu1()));
     }
 
+    /// <summary>The Vmap workloads: per-example MLP gradients, and the seed's XOR minibatch with the mean outside and inside
+    /// the jitted call. Run: <c>dotnet run -c Release --project Benchmarks -- --paired-vmap</c>.</summary>
+    public static void RunVmap()
+    {
+        var m = new PerExampleMlpBench(); m.Setup();
+        Compare("Per-example gradients, MLP 256-64-10, batch 64 (PerExampleMlpBench)", 60, ("loop of 64 Ad.Jit(Ad.Grad(loss))", () => m.Loop()),
+            ("Ad.Jit(Ad.Vmap(Ad.Grad(loss), [null, 0, 0]))", () => m.Vmapped()), ("TorchSharp autograd, looped over the examples", () => m.TorchLoop()));
+        Compare("Per-example gradients against TorchSharp (PerExampleMlpBench)", 60, ("TorchSharp autograd, looped over the examples", () => m.TorchLoop()),
+            ("Ad.Jit(Ad.Vmap(Ad.Grad(loss), [null, 0, 0]))", () => m.Vmapped()));
+        var b = new SmallXorBatch(); b.Setup();
+        Compare("XOR minibatch of 100, mean outside the jit (SmallXorBatch)", ("XorHand.GradBatch (scalar loop)", () => b.ScalarLoop()),
+            ("Ad.Jit(Ad.Vmap(Ad.Grad(loss))), then Mean per leaf", () => b.Notebook()));
+        Compare("XOR minibatch of 100, mean inside the jit (SmallXorBatch)", ("XorBatchTP", () => b.TP()),
+            ("Ad.Jit of Mean(Vmap(Grad(loss)))", () => b.Jitted()));
+    }
+
     static void Compare(string title, (string Name, Func<object> F) baseline, params (string Name, Func<object> F)[] candidates) =>
         Compare(title, 300, baseline, candidates);
 

@@ -107,7 +107,7 @@ public class SmallXorBatch
     float b2;
     readonly float[] gW1 = new float[6], gB1 = new float[3], gW2 = new float[3];
     XorBatchTP tp = null!;
-    Func<XorParams, Tensor, Tensor, XorParams> meanJit = null!;
+    Func<XorParams, Tensor, Tensor, XorParams> meanJit = null!, perExample = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -128,6 +128,7 @@ public class SmallXorBatch
         Expression<Func<XorParams, Tensor, Tensor, XorParams>> mean = (q, a, t) => Let(vg.Invoke(q, a, t), g =>
             new XorParams(Mean(g.W1, 0, false), Mean(g.B1, 0, false), Mean(g.W2, 0, false), Mean(g.B2, 0, false)));
         meanJit = Ad.Jit(mean);
+        perExample = Ad.Jit(vg);
         var j = meanJit(p, xs, ys);
         tp.Grad(w1, b1, w2, b2, X0, X1, Y, gW1, gB1, gW2, out float gb2);
         if (!j.W1.AllClose(new Tensor(gW1, [3, 2]), 1e-4, 1e-5) || Math.Abs((double)j.B2 - gb2) > 1e-5)
@@ -142,6 +143,14 @@ public class SmallXorBatch
 
     [Benchmark(Description = "Ad.Jit of Mean(Vmap(Grad(loss))), one call")]
     public XorParams Jitted() => meanJit(p, xs, ys);
+
+    /// <summary>The seed notebook's form: the per-example gradients from one jitted call, then the mean of each leaf outside it.</summary>
+    [Benchmark(Description = "Ad.Jit(Ad.Vmap(Ad.Grad(loss))), then Mean per leaf (the notebook's form)")]
+    public XorParams Notebook()
+    {
+        var g = perExample(p, xs, ys);
+        return new XorParams(Mean(g.W1, 0, false), Mean(g.B1, 0, false), Mean(g.W2, 0, false), Mean(g.B2, 0, false));
+    }
 }
 
 /// <summary>
