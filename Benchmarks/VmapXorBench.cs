@@ -7,8 +7,8 @@ using static Functional.AD.Np;
 namespace Benchmarks;
 
 /// <summary>
-/// XOR mean gradient over a batch of 100: <c>Ad.Vmap(Ad.Grad(loss), [null, 0, 0])</c> compiled (un-jitted: every
-/// batched primitive an eager call) plus the mean over the batch, against a loop of 100 single-example gradients
+/// XOR mean gradient over a batch of 100: <c>Ad.Vmap(Ad.Grad(loss), [null, 0, 0])</c> compiled (un-jitted: rewritten per call
+/// signature into eager calls) plus the mean over the batch, against a loop of 100 single-example gradients
 /// (also compiled, un-jitted) and against hand-written batched C# (a scalar loop; over columns with TensorPrimitives).
 /// </summary>
 [MemoryDiagnoser]
