@@ -107,6 +107,9 @@ sealed partial class Primitive
     /// </summary>
     internal Func<string[], Func<int, int, string>, Params, string>? LambdaCall;
 
+    /// <summary>One of <c>Vmap</c>'s structural moves: written with ordinary primitives once shapes are known, at any batch count.</summary>
+    internal bool VmapMove;
+
     /// <summary>
     /// No public C# spelling yet (an internal loop derivative, a Vmap move): a printed program holding it says in its
     /// first line that it does not compile.

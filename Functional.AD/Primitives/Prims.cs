@@ -440,6 +440,9 @@ internal static partial class Prims
                                   MoveAxisToFront, MoveAxisFromFront, AddBatchAxis, BroadcastBatch, VmapSize })
             p.NoPublicSpelling = true;
 
+        foreach (var p in new[] { MoveAxisToFront, MoveAxisFromFront, AddBatchAxis, BroadcastBatch })
+            p.VmapMove = true;
+
         // --- batching rules of the control primitives, and the check that every primitive has one
         BatchRules.Install();
     }

@@ -108,7 +108,10 @@ internal static class Unbatch
             else
             {
                 var args = n.Args.Select(a => map[a]).ToArray();
-                if (n.Batch > 0 && args.All(a => a.Kind is not (Kind.Tensor or Kind.Aval) || av2.GetValueOrDefault(a) is not null))
+                bool shapesKnown = args.All(a => a.Kind is not (Kind.Tensor or Kind.Aval) || av2.GetValueOrDefault(a) is not null);
+                // Vmap's own moves (an axis to or from the front, a size-1 batch axis, the broadcast to the batch size)
+                // are transposes, reshapes and broadcasts once shapes are known: their rules at batch count 0
+                if ((n.Batch > 0 || n.Op.VmapMove) && shapesKnown)
                 {
                     r = Rewrite(u, n.Op, args, n.Params, n.Batch);
                     r.Source ??= n.Source;
@@ -131,7 +134,7 @@ internal static class Unbatch
     /// <summary>Node <paramref name="p"/>(<paramref name="args"/>) at batch count <paramref name="k"/>, rewritten into unbatched nodes.</summary>
     public static Node Rewrite(Unbatcher u, Primitive p, Node[] args, Params prm, int k)
     {
-        if (k == 0) return u.Apply(p, args, prm);
+        if (k == 0 && !p.VmapMove) return u.Apply(p, args, prm);
         var rule = p.Batched ?? throw new InvalidOperationException($"Internal error: the primitive {p.Name} has no batching rule.");
         return rule(u, args, prm, k);
     }
