@@ -51,7 +51,14 @@ internal sealed class Unbatcher
         }
     }
 
-    public Node Reshape(Node x, int[] dims) => Dims(x).AsSpan().SequenceEqual(dims) ? x : Apply(Prims.Reshape, [x], new Params(dims));
+    public Node Reshape(Node x, int[] dims)
+    {
+        if (Dims(x).AsSpan().SequenceEqual(dims)) return x;
+        // a reshape of a reshape is one reshape of the original (row-major order is kept by both)
+        while (x.Op == Prims.Reshape && x.Batch == 0 && x.Args[0].Kind == Kind.Tensor && Av.GetValueOrDefault(x.Args[0]) is not null)
+            x = x.Args[0];
+        return Dims(x).AsSpan().SequenceEqual(dims) ? x : Apply(Prims.Reshape, [x], new Params(dims));
+    }
 
     public Node Transpose(Node x, int[] perm)
     {
