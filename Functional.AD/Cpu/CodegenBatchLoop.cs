@@ -222,7 +222,7 @@ internal sealed partial class Codegen
         {
             var et = Elem(oa);
             Expression data = lane ? Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.FromColumns))!.MakeGenericMethod(et), arr, Expression.Constant(oa.Dims[0]), Expression.Constant(s), Expression.Constant(bp)) : arr;
-            var make = Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Make))!.MakeGenericMethod(et), data, Expression.Constant(oa.Dims), Expression.Constant(oa.Weak));
+            var make = MakeTensor(data, oa);
             obj[outer] = Assign(make, typeof(Tensor));
             How[outer] = $"batch loop ({b} examples{(lane ? $", {lanes} per vector" : "")}, per-example code unrolled)";
         }
@@ -231,7 +231,7 @@ internal sealed partial class Codegen
             var t = Elem(ra);
             var sums = acc.Select(a => lane ? (Expression)Expression.Call(laneHelpers.GetMethod("Sum")!.MakeGenericMethod(t), a) : a);
             if (mean) sums = sums.Select(x => (Expression)Expression.Divide(x, Primitive.Conv(Expression.Constant((double)b), t)));
-            var make = Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Make))!.MakeGenericMethod(t), Expression.NewArrayInit(t, sums), Expression.Constant(ra.Dims), Expression.Constant(ra.Weak));
+            var make = MakeTensor(Expression.NewArrayInit(t, sums), ra);
             obj[result] = Assign(make, typeof(Tensor));
             How[result] = $"accumulated in the batch loop";
         }
