@@ -43,6 +43,20 @@ internal static class ShapeInference
         return av;
     }
 
+    /// <summary>The input avals of a call from its signature items (an aval per tensor leaf, nothing for a C# scalar).</summary>
+    internal static Aval?[] InputAvals(Graph g, object?[] items)
+    {
+        var avals = new Aval?[items.Length];
+        for (int i = 0; i < items.Length; i++)
+            avals[i] = g.Inputs[i].Kind switch
+            {
+                Kind.Double => Aval.ScalarDouble,
+                Kind.Float => Aval.ScalarFloat,
+                _ => items[i] as Aval,
+            };
+        return avals;
+    }
+
     /// <summary>The aval of one node whose operands' avals are in <paramref name="av"/> (null where unknown).</summary>
     internal static Aval? InferNode(Node n, Dictionary<Node, Aval?> av) => Infer(n, av);
 

@@ -137,14 +137,7 @@ internal class JitFunction<TDel> : IJitFunction where TDel : Delegate
     {
         Interlocked.Increment(ref compilations);
         var g = prog.Graph;
-        var inputAvals = new Aval?[items.Length];
-        for (int i = 0; i < items.Length; i++)
-            inputAvals[i] = g.Inputs[i].Kind switch
-            {
-                Kind.Double => Aval.ScalarDouble,
-                Kind.Float => Aval.ScalarFloat,
-                _ => items[i] as Aval,
-            };
+        var inputAvals = ShapeInference.InputAvals(g, items);
         EntryChecks.Check(prog, inputAvals);
         var av = ShapeInference.Run(g, inputAvals);
         // batched nodes are rewritten into unbatched primitives now that shapes are known, unless the batch loop

@@ -84,17 +84,25 @@ internal static class BatchRules
 
     /// <summary>Elementwise families: size-1 axes inserted between batch and core axes so that the cores align on the right;
     /// a select on a C# bool condition brings both values to one batched shape (either may be taken).</summary>
-    internal static Node Elementwise(Unbatcher u, Primitive p, Node[] a, Params prm, int k)
+    internal static Node Elementwise(Unbatcher u, Primitive p, Node[] a, Params prm, int k) => u.Apply(p, AlignCores(u, a, k), prm);
+
+    /// <summary>The operands with size-1 axes inserted between batch and core axes so that their cores align on the right.</summary>
+    static Node[] AlignCores(Unbatcher u, Node[] a, int k)
     {
         int rank = a.Where(x => x.Kind == Kind.Tensor && u.A(x).Rank > 0).Select(x => Split(u.Dims(x), k).Core.Length).DefaultIfEmpty(0).Max();
-        var args = a.Select(x => x.Kind == Kind.Tensor && u.A(x).Rank > 0 ? Align(u, x, k, rank) : x).ToArray();
-        if (p == Prims.Where && a[0].Kind == Kind.Bool)
+        return a.Select(x => x.Kind == Kind.Tensor && u.A(x).Rank > 0 ? Align(u, x, k, rank) : x).ToArray();
+    }
+
+    /// <summary>Where: elementwise on a tensor mask; on a C# bool condition (read on the host, either value may be taken)
+    /// both values are first brought to one shape.</summary>
+    internal static Node Where(Unbatcher u, Primitive p, Node[] a, Params prm, int k)
+    {
+        var args = AlignCores(u, a, k);
+        if (a[0].Kind == Kind.Bool && args[1].Kind == Kind.Tensor && args[2].Kind == Kind.Tensor
+            && Kernels.BroadcastShapes(u.Dims(args[1]), u.Dims(args[2])) is { } dims)
         {
-            // the condition is read on the host and either value may be taken: both get one shape
-            var shapes = args.Skip(1).Where(x => x.Kind == Kind.Tensor).Select(u.Dims).ToArray();
-            if (shapes.Length == 2 && Kernels.BroadcastShapes(shapes[0], shapes[1]) is { } dims)
-                for (int i = 1; i < args.Length; i++)
-                    if (args[i].Kind == Kind.Tensor) args[i] = u.BroadcastTo(args[i], dims);
+            args[1] = u.BroadcastTo(args[1], dims);
+            args[2] = u.BroadcastTo(args[2], dims);
         }
         return u.Apply(p, args, prm);
     }
@@ -107,7 +115,7 @@ internal static class BatchRules
     {
         var (b, c) = Split(u.Dims(a[0]), k);
         if (!Unbatched(b))
-            throw new VmapException($"Ad.Vmap: a batched tensor of shape {u.A(a[0])} ({k} batch axes) cannot become a {(p == Prims.ToDouble ? "double" : "float")}: a double cannot carry a batch axis. Keep the value a Tensor.");
+            throw new VmapException($"Ad.Vmap: a batched tensor of shape {u.A(a[0])} ({k} batch axes) cannot become a {(p.KindOf([Kind.Tensor], prm, []) == Kind.Double ? "double" : "float")}: a double cannot carry a batch axis. Keep the value a Tensor.");
         return u.Apply(p, [u.Reshape(a[0], c)], prm);
     }
 
@@ -432,12 +440,12 @@ internal static class BatchRules
     internal static Node Batched(Unbatcher u, Primitive p, Node[] a, Params prm, int k)
     {
         var bres = BatchOf(u, $"{p.Name} (batched)", k, a);
-        var args = a.Select(x => x.Kind == Kind.Tensor ? ToBatch(u, x, bres, k) : x).ToArray();
-        if (p == Prims.ScatterAddBatched)
+        var args = a.Select(x => x.Kind switch
         {
-            var xa = u.A(a[2]);
-            args[2] = u.AvalConst([.. bres, .. Split(xa.Dims, k).Core], xa);
-        }
+            Kind.Tensor => ToBatch(u, x, bres, k),
+            Kind.Aval => u.AvalConst([.. bres, .. Split(u.Dims(x), k).Core], u.A(x)),   // the shape operand gains the batch too
+            _ => x,
+        }).ToArray();
         return u.Apply(p, args, new Params(prm.Get<int>(0), prm.Get<int>(1) + k));
     }
 

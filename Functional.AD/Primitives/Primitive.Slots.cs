@@ -107,6 +107,17 @@ sealed partial class Primitive
     /// </summary>
     internal Func<string[], Func<int, int, string>, Params, string>? LambdaCall;
 
+    /// <summary>
+    /// Under <c>Vmap</c>, when a C# scalar operand (a double, a bool) is carried as a batched rank-0 tensor: the node written
+    /// on tensors at batch count k (a tensor read into a double is that tensor; <c>&amp;&amp;</c> of 0/1 masks is their
+    /// product), or null where the scalar must stay a C# value (Vmap then refuses it, naming it).
+    /// </summary>
+    internal Func<Builder, Node[], int, Node?>? ScalarAsTensor;
+
+    /// <summary>Under <c>Vmap</c>, its own rule takes C# scalar operands carried as batched tensors (the conditional's
+    /// branches do); any other primitive with a <see cref="VmapRule"/> refuses them.</summary>
+    internal bool VmapTakesCarriedScalars;
+
     /// <summary>One of <c>Vmap</c>'s structural moves: written with ordinary primitives once shapes are known, at any batch count.</summary>
     internal bool VmapMove;
 

@@ -440,6 +440,22 @@ internal static partial class Prims
                                   MoveAxisToFront, MoveAxisFromFront, AddBatchAxis, BroadcastBatch, VmapSize })
             p.NoPublicSpelling = true;
 
+        // a select on a C# bool condition brings both values to one batched shape
+        Batch(Where, BatchRules.Where);
+
+        // --- Vmap of C# scalar code: a double computed from a batched value is carried as a batched rank-0 tensor, as JAX
+        // carries a batched scalar; these say how they are written on it (a float is not: its rounding to float32 has
+        // no tensor form here, so ToFloat and CastFloat refuse it)
+        static bool Carried(Node[] a) => a.Any(x => x.Kind == Kind.Tensor);
+        ToDouble.ScalarAsTensor = (b, a, k) => b.Apply(Reshape, [a[0]], new Params(Array.Empty<int>()), null, k);
+        CastDouble.ScalarAsTensor = (b, a, k) => Carried(a) ? a[0] : null;
+        FromDouble.ScalarAsTensor = FromFloat.ScalarAsTensor = (b, a, k) => Carried(a) ? a[0] : null;
+        NotEqual.ScalarAsTensor = (b, a, k) => Carried(a) ? b.Apply(Sub, [b.Const(new Tensor(1.0)), b.Apply(Equal, a, null, null, k)], null, null, k) : null;
+        // && || ! of 0/1 masks (every operand must be carried: a C# bool meeting a mask has no tensor form here)
+        And.ScalarAsTensor = (b, a, k) => a.All(x => x.Kind == Kind.Tensor) ? b.Apply(Mul, a, null, null, k) : null;
+        Or.ScalarAsTensor = (b, a, k) => a.All(x => x.Kind == Kind.Tensor) ? b.Apply(Maximum, a, null, null, k) : null;
+        Not.ScalarAsTensor = (b, a, k) => a.All(x => x.Kind == Kind.Tensor) ? b.Apply(Sub, [b.Const(new Tensor(1.0)), a[0]], null, null, k) : null;
+
         foreach (var p in new[] { MoveAxisToFront, MoveAxisFromFront, AddBatchAxis, BroadcastBatch })
             p.VmapMove = true;
 

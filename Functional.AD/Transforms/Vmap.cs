@@ -31,22 +31,19 @@ internal static class Vmap
             // a primitive that sees whole values (sub-graphs, custom rules, loops) batches itself
             if (n.Op.VmapRule is { } rule)
             {
-                // only the conditional takes a C# scalar that is now carried as a batched tensor (loops and custom
+                // a C# scalar now carried as a batched tensor reaches only a rule that takes one (loops and custom
                 // rules see their operands' kinds in their sub-graphs)
-                if (n.Op != Prims.Cond)
+                if (!n.Op.VmapTakesCarriedScalars)
                     for (int i = 0; i < args.Length; i++)
                         if (args[i].Kind != n.Args[i].Kind) throw BatchedScalar(n.Args[i]);
                 map[n] = rule(b, n, args, batched);
                 continue;
             }
-            // a C# scalar made a tensor, when the scalar is already carried as a batched tensor
-            if ((n.Op == Prims.FromDouble || n.Op == Prims.FromFloat) && args[0].Kind == Kind.Tensor) { map[n] = args[0]; continue; }
-            if (n.Kind is not (Kind.Tensor or Kind.Aval))
-            {
-                // a C# scalar computed from a batched value is carried as a batched rank-0 tensor (one value per example)
-                if (ScalarAsTensor(b, n, args, batched) is { } st) { st.Source ??= n.Source; batched.Add(st); map[n] = st; continue; }
-                if (!n.Op.Elementwise) throw BatchedScalar(n);
-            }
+            // a C# scalar computed from a batched value is carried as a batched rank-0 tensor (one value per example):
+            // a primitive on scalars says how it is written on such tensors (Primitive.ScalarAsTensor); arithmetic,
+            // Math functions and comparisons take the generic path below (they have tensor forms)
+            if (n.Op.ScalarAsTensor?.Invoke(b, args, n.Batch + 1) is { } st) { st.Source ??= n.Source; batched.Add(st); map[n] = st; continue; }
+            if (n.Kind is not (Kind.Tensor or Kind.Aval) && !n.Op.Elementwise) throw BatchedScalar(n);
             for (int i = 0; i < args.Length; i++)
             {
                 var a = args[i];
@@ -69,33 +66,6 @@ internal static class Vmap
             map[n] = r;
         }
         return g.Outputs.Select(o => map[o]).ToArray();
-    }
-
-    /// <summary>
-    /// A C# scalar (double, float or bool) that depends on a batched value, carried as a batched tensor of per-example
-    /// rank 0, as JAX carries a batched scalar: a tensor read into a double is that tensor (a float is refused: its
-    /// rounding to float32 has no tensor form here); <c>&amp;&amp;</c>, <c>||</c> and <c>!</c> on batched conditions are products, maxima and 1 - c of
-    /// 0/1 masks. Arithmetic, <c>Math</c> functions and comparisons take the generic path (they have tensor forms). Null
-    /// where the scalar must stay a C# value (the caller then explains why it cannot carry a batch axis).
-    /// </summary>
-    static Node? ScalarAsTensor(Builder b, Node n, Node[] args, HashSet<Node> batched)
-    {
-        int k = n.Batch + 1;
-        var p = n.Op;
-        // (a float is not: rounding a batched value to float32 would need a tensor cast inside the program)
-        if (p == Prims.ToDouble && batched.Contains(args[0]) && args[0].Kind == Kind.Tensor)
-            return b.Apply(Prims.Reshape, [args[0]], new Params(Array.Empty<int>()), null, k);
-        if (p == Prims.CastDouble && batched.Contains(args[0])) return args[0];
-        if (p == Prims.NotEqual && args.Any(a => a.Kind == Kind.Tensor))
-            return b.Apply(Prims.Sub, [b.Const(new Tensor(1.0)), b.Apply(Prims.Equal, args, null, null, k)], null, null, k);
-        if (p == Prims.And || p == Prims.Or || p == Prims.Not)
-        {
-            if (args.Any(a => !batched.Contains(a) || a.Kind != Kind.Tensor)) return null;
-            return p == Prims.And ? b.Apply(Prims.Mul, args, null, null, k)
-                 : p == Prims.Or ? b.Apply(Prims.Maximum, args, null, null, k)
-                 : b.Apply(Prims.Sub, [b.Const(new Tensor(1.0)), args[0]], null, null, k);
-        }
-        return null;
     }
 
     /// <summary>The error for a value of kind double, float or bool that would have to carry the batch axis.</summary>

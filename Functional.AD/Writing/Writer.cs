@@ -92,14 +92,7 @@ internal sealed class BatchedProgram(Graph g)
 
     Func<object?[], object?[]> Compile(object?[] items)
     {
-        var avals = new Aval?[items.Length];
-        for (int i = 0; i < items.Length; i++)
-            avals[i] = g.Inputs[i].Kind switch
-            {
-                Kind.Double => Aval.ScalarDouble,
-                Kind.Float => Aval.ScalarFloat,
-                _ => items[i] as Aval,
-            };
+        var avals = ShapeInference.InputAvals(g, items);
         var av = ShapeInference.Run(g, avals, "Ad.Vmap");
         var (g2, _) = Unbatch.Run(g, av);
         var arr = Expression.Parameter(typeof(object?[]), "leaves");

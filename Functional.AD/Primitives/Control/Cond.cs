@@ -51,6 +51,7 @@ internal static class CondRules
         // the conditional sees whole values: its branches are batched inside it
         cond.AlwaysUnbatched = true;
         cond.VmapRule = Batch;
+        cond.VmapTakesCarriedScalars = true;
         cond.AvalRule = BranchesAval;
     }
 
