@@ -61,19 +61,7 @@ internal static class VmapLoops
         }
         for (int j = 0; j < nc; j++) if (carryB[j] && !inB[j]) ops[j] = broadcast(args[j]);
         var r = b.Apply(Prims.Scan, ops, n.Params, [body.G], 0);
-        r.Source ??= n.Source;
-        var results = Tuples.Split(b, r);
-        for (int j = 0; j < nc; j++) if (carryB[j]) batched.Add(results[j]);
-        for (int j = 0; j < ny; j++)
-        {
-            if (!body.OutB[nc + j]) continue;
-            // stacked [n, B, ...]: the batch axis back in front
-            results[nc + j] = b.Apply(Prims.MoveAxisToFront, [results[nc + j]], new Params(1), null, 0);
-            batched.Add(results[nc + j]);
-        }
-        var packed = Tuples.Pack(b, results);
-        if (results.Any(batched.Contains)) batched.Add(packed);
-        return packed;
+        return Results(b, n, r, nc, ny, carryB, body.OutB, batched);
     }
 
     static Node While(Builder b, Node n, Node[] args, bool[] inB, HashSet<Node> batched, Func<Node, Node> broadcast)
@@ -115,13 +103,21 @@ internal static class VmapLoops
             gb = nbb.Finish(outs);
         }
         var r = b.Apply(Prims.While, ops, n.Params, [gc, gb], 0);
+        return Results(b, n, r, nc, ny, carryB, body.OutB, batched);
+    }
+
+    /// <summary>
+    /// The results of a batched loop node, packed: its batched carries marked, its stacked ys ([steps, B, ...]) with the
+    /// batch axis moved back in front.
+    /// </summary>
+    static Node Results(Builder b, Node n, Node r, int nc, int ny, bool[] carryB, bool[] outB, HashSet<Node> batched)
+    {
         r.Source ??= n.Source;
         var results = Tuples.Split(b, r);
         for (int j = 0; j < nc; j++) if (carryB[j]) batched.Add(results[j]);
         for (int j = 0; j < ny; j++)
         {
-            if (!body.OutB[nc + j]) continue;
-            // stacked [trips, B, ...]: the batch axis back in front
+            if (!outB[nc + j]) continue;
             results[nc + j] = b.Apply(Prims.MoveAxisToFront, [results[nc + j]], new Params(1), null, 0);
             batched.Add(results[nc + j]);
         }
