@@ -152,9 +152,7 @@ internal sealed class TorchFunction
         if (t.IsWeak && t.Rank == 0 && t.ExactScalar is double exact)
             return torch.tensor(exact, torch.ScalarType.Float64, backend.Device);
         var dims = t.Dims.Select(d => (long)d).ToArray();
-        return t.DType == DType.Float64
-            ? torch.tensor(t.Span<double>().ToArray(), dims, torch.ScalarType.Float64, backend.Device)
-            : torch.tensor(t.Span<float>().ToArray(), dims, torch.ScalarType.Float32, backend.Device);
+        return HostCopy.Upload(t.HostArray(), dims, t.DType, backend.Device);
     }
 
     TorchCompiler.Compiled Lookup(Aval?[] avals, object?[] leaves)

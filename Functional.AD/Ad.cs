@@ -147,7 +147,17 @@ public static partial class Ad
                 result.Add(wrtLeaf[off + i] ? cts[Array.IndexOf(wrtLeaf.Select((w, k) => w ? k : -1).Where(k => k >= 0).ToArray(), off + i)] : ins[off + i]);
         }
         if (aux) result.AddRange(outs.Skip(1));
-        return Finish(b, result, prog.Parameters, prog.ParamDefs, resultType, delegateType);
+        // every differentiated tensor leaf must be a float tensor when called: an integer or bool one is named
+        var floatOnly = new List<ShapeAgreement>();
+        string api = $"{(withValue ? "Ad.ValueAndGrad" : "Ad.Grad")}(`{Printer.Expr(f)}`)";
+        foreach (var a in wrt)
+        {
+            int off = prog.InputOffset(a);
+            var leaves = prog.ParamDefs[a].LeafInfo(prog.Parameters[a].Name ?? $"arg{a}").ToArray();
+            for (int i = 0; i < prog.ParamDefs[a].LeafCount; i++)
+                if (g.Inputs[off + i].Kind == Kind.Tensor) floatOnly.Add(ShapeAgreement.Differentiated(off + i, $"the argument {leaves[i].Path}", api));
+        }
+        return Finish(b, result, prog.Parameters, prog.ParamDefs, resultType, delegateType, [.. floatOnly]);
     }
 
     static Node SeedFor(Builder b, Node output, LambdaExpression f) => output.Kind switch

@@ -14,8 +14,15 @@ namespace Functional.AD;
 /// <param name="AgainstName">What it must match (<c>the primal x.W</c>).</param>
 /// <param name="Api">The transformation and function, printed (<c>Ad.Jvp(x =&gt; Np.Sin(x))</c>).</param>
 /// <param name="Primal">With <paramref name="AgainstOutput"/>: the function whose output is meant, over the first graph inputs.</param>
-internal sealed record ShapeAgreement(int Leaf, int Against, bool AgainstOutput, string LeafName, string AgainstName, string Api, Program? Primal = null)
+/// <param name="FloatOnly">
+/// Not a shape agreement but a dtype requirement: the leaf is differentiated, so it must be a float tensor (an integer or
+/// bool tensor carries no gradient, JAX's float0).
+/// </param>
+internal sealed record ShapeAgreement(int Leaf, int Against, bool AgainstOutput, string LeafName, string AgainstName, string Api, Program? Primal = null, bool FloatOnly = false)
 {
+    /// <summary>The requirement that a differentiated leaf be a float tensor.</summary>
+    public static ShapeAgreement Differentiated(int leaf, string leafName, string api) => new(leaf, leaf, false, leafName, "", api, FloatOnly: true);
+
     public ShapeException Fail(Aval got, Aval want) => new(
         $"{Api} called with {LeafName}: {got}", [got, want],
         $"{LeafName} has shape {got} but {AgainstName} has shape {want}; it must have exactly that shape (no broadcasting), the dtype may differ");
@@ -23,6 +30,15 @@ internal sealed record ShapeAgreement(int Leaf, int Against, bool AgainstOutput,
     /// <summary>Throws when the avals do not agree (a null aval, a scalar leaf, is not checked).</summary>
     public void Check(Aval? leaf, Aval? against)
     {
+        if (FloatOnly)
+        {
+            if (leaf is not null && !DTypes.IsFloat(leaf.DType))
+                throw new GradException(
+                    $"{Api} called with {LeafName}: {leaf}: {LeafName} is differentiated, but an {DTypes.Name(leaf.DType)} tensor carries no gradient " +
+                    "(integer and bool values have no tangent, JAX's float0). Differentiate with respect to the float arguments only " +
+                    "(Ad.Grad(f, argnums), or move the integer data to another parameter), or convert it with AsType(DType.Float32) if it really is continuous.");
+            return;
+        }
         if (leaf is null || against is null) return;
         if (!leaf.Shape.SequenceEqual(against.Shape)) throw Fail(leaf, against);
     }

@@ -46,6 +46,7 @@ public static class Lax
         if (td.AsSpan().SequenceEqual(x.Dims)) return x;
         if (!Kernels.BroadcastsTo(td, x.Dims))
             throw ShapeException.Of("Lax.SumTo", "the target does not broadcast to x's shape; SumTo undoes broadcasting, so the target must be x's shape with leading axes dropped or axes set to 1", ("x", x.Aval), ("target", target));
+        if (!Eager.IsWide(x.DType)) return Eager.ViaWide(x.DType, a => SumTo(a[0], Aval.Intern(td, a[0].DType, target.Weak)), x);
         return x.DType == DType.Float64 ? SumToImpl<double>(x, td) : SumToImpl<float>(x, td);
     }
 
@@ -95,6 +96,8 @@ public static class Lax
     /// <returns>A tensor of the input's shape, in g's dtype.</returns>
     public static Tensor ExpandReduced(Tensor g, Aval input, int? axis, bool keepdims)
     {
+        ArgumentNullException.ThrowIfNull(g);
+        if (!Eager.IsWide(g.DType)) return Eager.ViaWide(g.DType, t => ExpandReduced(t[0], input, axis, keepdims), g);
         ArgumentNullException.ThrowIfNull(g);
         ArgumentNullException.ThrowIfNull(input);
         string Call() => $"Lax.ExpandReduced(g: {g.Aval}, input: {input}, axis: {(axis is null ? "null" : axis)}, keepdims: {(keepdims ? "true" : "false")})";
@@ -237,6 +240,8 @@ public static class Lax
     public static Tensor ScatterAdd(Tensor g, Tensor indices, int axis, Aval x)
     {
         ArgumentNullException.ThrowIfNull(g);
+        if (!Eager.IsWide(g.DType)) return Eager.ViaWide(g.DType, t => ScatterAdd(t[0], indices, axis, Aval.Intern(x.Dims, t[0].DType, x.Weak)), g);
+        ArgumentNullException.ThrowIfNull(g);
         ArgumentNullException.ThrowIfNull(indices);
         ArgumentNullException.ThrowIfNull(x);
         string Call() => $"Lax.ScatterAdd(g: {g.Aval}, indices: {indices.Aval}, axis: {axis}, x: {x})";
@@ -263,6 +268,8 @@ public static class Lax
     /// <returns><c>[B.., core[..axis], j.., core[axis+1..]]</c>.</returns>
     public static Tensor TakeBatched(Tensor x, Tensor indices, int axis, int batchDims)
     {
+        ArgumentNullException.ThrowIfNull(x);
+        if (!Eager.IsWide(x.DType)) return Eager.ViaWide(x.DType, t => TakeBatched(t[0], indices, axis, batchDims), x);
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(indices);
         string Call() => $"Lax.TakeBatched(x: {x.Aval}, indices: {indices.Aval}, axis: {axis}, batchDims: {batchDims})";
@@ -296,6 +303,8 @@ public static class Lax
     /// <returns>A tensor of x's shape (g's dtype).</returns>
     public static Tensor ScatterAddBatched(Tensor g, Tensor indices, int axis, int batchDims, Aval x)
     {
+        ArgumentNullException.ThrowIfNull(g);
+        if (!Eager.IsWide(g.DType)) return Eager.ViaWide(g.DType, t => ScatterAddBatched(t[0], indices, axis, batchDims, Aval.Intern(x.Dims, t[0].DType, x.Weak)), g);
         ArgumentNullException.ThrowIfNull(g);
         ArgumentNullException.ThrowIfNull(indices);
         ArgumentNullException.ThrowIfNull(x);
@@ -334,6 +343,8 @@ public static class Lax
     /// <returns>The block.</returns>
     public static Tensor SplitPart(Tensor g, int axis, int index, Aval[] parts)
     {
+        ArgumentNullException.ThrowIfNull(g);
+        if (!Eager.IsWide(g.DType)) return Eager.ViaWide(g.DType, t => SplitPart(t[0], axis, index, parts), g);
         var (ax, off, len, outer, inner) = Blocks("Lax.SplitPart", g, g.Aval, axis, index, parts, padding: false);
         int total = g.Dims[ax] * inner;
         var od = (int[])g.Dims.Clone();
@@ -351,6 +362,8 @@ public static class Lax
     /// <returns>The padded tensor.</returns>
     public static Tensor PadPart(Tensor g, int axis, int index, Aval[] parts)
     {
+        ArgumentNullException.ThrowIfNull(g);
+        if (!Eager.IsWide(g.DType)) return Eager.ViaWide(g.DType, t => PadPart(t[0], axis, index, parts), g);
         var (ax, off, len, outer, inner) = Blocks("Lax.PadPart", g, g.Aval, axis, index, parts, padding: true);
         int size = parts.Sum(p => p.Dims[ax]);
         var od = (int[])g.Dims.Clone();
@@ -404,6 +417,8 @@ public static class Lax
     /// <returns>The slice.</returns>
     public static Tensor Unstack(Tensor g, int axis, int index)
     {
+        ArgumentNullException.ThrowIfNull(g);
+        if (!Eager.IsWide(g.DType)) return Eager.ViaWide(g.DType, t => Unstack(t[0], axis, index), g);
         ArgumentNullException.ThrowIfNull(g);
         string Call() => $"Lax.Unstack(g: {g.Aval}, axis: {axis}, index: {index})";
         int ax = Eager.Axis(axis, g.Rank, Call, [g.Aval]);
@@ -467,6 +482,8 @@ public static class Lax
     public static Tensor StackPart(Tensor g, int axis, int index, int count)
     {
         ArgumentNullException.ThrowIfNull(g);
+        if (!Eager.IsWide(g.DType)) return Eager.ViaWide(g.DType, t => StackPart(t[0], axis, index, count), g);
+        ArgumentNullException.ThrowIfNull(g);
         string Call() => $"Lax.StackPart(g: {g.Aval}, axis: {axis}, index: {index}, count: {count})";
         int ax = Eager.Axis(axis, g.Rank + 1, Call, [g.Aval]);
         if ((uint)index >= (uint)count) throw new ShapeException(Call(), [g.Aval], $"index {index} is out of range for a new axis of size {count}");
@@ -502,7 +519,7 @@ public static class Lax
         ArgumentNullException.ThrowIfNull(x);
         if (x.Rank != 0)
             throw ShapeException.Of("Lax.ToFloat", "only a rank-0 tensor converts to a scalar; reduce it first (Np.Sum) or reshape it to [] (Np.Reshape(x, []))", ("x", x.Aval));
-        return x.DType == DType.Float32 ? x.Span<float>()[0] : (float)x.Span<double>()[0];
+        return x.DType == DType.Float32 ? x.Span<float>()[0] : (float)x.Element(0);
     }
 
     /// <summary>A C# double as a weakly typed float32 scalar, as the implicit conversion makes it (used where a C# <c>double</c> constant meets tensors).</summary>
@@ -514,7 +531,9 @@ public static class Lax
     public static Tensor FromFloat(float x) => Tensor.Adopt(new[] { x }, []);
 
     /// <summary>
-    /// Converts to <paramref name="dtype"/> (rounding to nearest for float64 to float32); the result is not weak.
+    /// Converts to <paramref name="dtype"/> with C#'s explicit conversions (to nearest between floats; toward zero from
+    /// a float to an integer, where .NET saturates out-of-range values and gives 0 for NaN; non-zero is true for bool,
+    /// bool is 0 or 1 as a number); the result is not weak. A conversion to a non-float dtype has no derivative.
     /// Returns x when it already is. The transpose rule of a promoting operation uses it to bring a cotangent
     /// back to its operand's dtype. Example: <c>Cast(Tensor.Scalar(0.1, DType.Float64), DType.Float32)</c> is <c>0.1f</c>.
     /// </summary>
@@ -522,14 +541,12 @@ public static class Lax
     public static Tensor Cast(Tensor x, DType dtype)
     {
         ArgumentNullException.ThrowIfNull(x);
-        if (dtype is not (DType.Float32 or DType.Float64))
-            throw new ArgumentOutOfRangeException(nameof(dtype), dtype, $"Cast(x: {x.Aval}): dtype must be DType.Float32 or DType.Float64, not {(int)dtype}");
+        DTypes.Check(dtype, $"Cast(x: {x.Aval})");
         if (x.DType == dtype && !x.IsWeak) return x;
         // a weak scalar keeps its exact double value until it is given a dtype
-        if (x.ExactScalar is double exact && dtype == DType.Float64) return Tensor.Scalar(exact, DType.Float64);
-        return dtype == DType.Float64
-            ? Eager.Make(Eager.Data<double>(x).ToArray(), x.Dims)
-            : Eager.Make(Eager.Data<float>(x).ToArray(), x.Dims);
+        if (x.ExactScalar is double exact) return Tensor.Scalar(exact, dtype);
+        if (x.DType == dtype) return Tensor.Adopt(x.Managed ?? x.HostArray(), Aval.Intern(x.Dims, dtype, false));
+        return Tensor.Adopt(Elements.Convert(x.HostArray(), x.DType, dtype), Aval.Intern(x.Dims, dtype, false));
     }
 
     /// <summary>

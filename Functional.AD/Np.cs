@@ -104,26 +104,26 @@ public static partial class Np
 
     /// <summary><c>e^x</c> elementwise. Example: <c>Exp(0)</c> is <c>1</c>.</summary>
     /// <param name="x">The operand.</param><returns>The exponential.</returns>
-    public static Tensor Exp(Tensor x) => Unary<ExpOp>(x);
+    public static Tensor Exp(Tensor x) => FloatUnary<ExpOp>(x);
 
     /// <summary>Natural logarithm <c>ln x</c> elementwise (<c>ln 0 = -inf</c>, negative gives NaN). Example: <c>Log(1)</c> is <c>0</c>.</summary>
     /// <param name="x">The operand.</param><returns>The logarithm.</returns>
-    public static Tensor Log(Tensor x) => Unary<LogOp>(x);
+    public static Tensor Log(Tensor x) => FloatUnary<LogOp>(x);
 
     /// <summary><c>tanh x = (e^x - e^-x) / (e^x + e^-x)</c> elementwise. Example: <c>Tanh(0)</c> is <c>0</c>.</summary>
     /// <param name="x">The operand.</param><returns>The hyperbolic tangent.</returns>
-    public static Tensor Tanh(Tensor x) => Unary<TanhOp>(x);
+    public static Tensor Tanh(Tensor x) => FloatUnary<TanhOp>(x);
 
     /// <summary>The logistic function <c>1 / (1 + e^-x)</c> elementwise. Example: <c>Sigmoid(0)</c> is <c>0.5</c>.</summary>
     /// <param name="x">The operand.</param><returns>The sigmoid.</returns>
-    public static Tensor Sigmoid(Tensor x) => Unary<SigmoidOp>(x);
+    public static Tensor Sigmoid(Tensor x) => FloatUnary<SigmoidOp>(x);
 
     /// <summary>
     /// <c>softplus x = ln(1 + e^x)</c>, computed stably as <c>max(x, 0) + log1p(e^-|x|)</c>.
     /// Example: <c>Softplus(0)</c> is <c>ln 2 ≈ 0.6931</c>; <c>Softplus(1000)</c> is <c>1000</c>.
     /// </summary>
     /// <param name="x">The operand.</param><returns>The softplus.</returns>
-    public static Tensor Softplus(Tensor x) => Unary<SoftplusOp>(x);
+    public static Tensor Softplus(Tensor x) => FloatUnary<SoftplusOp>(x);
 
     /// <summary><c>max(x, 0)</c> elementwise (NaN stays NaN). Example: <c>Relu([-1, 2])</c> is <c>[0., 2.]</c>.</summary>
     /// <param name="x">The operand.</param><returns>The rectified values.</returns>
@@ -131,15 +131,15 @@ public static partial class Np
 
     /// <summary><c>sin x</c> elementwise (radians). Example: <c>Sin(0)</c> is <c>0</c>.</summary>
     /// <param name="x">The operand.</param><returns>The sine.</returns>
-    public static Tensor Sin(Tensor x) => Unary<SinOp>(x);
+    public static Tensor Sin(Tensor x) => FloatUnary<SinOp>(x);
 
     /// <summary><c>cos x</c> elementwise (radians). Example: <c>Cos(0)</c> is <c>1</c>.</summary>
     /// <param name="x">The operand.</param><returns>The cosine.</returns>
-    public static Tensor Cos(Tensor x) => Unary<CosOp>(x);
+    public static Tensor Cos(Tensor x) => FloatUnary<CosOp>(x);
 
     /// <summary><c>√x</c> elementwise (negative gives NaN). Example: <c>Sqrt([4, 9])</c> is <c>[2., 3.]</c>.</summary>
     /// <param name="x">The operand.</param><returns>The square root.</returns>
-    public static Tensor Sqrt(Tensor x) => Unary<SqrtOp>(x);
+    public static Tensor Sqrt(Tensor x) => FloatUnary<SqrtOp>(x);
 
     /// <summary><c>|x|</c> elementwise. Example: <c>Abs([-1.5, 2])</c> is <c>[1.5, 2.]</c>.</summary>
     /// <param name="x">The operand.</param><returns>The absolute value.</returns>
@@ -192,29 +192,69 @@ public static partial class Np
     /// <returns>The clipped values.</returns>
     public static Tensor Clip(Tensor x, Tensor lo, Tensor hi) => Minimum(Maximum(x, lo), hi);
 
-    /// <summary>Mask <c>a &gt; b ? 1 : 0</c>, broadcasting, in the promoted dtype. Example: <c>Greater([1, 3], 2)</c> is <c>[0., 1.]</c>.</summary>
-    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>
-    public static Tensor Greater(Tensor a, Tensor b) => Binary<CompareOp<GreaterTest>>("Greater", a, b);
+    /// <summary>
+    /// C#'s remainder <c>a % b</c> elementwise, broadcasting: truncated, with the sign of the dividend, on integers (where a
+    /// zero divisor throws <see cref="DivideByZeroException"/>, as C# does) and on floats (<c>Math.IEEERemainder</c> is
+    /// not it: this is fmod). Example: <c>Remainder([-7, 7], 3)</c> is <c>[-1, 1]</c>.
+    /// </summary>
+    /// <param name="a">The dividend.</param><param name="b">The divisor.</param><returns>The remainder.</returns>
+    public static Tensor Remainder(Tensor a, Tensor b) => Binary<RemOp>("Remainder", a, b);
 
-    /// <summary>Mask <c>a &lt; b ? 1 : 0</c>, broadcasting, in the promoted dtype. Example: <c>Less([1, 3], 2)</c> is <c>[1., 0.]</c>.</summary>
-    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>
-    public static Tensor Less(Tensor a, Tensor b) => Binary<CompareOp<LessTest>>("Less", a, b);
+    /// <summary>Elementwise logical and of two masks (bool tensors; a number counts as true where non-zero). Example: <c>LogicalAnd(x &gt; 0, x &lt; 1)</c>.</summary>
+    /// <param name="a">Left mask.</param><param name="b">Right mask.</param><returns>A bool tensor.</returns>
+    public static Tensor LogicalAnd(Tensor a, Tensor b) => Logic("LogicalAnd", a, b);
 
-    /// <summary>Mask <c>a &gt;= b ? 1 : 0</c>, broadcasting, in the promoted dtype. Example: <c>GreaterEqual([1, 2], 2)</c> is <c>[0., 1.]</c>.</summary>
-    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>
-    public static Tensor GreaterEqual(Tensor a, Tensor b) => Binary<CompareOp<GreaterEqualTest>>("GreaterEqual", a, b);
+    /// <summary>Elementwise logical or of two masks (bool tensors; a number counts as true where non-zero).</summary>
+    /// <param name="a">Left mask.</param><param name="b">Right mask.</param><returns>A bool tensor.</returns>
+    public static Tensor LogicalOr(Tensor a, Tensor b) => Logic("LogicalOr", a, b);
 
-    /// <summary>Mask <c>a &lt;= b ? 1 : 0</c>, broadcasting, in the promoted dtype. Example: <c>LessEqual([2, 3], 2)</c> is <c>[1., 0.]</c>.</summary>
+    /// <summary>Elementwise logical not of a mask (a bool tensor; a number counts as true where non-zero).</summary>
+    /// <param name="x">The mask.</param><returns>A bool tensor.</returns>
+    public static Tensor LogicalNot(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        var m = Eager.Mask(x);
+        var r = new bool[m.Length];
+        for (int i = 0; i < r.Length; i++) r[i] = !m[i];
+        return Eager.Make(r, x.Dims);
+    }
+
+    static Tensor Logic(string name, Tensor a, Tensor b)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        var od = OutDims(name, a, b);
+        var ma = Eager.Mask(a);
+        var mb = Eager.Mask(b);
+        // a and b = a ? b : false; a or b = a ? true : b
+        var r = name == "LogicalOr" ? Kernels.Where(ma, a.Dims, [true], [], mb, b.Dims, od) : Kernels.Where(ma, a.Dims, mb, b.Dims, [false], [], od);
+        return Eager.Make(r, od);
+    }
+
+    /// <summary>The bool mask <c>a &gt; b</c>, broadcasting, compared in the promoted dtype. Example: <c>Greater([1, 3], 2)</c> is <c>[false, true]</c>.</summary>
     /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>
-    public static Tensor LessEqual(Tensor a, Tensor b) => Binary<CompareOp<LessEqualTest>>("LessEqual", a, b);
+    public static Tensor Greater(Tensor a, Tensor b) => Compare<GreaterTest>("Greater", a, b);
+
+    /// <summary>The bool mask <c>a &lt; b</c>, broadcasting, compared in the promoted dtype. Example: <c>Less([1, 3], 2)</c> is <c>[true, false]</c>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>
+    public static Tensor Less(Tensor a, Tensor b) => Compare<LessTest>("Less", a, b);
+
+    /// <summary>The bool mask <c>a &gt;= b</c>, broadcasting, compared in the promoted dtype. Example: <c>GreaterEqual([1, 2], 2)</c> is <c>[false, true]</c>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>
+    public static Tensor GreaterEqual(Tensor a, Tensor b) => Compare<GreaterEqualTest>("GreaterEqual", a, b);
+
+    /// <summary>The bool mask <c>a &lt;= b</c>, broadcasting, compared in the promoted dtype. Example: <c>LessEqual([2, 3], 2)</c> is <c>[true, false]</c>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>
+    public static Tensor LessEqual(Tensor a, Tensor b) => Compare<LessEqualTest>("LessEqual", a, b);
 
     /// <summary>Mask <c>a == b ? 1 : 0</c>, broadcasting, in the promoted dtype (NaN equals nothing). Example: <c>Equal([1, 2], 2)</c> is <c>[0., 1.]</c>.</summary>
     /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>
-    public static Tensor Equal(Tensor a, Tensor b) => Binary<CompareOp<EqualTest>>("Equal", a, b);
+    public static Tensor Equal(Tensor a, Tensor b) => Compare<EqualTest>("Equal", a, b);
 
     /// <summary>
-    /// <c>cond != 0 ? a : b</c> elementwise, broadcasting all three; the result has the promoted dtype of
-    /// <paramref name="a"/> and <paramref name="b"/> (NaN in <paramref name="cond"/> counts as non-zero).
+    /// <c>cond ? a : b</c> elementwise, broadcasting all three; the result has the promoted dtype of
+    /// <paramref name="a"/> and <paramref name="b"/>. The condition is a bool tensor (what comparisons give); a number
+    /// tensor also works, true where non-zero (NaN included).
     /// Example: <c>Where([1, 0], [1, 2], [10, 20])</c> is <c>[1., 20.]</c>.
     /// </summary>
     /// <param name="cond">The selector.</param><param name="a">Chosen where cond is non-zero.</param><param name="b">Chosen where cond is zero.</param>
@@ -229,12 +269,16 @@ public static partial class Np
         var od = ab is null ? null : Kernels.BroadcastShapes(cond.Dims, ab);
         if (od is null)
             throw ShapeException.Of("Np.Where", "shapes do not broadcast together; each trailing axis must be equal across the three or 1", ("cond", cond.Aval), ("a", a.Aval), ("b", b.Aval));
-        return (cond.DType, dt) switch
+        var mask = Eager.Mask(cond);
+        return dt switch
         {
-            (DType.Float32, DType.Float32) => Eager.Make(Kernels.Where(cond.Span<float>(), cond.Dims, Eager.Data<float>(a), a.Dims, Eager.Data<float>(b), b.Dims, od), od, weak),
-            (DType.Float32, _) => Eager.Make(Kernels.Where(cond.Span<float>(), cond.Dims, Eager.Data<double>(a), a.Dims, Eager.Data<double>(b), b.Dims, od), od, weak),
-            (_, DType.Float32) => Eager.Make(Kernels.Where(cond.Span<double>(), cond.Dims, Eager.Data<float>(a), a.Dims, Eager.Data<float>(b), b.Dims, od), od, weak),
-            _ => Eager.Make(Kernels.Where(cond.Span<double>(), cond.Dims, Eager.Data<double>(a), a.Dims, Eager.Data<double>(b), b.Dims, od), od, weak),
+            DType.Float32 => Eager.Make(Kernels.Where(mask, cond.Dims, Eager.Data<float>(a), a.Dims, Eager.Data<float>(b), b.Dims, od), od, weak),
+            DType.Float64 => Eager.Make(Kernels.Where(mask, cond.Dims, Eager.Data<double>(a), a.Dims, Eager.Data<double>(b), b.Dims, od), od, weak),
+            DType.Int32 => Eager.Make(Kernels.Where(mask, cond.Dims, Eager.Data<int>(a), a.Dims, Eager.Data<int>(b), b.Dims, od), od, weak),
+            DType.Int64 => Eager.Make(Kernels.Where(mask, cond.Dims, Eager.Data<long>(a), a.Dims, Eager.Data<long>(b), b.Dims, od), od, weak),
+            DType.Bool => Eager.Make(Kernels.Where(mask, cond.Dims, Eager.Data<bool>(a), a.Dims, Eager.Data<bool>(b), b.Dims, od), od, weak),
+            DType.Float16 => Eager.Make(Kernels.Where(mask, cond.Dims, Eager.Data<Half>(a), a.Dims, Eager.Data<Half>(b), b.Dims, od), od, weak),
+            _ => Eager.Make(Kernels.Where(mask, cond.Dims, Eager.Data<BFloat16>(a), a.Dims, Eager.Data<BFloat16>(b), b.Dims, od), od, weak),
         };
     }
 
@@ -262,10 +306,18 @@ public static partial class Np
         if (k != kb)
             throw ShapeException.Of("Np.Dot", $"contracted axes differ ({k} vs {kb}); Dot takes a[...,k] with b[k] or b[k,n]", ("a", a.Aval), ("b", b.Aval));
         var (dt, weak) = DTypes.Promote(a.DType, a.IsWeak, b.DType, b.IsWeak);
-        return dt == DType.Float64 ? DotImpl<double>(a, b, weak) : DotImpl<float>(a, b, weak);
+        Eager.CheckNumber(dt, "Np.Dot", a, b);
+        if (DTypes.IsHalf(dt)) return Eager.ViaFloat32(dt, x => Dot(x[0], x[1]), a, b);
+        return dt switch
+        {
+            DType.Float64 => DotImpl<double>(a, b, weak),
+            DType.Int32 => DotImpl<int>(a, b, weak),
+            DType.Int64 => DotImpl<long>(a, b, weak),
+            _ => DotImpl<float>(a, b, weak),
+        };
     }
 
-    private static Tensor DotImpl<T>(Tensor a, Tensor b, bool weak) where T : unmanaged, IFloatingPointIeee754<T>
+    private static Tensor DotImpl<T>(Tensor a, Tensor b, bool weak) where T : unmanaged, INumber<T>
     {
         var x = Eager.Data<T>(a);
         var y = Eager.Data<T>(b);
@@ -325,9 +377,15 @@ public static partial class Np
         if (a.Rank > 1) od.Add(m);
         if (b.Rank > 1) od.Add(n);
         var (dt, weak) = DTypes.Promote(a.DType, a.IsWeak, b.DType, b.IsWeak);
-        return dt == DType.Float64
-            ? Eager.Make(Kernels.BatchedGemm(Eager.Data<double>(a), ad, false, Eager.Data<double>(b), bd, false, batch, m, k, n), od.ToArray(), weak)
-            : Eager.Make(Kernels.BatchedGemm(Eager.Data<float>(a), ad, false, Eager.Data<float>(b), bd, false, batch, m, k, n), od.ToArray(), weak);
+        Eager.CheckNumber(dt, "Np.MatMul", a, b);
+        if (DTypes.IsHalf(dt)) return Eager.ViaFloat32(dt, x => MatMul(x[0], x[1]), a, b);
+        return dt switch
+        {
+            DType.Float64 => Eager.Make(Kernels.BatchedGemm(Eager.Data<double>(a), ad, false, Eager.Data<double>(b), bd, false, batch, m, k, n), od.ToArray(), weak),
+            DType.Int32 => Eager.Make(Kernels.BatchedGemm(Eager.Data<int>(a), ad, false, Eager.Data<int>(b), bd, false, batch, m, k, n), od.ToArray(), weak),
+            DType.Int64 => Eager.Make(Kernels.BatchedGemm(Eager.Data<long>(a), ad, false, Eager.Data<long>(b), bd, false, batch, m, k, n), od.ToArray(), weak),
+            _ => Eager.Make(Kernels.BatchedGemm(Eager.Data<float>(a), ad, false, Eager.Data<float>(b), bd, false, batch, m, k, n), od.ToArray(), weak),
+        };
     }
 
     // ---------------------------------------------------------------- shape
@@ -367,9 +425,7 @@ public static partial class Np
         if (identity) return x;
         var od = new int[rank];
         for (int i = 0; i < rank; i++) od[i] = x.Dims[perm[i]];
-        return x.DType == DType.Float64
-            ? Eager.Make(Kernels.Transpose(x.Span<double>(), x.Dims, perm), od, x.IsWeak)
-            : Eager.Make(Kernels.Transpose(x.Span<float>(), x.Dims, perm), od, x.IsWeak);
+        return Tensor.Adopt(Moves.Transpose(x, perm), Aval.Intern(od, x.DType, x.IsWeak));
     }
 
     /// <summary>
@@ -406,9 +462,7 @@ public static partial class Np
         else if (known != x.Size)
             throw new ShapeException(Call(), [x.Aval], $"{x.Size} elements cannot take a shape of {known}; the product of the new shape must equal x's size");
         if (od.AsSpan().SequenceEqual(x.Dims)) return x;
-        return x.DType == DType.Float64
-            ? Eager.Make(x.Span<double>().ToArray(), od, x.IsWeak)
-            : Eager.Make(x.Span<float>().ToArray(), od, x.IsWeak);
+        return Tensor.Adopt(x.Managed is { } m ? m : x.HostArray(), Aval.Intern(od, x.DType, x.IsWeak));
     }
 
     /// <summary>
@@ -427,9 +481,7 @@ public static partial class Np
                 "x does not broadcast to that shape; numpy broadcasting prepends axes and stretches only axes of size 1");
         if (shape.AsSpan().SequenceEqual(x.Dims)) return x;
         var od = (int[])shape.Clone();
-        return x.DType == DType.Float64
-            ? Eager.Make(Kernels.Broadcast(x.Span<double>(), x.Dims, od), od, x.IsWeak)
-            : Eager.Make(Kernels.Broadcast(x.Span<float>(), x.Dims, od), od, x.IsWeak);
+        return Tensor.Adopt(Moves.Broadcast(x, od), Aval.Intern(od, x.DType, x.IsWeak));
     }
 
     /// <summary>
@@ -461,22 +513,9 @@ public static partial class Np
         }
         var od = (int[])xs[0].Dims.Clone();
         od[ax] = total;
-        return dt == DType.Float64 ? ConcatImpl<double>(xs, ax, od, weak) : ConcatImpl<float>(xs, ax, od, weak);
+        return Tensor.Adopt(Moves.Concat(xs, ax, od, dt), Aval.Intern(od, dt, weak));
     }
 
-    private static Tensor ConcatImpl<T>(Tensor[] xs, int ax, int[] od, bool weak) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int outer = Kernels.Product(od, 0, ax), inner = Kernels.Product(od, ax + 1);
-        var r = new T[Kernels.Product(od)];
-        int off = 0, total = od[ax] * inner;
-        foreach (var t in xs)
-        {
-            int len = t.Dims[ax] * inner;
-            Kernels.CopyBlock(Eager.Data<T>(t), r, outer, len, off, total);
-            off += len;
-        }
-        return Eager.Make(r, od, weak);
-    }
 
     /// <summary>
     /// Joins same-shape tensors along a new axis at position <paramref name="axis"/> (in the result).
@@ -501,16 +540,9 @@ public static partial class Np
             (dt, weak) = DTypes.Promote(dt, weak, t.DType, t.IsWeak);
         }
         var od = Eager.Insert(xs[0].Dims, ax, xs.Length);
-        return dt == DType.Float64 ? StackImpl<double>(xs, ax, od, weak) : StackImpl<float>(xs, ax, od, weak);
+        return Tensor.Adopt(Moves.Stack(xs, ax, od, dt), Aval.Intern(od, dt, weak));
     }
 
-    private static Tensor StackImpl<T>(Tensor[] xs, int ax, int[] od, bool weak) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int outer = Kernels.Product(od, 0, ax), chunk = Kernels.Product(od, ax + 1);
-        var r = new T[Kernels.Product(od)];
-        for (int i = 0; i < xs.Length; i++) Kernels.CopyBlock(Eager.Data<T>(xs[i]), r, outer, chunk, i * chunk, xs.Length * chunk);
-        return Eager.Make(r, od, weak);
-    }
 
     /// <summary>
     /// Gathers along an axis: <c>out[i.., j.., k..] = x[i.., indices[j..], k..]</c>, so the result's shape is
@@ -532,9 +564,7 @@ public static partial class Np
         var idx = Eager.Indices(indices, n, "Np.Take", x.Aval, ax);
         int outer = Kernels.Product(x.Dims, 0, ax), inner = Kernels.Product(x.Dims, ax + 1);
         var od = x.Dims[..ax].Concat(indices.Dims).Concat(x.Dims[(ax + 1)..]).ToArray();
-        return x.DType == DType.Float64
-            ? Eager.Make(Kernels.Take(x.Span<double>(), outer, n, inner, idx), od, x.IsWeak)
-            : Eager.Make(Kernels.Take(x.Span<float>(), outer, n, inner, idx), od, x.IsWeak);
+        return Tensor.Adopt(Moves.Take(x, outer, n, inner, idx), Aval.Intern(od, x.DType, x.IsWeak));
     }
 
     /// <summary>
@@ -550,8 +580,7 @@ public static partial class Np
     {
         ArgumentNullException.ThrowIfNull(indices);
         if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), n, "the number of classes must be non-negative");
-        if (dtype is not (DType.Float32 or DType.Float64))
-            throw new ArgumentOutOfRangeException(nameof(dtype), dtype, $"Np.OneHot: dtype must be DType.Float32 or DType.Float64, not {(int)dtype}");
+        DTypes.Check(dtype, "Np.OneHot");
         var v = indices.ToDoubleArray();
         var od = Eager.Insert(indices.Dims, indices.Rank, n);
         if (dtype == DType.Float64)
@@ -562,7 +591,8 @@ public static partial class Np
         }
         var f = new float[v.Length * n];
         for (int i = 0; i < v.Length; i++) if (v[i] >= 0 && v[i] < n && v[i] == Math.Floor(v[i])) f[i * n + (int)v[i]] = 1;
-        return Eager.Make(f, od);
+        var t = Eager.Make(f, od);
+        return dtype == DType.Float32 ? t : Eager.To(t, dtype);
     }
 
     // ---------------------------------------------------------------- reductions
@@ -609,9 +639,14 @@ public static partial class Np
             od = Eager.Remove(x.Dims, ax);
         }
         if (n == 0) throw new ShapeException(Call(), [x.Aval], "the reduced axis is empty, so there is no maximum");
-        return x.DType == DType.Float64
-            ? Eager.Make(Kernels.ArgmaxAxis(x.Span<double>(), outer, n, inner), od)
-            : Eager.Make(Kernels.ArgmaxAxis(x.Span<float>(), outer, n, inner), od);
+        return x.DType switch
+        {
+            DType.Float64 => Eager.Make(Kernels.ArgmaxAxis(x.Span<double>(), outer, n, inner), od),
+            DType.Float32 => Eager.Make(Kernels.ArgmaxAxis(x.Span<float>(), outer, n, inner), od),
+            DType.Int32 => Eager.Make(Kernels.ArgmaxAxis(x.Span<int>(), outer, n, inner), od),
+            DType.Int64 => Eager.Make(Kernels.ArgmaxAxis(x.Span<long>(), outer, n, inner), od),
+            _ => Eager.Make(Kernels.ArgmaxAxis(Eager.Data<float>(x), outer, n, inner), od),
+        };
     }
 
     /// <summary>
@@ -623,6 +658,8 @@ public static partial class Np
     public static Tensor LogSumExp(Tensor x, int? axis = null, bool keepdims = false)
     {
         ArgumentNullException.ThrowIfNull(x);
+        x = Eager.FloatOperand(x);
+        if (DTypes.IsHalf(x.DType)) return Eager.ViaFloat32(x.DType, a => LogSumExp(a[0], axis, keepdims), x);
         int count = axis is int a0 ? x.Dims[Eager.Axis(a0, x.Rank, () => $"Np.LogSumExp(x: {x.Aval}, axis: {a0})", [x.Aval])] : x.Size;
         if (count == 0) return Eager.Fill(Sum(x, axis, keepdims).Dims, double.NegativeInfinity, x.DType, x.IsWeak);
         var m = FiniteOrZero(Max(x, axis, keepdims: true));
@@ -654,6 +691,8 @@ public static partial class Np
     {
         ArgumentNullException.ThrowIfNull(x);
         Eager.Axis(axis, x.Rank, () => $"Np.Softmax(x: {x.Aval}, axis: {axis})", [x.Aval]);
+        x = Eager.FloatOperand(x);
+        if (DTypes.IsHalf(x.DType)) return Eager.ViaFloat32(x.DType, a => Softmax(a[0], axis), x);
         var e = Exp(Sub(x, FiniteOrZero(Max(x, axis, keepdims: true))));
         return Div(e, Sum(e, axis, keepdims: true));
     }
@@ -668,6 +707,8 @@ public static partial class Np
     {
         ArgumentNullException.ThrowIfNull(x);
         Eager.Axis(axis, x.Rank, () => $"Np.LogSoftmax(x: {x.Aval}, axis: {axis})", [x.Aval]);
+        x = Eager.FloatOperand(x);
+        if (DTypes.IsHalf(x.DType)) return Eager.ViaFloat32(x.DType, a => LogSoftmax(a[0], axis), x);
         return Sub(x, LogSumExp(x, axis, keepdims: true));
     }
 
@@ -719,15 +760,32 @@ public static partial class Np
         return (int[])shape.Clone();
     }
 
-    private static Tensor Unary<TOp>(Tensor x) where TOp : IUnaryOp =>
+    private static Tensor FloatUnary<TOp>(Tensor x) where TOp : IFloatUnaryOp =>
         x is null ? throw new ArgumentNullException(nameof(x), $"Np.{typeof(TOp).Name[..^2]}: the tensor x is null.")
         // a weak scalar (a C# double) stays exact: compute in double and keep it weak
-        : x.ExactScalar is double exact ? new Tensor(Kernels.Unary<double, TOp>(new[] { exact })[0])
+        : x.ExactScalar is double exact ? new Tensor(Kernels.FloatUnary<double, TOp>(new[] { exact })[0])
+        : DTypes.IsHalf(x.DType) ? Eager.ViaFloat32(x.DType, a => FloatUnary<TOp>(a[0]), x)
+        : !DTypes.IsFloat(x.DType) ? FloatUnary<TOp>(Eager.FloatOperand(x))
         : x.DType == DType.Float64
-            ? Eager.Make(Kernels.Unary<double, TOp>(x.Span<double>()), x.Dims, x.IsWeak)
-            : Eager.Make(Kernels.Unary<float, TOp>(x.Span<float>()), x.Dims, x.IsWeak);
+            ? Eager.Make(Kernels.FloatUnary<double, TOp>(x.Span<double>()), x.Dims, x.IsWeak)
+            : Eager.Make(Kernels.FloatUnary<float, TOp>(x.Span<float>()), x.Dims, x.IsWeak);
 
-    /// <summary>A broadcasting binary operation: promote dtypes (JAX), broadcast shapes (numpy), run the kernel.</summary>
+    private static Tensor Unary<TOp>(Tensor x) where TOp : IUnaryOp
+    {
+        if (x is null) throw new ArgumentNullException(nameof(x), $"Np.{typeof(TOp).Name[..^2]}: the tensor x is null.");
+        // a weak scalar (a C# double) stays exact: compute in double and keep it weak
+        if (x.ExactScalar is double exact) return new Tensor(Kernels.Unary<double, TOp>(new[] { exact })[0]);
+        Eager.CheckNumber(x.DType, $"Np.{typeof(TOp).Name[..^2]}", x);
+        return x.DType switch
+        {
+            DType.Float64 => Eager.Make(Kernels.Unary<double, TOp>(x.Span<double>()), x.Dims, x.IsWeak),
+            DType.Float32 => Eager.Make(Kernels.Unary<float, TOp>(x.Span<float>()), x.Dims, x.IsWeak),
+            DType.Int32 => Eager.Make(Kernels.Unary<int, TOp>(x.Span<int>()), x.Dims, x.IsWeak),
+            DType.Int64 => Eager.Make(Kernels.Unary<long, TOp>(x.Span<long>()), x.Dims, x.IsWeak),
+            _ => Eager.ViaFloat32(x.DType, a => Unary<TOp>(a[0]), x),
+        };
+    }
+
     internal static Tensor Binary<TOp>(string name, Tensor a, Tensor b) where TOp : IBinaryOp
     {
         ArgumentNullException.ThrowIfNull(a);
@@ -736,13 +794,52 @@ public static partial class Np
         // two weak scalars (C# doubles) stay exact: compute in double and keep the result weak
         if (a.ExactScalar is double ea && b.ExactScalar is double eb)
             return new Tensor(Kernels.Binary<double, TOp>(new[] { ea }, [], new[] { eb }, [], [])[0]);
+        Eager.CheckNumber(dt, $"Np.{name}", a, b);
+        if (DTypes.IsHalf(dt)) return Eager.ViaFloat32(dt, x => Binary<TOp>(name, x[0], x[1]), a, b);
+        // Pow is defined on floats: integer operands are promoted to float32
+        if (typeof(TOp) == typeof(PowOp) && !DTypes.IsFloat(dt)) return Binary<TOp>(name, Eager.FloatOperand(a), Eager.FloatOperand(b));
         // shapes are immutable, so the output may share an operand's dims array
-        var od = a.Dims.AsSpan().SequenceEqual(b.Dims) || (b.Size == 1 && b.Rank <= a.Rank) ? a.Dims
+        var od = OutDims(name, a, b);
+        return dt switch
+        {
+            DType.Float64 => Eager.Make(Kernels.Binary<double, TOp>(Eager.Data<double>(a), a.Dims, Eager.Data<double>(b), b.Dims, od), od, weak),
+            DType.Int32 => Eager.Make(Kernels.Binary<int, TOp>(Eager.Data<int>(a), a.Dims, Eager.Data<int>(b), b.Dims, od), od, weak),
+            DType.Int64 => Eager.Make(Kernels.Binary<long, TOp>(Eager.Data<long>(a), a.Dims, Eager.Data<long>(b), b.Dims, od), od, weak),
+            _ => Eager.Make(Kernels.Binary<float, TOp>(Eager.Data<float>(a), a.Dims, Eager.Data<float>(b), b.Dims, od), od, weak),
+        };
+    }
+
+    static int[] OutDims(string name, Tensor a, Tensor b) =>
+        a.Dims.AsSpan().SequenceEqual(b.Dims) || (b.Size == 1 && b.Rank <= a.Rank) ? a.Dims
             : a.Size == 1 && a.Rank <= b.Rank ? b.Dims
             : Kernels.BroadcastShapes(a.Dims, b.Dims) ?? throw BroadcastError($"Np.{name}", a, b);
-        return dt == DType.Float64
-            ? Eager.Make(Kernels.Binary<double, TOp>(Eager.Data<double>(a), a.Dims, Eager.Data<double>(b), b.Dims, od), od, weak)
-            : Eager.Make(Kernels.Binary<float, TOp>(Eager.Data<float>(a), a.Dims, Eager.Data<float>(b), b.Dims, od), od, weak);
+
+    /// <summary>
+    /// A comparison: a bool tensor, computed in the promoted dtype of the operands (bools compare as 0 and 1; halves in
+    /// float32, where the comparison is exact).
+    /// </summary>
+    internal static Tensor Compare<TTest>(string name, Tensor a, Tensor b) where TTest : struct, ICompare
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        var (dt, _) = DTypes.Promote(a.DType, a.IsWeak, b.DType, b.IsWeak);
+        if (a.ExactScalar is double ea && b.ExactScalar is double eb) return Tensor.Scalar(TTest.Test(ea, eb) ? 1 : 0, DType.Bool);
+        var od = OutDims(name, a, b);
+        bool[] r = dt switch
+        {
+            DType.Float64 => ToMask(Kernels.Binary<double, CompareOp<TTest>>(Eager.Data<double>(a), a.Dims, Eager.Data<double>(b), b.Dims, od)),
+            DType.Int32 or DType.Bool => ToMask(Kernels.Binary<int, CompareOp<TTest>>(Eager.Data<int>(a), a.Dims, Eager.Data<int>(b), b.Dims, od)),
+            DType.Int64 => ToMask(Kernels.Binary<long, CompareOp<TTest>>(Eager.Data<long>(a), a.Dims, Eager.Data<long>(b), b.Dims, od)),
+            _ => ToMask(Kernels.Binary<float, CompareOp<TTest>>(Eager.Data<float>(a), a.Dims, Eager.Data<float>(b), b.Dims, od)),
+        };
+        return Eager.Make(r, od);
+    }
+
+    static bool[] ToMask<T>(T[] zeroOne) where T : unmanaged, INumber<T>
+    {
+        var r = new bool[zeroOne.Length];
+        for (int i = 0; i < r.Length; i++) r[i] = zeroOne[i] != T.Zero;
+        return r;
     }
 
     private static ShapeException BroadcastError(string op, Tensor a, Tensor b)
@@ -775,10 +872,20 @@ public static partial class Np
             od = keepdims ? Enumerable.Repeat(1, x.Rank).ToArray() : [];
         }
         if (name == "Max" && n == 0) throw new ShapeException(Call(), [x.Aval], "the reduced axis is empty and Max has no identity; reduce a non-empty axis");
-        return x.DType == DType.Float64 ? ReduceImpl<double>(x, outer, n, inner, od, name) : ReduceImpl<float>(x, outer, n, inner, od, name);
+        // a sum of bools counts (int32); a mean of integers or bools is a float32; halves compute in float32
+        if (x.DType == DType.Bool) x = Eager.To(x, name == "Mean" ? DType.Float32 : DType.Int32);
+        if (name == "Mean" && DTypes.IsInteger(x.DType)) x = Eager.FloatOperand(x);
+        if (DTypes.IsHalf(x.DType)) return Eager.ViaFloat32(x.DType, a => Reduce(a[0], axis, keepdims, name), x);
+        return x.DType switch
+        {
+            DType.Float64 => ReduceImpl<double>(x, outer, n, inner, od, name),
+            DType.Int32 => ReduceImpl<int>(x, outer, n, inner, od, name),
+            DType.Int64 => ReduceImpl<long>(x, outer, n, inner, od, name),
+            _ => ReduceImpl<float>(x, outer, n, inner, od, name),
+        };
     }
 
-    private static Tensor ReduceImpl<T>(Tensor x, int outer, int n, int inner, int[] od, string name) where T : unmanaged, IFloatingPointIeee754<T>
+    private static Tensor ReduceImpl<T>(Tensor x, int outer, int n, int inner, int[] od, string name) where T : unmanaged, INumber<T>
     {
         var data = x.Span<T>();
         T[] r;

@@ -31,7 +31,7 @@ public sealed class TorchStorage : TensorStorage, IDisposable
     {
         this.value = value;
         Backend = backend;
-        dtype = value.dtype == torch.ScalarType.Float64 ? DType.Float64 : DType.Float32;
+        dtype = Lowerings.DTypeOf(value.dtype);
         length = checked((int)value.numel());
     }
 
@@ -81,7 +81,7 @@ public sealed class TorchStorage : TensorStorage, IDisposable
             var v = Value;
             using var scope = torch.NewDisposeScope();
             var c = v.device_type == DeviceType.CPU ? v.contiguous() : v.cpu().contiguous();
-            Array a = dtype == DType.Float64 ? c.data<double>().ToArray() : c.data<float>().ToArray();
+            Array a = HostCopy.Download(c, dtype);
             Interlocked.Increment(ref DeviceToHost);
             Interlocked.CompareExchange(ref host, a, null);
         }
@@ -94,5 +94,38 @@ public sealed class TorchStorage : TensorStorage, IDisposable
         var v = Interlocked.Exchange(ref value, null);
         v?.Dispose();
         host = null;
+    }
+}
+
+/// <summary>Copies between host arrays and libtorch tensors for every dtype (halves through float32, exactly).</summary>
+internal static class HostCopy
+{
+    /// <summary>The elements of a contiguous CPU tensor as a host array of <paramref name="dtype"/>'s storage type.</summary>
+    internal static Array Download(TT c, DType dtype) => dtype switch
+    {
+        DType.Float64 => c.data<double>().ToArray(),
+        DType.Float32 => c.data<float>().ToArray(),
+        DType.Int32 => c.data<int>().ToArray(),
+        DType.Int64 => c.data<long>().ToArray(),
+        DType.Bool => c.data<bool>().ToArray(),
+        // float16 and bfloat16 widen to float32 exactly, and narrow back exactly
+        _ => Elements.Convert(c.to_type(torch.ScalarType.Float32).data<float>().ToArray(), DType.Float32, dtype),
+    };
+
+    /// <summary>A new libtorch tensor holding a copy of <paramref name="data"/> (of <paramref name="dtype"/>'s storage type).</summary>
+    internal static TT Upload(Array data, long[] dims, DType dtype, torch.Device device) => dtype switch
+    {
+        DType.Float64 => torch.tensor((double[])data, dims, torch.ScalarType.Float64, device),
+        DType.Float32 => torch.tensor((float[])data, dims, torch.ScalarType.Float32, device),
+        DType.Int32 => torch.tensor((int[])data, dims, torch.ScalarType.Int32, device),
+        DType.Int64 => torch.tensor((long[])data, dims, torch.ScalarType.Int64, device),
+        DType.Bool => torch.tensor((bool[])data, dims, torch.ScalarType.Bool, device),
+        _ => Widened(data, dims, dtype, device),
+    };
+
+    static TT Widened(Array data, long[] dims, DType dtype, torch.Device device)
+    {
+        using var wide = torch.tensor((float[])Elements.Convert(data, dtype, DType.Float32), dims, torch.ScalarType.Float32, device);
+        return wide.to_type(Lowerings.ScalarOf(dtype));
     }
 }

@@ -40,9 +40,7 @@ public static class TorchTensors
     {
         ArgumentNullException.ThrowIfNull(x);
         if (x.Storage is not TorchStorage ts) return x;
-        return x.DType == DType.Float64
-            ? new Tensor(new ManagedStorage(ts.HostSpan<double>().ToArray()), x.Dims, x.IsWeak)
-            : new Tensor(new ManagedStorage(ts.HostSpan<float>().ToArray()), x.Dims, x.IsWeak);
+        return Tensor.Adopt((Array)x.HostArray().Clone(), Aval.Intern(x.Dims, x.DType, x.IsWeak));
     }
 
     /// <summary>Every tensor leaf of a pytree in host memory.</summary>
@@ -63,21 +61,22 @@ public static class TorchTensors
     }
 
     /// <summary>
-    /// Imports a TorchSharp tensor (float32 or float64, any device). With <paramref name="takeOwnership"/> the tensor
+    /// Imports a TorchSharp tensor (float32, float64, float16, bfloat16, int32, int64 or bool, any device), keeping its dtype. With <paramref name="takeOwnership"/> the tensor
     /// is adopted without a copy and the caller must neither use nor dispose it afterwards; otherwise it is copied on
     /// its device (never through the host), so later changes to it are not seen.
     /// </summary>
     /// <param name="t">The tensor.</param>
     /// <param name="takeOwnership">Whether the caller hands the tensor over (zero-copy).</param>
     /// <returns>A tensor on <paramref name="t"/>'s device.</returns>
-    /// <exception cref="ArgumentException">The dtype is not float32 or float64; the message names it and how to convert it.</exception>
+    /// <exception cref="ArgumentException">The dtype has no Functional.AD dtype (uint8, int16, complex, ...); the message names it and how to convert it.</exception>
     public static Tensor FromTorch(TT t, bool takeOwnership = false)
     {
         ArgumentNullException.ThrowIfNull(t);
-        if (t.dtype is not (torch.ScalarType.Float32 or torch.ScalarType.Float64))
+        if (t.dtype is not (torch.ScalarType.Float32 or torch.ScalarType.Float64 or torch.ScalarType.Int32 or torch.ScalarType.Int64
+            or torch.ScalarType.Bool or torch.ScalarType.Float16 or torch.ScalarType.BFloat16))
             throw new ArgumentException(
                 $"Cannot import a torch tensor of dtype {t.dtype} (shape [{string.Join(",", t.shape)}]): Functional.AD tensors hold " +
-                $"float32 or float64. Convert it first, e.g. t.to_type(torch.float32).", nameof(t));
+                $"float32, float64, float16, bfloat16, int32, int64 or bool. Convert it first, e.g. t.to_type(torch.int64).", nameof(t));
         var dims = t.shape.Select(d => checked((int)d)).ToArray();
         var backend = TorchBackend.Of(t.device);
         TT own;
@@ -136,9 +135,7 @@ public static class TorchTensors
         }
         using (var scope = torch.NewDisposeScope())
         {
-            t = x.DType == DType.Float64
-                ? torch.tensor(x.Span<double>().ToArray(), dims, torch.ScalarType.Float64, backend.Device)
-                : torch.tensor(x.Span<float>().ToArray(), dims, torch.ScalarType.Float32, backend.Device);
+            t = HostCopy.Upload(x.HostArray(), dims, x.DType, backend.Device);
             scope.Detach(t);
         }
         Interlocked.Increment(ref TorchStorage.HostToDevice);

@@ -74,7 +74,34 @@ internal sealed record Structural(string How, NodeEmitter Emit) : TorchLowering;
 /// </summary>
 internal static class Lowerings
 {
-    public static ScalarType ScalarOf(DType d) => d == DType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+    /// <summary>libtorch's own dtype for each dtype: every dtype maps to one (halves are native on Torch).</summary>
+    public static ScalarType ScalarOf(DType d) => d switch
+    {
+        DType.Float64 => ScalarType.Float64,
+        DType.Float32 => ScalarType.Float32,
+        DType.Int32 => ScalarType.Int32,
+        DType.Int64 => ScalarType.Int64,
+        DType.Bool => ScalarType.Bool,
+        DType.Float16 => ScalarType.Float16,
+        DType.BFloat16 => ScalarType.BFloat16,
+        _ => throw new ArgumentOutOfRangeException(nameof(d), d, "not a dtype"),
+    };
+
+    /// <summary>The dtype of a libtorch dtype, or a clear error for the ones this library has no dtype for.</summary>
+    public static DType DTypeOf(ScalarType t) => t switch
+    {
+        ScalarType.Float64 => DType.Float64,
+        ScalarType.Float32 => DType.Float32,
+        ScalarType.Int32 => DType.Int32,
+        ScalarType.Int64 => DType.Int64,
+        ScalarType.Bool => DType.Bool,
+        ScalarType.Float16 => DType.Float16,
+        ScalarType.BFloat16 => DType.BFloat16,
+        _ => throw new NotSupportedException($"a libtorch {t} tensor has no Functional.AD dtype; convert it first (to float32, float64, float16, bfloat16, int32, int64 or bool)"),
+    };
+
+    /// <summary>Whether the dtype is an integer one (integer arithmetic: division and remainder truncate, as C# does).</summary>
+    static bool IsInt(LowerCtx c) => DTypes.IsInteger(c.Out.DType);
     public static long[] Longs(int[] dims) => dims.Select(d => (long)d).ToArray();
     static long[] Longs(IReadOnlyList<int> dims) => dims.Select(d => (long)d).ToArray();
 
@@ -126,7 +153,19 @@ internal static class Lowerings
     static TT Indices(TT idx, long n, string op, Aval x, int axis)
     {
         var f = idx.flatten();
-        if (f.numel() > 0)
+        if (f.dtype == ScalarType.Bool) f = f.to_type(ScalarType.Int64);
+        bool integral = f.dtype is ScalarType.Int32 or ScalarType.Int64;
+        if (integral && f.numel() > 0)
+        {
+            using var scope = torch.NewDisposeScope();
+            var bad = f.lt(-n).logical_or(f.ge(n));
+            if (bad.any().item<bool>())
+            {
+                long d = f.masked_select(bad)[0].to_type(ScalarType.Int64).item<long>();
+                throw new ArgumentOutOfRangeException("indices", $"{op}: index {d} is out of range for axis {axis} of size {n} (x: {x}); accepted indices are {-n} .. {n - 1}");
+            }
+        }
+        else if (f.numel() > 0)
         {
             using var scope = torch.NewDisposeScope();
             var bad = f.isnan().logical_or(f.ne(f.floor())).logical_or(f.lt(-n)).logical_or(f.ge(n));
@@ -220,7 +259,10 @@ internal static class Lowerings
         [Prims.Add] = Ew((a, b) => a + b),
         [Prims.Sub] = Ew((a, b) => a - b),
         [Prims.Mul] = Ew((a, b) => a * b),
-        [Prims.Div] = Ew((a, b) => a / b),
+        // C#'s integer division truncates toward zero (libtorch's / divides exactly)
+        [Prims.Div] = EwOp((c, x) => IsInt(c) ? x[0]!.div(x[1]!, rounding_mode: RoundingMode.trunc) : x[0]! / x[1]!),
+        // C#'s % is truncated, with the sign of the dividend: libtorch's fmod (its remainder is floored)
+        [Prims.Remainder] = Ew((a, b) => a.fmod(b)),
         [Prims.Neg] = Ew(a => -a),
 
         // elementwise functions
@@ -253,9 +295,10 @@ internal static class Lowerings
         [Prims.LessEqual] = EwOp((c, x) => Mask(c, x[0]!.le(x[1]!))),
         [Prims.Equal] = EwOp((c, x) => Mask(c, x[0]!.eq(x[1]!))),
         [Prims.NotEqual] = EwOp((c, x) => Mask(c, x[0]!.ne(x[1]!))),
-        [Prims.And] = new HostScalar(),
-        [Prims.Or] = new HostScalar(),
-        [Prims.Not] = new HostScalar(),
+        // on C# bools (host conditions) the core's code runs on the host; on tensors, libtorch's logical operators
+        [Prims.And] = Ew((a, b) => a.logical_and(b)),
+        [Prims.Or] = Ew((a, b) => a.logical_or(b)),
+        [Prims.Not] = Ew(a => a.logical_not()),
         // a tensor mask selects elementwise (non-zero and NaN pick a); a C# bool condition picks one branch on the host
         [Prims.Where] = EwOp((c, x) => torch.where(x[0]!.ne(0), x[1]!, x[2]!)) with { OnHostBool = (c, n, a, av) => c.EmitSelect(n, a, av) },
 
@@ -312,7 +355,7 @@ internal static class Lowerings
 
         // reductions
         [Prims.Sum] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.sum(a), t => t.sum())),
-        [Prims.Mean] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.mean([a]), t => t.mean())),
+        [Prims.Mean] = Op((c, x) => Reduce(c, x[0]!.dtype == c.OutType ? x[0]! : x[0]!.to_type(c.OutType), (t, a) => t.mean([a]), t => t.mean())),
         [Prims.Max] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.amax([a]), t => t.max())),
         [Prims.ExpandReduced] = Op((c, x) => x[0]!.reshape(KeptShape(c.In[1], c.P.Get<int?>(0))).expand(c.OutDims)),
         [Prims.ExpandReducedMean] = Op((c, x) =>
@@ -388,6 +431,8 @@ internal static class Lowerings
         [Prims.CastDouble] = new HostScalar(),
         [Prims.CastFloat] = new HostScalar(),
         [Prims.StopGradient] = Ew(a => a),
+        [Prims.Cast] = Op((c, x) => x[0]!.to_type(c.OutType)),
+        [Prims.CastTangent] = Op((c, x) => DTypes.IsFloat(c.In[1].DType) ? x[0]!.to_type(c.OutType) : torch.zeros(c.OutDims, c.OutType, c.Device)),
 
         // the structural primitives of Vmap (unbatched here: a batched node is rewritten before lowering)
         [Prims.MoveAxisToFront] = Op((c, x) =>

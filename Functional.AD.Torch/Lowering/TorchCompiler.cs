@@ -217,6 +217,17 @@ internal sealed partial class TorchCompiler
                 var name = p.Name;
                 var outType = ctx.OutType;
                 bool elementwise = op.Elementwise;
+                // an elementwise primitive computes in its operands' promoted dtype: the output's, except for a bool result
+                // (comparisons, logical operators), whose operands keep their promoted dtype
+                var operandType = outType;
+                if (elementwise && outAval.DType == DType.Bool)
+                {
+                    (DType D, bool W)? pr = null;
+                    for (int i = 0; i < inAvals.Length; i++)
+                        if (kinds[i] is Kind.Tensor or Kind.Double or Kind.Float && !skip.Contains(i))
+                            pr = pr is { } q ? DTypes.Promote(q.D, q.W, inAvals[i].DType, inAvals[i].Weak) : (inAvals[i].DType, inAvals[i].Weak);
+                    if (pr is { } r0) operandType = Lowerings.ScalarOf(r0.D);
+                }
                 // Operand dtypes known now (strong tensors of known dtype, C# scalars) are cast, or not, by a decision
                 // taken here; only the others (weak scalars, held in float64 or float32) have their dtype read per call.
                 var cast = new bool[args.Length];
@@ -226,7 +237,7 @@ internal sealed partial class TorchCompiler
                     if (kinds[i] == Kind.Tensor && !typed.Contains(n.Args[i])) { dynamicType[i] = true; continue; }
                     if (kinds[i] is not (Kind.Tensor or Kind.Double or Kind.Float)) continue;
                     var known = Lowerings.ScalarOf(inAvals[i].DType);
-                    cast[i] = known != outType && (elementwise ? !skip.Contains(i) : inAvals[i].Weak && !outAval.Weak);
+                    cast[i] = elementwise ? known != operandType && !skip.Contains(i) : known != outType && inAvals[i].Weak && !outAval.Weak;
                 }
                 bool anyDynamic = dynamicType.Contains(true);
                 // The result's shape is a function of the operands' shapes, fixed for this specialisation: checked on the
@@ -239,9 +250,9 @@ internal sealed partial class TorchCompiler
                         var xi = x[i];
                         if (xi is null) continue;
                         if (dynamicType[i]
-                            ? (elementwise ? !skip.Contains(i) && xi.dtype != outType : inAvals[i].Weak && !outAval.Weak && xi.dtype != outType)
+                            ? (elementwise ? !skip.Contains(i) && xi.dtype != operandType : inAvals[i].Weak && !outAval.Weak && xi.dtype != outType)
                             : cast[i])
-                            x[i] = xi.to_type(outType);
+                            x[i] = xi.to_type(elementwise ? operandType : outType);
                     }
                     var r = run(ctx, x);
                     if (resultCast == -2)

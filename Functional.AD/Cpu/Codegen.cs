@@ -73,8 +73,10 @@ internal sealed partial class Codegen
         var a = av[n]!;
         if (Lane is not null) throw new LaneBail();
         var t = Elem(a);
-        // the elements are written straight into the result's array, which the tensor adopts
-        var data = Expression.NewArrayInit(t, elems[n].Select(x => Primitive.Conv(x, t)));
+        // the elements are written straight into the result's array, which the tensor adopts (a bool value is carried as
+        // 0/1 in a float type and stored as non-zero)
+        var data = Expression.NewArrayInit(t, elems[n].Select(x => t == typeof(bool) && x.Type != typeof(bool)
+            ? Expression.NotEqual(x, Expression.Constant(Activator.CreateInstance(x.Type), x.Type)) : Primitive.Conv(x, t)));
         return obj[n] = Assign(MakeTensor(data, a), typeof(Tensor));
     }
 
@@ -109,6 +111,11 @@ internal sealed partial class Codegen
             if (Lane is not null && own.Length > 0 && own[0].Type != t) throw new LaneBail();
             r = own.Length == 0 || own[0].Type == t ? own : own.Select(x => x is ConstantExpression k ? ConvConst(k, t) : Assign(Expression.Convert(x, t))).ToArray();
         }
+        else if (n.IsConst && n.Value is Tensor ct0 && ct0.DType is not (DType.Float32 or DType.Float64))
+        {
+            if (Lane is not null) throw new LaneBail();
+            r = ct0.ToDoubleArray().Select(v => ConvConst(Expression.Constant(v), t)).ToArray();
+        }
         else if (n.IsConst && n.Value is Tensor ct)
         {
             r = Lane is not null ? JitRt.Data<double>(ct).Select(v => K(v, t)).ToArray()
@@ -119,6 +126,19 @@ internal sealed partial class Codegen
         else
         {
             if (Lane is not null) throw new LaneBail();
+            var own0 = Elem(av[n]!);
+            if (own0 != t && own0 != typeof(float) && own0 != typeof(double))
+            {
+                // a bool (or other) tensor read as numbers: its own array, each element converted (bool: 0 or 1)
+                var src = Assign(DataOf(Obj(n), own0), own0.MakeArrayType());
+                r = new Expression[av[n]!.Size];
+                for (int i = 0; i < r.Length; i++)
+                {
+                    Expression e = Expression.ArrayIndex(src, Expression.Constant(i));
+                    r[i] = own0 == typeof(bool) ? Expression.Condition(e, ConvConst(Expression.Constant(1.0), t), ConvConst(Expression.Constant(0.0), t)) : Expression.Convert(e, t);
+                }
+                return converted[(n, t)] = r;
+            }
             var arr = Assign(DataOf(Obj(n), t), t.MakeArrayType());
             r = new Expression[av[n]!.Size];
             // element reads stay expressions (no local each): the array is the tensor's own, never written during the
@@ -142,11 +162,11 @@ internal sealed partial class Codegen
         var a = AvalOf(n);
         var low = n.Op.Cpu ?? (n.Op.Scalar is not null ? ElementwiseLowering : null);
         if (n.Kind == Kind.Aval && a is not null) { obj[n] = Expression.Constant(a); How[n] = "shape"; return; }
-        if (n.Batch == 0 && n.Kind == Kind.Tensor && a is not null && low is not null && TryLower(n, a, low)) return;
-        if (Lane is not null && !(n.Batch == 0 && n.Kind == Kind.Tensor && a is not null && low is not null && TryLower(n, a, low))) throw new LaneBail();
+        if (n.Batch == 0 && n.Kind == Kind.Tensor && a is not null && low is not null && Lowerable(n, a) && TryLower(n, a, low)) return;
+        if (Lane is not null && !(n.Batch == 0 && n.Kind == Kind.Tensor && a is not null && low is not null && Lowerable(n, a) && TryLower(n, a, low))) throw new LaneBail();
         if (n.Batch == 0 && low is { ReadsScalar: true } && elems.ContainsKey(n.Args[0]) && av[n.Args[0]] is { Weak: false, Size: 1 })
         {
-            obj[n] = Assign(Expression.Convert(Elems(n.Args[0], Elem(av[n.Args[0]]!))[0], n.Kind.ClrType()));
+            obj[n] = Assign(Expression.Convert(Elems(n.Args[0], ComputeType(n.Args[0], av[n.Args[0]]!))[0], n.Kind.ClrType()));
             How[n] = "scalar";
             return;
         }
@@ -155,6 +175,30 @@ internal sealed partial class Codegen
         var e = n.Batch > 0 ? Vmapped.Emit(n, args) : n.Op.Emit(args, n.Args.Select(x => x.Kind).ToArray(), n.Params, n.Subgraphs);
         obj[n] = Assign(e, n.Kind.ClrType());
         How[n] = "eager";
+    }
+
+    /// <summary>
+    /// Whether the node's values are ones the generated code computes: float32 and float64, and bool results of
+    /// comparisons and selections of those (carried as 0/1 in the float type). Integer, half-precision and other bool
+    /// values run their eager kernels.
+    /// </summary>
+    bool Lowerable(Node n, Aval a)
+    {
+        if (a.DType is not (DType.Float32 or DType.Float64 or DType.Bool)) return false;
+        if (a.DType == DType.Bool && (Lane is not null || n.Op.Scalar is null || n.Op.Gives(DType.Float32) != DType.Bool)) return false;
+        foreach (var x in n.Args)
+            if (x.Kind == Kind.Tensor && AvalOf(x) is { } xa && xa.DType is not (DType.Float32 or DType.Float64 or DType.Bool)) return false;
+        return true;
+    }
+
+    /// <summary>The type a node's elements are computed in: its dtype's, or for a bool comparison its operands' float type.</summary>
+    Type ComputeType(Node n, Aval a)
+    {
+        if (a.DType != DType.Bool) return Elem(a);
+        bool f64 = false;
+        foreach (var x in n.Args)
+            if (x.Kind == Kind.Tensor && AvalOf(x) is { Weak: false, DType: DType.Float64 }) f64 = true;
+        return f64 ? typeof(double) : typeof(float);
     }
 
     bool TryLower(Node n, Aval a, CpuLowering low)
@@ -180,7 +224,7 @@ internal sealed partial class Codegen
         }
         if (n.Op.Scalar is { } scalar && a.Size <= Tiny && n.Args.All(x => x.Kind is Kind.Double or Kind.Float || x.Kind == Kind.Tensor && AvalOf(x) is not null))
         {
-            var t = Lane ?? Elem(a);
+            var t = Lane ?? ComputeType(n, a);
             var ops = n.Args.Select(x => Elems(x, t)).ToArray();
             var dims = n.Args.Select(x => x.Kind == Kind.Tensor ? AvalOf(x)!.Dims : []).ToArray();
             var r = new Expression[a.Size];
@@ -289,7 +333,7 @@ internal sealed partial class Codegen
         Kind.Aval => AvalOf(x),
         Kind.Double => 0.0,
         Kind.Float => 0f,
-        _ => Lax.Zeros(AvalOf(x)!),
+        _ => Rt.Placeholder(AvalOf(x)!),
     };
 
     object? Evaluate(Node n, object?[] args) => Evaluator(n)(args);

@@ -404,7 +404,8 @@ internal sealed class BatchLoopPlan
         try { plan.Avals = ShapeInference.Run(plan.PerExample, inAvals); }
         catch (ShapeException) { return null; }
         foreach (var n in plan.PerExample.Nodes)
-            if (n.Kind == Kind.Tensor && (!plan.Avals.TryGetValue(n, out var a) || a is null || a.Size > Codegen.LoopTinyLimit)) return null;
+            if (n.Kind == Kind.Tensor && (!plan.Avals.TryGetValue(n, out var a) || a is null || a.Size > Codegen.LoopTinyLimit
+                || a.DType is not (DType.Float32 or DType.Float64))) return null;   // integer, bool and half values: the rewrite
         return plan;
     }
 }

@@ -40,7 +40,9 @@ internal sealed partial class Codegen
     void EmitChain(List<Node> c, HashSet<Node> live)
     {
         var members = new HashSet<Node>(c, RefEq<Node>.Instance);
-        var a = av[c[^1]]!;
+        var a0 = av[c[^1]]!;
+        // the loop's element type: the chain's compute dtype (bool members are carried as 0/1 in it)
+        var a = new Aval(a0.Dims, Fusion.ComputeDType(c[^1], av)!.Value, a0.Weak);
         var t = Elem(a);
         int size = a.Size;
         var (ops, vecT, lanes) = Fusion.Width(t);
@@ -138,7 +140,8 @@ internal sealed partial class Codegen
         foreach (var m in c)
         {
             if (outs.TryGetValue(m, out var o))
-                obj[m] = Assign(MakeTensor(o, av[m]!), typeof(Tensor));
+                obj[m] = Assign(MakeTensor(av[m]!.DType == DType.Bool
+                    ? Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.ToBool))!.MakeGenericMethod(t), o) : o, av[m]!), typeof(Tensor));
             How[m] = $"fused #{id} ({c.Count} ops, {lanes}-lane loop{(outs.ContainsKey(m) ? ", written" : "")})";
         }
         FusedChains++;

@@ -32,8 +32,34 @@ internal static class Fusion
         x.Kind is Kind.Double or Kind.Float
         || x.Kind == Kind.Tensor && av.TryGetValue(x, out var xa) && xa is not null && xa.Size == 1 && xa.Rank <= a.Rank;
 
+    /// <summary>
+    /// A full operand: a tensor of the result's shape whose values the loop reads as its element type: of the loop's
+    /// dtype, or bool (a member's 0/1, or a bool tensor read as 0 and 1).
+    /// </summary>
     static bool IsFullOperand(Node x, Dictionary<Node, Aval?> av, Aval a) =>
-        x.Kind == Kind.Tensor && av.TryGetValue(x, out var xa) && xa is not null && xa.DType == a.DType && xa.Dims.AsSpan().SequenceEqual(a.Dims);
+        x.Kind == Kind.Tensor && av.TryGetValue(x, out var xa) && xa is not null && (xa.DType == a.DType || xa.DType == DType.Bool) && xa.Dims.AsSpan().SequenceEqual(a.Dims);
+
+    /// <summary>
+    /// The dtype a node is computed in inside a fused loop: its own, except that a bool result of a comparison or a logical
+    /// operator on floats is carried as 0/1 in its operands' float dtype (float64 if any operand is, else float32).
+    /// Null when the node cannot be computed in a loop (integers, halves, other bools).
+    /// </summary>
+    public static DType? ComputeDType(Node n, Dictionary<Node, Aval?> av)
+    {
+        if (!av.TryGetValue(n, out var a) || a is null) return null;
+        if (a.DType is DType.Float32 or DType.Float64) return a.DType;
+        if (a.DType != DType.Bool || n.Op.Vector is null || n.Op.Gives(DType.Float32) != DType.Bool) return null;
+        DType? d = null;
+        foreach (var x in n.Args)
+        {
+            if (x.Kind != Kind.Tensor) continue;
+            var xd = ComputeDType(x, av) ?? (av.GetValueOrDefault(x) is { DType: DType.Bool } ? DType.Float32 : null);
+            if (xd is null) return null;
+            if (av[x]!.Weak) continue;
+            d = d is null ? xd : d == DType.Float64 || xd == DType.Float64 ? DType.Float64 : DType.Float32;
+        }
+        return d ?? DType.Float32;
+    }
 
     /// <summary>
     /// A row operand: a tensor broadcast along the leading axes (a bias <c>[n]</c> against <c>[batch, n]</c>): its dims,
@@ -42,7 +68,7 @@ internal static class Fusion
     /// </summary>
     public static bool IsRowOperand(Node x, Dictionary<Node, Aval?> av, Aval a)
     {
-        if (x.Kind != Kind.Tensor || !av.TryGetValue(x, out var xa) || xa is null || xa.DType != a.DType || xa.Size <= 1 || xa.Size >= a.Size) return false;
+        if (x.Kind != Kind.Tensor || !av.TryGetValue(x, out var xa) || xa is null || xa.DType != a.DType && xa.DType != DType.Bool || xa.Size <= 1 || xa.Size >= a.Size) return false;
         var d = xa.Dims.AsSpan();
         while (d.Length > 0 && d[0] == 1) d = d[1..];
         if (d.Length > a.Rank || !d.SequenceEqual(a.Dims.AsSpan(a.Rank - d.Length))) return false;
@@ -53,8 +79,9 @@ internal static class Fusion
     static bool Fusable(Node n, Dictionary<Node, Aval?> av)
     {
         if (n.IsInput || n.IsConst || n.Batch != 0 || n.Kind != Kind.Tensor || !n.Op.Elementwise || n.Op.Vector is null) return false;
-        if (!av.TryGetValue(n, out var a) || a is null || a.Size <= Codegen.Tiny) return false;
-        if (a.DType is not (DType.Float32 or DType.Float64)) return false;
+        if (!av.TryGetValue(n, out var a0) || a0 is null || a0.Size <= Codegen.Tiny) return false;
+        if (ComputeDType(n, av) is not DType d) return false;
+        var a = d == a0.DType ? a0 : new Aval(a0.Dims, d, a0.Weak);
         foreach (var x in n.Args)
             if (!IsFullOperand(x, av, a) && !IsScalarOperand(x, av, a) && !IsRowOperand(x, av, a)) return false;
         return true;
@@ -72,9 +99,10 @@ internal static class Fusion
         {
             if (!Fusable(n, av)) continue;
             var a = av[n]!;
+            var d = ComputeDType(n, av);
             var candidates = new List<List<Node>>();
             foreach (var x in n.Args)
-                if (chainOf.TryGetValue(x, out var c) && !candidates.Contains(c) && av[x]!.DType == a.DType && av[x]!.Dims.AsSpan().SequenceEqual(a.Dims))
+                if (chainOf.TryGetValue(x, out var c) && !candidates.Contains(c) && ComputeDType(x, av) == d && av[x]!.Dims.AsSpan().SequenceEqual(a.Dims))
                     candidates.Add(c);
             var merged = new List<Node>();
             foreach (var c in candidates) merged.AddRange(c);

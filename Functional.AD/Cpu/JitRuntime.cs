@@ -15,11 +15,19 @@ internal static class JitRt
     /// written), otherwise a converted copy (a weak scalar promoted to float64 uses its exact value, as eager code does).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]   // see the class summary
-    public static T[] Data<T>(Tensor x) where T : unmanaged, IFloatingPointIeee754<T>
+    public static T[] Data<T>(Tensor x) where T : unmanaged
     {
         if (x.Data is T[] a) return a;   // a tensor in host memory: its own array
         if (x.Managed is T[] w) return w;   // a weak scalar's float32 value
         return Eager.Data<T>(x).ToArray();
+    }
+
+    /// <summary>A bool array from a loop's 0/1 values (non-zero, NaN included, is true).</summary>
+    public static bool[] ToBool<T>(T[] zeroOne) where T : unmanaged, System.Numerics.INumber<T>
+    {
+        var r = new bool[zeroOne.Length];
+        for (int i = 0; i < r.Length; i++) r[i] = zeroOne[i] != T.Zero;
+        return r;
     }
 
     /// <summary>

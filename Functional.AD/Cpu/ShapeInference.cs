@@ -118,7 +118,7 @@ internal static class ShapeInference
             switch (kinds[i])
             {
                 case Kind.Aval: vals[i] = args[i]; break;
-                case Kind.Tensor when args[i].Size <= 1 << 16: vals[i] = Lax.Zeros(args[i]); break;
+                case Kind.Tensor when args[i].Size <= 1 << 16: vals[i] = Rt.Placeholder(args[i]); break;
                 case Kind.Double: vals[i] = 0.0; break;
                 case Kind.Float: vals[i] = 0f; break;
                 default: return null;

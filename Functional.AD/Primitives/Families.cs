@@ -88,12 +88,18 @@ internal static partial class Prims
         TransposeRule? transpose = null, MethodInfo? dbl = null, MethodInfo? flt = null, params MethodInfo[] aliases) =>
         Elementwise(PrimFamily.BinaryElementwise, name, tensor!, scalar, vector, jvp, transpose, dbl, flt, aliases);
 
-    /// <summary>A comparison: a 0/1 mask of the promoted dtype on tensors, a <c>bool</c> on C# scalars; zero derivative.</summary>
+    /// <summary>
+    /// A comparison: a bool tensor on tensors (compared in the operands' promoted dtype), a <c>bool</c> on C# scalars;
+    /// zero derivative. Its element code gives 1 or 0 in the compute type: the CPU jit carries a bool value inside
+    /// generated code as 0/1 and stores it as <see cref="bool"/> only in a bool tensor.
+    /// </summary>
     static Primitive Comparison(string name, MethodInfo? tensor, ExpressionType op, string infix, params MethodInfo[] aliases)
     {
         ScalarForm scalar = (x, t) => Expression.Condition(Expression.MakeBinary(op, x[0], x[1]),
             Primitive.Conv(Expression.Constant(1.0), t), Primitive.Conv(Expression.Constant(0.0), t));
         var p = Binary(name, tensor, scalar, Vec(name), null, aliases: aliases);
+        p.Accepts = DTypeSets.All;
+        p.Gives = _ => DType.Bool;
         p.KindRule = (k, _, _) => k.Contains(Kind.Tensor) ? Kind.Tensor : Kind.Bool;
         p.EmitRule = (a, k, prm, _) => k.Contains(Kind.Tensor)
             ? Primitive.CallWith(tensor ?? throw new InvalidOperationException($"{name} on tensors is not supported."), a, prm)

@@ -82,10 +82,13 @@ internal sealed partial class Primitive
     internal Func<double, double>? F64;
     /// <summary>The float32 function of a primitive declared by scalar functions (see <see cref="F64"/>).</summary>
     internal Func<float, float>? F32;
-    /// <summary>The dtypes its tensor operands may have (the result has the operands' promoted dtype).</summary>
-    internal DType[] Accepts = [DType.Float32, DType.Float64];
-    /// <summary>The result dtype given the operands' promoted dtype (elementwise families; the identity today, as every
-    /// primitive computes in its operands' dtype).</summary>
+    /// <summary>
+    /// The dtype column: the dtypes its tensor operands may have, after promotion (every number type by default: bool
+    /// operands of arithmetic are refused; comparisons, selections, logical and structural primitives take every dtype).
+    /// </summary>
+    internal DType[] Accepts = DTypeSets.Numbers;
+    /// <summary>The result dtype given the operands' promoted dtype: the identity, except float-only functions (an integer
+    /// operand gives float32, as jax.numpy promotes it), comparisons (bool) and the integer-valued Argmax.</summary>
     internal Func<DType, DType> Gives = d => d;
     /// <summary>How the CPU jit lowers it once shapes are known (null: by calling its eager method).</summary>
     internal CpuLowering? Cpu;

@@ -91,6 +91,12 @@ internal static partial class Prims
         (c, t) => Sum2(t[0] is { } ta ? ta * (c.X[1] * R.Pow(c.X[0], c.X[1] - 1)) : null, t[1] is { } tb ? tb * (R.Log(c.X[0]) * c.Ans!) : null),
         dbl: Math_("Pow", D, D), flt: MathF_("Pow", F, F));
     // ties split the tangent evenly, as JAX does
+    // C#'s %: d(a % b) = da - trunc(a / b) db, and trunc(a / b) = (a - a % b) / b
+    public static readonly Primitive Remainder = Binary("Remainder", Np_("Remainder", T, T), Operator(ExpressionType.Modulo),
+        LanesOf(typeof(ScalarMath).GetMethod("Rem", [D, D])!, typeof(ScalarMath).GetMethod("Rem", [F, F])!),
+        (c, t) => Sum2(t[0] is { } ta ? c.BroadcastToAns(ta) : null, t[1] is { } tb ? c.BroadcastToAns(-(tb * ((c.X[0] - c.Ans!) / c.X[1]))) : null),
+        (c, ct) => [NotLinear(c, "Remainder", 0), NotLinear(c, "Remainder", 1)],
+        aliases: [Op_("op_Modulus", T, T), Op_("op_Modulus", T, D)]);
     public static readonly Primitive Maximum = Binary("Maximum", Np_("Maximum", T, T), Calls(Math_("Max", D, D), MathF_("Max", F, F)), Vec("Max"),
         (c, t) => MinMaxJvp(c, t, R.Greater(c.X[0], c.X[1]), R.Less(c.X[0], c.X[1])), dbl: Math_("Max", D, D), flt: MathF_("Max", F, F));
     public static readonly Primitive Minimum = Binary("Minimum", Np_("Minimum", T, T), Calls(Math_("Min", D, D), MathF_("Min", F, F)), Vec("Min"),
@@ -127,9 +133,9 @@ internal static partial class Prims
     public static readonly Primitive LessEqual = Comparison("LessEqual", Np_("LessEqual", T, T), ExpressionType.LessThanOrEqual, "<=", Op_("op_LessThanOrEqual", T, T), Op_("op_LessThanOrEqual", T, D), Op_("op_LessThanOrEqual", D, T));
     public static readonly Primitive Equal = Comparison("Equal", Np_("Equal", T, T), ExpressionType.Equal, "==");
     public static readonly Primitive NotEqual = Comparison("NotEqual", null, ExpressionType.NotEqual, "!=");
-    public static readonly Primitive And = Logical("And", ExpressionType.AndAlso, "&&");
-    public static readonly Primitive Or = Logical("Or", ExpressionType.OrElse, "||");
-    public static readonly Primitive Not = Logical("Not", ExpressionType.Not, "!");
+    public static readonly Primitive And = Logical("And", ExpressionType.AndAlso, "&&", Np_("LogicalAnd", T, T), "&", Op_("op_BitwiseAnd", T, T));
+    public static readonly Primitive Or = Logical("Or", ExpressionType.OrElse, "||", Np_("LogicalOr", T, T), "|", Op_("op_BitwiseOr", T, T));
+    public static readonly Primitive Not = Logical("Not", ExpressionType.Not, "!", Np_("LogicalNot", T), "!", typeof(Tensor).GetMethod("op_LogicalNot", [T])!);
     // Where(c, a, b): a bool condition is a select between whole values; a tensor mask selects elementwise (non-zero and NaN pick a)
     public static readonly Primitive Where = Binary("Where", Np_("Where", T, T, T),
         (x, t) => Expression.Condition(Expression.NotEqual(x[0], Primitive.Conv(Expression.Constant(0.0), t)), x[1], x[2]), Vec("Where"),
@@ -254,6 +260,17 @@ internal static partial class Prims
         (c, t) => R.FromScalar(t[0]!), (c, ct) => [c.Unbroadcast(ct, 0)], BatchRules.WholeValue, dbl: Lax_("FromDouble", D), aliases: typeof(Tensor).GetMethod("op_Implicit", [D])!);
     public static readonly Primitive FromFloat = Conversion("FromFloat", Lax_("FromFloat", F), Kind.Tensor,
         (c, t) => R.FromScalar(t[0]!), (c, ct) => [c.Unbroadcast(ct, 0)], BatchRules.WholeValue, flt: Lax_("FromFloat", F));
+    /// <summary>
+    /// A tensor converted to another dtype (<c>x.AsType(d)</c>, <c>Lax.Cast(x, d)</c>). Between floats it is linear (the
+    /// tangent converted alike, the cotangent converted back by SumTo to the operand's aval); a conversion to an integer
+    /// or bool has no tangent, and one from an integer or bool gives none (<see cref="Rt.CastTangent"/>).
+    /// </summary>
+    public static readonly Primitive Cast = Conversion("Cast", Lax_("Cast", T, typeof(DType)), Kind.Tensor,
+        (c, t) => DTypes.IsFloat(c.P.Get<DType>(0)) && t[0] is { } ta ? R.CastTangent(ta, c.X[0], c.P.Get<DType>(0)) : null,
+        (c, ct) => [R.SumTo(ct, c.Aval(0))], BatchRules.WholeValue);
+    /// <summary>The tangent of a conversion: the tangent converted when the operand is a float, zeros (no tangent) otherwise.</summary>
+    public static readonly Primitive CastTangent = Structural("CastTangent", Rt_("CastTangent", T, T, typeof(DType)),
+        (c, t) => R.CastTangent(t[0]!, c.X[1], c.P.Get<DType>(0)), (c, ct) => [R.SumTo(R.CastTangent(ct, c.X[1], c.P.Get<DType>(0)), c.Aval(0)), null], [0], BatchRules.Elementwise);
     public static readonly Primitive CastDouble = Conversion("CastDouble", null, Kind.Double, (c, t) => R.CastDouble(t[0]!), (c, ct) => [R.CastFloat(ct)], BatchRules.WholeValue);
     public static readonly Primitive CastFloat = Conversion("CastFloat", null, Kind.Float, (c, t) => R.CastFloat(t[0]!), (c, ct) => [R.CastDouble(ct)], BatchRules.WholeValue);
     public static readonly Primitive StopGradient = StopGradientOf(Np_("StopGradient", T));
@@ -304,6 +321,17 @@ internal static partial class Prims
 
     static Prims()
     {
+        // --- the dtype column beyond the families' defaults: float-only functions promote integer and bool operands to
+        // float32 (as jax.numpy does); structural, selection and conversion primitives take every dtype; Argmax gives int32
+        foreach (var p in new[] { Exp, Log, Tanh, Sin, Cos, Sqrt, Sigmoid, Softplus, Log1p, Expm1, Erf, Atan, Pow })
+        {
+            p.Accepts = DTypeSets.All;
+            p.Gives = DTypeSets.FloatResult;
+        }
+        foreach (var p in all)
+            if (p.Family is PrimFamily.Structural or PrimFamily.Conversion || p == Where || p == StopGradient)
+                p.Accepts = DTypeSets.All;
+        Argmax.Gives = _ => DType.Int32;
         Input.Foldable = Const.Foldable = false;
         InferAval.Foldable = true;
 
@@ -450,11 +478,11 @@ internal static partial class Prims
         ToDouble.ScalarAsTensor = (b, a, k) => b.Apply(Reshape, [a[0]], new Params(Array.Empty<int>()), null, k);
         CastDouble.ScalarAsTensor = (b, a, k) => Carried(a) ? a[0] : null;
         FromDouble.ScalarAsTensor = FromFloat.ScalarAsTensor = (b, a, k) => Carried(a) ? a[0] : null;
-        NotEqual.ScalarAsTensor = (b, a, k) => Carried(a) ? b.Apply(Sub, [b.Const(new Tensor(1.0)), b.Apply(Equal, a, null, null, k)], null, null, k) : null;
-        // && || ! of 0/1 masks (every operand must be carried: a C# bool meeting a mask has no tensor form here)
-        And.ScalarAsTensor = (b, a, k) => a.All(x => x.Kind == Kind.Tensor) ? b.Apply(Mul, a, null, null, k) : null;
-        Or.ScalarAsTensor = (b, a, k) => a.All(x => x.Kind == Kind.Tensor) ? b.Apply(Maximum, a, null, null, k) : null;
-        Not.ScalarAsTensor = (b, a, k) => a.All(x => x.Kind == Kind.Tensor) ? b.Apply(Sub, [b.Const(new Tensor(1.0)), a[0]], null, null, k) : null;
+        NotEqual.ScalarAsTensor = (b, a, k) => Carried(a) ? b.Apply(Not, [b.Apply(Equal, a, null, null, k)], null, null, k) : null;
+        // && || ! of bool masks (every operand must be carried: a C# bool meeting a mask has no tensor form here)
+        And.ScalarAsTensor = (b, a, k) => a.All(x => x.Kind == Kind.Tensor) ? b.Apply(And, a, null, null, k) : null;
+        Or.ScalarAsTensor = (b, a, k) => a.All(x => x.Kind == Kind.Tensor) ? b.Apply(Or, a, null, null, k) : null;
+        Not.ScalarAsTensor = (b, a, k) => a.All(x => x.Kind == Kind.Tensor) ? b.Apply(Not, a, null, null, k) : null;
 
         foreach (var p in new[] { MoveAxisToFront, MoveAxisFromFront, AddBatchAxis, BroadcastBatch })
             p.VmapMove = true;
@@ -465,15 +493,40 @@ internal static partial class Prims
 
     static MethodInfo SM(string name, Type t) => typeof(ScalarMath).GetMethod(name, [t])!;
 
-    /// <summary>A C# logical operator on bools (conditions of <c>c ? a : b</c>): host code only, zero derivative.</summary>
-    static Primitive Logical(string name, ExpressionType op, string infix)
+    /// <summary>
+    /// A logical operator: on C# bools (conditions of <c>c ? a : b</c>) the C# operator; on tensors (masks) the elementwise
+    /// <c>Np.LogicalAnd</c>/<c>LogicalOr</c>/<c>LogicalNot</c> (operators <c>&amp;</c>, <c>|</c>, <c>!</c>), a bool tensor. Zero derivative.
+    /// </summary>
+    static Primitive Logical(string name, ExpressionType op, string infix, MethodInfo tensor, string tensorInfix, params MethodInfo[] aliases)
     {
-        var p = Def(name);
+        var p = Def(name, tensor, aliases: aliases);
+        p.Family = PrimFamily.BinaryElementwise;
         p.ZeroDerivative = true;
         p.Infix = infix;
-        p.KindRule = (_, _, _) => Kind.Bool;
-        p.EmitRule = (a, _, _, _) => a.Length == 1 ? Expression.MakeUnary(op, a[0], a[0].Type) : Expression.MakeBinary(op, a[0], a[1]);
-        return p;
+        p.Accepts = DTypeSets.All;
+        p.Gives = _ => DType.Bool;
+        p.KindRule = (k, _, _) => k.Contains(Kind.Tensor) ? Kind.Tensor : Kind.Bool;
+        p.EmitRule = (a, k, prm, _) => k.Contains(Kind.Tensor) ? Primitive.CallWith(tensor, a, prm)
+            : a.Length == 1 ? Expression.MakeUnary(op, a[0], a[0].Type) : Expression.MakeBinary(op, a[0], a[1]);
+        p.FormatRule = (a, k, _) => !k.Contains(Kind.Tensor) ? (a.Length == 1 ? $"{infix}{a[0]}" : $"{a[0]} {infix} {a[1]}")
+            : a.Length == 1 ? $"{tensorInfix}{a[0]}" : $"{a[0]} {tensorInfix} {a[1]}";
+        // element code on masks carried as 0/1 (or numbers, true where non-zero) in a float type, as the jit computes them
+        static Expression True(Expression x, Type t) => Expression.NotEqual(x, Primitive.Conv(Expression.Constant(0.0), t));
+        static Expression ZeroOne(Expression b, Type t) => Expression.Condition(b, Primitive.Conv(Expression.Constant(1.0), t), Primitive.Conv(Expression.Constant(0.0), t));
+        p.Scalar = (x, t) => op switch
+        {
+            ExpressionType.AndAlso => ZeroOne(Expression.AndAlso(True(x[0], t), True(x[1], t)), t),
+            ExpressionType.OrElse => ZeroOne(Expression.OrElse(True(x[0], t), True(x[1], t)), t),
+            _ => ZeroOne(Expression.Not(True(x[0], t)), t),
+        };
+        p.Vector = (v, x) => op switch
+        {
+            ExpressionType.AndAlso => v.Call("Where", x[0], v.Call("NotEqual", x[1], v.K(0)), v.K(0)),
+            ExpressionType.OrElse => v.Call("Where", x[0], v.K(1), v.Call("NotEqual", x[1], v.K(0))),
+            _ => v.Call("Equal", x[0], v.K(0)),
+        };
+        p.Cpu = new CpuLowering { Result = EagerResult.Fresh };
+        return Batch(p, BatchRules.Elementwise);
     }
 
     /// <summary>The identity with a zero derivative; its eager result is its operand itself (a view, for the arenas).</summary>

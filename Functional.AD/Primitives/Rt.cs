@@ -17,6 +17,19 @@ internal static class Rt
         return Lax.Ones(output.Aval);
     }
 
+    /// <summary>
+    /// The tangent of <c>Cast(x, dtype)</c> given the tangent <paramref name="t"/> of x: t converted when x is a float;
+    /// zeros of x's shape otherwise (an integer or bool x carries no tangent, JAX's float0).
+    /// </summary>
+    public static Tensor CastTangent(Tensor t, Tensor x, DType dtype) =>
+        DTypes.IsFloat(x.DType) ? Lax.Cast(t, dtype) : Eager.Fill(x.Dims, 0, dtype);
+
+    /// <summary>
+    /// A value of aval <paramref name="a"/> to evaluate a primitive on when only its shape matters: zeros, except ones for
+    /// integers (an integer division by a placeholder must not divide by zero).
+    /// </summary>
+    internal static Tensor Placeholder(Aval a) => DTypes.IsInteger(a.DType) ? Lax.Ones(a) : Lax.Zeros(a);
+
     /// <summary>The shape rule of any primitive, by abstract evaluation: run it once on zeros of the operand shapes (cached).</summary>
     public static Aval InferAval(Primitive p, Params prms, Kind[] kinds, Aval[] avals) => InferAval(p, prms, kinds, avals, 0);
 
@@ -36,7 +49,7 @@ internal static class Rt
                     Kind.Float => 0f,
                     Kind.Bool => false,
                     Kind.Aval => avals[i],
-                    _ => Lax.Zeros(avals[i]),
+                    _ => Placeholder(avals[i]),
                 };
             var r = p.Eval(dummies, kinds, prms, batch);
             return r switch

@@ -32,4 +32,8 @@ public static class ScalarMath
     public static double Relu(double x) => x > 0 ? x : 0;
     /// <summary>max(x, 0).</summary>
     public static float Relu(float x) => x > 0 ? x : 0;
+    /// <summary>C#'s remainder <c>a % b</c> (truncated: the sign of the dividend).</summary>
+    public static double Rem(double a, double b) => a % b;
+    /// <summary>C#'s remainder <c>a % b</c> (truncated: the sign of the dividend).</summary>
+    public static float Rem(float a, float b) => a % b;
 }

@@ -129,7 +129,7 @@ internal static class SpecialisedText
             operands[i] = a.Kind switch
             {
                 Kind.Aval => aval,
-                Kind.Tensor => Lax.Zeros(aval),
+                Kind.Tensor => Rt.Placeholder(aval),
                 Kind.Double => 0.0,
                 Kind.Float => 0f,
                 _ => null!,

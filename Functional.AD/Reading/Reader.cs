@@ -242,6 +242,9 @@ internal sealed partial class Reader
     Sym ReadCall(MethodCallExpression call, Dictionary<ParameterExpression, Sym> env, Builder b)
     {
         var m = call.Method;
+        // x.AsType(d) is the primitive Lax.Cast(x, d)
+        if (call.Object is not null && m.DeclaringType == typeof(Tensor) && m.Name == nameof(Tensor.AsType))
+            return Read(Expression.Call(typeof(Lax).GetMethod(nameof(Lax.Cast), [typeof(Tensor), typeof(DType)])!, call.Object, call.Arguments[0]), env, b);
         var def = m.IsGenericMethod ? m.GetGenericMethodDefinition() : m;
         if (def.DeclaringType == typeof(ExpressionInvoke) && def.Name == nameof(ExpressionInvoke.Invoke))
             return Apply(Read(call.Arguments[0], env, b), call.Arguments.Skip(1).Select(a => Read(a, env, b)).ToArray(), b, call);
@@ -363,6 +366,9 @@ internal sealed partial class Reader
             ExpressionType.Subtract or ExpressionType.SubtractChecked => Prims.Sub,
             ExpressionType.Multiply or ExpressionType.MultiplyChecked => Prims.Mul,
             ExpressionType.Divide => Prims.Div,
+            ExpressionType.Modulo => Prims.Remainder,
+            ExpressionType.And when bin.Left.Type == typeof(Tensor) || bin.Right.Type == typeof(Tensor) => Prims.And,
+            ExpressionType.Or when bin.Left.Type == typeof(Tensor) || bin.Right.Type == typeof(Tensor) => Prims.Or,
             ExpressionType.GreaterThan => Prims.Greater,
             ExpressionType.LessThan => Prims.Less,
             ExpressionType.GreaterThanOrEqual => Prims.GreaterEqual,
@@ -394,7 +400,7 @@ internal sealed partial class Reader
         {
             case ExpressionType.UnaryPlus: return x;
             case ExpressionType.Negate or ExpressionType.NegateChecked: return new SLeaf(b.Apply(Prims.Neg, [Leaf(x, b, un.Operand)]));
-            case ExpressionType.Not when un.Type == typeof(bool): return new SLeaf(b.Apply(Prims.Not, [Leaf(x, b, un.Operand)]));
+            case ExpressionType.Not when un.Type == typeof(bool) || un.Type == typeof(Tensor): return new SLeaf(b.Apply(Prims.Not, [Leaf(x, b, un.Operand)]));
             case ExpressionType.Convert or ExpressionType.ConvertChecked:
             {
                 var from = un.Operand.Type; var to = un.Type;

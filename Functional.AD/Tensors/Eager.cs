@@ -6,17 +6,68 @@ namespace Functional.AD;
 internal static class Eager
 {
     /// <summary>x's elements as <typeparamref name="T"/>, converting when x's dtype differs (a weak scalar promoted to float64 uses its exact value).</summary>
-    internal static ReadOnlySpan<T> Data<T>(Tensor x) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static ReadOnlySpan<T> Data<T>(Tensor x) where T : unmanaged
     {
-        if (typeof(T) == typeof(double))
-        {
-            if (x.DType == DType.Float64) return x.Span<T>();
-            if (x.ExactScalar is double v) return new[] { T.CreateChecked(v) };
-            return Kernels.Convert<float, T>(x.Span<float>());
-        }
-        if (x.DType == DType.Float32) return x.Span<T>();
-        return Kernels.Convert<double, T>(x.Span<double>());
+        var want = DTypes.Of<T>();
+        if (x.DType == want) return x.Span<T>();
+        if (typeof(T) == typeof(double) && x.ExactScalar is double v) return (T[])(object)new[] { v };
+        return (T[])Elements.Convert(x.HostArray(), x.DType, want);
     }
+
+    /// <summary>x converted to <paramref name="dtype"/> (the same tensor when it already has it), keeping its weak flag.</summary>
+    internal static Tensor To(Tensor x, DType dtype)
+    {
+        if (x.DType == dtype) return x;
+        if (x.ExactScalar is double e && DTypes.IsFloat(dtype)) return dtype == DType.Float32 ? x : Tensor.Scalar(e, dtype, weak: true);
+        var data = Elements.Convert(x.HostArray(), x.DType, dtype);
+        return Tensor.Adopt(data, Aval.Intern(x.Dims, dtype, x.IsWeak));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="f"/> on the float32 forms of <paramref name="xs"/> and rounds its result to the half-precision
+    /// <paramref name="dtype"/>: how the CPU computes float16 and bfloat16 (one rounding per operation).
+    /// </summary>
+    internal static Tensor ViaFloat32(DType dtype, Func<Tensor[], Tensor> f, params Tensor[] xs)
+    {
+        var ys = new Tensor[xs.Length];
+        for (int i = 0; i < xs.Length; i++) ys[i] = DTypes.IsHalf(xs[i].DType) ? To(xs[i], DType.Float32) : xs[i];
+        var r = f(ys);
+        return r.DType == DType.Float32 ? To(r, dtype) : r;
+    }
+
+    /// <summary>Whether the generic float kernels (float32, float64) run this dtype directly.</summary>
+    internal static bool IsWide(DType d) => d is DType.Float32 or DType.Float64;
+
+    /// <summary>
+    /// Runs a float kernel on a tensor of another dtype: halves in float32, integers and bools in float64 (exact for
+    /// int32 and bool, and for int64 up to 2^53), the result converted back to <paramref name="dtype"/>.
+    /// </summary>
+    internal static Tensor ViaWide(DType dtype, Func<Tensor[], Tensor> f, params Tensor[] xs)
+    {
+        var wide = DTypes.IsHalf(dtype) ? DType.Float32 : DType.Float64;
+        var ys = new Tensor[xs.Length];
+        for (int i = 0; i < xs.Length; i++) ys[i] = xs[i].DType == dtype ? To(xs[i], wide) : xs[i];
+        var r = f(ys);
+        return r.DType == wide ? To(r, dtype) : r;
+    }
+
+    /// <summary>
+    /// The operand of a float-only operation (exp, log, tanh, ...): an integer or bool tensor is promoted to float32, as
+    /// jax.numpy does; a float tensor is returned as is.
+    /// </summary>
+    internal static Tensor FloatOperand(Tensor x) => DTypes.IsFloat(x.DType) ? x : To(x, DType.Float32);
+
+    /// <summary>Throws unless the (promoted) dtype of an arithmetic operation is a number: arithmetic on bools is refused.</summary>
+    internal static void CheckNumber(DType dt, string op, params Tensor[] xs)
+    {
+        if (dt == DType.Bool)
+            throw new ShapeException(op, xs.Select(x => x.Aval).ToArray(),
+                "arithmetic on bool tensors is not defined; use Np.LogicalAnd / Np.LogicalOr / Np.LogicalNot, or convert with AsType(DType.Int32) or AsType(DType.Float32)");
+    }
+
+    /// <summary>A bool mask from a condition tensor: bool as is; a number is true where non-zero (NaN included).</summary>
+    internal static ReadOnlySpan<bool> Mask(Tensor c) =>
+        c.DType == DType.Bool ? c.Span<bool>() : (bool[])Elements.Convert(c.HostArray(), c.DType, DType.Bool);
 
     internal static Tensor Make<T>(T[] data, int[] dims, bool weak = false) where T : unmanaged => Tensor.Adopt(data, dims, weak);
 
@@ -29,6 +80,13 @@ internal static class Eager
         ArgumentNullException.ThrowIfNull(x);
         var f64 = p.F64 ?? throw new InvalidOperationException($"Internal error: {p.Name} has no scalar function.");
         if (x.ExactScalar is double exact) return new Tensor(f64(exact));
+        if (DTypes.IsHalf(x.DType)) return ViaFloat32(x.DType, a => Map(p, a[0]), x);
+        if (!DTypes.IsFloat(x.DType))
+        {
+            // an integer square stays an integer (C#'s wrapping product); every other function is on floats
+            if (p == Prims.Square && DTypes.IsInteger(x.DType)) return Np.Mul(x, x);
+            x = FloatOperand(x);
+        }
         if (x.DType == DType.Float64)
         {
             var src = x.Span<double>();
@@ -46,18 +104,9 @@ internal static class Eager
     /// <summary>A fresh tensor of shape <paramref name="dims"/> filled with <paramref name="value"/>.</summary>
     internal static Tensor Fill(int[] dims, double value, DType dtype, bool weak = false)
     {
-        if (dtype is not (DType.Float32 or DType.Float64))
-            throw new ArgumentOutOfRangeException(nameof(dtype), dtype, $"dtype must be DType.Float32 or DType.Float64, not {(int)dtype}");
+        DTypes.Check(dtype, "Np.Full");
         int n = Kernels.Product(dims);
-        if (dtype == DType.Float64)
-        {
-            var d = new double[n];
-            if (value != 0) d.AsSpan().Fill(value);
-            return Tensor.Adopt(d, dims, weak);
-        }
-        var f = new float[n];
-        if (value != 0) f.AsSpan().Fill((float)value);
-        return Tensor.Adopt(f, dims, weak);
+        return Tensor.Adopt(Elements.Filled(dtype, n, value), Aval.Intern(dims, dtype, weak));
     }
 
     /// <summary>Normalises a possibly negative axis of a rank-<paramref name="rank"/> tensor, or throws a <see cref="ShapeException"/> naming the call.</summary>

@@ -10,8 +10,8 @@ namespace Functional.AD;
 internal static class Kernels
 {
     internal static TTo[] Convert<TFrom, TTo>(ReadOnlySpan<TFrom> x)
-        where TFrom : unmanaged, IFloatingPointIeee754<TFrom>
-        where TTo : unmanaged, IFloatingPointIeee754<TTo>
+        where TFrom : unmanaged, INumberBase<TFrom>
+        where TTo : unmanaged, INumberBase<TTo>
     {
         var r = new TTo[x.Length];
         TensorPrimitives.ConvertChecked(x, r);
@@ -106,7 +106,14 @@ internal static class Kernels
 
     // ------------------------------------------------------------------ elementwise
 
-    internal static T[] Unary<T, TOp>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T> where TOp : IUnaryOp
+    internal static T[] Unary<T, TOp>(ReadOnlySpan<T> x) where T : unmanaged, INumber<T> where TOp : IUnaryOp
+    {
+        var r = Alloc<T>(x.Length);
+        TOp.Apply(x, r);
+        return r;
+    }
+
+    internal static T[] FloatUnary<T, TOp>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T> where TOp : IFloatUnaryOp
     {
         var r = Alloc<T>(x.Length);
         TOp.Apply(x, r);
@@ -115,7 +122,7 @@ internal static class Kernels
 
     /// <summary>Elementwise binary operation with numpy broadcasting into a fresh array of shape <paramref name="od"/>.</summary>
     internal static T[] Binary<T, TOp>(ReadOnlySpan<T> a, int[] ad, ReadOnlySpan<T> b, int[] bd, int[] od)
-        where T : unmanaged, IFloatingPointIeee754<T> where TOp : IBinaryOp
+        where T : unmanaged, INumber<T> where TOp : IBinaryOp
     {
         int n = Product(od);
         var r = Alloc<T>(n);
@@ -158,7 +165,7 @@ internal static class Kernels
     }
 
     /// <summary>The general strided gather of <paramref name="x"/> broadcast to <paramref name="od"/>.</summary>
-    internal static T[] Broadcast<T>(ReadOnlySpan<T> x, int[] xd, int[] od) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static T[] Broadcast<T>(ReadOnlySpan<T> x, int[] xd, int[] od) where T : unmanaged
     {
         int n = Product(od);
         var r = Alloc<T>(n);
@@ -188,10 +195,9 @@ internal static class Kernels
         return r;
     }
 
-    /// <summary><c>c != 0 ? a : b</c> with all three broadcast to <paramref name="od"/>.</summary>
-    internal static T[] Where<TC, T>(ReadOnlySpan<TC> c, int[] cd, ReadOnlySpan<T> a, int[] ad, ReadOnlySpan<T> b, int[] bd, int[] od)
-        where TC : unmanaged, IFloatingPointIeee754<TC>
-        where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary><c>c ? a : b</c> with all three broadcast to <paramref name="od"/>.</summary>
+    internal static T[] Where<T>(ReadOnlySpan<bool> c, int[] cd, ReadOnlySpan<T> a, int[] ad, ReadOnlySpan<T> b, int[] bd, int[] od)
+        where T : unmanaged
     {
         int n = Product(od);
         var r = Alloc<T>(n);
@@ -205,7 +211,7 @@ internal static class Kernels
         for (int o = 0; o < n; o += inner)
         {
             for (int j = 0, pc = co, pa = ao, pb = bo; j < inner; j++, pc += ic, pa += ia, pb += ib)
-                r[o + j] = c[pc] != TC.Zero ? a[pa] : b[pb];
+                r[o + j] = c[pc] ? a[pa] : b[pb];
             for (int k = rank - 2; k >= 0; k--)
             {
                 idx[k]++;
@@ -221,7 +227,7 @@ internal static class Kernels
     // ------------------------------------------------------------------ reductions
 
     /// <summary>Sums x viewed as [outer, n, inner] over the middle axis into [outer, inner].</summary>
-    internal static T[] SumAxis<T>(ReadOnlySpan<T> x, int outer, int n, int inner) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static T[] SumAxis<T>(ReadOnlySpan<T> x, int outer, int n, int inner) where T : unmanaged, INumber<T>
     {
         var r = new T[outer * inner];
         if (n == 0 || r.Length == 0) return r;
@@ -241,7 +247,7 @@ internal static class Kernels
     }
 
     /// <summary>Maximum of x viewed as [outer, n, inner] over the middle axis (n &gt; 0); NaN propagates.</summary>
-    internal static T[] MaxAxis<T>(ReadOnlySpan<T> x, int outer, int n, int inner) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static T[] MaxAxis<T>(ReadOnlySpan<T> x, int outer, int n, int inner) where T : unmanaged, INumber<T>
     {
         var r = Alloc<T>(outer * inner);
         if (r.Length == 0) return r;
@@ -261,14 +267,14 @@ internal static class Kernels
     }
 
     /// <summary>Index of the first maximum (first NaN if any) of x viewed as [outer, n, inner] over the middle axis (n &gt; 0).</summary>
-    internal static T[] ArgmaxAxis<T>(ReadOnlySpan<T> x, int outer, int n, int inner) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static int[] ArgmaxAxis<T>(ReadOnlySpan<T> x, int outer, int n, int inner) where T : unmanaged, INumber<T>
     {
-        var r = Alloc<T>(outer * inner);
+        var r = Alloc<int>(outer * inner);
         for (int o = 0; o < outer; o++)
         {
             if (inner == 1)
             {
-                r[o] = T.CreateChecked(FirstArgmax(x.Slice(o * n, n)));
+                r[o] = FirstArgmax(x.Slice(o * n, n));
                 continue;
             }
             for (int i = 0; i < inner; i++)
@@ -284,13 +290,13 @@ internal static class Kernels
                         if (v > bv) { bv = v; best = k; }
                     }
                 }
-                r[o * inner + i] = T.CreateChecked(best);
+                r[o * inner + i] = best;
             }
         }
         return r;
     }
 
-    private static int FirstArgmax<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    private static int FirstArgmax<T>(ReadOnlySpan<T> x) where T : unmanaged, INumber<T>
     {
         int best = 0;
         T bv = x[0];
@@ -388,7 +394,7 @@ internal static class Kernels
     }
 
     /// <summary>The transpose of <see cref="Take{T}"/>: zeros [outer, n, inner] with g [outer, idx.Length, inner] added at the indices.</summary>
-    internal static T[] ScatterAdd<T>(ReadOnlySpan<T> g, int outer, int n, int inner, int[] idx) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static T[] ScatterAdd<T>(ReadOnlySpan<T> g, int outer, int n, int inner, int[] idx) where T : unmanaged, INumber<T>
     {
         int m = idx.Length;
         var r = new T[outer * n * inner];
@@ -424,7 +430,7 @@ internal static class Kernels
     /// transpose of A stored [k,m]; likewise B [k,n] or, when <paramref name="tb"/>, B stored [n,k].
     /// </summary>
     internal static void Gemm<T>(ReadOnlySpan<T> a, bool ta, ReadOnlySpan<T> b, bool tb, Span<T> c, int m, int k, int n)
-        where T : unmanaged, IFloatingPointIeee754<T>
+        where T : unmanaged, INumber<T>
     {
         if (m == 0 || n == 0 || k == 0) return;
         if (ta && tb)
@@ -475,7 +481,7 @@ internal static class Kernels
     /// <paramref name="ta"/>), b likewise; batch axes broadcast to <paramref name="batch"/>. Returns batch + [m,n].
     /// </summary>
     internal static T[] BatchedGemm<T>(ReadOnlySpan<T> a, int[] ad, bool ta, ReadOnlySpan<T> b, int[] bd, bool tb, int[] batch, int m, int k, int n)
-        where T : unmanaged, IFloatingPointIeee754<T>
+        where T : unmanaged, INumber<T>
     {
         int nb = Product(batch);
         var r = new T[nb * m * n];
@@ -504,7 +510,7 @@ internal static class Kernels
     }
 
     /// <summary><c>out[i,j] = a[i] b[j]</c>.</summary>
-    internal static T[] Outer<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static T[] Outer<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b) where T : unmanaged, INumber<T>
     {
         int m = a.Length, n = b.Length;
         var r = Alloc<T>(m * n);

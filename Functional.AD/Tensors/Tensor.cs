@@ -106,6 +106,43 @@ public sealed class Tensor
     /// <param name="shape">The dimensions.</param>
     public Tensor(double[] data, int[] shape) : this(Copy(data), Fit(NotNull(shape, nameof(shape)), DType.Float64, false, data.Length), double.NaN) { }
 
+    /// <summary>An int32 vector; the data is copied.</summary>
+    /// <param name="data">The elements.</param>
+    public Tensor(int[] data) : this(Copy(data), Aval.Intern([data.Length], DType.Int32, false), double.NaN) { }
+
+    /// <summary>An int32 tensor of any shape from row-major data; the data is copied.</summary>
+    /// <param name="data">The elements in row-major order; its length must be the product of <paramref name="shape"/>.</param>
+    /// <param name="shape">The dimensions.</param>
+    public Tensor(int[] data, int[] shape) : this(Copy(data), Fit(NotNull(shape, nameof(shape)), DType.Int32, false, data.Length), double.NaN) { }
+
+    /// <summary>An int64 vector; the data is copied.</summary>
+    /// <param name="data">The elements.</param>
+    public Tensor(long[] data) : this(Copy(data), Aval.Intern([data.Length], DType.Int64, false), double.NaN) { }
+
+    /// <summary>An int64 tensor of any shape from row-major data; the data is copied.</summary>
+    /// <param name="data">The elements in row-major order; its length must be the product of <paramref name="shape"/>.</param>
+    /// <param name="shape">The dimensions.</param>
+    public Tensor(long[] data, int[] shape) : this(Copy(data), Fit(NotNull(shape, nameof(shape)), DType.Int64, false, data.Length), double.NaN) { }
+
+    /// <summary>A bool vector (a mask); the data is copied.</summary>
+    /// <param name="data">The elements.</param>
+    public Tensor(bool[] data) : this(Copy(data), Aval.Intern([data.Length], DType.Bool, false), double.NaN) { }
+
+    /// <summary>A bool tensor of any shape from row-major data; the data is copied.</summary>
+    /// <param name="data">The elements in row-major order; its length must be the product of <paramref name="shape"/>.</param>
+    /// <param name="shape">The dimensions.</param>
+    public Tensor(bool[] data, int[] shape) : this(Copy(data), Fit(NotNull(shape, nameof(shape)), DType.Bool, false, data.Length), double.NaN) { }
+
+    /// <summary>A float16 tensor of any shape from row-major data (the shape defaults to a vector); the data is copied.</summary>
+    /// <param name="data">The elements in row-major order.</param>
+    /// <param name="shape">The dimensions, or null for a vector.</param>
+    public Tensor(Half[] data, int[]? shape = null) : this(Copy(data), Fit(shape ?? [NotNull(data).Length], DType.Float16, false, data.Length), double.NaN) { }
+
+    /// <summary>A bfloat16 tensor of any shape from row-major data (the shape defaults to a vector); the data is copied.</summary>
+    /// <param name="data">The elements in row-major order.</param>
+    /// <param name="shape">The dimensions, or null for a vector.</param>
+    public Tensor(BFloat16[] data, int[]? shape = null) : this(Copy(data), Fit(shape ?? [NotNull(data).Length], DType.BFloat16, false, data.Length), double.NaN) { }
+
     /// <summary>
     /// A tensor on any storage (for backends such as Torch). A <see cref="ManagedStorage"/> is unwrapped: the tensor
     /// holds its array, not the storage object.
@@ -132,17 +169,23 @@ public sealed class Tensor
     static T NotNull<T>(T? value, string name = "data") where T : class =>
         value ?? throw new ArgumentNullException(name, $"new Tensor(...): {name} is null; pass an array of the elements (for no elements, an empty array).");
 
-    /// <summary>A rank-0 tensor of the given dtype, not weakly typed. Example: <c>Tensor.Scalar(1.5, DType.Float64)</c>.</summary>
-    /// <param name="value">The value (rounded to float32 for <see cref="DType.Float32"/>).</param>
+    /// <summary>
+    /// A rank-0 tensor of the given dtype, not weakly typed unless <paramref name="weak"/>: converted as C#'s explicit
+    /// conversions do (to an integer: truncated; to bool: non-zero is true). A weak scalar takes the dtype of what it is
+    /// combined with (<c>Tensor.Scalar(1, DType.Int32, weak: true)</c> is JAX's Python int).
+    /// Example: <c>Tensor.Scalar(1.5, DType.Float64)</c>.
+    /// </summary>
+    /// <param name="value">The value.</param>
     /// <param name="dtype">The dtype.</param>
+    /// <param name="weak">Whether the scalar is weakly typed.</param>
     /// <returns>The scalar.</returns>
-    public static Tensor Scalar(double value, DType dtype) =>
-        dtype == DType.Float64 ? Adopt(new[] { value }, []) : Adopt(new[] { (float)value }, []);
+    public static Tensor Scalar(double value, DType dtype, bool weak = false) =>
+        new(Elements.FromDoubles([value], DTypes.Check(dtype, "Tensor.Scalar")), Aval.Intern([], dtype, weak));
 
     /// <summary>
-    /// A tensor from a .NET array of any rank (<c>float[,,,]</c>, <c>double[]</c>, ...). Elements of
-    /// another numeric type (int, long, ...) are converted. The dtype defaults to the array's: float64 for
-    /// <see cref="double"/>, float32 otherwise. Example: <c>Tensor.FromArray(new double[2, 3, 4, 5])</c> has shape [2,3,4,5].
+    /// A tensor from a .NET array of any rank (<c>float[,,,]</c>, <c>double[]</c>, <c>int[,]</c>, <c>bool[]</c>, ...).
+    /// The dtype defaults to the array's: float32, float64, int32, int64, bool, float16 (<see cref="Half"/>) or
+    /// bfloat16 (<see cref="BFloat16"/>); other integer types (short, byte, ...) become int32 (uint and ulong int64). Example: <c>Tensor.FromArray(new double[2, 3, 4, 5])</c> has shape [2,3,4,5].
     /// </summary>
     /// <param name="a">The array; copied.</param>
     /// <param name="dtype">The dtype to store, or <c>null</c> for the array's own.</param>
@@ -153,23 +196,22 @@ public sealed class Tensor
         var d = new int[a.Rank];
         for (int i = 0; i < d.Length; i++) d[i] = a.GetLength(i);
         var elem = a.GetType().GetElementType()!;
-        var target = dtype ?? (elem == typeof(double) ? DType.Float64 : DType.Float32);
-        if (elem == typeof(double))
+        if (DTypes.OfType(elem) is DType own)
         {
-            var flat = Flatten<double>(a);
-            return target == DType.Float64 ? Adopt(flat, d) : Adopt(Kernels.Convert<double, float>(flat), d);
+            var flat = Array.CreateInstance(elem, a.Length);
+            CopyBytes(a, flat, DTypes.ItemSize(own));
+            var target = dtype is DType t ? DTypes.Check(t, "Tensor.FromArray") : own;
+            var data = target == own ? flat : Elements.Convert(flat, own, target);
+            return new Tensor(data, Fit(d, target, false, data.Length), double.NaN);
         }
-        if (elem == typeof(float))
-        {
-            var flat = Flatten<float>(a);
-            return target == DType.Float32 ? Adopt(flat, d) : Adopt(Kernels.Convert<float, double>(flat), d);
-        }
-        if (!elem.IsPrimitive || elem == typeof(bool) || elem == typeof(char))
-            throw new ArgumentException($"Tensor.FromArray takes a rectangular array of numbers (float[,], double[], int[,,], ...), not {a.GetType().Name}", nameof(a));
+        if (!elem.IsPrimitive || elem == typeof(char))
+            throw new ArgumentException($"Tensor.FromArray takes a rectangular array of numbers or bools (float[,], double[], int[,,], bool[], Half[], ...), not {a.GetType().Name}", nameof(a));
         var values = new double[a.Length];
         int k = 0;
         foreach (var v in a) values[k++] = System.Convert.ToDouble(v, System.Globalization.CultureInfo.InvariantCulture);
-        return target == DType.Float64 ? Adopt(values, d) : Adopt(Kernels.Convert<double, float>(values), d);
+        var to = dtype is DType dt ? DTypes.Check(dt, "Tensor.FromArray") : elem == typeof(ulong) || elem == typeof(uint) ? DType.Int64 : DType.Int32;
+        var conv = Elements.FromDoubles(values, to);
+        return new Tensor(conv, Fit(d, to, false, conv.Length), double.NaN);
     }
 
     /// <summary>Adopts an array as a tensor's storage without copying; the caller must never mutate it afterwards.</summary>
@@ -222,33 +264,73 @@ public sealed class Tensor
         : data is WeakScalar w && w.Values is T[] v ? v
         : throw new InvalidOperationException($"the tensor holds {DTypes.Name(DType)} elements, not {typeof(T).Name}");
 
-    /// <summary>All elements, row-major, as a fresh float64 array.</summary>
+    /// <summary>All elements, row-major, as a fresh float64 array (bool: 0 and 1).</summary>
     /// <returns>A copy of the data, converted to double.</returns>
     public double[] ToDoubleArray() =>
-        DType == DType.Float64 ? Span<double>().ToArray() : Kernels.Convert<float, double>(Span<float>());
+        DType == DType.Float64 ? Span<double>().ToArray()
+        : DType == DType.Float32 ? Kernels.Convert<float, double>(Span<float>())
+        : Elements.ToDoubles(HostArray(), DType);
 
     /// <summary>All elements, row-major, as a fresh float32 array (float64 data is rounded).</summary>
     /// <returns>A copy of the data, converted to float.</returns>
     public float[] ToFloatArray() =>
-        DType == DType.Float32 ? Span<float>().ToArray() : Kernels.Convert<double, float>(Span<double>());
+        DType == DType.Float32 ? Span<float>().ToArray() : (float[])Elements.Convert(HostArray(), DType, DType.Float32);
+
+    /// <summary>
+    /// All elements, row-major, as a fresh array of <typeparamref name="T"/> (float, double, int, long, bool,
+    /// <see cref="Half"/> or <see cref="BFloat16"/>), converted as <see cref="AsType"/> converts when the dtype differs.
+    /// Example: <c>Np.Argmax(logits, axis: 1).ToArray&lt;int&gt;()</c>.
+    /// </summary>
+    /// <typeparam name="T">The element type.</typeparam>
+    /// <returns>A copy of the data.</returns>
+    public T[] ToArray<T>() where T : unmanaged
+    {
+        var want = DTypes.Of<T>();
+        if (want == DType) return Span<T>().ToArray();
+        if (want == DType.Float64) return (T[])(object)ToDoubleArray();
+        return (T[])Elements.Convert(HostArray(), DType, want);
+    }
+
+    /// <summary>The elements as a host array of the dtype's storage type (not to be written; a device tensor copies).</summary>
+    internal Array HostArray()
+    {
+        if (Managed is { } m) return m;
+        var s = (TensorStorage)data;
+        return DType switch
+        {
+            DType.Float64 => s.HostSpan<double>().ToArray(),
+            DType.Float32 => s.HostSpan<float>().ToArray(),
+            DType.Int32 => s.HostSpan<int>().ToArray(),
+            DType.Int64 => s.HostSpan<long>().ToArray(),
+            DType.Bool => s.HostSpan<bool>().ToArray(),
+            DType.Float16 => s.HostSpan<Half>().ToArray(),
+            _ => s.HostSpan<BFloat16>().ToArray(),
+        };
+    }
 
     /// <summary>
     /// The data as a fresh .NET array of matching rank and element type: <c>float[,]</c> for a float32
-    /// matrix, <c>double[,,]</c> for a float64 rank-3 tensor. A rank-0 tensor gives a one-element
-    /// one-dimensional array.
+    /// matrix, <c>double[,,]</c> for a float64 rank-3 tensor, <c>int[]</c> for int32 labels. A rank-0 tensor gives a
+    /// one-element one-dimensional array.
     /// </summary>
     /// <returns>A copy of the data.</returns>
     public Array ToArray()
     {
         var elem = DTypes.ClrType(DType);
         var arr = Rank == 0 ? Array.CreateInstance(elem, 1) : Array.CreateInstance(elem, Dims);
-        if (DType == DType.Float64) Span<double>().CopyTo(AsSpan<double>(arr));
-        else Span<float>().CopyTo(AsSpan<float>(arr));
+        CopyBytes(HostArray(), arr, DTypes.ItemSize(DType));
         return arr;
     }
 
+    /// <summary>Copies all elements of <paramref name="src"/> into <paramref name="dst"/> (same element type, any ranks).</summary>
+    static void CopyBytes(Array src, Array dst, int itemSize)
+    {
+        var from = MemoryMarshal.CreateReadOnlySpan(ref MemoryMarshal.GetArrayDataReference(src), src.Length * itemSize);
+        from.CopyTo(MemoryMarshal.CreateSpan(ref MemoryMarshal.GetArrayDataReference(dst), dst.Length * itemSize));
+    }
+
     /// <summary>
-    /// One element as a double. Negative indices count from the end, as in numpy.
+    /// One element as a double (bool: 0 or 1). Negative indices count from the end, as in numpy.
     /// Example: <c>new Tensor(new[,] { { 1.0, 2.0 }, { 3.0, 4.0 } })[1, 0] == 3.0</c>.
     /// </summary>
     /// <param name="index">One index per axis.</param>
@@ -268,9 +350,21 @@ public sealed class Tensor
                     throw new ArgumentOutOfRangeException(nameof(index), $"index {index[i]} is out of range for axis {i} of size {dims[i]} (shape {Aval}); accepted indices are {-dims[i]} .. {dims[i] - 1}");
                 flat = flat * dims[i] + k;
             }
-            return DType == DType.Float64 ? Span<double>()[flat] : ExactScalar ?? Span<float>()[flat];
+            return Element(flat);
         }
     }
+
+    /// <summary>The element at a flat row-major index, as a double.</summary>
+    internal double Element(int flat) => DType switch
+    {
+        DType.Float64 => Span<double>()[flat],
+        DType.Float32 => ExactScalar ?? Span<float>()[flat],
+        DType.Int32 => Span<int>()[flat],
+        DType.Int64 => Span<long>()[flat],
+        DType.Bool => Span<bool>()[flat] ? 1 : 0,
+        DType.Float16 => (double)Span<Half>()[flat],
+        _ => (double)Span<BFloat16>()[flat],
+    };
 
     /// <summary>The same values with another dtype (not weak); returns this tensor when nothing changes.</summary>
     /// <param name="dtype">The target dtype.</param>
@@ -283,7 +377,7 @@ public sealed class Tensor
     public static explicit operator double(Tensor t)
     {
         if (t.Rank != 0) throw ShapeException.Of("(double)t", "only a rank-0 tensor converts to double; reduce it first (Np.Sum) or reshape it to [] (Np.Reshape(x, []))", ("t", t.Aval));
-        return t.DType == DType.Float64 ? t.Span<double>()[0] : t.ExactScalar ?? t.Span<float>()[0];
+        return t.Element(0);
     }
 
     /// <summary>A C# double becomes a weakly typed float32 scalar, like a Python float in JAX.</summary>
@@ -330,12 +424,29 @@ public sealed class Tensor
     /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns><c>a / b</c>.</returns>
     public static Tensor operator /(double a, Tensor b) => Np.Div(new Tensor(a), b);
 
+    /// <summary>C#'s remainder with broadcasting: <see cref="Np.Remainder"/>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns><c>a % b</c>.</returns>
+    public static Tensor operator %(Tensor a, Tensor b) => Np.Remainder(a, b);
+    /// <summary>The remainder by a weakly typed scalar: <see cref="Np.Remainder"/>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns><c>a % b</c>.</returns>
+    public static Tensor operator %(Tensor a, double b) => Np.Remainder(a, new Tensor(b));
+
+    /// <summary>Elementwise logical and of masks: <see cref="Np.LogicalAnd"/>.</summary>
+    /// <param name="a">Left mask.</param><param name="b">Right mask.</param><returns><c>a &amp; b</c>, a bool tensor.</returns>
+    public static Tensor operator &(Tensor a, Tensor b) => Np.LogicalAnd(a, b);
+    /// <summary>Elementwise logical or of masks: <see cref="Np.LogicalOr"/>.</summary>
+    /// <param name="a">Left mask.</param><param name="b">Right mask.</param><returns><c>a | b</c>, a bool tensor.</returns>
+    public static Tensor operator |(Tensor a, Tensor b) => Np.LogicalOr(a, b);
+    /// <summary>Elementwise logical not of a mask: <see cref="Np.LogicalNot"/>.</summary>
+    /// <param name="x">The mask.</param><returns><c>!x</c>, a bool tensor.</returns>
+    public static Tensor operator !(Tensor x) => Np.LogicalNot(x);
+
     /// <summary>Elementwise negation: <see cref="Np.Neg"/>.</summary>
     /// <param name="x">The operand.</param><returns><c>-x</c>.</returns>
     public static Tensor operator -(Tensor x) => Np.Neg(x);
 
-    /// <summary>Mask (1 where true, 0 elsewhere) of <c>a &lt; b</c>: <see cref="Np.Less"/>.</summary>
-    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask, in the promoted dtype.</returns>
+    /// <summary>The bool mask of <c>a &lt; b</c>: <see cref="Np.Less"/>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask, a bool tensor.</returns>
     public static Tensor operator <(Tensor a, Tensor b) => Np.Less(a, b);
     /// <summary>Mask of <c>a &lt; b</c> against a weakly typed scalar.</summary>
     /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>
@@ -344,8 +455,8 @@ public sealed class Tensor
     /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>
     public static Tensor operator <(double a, Tensor b) => Np.Less(new Tensor(a), b);
 
-    /// <summary>Mask (1 where true, 0 elsewhere) of <c>a &gt; b</c>: <see cref="Np.Greater"/>.</summary>
-    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask, in the promoted dtype.</returns>
+    /// <summary>The bool mask of <c>a &gt; b</c>: <see cref="Np.Greater"/>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask, a bool tensor.</returns>
     public static Tensor operator >(Tensor a, Tensor b) => Np.Greater(a, b);
     /// <summary>Mask of <c>a &gt; b</c> against a weakly typed scalar.</summary>
     /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>
@@ -354,8 +465,8 @@ public sealed class Tensor
     /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>
     public static Tensor operator >(double a, Tensor b) => Np.Greater(new Tensor(a), b);
 
-    /// <summary>Mask (1 where true, 0 elsewhere) of <c>a &lt;= b</c>: <see cref="Np.LessEqual"/>.</summary>
-    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask, in the promoted dtype.</returns>
+    /// <summary>The bool mask of <c>a &lt;= b</c>: <see cref="Np.LessEqual"/>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask, a bool tensor.</returns>
     public static Tensor operator <=(Tensor a, Tensor b) => Np.LessEqual(a, b);
     /// <summary>Mask of <c>a &lt;= b</c> against a weakly typed scalar.</summary>
     /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>
@@ -364,8 +475,8 @@ public sealed class Tensor
     /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>
     public static Tensor operator <=(double a, Tensor b) => Np.LessEqual(new Tensor(a), b);
 
-    /// <summary>Mask (1 where true, 0 elsewhere) of <c>a &gt;= b</c>: <see cref="Np.GreaterEqual"/>.</summary>
-    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask, in the promoted dtype.</returns>
+    /// <summary>The bool mask of <c>a &gt;= b</c>: <see cref="Np.GreaterEqual"/>.</summary>
+    /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask, a bool tensor.</returns>
     public static Tensor operator >=(Tensor a, Tensor b) => Np.GreaterEqual(a, b);
     /// <summary>Mask of <c>a &gt;= b</c> against a weakly typed scalar.</summary>
     /// <param name="a">Left operand.</param><param name="b">Right operand.</param><returns>The mask.</returns>

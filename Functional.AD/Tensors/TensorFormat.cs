@@ -28,7 +28,7 @@ internal static class TensorFormat
         // which elements are shown: all, or the edges of each axis when summarising
         var shown = new List<double>();
         Walk(dims, summarise, (flat) => shown.Add(values[flat]));
-        var fmt = Formatter.Create(shown, f32);
+        var fmt = Formatter.Create(shown, f32, t.DType);
         if (t.Rank == 0) return $"{prefix}{fmt.Format(values[0])}, {tail}";
         var sb = new StringBuilder(prefix);
         int strides0 = 1;
@@ -112,11 +112,18 @@ internal static class TensorFormat
     /// <summary>numpy's float formatting mode for one array: fixed or scientific, with aligned widths.</summary>
     private sealed class Formatter
     {
-        private bool sci, f32;
+        private bool sci, f32, integer, boolean;
         private int intWidth, fracWidth, expWidth;
 
-        internal static Formatter Create(List<double> shown, bool f32)
+        internal static Formatter Create(List<double> shown, bool f32, DType dtype = DType.Float32)
         {
+            // integers print as integers and bools as True/False, right-aligned in one width (numpy)
+            if (DTypes.IsInteger(dtype) || dtype == DType.Bool)
+            {
+                var g = new Formatter { integer = DTypes.IsInteger(dtype), boolean = dtype == DType.Bool };
+                g.intWidth = shown.Count == 0 ? 1 : shown.Max(x => g.Format(x).Length);
+                return g;
+            }
             var f = new Formatter { f32 = f32 };
             var finite = shown.Where(double.IsFinite).Select(Math.Abs).ToList();
             double max = finite.Count > 0 ? finite.Max() : 0;
@@ -175,6 +182,8 @@ internal static class TensorFormat
         internal string Format(double x)
         {
             string s;
+            if (boolean) return (x != 0 ? "True" : "False").PadLeft(intWidth);
+            if (integer) return ((long)x).ToString(Inv).PadLeft(intWidth);
             if (!double.IsFinite(x))
             {
                 s = Special(x);

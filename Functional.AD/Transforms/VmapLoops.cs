@@ -93,7 +93,9 @@ internal static class VmapLoops
             var nc2 = new Builder();
             var ci = gc.Inputs.Select(i => nc2.Input(i.Kind, i.Name, i.Value as Type)).ToArray();
             var c = nc2.Inline(gc, ci)[0];
-            gc = nc2.Finish([nc2.Apply(Prims.Max, [nc2.Apply(Prims.Abs, [c], null, null, 0)], new Params(null, false), null, 0)]);
+            // (any example: the largest of 1 where its condition holds, else 0; a mask or a number, non-zero is true)
+            var holds = nc2.Apply(Prims.Where, [c, nc2.Const(new Tensor(1.0)), nc2.Const(new Tensor(0.0))], null, null, 0);
+            gc = nc2.Finish([nc2.Apply(Prims.Max, [holds], new Params(null, false), null, 0)]);
             var nbb = new Builder();
             var bi = gb.Inputs.Select(i => nbb.Input(i.Kind, i.Name, i.Value as Type)).ToArray();
             var go = nbb.Inline(cond.G, bi)[0];

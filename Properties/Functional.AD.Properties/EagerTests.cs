@@ -135,8 +135,14 @@ public class EagerTests
         var t4f = Tensor.FromArray(arr, DType.Float32);
         Assert.Equal(DType.Float32, t4f.DType);
         var ints = Tensor.FromArray(new[,] { { 1, 2 }, { 3, 4 } });
-        Assert.Equal(DType.Float32, ints.DType);
+        Assert.Equal(DType.Int32, ints.DType);
         Assert.Equal(3.0, ints[1, 0]);
+        Assert.Equal(new[] { 1, 2, 3, 4 }, ints.ToArray<int>());
+        Assert.Equal(DType.Int64, Tensor.FromArray(new long[] { 1L << 40 }).DType);
+        Assert.Equal(1L << 40, Tensor.FromArray(new long[] { 1L << 40 }).ToArray<long>()[0]);
+        Assert.Equal(DType.Bool, Tensor.FromArray(new[] { true, false }).DType);
+        Assert.Equal(DType.Float16, Tensor.FromArray(new[] { (Half)1.5 }).DType);
+        Assert.Equal(DType.Float32, Tensor.FromArray(new[,] { { 1, 2 } }, DType.Float32).DType);
 
         Assert.Throws<ArgumentException>(() => new Tensor(new float[] { 1, 2, 3 }, [2, 2]));
     }
@@ -230,14 +236,17 @@ public class EagerTests
     }
 
     [Fact]
-    public void Masks_take_the_promoted_dtype()
+    public void Masks_are_bool_tensors_compared_in_the_promoted_dtype()
     {
         var f = new Tensor(new float[] { 1, 2, 3 });
         var d = new Tensor(new double[] { 2, 2, 2 });
         var m = f < d;
-        Assert.Equal(DType.Float64, m.DType);
+        Assert.Equal(DType.Bool, m.DType);
+        Assert.Equal(new[] { true, false, false }, m.ToArray<bool>());
         Assert.Equal(new double[] { 1, 0, 0 }, m.ToDoubleArray());
-        Assert.Equal(DType.Float32, (f > 1.5).DType);
+        // 0.1f < 0.1 in float64 (the float32 value is larger), as the promoted comparison says
+        Assert.Equal(new[] { false }, (new Tensor(new float[] { 0.1f }) < new Tensor(new double[] { 0.1 })).ToArray<bool>());
+        Assert.Equal(DType.Bool, (f > 1.5).DType);
         Assert.Equal(new double[] { 0, 1, 1 }, (f > 1.5).ToDoubleArray());
         Assert.Equal(new double[] { 1, 1, 0 }, (f <= 2.0).ToDoubleArray());
         Assert.Equal(new double[] { 0, 1, 1 }, (f >= 2.0).ToDoubleArray());
@@ -296,7 +305,9 @@ public class EagerTests
             var r = op(a, b);
             var e = NaiveBinary(rf, ad, sa, bd, sb, out var od);
             Assert.True(od.SequenceEqual(r.Shape), $"{name}: shape {string.Join(",", r.Shape)} vs {string.Join(",", od)}");
-            Assert.Equal(dt, r.DType);
+            // comparisons give bool masks; arithmetic keeps the operands' dtype
+            bool comparison = name is "Greater" or "Less" or "GreaterEqual" or "LessEqual" or "Equal" || name.StartsWith(">") || name.StartsWith("<") || name.StartsWith("==");
+            Assert.Equal(comparison ? DType.Bool : dt, r.DType);
             Close(e, r, dt == DType.Float32 && name.StartsWith("Pow") ? 1e-5 : Tol(dt));
         }
     }
@@ -695,7 +706,7 @@ public class EagerTests
         Close([xd.Average()], Mean(x), tol);
         Close([xd.Max()], Max(x), 0);
         Close([Array.IndexOf(xd, xd.Max())], Argmax(x), 0);
-        Assert.Equal(dt, Argmax(x).DType);
+        Assert.Equal(DType.Int32, Argmax(x).DType);
     }
 
     [Fact]

@@ -87,7 +87,11 @@ public class FamilyTests
         var xs = Enumerable.Range(0, arity).Select(i => Expression.Parameter(typeof(Tensor), $"x{i}")).ToArray();
         // operands in every primitive's domain (positive, distinct), each passed through an Add first so the chain starts before p
         var call = Expression.Call(m, xs.Select(x => (Expression)Expression.Add(x, Expression.Convert(Expression.Constant(0.25), typeof(Tensor)))));
-        var body = Expression.Multiply(call, Expression.Convert(Expression.Constant(1.5), typeof(Tensor)));
+        // a bool result (comparisons, logical operators) selects between x0 and a constant, which keeps the chain's dtype
+        // (bool * 1.5 would be a weak float32, a loop of its own for float64 operands, as JAX's promotion says)
+        Expression body = p.Gives(DType.Float32) == DType.Bool
+            ? Expression.Call(typeof(Np).GetMethod(nameof(Np.Where))!, call, xs[0], Expression.Convert(Expression.Constant(1.5), typeof(Tensor)))
+            : Expression.Multiply(call, Expression.Convert(Expression.Constant(1.5), typeof(Tensor)));
         var f = Expression.Lambda(body, xs);
         var args = Enumerable.Range(0, arity).Select(i => (object)Np.Add(Rng.Uniform(PrngKey.Create(10 + i), [5, 37], dtype: dtype), new Tensor(0.3 + 1.1 * i).AsType(dtype))).ToArray();
         var expected = f.Compile().DynamicInvoke(args);

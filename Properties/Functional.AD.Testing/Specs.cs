@@ -142,6 +142,8 @@ public static class Specs
         S("Np.Add", (a, b) => Add(a, b), t => Pair(t)),
         S("Mul by double", x => x * 2.5 - 1.0 / (x * x + 1), t => One(t)),
         S("Pow", (a, b) => Pow(a, b), t => Pair(t, Domain.Positive, Domain.Any)),
+        // C#'s %: piecewise linear, with jumps where a / b crosses an integer (no finite differences across them)
+        S("Remainder", (a, b) => a % b, t => Pair(t, Domain.Any, Domain.AwayFromZero), fd: false),
         S("Maximum", (a, b) => Maximum(a, b), t => NoTies(t)),
         S("Minimum", (a, b) => Minimum(a, b), t => NoTies(t)),
         S("Greater", (a, b) => Greater(a, b), t => NoTies(t), fd: false),
@@ -197,6 +199,9 @@ public static class Specs
         S("PadPart", g => Lax.PadPart(g, 0, 1, new[] { A(2, 3), A(1, 3) }), t => OneOfShape(t, [1, 3])),
         S("Unstack", g => Lax.Unstack(g, A(2, 4), 1, 2), t => OneOfShape(t, [2, 4])),
         S("StackPart", g => Lax.StackPart(g, A(2, 4), 1, 2), t => OneOfShape(t, [2])),
+        // dtype conversions inside expressions: to float64 (exact from either float), and the tangent rule's own primitive
+        S("AsType", x => x.AsType(DType.Float64) * 2.0, t => One(t)),
+        S("CastTangent", (dx, x) => Rt.CastTangent(dx, x, DType.Float64), t => Gens.Shape(0, 2).SelectMany(s => Shapes(t, s, s)), fd: false),
         // conversions between tensors and scalars
         S("ToDouble/FromDouble", x => Lax.FromDouble(Math.Sin(Lax.ToDouble(Sum(x, null, false)))) * x, t => One(t)),
         S("implicit double", x => x + (Tensor)Math.Exp((double)Mean(x, null, false)), t => One(t)),

@@ -31,7 +31,7 @@ public sealed class BadInputCatalogueTorch
         C<ArgumentOutOfRangeException>("Take along axis 1 out of range", () => ((Expression<Func<Tensor, Tensor, Tensor>>)((x, i) => Take(x, i, 1))).JitTorch(cpu)(Reshape(Arange(6, DType.Float64), [2, 3]), V(0, 3)), "index 3", "axis 1"),
         C<ArgumentOutOfRangeException>("Take in a gradient out of range", () => ((Expression<Func<Tensor, Tensor, Tensor>>)((x, i) => Sum(Take(x, i)))).Grad().JitTorch(cpu)(x3, V(7)), "index 7"),
         C<TorchDeviceException>("FromTorch of a meta tensor", () => TorchTensors.FromTorch(torch.zeros(3, device: torch.META)), "meta", "no data", "cpu"),
-        C<ArgumentException>("FromTorch of an int tensor", () => TorchTensors.FromTorch(torch.zeros(3, torch.ScalarType.Int32)), "Int32", "float32 or float64"),
+        C<ArgumentException>("FromTorch of a uint8 tensor", () => TorchTensors.FromTorch(torch.zeros(3, torch.ScalarType.Byte)), "Byte", "int32, int64 or bool"),
         C<ArgumentNullException>("FromTorch of null", () => TorchTensors.FromTorch(null!), "t"),
         C<ArgumentNullException>("JitTorch of null", () => TorchJit.Jit((Expression<Func<Tensor, Tensor>>)null!, cpu), "f"),
         C<ArgumentNullException>("JitTorch with a null backend", () => tanh.JitTorch(null!), "backend"),

@@ -70,17 +70,28 @@ public class DeviceTests
     }
 
     [Fact]
-    public void Importing_int64_or_bfloat16_names_the_dtype_and_the_fix()
+    public void Importing_keeps_every_dtype_and_names_the_ones_without_one()
     {
         using var i64 = torch.arange(6, torch.ScalarType.Int64).reshape(2, 3);
-        var e = Assert.Throws<ArgumentException>(() => TorchTensors.FromTorch(i64));
-        Assert.Contains("Int64", e.Message);
-        Assert.Contains("[2,3]", e.Message);
-        Assert.Contains("float32 or float64", e.Message);
-        Assert.Contains("to_type(torch.float32)", e.Message);
-        using var bf = torch.ones(4, torch.ScalarType.BFloat16);
-        e = Assert.Throws<ArgumentException>(() => TorchTensors.FromTorch(bf, takeOwnership: true));
-        Assert.Contains("BFloat16", e.Message);
+        var t = TorchTensors.FromTorch(i64);
+        Assert.Equal(DType.Int64, t.DType);
+        Assert.Equal(new long[] { 0, 1, 2, 3, 4, 5 }, t.ToArray<long>());
+        foreach (var (st, dt) in new[] { (torch.ScalarType.Int32, DType.Int32), (torch.ScalarType.Bool, DType.Bool), (torch.ScalarType.Float16, DType.Float16),
+                     (torch.ScalarType.BFloat16, DType.BFloat16), (torch.ScalarType.Float32, DType.Float32), (torch.ScalarType.Float64, DType.Float64) })
+        {
+            using var src = torch.tensor(new float[] { 0, 1, 2.5f }).to_type(st);
+            var x = TorchTensors.FromTorch(src);
+            Assert.Equal(dt, x.DType);
+            Assert.Equal(src.to_type(torch.ScalarType.Float64).data<double>().ToArray(), x.ToDoubleArray());
+            // and back: the same libtorch dtype
+            using var back = x.ToTorch();
+            Assert.Equal(st, back.dtype);
+        }
+        using var u8 = torch.ones(4, torch.ScalarType.Byte);
+        var e = Assert.Throws<ArgumentException>(() => TorchTensors.FromTorch(u8, takeOwnership: true));
+        Assert.Contains("Byte", e.Message);
+        Assert.Contains("[4]", e.Message);
+        Assert.Contains("to_type", e.Message);
     }
 
     [Fact]
