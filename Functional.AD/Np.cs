@@ -794,10 +794,10 @@ public static partial class Np
         // two weak scalars (C# doubles) stay exact: compute in double and keep the result weak
         if (a.ExactScalar is double ea && b.ExactScalar is double eb)
             return new Tensor(Kernels.Binary<double, TOp>(new[] { ea }, [], new[] { eb }, [], [])[0]);
+        // Pow is defined on floats: integer and bool operands are promoted to float32
+        if (typeof(TOp) == typeof(PowOp) && !DTypes.IsFloat(dt)) return Binary<TOp>(name, Eager.FloatOperand(a), Eager.FloatOperand(b));
         Eager.CheckNumber(dt, $"Np.{name}", a, b);
         if (DTypes.IsHalf(dt)) return Eager.ViaFloat32(dt, x => Binary<TOp>(name, x[0], x[1]), a, b);
-        // Pow is defined on floats: integer operands are promoted to float32
-        if (typeof(TOp) == typeof(PowOp) && !DTypes.IsFloat(dt)) return Binary<TOp>(name, Eager.FloatOperand(a), Eager.FloatOperand(b));
         // shapes are immutable, so the output may share an operand's dims array
         var od = OutDims(name, a, b);
         return dt switch

@@ -332,6 +332,14 @@ internal static partial class Prims
             if (p.Family is PrimFamily.Structural or PrimFamily.Conversion || p == Where || p == StopGradient)
                 p.Accepts = DTypeSets.All;
         Argmax.Gives = _ => DType.Int32;
+        // means and log-sum-exps of integers are floats (jax.numpy); a sum of bools counts them (int32)
+        foreach (var p in new[] { Mean, LogSumExp, Softmax, LogSoftmax })
+        {
+            p.Accepts = DTypeSets.All;
+            p.Gives = DTypeSets.FloatResult;
+        }
+        Sum.Accepts = DTypeSets.All;
+        Sum.Gives = d => d == DType.Bool ? DType.Int32 : d;
         Input.Foldable = Const.Foldable = false;
         InferAval.Foldable = true;
 
