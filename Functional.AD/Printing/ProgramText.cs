@@ -15,7 +15,7 @@ internal sealed partial class ProgramText
     readonly StringBuilder sb = new();
     readonly Func<Node, string?>? note;
     readonly string prefix;
-    readonly SortedSet<string> problems = new(StringComparer.Ordinal), batched = new(StringComparer.Ordinal);
+    readonly SortedSet<string> problems = new(StringComparer.Ordinal);
     readonly HashSet<Type> types = new();
     readonly SortedSet<string> staticUsings = new(StringComparer.Ordinal);
     int counter;
@@ -42,13 +42,8 @@ internal sealed partial class ProgramText
         w.sb.Append('}');
 
         var head = new StringBuilder();
-        if (w.problems.Count > 0 || w.batched.Count > 0)
-        {
-            var why = new List<string>();
-            if (w.problems.Count > 0) why.Add("no public C# spelling yet for " + string.Join(", ", w.problems));
-            if (w.batched.Count > 0) why.Add("batched nodes of Vmap, not yet rewritten into ordinary primitives: " + string.Join(", ", w.batched));
-            head.Append("// does not compile: ").Append(string.Join("; ", why)).AppendLine();
-        }
+        if (w.problems.Count > 0)
+            head.Append("// does not compile: no public C# spelling for ").Append(string.Join(", ", w.problems)).AppendLine();
         foreach (var p in parameters) w.Use(p.Type);
         w.Use(returnType);
         var namespaces = new SortedSet<string>(StringComparer.Ordinal) { "System", "Functional.AD" };
@@ -135,8 +130,7 @@ internal sealed partial class ProgramText
             if (names.ContainsKey(n)) continue;
             if (n.IsConst) { names[n] = Printer.Literal(n.Value); continue; }
             var args = n.Args.Select(a => names[a]).ToArray();
-            if (n.Batch > 0) batched.Add(n.Op.Name);
-            else if (n.Op.NoPublicSpelling) problems.Add(n.Op.Name);
+            if (n.Op.NoPublicSpelling) problems.Add(n.Op.Name);
             var name = Fresh();
             if (n.Op.BlockHeads is { } blockHeads)
             {
@@ -162,20 +156,47 @@ internal sealed partial class ProgramText
                 string text;
                 if (n.Op.LambdaCall is { } call)
                     text = call(operands, (s, k) => Lambda(n.Subgraphs[s], k, args, indent), n.Params);
+                else if (n.Batch > 0)
+                    text = BatchedCall(n, args);
                 else
-                {
-                    try { text = n.Op.Format(operands, n.Args.Select(a => a.Kind).ToArray(), n.Params); }
-                    catch (InvalidOperationException)
-                    {
-                        problems.Add($"{n.Op.Name} on operands of kinds {string.Join(", ", n.Args.Select(a => a.Kind))}");
-                        text = $"{n.Op.Name}({string.Join(", ", operands)})";
-                    }
-                }
-                if (n.Batch > 0) text += $" /* batch {n.Batch} */";
+                    text = Format(n, operands);
                 Line(indent, $"var {name} = {text};", n);
             }
             names[n] = name;
         }
+    }
+
+    /// <summary>The node's public spelling over operand texts <paramref name="operands"/> (a primitive that has none for
+    /// these kinds is listed as a problem).</summary>
+    string Format(Node n, string[] operands)
+    {
+        try { return n.Op.Format(operands, n.Args.Select(a => a.Kind).ToArray(), n.Params); }
+        catch (InvalidOperationException)
+        {
+            problems.Add($"{n.Op.Name} on operands of kinds {string.Join(", ", n.Args.Select(a => a.Kind))}");
+            return $"{n.Op.Name}({string.Join(", ", operands)})";
+        }
+    }
+
+    /// <summary>
+    /// A node of batch count k (Vmap's, before shapes are known) as <c>Lax.Batched(k, (Tensor a, ...) =&gt; op(a, ...), x, ...)</c>:
+    /// the unbatched spelling as an expression lambda over the operands, applied at k leading batch axes. Static operands
+    /// stay in the lambda as literals.
+    /// </summary>
+    string BatchedCall(Node n, string[] args)
+    {
+        var ps = new List<string>();
+        var passed = new List<string>();
+        var inner = new string[args.Length];
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (n.Args[i].Kind == Kind.Static) { inner[i] = args[i]; continue; }
+            var p = Fresh();
+            ps.Add($"{KindName(n.Args[i].Kind)} {p}");
+            inner[i] = p;
+            passed.Add(args[i]);
+        }
+        return $"Lax.Batched({n.Batch}, ({string.Join(", ", ps)}) => {Format(n, inner)}{string.Concat(passed.Select(a => ", " + a))})";
     }
 
     void Line(string indent, string text, Node n)
@@ -207,6 +228,9 @@ internal sealed partial class ProgramText
         sb.Append(indent).Append("    return ").Append(outs.Length == 1 ? outs[0] : "(" + string.Join(", ", outs) + ")").AppendLine(";");
         var body = sb.ToString();
         sb.Clear().Append(outer);
-        return $"({string.Join(", ", ps)}) =>\n{indent}{{\n{body}{indent}}}";
+        // the return type written out: a literal 0.5 returned for a tensor converts to one, as in the method's own return
+        var kinds = sub.Outputs.Select(o => KindName(o.Kind)).ToArray();
+        var returns = kinds.Length == 1 ? kinds[0] : "(" + string.Join(", ", kinds) + ")";
+        return $"{returns} ({string.Join(", ", ps)}) =>\n{indent}{{\n{body}{indent}}}";
     }
 }
