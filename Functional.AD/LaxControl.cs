@@ -1,4 +1,3 @@
-using System.Linq.Expressions;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
@@ -193,47 +192,89 @@ public static partial class Lax
     }
 
     /// <summary>
-    /// One primitive applied at <paramref name="batchAxes"/> leading batch axes, as a function made by <c>Ad.Vmap</c>
-    /// runs it before its shapes are known: every tensor operand (and aval) has those leading axes in front of the ones
-    /// <paramref name="op"/> works on (an axis of size 1 broadcasts), a C# number or weak scalar has none. It gives the
-    /// same numbers as the batched program, because it is rewritten into unbatched primitives by the same rules.
-    /// <paramref name="op"/> is a lambda over the operands whose body is one call (an operator, an <c>Np</c> or
-    /// <c>Lax</c> method); <c>Ad.Show</c> of a vmapped function prints each batched node as this call.
+    /// An operation applied at <paramref name="batchAxes"/> leading batch axes, as a function made by <c>Ad.Vmap</c>
+    /// runs a batched node before its shapes are known: every tensor operand (and aval) has those leading axes in front
+    /// of the ones <paramref name="op"/> works on, an axis of size 1 broadcasting against the others; a C# number or a
+    /// weak scalar (a literal) has none. <paramref name="op"/> runs once per example (on the slices of the batched
+    /// operands) and the results are stacked back under the batch axes. <c>Ad.Show</c> of a vmapped function prints
+    /// each batched node as this call, <paramref name="op"/> being the node's unbatched spelling.
     /// </summary>
     /// <example><code>
     /// // a matrix-vector product per example: 4 matrices [4, 3, 2] times 4 vectors [4, 2] gives [4, 3]
     /// var y = (Tensor)Lax.Batched(1, (Tensor a, Tensor v) =&gt; Np.Dot(a, v), Np.Ones([4, 3, 2]), Np.Ones([4, 2]));
+    /// // one vector for every example: a size-1 batch axis broadcasts
+    /// var z = (Tensor)Lax.Batched(1, (Tensor a, Tensor v) =&gt; Np.Dot(a, v), Np.Ones([4, 3, 2]), Np.Ones([1, 2]));
     /// </code></example>
     /// <param name="batchAxes">The number of leading batch axes (1 or more).</param>
-    /// <param name="op">The unbatched operation, as an expression lambda over the operands.</param>
+    /// <param name="op">The unbatched operation: a lambda over the operands, giving a tensor or an aval.</param>
     /// <param name="operands">The operands, one per parameter of <paramref name="op"/>.</param>
-    /// <returns>The batched result (a tensor or an aval).</returns>
+    /// <returns>The results of every example stacked under the batch axes (a tensor, or an aval).</returns>
     /// <exception cref="ArgumentException">The operands do not match <paramref name="op"/>'s parameters.</exception>
-    /// <exception cref="ShapeException">The operands' shapes do not fit the operation.</exception>
-    public static object Batched(int batchAxes, LambdaExpression op, params object[] operands)
+    /// <exception cref="ShapeException">A batched operand has fewer axes than the batch, or batch sizes disagree.</exception>
+    public static object Batched(int batchAxes, Delegate op, params object[] operands)
     {
         ArgumentNullException.ThrowIfNull(op);
         ArgumentNullException.ThrowIfNull(operands);
+        const string src = "Lax.Batched(k, op, operands)";
         if (batchAxes < 1) throw new ArgumentOutOfRangeException(nameof(batchAxes), batchAxes, "Lax.Batched: give 1 or more batch axes.");
-        if (operands.Length != op.Parameters.Count)
-            throw new ArgumentException($"Lax.Batched: `{Printer.Expr(op)}` takes {op.Parameters.Count} operands but {operands.Length} were given.", nameof(operands));
-        var args = operands.Select((v, j) => Arg(v, op.Parameters[j].Type, "Lax.Batched(k, op, operands)", $"operand {j}")).ToArray();
-        var g = Reader.Read(op).Graph;
-        if (g.Inputs.Length != args.Length || g.Outputs.Length != 1)
-            throw new ArgumentException($"Lax.Batched: `{Printer.Expr(op)}` must take tensors, avals or numbers and give one value.", nameof(op));
-        var env = new Dictionary<Node, object>(RefEq<Node>.Instance);
-        for (int i = 0; i < args.Length; i++) env[g.Inputs[i]] = args[i];
-        foreach (var n in g.Nodes)
+        var ps = Params(op, operands.Length, src, "one per operand");
+        var args = operands.Select((v, j) => Arg(v, ps[j].ParameterType, src, $"operand {j}")).ToArray();
+        int k = batchAxes;
+        // the batch: the leading axes of the batched operands, size 1 broadcasting
+        var dims = Enumerable.Repeat(1, k).ToArray();
+        var shapes = args.Select(a => a switch { Tensor { IsWeak: true, Rank: 0 } => null, Tensor t => t.Aval, Aval v => v, _ => null }).ToArray();
+        foreach (var a in shapes)
         {
-            if (env.ContainsKey(n)) continue;
-            if (n.IsConst) { env[n] = n.Value!; continue; }
-            if (n.Subgraphs.Length > 0)
-                throw new ArgumentException($"Lax.Batched: `{Printer.Expr(op)}` holds a loop or a conditional; batch one primitive at a time.", nameof(op));
-            var values = n.Args.Select(a => env[a]).ToArray();
-            env[n] = Vmapped.Run(n.Op, n.Params, Vmapped.BatchFor(n.Op, n.Args, batchAxes + n.Batch), values);
+            if (a is null) continue;
+            if (a.Rank < k)
+                throw new ShapeException(src, shapes.Where(x => x is not null).ToArray()!, $"an operand of shape {a} has fewer axes than the {k} batch axes");
+            for (int i = 0; i < k; i++)
+                if (a.Dims[i] != 1 && dims[i] != a.Dims[i])
+                    dims[i] = dims[i] == 1 ? a.Dims[i]
+                        : throw new ShapeException(src, shapes.Where(x => x is not null).ToArray()!, $"batch axis {i} has sizes {dims[i]} and {a.Dims[i]}; each must be the batch size or 1");
         }
-        return env[g.Outputs[0]];
+        int total = dims.Aggregate(1, (x, y) => x * y);
+        // example e's operands: each batched tensor as [examples of its own leading axes, ...core], sliced
+        var flat = args.Select((a, j) => a is Tensor t && shapes[j] is not null ? Np.Reshape(t, [t.Shape.Take(k).Aggregate(1, (x, y) => x * y), .. t.Shape.Skip(k)]) : a).ToArray();
+        object[] Example(int e)
+        {
+            var x = new object[args.Length];
+            for (int j = 0; j < args.Length; j++)
+            {
+                if (shapes[j] is not { } a) { x[j] = args[j]; continue; }
+                // the operand's own index of example e (0 along its size-1 axes)
+                int index = 0;
+                for (int i = 0, rest = e, stride = total; i < k; i++)
+                {
+                    stride /= dims[i];
+                    int at = rest / stride;
+                    rest %= stride;
+                    index = index * a.Dims[i] + (a.Dims[i] == 1 ? 0 : at);
+                }
+                var core = a.Dims.Skip(k).ToArray();
+                x[j] = args[j] switch
+                {
+                    Tensor => total == 0 ? Zeros(new Aval(core, a.DType, a.Weak, adopt: true)) : Weak(Unstack((Tensor)flat[j], 0, index), a.Weak),
+                    _ => new Aval(core, a.DType, a.Weak, adopt: true),
+                };
+            }
+            return x;
+        }
+        if (total == 0)
+        {
+            // no example: shaped by one run on zeros
+            var y = Invoke(op, Example(0));
+            return y is Aval av ? new Aval([.. dims, .. av.Dims], av.DType, av.Weak, adopt: true) : Zeros(new Aval([.. dims, .. ((Tensor)y).Shape], ((Tensor)y).DType, false, adopt: true));
+        }
+        var results = Enumerable.Range(0, total).Select(e => Invoke(op, Example(e))).ToArray();
+        if (results[0] is Aval r0) return new Aval([.. dims, .. r0.Dims], r0.DType, r0.Weak, adopt: true);
+        var rows = results.Select(r => r as Tensor ?? throw new ArgumentException($"{src}: the operation gives a {Printer.TypeName(r.GetType())}; it must give a tensor or an aval.")).ToArray();
+        var stacked = ScanRules.StackRows(rows, src);
+        return Weak(Np.Reshape(stacked, [.. dims, .. rows[0].Shape]), rows.All(r => r.IsWeak));
     }
+
+    /// <summary><paramref name="x"/> marked weak when <paramref name="weak"/> (a slice or stack of weak values is weak).</summary>
+    static Tensor Weak(Tensor x, bool weak) => weak && !x.IsWeak ? new Tensor(x.Storage, x.Shape.ToArray(), true) : x;
 
     // ------------------------------------------------------------------ helpers
 
