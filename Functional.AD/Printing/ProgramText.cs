@@ -7,7 +7,8 @@ namespace Functional.AD;
 /// Prints a program as a C# method that compiles: the <c>using</c> lines it needs, then
 /// <c>static R F(parameters) { ... }</c> with one named local per primitive, every primitive written as its public
 /// spelling (an <c>Np</c> or <c>Lax</c> method, an operator, a <c>Math</c> call), conditionals as <c>if</c>/<c>else</c>
-/// blocks, loops as <c>Np.Fold</c>/<c>Np.Scan</c>/<c>Np.While</c> over lambdas, captured tensors as literals. Pasted into a file
+/// blocks, loops as <c>Lax.Scan</c>/<c>Lax.While</c> over typed lambdas (their results, an <c>object[]</c>, read by index),
+/// nodes of Vmap's batch count as <c>Lax.Batched(k, lambda, operands)</c>, captured tensors as literals. Pasted into a file
 /// (a local function of a top-level program, or a member of a class) it computes what the program computes.
 /// </summary>
 internal sealed partial class ProgramText
