@@ -314,7 +314,7 @@ internal static partial class Prims
             Expression.Constant(p[0], typeof(Primitive)), Expression.Constant(p[1], typeof(Params)), Expression.Constant(p[2], typeof(Kind[])), Expression.NewArrayInit(typeof(Aval), a),
             Expression.Constant(p.Count > 3 ? p[3] : 0, typeof(int)));
         // printed as what it computes: the aval of the primitive run on zeros of its operands' avals
-        InferAval.FormatRule = (a, _, p) => Printer.InferAvalCall(p.Get<Primitive>(0), p.Get<Params>(1), p.Get<Kind[]>(2), a);
+        InferAval.FormatRule = (a, _, p) => Printer.InferAvalCall(p.Get<Primitive>(0), p.Get<Params>(1), p.Get<Kind[]>(2), a, InferAvalBatch(p));
         GradSeed.Foldable = false;
         GradSeed.FormatRule = (a, _, _) => $"Lax.GradSeed({a[0]})";
         SplitPart.NonDiff = PadPart.NonDiff = Enumerable.Range(1, 64).ToArray();

@@ -113,10 +113,7 @@ internal sealed partial class ProgramText
         return TreeDef.IsValueTuple(d.Type) && parts.Count is >= 2 and <= 7 ? "(" + string.Join(", ", parts) + ")" : $"new {TypeCode(d.Type)}({string.Join(", ", parts)})";
     }
 
-    static string KindName(Kind k) => k switch
-    {
-        Kind.Tensor => "Tensor", Kind.Double => "double", Kind.Float => "float", Kind.Bool => "bool", Kind.Aval => "Aval", _ => "object",
-    };
+    static string KindName(Kind k) => Printer.KindName(k);
 
     string Fresh() => prefix + (++counter);
 
@@ -159,8 +156,6 @@ internal sealed partial class ProgramText
                     text = call(operands, (s, k) => Lambda(n.Subgraphs[s], k, args, indent), n.Params);
                 else if (n.Batch > 0)
                     text = BatchedCall(n, args);
-                else if (n.Op == Prims.InferAval && n.Params.Count > 3 && n.Params[3] is int k and > 0)
-                    text = BatchedInferAval(n.Params.Get<Primitive>(0), n.Params.Get<Params>(1), n.Params.Get<Kind[]>(2), args, k);
                 else
                     text = Format(n, operands);
                 Line(indent, $"var {name} = {text};", n);
@@ -184,46 +179,23 @@ internal sealed partial class ProgramText
     /// <summary>
     /// A node of batch count k (Vmap's, before shapes are known) as <c>(Tensor)Lax.Batched(k, (Tensor a, ...) =&gt; op(a, ...), x, ...)</c>:
     /// the unbatched spelling as a lambda over the operands, applied at k leading batch axes. Static operands
-    /// stay in the lambda as literals.
+    /// stay in the lambda as literals; the parameters are a, b, ... unless a static operand names a variable.
     /// </summary>
     string BatchedCall(Node n, string[] args)
     {
         var ps = new List<string>();
         var passed = new List<string>();
         var inner = new string[args.Length];
+        bool letters = n.Args.All(a => a.Kind != Kind.Static || a.IsConst);
         for (int i = 0; i < args.Length; i++)
         {
             if (n.Args[i].Kind == Kind.Static) { inner[i] = args[i]; continue; }
-            var p = Fresh();
+            var p = letters ? Printer.ParamName(ps.Count) : Fresh();
             ps.Add($"{KindName(n.Args[i].Kind)} {p}");
             inner[i] = p;
             passed.Add(args[i]);
         }
         return $"({KindName(n.Kind)})Lax.Batched({n.Batch}, ({string.Join(", ", ps)}) => {Format(n, inner)}{string.Concat(passed.Select(a => ", " + a))})";
-    }
-
-    /// <summary>
-    /// The aval of a node of batch count <paramref name="k"/> that shape inference describes (an <c>InferAval</c> of
-    /// Vmap's): <c>Lax.AvalOf((Tensor)Lax.Batched(k, (Tensor a, ...) =&gt; op(a, ...), Lax.Zeros(aval), ...))</c>, its
-    /// operands zeros of their avals, as the unbatched form prints it with <see cref="Printer.InferAvalCall"/>.
-    /// </summary>
-    string BatchedInferAval(Primitive p, Params prm, Kind[] kinds, string[] avals, int k)
-    {
-        var ps = new List<string>();
-        var passed = new List<string>();
-        var inner = new string[kinds.Length];
-        for (int i = 0; i < kinds.Length; i++)
-        {
-            var name = Fresh();
-            ps.Add($"{KindName(kinds[i])} {name}");
-            inner[i] = name;
-            passed.Add(kinds[i] switch { Kind.Double => "0.0", Kind.Float => "0f", Kind.Bool => "false", Kind.Aval => avals[i], _ => $"Lax.Zeros({avals[i]})" });
-        }
-        string call;
-        try { call = p.Format(inner, kinds, prm); }
-        catch (InvalidOperationException) { problems.Add($"{p.Name} on operands of kinds {string.Join(", ", kinds)}"); call = $"{p.Name}({string.Join(", ", inner)})"; }
-        var batched = $"Lax.Batched({k}, ({string.Join(", ", ps)}) => {call}, {string.Join(", ", passed)})";
-        return p.KindOf(kinds, prm, []) == Kind.Aval ? $"(Aval){batched}" : $"Lax.AvalOf((Tensor){batched})";
     }
 
     void Line(string indent, string text, Node n)

@@ -53,8 +53,6 @@ internal static class Tuples
     /// <summary>A tuple of single values.</summary>
     public static Node Pack(Builder b, IReadOnlyList<Node> xs) => b.Apply(Prims.Pack, xs.ToArray(), null, null, 0);
 
-    static string ClrName(Kind k) => k switch { Kind.Double => "double", Kind.Float => "float", Kind.Bool => "bool", Kind.Aval => "Aval", Kind.Tuple => "object[]", _ => "Tensor" };
-
     public static void Install()
     {
         var proj = Prims.Proj;
@@ -63,7 +61,7 @@ internal static class Tuples
         proj.EmitRule = (a, _, p, _) => Primitive.Conv(
             Expression.ArrayIndex(Primitive.Conv(a[0], typeof(object[])), Expression.Constant(p.Get<ProjParams>(0).Index)), p.Get<ProjParams>(0).Kind.ClrType());
         // a result read by index from the object[] of Lax.Scan or Lax.While, cast to its type
-        proj.FormatRule = (a, _, p) => $"({ClrName(p.Get<ProjParams>(0).Kind)}){a[0]}[{p.Get<ProjParams>(0).Index}]";
+        proj.FormatRule = (a, _, p) => $"({Printer.KindName(p.Get<ProjParams>(0).Kind)}){a[0]}[{p.Get<ProjParams>(0).Index}]";
         proj.Rewrite = (b, a, p) => a[0].Op == Prims.Pack ? a[0].Args[p.Get<ProjParams>(0).Index] : null;
         // the tangent of a tuple is a tuple of tangents at the same indices
         proj.Jvp = (c, t) => new V(c.B.Apply(Prims.Proj, [t[0]!.N], c.P));
