@@ -55,7 +55,8 @@ public static partial class Ad
     /// Prints any expression, original or transformed, as C# that compiles: the <c>using</c> lines it needs, then a
     /// method <c>static R F(parameters)</c> with one named intermediate per primitive (after simplification: shared
     /// subexpressions appear once), each written as its public spelling (<c>Np</c>, <c>Lax</c>, operators, <c>Math</c>),
-    /// conditionals as <c>if</c>/<c>else</c>, loops as <c>Np.Fold</c>/<c>Np.Scan</c>/<c>Np.While</c> over lambdas, captured
+    /// conditionals as <c>if</c>/<c>else</c>, loops (and their derivatives) as <c>Lax.Scan</c>/<c>Lax.While</c> over typed
+    /// lambdas, a vmapped function's batched nodes as <c>Lax.Batched</c>, captured
     /// tensors as literals. Pasted into a file (as a local function of a top-level program or a member of a class,
     /// with the pytree types it names in scope) it computes the same numbers. A program that still holds a node without
     /// a public spelling says so in its first line. <see cref="Show(LambdaExpression, object?[])"/> prints the shorter

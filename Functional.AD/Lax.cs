@@ -13,7 +13,7 @@ namespace Functional.AD;
 /// var b = Lax.SumTo(g, new Tensor(new float[] { 0, 0 }).Aval);   // un-broadcast [3,2] to [2]: [3, 3]
 /// var d = Lax.Cast(g, DType.Float64);
 /// </code></example>
-public static class Lax
+public static partial class Lax
 {
     /// <summary>The abstract value (shape, dtype, weak flag) of a tensor; rules capture it to size zeros and un-broadcast cotangents.</summary>
     /// <param name="x">The tensor.</param><returns><c>x.Aval</c>.</returns>

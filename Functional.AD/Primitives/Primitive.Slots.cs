@@ -101,7 +101,7 @@ sealed partial class Primitive
     internal Func<string[], string[]>? BlockHeads;
 
     /// <summary>
-    /// Printed as a call whose sub-graphs are C# lambdas (the loops: <c>Np.Fold(3, x, (double i, Tensor c) =&gt; ...)</c>):
+    /// Printed as a call whose sub-graphs are C# lambdas (the loops: <c>Lax.Scan([x], [xs], Tensor (Tensor c, Tensor r) =&gt; { ... })</c>):
     /// given the operands' texts and <c>lambda(s, k)</c>, the text of sub-graph <c>s</c> as a lambda whose parameters are
     /// its first <c>k</c> inputs (the others bind to the trailing operands, which the lambda captures), the call's text.
     /// </summary>
@@ -122,8 +122,8 @@ sealed partial class Primitive
     internal bool VmapMove;
 
     /// <summary>
-    /// No public C# spelling yet (an internal loop derivative, a Vmap move): a printed program holding it says in its
-    /// first line that it does not compile.
+    /// No public C# spelling (the tangent of a reverse-only custom rule, which cannot run): a printed program holding it
+    /// says in its first line that it does not compile.
     /// </summary>
     internal bool NoPublicSpelling;
 

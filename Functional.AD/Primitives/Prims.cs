@@ -350,7 +350,7 @@ internal static partial class Prims
             Expression.Constant(p[0], typeof(Primitive)), Expression.Constant(p[1], typeof(Params)), Expression.Constant(p[2], typeof(Kind[])), Expression.NewArrayInit(typeof(Aval), a),
             Expression.Constant(p.Count > 3 ? p[3] : 0, typeof(int)));
         // printed as what it computes: the aval of the primitive run on zeros of its operands' avals
-        InferAval.FormatRule = (a, _, p) => Printer.InferAvalCall(p.Get<Primitive>(0), p.Get<Params>(1), p.Get<Kind[]>(2), a);
+        InferAval.FormatRule = (a, _, p) => Printer.InferAvalCall(p.Get<Primitive>(0), p.Get<Params>(1), p.Get<Kind[]>(2), a, InferAvalBatch(p));
         GradSeed.Foldable = false;
         GradSeed.FormatRule = (a, _, _) => $"Lax.GradSeed({a[0]})";
         SplitPart.NonDiff = PadPart.NonDiff = Enumerable.Range(1, 64).ToArray();
@@ -447,34 +447,30 @@ internal static partial class Prims
         foreach (var p in new[] { mf, mb })
         {
             var prim = p;
-            p.FormatRule = (a, _, prm) => $"Vmap.{prim.Name}({a[0]}, axis: {prm[0]})";
+            p.FormatRule = (a, _, prm) => $"Lax.{prim.Name}({a[0]}, {prm[0]})";
         }
 
         var add = Prims.AddBatchAxis;
         add.KindRule = (k, _, _) => k[0] == Kind.Aval ? Kind.Aval : Kind.Tensor;
         add.EmitRule = (a, k, _, _) => Expression.Call(typeof(Vmapped).GetMethod(nameof(Vmapped.AddBatchAxis), [k[0] == Kind.Aval ? typeof(Aval) : typeof(Tensor)])!,
             Primitive.Conv(a[0], k[0] == Kind.Aval ? typeof(Aval) : typeof(Tensor)));
-        add.FormatRule = (a, _, _) => $"Vmap.AddBatchAxis({a[0]})";
+        add.FormatRule = (a, _, _) => $"Lax.AddBatchAxis({a[0]})";
         add.Jvp = (c, t) => Ap(add, [t[0]!], c.P);
         add.Transpose = (c, ct) => [R.Sum(ct, 0, false)];
 
         var bb = Prims.BroadcastBatch;
         bb.NonDiff = [1];
-        bb.FormatRule = (a, _, _) => $"Vmap.BroadcastBatch({a[0]}, {a[1]})";
+        bb.FormatRule = (a, _, _) => $"Lax.BroadcastBatch({a[0]}, {a[1]})";
         bb.Jvp = (c, t) => Ap(bb, [t[0]!, c.X[1]], c.P);
         bb.Transpose = (c, ct) => [R.SumTo(ct, c.Aval(0)), null];
 
         var size = Prims.VmapSize;
         size.KindRule = (_, _, _) => Kind.Aval;
         size.ZeroDerivative = true;
-        size.FormatRule = (a, _, prm) => $"Vmap.Size([{string.Join(", ", a)}], axes: [{string.Join(", ", prm.Get<int[]>(1))}]{(prm[2] is int n ? $", axisSize: {n}" : "")})";
+        size.FormatRule = (a, _, prm) => $"Lax.BatchSize([{string.Join(", ", a)}], [{string.Join(", ", prm.Get<string[]>(0).Select(Printer.Literal))}], [{string.Join(", ", prm.Get<int[]>(1))}], {(prm[2] is int n ? n.ToString(System.Globalization.CultureInfo.InvariantCulture) : "null")})";
 
-        // --- printing: what has no public C# spelling yet (the loops' derivative primitives, Vmap's moves before shapes
-        // are known, the tangent of a reverse-only custom rule, which cannot run)
-        // (the loop family prints through its multi-result Scan and While nodes, which have no lambda form yet)
-        foreach (var p in new[] { Scan, While, Proj, Pack, SegmentAval, CustomVjpTangent,
-                                  MoveAxisToFront, MoveAxisFromFront, AddBatchAxis, BroadcastBatch, VmapSize })
-            p.NoPublicSpelling = true;
+        // --- printing: what has no public C# spelling (the tangent of a reverse-only custom rule, which cannot run)
+        CustomVjpTangent.NoPublicSpelling = true;
 
         // a select on a C# bool condition brings both values to one batched shape
         Batch(Where, BatchRules.Where);

@@ -111,8 +111,9 @@ internal static partial class Printer
     /// An <c>InferAval</c> node as the C# it stands for: the aval of <paramref name="p"/> run on zeros of its operands'
     /// avals (abstract evaluation, as <c>Rt.InferAval</c> computes it), e.g. <c>Lax.AvalOf(Lax.Zeros(t3) * Lax.Zeros(t4))</c>.
     /// </summary>
-    public static string InferAvalCall(Primitive p, Params prm, Kind[] kinds, string[] avals)
+    public static string InferAvalCall(Primitive p, Params prm, Kind[] kinds, string[] avals, int batch = 0)
     {
+        if (batch > 0) return BatchedInferAvalCall(p, prm, kinds, avals, batch);
         var zeros = kinds.Select((k, i) => k switch
         {
             Kind.Double => "0.0",
@@ -126,4 +127,37 @@ internal static partial class Printer
         catch (InvalidOperationException) { call = $"{p.Name}({string.Join(", ", zeros)})"; }
         return $"Lax.AvalOf({call})";
     }
+
+    /// <summary>
+    /// The aval of a node at batch count <paramref name="batch"/> (Vmap's, its shape inferred before shapes are known):
+    /// <c>Lax.AvalOf((Tensor)Lax.Batched(k, (Tensor a, Tensor b) =&gt; a * b, Lax.Zeros(t3), Lax.Zeros(t4)))</c>, the
+    /// primitive applied per example to zeros of its operands' avals.
+    /// </summary>
+    static string BatchedInferAvalCall(Primitive p, Params prm, Kind[] kinds, string[] avals, int batch)
+    {
+        var names = kinds.Select((_, i) => ParamName(i)).ToArray();
+        var zeros = kinds.Select((k, i) => k switch
+        {
+            Kind.Double => "0.0",
+            Kind.Float => "0f",
+            Kind.Bool => "false",
+            Kind.Aval => avals[i],
+            _ => $"Lax.Zeros({avals[i]})",
+        });
+        string call;
+        try { call = p.Format(names, kinds, prm); }
+        catch (InvalidOperationException) { call = $"{p.Name}({string.Join(", ", names)})"; }
+        var batched = $"Lax.Batched({batch}, ({string.Join(", ", kinds.Select((k, i) => $"{KindName(k)} {names[i]}"))}) => {call}, {string.Join(", ", zeros)})";
+        return p.KindOf(kinds, prm, []) == Kind.Aval ? $"(Aval){batched}" : $"Lax.AvalOf((Tensor){batched})";
+    }
+
+    /// <summary>The name of parameter <paramref name="i"/> of a one-line lambda: a, b, c, ... (a lambda's parameter may
+    /// shadow a local of the method, and these lambdas capture nothing).</summary>
+    public static string ParamName(int i) => i < 26 ? ((char)('a' + i)).ToString() : "a" + i;
+
+    /// <summary>The C# type a value of kind <paramref name="k"/> has.</summary>
+    public static string KindName(Kind k) => k switch
+    {
+        Kind.Tensor => "Tensor", Kind.Double => "double", Kind.Float => "float", Kind.Bool => "bool", Kind.Aval => "Aval", Kind.Tuple => "object[]", _ => "object",
+    };
 }

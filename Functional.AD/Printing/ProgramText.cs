@@ -7,7 +7,8 @@ namespace Functional.AD;
 /// Prints a program as a C# method that compiles: the <c>using</c> lines it needs, then
 /// <c>static R F(parameters) { ... }</c> with one named local per primitive, every primitive written as its public
 /// spelling (an <c>Np</c> or <c>Lax</c> method, an operator, a <c>Math</c> call), conditionals as <c>if</c>/<c>else</c>
-/// blocks, loops as <c>Np.Fold</c>/<c>Np.Scan</c>/<c>Np.While</c> over lambdas, captured tensors as literals. Pasted into a file
+/// blocks, loops as <c>Lax.Scan</c>/<c>Lax.While</c> over typed lambdas (their results, an <c>object[]</c>, read by index),
+/// nodes of Vmap's batch count as <c>Lax.Batched(k, lambda, operands)</c>, captured tensors as literals. Pasted into a file
 /// (a local function of a top-level program, or a member of a class) it computes what the program computes.
 /// </summary>
 internal sealed partial class ProgramText
@@ -15,7 +16,7 @@ internal sealed partial class ProgramText
     readonly StringBuilder sb = new();
     readonly Func<Node, string?>? note;
     readonly string prefix;
-    readonly SortedSet<string> problems = new(StringComparer.Ordinal), batched = new(StringComparer.Ordinal);
+    readonly SortedSet<string> problems = new(StringComparer.Ordinal);
     readonly HashSet<Type> types = new();
     readonly SortedSet<string> staticUsings = new(StringComparer.Ordinal);
     int counter;
@@ -42,13 +43,8 @@ internal sealed partial class ProgramText
         w.sb.Append('}');
 
         var head = new StringBuilder();
-        if (w.problems.Count > 0 || w.batched.Count > 0)
-        {
-            var why = new List<string>();
-            if (w.problems.Count > 0) why.Add("no public C# spelling yet for " + string.Join(", ", w.problems));
-            if (w.batched.Count > 0) why.Add("batched nodes of Vmap, not yet rewritten into ordinary primitives: " + string.Join(", ", w.batched));
-            head.Append("// does not compile: ").Append(string.Join("; ", why)).AppendLine();
-        }
+        if (w.problems.Count > 0)
+            head.Append("// does not compile: no public C# spelling for ").Append(string.Join(", ", w.problems)).AppendLine();
         foreach (var p in parameters) w.Use(p.Type);
         w.Use(returnType);
         var namespaces = new SortedSet<string>(StringComparer.Ordinal) { "System", "Functional.AD" };
@@ -117,10 +113,7 @@ internal sealed partial class ProgramText
         return TreeDef.IsValueTuple(d.Type) && parts.Count is >= 2 and <= 7 ? "(" + string.Join(", ", parts) + ")" : $"new {TypeCode(d.Type)}({string.Join(", ", parts)})";
     }
 
-    static string KindName(Kind k) => k switch
-    {
-        Kind.Tensor => "Tensor", Kind.Double => "double", Kind.Float => "float", Kind.Bool => "bool", Kind.Aval => "Aval", _ => "object",
-    };
+    static string KindName(Kind k) => Printer.KindName(k);
 
     string Fresh() => prefix + (++counter);
 
@@ -135,8 +128,7 @@ internal sealed partial class ProgramText
             if (names.ContainsKey(n)) continue;
             if (n.IsConst) { names[n] = Printer.Literal(n.Value); continue; }
             var args = n.Args.Select(a => names[a]).ToArray();
-            if (n.Batch > 0) batched.Add(n.Op.Name);
-            else if (n.Op.NoPublicSpelling) problems.Add(n.Op.Name);
+            if (n.Op.NoPublicSpelling) problems.Add(n.Op.Name);
             var name = Fresh();
             if (n.Op.BlockHeads is { } blockHeads)
             {
@@ -162,20 +154,48 @@ internal sealed partial class ProgramText
                 string text;
                 if (n.Op.LambdaCall is { } call)
                     text = call(operands, (s, k) => Lambda(n.Subgraphs[s], k, args, indent), n.Params);
+                else if (n.Batch > 0)
+                    text = BatchedCall(n, args);
                 else
-                {
-                    try { text = n.Op.Format(operands, n.Args.Select(a => a.Kind).ToArray(), n.Params); }
-                    catch (InvalidOperationException)
-                    {
-                        problems.Add($"{n.Op.Name} on operands of kinds {string.Join(", ", n.Args.Select(a => a.Kind))}");
-                        text = $"{n.Op.Name}({string.Join(", ", operands)})";
-                    }
-                }
-                if (n.Batch > 0) text += $" /* batch {n.Batch} */";
+                    text = Format(n, operands);
                 Line(indent, $"var {name} = {text};", n);
             }
             names[n] = name;
         }
+    }
+
+    /// <summary>The node's public spelling over operand texts <paramref name="operands"/> (a primitive that has none for
+    /// these kinds is listed as a problem).</summary>
+    string Format(Node n, string[] operands)
+    {
+        try { return n.Op.Format(operands, n.Args.Select(a => a.Kind).ToArray(), n.Params); }
+        catch (InvalidOperationException)
+        {
+            problems.Add($"{n.Op.Name} on operands of kinds {string.Join(", ", n.Args.Select(a => a.Kind))}");
+            return $"{n.Op.Name}({string.Join(", ", operands)})";
+        }
+    }
+
+    /// <summary>
+    /// A node of batch count k (Vmap's, before shapes are known) as <c>(Tensor)Lax.Batched(k, (Tensor a, ...) =&gt; op(a, ...), x, ...)</c>:
+    /// the unbatched spelling as a lambda over the operands, applied at k leading batch axes. Static operands
+    /// stay in the lambda as literals; the parameters are a, b, ... unless a static operand names a variable.
+    /// </summary>
+    string BatchedCall(Node n, string[] args)
+    {
+        var ps = new List<string>();
+        var passed = new List<string>();
+        var inner = new string[args.Length];
+        bool letters = n.Args.All(a => a.Kind != Kind.Static || a.IsConst);
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (n.Args[i].Kind == Kind.Static) { inner[i] = args[i]; continue; }
+            var p = letters ? Printer.ParamName(ps.Count) : Fresh();
+            ps.Add($"{KindName(n.Args[i].Kind)} {p}");
+            inner[i] = p;
+            passed.Add(args[i]);
+        }
+        return $"({KindName(n.Kind)})Lax.Batched({n.Batch}, ({string.Join(", ", ps)}) => {Format(n, inner)}{string.Concat(passed.Select(a => ", " + a))})";
     }
 
     void Line(string indent, string text, Node n)
@@ -207,6 +227,9 @@ internal sealed partial class ProgramText
         sb.Append(indent).Append("    return ").Append(outs.Length == 1 ? outs[0] : "(" + string.Join(", ", outs) + ")").AppendLine(";");
         var body = sb.ToString();
         sb.Clear().Append(outer);
-        return $"({string.Join(", ", ps)}) =>\n{indent}{{\n{body}{indent}}}";
+        // the return type written out: a literal 0.5 returned for a tensor converts to one, as in the method's own return
+        var kinds = sub.Outputs.Select(o => KindName(o.Kind)).ToArray();
+        var returns = kinds.Length == 1 ? kinds[0] : "(" + string.Join(", ", kinds) + ")";
+        return $"{returns} ({string.Join(", ", ps)}) =>\n{indent}{{\n{body}{indent}}}";
     }
 }

@@ -74,11 +74,39 @@ internal static class SpecialisedText
             if (n.IsConst) { map[n] = b.Const(n.Value!); continue; }
             var args = n.Args.Select(x => map[x]).ToArray();
             var r = n.Batch == 0 && n.Subgraphs.Length == 0 && Of(n) is { } aval ? Folded(b, n, args, aval, Of, UsersAgree) : null;
-            r ??= b.Apply(n.Op, args, n.Params, n.Subgraphs, n.Batch);
+            r ??= b.Apply(n.Op, args, n.Params, n.Subgraphs.Length == 0 ? n.Subgraphs : FoldedSubgraphs(n, n.Args.Select(Of).ToArray()), n.Batch);
             map[n] = r;
             origin.TryAdd(r, n);
         }
         return (b.Finish(g.Outputs.Select(o => map[o]).ToArray()), origin);
+    }
+
+    /// <summary>
+    /// The sub-graphs of a loop or conditional with the no-ops of their own known avals folded away too: a Scan's body
+    /// sees its carries, one row of each sequence and its constants; a While's condition and body its carries and
+    /// constants; a conditional's branches the captured values. Others (a custom rule's) stay as they are.
+    /// </summary>
+    static Graph[] FoldedSubgraphs(Node n, Aval?[] args)
+    {
+        Aval?[][] ins;
+        if (n.Op == Prims.Scan)
+        {
+            var p = n.Params.Get<ScanParams>(0);
+            ins = [args.Select((a, i) => i >= p.Carries && i < p.Carries + p.Xs ? (a is { Rank: > 0 } x ? ScanRules.RowAval(x) : null) : a).ToArray()];
+        }
+        else if (n.Op == Prims.While) ins = [args, args];
+        else if (n.Op == Prims.Cond) ins = [args[1..], args[1..]];
+        else return n.Subgraphs;
+        var result = new Graph[n.Subgraphs.Length];
+        for (int s = 0; s < result.Length; s++)
+        {
+            var sub = n.Subgraphs[s];
+            // a C# scalar's aval from its kind; nothing is folded where a sub-graph's shapes cannot be inferred
+            var avals = sub.Inputs.Select((x, i) => ins[s][i] ?? x.Kind switch { Kind.Double => Aval.ScalarDouble, Kind.Float => Aval.ScalarFloat, _ => null }).ToArray();
+            try { result[s] = Fold(sub, ShapeInference.Run(sub, avals)).Graph; }
+            catch (ShapeException) { result[s] = sub; }
+        }
+        return result;
     }
 
     static Node? Folded(Builder b, Node n, Node[] args, Aval aval, Func<Node, Aval?> of, Func<Node, Aval, int, bool> usersAgree)

@@ -132,7 +132,7 @@ public class VmapTests
         Expression<Func<Tensor, Tensor, Tensor>> dot = (a, b) => Np.Dot(a, b);
         var shown = Ad.Show(dot.Vmap([0, null]));
         Assert.Contains("Np.Dot(", shown);
-        Assert.Contains("/* batch 1 */", shown);
+        Assert.Contains("Lax.Batched(1, ", shown);
     }
 
     // ------------------------------------------------------------------ bad input

@@ -47,6 +47,7 @@ internal static class ScanRules
         scan.ResultKinds = n => ResultKinds(n.Args.Select(a => a.Kind).ToArray(), n.Params.Get<ScanParams>(0), n.Subgraphs[0]);
         scan.EmitRule = (a, k, p, subs) => Emit(a, k, p.Get<ScanParams>(0), subs[0]);
         scan.FormatRule = (a, _, p) => Format(a, p.Get<ScanParams>(0));
+        scan.LambdaCall = (a, lambda, prm) => PublicCall(a, lambda, prm.Get<ScanParams>(0));
         scan.Jvp = ScanJvp;
         scan.Transpose = ScanTranspose;
         scan.Batched = (_, _, _, _) => throw new InvalidOperationException("Internal error: a loop node has no batch count.");
@@ -58,7 +59,7 @@ internal static class ScanRules
         seg.KindRule = (_, _, _) => Kind.Aval;
         seg.ZeroDerivative = true;
         seg.Batched = (u, a, prm, k) => u.Const(SegmentAvalAt(u.A(a[0]), prm.Get<int>(0), prm.Get<int>(1), k));
-        seg.FormatRule = (a, _, p) => $"Loops.SegmentAval({a[0]}, {p[0]}, {p[1]})";
+        seg.FormatRule = (a, _, p) => $"Lax.SegmentAval({a[0]}, {p[0]}, {p[1]})";
     }
 
     static string Format(string[] a, ScanParams p)
@@ -67,6 +68,15 @@ internal static class ScanRules
         var xs = string.Join(", ", a.Skip(p.Carries).Take(p.Xs));
         var rest = a.Skip(p.Carries + p.Xs).ToArray();
         return $"Loops.Scan{(p.Reverse ? "Reversed" : "")}(carries: ({carries}), xs: ({xs}), body{(rest.Length > 0 ? "[" + string.Join(", ", rest) + "]" : "")}{(p.Length >= 0 ? ", length: " + p.Length : "")})";
+    }
+
+    /// <summary>The public spelling: <c>Lax.Scan([carries], [xs], (carries, rows) =&gt; { ... }, length: n, reverse: true)</c>,
+    /// the body a lambda that captures the constants.</summary>
+    static string PublicCall(string[] a, Func<int, int, string> lambda, ScanParams p)
+    {
+        var carries = string.Join(", ", a.Take(p.Carries));
+        var xs = string.Join(", ", a.Skip(p.Carries).Take(p.Xs));
+        return $"Lax.Scan([{carries}], [{xs}], {lambda(0, p.Carries + p.Xs)}{(p.Length >= 0 ? ", length: " + p.Length : "")}{(p.Reverse ? ", reverse: true" : "")})";
     }
 
     static Kind[] ResultKinds(Kind[] args, ScanParams p, Graph body) =>

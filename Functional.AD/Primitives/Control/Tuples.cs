@@ -60,7 +60,8 @@ internal static class Tuples
         proj.KindRule = (_, p, _) => p.Get<ProjParams>(0).Kind;
         proj.EmitRule = (a, _, p, _) => Primitive.Conv(
             Expression.ArrayIndex(Primitive.Conv(a[0], typeof(object[])), Expression.Constant(p.Get<ProjParams>(0).Index)), p.Get<ProjParams>(0).Kind.ClrType());
-        proj.FormatRule = (a, _, p) => $"{a[0]}[{p.Get<ProjParams>(0).Index}]";
+        // a result read by index from the object[] of Lax.Scan or Lax.While, cast to its type
+        proj.FormatRule = (a, _, p) => $"({Printer.KindName(p.Get<ProjParams>(0).Kind)}){a[0]}[{p.Get<ProjParams>(0).Index}]";
         proj.Rewrite = (b, a, p) => a[0].Op == Prims.Pack ? a[0].Args[p.Get<ProjParams>(0).Index] : null;
         // the tangent of a tuple is a tuple of tangents at the same indices
         proj.Jvp = (c, t) => new V(c.B.Apply(Prims.Proj, [t[0]!.N], c.P));
@@ -75,7 +76,7 @@ internal static class Tuples
         pack.ResultKinds = n => n.Args.Select(a => a.Kind).ToArray();
         pack.TupleAvalRule = (_, a) => a;
         pack.EmitRule = (a, _, _, _) => Expression.NewArrayInit(typeof(object), a.Select(x => Expression.Convert(x, typeof(object))));
-        pack.FormatRule = (a, _, _) => $"Tuple({string.Join(", ", a)})";
+        pack.FormatRule = (a, _, _) => $"new object[] {{ {string.Join(", ", a)} }}";
         pack.Jvp = (c, t) => new V(c.B.Apply(Prims.Pack, t.Select((ti, i) => ti?.N ?? Jvp.Zero(c.B, c.X[i].N)).ToArray(), null, null, 0));
         pack.Transpose = (c, _) => c.X.Select((_, i) => c.Linear[i] ? c.Cts![i] : null).ToArray();
         pack.VmapRule = (b, n, args, batched) =>

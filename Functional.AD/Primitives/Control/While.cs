@@ -39,6 +39,12 @@ internal static class WhileRules
         wh.ResultKinds = n => [.. n.Args.Take(n.Params.Get<WhileParams>(0).Carries).Select(a => a.Kind), .. n.Subgraphs[1].Outputs.Skip(n.Params.Get<WhileParams>(0).Carries).Select(_ => Kind.Tensor)];
         wh.EmitRule = (a, k, p, subs) => Emit(a, k, p.Get<WhileParams>(0), subs[0], subs[1]);
         wh.FormatRule = (a, _, p) => Format(a, p.Get<WhileParams>(0));
+        // the public spelling: Lax.While([carries], (carries) => cond, (carries) => { ... }), the lambdas capturing the constants
+        wh.LambdaCall = (a, lambda, prm) =>
+        {
+            int nc = prm.Get<WhileParams>(0).Carries;
+            return $"Lax.While([{string.Join(", ", a.Take(nc))}], {lambda(0, nc)}, {lambda(1, nc)})";
+        };
         wh.Jvp = WhileJvp;
         wh.Batched = (_, _, _, _) => throw new InvalidOperationException("Internal error: a loop node has no batch count.");
         wh.VmapRule = VmapLoops.While;
