@@ -154,7 +154,7 @@ public static partial class Ad
     {
         Kind.Double => b.Const(1.0),
         Kind.Float => b.Const(1f),
-        Kind.Tensor => b.Apply(Prims.GradSeed, [output], new Params(Printer.Expr(f))),
+        Kind.Tensor => b.Apply(Prims.GradSeed, [output], new Params(new SeedText(f))),
         _ => throw new GradException($"Ad.Grad needs a scalar output, but `{Printer.Expr(f)}` returns a {output.Kind}."),
     };
 

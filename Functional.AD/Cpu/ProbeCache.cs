@@ -16,10 +16,15 @@ internal static class ProbeCache
     const int MaxEntries = 4096;
 
     /// <summary>One term of an output element: coefficient times element <c>I</c> of operand <c>A</c> (times element <c>J</c> of operand 1 for a bilinear node, else <c>J</c> = -1).</summary>
-    public readonly record struct Term(double C, int A, int I, int J);
+    /// <remarks>
+    /// This and <see cref="Key"/> are classes, not structs: the framework's collections over reference types run
+    /// precompiled shared code, while each instantiation over a struct of this assembly is JIT-compiled in every fresh
+    /// process, even one published ReadyToRun (issue 20: about 30 methods on the first call).
+    /// </remarks>
+    public sealed record Term(double C, int A, int I, int J);
 
     /// <summary>A key that compares structurally: the primitive, its parameters, the batch count and a text of the operands.</summary>
-    readonly record struct Key(Primitive Op, Params Params, int Batch, string Operands);
+    sealed record Key(Primitive Op, Params Params, int Batch, string Operands);
 
     static readonly ConcurrentDictionary<Key, Func<object?[], object?>> evaluators = new();
     static readonly ConcurrentDictionary<Key, Term[][]> coefficients = new();
