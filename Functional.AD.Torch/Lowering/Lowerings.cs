@@ -51,6 +51,12 @@ internal sealed record TensorOp(Func<LowerCtx, TT?[], TT> Run, bool Elementwise 
     /// instead of <see cref="Run"/> (at any batch count).
     /// </summary>
     public NodeEmitter? OnHostBool { get; init; }
+
+    /// <summary>
+    /// The value depends on the avals only (zeros, ones, the gradient seed): it is made once when compiling, held with
+    /// the constants, and costs no libtorch call per call. No lowering writes into its operands, so sharing it is safe.
+    /// </summary>
+    public bool Fixed { get; init; }
 }
 
 /// <summary>A tensor read into a C# scalar on the host (a device-to-host copy of one element); on a batched node, the same read (its batch axes have size 1).</summary>
@@ -242,10 +248,10 @@ internal static class Lowerings
         [Prims.CheckAval] = Op((c, x) => x[0]!),
         [Prims.IntToDouble] = new HostScalar(),
 
-        [Prims.Zeros] = Op((c, x) => Zeros(c)),
-        [Prims.Ones] = Op((c, x) => torch.ones(c.OutDims, c.OutType, c.Device)),
+        [Prims.Zeros] = Op((c, x) => Zeros(c)) with { Fixed = true },
+        [Prims.Ones] = Op((c, x) => torch.ones(c.OutDims, c.OutType, c.Device)) with { Fixed = true },
         // the shape check (a scalar output) already ran at compile time, in the aval rule
-        [Prims.GradSeed] = Op((c, x) => torch.ones(c.OutDims, c.OutType, c.Device)),
+        [Prims.GradSeed] = Op((c, x) => torch.ones(c.OutDims, c.OutType, c.Device)) with { Fixed = true },
 
         // arithmetic
         [Prims.Add] = Ew((a, b) => a + b),
