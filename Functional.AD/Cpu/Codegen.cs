@@ -225,7 +225,8 @@ internal sealed partial class Codegen
         if (probes > MaxProbes) return false;
         var t = Lane ?? Elem(a);
         var ops = lin.Select(i => Elems(n.Args[i], t)).ToArray();
-        var terms = ProbeCache.Coefficients(n, AvalOf, () => Probe(n, a, low, lin));
+        var terms = ProbeCache.Coefficients(n, AvalOf, () =>
+            (n.Batch == 0 && n.Args.Length == 2 ? ProbeCache.ContractionTerms(n.Op, AvalOf(n.Args[0])!, AvalOf(n.Args[1])!) : null) ?? Probe(n, a, low, lin));
         var r = new Expression[a.Size];
         for (int o = 0; o < r.Length; o++)
         {

@@ -56,6 +56,45 @@ public class ShapeRuleTests
         Assert.True(known > 50, $"{name}: the rule knew only {known} applications");
     }
 
+    /// <summary>
+    /// The terms of a tiny product written down (<see cref="ProbeCache.ContractionTerms"/>) against the probe they replace:
+    /// the eager kernel run on every pair of one-hot operands, a term per non-zero output element, in the probe's order.
+    /// </summary>
+    [Theory]
+    [InlineData("Dot")]
+    [InlineData("DotTA")]
+    [InlineData("DotTB")]
+    public void Product_terms_are_the_terms_a_probe_finds(string name)
+    {
+        var p = Prims.All.Single(q => q.Name == name);
+        Kind[] kinds = [Kind.Tensor, Kind.Tensor];
+        int known = 0;
+        foreach (var a in Avals().Where(v => !v.Weak))
+            foreach (var b in Avals().Where(v => !v.Weak && v.DType == a.DType))
+            {
+                var terms = ProbeCache.ContractionTerms(p, a, b);
+                if (terms is null) { Assert.Null(ShapeInference.Known(p, kinds, [a, b])); continue; }
+                known++;
+                var probed = Enumerable.Range(0, terms.Length).Select(_ => new List<ProbeCache.Term>()).ToArray();
+                for (int i = 0; i < a.Size; i++)
+                    for (int j = 0; j < b.Size; j++)
+                    {
+                        var y = ((Tensor)p.Eval([OneHot(a, i), OneHot(b, j)], kinds, Params.None)!).ToDoubleArray();
+                        for (int o = 0; o < y.Length; o++) if (y[o] != 0) probed[o].Add(new(y[o], 0, i, j));
+                    }
+                for (int o = 0; o < terms.Length; o++)
+                    Assert.True(probed[o].SequenceEqual(terms[o]), $"{name}({a}, {b}), output {o}: written [{string.Join(", ", terms[o])}], probed [{string.Join(", ", probed[o])}]");
+            }
+        Assert.True(known > 20, $"{name}: only {known} products had written terms");
+    }
+
+    static Tensor OneHot(Aval a, int i)
+    {
+        var d = new double[a.Size];
+        d[i] = 1;
+        return Np.Reshape(Tensor.FromArray(d, a.DType), a.Dims);
+    }
+
     [Fact]
     public void A_unary_elementwise_shape_is_the_operand_shape_the_eager_code_gives()
     {
