@@ -6,7 +6,8 @@ using static Functional.AD.Np;
 
 // Times Ad.Jit(Ad.Grad(loss)) and its first call in this fresh process (issue 20), then the same again on new
 // functions (the process now warm), 15 times. Each step reports its wall time, the methods the runtime JIT-compiled during it and
-// the time the JIT spent (System.Runtime.JitInfo, this thread). Prints one line per step.
+// the time the JIT spent (System.Runtime.JitInfo, this thread). Prints one line per step. `--fresh-only` stops after
+// the fresh part (for profiles of a fresh process); `--rounds N` runs N warm rounds instead of 15.
 var t0 = Stopwatch.GetTimestamp();
 long m0 = JitInfo.GetCompiledMethodCount(currentThread: true);
 TimeSpan j0 = JitInfo.GetCompilationTime(currentThread: true);
