@@ -15,6 +15,13 @@ public static class PairedRatio
     /// <summary>Runs every paired comparison and prints one line per candidate.</summary>
     public static void Run()
     {
+        RunSmall();
+        RunTorch();
+    }
+
+    /// <summary>The small CPU calls only: <c>dotnet run -c Release --project Benchmarks -- --paired-small</c>.</summary>
+    public static void RunSmall()
+    {
         var x = new SmallXor(); x.Setup();
         Compare("XOR one example (SmallXor)", ("XorHand.GradAlloc", () => x.GradAlloc()),
             ("XorHand.Grad into a record of 4 arrays", () => x.GradRecord()),
@@ -29,6 +36,11 @@ public static class PairedRatio
             ("Ad.Jit(Ad.Grad(loss))", () => x.Jitted()));
         var b = new SmallXorBatch(); b.Setup();
         Compare("XOR batch of 100 (SmallXorBatch)", ("XorBatchTP", () => b.TP()), ("Ad.Jit of Mean(Vmap(Grad))", () => b.Jitted()));
+    }
+
+    /// <summary>The Torch backend only (XOR step, MLP): <c>dotnet run -c Release --project Benchmarks -- --paired-torch</c>.</summary>
+    public static void RunTorch()
+    {
         var t = new TorchXorStep(); t.Setup();
         Compare("XOR training step on Torch (TorchXorStep)", ("TorchSharp eager, by hand", () => t.Eager()), ("JitTorch(cpu, donate: 0)", () => t.Jitted()));
         var m = new TorchMlpBench(); m.Setup();

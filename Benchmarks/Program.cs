@@ -3,6 +3,8 @@ using BenchmarkDotNet.Running;
 // Run: dotnet run -c Release --project Benchmarks -- --filter '*' --job short --inProcess --iterationTime 100
 // The paired A/B timer of the small calls: dotnet run -c Release --project Benchmarks -- --paired
 if (args is ["--paired"]) Benchmarks.PairedRatio.Run();
+else if (args is ["--paired-small"]) Benchmarks.PairedRatio.RunSmall();
+else if (args is ["--paired-torch"]) Benchmarks.PairedRatio.RunTorch();
 // the paired timer on the Vmap workloads: dotnet run -c Release --project Benchmarks -- --paired-vmap
 else if (args is ["--paired-vmap"]) Benchmarks.PairedRatio.RunVmap();
 else BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

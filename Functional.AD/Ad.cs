@@ -145,7 +145,7 @@ public static partial class Ad
         {
             int off = prog.InputOffset(a);
             for (int i = 0; i < prog.ParamDefs[a].LeafCount; i++)
-                result.Add(wrtLeaf[off + i] ? cts[Array.IndexOf(wrtLeaf.Select((w, k) => w ? k : -1).Where(k => k >= 0).ToArray(), off + i)] : ins[off + i]);
+                result.Add(wrtLeaf[off + i] ? cts[CountTrue(wrtLeaf, off + i)] : ins[off + i]);
         }
         if (aux) result.AddRange(outs.Skip(1));
         // every differentiated tensor leaf must be a float tensor when called: an integer or bool one is named
@@ -161,11 +161,19 @@ public static partial class Ad
         return Finish(b, result, prog.Parameters, prog.ParamDefs, resultType, delegateType, [.. floatOnly]);
     }
 
+    /// <summary>The number of flags set before index <paramref name="end"/> (the position of a differentiated leaf among them).</summary>
+    static int CountTrue(bool[] flags, int end)
+    {
+        int c = 0;
+        for (int i = 0; i < end; i++) if (flags[i]) c++;
+        return c;
+    }
+
     static Node SeedFor(Builder b, Node output, LambdaExpression f) => output.Kind switch
     {
         Kind.Double => b.Const(1.0),
         Kind.Float => b.Const(1f),
-        Kind.Tensor => b.Apply(Prims.GradSeed, [output], new Params(Printer.Expr(f))),
+        Kind.Tensor => b.Apply(Prims.GradSeed, [output], new Params(new SeedText(f))),
         _ => throw new GradException($"Ad.Grad needs a scalar output, but `{Printer.Expr(f)}` returns a {output.Kind}."),
     };
 
@@ -176,9 +184,17 @@ public static partial class Ad
     internal static (Node[] Outs, Node[] Cotangents) ReverseInto(Builder b, Graph g, Node[] ins, bool[] wrtLeaf, int[] differentiated, Func<Node[], Node[]> seeds)
     {
         int n = g.Outputs.Length;
-        var jvp = JvpT.Restrict(JvpT.Graph(g, wrtLeaf), [.. Enumerable.Range(0, n), .. differentiated.Select(k => n + k)]);
-        var linearIn = g.Inputs.Select(_ => false).Concat(wrtLeaf.Where(w => w).Select(_ => true)).ToArray();
-        var linearOut = Enumerable.Range(0, n).Select(_ => false).Concat(differentiated.Select(_ => true)).ToArray();
+        // plain loops over ints and bools, not LINQ: each LINQ instantiation over a value type is JIT-compiled in every
+        // fresh process, even one published ReadyToRun (issue 20)
+        var keep = new int[n + differentiated.Length];
+        for (int i = 0; i < keep.Length; i++) keep[i] = i < n ? i : n + differentiated[i - n];
+        var jvp = JvpT.Restrict(JvpT.Graph(g, wrtLeaf), keep);
+        int wrtCount = 0;
+        foreach (var w in wrtLeaf) if (w) wrtCount++;
+        var linearIn = new bool[g.Inputs.Length + wrtCount];
+        linearIn.AsSpan(g.Inputs.Length).Fill(true);
+        var linearOut = new bool[n + differentiated.Length];
+        linearOut.AsSpan(n).Fill(true);
         var vjp = Transpose.Graph(jvp, linearIn, linearOut);
         var avals = ins.Where((_, i) => wrtLeaf[i]).Select(x => x.Kind switch
         {

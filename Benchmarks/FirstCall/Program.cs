@@ -6,7 +6,8 @@ using static Functional.AD.Np;
 
 // Times Ad.Jit(Ad.Grad(loss)) and its first call in this fresh process (issue 20), then the same again on new
 // functions (the process now warm), 15 times. Each step reports its wall time, the methods the runtime JIT-compiled during it and
-// the time the JIT spent (System.Runtime.JitInfo, this thread). Prints one line per step.
+// the time the JIT spent (System.Runtime.JitInfo, this thread). Prints one line per step. `--fresh-only` stops after
+// the fresh part (for profiles of a fresh process); `--rounds N` runs N warm rounds instead of 15.
 var t0 = Stopwatch.GetTimestamp();
 long m0 = JitInfo.GetCompiledMethodCount(currentThread: true);
 TimeSpan j0 = JitInfo.GetCompilationTime(currentThread: true);
@@ -24,10 +25,13 @@ var g = jitted(p, x, y);
 Step("first call");
 Console.WriteLine($"fresh: Ad.Grad + Ad.Jit + first call {Ms(afterData, Stopwatch.GetTimestamp()):F1} ms; JIT-compiled methods {JitInfo.GetCompiledMethodCount(true) - mData}, JIT time {(JitInfo.GetCompilationTime(true) - jData).TotalMilliseconds:F1} ms (gW1[0] = {g.W1[0, 0]:G6})");
 
+if (args.Contains("--fresh-only")) return;
+
 // the same on a new function, warm: 15 rounds, the median
 var warmMs = new List<double>();
 var warmJitMs = new List<double>();
-for (int round = 0; round < 15; round++)
+int rounds = args.Length > 1 && args[0] == "--rounds" ? int.Parse(args[1]) : 15;
+for (int round = 0; round < rounds; round++)
 {
     long s = Stopwatch.GetTimestamp();
     var jt = JitInfo.GetCompilationTime(true);
@@ -38,7 +42,7 @@ for (int round = 0; round < 15; round++)
 }
 warmMs.Sort();
 warmJitMs.Sort();
-Console.WriteLine($"warm (15 rounds): Ad.Grad + Ad.Jit + first call median {warmMs[7]:F2} ms, best {warmMs[0]:F2} ms; of which the runtime JIT (the specialisation's method) median {warmJitMs[7]:F2} ms");
+Console.WriteLine($"warm ({rounds} rounds): Ad.Grad + Ad.Jit + first call median {warmMs[rounds / 2]:F2} ms, best {warmMs[0]:F2} ms; of which the runtime JIT (the specialisation's method) median {warmJitMs[rounds / 2]:F2} ms");
 Console.WriteLine($"process: {Environment.ProcessorCount} processors, ReadyToRun library: {IsReadyToRun()}, tiered compilation: {AppContext.GetData("System.Runtime.TieredCompilation") ?? "default"}");
 
 static double Ms(long a, long b) => (b - a) * 1000.0 / Stopwatch.Frequency;

@@ -16,7 +16,9 @@ internal sealed class LowerCtx
     public required Device Device;
 
     public ScalarType OutType => Lowerings.ScalarOf(Out.DType);
-    public long[] OutDims => Lowerings.Longs(Out.Dims);
+    /// <summary>The output's shape as libtorch takes it (made once per compiled node, not per call).</summary>
+    public long[] OutDims => outDims ??= Lowerings.Longs(Out.Dims);
+    long[]? outDims;
     public int Axis(int axis, int rank) => axis < 0 ? axis + rank : axis;
 }
 
@@ -49,6 +51,12 @@ internal sealed record TensorOp(Func<LowerCtx, TT?[], TT> Run, bool Elementwise 
     /// instead of <see cref="Run"/> (at any batch count).
     /// </summary>
     public NodeEmitter? OnHostBool { get; init; }
+
+    /// <summary>
+    /// The value depends on the avals only (zeros, ones, the gradient seed): it is made once when compiling, held with
+    /// the constants, and costs no libtorch call per call. No lowering writes into its operands, so sharing it is safe.
+    /// </summary>
+    public bool Fixed { get; init; }
 }
 
 /// <summary>A tensor read into a C# scalar on the host (a device-to-host copy of one element); on a batched node, the same read (its batch axes have size 1).</summary>
@@ -119,15 +127,34 @@ internal static class Lowerings
 
     static TT Mask(LowerCtx c, TT b) => b.to_type(c.OutType);
 
-    /// <summary>Sums <paramref name="x"/> down to <paramref name="target"/> (leading axes and axes where the target has size 1), as Lax.SumTo.</summary>
-    static TT SumToDims(TT x, int[] target)
+    /// <summary>
+    /// Sums <paramref name="x"/>, of shape <paramref name="dims"/> (known when compiling), down to <paramref name="target"/>
+    /// (leading axes and axes where the target has size 1), as Lax.SumTo. The result has the target's shape without a
+    /// reshape, and a value already of that shape is returned as it is: no libtorch call, and no call to read a shape.
+    /// </summary>
+    static TT SumToDims(TT x, int[] dims, int[] target)
     {
-        int lead = (int)x.dim() - target.Length;
+        if (dims.AsSpan().SequenceEqual(target)) return x;
+        int lead = dims.Length - target.Length;
         if (lead > 0) x = x.sum(Enumerable.Range(0, lead).Select(i => (long)i).ToArray(), keepdim: false);
         var axes = new List<long>();
-        for (int i = 0; i < target.Length; i++) if (target[i] == 1 && x.shape[i] != 1) axes.Add(i);
+        for (int i = 0; i < target.Length; i++) if (target[i] == 1 && dims[lead + i] != 1) axes.Add(i);
         if (axes.Count > 0) x = x.sum(axes.ToArray(), keepdim: true);
-        return x.reshape(Longs(target));
+        return x;
+    }
+
+    /// <summary><paramref name="x"/> (of shape <paramref name="from"/>, known when compiling) reshaped to <paramref name="to"/>; itself when the shapes agree (no libtorch call).</summary>
+    static TT Reshaped(TT x, ReadOnlySpan<long> from, long[] to) => from.SequenceEqual(to) ? x : x.reshape(to);
+
+    static TT Reshaped(TT x, int[] from, long[] to)
+    {
+        if (from.Length == to.Length)
+        {
+            int i = 0;
+            while (i < from.Length && from[i] == to[i]) i++;
+            if (i == from.Length) return x;
+        }
+        return x.reshape(to);
     }
 
     /// <summary>Shape of a reduction's input with the reduced axes kept as size 1.</summary>
@@ -139,11 +166,17 @@ internal static class Lowerings
         return d;
     }
 
+    /// <summary>A reduction over one axis (dropped) or all; reshaped only when the output keeps the reduced axes (known when compiling).</summary>
     static TT Reduce(LowerCtx c, TT x, Func<TT, long, TT> byAxis, Func<TT, TT> all)
     {
         int? axis = c.P.Get<int?>(0);
-        var r = axis is int a ? byAxis(x, c.Axis(a, c.In[0].Rank)) : all(x);
-        return r.reshape(c.OutDims);
+        if (axis is int a)
+        {
+            int ax = c.Axis(a, c.In[0].Rank);
+            var dropped = c.In[0].Dims.Where((_, i) => i != ax).Select(d => (long)d).ToArray();
+            return Reshaped(byAxis(x, ax), dropped, c.OutDims);
+        }
+        return Reshaped(all(x), ReadOnlySpan<long>.Empty, c.OutDims);
     }
 
     /// <summary>
@@ -197,11 +230,15 @@ internal static class Lowerings
         long[] bd = bAval.Rank == 1 ? [bAval.Dims[0], 1] : Longs(bAval.Dims);
         var batch = BroadcastBatch(ad[..^2], bd[..^2]);
         long m = ad[^2], n = bd[^1];
-        var gg = g.reshape([.. batch, m, n]);
-        TT full = forA
-            ? torch.matmul(gg, other.reshape(bd).transpose(-1, -2))
-            : torch.matmul(other.reshape(ad).transpose(-1, -2), gg);
-        return SumToDims(full, (forA ? ad : bd).Select(d => (int)d).ToArray()).reshape(Longs(target.Dims));
+        // every shape is known when compiling: reshapes that change nothing are not made (each is a libtorch call)
+        var gg = Reshaped(g, Longs((forA ? c.In[0] : c.In[1]).Dims), [.. batch, m, n]);
+        var o = Reshaped(other, Longs(otherAval.Dims), forA ? bd : ad);
+        TT full = forA ? torch.matmul(gg, o.transpose(-1, -2)) : torch.matmul(o.transpose(-1, -2), gg);
+        // full: [batch.., m, k] (forA) or [batch.., k, n]
+        long[] fullDims = forA ? [.. batch, m, bd[^2]] : [.. batch, ad[^1], n];
+        var own = (forA ? ad : bd).Select(d => (int)d).ToArray();
+        var summed = SumToDims(full, fullDims.Select(d => (int)d).ToArray(), own);
+        return Reshaped(summed, own, Longs(target.Dims));
     }
 
     static long[] BroadcastBatch(long[] a, long[] b)
@@ -250,10 +287,10 @@ internal static class Lowerings
         [Prims.CheckAval] = Op((c, x) => x[0]!),
         [Prims.IntToDouble] = new HostScalar(),
 
-        [Prims.Zeros] = Op((c, x) => Zeros(c)),
-        [Prims.Ones] = Op((c, x) => torch.ones(c.OutDims, c.OutType, c.Device)),
+        [Prims.Zeros] = Op((c, x) => Zeros(c)) with { Fixed = true },
+        [Prims.Ones] = Op((c, x) => torch.ones(c.OutDims, c.OutType, c.Device)) with { Fixed = true },
         // the shape check (a scalar output) already ran at compile time, in the aval rule
-        [Prims.GradSeed] = Op((c, x) => torch.ones(c.OutDims, c.OutType, c.Device)),
+        [Prims.GradSeed] = Op((c, x) => torch.ones(c.OutDims, c.OutType, c.Device)) with { Fixed = true },
 
         // arithmetic
         [Prims.Add] = Ew((a, b) => a + b),
@@ -328,7 +365,7 @@ internal static class Lowerings
             var perm = c.P.Get<int[]?>(0) ?? Enumerable.Range(0, r).Reverse().ToArray();
             return x[0]!.permute(perm.Select(a => (long)c.Axis(a, r)).ToArray());
         }),
-        [Prims.Reshape] = Op((c, x) => x[0]!.reshape(c.OutDims)),
+        [Prims.Reshape] = Op((c, x) => Reshaped(x[0]!, c.In[0].Dims, c.OutDims)),
         // Jacobian layouts: the output aval gives every shape
         [Prims.Basis] = Op((c, x) => torch.eye(c.Out.Shape[0], dtype: c.OutType, device: c.Device).reshape(c.OutDims)),
         [Prims.ColumnsToJacobian] = Op((c, x) => x[0]!.reshape(c.OutDims)),
@@ -348,10 +385,10 @@ internal static class Lowerings
             var perm = new long[] { o }.Concat(Enumerable.Range(0, o).Select(i => (long)i)).ToArray();
             return flat.permute(perm);
         }),
-        [Prims.ReshapeTo] = Op((c, x) => x[0]!.reshape(c.OutDims)),
+        [Prims.ReshapeTo] = Op((c, x) => Reshaped(x[0]!, c.In[0].Dims, c.OutDims)),
         [Prims.BroadcastToShape] = Op((c, x) => x[0]!.expand(c.OutDims)),
         [Prims.BroadcastTo] = Op((c, x) => x[0]!.expand(c.OutDims)),
-        [Prims.SumTo] = Op((c, x) => SumToDims(x[0]!, c.Out.Dims)),
+        [Prims.SumTo] = Op((c, x) => SumToDims(x[0]!, c.In[0].Dims, c.Out.Dims)),
 
         // reductions
         [Prims.Sum] = Op((c, x) => Reduce(c, x[0]!, (t, a) => t.sum(a), t => t.sum())),

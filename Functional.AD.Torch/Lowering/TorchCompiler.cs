@@ -216,6 +216,19 @@ internal sealed partial class TorchCompiler
                 var run = op.Run;
                 var name = p.Name;
                 var outType = ctx.OutType;
+                if (op.Fixed)
+                {
+                    // made now, once, in its aval's dtype; freed with the compiled code's constants
+                    using var scope = torch.NewDisposeScope();
+                    var value = run(ctx, new TT?[args.Length]);
+                    if (value.dtype != outType) value = value.to_type(outType);
+                    if (!SameShape(value, outAval) || value.dim() != outAval.Rank)
+                        throw new InvalidOperationException($"Internal error: the Torch lowering of {name} gave shape [{string.Join(",", value.shape)}], not {outAval}.");
+                    scope.Detach(value);
+                    Constants.Add(value);
+                    typed.Add(n);
+                    return (Expression.Constant(value, typeof(TT)), outAval);
+                }
                 bool elementwise = op.Elementwise;
                 // an elementwise primitive computes in its operands' promoted dtype: the output's, except for a bool result
                 // (comparisons, logical operators), whose operands keep their promoted dtype

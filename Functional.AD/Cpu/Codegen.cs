@@ -269,7 +269,8 @@ internal sealed partial class Codegen
         if (probes > MaxProbes) return false;
         var t = Lane ?? Elem(a);
         var ops = lin.Select(i => Elems(n.Args[i], t)).ToArray();
-        var terms = ProbeCache.Coefficients(n, AvalOf, () => Probe(n, a, low, lin));
+        var terms = ProbeCache.Coefficients(n, AvalOf, () =>
+            (n.Batch == 0 && n.Args.Length == 2 ? ProbeCache.ContractionTerms(n.Op, AvalOf(n.Args[0])!, AvalOf(n.Args[1])!) : null) ?? Probe(n, a, low, lin));
         var r = new Expression[a.Size];
         for (int o = 0; o < r.Length; o++)
         {
@@ -300,7 +301,7 @@ internal sealed partial class Codegen
                 for (int j = 0; j < sb.Size; j++)
                 {
                     args[0] = OneHot(sa, i); args[1] = OneHot(sb, j);
-                    var y = ((Tensor)evaluator(args)!).ToDoubleArray();
+                    var y = Values((Tensor)evaluator(args)!);
                     for (int o = 0; o < y.Length; o++) if (y[o] != 0) terms[o].Add(new(y[o], 0, i, j));
                 }
         }
@@ -313,12 +314,22 @@ internal sealed partial class Codegen
                 for (int i = 0; i < sk.Size; i++)
                 {
                     args[lin[k]] = OneHot(sk, i);
-                    var y = ((Tensor)evaluator(args)!).ToDoubleArray();
+                    var y = Values((Tensor)evaluator(args)!);
                     for (int o = 0; o < y.Length; o++) if (y[o] != 0) terms[o].Add(new(y[o], k, i, -1));
                 }
             }
         }
         return terms.Select(l => l.ToArray()).ToArray();
+    }
+
+    /// <summary>A probe's output as doubles: a float32 one widened by a plain loop (the vectorised conversion is not worth its JIT here).</summary>
+    static double[] Values(Tensor t)
+    {
+        if (t.DType != DType.Float32) return t.ToDoubleArray();
+        var f = t.Span<float>();
+        var d = new double[f.Length];
+        for (int i = 0; i < f.Length; i++) d[i] = f[i];
+        return d;
     }
 
     static Tensor OneHot(Aval a, int i)

@@ -155,16 +155,20 @@ internal static class Fusion
                 var root = Unit(n);
                 if (state.GetValueOrDefault(root) != 0) continue;
                 var path = new List<object>();
-                var stack = new Stack<(object U, IEnumerator<object> Next)>();
+                // the units on the path and each one's next edges (two stacks of references: a stack of tuples would be JIT-compiled in every process)
+                var units = new Stack<object>();
+                var nexts = new Stack<IEnumerator<object>>();
                 state[root] = 1;
                 path.Add(root);
-                stack.Push((root, (edges.TryGetValue(root, out var e0) ? e0 : []).GetEnumerator()));
-                while (stack.Count > 0 && !found)
+                units.Push(root);
+                nexts.Push((edges.TryGetValue(root, out var e0) ? e0 : []).GetEnumerator());
+                while (units.Count > 0 && !found)
                 {
-                    var (u, next) = stack.Peek();
+                    var (u, next) = (units.Peek(), nexts.Peek());
                     if (!next.MoveNext())
                     {
-                        stack.Pop();
+                        units.Pop();
+                        nexts.Pop();
                         path.RemoveAt(path.Count - 1);
                         state[u] = 2;
                         continue;
@@ -181,7 +185,8 @@ internal static class Fusion
                     {
                         state[v] = 1;
                         path.Add(v);
-                        stack.Push((v, (edges.TryGetValue(v, out var ev) ? ev : []).GetEnumerator()));
+                        units.Push(v);
+                        nexts.Push((edges.TryGetValue(v, out var ev) ? ev : []).GetEnumerator());
                     }
                 }
                 if (found) break;

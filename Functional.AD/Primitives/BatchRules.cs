@@ -518,7 +518,7 @@ internal static class BatchRules
     {
         var x = u.A(a[0]);
         var c = Split(x.Dims, k).Core;
-        if (c.Length != 0) Rt.GradSeed(Lax.Zeros(new Aval(c, x.DType)), (string)prm[0]!); // throws, naming the per-example shape
+        if (c.Length != 0) Rt.GradSeed(Lax.Zeros(new Aval(c, x.DType)), prm[0]!.ToString()!); // throws, naming the per-example shape
         return u.Apply(Prims.Ones, [u.Const(x)]);
     }
 

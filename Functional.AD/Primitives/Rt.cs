@@ -5,7 +5,13 @@ namespace Functional.AD;
 /// <summary>Run-time helpers that emitted code calls.</summary>
 internal static class Rt
 {
-    static readonly ConcurrentDictionary<(Primitive, Params, string), Aval> inferred = new();
+    // a class key (not a value tuple): the framework's shared code for reference keys is precompiled, an instantiation over a tuple is JIT-compiled in every process
+    static readonly ConcurrentDictionary<InferKey, Aval> inferred = new();
+
+    sealed record InferKey(Primitive Op, Params Params, string Operands);
+
+    /// <summary>The cotangent seed of <c>Ad.Grad</c>: ones shaped like a scalar output, or a clear error naming the function (printed only then).</summary>
+    public static Tensor GradSeed(Tensor output, SeedText expression) => output.Rank == 0 ? Lax.Ones(output.Aval) : GradSeed(output, expression.ToString());
 
     /// <summary>The cotangent seed of <c>Ad.Grad</c>: ones shaped like a scalar output, or a clear error.</summary>
     public static Tensor GradSeed(Tensor output, string expression)
@@ -38,7 +44,8 @@ internal static class Rt
     {
         if (batch > 0)
             return Unbatch.AvalOf(p, prms, batch, kinds, avals) ?? throw new InvalidOperationException($"Internal error: {p.Name} at batch count {batch} has no shape.");
-        var key = (p, prms, string.Join(";", kinds) + "|" + string.Join(";", avals.Select(a => a.ToString())) + "|b" + batch);
+        if (ShapeInference.Known(p, kinds, avals) is { } known) return known;
+        var key = new InferKey(p, prms, string.Join(";", kinds) + "|" + string.Join(";", avals.Select(a => a.ToString())) + "|b" + batch);
         return inferred.GetOrAdd(key, _ =>
         {
             var dummies = new object[avals.Length];
@@ -62,4 +69,22 @@ internal static class Rt
             };
         });
     }
+}
+
+/// <summary>
+/// The function a gradient seed belongs to, printed as C# only when an error message needs it: printing is far
+/// slower than the rest of <c>Ad.Grad</c> (and, in a fresh process, loads the printer), so <c>Ad.Grad</c> does not
+/// print eagerly. Two are equal when they name the same expression, so hash-consing still merges equal seeds.
+/// </summary>
+internal sealed class SeedText(System.Linq.Expressions.LambdaExpression f) : IEquatable<SeedText>
+{
+    readonly System.Linq.Expressions.LambdaExpression f = f;
+    string? text;
+
+    /// <summary>The function as C# (<see cref="Printer.Expr"/>), printed on first use.</summary>
+    public override string ToString() => text ??= Printer.Expr(f);
+
+    public bool Equals(SeedText? other) => other is not null && ReferenceEquals(f, other.f);
+    public override bool Equals(object? obj) => Equals(obj as SeedText);
+    public override int GetHashCode() => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(f);
 }
