@@ -6,8 +6,9 @@ using static Functional.AD.Np;
 namespace Functional.AD.Torch.Properties;
 
 /// <summary>
-/// Vmap of a loop's gradient on the Torch backend: the derivative loops run once per example (<c>LoopPerExample</c>, a host
-/// loop over the batch slicing and stacking on the device). Against the CPU backend and a loop of per-example gradients.
+/// Vmap of a loop's gradient on the Torch backend: the derivative loops are loops too, so the vmapped gradient is one
+/// batched loop per loop of the gradient (lowered as a host loop over the steps, not over the examples). Against the CPU
+/// backend and a loop of per-example gradients.
 /// </summary>
 public class VmapLoopTorchTests
 {
@@ -59,7 +60,7 @@ public class VmapLoopTorchTests
     [Fact]
     public void Vmap_of_a_checkpointed_scan_jvp_on_torch_equals_cpu_and_per_example_jvps()
     {
-        // the tape and the tangent loop (with its recomputed carries) run once per example
+        // the loop emitting residuals and the tangent loop (with its recomputed carries), each one batched loop
         var jvp = CheckpointedScanF.Jvp();
         var vm = jvp.Vmap(inAxes: [0, null, 0, null]);
         var dh = Batch * 0.5 - 0.2; var dxs = Xs * 0.3;
