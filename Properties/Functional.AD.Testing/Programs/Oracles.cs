@@ -602,7 +602,7 @@ sealed class DotTestOracle : IProgramOracle
 
 /// <summary>
 /// <c>Vmap</c> against a loop: the program vmapped over a batch of 3 input draws equals the plain program run on each
-/// draw, stacked. The tensor leaves that no double depends on are batched on axis 0 (see
+/// draw, stacked, and so does the gradient of its projection (per-example gradients, through loops too). The tensor leaves that no double depends on are batched on axis 0 (see
 /// <see cref="RandomProgram.BatchableLeaves"/>); the other leaves (double leaves, and tensors that reach double code,
 /// which a double cannot carry a batch of) are passed unbatched, the same in every draw. A program with no batchable
 /// leaf is skipped.
@@ -641,12 +641,49 @@ sealed class VmapOracle : IProgramOracle
                 if (!got.Shape.SequenceEqual(wantT.Shape) || !got.AllClose(wantT, 1e-10, 1e-10))
                     return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"output {o} (batched leaves {string.Join(", ", leafAxes.Keys)}): Vmap gives {got}\nthe loop gives {wantT}", draws[0], p.Seed));
             }
-            return new(Verdict.Pass, $"batch of {B} over {string.Join(", ", leafAxes.Keys)} equals the loop");
+            return Gradients(p, draws, args, leafAxes) is { } why
+                ? new(Verdict.Fail, ProgramOracleKit.Failure(p, why, draws[0], p.Seed))
+                : new(Verdict.Pass, $"batch of {B} over {string.Join(", ", leafAxes.Keys)} equals the loop, values and gradients");
         }
         catch (Exception e)
         {
             return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"batching {string.Join(", ", leafAxes.Keys)} threw {e.GetType().Name}: {e.Message}", draws[0], p.Seed));
         }
+    }
+
+    /// <summary>
+    /// Per-example gradients: <c>Ad.Vmap</c> of the gradient of the program's projection against the gradient of each
+    /// draw (loops included, whose derivatives are loops that Vmap batches); null when they agree, or when the gradient
+    /// cannot be batched (a gradient leaf that is a double depending on the batch, which C# needs as one value).
+    /// </summary>
+    static string? Gradients(RandomProgram p, object[][] draws, object[] args, IReadOnlyDictionary<string, int?> leafAxes)
+    {
+        var grad = ProgramOracleKit.Grad(ProgramOracleKit.Projection(p, ProgramOracleKit.Weights(p, p.Seed)));
+        object? batched;
+        try { batched = ProgramOracleKit.Call(Vmapped(grad, leafAxes).Compile(preferInterpretation: true), args); }
+        catch (VmapException) { return null; }
+        var leaves = p.Layout.Unpack(batched!);
+        var one = grad.Compile(preferInterpretation: true);
+        for (int d = 0; d < draws.Length; d++)
+        {
+            var want = p.Layout.Unpack(ProgramOracleKit.Call(one, draws[d])!);
+            for (int i = 0; i < want.Length; i++)
+            {
+                double[] w = want[i] is Tensor wt ? wt.AsType(DType.Float64).ToDoubleArray() : [(double)want[i]];
+                double[] g = leaves[i] switch
+                {
+                    Tensor t when t.Rank > 0 && t.Shape[0] == draws.Length && (want[i] is double || t.Rank == ((Tensor)want[i]).Rank + 1) => Lax.Unstack(t, 0, d).AsType(DType.Float64).ToDoubleArray(),
+                    Tensor t => t.AsType(DType.Float64).ToDoubleArray(),
+                    var v => [(double)v],
+                };
+                if (g.Length != w.Length)
+                    return $"the vmapped gradient of leaf {i} has {g.Length} components per example, the gradient {w.Length}";
+                for (int k = 0; k < w.Length; k++)
+                    if (ProgramOracleKit.Error(g[k], w[k]) > 1e-9)
+                        return $"the vmapped gradient, leaf {i}, example {d}, component {k}: {g[k]:R}, the loop of gradients gives {w[k]:R}";
+            }
+        }
+        return null;
     }
 
     /// <summary><c>Ad.Vmap</c> of <paramref name="f"/> with the given leaves batched on axis 0 and every other leaf unbatched.</summary>
