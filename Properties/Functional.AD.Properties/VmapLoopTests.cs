@@ -153,6 +153,32 @@ public class VmapLoopTests
     }
 
     [Fact]
+    public void A_carry_that_a_conditional_gives_a_size_1_batch_axis_keeps_the_whole_batch()
+    {
+        // fuzz finding (Jit of Vmap, seed 1000597): the branch taken is the unbatched row, which the conditional gives a
+        // size-1 batch axis; the carry (batched, of the whole batch) then changed shape at step 0
+        Expression<Func<Tensor, Tensor, Tensor>> f = (x, h) =>
+            Scan(BroadcastTo(h, new[] { 3, 2 }), x, (Tensor c, Tensor row) => Tuple((double)Sum(h) > 0 ? row * 0.5 : c, c * row)).Item1 * 2;
+        var xb = Tensor.FromArray(new double[,] { { 0.1, -0.2 }, { 0.5, 1 }, { 2, 0.3 } }, DType.Float64);
+        foreach (var h in new[] { Tensor.FromArray(new[] { 0.4, 0.7 }, DType.Float64), Tensor.FromArray(new[] { -0.4, 0.1 }, DType.Float64) })
+        {
+            var each = Stack(Enumerable.Range(0, 3).Select(i => f.Compile()(Lax.Unstack(xb, 0, i), h)).ToArray(), 0);
+            AssertClose(f.Vmap([0, null]).Compile()(xb, h), each);
+            AssertClose(f.Vmap([0, null]).Jit()(xb, h), each);
+        }
+        // the shrunk program: the gradient's reversed Scan gets such a carry when its cotangent is batched
+        Expression<Func<Tensor, Tensor, Tensor>> g = (b, a) =>
+            Sum(Let(Scan(BroadcastTo(b, new[] { 1 }), b, (Tensor c, Tensor row) => Tuple((double)b > 0 ? c : row, b)), r => r.Item1 + Sum(r.Item2, 0, false)) * a);
+        var ab = Tensor.FromArray(new[] { 0.3, -1.2, 0.7 }, DType.Float64);
+        foreach (var b in new[] { Tensor.Scalar(-1.6, DType.Float64), Tensor.Scalar(0.8, DType.Float64) })
+        {
+            var each = Stack(Enumerable.Range(0, 3).Select(i => g.Grad().Compile()(b, Lax.Unstack(ab, 0, i))).ToArray(), 0);
+            AssertClose(g.Grad().Vmap([null, 0]).Compile()(b, ab), each);
+            AssertClose(g.Grad().Vmap([null, 0]).Jit()(b, ab), each);
+        }
+    }
+
+    [Fact]
     public void A_csharp_double_meeting_the_batch_keeps_its_exact_value()
     {
         // i / 10 (a C# double, not a literal) in a batched Fold body: once rounded to float32 (0.1f) when it met the batch
