@@ -16,7 +16,8 @@ internal static class VmapLoops
 
     /// <summary>Vmap's rule of <c>Scan</c>: one loop whose body is batched (over the rows' axis 1 when a sequence is batched).</summary>
     public static Node Scan(Builder b, Node n, Node[] args, HashSet<Node> batched) =>
-        n.Batch != 0 ? throw NotBatchable(n) : Scan(b, n, args, args.Select(batched.Contains).ToArray(), batched, Broadcaster(b, args, batched));
+        n.Batch != 0 ? throw NotBatchable(n) : Scan(b, n, args, args.Select(batched.Contains).ToArray(), batched,
+            Broadcaster(b, args, batched, n.Params.Get<ScanParams>(0).Carries, n.Params.Get<ScanParams>(0).Xs));
 
     /// <summary>Vmap's rule of <c>While</c>: one loop whose condition and body are batched (running until every example is done).</summary>
     public static Node While(Builder b, Node n, Node[] args, HashSet<Node> batched) =>
@@ -32,11 +33,14 @@ internal static class VmapLoops
     /// Gives a carry the loop's whole batch: an unbatched value is broadcast to it, and so is a batched one whose batch
     /// axis has size 1 (a conditional whose branches were batched differently gives one), since a carry must keep its
     /// shape from step to step. The batch size is the largest batch axis of the loop's batched tensor operands (each is
-    /// 1 or B).
+    /// 1 or B), read from its carries and constants when one is batched (a sequence may be a While's stack, whose length
+    /// the Torch backend knows only when it runs), else from its sequences.
     /// </summary>
-    static Func<Node, bool, Node> Broadcaster(Builder b, Node[] args, HashSet<Node> batched)
+    static Func<Node, bool, Node> Broadcaster(Builder b, Node[] args, HashSet<Node> batched, int firstXs = 0, int xsCount = 0)
     {
-        var tensors = args.Where(a => batched.Contains(a) && a.Kind == Kind.Tensor).ToArray();
+        bool Candidate(Node a) => batched.Contains(a) && a.Kind == Kind.Tensor;
+        var tensors = args.Where((a, i) => Candidate(a) && (i < firstXs || i >= firstXs + xsCount)).ToArray();
+        if (tensors.Length == 0) tensors = args.Where(Candidate).ToArray();
         if (tensors.Length == 0) throw new VmapException("Ad.Vmap: a loop's batched operands are not tensors.");
         Node? size = null;
         Node SizeOf(Node x) => b.Apply(Prims.VmapSize, [x], new Params(new[] { "loop operand" }, new[] { 0 }, null), null, 0);

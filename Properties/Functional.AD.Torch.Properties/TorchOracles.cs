@@ -398,7 +398,7 @@ internal static class TorchTerms
                     c = next;
                 }
                 var stacked = torch.stack(ys, 0);
-                r = l.Mode switch { 0 => c, 1 => stacked, _ => c + stacked.sum(0) };
+                r = l.Mode switch { 0 => c, 1 => stacked, _ => c + stacked.sum(0L, false) };
                 break;
             }
             default:
