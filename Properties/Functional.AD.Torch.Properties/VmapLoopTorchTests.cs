@@ -89,4 +89,21 @@ public class VmapLoopTorchTests
         r.DisposeDevice();
         Assert.Equal(live, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
     }
+
+    [Fact]
+    public void Vmap_of_a_while_gradient_on_torch_runs_the_trips_of_the_longest_example_once()
+    {
+        // the While reads its condition back to the host once per trip (and the tangent Scan reads nothing): one batched
+        // loop makes as many reads as the longest example alone, a loop over the examples their sum
+        long Reads(Action run) { run(); long before = TorchStorage.DeviceToHost; run(); return TorchStorage.DeviceToHost - before; }
+        var grad = WhileF.Grad();
+        var one = grad.JitTorch(Cpu);
+        var w = W.ToDevice(Cpu);
+        var each = Enumerable.Range(0, 4).Select(b => Reads(() => one(Lax.Unstack(Batch, 0, b).ToDevice(Cpu), w).DisposeDevice())).ToArray();
+        Assert.True(each.Min() < each.Max(), $"the examples should stop after different numbers of trips: {string.Join(", ", each)}");
+        var vm = grad.Vmap(inAxes: [0, null]).JitTorch(Cpu);
+        var batch = Batch.ToDevice(Cpu);
+        long batched = Reads(() => vm(batch, w).DisposeDevice());
+        Assert.True(batched == each.Max(), $"the vmapped gradient read {batched} values back; the longest example alone reads {each.Max()}, all four {each.Sum()}");
+    }
 }

@@ -115,7 +115,7 @@ public static class ProgramGen
                 if (layout.Leaves[i] is var s && (s is null ? t.IsDouble : !t.IsDouble && s.SequenceEqual(t.Shape!)))
                     yield return new Term(Op.Arg, s, [], i);
             foreach (var v in scope)
-                if (v.Shape is null ? t.IsDouble : !t.IsDouble && v.Shape.SequenceEqual(t.Shape!))
+                if ((v.Shape is null ? t.IsDouble : !t.IsDouble && v.Shape.SequenceEqual(t.Shape!)) && !(inLoop && v.HasConstant))
                     yield return new Term(Op.Var, v.Shape, [], v);
             // a double that still depends on the input (a constant would make a condition static)
             if (t.IsDouble && t.Size > 2)
@@ -232,7 +232,7 @@ public static class ProgramGen
         }
 
         bool Reachable(int leaf) => !scalar || !batchLeaves.Contains(leaf);
-        bool Reachable(VarRef v) => !scalar || !v.Batched;
+        bool Reachable(VarRef v) => (!scalar || !v.Batched) && !(inLoop && !scalar && v.HasConstant);
 
         IEnumerable<Term> AnyLeaves()
         {
@@ -248,7 +248,7 @@ public static class ProgramGen
             _ => t.Args.Any(DependsOnBatch),
         };
 
-        VarRef NewVar(int[]? shape, Term value) => new(nextVar++, shape, value.Bound, DependsOnBatch(value));
+        VarRef NewVar(int[]? shape, Term value) => new(nextVar++, shape, value.Bound, DependsOnBatch(value)) { HasConstant = shape is not null && value.HasTensorConstant };
 
         /// <summary>Double code (and the tensors it casts) is generated with the batched leaves out of reach.</summary>
         Term Scalar(Func<Term> make)

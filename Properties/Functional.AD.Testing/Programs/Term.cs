@@ -63,6 +63,8 @@ internal sealed record VarRef(int Id, int[]? Shape, double Bound, bool Batched =
 {
     /// <summary>How it is printed (a loop's variables: <c>c3</c>, <c>i3</c>, <c>row3</c>, <c>w3.Item1</c>); <c>v</c> and the id by default.</summary>
     public string Name { get; init; } = "v" + Id;
+    /// <summary>Its value holds a tensor constant (float64): kept out of loops, where it would make a float32 carry float64.</summary>
+    public bool HasConstant { get; init; }
 }
 internal sealed record Gather(double[] Indices, int Axis);
 
@@ -185,6 +187,9 @@ public sealed class Term
         Op.Scan => Args[0].Bound <= ((Loop)Attr!).Carry.Bound && Args[2].Bound <= ((Loop)Attr!).Carry.Bound && Args[1].Bound <= ((Loop)Attr!).Extra!.Bound,
         _ => true,
     };
+
+    /// <summary>True when a tensor constant (float64 whatever the inputs' dtype) occurs in the term or a variable's value it reads.</summary>
+    internal bool HasTensorConstant => Op == Op.Const && Shape is not null || Op == Op.Var && ((VarRef)Attr!).HasConstant || Args.Any(a => a.HasTensorConstant);
 
     /// <summary>True for the loops (their operands after the first, or the first two of a Scan, see their variables).</summary>
     internal bool IsLoop => Op is Op.Fold or Op.Scan or Op.While;
