@@ -182,14 +182,15 @@ public sealed class Term
         // an operand outside Any is put into its domain by the generator's wrapper (shrinking must keep it)
         Op.Spec => Args.Select((a, i) => ((SpecCall)Attr!).Op.Domains[i] == Domain.Any || a.Op == Op.InDomain && (Domain)a.Attr! == ((SpecCall)Attr!).Op.Domains[i]).All(x => x),
         Op.User => Args[0].Bound <= ((UserFunction)Attr!).MaxArgument,
-        // the carry's bound holds for its initial value and for what the body gives (the same for a Scan's rows)
-        Op.Fold or Op.While => Args[0].Bound <= ((Loop)Attr!).Carry.Bound && Args[^1].Bound <= ((Loop)Attr!).Carry.Bound,
-        Op.Scan => Args[0].Bound <= ((Loop)Attr!).Carry.Bound && Args[2].Bound <= ((Loop)Attr!).Carry.Bound && Args[1].Bound <= ((Loop)Attr!).Extra!.Bound,
+        // the carry's bound holds for its initial value and for what the body gives (the same for a Scan's rows); no
+        // float64 tensor constant in tensor code (it would make a float32 carry float64, which the loop refuses)
+        Op.Fold or Op.While => Args[0].Bound <= ((Loop)Attr!).Carry.Bound && Args[^1].Bound <= ((Loop)Attr!).Carry.Bound && !Args.Any(a => a.HasTensorConstant),
+        Op.Scan => Args[0].Bound <= ((Loop)Attr!).Carry.Bound && Args[2].Bound <= ((Loop)Attr!).Carry.Bound && Args[1].Bound <= ((Loop)Attr!).Extra!.Bound && !Args.Any(a => a.HasTensorConstant),
         _ => true,
     };
 
     /// <summary>True when a tensor constant (float64 whatever the inputs' dtype) occurs in the term or a variable's value it reads.</summary>
-    internal bool HasTensorConstant => Op == Op.Const && Shape is not null || Op == Op.Var && ((VarRef)Attr!).HasConstant || Args.Any(a => a.HasTensorConstant);
+    internal bool HasTensorConstant => Op != Op.ToDouble && (Op == Op.Const && Shape is not null || Op == Op.Var && ((VarRef)Attr!).HasConstant || Args.Any(a => a.HasTensorConstant));
 
     /// <summary>True for the loops (their operands after the first, or the first two of a Scan, see their variables).</summary>
     internal bool IsLoop => Op is Op.Fold or Op.Scan or Op.While;
