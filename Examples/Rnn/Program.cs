@@ -1,12 +1,14 @@
-// A small recurrent network trained with Np.Scan to predict the next value of a noisy sine wave.
+// A small LSTM trained with Np.Scan to predict the next value of a noisy sine wave.
 // Run: dotnet run --project Examples/Rnn -c Release
-// The recurrence is one Np.Scan: its body is a lambda, read once as a sub-graph; Ad.Grad differentiates through
-// the loop (reverse mode keeps one hidden state per step) and Ad.Jit runs it as a real loop, not unrolled.
+// The recurrence is one Np.Scan whose carry is the LSTM's state (h, c), a record: the loop carries one value per
+// leaf, and Ad.Grad differentiates through it (reverse mode keeps the two states of every step). The body is a lambda,
+// read once as a sub-graph; Ad.Jit runs it as a real loop, not unrolled. The program exits with 1 unless the gradient
+// matches central differences and the loss goes down below the naive forecast's.
 using System.Linq.Expressions;
 using Functional.AD;
 using static Functional.AD.Np;
 
-const int Hidden = 8, Steps = 60, Epochs = 400;
+const int Hidden = 8, Steps = 60, Epochs = 300;
 const double LearningRate = 0.05;
 
 // the series: s_t = sin(0.3 t) + noise; the input at step t is s_t, the target s_{t+1}
@@ -15,25 +17,37 @@ var series = Enumerable.Range(0, Steps + 1).Select(t => Math.Sin(0.3 * t) + 0.05
 var xs = Tensor.FromArray(Enumerable.Range(0, Steps).Select(t => new[] { series[t] }).ToArray().To2D(), DType.Float64);   // [Steps, 1]
 var targets = Tensor.FromArray(series.Skip(1).ToArray(), DType.Float64);                                                     // [Steps]
 
-// h' = tanh(Wx x + Wh h + b), y = Wo . h' + bo; the loss is the mean squared error of the one-step predictions
-Expression<Func<Rnn, Tensor, Tensor, Tensor>> loss = (p, x, y) =>
-    Let(Scan(x, p.B * 0, (Tensor h, Tensor xt) => Let(Tanh(Dot(p.Wx, xt) + Dot(p.Wh, h) + p.B), h2 => Tuple(h2, Dot(p.Wo, h2) + p.Bo))).Item2,
+// One LSTM step on v = [x; h]: forget, input and output gates, a candidate cell; then the prediction y = Wy . h' + by.
+//   c' = sigmoid(Wf v + bf) * c + sigmoid(Wi v + bi) * tanh(Wg v + bg)
+//   h' = sigmoid(Wo v + bo) * tanh(c')
+Expression<Func<Lstm, LstmState, Tensor, (LstmState, Tensor)>> step = (p, s, x) =>
+    Let(Concatenate(new[] { x, s.H }, 0), v =>
+    Let(Sigmoid(Dot(p.Wf, v) + p.Bf) * s.C + Sigmoid(Dot(p.Wi, v) + p.Bi) * Tanh(Dot(p.Wg, v) + p.Bg), c2 =>
+    Let(Sigmoid(Dot(p.Wo, v) + p.Bo) * Tanh(c2), h2 =>
+        Tuple(new LstmState(h2, c2), Dot(p.Wy, h2) + p.By))));
+
+// the loss: the mean squared error of the one-step predictions, the state starting at zero
+Expression<Func<Lstm, Tensor, Tensor, Tensor>> loss = (p, x, y) =>
+    Let(Scan(x, new LstmState(p.Bf * 0, p.Bf * 0), (LstmState s, Tensor xt) => step.Invoke(p, s, xt)).Item2,
         pred => Sum((pred - y) * (pred - y)) / Steps);
 
 var lossFn = Ad.Jit(loss);
 var gradFn = Ad.Jit(loss.Grad());
 
-var template = new Rnn(Zeros([Hidden, 1], DType.Float64), Zeros([Hidden, Hidden], DType.Float64), Zeros([Hidden], DType.Float64), Zeros([Hidden], DType.Float64), Zeros([], DType.Float64));
+var z = Zeros([Hidden, 1 + Hidden], DType.Float64);
+var b = Zeros([Hidden], DType.Float64);
+var template = new Lstm(z, z, z, z, b, b, b, b, b, Zeros([], DType.Float64));
 var p = Tree.Normal(PrngKey.Create(0), template, 0.3);
+p = p with { Bf = p.Bf + 1 };   // a forget gate open at the start, as is usual for LSTMs
 
-// the gradient through the loop against float64 central differences, on one weight
+// the gradient through the loop against float64 central differences, on one recurrent weight of the forget gate
 {
-    var g = gradFn(p, xs, targets).Wh.ToDoubleArray()[3];
+    var g = gradFn(p, xs, targets).Wf.ToDoubleArray()[5];
     double eps = 1e-6;
-    var bump = new double[Hidden * Hidden]; bump[3] = eps;
-    var d = Reshape(Tensor.FromArray(bump, DType.Float64), [Hidden, Hidden]);
-    double num = ((double)lossFn(p with { Wh = p.Wh + d }, xs, targets) - (double)lossFn(p with { Wh = p.Wh - d }, xs, targets)) / (2 * eps);
-    Console.WriteLine($"dLoss/dWh[0,3]: through the loop {g:E6}, central differences {num:E6}");
+    var bump = new double[Hidden * (1 + Hidden)]; bump[5] = eps;
+    var d = Reshape(Tensor.FromArray(bump, DType.Float64), [Hidden, 1 + Hidden]);
+    double num = ((double)lossFn(p with { Wf = p.Wf + d }, xs, targets) - (double)lossFn(p with { Wf = p.Wf - d }, xs, targets)) / (2 * eps);
+    Console.WriteLine($"dLoss/dWf[0,5]: through the loop {g:E6}, central differences {num:E6}");
     if (Math.Abs(g - num) > 1e-6 * Math.Max(1, Math.Abs(num))) { Console.WriteLine("gradient check failed"); return 1; }
 }
 
@@ -55,13 +69,16 @@ for (int epoch = 0; epoch <= Epochs; epoch++)
 double naive = Enumerable.Range(0, Steps).Average(t => (series[t + 1] - series[t]) * (series[t + 1] - series[t]));
 Console.WriteLine($"loss {first:F5} -> {last:F5}; repeating the last value scores {naive:F5}");
 bool ok = last < 0.1 * first && last < naive;
-Console.WriteLine(ok ? "The loss went down and the RNN beats repeating the last value." : "The RNN did not learn.");
+Console.WriteLine(ok ? "The loss went down and the LSTM beats repeating the last value." : "The LSTM did not learn.");
 return ok ? 0 : 1;
 
 static double Gaussian(Random r) => Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
 
-/// <summary>The RNN's parameters: a pytree, differentiated as one argument.</summary>
-record Rnn(Tensor Wx, Tensor Wh, Tensor B, Tensor Wo, Tensor Bo);
+/// <summary>The LSTM's state, carried through the Scan: the hidden state h and the cell state c, each [Hidden].</summary>
+record LstmState(Tensor H, Tensor C);
+
+/// <summary>The LSTM's parameters, a pytree differentiated as one argument: a [Hidden, 1 + Hidden] matrix and a bias per gate, then the readout.</summary>
+record Lstm(Tensor Wf, Tensor Wi, Tensor Wg, Tensor Wo, Tensor Bf, Tensor Bi, Tensor Bg, Tensor Bo, Tensor Wy, Tensor By);
 
 static class ArrayExtensions
 {

@@ -81,7 +81,8 @@ internal static class ShapeInference
         for (int i = 0; i < args.Length; i++)
         {
             kinds[i] = n.Args[i].Kind;
-            if (av[n.Args[i]] is not { } a) return null;
+            // a conditional's condition may be a bool, which has no aval: its rule reads only the branches
+            if (av[n.Args[i]] is not { } a) { if (i == 0 && n.Op == Prims.Cond) continue; return null; }
             args[i] = a;
         }
         // shape helpers and primitives with sub-graphs (conditional, loops, custom rules) declare their own rule

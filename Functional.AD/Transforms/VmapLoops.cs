@@ -16,7 +16,8 @@ internal static class VmapLoops
 
     /// <summary>Vmap's rule of <c>Scan</c>: one loop whose body is batched (over the rows' axis 1 when a sequence is batched).</summary>
     public static Node Scan(Builder b, Node n, Node[] args, HashSet<Node> batched) =>
-        n.Batch != 0 ? throw NotBatchable(n) : Scan(b, n, args, args.Select(batched.Contains).ToArray(), batched, Broadcaster(b, args, batched));
+        n.Batch != 0 ? throw NotBatchable(n) : Scan(b, n, args, args.Select(batched.Contains).ToArray(), batched,
+            Broadcaster(b, args, batched, n.Params.Get<ScanParams>(0).Carries, n.Params.Get<ScanParams>(0).Xs));
 
     /// <summary>Vmap's rule of <c>While</c>: one loop whose condition and body are batched (running until every example is done).</summary>
     public static Node While(Builder b, Node n, Node[] args, HashSet<Node> batched) =>
@@ -28,16 +29,33 @@ internal static class VmapLoops
     static VmapException NotBatchable(Node n) =>
         new($"Ad.Vmap: `{(n.Source is { } src ? Printer.Expr(src) : "Np.Fold")}` is a loop, and loops cannot be batched yet; call the function in a loop instead.");
 
-    /// <summary>Broadcasts an unbatched value to the batch (the size taken from a batched operand of the loop).</summary>
-    static Func<Node, Node> Broadcaster(Builder b, Node[] args, HashSet<Node> batched)
+    /// <summary>
+    /// Gives a carry the loop's whole batch: an unbatched value is broadcast to it, and so is a batched one whose batch
+    /// axis has size 1 (a conditional whose branches were batched differently gives one), since a carry must keep its
+    /// shape from step to step. The batch size is the largest batch axis of the loop's batched tensor operands (each is
+    /// 1 or B), read from its carries and constants when one is batched (a sequence may be a While's stack, whose length
+    /// the Torch backend knows only when it runs), else from its sequences.
+    /// </summary>
+    static Func<Node, bool, Node> Broadcaster(Builder b, Node[] args, HashSet<Node> batched, int firstXs = 0, int xsCount = 0)
     {
-        var anyBatched = args.First(batched.Contains);
-        Node Size() => b.Apply(Prims.VmapSize, [anyBatched.Kind == Kind.Tensor ? anyBatched : throw new VmapException("Ad.Vmap: a loop's batched operand is not a tensor.")],
-            new Params(new[] { "loop operand" }, new[] { 0 }, null), null, 0);
-        return x => b.Apply(Prims.BroadcastBatch, [b.Apply(Prims.AddBatchAxis, [x], null, null, 0), Size()], null, null, 0);
+        bool Candidate(Node a) => batched.Contains(a) && a.Kind == Kind.Tensor;
+        var tensors = args.Where((a, i) => Candidate(a) && (i < firstXs || i >= firstXs + xsCount)).ToArray();
+        if (tensors.Length == 0) tensors = args.Where(Candidate).ToArray();
+        if (tensors.Length == 0) throw new VmapException("Ad.Vmap: a loop's batched operands are not tensors.");
+        Node? size = null;
+        Node SizeOf(Node x) => b.Apply(Prims.VmapSize, [x], new Params(new[] { "loop operand" }, new[] { 0 }, null), null, 0);
+        Node Size()
+        {
+            if (size is not null) return size;
+            if (tensors.Length == 1) return size = SizeOf(tensors[0]);
+            // [B] zeros broadcast against [1] zeros: the largest batch axis
+            var z = tensors.Select(t => b.Apply(Prims.Zeros, [SizeOf(t)], null, null, 0)).Aggregate((x, y) => b.Apply(Prims.Add, [x, y], null, null, 0));
+            return size = SizeOf(z);
+        }
+        return (x, isBatched) => b.Apply(Prims.BroadcastBatch, [isBatched ? x : b.Apply(Prims.AddBatchAxis, [x], null, null, 0), Size()], null, null, 0);
     }
 
-    static Node Scan(Builder b, Node n, Node[] args, bool[] inB, HashSet<Node> batched, Func<Node, Node> broadcast)
+    static Node Scan(Builder b, Node n, Node[] args, bool[] inB, HashSet<Node> batched, Func<Node, bool, Node> broadcast)
     {
         var p = n.Params.Get<ScanParams>(0);
         int nc = p.Carries, nx = p.Xs;
@@ -59,12 +77,12 @@ internal static class VmapLoops
                 if (body.OutB[j] && !carryB[j]) { carryB[j] = true; changed = true; }
             if (!changed) break;
         }
-        for (int j = 0; j < nc; j++) if (carryB[j] && !inB[j]) ops[j] = broadcast(args[j]);
+        for (int j = 0; j < nc; j++) if (carryB[j]) ops[j] = broadcast(args[j], inB[j]);
         var r = b.Apply(Prims.Scan, ops, n.Params, [body.G], 0);
         return Results(b, n, r, nc, ny, carryB, body.OutB, batched);
     }
 
-    static Node While(Builder b, Node n, Node[] args, bool[] inB, HashSet<Node> batched, Func<Node, Node> broadcast)
+    static Node While(Builder b, Node n, Node[] args, bool[] inB, HashSet<Node> batched, Func<Node, bool, Node> broadcast)
     {
         var p = n.Params.Get<WhileParams>(0);
         int nc = p.Carries;
@@ -84,7 +102,7 @@ internal static class VmapLoops
             if (!changed) break;
         }
         var ops = args.ToArray();
-        for (int j = 0; j < nc; j++) if (carryB[j] && !inB[j]) ops[j] = broadcast(args[j]);
+        for (int j = 0; j < nc; j++) if (carryB[j]) ops[j] = broadcast(args[j], inB[j]);
         var gc = cond.G;
         var gb = body.G;
         if (cond.OutB[0])
@@ -128,7 +146,11 @@ internal static class VmapLoops
         return packed;
     }
 
-    /// <summary>The body batched for the given batched inputs; outputs flagged in <paramref name="force"/> are made batched (broadcast to the batch of input 0, the carry).</summary>
+    /// <summary>
+    /// The body batched for the given batched inputs; outputs flagged in <paramref name="force"/> (the carries) are made
+    /// batched, with the batch of the loop: broadcast to the size of a batched carry input, which has the whole batch
+    /// (see <see cref="Broadcaster"/>), so that an output with a size-1 batch axis keeps the carry's shape too.
+    /// </summary>
     static (Graph G, bool[] OutB) Batch(Graph s, bool[] inB, bool[] force, Node loop)
     {
         var nb = new Builder();
@@ -145,11 +167,12 @@ internal static class VmapLoops
         var ob = outs.Select(set.Contains).ToArray();
         for (int k = 0; k < outs.Length; k++)
         {
-            if (!force[k] || ob[k]) continue;
+            if (!force[k]) continue;
             if (outs[k].Kind != Kind.Tensor)
                 throw new VmapException($"Ad.Vmap: the loop `{(loop.Source is { } src ? Printer.Expr(src) : loop.Op.Name)}` has a {outs[k].Kind} carry that would depend on the batched arguments; make the carry a Tensor.");
-            var size = nb.Apply(Prims.VmapSize, [ins[Array.IndexOf(inB, true)]], new Params(new[] { "carry" }, new[] { 0 }, null), null, 0);
-            outs[k] = nb.Apply(Prims.BroadcastBatch, [nb.Apply(Prims.AddBatchAxis, [outs[k]], null, null, 0), size], null, null, 0);
+            // a forced output is a carry whose input is batched, with the loop's whole batch: its size is the batch's
+            var size = nb.Apply(Prims.VmapSize, [ins[k]], new Params(new[] { "carry" }, new[] { 0 }, null), null, 0);
+            outs[k] = nb.Apply(Prims.BroadcastBatch, [ob[k] ? outs[k] : nb.Apply(Prims.AddBatchAxis, [outs[k]], null, null, 0), size], null, null, 0);
             ob[k] = true;
         }
         return (nb.Finish(outs), ob);

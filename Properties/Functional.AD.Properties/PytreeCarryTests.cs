@@ -90,6 +90,35 @@ public class PytreeCarryTests
     }
 
     [Fact]
+    public void An_lstm_with_an_h_c_record_carry_trains()
+    {
+        // the cell above, read out by a weight on h, fitted to a sine wave's next value (Examples/Rnn is the larger form)
+        var series = Enumerable.Range(0, 21).Select(t => Math.Sin(0.4 * t)).ToArray();
+        // the input broadcast to the cell's 3 units: [20, 3]
+        var xs = Reshape(Tensor.FromArray(Enumerable.Range(0, 20).Select(t => series[t]).ToArray(), DType.Float64), [20, 1]) * Ones([20, 3], DType.Float64);
+        var target = Tensor.FromArray(series.Skip(1).ToArray(), DType.Float64);
+        var zero = Zeros([3], DType.Float64);
+        Expression<Func<LstmWeights, Tensor, Tensor>> loss = (w, readout) =>
+            Let(Scan(xs, new LstmState(zero, zero),
+                    (LstmState s, Tensor x) => Let(Cell.Invoke(s, x, w), n => Tuple(n, Sum(readout * n.H)))).Item2,
+                pred => Sum((pred - target) * (pred - target)) / 20);
+        var value = loss.Jit();
+        var grad = loss.Grad().Jit();
+        var readout = T(0.5, -0.5, 0.3);
+        var w = W0;
+        double first = (double)value(w, readout);
+        var velocity = Tree.Map(t => t * 0, w);
+        for (int step = 0; step < 150; step++)
+        {
+            var g = grad(w, readout);
+            velocity = Tree.Map((v, gi) => 0.9 * v - 0.1 * gi, velocity, g);
+            w = Tree.Map((a, v) => a + v, w, velocity);
+        }
+        double last = (double)value(w, readout);
+        Assert.True(double.IsFinite(last) && last < 0.6 * first, $"the LSTM's loss went from {first} to {last}");
+    }
+
+    [Fact]
     public void A_fold_with_a_tuple_carry_matches_the_unrolled_program_to_second_order()
     {
         Expression<Func<Tensor, Tensor>> looped = x => Sum(Np.Fold(3, ValueTuple.Create(x, x * 0.5), (double i, ValueTuple<Tensor, Tensor> c) =>

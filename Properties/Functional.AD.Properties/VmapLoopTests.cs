@@ -65,7 +65,7 @@ public class VmapLoopTests
         var v = f.Vmap([0, null]);
         AssertClose(v.Compile()(h, w), Stack(each, 0));
         AssertClose(v.Jit()(h, w), Stack(each, 0));
-        // the per-example gradients (vmap of grad is refused for loops; grad of the vmapped sum adds them up)
+        // the gradient of the vmapped sum adds up the per-example gradients
         Expression<Func<Tensor, Tensor, Tensor>> total = (ww, hh) => Sum(v.Invoke(hh, ww));
         var expected = Enumerable.Range(0, 4).Select(i => ((Expression<Func<Tensor, Tensor, Tensor>>)((ww, hh) => f.Invoke(hh, ww))).Grad().Compile()(w, Lax.Unstack(h, 0, i))).Aggregate((a, b) => a + b);
         AssertClose(total.Grad().Compile()(w, h), expected);
@@ -85,7 +85,7 @@ public class VmapLoopTests
     [Fact]
     public void Vmap_of_the_gradient_of_a_loop_equals_a_loop_of_gradients()
     {
-        // per-example trip counts: the derivative primitives run once per example
+        // per-example trip counts: one batched While runs until every example is done, each finished example masked
         Expression<Func<Tensor, Tensor, Tensor>> f = (h, w) => Sum(Sin(While(c => Sum(c) < 20, c => c * (1 + w * w) + 0.5, h)) * w);
         var h = Tensor.FromArray(new double[,] { { 0.5, 1 }, { 10, 2 }, { 30, 1 }, { 0.1, 0.2 } }, DType.Float64);
         var w = Tensor.FromArray(new[] { 0.5, 1.2 }, DType.Float64);
@@ -98,6 +98,84 @@ public class VmapLoopTests
         var xsB = Tensor.FromArray(new double[,,] { { { 0.1, 0.2 }, { 0.3, -0.4 } }, { { -1, 0.5 }, { 0.2, 0.2 } }, { { 0.7, 0.7 }, { -0.1, 0 } } }, DType.Float64);
         var eachS = Enumerable.Range(0, 3).Select(i => s.Grad().Compile()(w, Lax.Unstack(xsB, 0, i))).ToArray();
         AssertClose(s.Grad().Vmap([null, 0]).Jit()(w, xsB), Stack(eachS, 0));
+    }
+
+    /// <summary>The Scan steps and While trips one call makes (counted by the loops themselves, on this thread).</summary>
+    static (long Steps, long Trips, T Result) Runs<T>(Func<T> call)
+    {
+        long s0 = LoopRuns.ScanSteps, t0 = LoopRuns.WhileTrips;
+        var r = call();
+        return (LoopRuns.ScanSteps - s0, LoopRuns.WhileTrips - t0, r);
+    }
+
+    /// <summary>Loop nodes in a graph and its sub-graphs.</summary>
+    static int Loops(Graph g) => g.Nodes.Sum(n => (n.Op == Prims.Scan || n.Op == Prims.While ? 1 : 0) + n.Subgraphs.Sum(Loops));
+
+    public static IEnumerable<object[]> LoopGradients =>
+    [
+        // a Scan over per-example sequences, the gradient with respect to them (the weights shared)
+        ["Scan", (Expression<Func<Tensor, Tensor, Tensor>>)((xs, w) => Sum(Scan(xs, w * 0, (Tensor c, Tensor x) => Tuple(Tanh(w * c + x), c * x)).Item2 * w) + Sum(xs * xs)),
+            Tensor.FromArray(new double[,,] { { { 0.1, 0.2 }, { 0.3, -0.4 }, { 0.5, 0.1 } }, { { -1, 0.5 }, { 0.2, 0.2 }, { 0, 1 } }, { { 0.7, 0.7 }, { -0.1, 0 }, { 0.3, 0.3 } }, { { 2, -2 }, { 1, 1 }, { -0.5, 0.25 } } }, DType.Float64)],
+        // a Fold whose carry starts at the example
+        ["Fold", (Expression<Func<Tensor, Tensor, Tensor>>)((x, w) => Sum(Np.Fold(5, x, (double i, Tensor c) => Tanh(w * c + i / 10 + x)) * x)),
+            Tensor.FromArray(new double[,] { { 0.1, -0.2 }, { 0.5, 1 }, { 2, 0.3 }, { -1, -1 } }, DType.Float64)],
+        // a While that stops after a different number of trips for each example (1, 2, 5 and 8 trips at these inputs)
+        ["While", (Expression<Func<Tensor, Tensor, Tensor>>)((h, w) => Sum(Sin(While(c => Sum(c) < 20, c => c * (1 + w * w) + 0.5, h)) * w)),
+            Tensor.FromArray(new double[,] { { 0.5, 1 }, { 10, 2 }, { 19, 0.9 }, { 0.1, 0.2 } }, DType.Float64)],
+    ];
+
+    [Theory]
+    [MemberData(nameof(LoopGradients))]
+    public void Vmap_of_a_loop_gradient_runs_one_batched_loop_not_one_per_example(string what, Expression<Func<Tensor, Tensor, Tensor>> f, Tensor batch)
+    {
+        var w = Tensor.FromArray(new[] { 0.5, -0.3 }, DType.Float64);
+        int b = batch.Shape[0];
+        var grad = f.Grad();
+        var vmapped = grad.Vmap([0, null]);
+        // the rewritten program has the loops of the gradient of one example, each batched: no copy per example
+        Assert.Equal(Loops(Reader.Read(grad).Graph), Loops(Reader.Read(vmapped).Graph));
+        var one = grad.Compile();
+        var each = Enumerable.Range(0, b).Select(i => Runs(() => one(Lax.Unstack(batch, 0, i), w))).ToArray();
+        var expected = Stack(each.Select(e => e.Result).ToArray(), 0);
+        long steps = each.Max(e => e.Steps), trips = each.Max(e => e.Trips);
+        Assert.True(steps > 0, $"{what}: the gradient of one example ran no Scan step");
+        if (what == "While") Assert.True(each.Min(e => e.Trips) < trips, "the examples should stop after different numbers of trips");
+        var jitted = vmapped.Jit();
+        jitted(batch, w);
+        foreach (var (backend, run) in new (string, Func<Tensor, Tensor, Tensor>)[] { ("Compile()", vmapped.Compile()), ("Ad.Jit", jitted) })
+        {
+            var r = Runs(() => run(batch, w));
+            // as many steps and trips as the longest example: a loop over the examples would run their sum
+            Assert.True(r.Steps == steps && r.Trips == trips,
+                $"{what}, {backend}: the vmapped gradient ran {r.Steps} Scan steps and {r.Trips} While trips; the longest example alone runs {steps} and {trips}, all {b} of them {each.Sum(e => e.Steps)} and {each.Sum(e => e.Trips)}");
+            Assert.True(Close(r.Result, expected, 1e-12), $"{what}, {backend}: {r.Result} vs the per-example gradients {expected}");
+        }
+    }
+
+    [Fact]
+    public void A_carry_that_a_conditional_gives_a_size_1_batch_axis_keeps_the_whole_batch()
+    {
+        // fuzz finding (Jit of Vmap, seed 1000597): the branch taken is the unbatched row, which the conditional gives a
+        // size-1 batch axis; the carry (batched, of the whole batch) then changed shape at step 0
+        Expression<Func<Tensor, Tensor, Tensor>> f = (x, h) =>
+            Scan(BroadcastTo(h, new[] { 3, 2 }), x, (Tensor c, Tensor row) => Tuple((double)Sum(h) > 0 ? row * 0.5 : c, c * row)).Item1 * 2;
+        var xb = Tensor.FromArray(new double[,] { { 0.1, -0.2 }, { 0.5, 1 }, { 2, 0.3 } }, DType.Float64);
+        foreach (var h in new[] { Tensor.FromArray(new[] { 0.4, 0.7 }, DType.Float64), Tensor.FromArray(new[] { -0.4, 0.1 }, DType.Float64) })
+        {
+            var each = Stack(Enumerable.Range(0, 3).Select(i => f.Compile()(Lax.Unstack(xb, 0, i), h)).ToArray(), 0);
+            AssertClose(f.Vmap([0, null]).Compile()(xb, h), each);
+            AssertClose(f.Vmap([0, null]).Jit()(xb, h), each);
+        }
+        // the shrunk program: the gradient's reversed Scan gets such a carry when its cotangent is batched
+        Expression<Func<Tensor, Tensor, Tensor>> g = (b, a) =>
+            Sum(Let(Scan(BroadcastTo(b, new[] { 1 }), b, (Tensor c, Tensor row) => Tuple((double)b > 0 ? c : row, b)), r => r.Item1 + Sum(r.Item2, 0, false)) * a);
+        var ab = Tensor.FromArray(new[] { 0.3, -1.2, 0.7 }, DType.Float64);
+        foreach (var b in new[] { Tensor.Scalar(-1.6, DType.Float64), Tensor.Scalar(0.8, DType.Float64) })
+        {
+            var each = Stack(Enumerable.Range(0, 3).Select(i => g.Grad().Compile()(b, Lax.Unstack(ab, 0, i))).ToArray(), 0);
+            AssertClose(g.Grad().Vmap([null, 0]).Compile()(b, ab), each);
+            AssertClose(g.Grad().Vmap([null, 0]).Jit()(b, ab), each);
+        }
     }
 
     [Fact]

@@ -38,4 +38,23 @@ public class TorchFuzzFindingsTests
         var r = TorchOracles.TorchVsCpu.Check(ProgramGen.FromSeed(seed));
         Assert.True(r.Verdict == Verdict.Pass, r.Report);
     }
+
+    /// <summary>
+    /// Finding 2 (Torch vs CPU, 1 of about 200 programs once loops joined the programs): the gradient of a While whose
+    /// condition holds a <c>c ? a : b</c> on a C# condition threw on Torch ("needs the shape of the ys"): shape
+    /// inference gave up on the conditional, as its condition (a bool) has no aval, so the valid-flag rows of the
+    /// While's residual stack had none either.
+    /// </summary>
+    [Fact]
+    public void The_gradient_of_a_while_whose_condition_has_a_conditional_on_torch()
+    {
+        Expression<Func<Tensor, double, Tensor>> f = (x, d) => Np.Sum(Np.While(c => Np.Sum(d > 0 ? c : c * 2, null, false) < 3.0, c => c * 1.5 + 0.1, x), null, false);
+        var x = new Tensor(new[] { 0.3, 0.2 }, [2]);
+        foreach (var d in new[] { -1.0, 1.0 })
+        {
+            var g = f.Grad();
+            var onTorch = g.JitTorch(TorchBackend.Cpu)(x, d).ToHost();
+            Assert.True(onTorch.AllClose(g.Compile()(x, d), 1e-14, 1e-14), $"d = {d}: Torch {onTorch} vs CPU {g.Compile()(x, d)}");
+        }
+    }
 }

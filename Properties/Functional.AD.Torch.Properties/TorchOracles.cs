@@ -336,6 +336,8 @@ internal static class TorchTerms
             case Op.Cond:
                 // C#'s conditional: only the branch taken is evaluated (and recorded)
                 return Eval(t.Args[0], leaves, vars).item<double>() > 0 ? Eval(t.Args[1], leaves, vars) : Eval(t.Args[2], leaves, vars);
+            case Op.Fold or Op.Scan or Op.While:
+                return Loop(t, leaves, vars);
         }
         var a = t.Args.Select(x => Eval(x, leaves, vars)).ToArray();
         TT r = t.Op switch
@@ -362,6 +364,56 @@ internal static class TorchTerms
         var want = Dims(t);
         if (!r.shape.SequenceEqual(want))
             throw new InvalidOperationException($"the TorchSharp evaluation of {t.Op} gave shape [{string.Join(",", r.shape)}], the generator tracked [{string.Join(",", want)}]");
+        return r;
+    }
+
+    /// <summary>A loop unrolled on the host, step by step, as autograd records it (the body, condition and y read the loop's variables).</summary>
+    static TT Loop(Term t, TT[] leaves, Dictionary<int, TT> vars)
+    {
+        var l = (Loop)t.Attr!;
+        var c = Eval(t.Args[0], leaves, vars);
+        TT At(int i) => Eval(t.Args[i], leaves, vars);
+        TT r;
+        switch (t.Op)
+        {
+            case Op.Fold:
+                for (int i = 0; i < l.Count; i++)
+                {
+                    vars[l.Carry.Id] = c;
+                    vars[l.Extra!.Id] = torch.tensor((double)i, torch.ScalarType.Float64);
+                    c = At(1);
+                }
+                r = c;
+                break;
+            case Op.Scan:
+            {
+                var xs = At(1);
+                var ys = new List<TT>();
+                for (long i = 0; i < xs.shape[0]; i++)
+                {
+                    vars[l.Carry.Id] = c;
+                    vars[l.Extra!.Id] = xs[i];
+                    var next = At(2);
+                    ys.Add(At(3));
+                    c = next;
+                }
+                var stacked = torch.stack(ys, 0);
+                r = l.Mode switch { 0 => c, 1 => stacked, _ => c + stacked.sum(0L, false) };
+                break;
+            }
+            default:
+                // at most Count trips, while the condition stays below the threshold
+                for (int k = 0; ; k++)
+                {
+                    vars[l.Carry.Id] = c;
+                    if (!(k < l.Count && At(1).item<double>() < l.Threshold)) break;
+                    c = At(2);
+                }
+                r = c;
+                break;
+        }
+        vars.Remove(l.Carry.Id);
+        if (l.Extra is { } e) vars.Remove(e.Id);
         return r;
     }
 

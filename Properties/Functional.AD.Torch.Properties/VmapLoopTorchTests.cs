@@ -6,8 +6,9 @@ using static Functional.AD.Np;
 namespace Functional.AD.Torch.Properties;
 
 /// <summary>
-/// Vmap of a loop's gradient on the Torch backend: the derivative loops run once per example (<c>LoopPerExample</c>, a host
-/// loop over the batch slicing and stacking on the device). Against the CPU backend and a loop of per-example gradients.
+/// Vmap of a loop's gradient on the Torch backend: the derivative loops are loops too, so the vmapped gradient is one
+/// batched loop per loop of the gradient (lowered as a host loop over the steps, not over the examples). Against the CPU
+/// backend and a loop of per-example gradients.
 /// </summary>
 public class VmapLoopTorchTests
 {
@@ -59,7 +60,7 @@ public class VmapLoopTorchTests
     [Fact]
     public void Vmap_of_a_checkpointed_scan_jvp_on_torch_equals_cpu_and_per_example_jvps()
     {
-        // the tape and the tangent loop (with its recomputed carries) run once per example
+        // the loop emitting residuals and the tangent loop (with its recomputed carries), each one batched loop
         var jvp = CheckpointedScanF.Jvp();
         var vm = jvp.Vmap(inAxes: [0, null, 0, null]);
         var dh = Batch * 0.5 - 0.2; var dxs = Xs * 0.3;
@@ -87,5 +88,22 @@ public class VmapLoopTorchTests
         Assert.Equal(live + 1, DisposeScopeManager.Statistics.ThreadTotalLiveCount);   // only the result is alive
         r.DisposeDevice();
         Assert.Equal(live, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
+    public void Vmap_of_a_while_gradient_on_torch_runs_the_trips_of_the_longest_example_once()
+    {
+        // the While reads its condition back to the host once per trip (and the tangent Scan reads nothing): one batched
+        // loop makes as many reads as the longest example alone, a loop over the examples their sum
+        long Reads(Action run) { run(); long before = TorchStorage.DeviceToHost; run(); return TorchStorage.DeviceToHost - before; }
+        var grad = WhileF.Grad();
+        var one = grad.JitTorch(Cpu);
+        var w = W.ToDevice(Cpu);
+        var each = Enumerable.Range(0, 4).Select(b => Reads(() => one(Lax.Unstack(Batch, 0, b).ToDevice(Cpu), w).DisposeDevice())).ToArray();
+        Assert.True(each.Min() < each.Max(), $"the examples should stop after different numbers of trips: {string.Join(", ", each)}");
+        var vm = grad.Vmap(inAxes: [0, null]).JitTorch(Cpu);
+        var batch = Batch.ToDevice(Cpu);
+        long batched = Reads(() => vm(batch, w).DisposeDevice());
+        Assert.True(batched == each.Max(), $"the vmapped gradient read {batched} values back; the longest example alone reads {each.Max()}, all four {each.Sum()}");
     }
 }

@@ -18,6 +18,26 @@ namespace Functional.AD;
 internal sealed record ScanParams(int Carries, int Xs, int Length, bool Reverse, string Source, int Checkpoint = 1, bool EmptyOk = false);
 
 /// <summary>
+/// How many steps the Scans and trips the Whiles run on this thread have made (on the CPU backends: plain
+/// <c>Compile()</c> and <c>Ad.Jit</c>), counted once per loop run. Tests read it to see that Vmap of a loop (or of its
+/// gradient) runs one batched loop: a loop over the examples would multiply the count by the batch size.
+/// </summary>
+internal static class LoopRuns
+{
+    [ThreadStatic] static long scanSteps, whileTrips;
+
+    /// <summary>Steps of Scans run on this thread so far.</summary>
+    public static long ScanSteps => scanSteps;
+    /// <summary>Trips of Whiles run on this thread so far.</summary>
+    public static long WhileTrips => whileTrips;
+
+    /// <summary>Called once by each Scan run, with its number of steps.</summary>
+    public static void AddScanSteps(int n) => scanSteps += n;
+    /// <summary>Called once by each While run, with its number of trips.</summary>
+    public static void AddWhileTrips(int n) => whileTrips += n;
+}
+
+/// <summary>
 /// The one loop family: <c>Scan</c>. A Scan node's operands are carries, sequences (xs) and constants; its body sub-graph
 /// maps <c>(carries..., rows of the xs..., constants...) -&gt; (carries'..., ys...)</c>; its results (a tuple, see
 /// <see cref="Tuples"/>) are the final carries then each y stacked along a new first axis. <c>Np.Scan</c> is a Scan
@@ -115,6 +135,7 @@ internal static class ScanRules
         for (int j = 0; j < nx; j++) block.Add(Expression.Assign(xs[j], Primitive.Conv(a[nc + j], typeof(Tensor))));
         for (int j = 0; j < caps.Length; j++) block.Add(Expression.Assign(caps[j], a[nc + nx + j]));
         block.Add(Expression.Assign(n, Expression.Call(M(nameof(Steps)), Expression.NewArrayInit(typeof(Tensor), xs), Expression.Constant(p.Length), src, Expression.Constant(p.EmptyOk))));
+        block.Add(Expression.Call(typeof(LoopRuns).GetMethod(nameof(LoopRuns.AddScanSteps))!, n));
         foreach (var y in ys) block.Add(Expression.Assign(y, Expression.NewArrayBounds(typeof(object), n)));
         block.Add(Expression.Assign(i, p.Reverse ? Expression.Decrement(n) : Expression.Constant(0)));
         var brk = Expression.Label("done");

@@ -97,6 +97,7 @@ internal static class WhileRules
         block.Add(Expression.Assign(trip, Expression.Constant(0)));
         var brk = Expression.Label("done");
         block.Add(Expression.Loop(Expression.IfThenElse(test, Expression.Block(bv, step), Expression.Break(brk)), brk));
+        block.Add(Expression.Call(typeof(LoopRuns).GetMethod(nameof(LoopRuns.AddWhileTrips))!, trip));
         var operands = Expression.NewArrayInit(typeof(object), [.. carries.Select(x => Expression.Convert(x, typeof(object))), .. caps.Select(x => Expression.Convert(x, typeof(object)))]);
         var results = new List<Expression>(carries.Select(x => Expression.Convert(x, typeof(object))));
         for (int j = 0; j < ny; j++)

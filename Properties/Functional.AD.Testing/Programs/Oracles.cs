@@ -91,10 +91,13 @@ public static class Oracles
     /// <summary><c>Ad.Vmap</c> over a batch of input draws against a loop of the plain program.</summary>
     public static IProgramOracle Vmap { get; } = new VmapOracle();
 
+    /// <summary><c>Ad.Vmap</c> of the projection's gradient against a loop of gradients (per-example gradients, loops included).</summary>
+    public static IProgramOracle VmapGrad { get; } = new VmapGradOracle();
+
     /// <summary><c>Ad.Jit</c> of the vmapped program and of its vmapped gradient against their <c>Compile()</c> (batch 10).</summary>
     public static IProgramOracle JitVmap { get; } = new JitVmapOracle();
 
-    static readonly List<IProgramOracle> all = [Gradient, SecondOrder, Float32, Jit, DotTest, Vmap, JitVmap];
+    static readonly List<IProgramOracle> all = [Gradient, SecondOrder, Float32, Jit, DotTest, Vmap, VmapGrad, JitVmap];
 
     /// <summary>
     /// Every registered oracle. The Torch backend against the CPU, and TorchSharp's autograd against <c>Ad.Grad</c>, need
@@ -649,6 +652,41 @@ sealed class VmapOracle : IProgramOracle
         }
     }
 
+    /// <summary>
+    /// Per-example gradients: <c>Ad.Vmap</c> of the gradient of the program's projection against the gradient of each
+    /// draw (loops included, whose derivatives are loops that Vmap batches); null when they agree, or when the gradient
+    /// cannot be batched (a gradient leaf that is a double depending on the batch, which C# needs as one value).
+    /// </summary>
+    internal static string? Gradients(RandomProgram p, object[][] draws, object[] args, IReadOnlyDictionary<string, int?> leafAxes)
+    {
+        var grad = ProgramOracleKit.Grad(ProgramOracleKit.Projection(p, ProgramOracleKit.Weights(p, p.Seed)));
+        object? batched;
+        try { batched = ProgramOracleKit.Call(Vmapped(grad, leafAxes).Compile(preferInterpretation: true), args); }
+        catch (VmapException) { return null; }
+        var leaves = p.Layout.Unpack(batched!);
+        var one = grad.Compile(preferInterpretation: true);
+        for (int d = 0; d < draws.Length; d++)
+        {
+            var want = p.Layout.Unpack(ProgramOracleKit.Call(one, draws[d])!);
+            for (int i = 0; i < want.Length; i++)
+            {
+                double[] w = want[i] is Tensor wt ? wt.AsType(DType.Float64).ToDoubleArray() : [(double)want[i]];
+                double[] g = leaves[i] switch
+                {
+                    Tensor t when t.Rank > 0 && t.Shape[0] == draws.Length && (want[i] is double || t.Rank == ((Tensor)want[i]).Rank + 1) => Lax.Unstack(t, 0, d).AsType(DType.Float64).ToDoubleArray(),
+                    Tensor t => t.AsType(DType.Float64).ToDoubleArray(),
+                    var v => [(double)v],
+                };
+                if (g.Length != w.Length)
+                    return $"the vmapped gradient of leaf {i} has {g.Length} components per example, the gradient {w.Length}";
+                for (int k = 0; k < w.Length; k++)
+                    if (ProgramOracleKit.Error(g[k], w[k]) > 1e-9)
+                        return $"the vmapped gradient, leaf {i}, example {d}, component {k}: {g[k]:R}, the loop of gradients gives {w[k]:R}";
+            }
+        }
+        return null;
+    }
+
     /// <summary><c>Ad.Vmap</c> of <paramref name="f"/> with the given leaves batched on axis 0 and every other leaf unbatched.</summary>
     internal static LambdaExpression Vmapped(LambdaExpression f, IReadOnlyDictionary<string, int?> leafAxes) =>
         Ad.VmapCore(f, f.Type, f.Parameters.Select(_ => (int?)null).ToArray(), null, null, leafAxes);
@@ -674,6 +712,36 @@ sealed class VmapOracle : IProgramOracle
     }
 
     internal static object? Output(object? r, int o, int count) => count == 1 ? r : r!.GetType().GetField(o == 0 ? "Item1" : "Item2")!.GetValue(r);
+}
+
+/// <summary>
+/// Per-example gradients: <c>Ad.Vmap(Ad.Grad(projection))</c> over a batch of 3 input draws (the leaves of
+/// <see cref="VmapOracle"/> batched) against <c>Ad.Grad(projection)</c> run on each draw, within <c>1e-9 max(1, |a|, |b|)</c>
+/// per component. Loops included: their derivatives are loops, which Vmap batches into one loop. A program whose gradient
+/// cannot be batched (a gradient leaf that is a double depending on the batch) or that has no batchable leaf is Skipped.
+/// </summary>
+sealed class VmapGradOracle : IProgramOracle
+{
+    public string Name => "Vmap of Grad vs a loop";
+    public string Catches => "batching rules of the derivative primitives (transposes, residual loops, GradSeed), a cotangent batched differently from its primal, C# doubles of the backward pass carried per example";
+
+    const int B = 3;
+
+    public OracleResult Check(RandomProgram p)
+    {
+        if (VmapOracle.Batch(p, B, i => unchecked(p.Seed * 13 + i)) is not var (draws, args, leafAxes))
+            return new(Verdict.Skipped, "no tensor leaf can be batched: every one reaches double code");
+        try
+        {
+            return VmapOracle.Gradients(p, draws, args, leafAxes) is { } why
+                ? new(Verdict.Fail, ProgramOracleKit.Failure(p, why, draws[0], p.Seed))
+                : new(Verdict.Pass, $"the vmapped gradient over {string.Join(", ", leafAxes.Keys)} equals the loop of gradients");
+        }
+        catch (Exception e)
+        {
+            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"the vmapped gradient threw {e.GetType().Name}: {e.Message}", draws[0], p.Seed));
+        }
+    }
 }
 
 /// <summary>

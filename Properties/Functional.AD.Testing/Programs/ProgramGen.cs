@@ -24,6 +24,12 @@ public sealed record ProgramOptions
     public bool DoubleOutputs { get; init; } = true;
     /// <summary>Whether programs may contain <c>c &gt; 0 ? a : b</c> and <c>Np.Where</c>.</summary>
     public bool Conditionals { get; init; } = true;
+    /// <summary>
+    /// Whether programs may contain loops with random bodies: <c>Np.Fold</c>, <c>Np.Scan</c> (read as its final carry,
+    /// its stacked ys or both, sometimes checkpointed) and <c>Np.While</c> (stopping after a data-dependent number of
+    /// trips, at most a few), nested in each other and in conditionals.
+    /// </summary>
+    public bool Loops { get; init; } = true;
     /// <summary>Your own elementwise functions, called as <c>name.Invoke(x)</c> inside random programs.</summary>
     public IReadOnlyList<UserFunction> UserFunctions { get; init; } = [];
     /// <summary>The defaults.</summary>
@@ -71,7 +77,7 @@ public static class ProgramGen
             yield return p.WithOutputs([p.Outputs[1]]);
         }
         for (int o = 0; o < p.Outputs.Count; o++)
-            foreach (var t in ShrinkTerm(p.Outputs[o], p.Layout, []))
+            foreach (var t in ShrinkTerm(p.Outputs[o], p.Layout, [], false))
             {
                 if (!t.Valid()) continue;
                 var outs = p.Outputs.ToArray();
@@ -96,7 +102,11 @@ public static class ProgramGen
 
     static bool SameType(Term a, Term b) => a.IsDouble ? b.IsDouble : !b.IsDouble && a.Shape!.SequenceEqual(b.Shape!);
 
-    static IEnumerable<Term> ShrinkTerm(Term t, ArgLayout layout, List<VarRef> scope)
+    /// <summary>
+    /// The shrink candidates of a term. Inside a loop (<paramref name="inLoop"/>) a tensor constant is not a candidate: a
+    /// float64 constant would make the carry of a float32 program float64, which the loop refuses.
+    /// </summary>
+    static IEnumerable<Term> ShrinkTerm(Term t, ArgLayout layout, List<VarRef> scope, bool inLoop)
     {
         // 1. the whole subterm by a leaf of the same type (a domain wrapper stays: only its inside shrinks)
         if (t.Op is not (Op.Arg or Op.Var or Op.Const or Op.InDomain))
@@ -105,14 +115,14 @@ public static class ProgramGen
                 if (layout.Leaves[i] is var s && (s is null ? t.IsDouble : !t.IsDouble && s.SequenceEqual(t.Shape!)))
                     yield return new Term(Op.Arg, s, [], i);
             foreach (var v in scope)
-                if (v.Shape is null ? t.IsDouble : !t.IsDouble && v.Shape.SequenceEqual(t.Shape!))
+                if ((v.Shape is null ? t.IsDouble : !t.IsDouble && v.Shape.SequenceEqual(t.Shape!)) && !(inLoop && v.HasConstant))
                     yield return new Term(Op.Var, v.Shape, [], v);
             // a double that still depends on the input (a constant would make a condition static)
             if (t.IsDouble && t.Size > 2)
                 for (int i = 0; i < layout.Leaves.Count; i++)
                     if (layout.Leaves[i] is { } s)
                         yield return new Term(Op.ToDouble, null, [new Term(Op.Arg, s, [], i)]);
-            yield return new Term(Op.Const, t.Shape, [], 0.5);
+            if (t.IsDouble || !inLoop) yield return new Term(Op.Const, t.Shape, [], 0.5);
         }
         // 2. by one of its operands of the same type
         if (t.Op == Op.Let)
@@ -120,6 +130,12 @@ public static class ProgramGen
             if (SameType(t.Args[0], t)) yield return t.Args[0];
             // (only a value without Np.Let of its own is substituted, so the number of Np.Let always falls: shrinking ends)
             if (!ContainsLet(t.Args[0])) yield return t.Args[1].Substitute(((VarRef)t.Attr!).Id, t.Args[0]);
+        }
+        else if (t.IsLoop)
+        {
+            // the operands outside the loop's scope (its initial value, a Scan's sequence)
+            for (int i = 0; i < t.Args.Length; i++)
+                if (!t.InLoopScope(i) && SameType(t.Args[i], t)) yield return t.Args[i];
         }
         else if (t.Op != Op.InDomain)
             foreach (var a in t.Args)
@@ -129,7 +145,8 @@ public static class ProgramGen
         {
             var inner = scope;
             if (t.Op == Op.Let && i == 1) inner = [.. scope, (VarRef)t.Attr!];
-            foreach (var a in ShrinkTerm(t.Args[i], layout, inner))
+            if (t.InLoopScope(i)) inner = [.. scope, .. t.LoopVars()];
+            foreach (var a in ShrinkTerm(t.Args[i], layout, inner, inLoop || t.IsLoop))
                 yield return t.With(i, a);
         }
     }
@@ -145,6 +162,8 @@ public static class ProgramGen
         HashSet<int> batchLeaves = [];
         /// <summary>True while generating double code (and the tensors under a <c>(double)</c> cast): batched leaves are out of reach.</summary>
         bool scalar;
+        /// <summary>True while generating a loop's operands: no tensor constant (a float64 constant would change a float32 carry's dtype).</summary>
+        bool inLoop;
 
         int Int(int lo, int hi) => rng.Next(lo, hi + 1);
         bool Chance(double p) => rng.NextDouble() < p;
@@ -213,7 +232,7 @@ public static class ProgramGen
         }
 
         bool Reachable(int leaf) => !scalar || !batchLeaves.Contains(leaf);
-        bool Reachable(VarRef v) => !scalar || !v.Batched;
+        bool Reachable(VarRef v) => (!scalar || !v.Batched) && !(inLoop && !scalar && v.HasConstant);
 
         IEnumerable<Term> AnyLeaves()
         {
@@ -229,7 +248,7 @@ public static class ProgramGen
             _ => t.Args.Any(DependsOnBatch),
         };
 
-        VarRef NewVar(int[]? shape, Term value) => new(nextVar++, shape, value.Bound, DependsOnBatch(value));
+        VarRef NewVar(int[]? shape, Term value) => new(nextVar++, shape, value.Bound, DependsOnBatch(value)) { HasConstant = shape is not null && value.HasTensorConstant };
 
         /// <summary>Double code (and the tensors it casts) is generated with the batched leaves out of reach.</summary>
         Term Scalar(Func<Term> make)
@@ -256,7 +275,7 @@ public static class ProgramGen
                 if (s0.Shape!.Length > 0) s0 = new Term(Op.Spec, [], [l], new SpecCall(Reductions.MinBy(r => new Term(Op.Spec, [], [l], new SpecCall(r, new Reduction(null, false))).Bound)!, new Reduction(null, false)));
                 c.Add((shape.Length == 0 ? s0 : new Term(Op.BroadcastTo, shape, [s0]), 2));
             }
-            if (c.Count == 0 || Chance(0.03)) return new Term(Op.Const, shape, [], Math.Round(Uniform(-2, 2), 2));
+            if (c.Count == 0 && (!inLoop || scalar) || Chance(0.03) && !inLoop) return new Term(Op.Const, shape, [], Math.Round(Uniform(-2, 2), 2));
             return Weighted(c);
         }
 
@@ -328,6 +347,13 @@ public static class ProgramGen
             if (s.Any(d => d is 2 or 3)) ops.Add((() => StackTo(s, depth), 0.3));
             if (r >= 1) ops.Add((() => TakeTo(s, depth), 0.4));
             foreach (var f in o.UserFunctions) ops.Add((() => Finish(new Term(Op.User, s, [Tensor(s, depth - 1)], f)), 1.0 / o.UserFunctions.Count));
+            // loops in tensor code (in double code their carries would be out of reach of the batch)
+            if (o.Loops && !scalar && depth >= 3)
+            {
+                ops.Add((() => InLoop(() => Fold(s, depth)), 0.35));
+                ops.Add((() => InLoop(() => Scan(s, depth)), 0.45));
+                ops.Add((() => InLoop(() => While(s, depth)), 0.4));
+            }
             for (int attempt = 0; attempt < 4; attempt++)
                 if (Weighted(ops)() is { } t) return t;
             return TensorLeaf(s);
@@ -499,6 +525,75 @@ public static class ProgramGen
             var input = (int[])s.Clone(); input[ax] = n;
             var idx = Enumerable.Range(0, s[ax]).Select(_ => (double)Int(0, n - 1)).ToArray();
             return new Term(Op.Take, s, [Tensor(input, depth - 1)], new Gather(idx, ax));
+        }
+
+        // ------------------------------------------------------------------ loops
+
+        Term? InLoop(Func<Term?> make)
+        {
+            bool outer = inLoop;
+            inLoop = true;
+            try { return make(); }
+            finally { inLoop = outer; }
+        }
+
+        /// <summary>
+        /// A carry of the given shape and bound, kept out of double code (a double computed from a carry would be one
+        /// per example under Vmap, which a loop body cannot capture).
+        /// </summary>
+        VarRef Carry(int[] s, double bound, string name) { int id = nextVar++; return new VarRef(id, s, bound, true) { Name = name + id }; }
+
+        /// <summary>A body generated with the loop's variables in scope, squashed when its bound exceeds the carry's.</summary>
+        Term Body(int[] s, int depth, VarRef carry, params VarRef[] vars)
+        {
+            scope.Add(carry); scope.AddRange(vars);
+            var body = Tensor(s, depth);
+            scope.Remove(carry); foreach (var v in vars) scope.Remove(v);
+            return body.Bound <= carry.Bound ? body : Squash(body);
+        }
+
+        Term? Fold(int[] s, int depth)
+        {
+            var init = Tensor(s, depth - 1);
+            var carry = Carry(s, Math.Max(init.Bound, 1), "c");
+            int n = Int(1, 4);
+            var i = new VarRef(nextVar++, null, n - 1) { Name = "i" + carry.Id };
+            var body = Body(s, depth - 1, carry, i);
+            return Valid(new Term(Op.Fold, s, [init, body], new Loop(carry, i, n)));
+        }
+
+        Term? Scan(int[] s, int depth)
+        {
+            // the result: the final carry (of shape s), the stacked ys ([n, ...] = s), or both added (ys of shape s)
+            int mode = s.Length == 0 ? Pick(new[] { 0, 2 }) : Int(0, 2);
+            int n = mode == 1 ? s[0] : Int(1, o.MaxDim);
+            int[] carryShape = mode == 1 ? RandomShape() : s, yShape = mode == 1 ? s[1..] : mode == 2 ? s : RandomShape();
+            var rowShape = Enumerable.Range(0, Int(0, o.MaxRank - 1)).Select(_ => Int(1, o.MaxDim)).ToArray();
+            var xs = Tensor([n, .. rowShape], depth - 1);
+            var init = Tensor(carryShape, depth - 1);
+            var carry = Carry(carryShape, Math.Max(init.Bound, 1), "c");
+            var row = new VarRef(nextVar++, rowShape, xs.Bound, DependsOnBatch(xs)) { Name = "row" + carry.Id };
+            var body = Body(carryShape, depth - 1, carry, row);
+            scope.Add(carry); scope.Add(row);
+            var y = Tensor(yShape, depth - 1);
+            scope.Remove(carry); scope.Remove(row);
+            if (!(y.Bound * (mode == 2 ? n + 1 : 1) <= Term.MaxBound)) y = Squash(y);
+            int checkpoint = Chance(0.2) ? Int(2, 3) : 1;
+            return Valid(new Term(Op.Scan, s, [init, xs, body, y], new Loop(carry, row, checkpoint, mode)));
+        }
+
+        Term? While(int[] s, int depth)
+        {
+            var init = Tensor(s, depth - 1);
+            int id = nextVar++;
+            var carry = new VarRef(id, s, Math.Max(init.Bound, 1), true) { Name = $"w{id}.Item1" };
+            // the condition: a scalar of the carry, compared with a threshold inside its range (so the trips vary with the data)
+            scope.Add(carry);
+            var cond = Tensor([], depth - 1);
+            scope.Remove(carry);
+            double threshold = Math.Round(Uniform(-0.5, 0.5) * Math.Min(cond.Bound, 2), 2);
+            var body = Body(s, depth - 1, carry);
+            return Valid(new Term(Op.While, s, [init, cond, body], new Loop(carry, null, Int(1, 4), 0, threshold)));
         }
 
         // ------------------------------------------------------------------ doubles

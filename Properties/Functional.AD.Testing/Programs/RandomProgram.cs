@@ -81,6 +81,24 @@ public sealed class RandomProgram
                     deps.UnionWith(value);
                     deps.UnionWith(Walk(t.Args[1]));
                     break;
+                case Op.Fold or Op.Scan or Op.While:
+                {
+                    // the carry depends on its initial value and on what the body reads (to a fixpoint: the body reads the carry)
+                    var loop = (Loop)t.Attr!;
+                    var carry = Walk(t.Args[0]);
+                    if (loop.Extra is { } extra) vars[extra.Id] = t.Op == Op.Scan ? Walk(t.Args[1]) : [];
+                    while (true)
+                    {
+                        vars[loop.Carry.Id] = carry;
+                        var inside = new HashSet<int>(carry);
+                        for (int i = 0; i < t.Args.Length; i++) if (t.InLoopScope(i)) inside.UnionWith(Walk(t.Args[i]));
+                        if (inside.SetEquals(carry)) break;
+                        carry = inside;
+                    }
+                    deps.UnionWith(carry);
+                    if (loop.Extra is { } e) deps.UnionWith(vars[e.Id]);
+                    break;
+                }
                 default: foreach (var a in t.Args) deps.UnionWith(Walk(a)); break;
             }
             if (t.IsDouble) tainted.UnionWith(deps);

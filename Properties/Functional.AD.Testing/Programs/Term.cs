@@ -29,14 +29,43 @@ internal enum Op
     Let,
     /// <summary><c>f.Invoke(a)</c> of a user's elementwise function.</summary>
     User,
+    /// <summary><c>Np.Fold(n, init, (double i, Tensor c) =&gt; body)</c>; operands init, body (see <see cref="Loop"/>).</summary>
+    Fold,
+    /// <summary>
+    /// <c>Np.Scan(xs, init, (Tensor c, Tensor x) =&gt; Np.Tuple(body, y))</c> read as its final carry, its stacked ys, or
+    /// both (<c>carry + Np.Sum(ys, 0)</c>); operands init, xs, body, y.
+    /// </summary>
+    Scan,
+    /// <summary>
+    /// <c>Np.While(s =&gt; Np.Maximum(s.Item2 - trips, cond - threshold) &lt; 0, s =&gt; Np.Tuple(body, s.Item2 + 1), Np.Tuple(init, 0)).Item1</c>:
+    /// at most <c>trips</c> trips, fewer where the data makes <c>cond</c> reach the threshold; operands init, cond, body.
+    /// </summary>
+    While,
 }
+
+/// <summary>
+/// The variables and static parameters of a loop term. <paramref name="Carry"/>'s bound covers the initial value and
+/// every value the body gives (checked by <see cref="Term.LocalValid"/>), so it bounds the carry at every step.
+/// </summary>
+/// <param name="Carry">The carry, in scope in the body (and a While's condition, a Scan's y).</param>
+/// <param name="Extra">A Fold's step index <c>i</c> (a double), a Scan's row <c>x</c>; null for a While.</param>
+/// <param name="Count">A Fold's steps, a While's most trips; a Scan's checkpoint interval (1: none).</param>
+/// <param name="Mode">A Scan's result: 0 the final carry, 1 the stacked ys, 2 both (<c>carry + Np.Sum(ys, 0)</c>).</param>
+/// <param name="Threshold">A While's threshold: it goes on while <c>cond &lt; Threshold</c>.</param>
+internal sealed record Loop(VarRef Carry, VarRef? Extra, int Count, int Mode = 0, double Threshold = 0);
 
 /// <summary>A spec applied in a program: the operation and its static parameter (a <see cref="Reduction"/> or an axis).</summary>
 internal sealed record SpecCall(SpecOp Op, object? Param);
 
 internal sealed record Reduction(int? Axis, bool KeepDims);
 /// <summary>A <c>Np.Let</c> variable; <paramref name="Batched"/>: its value depends on a leaf the generator keeps double code off.</summary>
-internal sealed record VarRef(int Id, int[]? Shape, double Bound, bool Batched = false);
+internal sealed record VarRef(int Id, int[]? Shape, double Bound, bool Batched = false)
+{
+    /// <summary>How it is printed (a loop's variables: <c>c3</c>, <c>i3</c>, <c>row3</c>, <c>w3.Item1</c>); <c>v</c> and the id by default.</summary>
+    public string Name { get; init; } = "v" + Id;
+    /// <summary>Its value holds a tensor constant (float64): kept out of loops, where it would make a float32 carry float64.</summary>
+    public bool HasConstant { get; init; }
+}
 internal sealed record Gather(double[] Indices, int Axis);
 
 /// <summary>
@@ -108,6 +137,13 @@ public sealed class Term
             Op.Concatenate or Op.Stack => Args.Max(a => a.Bound),
             Op.Let => B(1),
             Op.User => ((UserFunction)Attr!).Bound(B(0)),
+            Op.Fold or Op.While => ((Loop)Attr!).Carry.Bound,
+            Op.Scan => ((Loop)Attr!).Mode switch
+            {
+                0 => ((Loop)Attr!).Carry.Bound,
+                1 => B(3),
+                _ => ((Loop)Attr!).Carry.Bound + Args[1].Shape![0] * B(3),
+            },
             _ => throw new InvalidOperationException(Op.ToString()),
         };
     }
@@ -146,8 +182,29 @@ public sealed class Term
         // an operand outside Any is put into its domain by the generator's wrapper (shrinking must keep it)
         Op.Spec => Args.Select((a, i) => ((SpecCall)Attr!).Op.Domains[i] == Domain.Any || a.Op == Op.InDomain && (Domain)a.Attr! == ((SpecCall)Attr!).Op.Domains[i]).All(x => x),
         Op.User => Args[0].Bound <= ((UserFunction)Attr!).MaxArgument,
+        // the carry's bound holds for its initial value and for what the body gives (the same for a Scan's rows); no
+        // float64 tensor constant in tensor code (it would make a float32 carry float64, which the loop refuses)
+        Op.Fold or Op.While => Args[0].Bound <= ((Loop)Attr!).Carry.Bound && Args[^1].Bound <= ((Loop)Attr!).Carry.Bound && !Args.Any(a => a.HasTensorConstant),
+        Op.Scan => Args[0].Bound <= ((Loop)Attr!).Carry.Bound && Args[2].Bound <= ((Loop)Attr!).Carry.Bound && Args[1].Bound <= ((Loop)Attr!).Extra!.Bound && !Args.Any(a => a.HasTensorConstant),
         _ => true,
     };
+
+    /// <summary>True when a tensor constant (float64 whatever the inputs' dtype) occurs in the term or a variable's value it reads.</summary>
+    internal bool HasTensorConstant => Op != Op.ToDouble && (Op == Op.Const && Shape is not null || Op == Op.Var && ((VarRef)Attr!).HasConstant || Args.Any(a => a.HasTensorConstant));
+
+    /// <summary>True for the loops (their operands after the first, or the first two of a Scan, see their variables).</summary>
+    internal bool IsLoop => Op is Op.Fold or Op.Scan or Op.While;
+
+    /// <summary>Whether operand <paramref name="i"/> of a loop is inside the loop's scope (a body, a condition, a y).</summary>
+    internal bool InLoopScope(int i) => IsLoop && i >= (Op == Op.Scan ? 2 : 1);
+
+    /// <summary>The variables a loop brings into scope for its body, condition and y.</summary>
+    internal IEnumerable<VarRef> LoopVars()
+    {
+        var l = (Loop)Attr!;
+        yield return l.Carry;
+        if (l.Extra is { } e) yield return e;
+    }
 
     /// <summary>Replaces every reference to the variable <paramref name="id"/> by <paramref name="value"/>.</summary>
     internal Term Substitute(int id, Term value)
@@ -168,6 +225,13 @@ public sealed class Term
     static MethodInfo MathM(string name, params Type[] ts) => typeof(Math).GetMethod(name, ts)!;
     static readonly MethodInfo NpFull = NpM(nameof(Np.Full), typeof(int[]), D, typeof(DType));
     static readonly MethodInfo NpLet = typeof(Np).GetMethod(nameof(Np.Let))!;
+    static readonly MethodInfo NpFold = NpM(nameof(Np.Fold), typeof(int), T, typeof(Func<double, Tensor, Tensor>));
+    static readonly MethodInfo NpScan = NpM(nameof(Np.Scan), T, T, typeof(Func<Tensor, Tensor, (Tensor, Tensor)>));
+    static readonly MethodInfo NpScanCheckpointed = NpM(nameof(Np.Scan), T, T, typeof(Func<Tensor, Tensor, (Tensor, Tensor)>), typeof(int), typeof(int));
+    static readonly MethodInfo NpWhile = typeof(Np).GetMethods().Single(m => m.Name == nameof(Np.While) && m.IsGenericMethodDefinition).MakeGenericMethod(typeof((Tensor, Tensor)));
+    static readonly MethodInfo NpTuple = typeof(Np).GetMethods().Single(m => m.Name == nameof(Np.Tuple) && m.GetGenericArguments().Length == 2).MakeGenericMethod(T, T);
+    static readonly MethodInfo NpSumAxis = NpM(nameof(Np.Sum), T, typeof(int?), typeof(bool));
+    static readonly MethodInfo NpMaximum = NpM(nameof(Np.Maximum), T, T);
     static readonly MethodInfo InvokeT = typeof(ExpressionInvoke).GetMethods().Single(m => m.Name == "Invoke" && m.GetGenericArguments().Length == 2)
         .MakeGenericMethod(T, T);
 
@@ -177,6 +241,7 @@ public sealed class Term
 
     internal Expression Build(BuildContext c)
     {
+        if (IsLoop) return BuildLoop(c);
         if (Op == Op.Let)
         {
             var v = (VarRef)Attr!;
@@ -218,6 +283,57 @@ public sealed class Term
         };
     }
 
+    /// <summary>A loop as the library's loop combinators: its body, condition and y are nested lambdas over its variables.</summary>
+    Expression BuildLoop(BuildContext c)
+    {
+        var l = (Loop)Attr!;
+        Expression Inside(int i, params (VarRef V, Expression E)[] vars)
+        {
+            foreach (var (v, e) in vars) c.Vars[v.Id] = e;
+            var r = Args[i].Build(c);
+            foreach (var (v, _) in vars) c.Vars.Remove(v.Id);
+            return r;
+        }
+        var init = Args[0].Build(c);
+        switch (Op)
+        {
+            case Op.Fold:
+            {
+                var i = Expression.Parameter(D, l.Extra!.Name);
+                var cp = Expression.Parameter(T, l.Carry.Name);
+                var body = Inside(1, (l.Carry, cp), (l.Extra, i));
+                return Expression.Call(NpFold, Expression.Constant(l.Count), init, Expression.Lambda<Func<double, Tensor, Tensor>>(body, i, cp));
+            }
+            case Op.Scan:
+            {
+                var xs = Args[1].Build(c);
+                var cp = Expression.Parameter(T, l.Carry.Name);
+                var x = Expression.Parameter(T, l.Extra!.Name);
+                var body = Inside(2, (l.Carry, cp), (l.Extra, x));
+                var y = Inside(3, (l.Carry, cp), (l.Extra, x));
+                var f = Expression.Lambda<Func<Tensor, Tensor, (Tensor, Tensor)>>(Expression.Call(NpTuple, body, y), cp, x);
+                var scan = l.Count > 1 ? Expression.Call(NpScanCheckpointed, xs, init, f, Expression.Constant(-1), Expression.Constant(l.Count)) : Expression.Call(NpScan, xs, init, f);
+                if (l.Mode < 2) return Expression.Field(scan, l.Mode == 0 ? "Item1" : "Item2");
+                var r = Expression.Parameter(scan.Type, "r" + l.Carry.Id);
+                var both = Expression.Add(Expression.Field(r, "Item1"), Expression.Call(NpSumAxis, Expression.Field(r, "Item2"), NullableInt(0), Expression.Constant(false)));
+                return Expression.Call(NpLet.MakeGenericMethod(scan.Type, T), scan, Expression.Lambda(typeof(Func<,>).MakeGenericType(scan.Type, T), both, r));
+            }
+            default:
+            {
+                // a tensor counter as a second carry bounds the trips (a double carry could not be batched under Vmap)
+                var ws = Expression.Parameter(typeof((Tensor, Tensor)), l.Carry.Name.Split('.')[0]);
+                var wb = Expression.Parameter(typeof((Tensor, Tensor)), ws.Name);
+                var cond = Inside(1, (l.Carry, Expression.Field(ws, "Item1")));
+                var go = Expression.LessThan(Expression.Call(NpMaximum, Expression.Subtract(Expression.Field(ws, "Item2"), C(l.Count)), Expression.Subtract(cond, C(l.Threshold))), C(0.0));
+                var body = Inside(2, (l.Carry, Expression.Field(wb, "Item1")));
+                var next = Expression.Call(NpTuple, body, Expression.Add(Expression.Field(wb, "Item2"), C(1.0)));
+                var start = Expression.Call(NpTuple, init, Expression.Call(NpFull, Ints([]), C(0.0), Expression.Constant(DType.Float64)));
+                var loop = Expression.Call(NpWhile, Expression.Lambda<Func<(Tensor, Tensor), Tensor>>(go, ws), Expression.Lambda<Func<(Tensor, Tensor), (Tensor, Tensor)>>(next, wb), start);
+                return Expression.Field(loop, "Item1");
+            }
+        }
+    }
+
     /// <summary><c>Np.Let(a, s =&gt; s * s + 1)</c>: the operand computed once.</summary>
     static Expression SquarePlusOne(Expression a)
     {
@@ -245,7 +361,7 @@ public sealed class Term
         return Op switch
         {
             Op.Arg => c.Leaf((int)Attr!),
-            Op.Var => "v" + ((VarRef)Attr!).Id,
+            Op.Var => ((VarRef)Attr!).Name,
             Op.Const => IsDouble ? Num((double)Attr!) : $"Np.Full({IntArray(Shape!)}, {Num((double)Attr!)}, DType.Float64)",
             Op.Spec => ((SpecCall)Attr!).Op.Show(a, ((SpecCall)Attr!).Param, IsDouble, Atomic(), c.Fresh),
             Op.InDomain => (Domain)Attr! == Domain.Unit ? (IsDouble ? $"Math.Tanh({a[0]}) * 0.9" : $"Np.Tanh({a[0]}) * 0.9")
@@ -261,8 +377,30 @@ public sealed class Term
             Op.FromDouble => $"(Tensor){Paren(0, a)}",
             Op.Let => $"Np.Let({a[0]}, v{((VarRef)Attr!).Id} => {a[1]})",
             Op.User => $"{((UserFunction)Attr!).Name}.Invoke({a[0]})",
+            Op.Fold => $"Np.Fold({((Loop)Attr!).Count}, {a[0]}, (double {((Loop)Attr!).Extra!.Name}, Tensor {((Loop)Attr!).Carry.Name}) => {a[1]})",
+            Op.Scan => ShowScan(a),
+            Op.While => ShowWhile(a),
             _ => throw new InvalidOperationException(Op.ToString()),
         };
+    }
+
+    string ShowScan(string[] a)
+    {
+        var l = (Loop)Attr!;
+        var scan = $"Np.Scan({a[1]}, {a[0]}, (Tensor {l.Carry.Name}, Tensor {l.Extra!.Name}) => Np.Tuple({a[2]}, {a[3]}){(l.Count > 1 ? $", -1, {l.Count}" : "")})";
+        return l.Mode switch
+        {
+            0 => scan + ".Item1",
+            1 => scan + ".Item2",
+            _ => $"Np.Let({scan}, r{l.Carry.Id} => r{l.Carry.Id}.Item1 + Np.Sum(r{l.Carry.Id}.Item2, 0, false))",
+        };
+    }
+
+    string ShowWhile(string[] a)
+    {
+        var l = (Loop)Attr!;
+        var w = l.Carry.Name.Split('.')[0];
+        return $"Np.While(((Tensor, Tensor) {w}) => Np.Maximum({w}.Item2 - {Num(l.Count)}, {Paren(1, a)} - {Num(l.Threshold)}) < 0.0, {w} => Np.Tuple({a[2]}, {w}.Item2 + 1.0), Np.Tuple({a[0]}, Np.Full(new int[0], 0.0, DType.Float64))).Item1";
     }
 
     string Paren(int i, string[] a) => Args[i].Op is Op.Arg or Op.Var or Op.Const || !a[i].Contains(' ') || a[i].StartsWith('(') && a[i].EndsWith(')') && Args[i].Op is Op.Cond
@@ -273,7 +411,7 @@ public sealed class Term
 internal sealed class BuildContext(Func<int, Expression> leaf)
 {
     public readonly Func<int, Expression> Leaf = leaf;
-    public readonly Dictionary<int, ParameterExpression> Vars = new();
+    public readonly Dictionary<int, Expression> Vars = new();
 }
 
 /// <summary>How leaves are named when a term is printed.</summary>
