@@ -20,7 +20,8 @@ for (int i = 0; i < args.Length; i++)
     else { Console.Error.WriteLine($"unknown argument {args[i]}; usage: Iris [--backend cpu|torch] [--epochs N] [--plot PATH] [--seed N]"); return 2; }
 }
 
-// ---- the data: standardised measurements, one-hot species, a stratified split (every third row of each species is held out)
+// ---- the data: standardised measurements, int32 species labels, and a bool mask of the training rows (a stratified
+// split: every third row of each species is held out)
 string[] species = ["setosa", "versicolor", "virginica"];
 var rows = File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "iris.csv")).Skip(1).Where(l => l.Length > 0)
     .Select(l => l.Split(',')).Select(f => (X: f[..4].Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray(), Y: Array.IndexOf(species, f[4])))
@@ -31,30 +32,32 @@ var mean = Enumerable.Range(0, 4).Select(j => train.Average(r => r.X[j])).ToArra
 var std = Enumerable.Range(0, 4).Select(j => Math.Sqrt(train.Average(r => (r.X[j] - mean[j]) * (r.X[j] - mean[j])))).ToArray();
 Tensor Features((double[] X, int Y)[] set) =>
     new(set.SelectMany(r => r.X.Select((v, j) => (float)((v - mean[j]) / std[j]))).ToArray(), [set.Length, 4]);
-Tensor Labels((double[] X, int Y)[] set) => OneHot(new Tensor(set.Select(r => (double)r.Y).ToArray()), 3);
-Tensor xTrain = Features(train), yTrain = Labels(train), xTest = Features(test);
+Tensor xAll = Features(rows), labels = new(rows.Select(r => r.Y).ToArray()), xTest = Features(test);
+var trainMask = new Tensor(rows.Select(r => !test.Contains(r)).ToArray());
 
 // ---- the model: 4 -> 16 tanh -> 3, softmax cross-entropy
 Expression<Func<Mlp, Tensor, Tensor>> logits = (p, x) => MatMul(Tanh(MatMul(x, p.W1) + p.B1), p.W2) + p.B2;
-Expression<Func<Mlp, Tensor, Tensor, Tensor>> loss =
-    (p, x, y) => -Mean(Sum(LogSoftmax(logits.Invoke(p, x), -1) * y, -1, false), null, false);
+// the mean over the rows the mask keeps; the int32 labels become one-hot rows inside the loss
+Expression<Func<Mlp, Tensor, Tensor, Tensor, Tensor>> loss = (p, x, y, keep) =>
+    -Sum(Sum(LogSoftmax(logits.Invoke(p, x), -1) * OneHot(y, 3, DType.Float32), -1, false) * keep.AsType(DType.Float32), null, false)
+    / Sum(keep, null, false).AsType(DType.Float32);
 var adam = Optim.Adam<Mlp>(learningRate: 0.02);
 var valueAndGrad = loss.ValueAndGrad();
 // one step: the loss, its gradient and the Adam update, as one expression (jitted whole on Torch)
-Expression<Func<Mlp, AdamState<Mlp>, Tensor, Tensor, (Mlp, AdamState<Mlp>, Tensor)>> step =
-    (p, s, x, y) => Let(valueAndGrad.Invoke(p, x, y), vg => Let(adam.Invoke(p, vg.Grad, s), u => ValueTuple.Create(u.Params, u.State, vg.Value)));
+Expression<Func<Mlp, AdamState<Mlp>, Tensor, Tensor, Tensor, (Mlp, AdamState<Mlp>, Tensor)>> step =
+    (p, s, x, y, keep) => Let(valueAndGrad.Invoke(p, x, y, keep), vg => Let(adam.Invoke(p, vg.Grad, s), u => ValueTuple.Create(u.Params, u.State, vg.Value)));
 
 var key = PrngKey.Create(seed);
 var p = Functional.AD.Tree.Normal(key, new Mlp(Zeros([4, 16]), Zeros([16]), Zeros([16, 3]), Zeros([3])), scale: 0.5);
 var state = Optim.AdamInit(p);
-Func<Mlp, AdamState<Mlp>, Tensor, Tensor, (Mlp, AdamState<Mlp>, Tensor)> run;
+Func<Mlp, AdamState<Mlp>, Tensor, Tensor, Tensor, (Mlp, AdamState<Mlp>, Tensor)> run;
 if (backend == "torch")
 {
     var device = TorchBackend.Cpu;
     run = step.JitTorch(device, 0, 1);   // parameters and Adam state donated: the old ones are freed at each step
     p = TorchTensors.ToDevice(p, device);
     state = TorchTensors.ToDevice(state, device);
-    (xTrain, yTrain) = (xTrain.ToDevice(device), yTrain.ToDevice(device));
+    (xAll, labels, trainMask) = (xAll.ToDevice(device), labels.ToDevice(device), trainMask.ToDevice(device));
 }
 else run = step.Compile();
 
@@ -65,14 +68,16 @@ AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColum
         var task = ctx.AddTask($"Adam on {backend}", maxValue: epochs);
         for (int e = 0; e < epochs; e++)
         {
-            (p, state, var l) = run(p, state, xTrain, yTrain);
+            (p, state, var l) = run(p, state, xAll, labels, trainMask);
             losses[e] = (double)l;
             task.Increment(1);
         }
     });
 
 var predictions = logits.Compile()(TorchTensors.ToHost(p), xTest);
-int correct = test.Select((r, i) => Enumerable.Range(0, 3).MaxBy(c => predictions[i, c]) == r.Y ? 1 : 0).Sum();
+// the predicted classes are int32 (Argmax), compared with the held-out int32 labels
+var testLabels = new Tensor(test.Select(r => r.Y).ToArray());
+int correct = (int)(double)Sum(Equal(Argmax(predictions, 1), testLabels));
 double accuracy = (double)correct / test.Length;
 
 // ---- a checkpoint: the trained parameters and Adam's state in one safetensors file (tensors named W1, B1, ...,
