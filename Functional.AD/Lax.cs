@@ -550,6 +550,20 @@ public static partial class Lax
     }
 
     /// <summary>
+    /// The tangent of <c>Cast(x, dtype)</c> (what forward mode writes for <c>x.AsType(dtype)</c>): the tangent
+    /// <paramref name="t"/> converted when x is a float; zeros of x's shape otherwise (an integer or bool x carries no
+    /// tangent, JAX's float0). Example: <c>CastTangent(dx, labels, DType.Float32)</c> is zeros for int32 labels.
+    /// </summary>
+    /// <param name="t">The tangent of x.</param><param name="x">The converted value.</param><param name="dtype">The target dtype.</param>
+    /// <returns>The tangent of the conversion.</returns>
+    public static Tensor CastTangent(Tensor t, Tensor x, DType dtype)
+    {
+        ArgumentNullException.ThrowIfNull(t);
+        ArgumentNullException.ThrowIfNull(x);
+        return DTypes.IsFloat(x.DType) ? Cast(t, dtype) : Eager.Fill(x.Dims, 0, dtype);
+    }
+
+    /// <summary>
     /// Shared body of MatMulTA/MatMulTB. With <paramref name="forA"/>, other is b and the cotangent of a is
     /// <c>g @ bᵀ</c>; otherwise other is a and the cotangent of b is <c>aᵀ @ g</c>. Rank-1 operands are promoted
     /// as MatMul promotes them and the batch axes are summed down to <paramref name="target"/>.

@@ -36,7 +36,7 @@ public static partial class Tree
     /// <summary>
     /// Saves the tree's floating leaves to <paramref name="path"/> in the safetensors format: an 8-byte little-endian
     /// header length, a JSON header (padded with spaces to a multiple of 8 bytes) giving each tensor's
-    /// <c>dtype</c> (<c>F32</c> or <c>F64</c>), <c>shape</c> and <c>data_offsets</c>, then the data, little-endian and
+    /// <c>dtype</c> (<c>F32</c>, <c>F64</c>, <c>F16</c>, <c>BF16</c>, <c>I32</c>, <c>I64</c> or <c>BOOL</c>), <c>shape</c> and <c>data_offsets</c>, then the data, little-endian and
     /// row-major. Tensors are named by their pytree paths (<c>W1</c>, <c>Inner.B</c>, <c>M.W1</c> for an
     /// <see cref="AdamState{T}"/>); a double or float leaf is a rank-0 tensor of its dtype. <c>__metadata__</c> holds
     /// the tree's C# type under <see cref="TypeMetadataKey"/> and each static leaf under
@@ -62,7 +62,7 @@ public static partial class Tree
     /// Loads a tree of type <typeparamref name="T"/> from a safetensors file: each floating leaf is read from the
     /// tensor named by its path, with the dtype and shape stored there; static leaves come from <c>__metadata__</c>.
     /// Throws <see cref="CheckpointException"/> naming the leaf when a tensor is missing, a tensor in the file has no
-    /// leaf in <typeparamref name="T"/>, a double or float leaf is not rank 0, a dtype is not F32 or F64, or the file is
+    /// leaf in <typeparamref name="T"/>, a double or float leaf is not rank 0, a dtype is not one of F32, F64, F16, BF16, I32, I64, BOOL, or the file is
     /// not laid out as the safetensors format says.
     /// </summary>
     /// <typeparam name="T">The pytree type to rebuild.</typeparam>
@@ -148,7 +148,7 @@ public static partial class Tree
             {
                 long n = (long)t.Size * DTypes.ItemSize(t.DType);
                 w.WriteStartObject(name);
-                w.WriteString("dtype", t.DType == DType.Float64 ? "F64" : "F32");
+                w.WriteString("dtype", SafetensorsName(t.DType));
                 w.WriteStartArray("shape");
                 foreach (var d in t.Shape) w.WriteNumberValue(d);
                 w.WriteEndArray();
@@ -171,10 +171,12 @@ public static partial class Tree
         int at = 8 + padded;
         foreach (var (_, t) in ordered)
         {
-            if (t.DType == DType.Float64)
-                foreach (var x in t.ToDoubleArray()) { BinaryPrimitives.WriteDoubleLittleEndian(file.AsSpan(at), x); at += 8; }
-            else
-                foreach (var x in t.ToFloatArray()) { BinaryPrimitives.WriteSingleLittleEndian(file.AsSpan(at), x); at += 4; }
+            // the elements' bytes as they are in memory: little-endian on every platform .NET runs this library on
+            var raw = t.HostArray();
+            var bytesOf = System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(
+                ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(raw), raw.Length * DTypes.ItemSize(t.DType));
+            bytesOf.CopyTo(file.AsSpan(at));
+            at += bytesOf.Length;
         }
         return file;
     }
@@ -290,6 +292,18 @@ public static partial class Tree
         return (entries, metadata, dataStart);
     }
 
+    /// <summary>The safetensors name of a dtype.</summary>
+    static string SafetensorsName(DType d) => d switch
+    {
+        DType.Float64 => "F64",
+        DType.Float32 => "F32",
+        DType.Int32 => "I32",
+        DType.Int64 => "I64",
+        DType.Bool => "BOOL",
+        DType.Float16 => "F16",
+        _ => "BF16",
+    };
+
     static long ItemSizeOf(string dtype) => dtype switch
     {
         "F64" or "I64" or "U64" => 8,
@@ -303,24 +317,24 @@ public static partial class Tree
     {
         int count = checked((int)e.Shape.Aggregate(1L, (a, d) => a * d));
         var span = bytes.AsSpan(checked((int)(dataStart + e.Begin)), checked((int)(e.End - e.Begin)));
-        switch (e.DType)
+        DType? dt = e.DType switch
         {
-            case "F64":
-            {
-                var data = new double[count];
-                for (int i = 0; i < count; i++) data[i] = BinaryPrimitives.ReadDoubleLittleEndian(span[(8 * i)..]);
-                return new Tensor(data, e.Shape);
-            }
-            case "F32":
-            {
-                var data = new float[count];
-                for (int i = 0; i < count; i++) data[i] = BinaryPrimitives.ReadSingleLittleEndian(span[(4 * i)..]);
-                return new Tensor(data, e.Shape);
-            }
-            default:
-                throw new CheckpointException($"Tree.Load: tensor '{e.Name}' has dtype {e.DType}; Functional.AD reads F32 (float32) and F64 (float64). " +
-                    "Convert it before saving (for example tensor.float() in PyTorch).");
-        }
+            "F64" => DType.Float64,
+            "F32" => DType.Float32,
+            "I32" => DType.Int32,
+            "I64" => DType.Int64,
+            "BOOL" => DType.Bool,
+            "F16" => DType.Float16,
+            "BF16" => DType.BFloat16,
+            _ => null,
+        };
+        if (dt is not DType d)
+            throw new CheckpointException($"Tree.Load: tensor '{e.Name}' has dtype {e.DType}; Functional.AD reads F64, F32, F16, BF16, I64, I32 and BOOL. " +
+                "Convert it before saving (for example tensor.float() in PyTorch).");
+        var data = Array.CreateInstance(DTypes.ClrType(d), count);
+        span[..(count * DTypes.ItemSize(d))].CopyTo(System.Runtime.InteropServices.MemoryMarshal.CreateSpan(
+            ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(data), count * DTypes.ItemSize(d)));
+        return Tensor.Adopt(data, Aval.Intern(e.Shape, d, false));
     }
 
     /// <summary>Each leaf's kind, type and safetensors name (its path without the leading dot, or <see cref="RootLeafName"/>).</summary>

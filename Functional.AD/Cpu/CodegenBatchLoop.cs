@@ -406,6 +406,8 @@ internal sealed class BatchLoopPlan
         foreach (var n in plan.PerExample.Nodes)
             if (n.Kind == Kind.Tensor && (!plan.Avals.TryGetValue(n, out var a) || a is null || a.Size > Codegen.LoopTinyLimit
                 || a.DType is not (DType.Float32 or DType.Float64))) return null;   // integer, bool and half values: the rewrite
+        foreach (var n in plan.PerExample.Inputs)
+            if (n.Kind == Kind.Tensor && plan.Avals.TryGetValue(n, out var ia) && ia is not null && ia.DType is not (DType.Float32 or DType.Float64)) return null;
         return plan;
     }
 }

@@ -263,13 +263,13 @@ internal static partial class Prims
     /// <summary>
     /// A tensor converted to another dtype (<c>x.AsType(d)</c>, <c>Lax.Cast(x, d)</c>). Between floats it is linear (the
     /// tangent converted alike, the cotangent converted back by SumTo to the operand's aval); a conversion to an integer
-    /// or bool has no tangent, and one from an integer or bool gives none (<see cref="Rt.CastTangent"/>).
+    /// or bool has no tangent, and one from an integer or bool gives none (<see cref="Lax.CastTangent"/>).
     /// </summary>
     public static readonly Primitive Cast = Conversion("Cast", Lax_("Cast", T, typeof(DType)), Kind.Tensor,
         (c, t) => DTypes.IsFloat(c.P.Get<DType>(0)) && t[0] is { } ta ? R.CastTangent(ta, c.X[0], c.P.Get<DType>(0)) : null,
         (c, ct) => [R.SumTo(ct, c.Aval(0))], BatchRules.WholeValue);
     /// <summary>The tangent of a conversion: the tangent converted when the operand is a float, zeros (no tangent) otherwise.</summary>
-    public static readonly Primitive CastTangent = Structural("CastTangent", Rt_("CastTangent", T, T, typeof(DType)),
+    public static readonly Primitive CastTangent = Structural("CastTangent", Lax_("CastTangent", T, T, typeof(DType)),
         (c, t) => R.CastTangent(t[0]!, c.X[1], c.P.Get<DType>(0)), (c, ct) => [R.SumTo(R.CastTangent(ct, c.X[1], c.P.Get<DType>(0)), c.Aval(0)), null], [0], BatchRules.Elementwise);
     public static readonly Primitive CastDouble = Conversion("CastDouble", null, Kind.Double, (c, t) => R.CastDouble(t[0]!), (c, ct) => [R.CastFloat(ct)], BatchRules.WholeValue);
     public static readonly Primitive CastFloat = Conversion("CastFloat", null, Kind.Float, (c, t) => R.CastFloat(t[0]!), (c, ct) => [R.CastDouble(ct)], BatchRules.WholeValue);

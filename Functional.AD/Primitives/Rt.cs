@@ -24,13 +24,6 @@ internal static class Rt
     }
 
     /// <summary>
-    /// The tangent of <c>Cast(x, dtype)</c> given the tangent <paramref name="t"/> of x: t converted when x is a float;
-    /// zeros of x's shape otherwise (an integer or bool x carries no tangent, JAX's float0).
-    /// </summary>
-    public static Tensor CastTangent(Tensor t, Tensor x, DType dtype) =>
-        DTypes.IsFloat(x.DType) ? Lax.Cast(t, dtype) : Eager.Fill(x.Dims, 0, dtype);
-
-    /// <summary>
     /// A value of aval <paramref name="a"/> to evaluate a primitive on when only its shape matters: zeros, except ones for
     /// integers (an integer division by a placeholder must not divide by zero).
     /// </summary>
