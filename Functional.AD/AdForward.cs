@@ -84,7 +84,9 @@ public static partial class Ad
         var b = new Builder();
         var ins = g.Inputs.Select(x => b.Input(x.Kind, x.Name, x.Value as Type)).ToArray();
         var tins = g.Inputs.Select(x => b.Input(x.Kind, prefix + x.Name, x.Value as Type)).ToArray();
-        var (outs, touts) = JvpT.Run(b, g, ins, tins.Select(t => t.Kind.IsFloating() ? new V(t) : null).ToArray());
+        // a tensor argument's tangent is the one passed, or none (zeros) when the argument is an integer or bool tensor
+        var (outs, touts) = JvpT.Run(b, g, ins, tins.Select((t, i) => t.Kind == Kind.Tensor ? new V(b.Apply(Prims.TangentFor, [t, ins[i]]))
+            : t.Kind.IsFloating() ? new V(t) : null).ToArray());
         return (b, ins, tins, outs, outs.Select((o, k) => touts[k]?.N ?? JvpT.Zero(b, o)).ToArray());
     }
 

@@ -550,6 +550,20 @@ public static partial class Lax
     }
 
     /// <summary>
+    /// The tangent forward mode uses for an argument <paramref name="x"/> given the tangent <paramref name="t"/> passed
+    /// with it: t itself when x is a float; zeros otherwise (an integer or bool argument carries no tangent, JAX's float0,
+    /// whatever was passed for it). Example: <c>TangentFor(dlabels, labels)</c> is zeros for int32 labels.
+    /// </summary>
+    /// <param name="t">The tangent passed.</param><param name="x">The argument.</param>
+    /// <returns>The tangent used.</returns>
+    public static Tensor TangentFor(Tensor t, Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(t);
+        ArgumentNullException.ThrowIfNull(x);
+        return DTypes.IsFloat(x.DType) ? t : Eager.Fill(x.Dims, 0, DTypes.IsFloat(t.DType) ? t.DType : DType.Float32);
+    }
+
+    /// <summary>
     /// The tangent of <c>Cast(x, dtype)</c> (what forward mode writes for <c>x.AsType(dtype)</c>): the tangent
     /// <paramref name="t"/> converted when x is a float; zeros of x's shape otherwise (an integer or bool x carries no
     /// tangent, JAX's float0). Example: <c>CastTangent(dx, labels, DType.Float32)</c> is zeros for int32 labels.

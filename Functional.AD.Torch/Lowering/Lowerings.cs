@@ -469,6 +469,7 @@ internal static class Lowerings
         [Prims.CastFloat] = new HostScalar(),
         [Prims.StopGradient] = Ew(a => a),
         [Prims.Cast] = Op((c, x) => x[0]!.to_type(c.OutType)),
+        [Prims.TangentFor] = Op((c, x) => DTypes.IsFloat(c.In[1].DType) ? x[0]! : torch.zeros(c.OutDims, c.OutType, c.Device)),
         [Prims.CastTangent] = Op((c, x) => DTypes.IsFloat(c.In[1].DType) ? x[0]!.to_type(c.OutType) : torch.zeros(c.OutDims, c.OutType, c.Device)),
 
         // the structural primitives of Vmap (unbatched here: a batched node is rewritten before lowering)

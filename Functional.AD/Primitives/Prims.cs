@@ -271,6 +271,9 @@ internal static partial class Prims
     /// <summary>The tangent of a conversion: the tangent converted when the operand is a float, zeros (no tangent) otherwise.</summary>
     public static readonly Primitive CastTangent = Structural("CastTangent", Lax_("CastTangent", T, T, typeof(DType)),
         (c, t) => R.CastTangent(t[0]!, c.X[1], c.P.Get<DType>(0)), (c, ct) => [R.SumTo(R.CastTangent(ct, c.X[1], c.P.Get<DType>(0)), c.Aval(0)), null], [0], BatchRules.Elementwise);
+    /// <summary>Forward mode's tangent of an argument: the tangent passed, or zeros for an integer or bool argument (<see cref="Lax.TangentFor"/>).</summary>
+    public static readonly Primitive TangentFor = Structural("TangentFor", Lax_("TangentFor", T, T),
+        (c, t) => t[0] is { } ta ? R.TangentFor(ta, c.X[1]) : null, (c, ct) => [R.TangentFor(ct, c.X[1]), null], [0], BatchRules.Elementwise);
     public static readonly Primitive CastDouble = Conversion("CastDouble", null, Kind.Double, (c, t) => R.CastDouble(t[0]!), (c, ct) => [R.CastFloat(ct)], BatchRules.WholeValue);
     public static readonly Primitive CastFloat = Conversion("CastFloat", null, Kind.Float, (c, t) => R.CastFloat(t[0]!), (c, ct) => [R.CastDouble(ct)], BatchRules.WholeValue);
     public static readonly Primitive StopGradient = StopGradientOf(Np_("StopGradient", T));

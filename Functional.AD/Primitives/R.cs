@@ -52,6 +52,7 @@ internal static class R
     public static V ToFloat(V x) => Ap(Prims.ToFloat, [x]);
     public static V Cast(V x, DType d) => Ap(Prims.Cast, [x], d);
     public static V CastTangent(V t, V x, DType d) => Ap(Prims.CastTangent, [t, x], d);
+    public static V TangentFor(V t, V x) => Ap(Prims.TangentFor, [t, x]);
     public static V CastDouble(V x) => Ap(Prims.CastDouble, [x]);
     public static V CastFloat(V x) => Ap(Prims.CastFloat, [x]);
     /// <summary>A scalar as a rank-0 tensor (double: weak, float: float32).</summary>

@@ -380,6 +380,50 @@ public class DTypeTests
         Assert.Equal(new float[] { 1, -2 }, Ad.Grad(h).Compile()(x).ToArray<float>());
     }
 
+    [Fact]
+    public void Jvp_gives_an_integer_argument_no_tangent_whatever_is_passed_for_it()
+    {
+        Expression<Func<Tensor, Tensor, Tensor>> f = (w, labels) => Sum(w * Exp(labels.AsType(DType.Float32)) + Exp(labels), null, false);
+        var w = new Tensor(new[] { 1f, 2f });
+        var labels = new Tensor(new[] { 1, 2 });
+        var jvp = f.Jvp();
+        // a tangent passed for the int32 labels (here ones) is not used: only w's tangent counts
+        var (_, dy) = jvp.Compile()(w, labels, new Tensor(new[] { 1f, 0f }), new Tensor(new[] { 1, 1 }));
+        Assert.Equal(Math.Exp(1), (double)dy, 5);
+        var (_, dyj) = Ad.Jit(jvp)(w, labels, new Tensor(new[] { 1f, 0f }), new Tensor(new[] { 1, 1 }));
+        Assert.Equal(Math.Exp(1), (double)dyj, 5);
+        // and a float argument's tangent is used as given
+        var (_, dz) = jvp.Compile()(w, labels, new Tensor(new[] { 0f, 1f }), new Tensor(new[] { 0, 0 }));
+        Assert.Equal(Math.Exp(2), (double)dz, 4);
+    }
+
+    // ------------------------------------------------------------------ Vmap batches integer and bool tensors
+
+    [Fact]
+    public void Vmap_batches_integer_labels_and_bool_masks_like_any_tensor()
+    {
+        Expression<Func<Tensor, Tensor, Tensor, Tensor>> perExample = (logits, label, keep) =>
+            -Sum(LogSoftmax(logits, -1) * OneHot(label, 3, DType.Float32), null, false) * keep.AsType(DType.Float32);
+        var logits = Rng.Normal(PrngKey.Create(5), [4, 3]);
+        var labels = new Tensor(new[] { 2, 0, 1, 2 });
+        var keep = new Tensor(new[] { true, false, true, true });
+        var single = perExample.Compile();
+        var loop = Enumerable.Range(0, 4).Select(i => (double)single(Reshape(Take(logits, new Tensor(new[] { i }), 0), [3]), Reshape(Take(labels, new Tensor(new[] { i }), 0), []), Reshape(Take(keep, new Tensor(new[] { i }), 0), []))).ToArray();
+        var vm = Ad.Vmap(perExample, [0, 0, 0]);
+        var batched = vm.Compile()(logits, labels, keep).ToDoubleArray();
+        var jitted = Ad.Jit(vm)(logits, labels, keep).ToDoubleArray();
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.Equal(loop[i], batched[i], 5);
+            Assert.Equal(loop[i], jitted[i], 5);
+        }
+        Assert.Equal(0.0, batched[1]);
+        // per-example gradients with respect to the logits only; the labels ride along batched
+        var g = Ad.Vmap(Ad.Grad(perExample), [0, 0, 0]).Compile()(logits, labels, keep);
+        Assert.Equal(new[] { 4, 3 }, g.Shape);
+        Assert.Equal(new double[] { 0, 0, 0 }, Take(g, new Tensor(new[] { 1 }), 0).ToDoubleArray());
+    }
+
     // ------------------------------------------------------------------ a training loop with integer labels and a mask
 
     /// <summary>

@@ -205,6 +205,7 @@ public static class Specs
         // (not in random programs, whose float32 twins must stay float32)
         S("AsType", x => x.AsType(DType.Float64) * 2.0, t => One(t), fuzzed: false),
         S("CastTangent", (dx, x) => Lax.CastTangent(dx, x, DType.Float64), t => Gens.Shape(0, 2).SelectMany(s => Shapes(t, s, s)), fuzzed: false),
+        S("TangentFor", (dx, x) => Lax.TangentFor(dx, x), t => Gens.Shape(0, 2).SelectMany(s => Shapes(t, s, s)), fuzzed: false),
         // conversions between tensors and scalars
         S("ToDouble/FromDouble", x => Lax.FromDouble(Math.Sin(Lax.ToDouble(Sum(x, null, false)))) * x, t => One(t)),
         S("implicit double", x => x + (Tensor)Math.Exp((double)Mean(x, null, false)), t => One(t)),

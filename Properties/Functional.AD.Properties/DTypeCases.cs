@@ -1,0 +1,79 @@
+using System.Linq.Expressions;
+using System.Reflection;
+using Xunit;
+
+namespace Functional.AD.Properties;
+
+/// <summary>
+/// The cases of the dtype-column properties (shared by the CPU and the Torch properties): every elementwise primitive
+/// and reduction of the table with each dtype it takes beyond float32 and float64, inputs in every checked primitive's
+/// domain, and the per-dtype tolerances.
+/// </summary>
+internal static class DTypeCases
+{
+    static readonly DType[] NewDTypes = [DType.Int32, DType.Int64, DType.Bool, DType.Float16, DType.BFloat16];
+
+    /// <summary>The primitives with a tensor method of tensors only (elementwise) or of a tensor and an axis (reductions).</summary>
+    internal static IEnumerable<(Primitive P, MethodInfo M, int Arity, bool Reduction)> Checked()
+    {
+        foreach (var p in Prims.All)
+        {
+            if (p.TensorMethod is not { } m || m.DeclaringType != typeof(Np)) continue;
+            var ps = m.GetParameters();
+            if (p.Elementwise && ps.All(q => q.ParameterType == typeof(Tensor))) yield return (p, m, ps.Length, false);
+            else if (p.Family == PrimFamily.Reduction && ps[0].ParameterType == typeof(Tensor) && ps.Length >= 2 && ps[1].ParameterType == typeof(int?))
+                yield return (p, m, 1, true);
+        }
+    }
+
+    internal static IEnumerable<object[]> Cases =>
+        from c in Checked()
+        from d in NewDTypes
+        where c.P.Accepts.Contains(d)
+        select new object[] { c.P.Name, d };
+
+    /// <summary>Inputs in every checked primitive's domain: 1 .. 5 for integers (positive, no zero divisor), random bools, 0.25 .. 3 for halves.</summary>
+    internal static Tensor Input(DType d, int seed, int[] shape)
+    {
+        var u = Rng.Uniform(PrngKey.Create(seed), shape, 0, 1, DType.Float64).ToArray<double>();
+        double[] v = d switch
+        {
+            DType.Int32 or DType.Int64 => u.Select(x => Math.Floor(1 + 5 * x)).ToArray(),
+            DType.Bool => u.Select(x => x < 0.5 ? 0.0 : 1.0).ToArray(),
+            _ => u.Select(x => 0.25 + 2.75 * x).ToArray(),
+        };
+        return new Tensor(v, shape).AsType(d);
+    }
+
+    internal static LambdaExpression Lambda(MethodInfo m, int arity, bool reduction)
+    {
+        var xs = Enumerable.Range(0, arity).Select(i => Expression.Parameter(typeof(Tensor), $"x{i}")).ToArray();
+        Expression call = reduction
+            ? Expression.Call(m, [xs[0], Expression.Constant(-1, typeof(int?)), .. m.GetParameters().Skip(2).Select(q => (Expression)Expression.Constant(q.DefaultValue ?? false, q.ParameterType))])
+            : Expression.Call(m, xs);
+        return Expression.Lambda(call, xs);
+    }
+
+    /// <summary>The tolerance of a result dtype, relative: exact for integers and bools, one half-precision ulp for halves.</summary>
+    internal static double Tolerance(DType d) => d switch
+    {
+        DType.Float16 => 1.0 / 1024,
+        DType.BFloat16 => 1.0 / 128,
+        DType.Float32 => 2e-6,
+        DType.Float64 => 1e-12,
+        _ => 0,
+    };
+
+    internal static void Close(Tensor want, Tensor got, DType d, string what)
+    {
+        Assert.Equal(want.Shape, got.Shape);
+        var w = want.ToDoubleArray();
+        var g = got.ToDoubleArray();
+        double tol = Tolerance(d);
+        for (int i = 0; i < w.Length; i++)
+        {
+            if (double.IsNaN(w[i]) && double.IsNaN(g[i])) continue;
+            Assert.True(w[i] == g[i] || Math.Abs(w[i] - g[i]) <= tol * Math.Max(1, Math.Abs(w[i])), $"{what}: element {i}: {g[i]:R}, want {w[i]:R}");
+        }
+    }
+}
