@@ -1,5 +1,7 @@
 using System.Linq.Expressions;
 using System.Reflection;
+using FsCheck.Fluent;
+using Functional.AD.Testing;
 using Xunit;
 
 namespace Functional.AD.Properties;
@@ -76,4 +78,30 @@ internal static class DTypeCases
             Assert.True(w[i] == g[i] || Math.Abs(w[i] - g[i]) <= tol * Math.Max(1, Math.Abs(w[i])), $"{what}: element {i}: {g[i]:R}, want {w[i]:R}");
         }
     }
+
+    /// <summary>
+    /// The specs of the primitives that only move elements (transposes, reshapes, broadcasts, gathers, joins and their
+    /// transposes): for them <c>f(AsType(x, d)) == AsType(f(x), d)</c> exactly, for every dtype. (<c>Lax.BroadcastTo</c> is
+    /// not one: it also converts to its target aval's dtype, as the transpose of <c>SumTo</c>.)
+    /// </summary>
+    internal static readonly string[] MoveSpecs =
+    [
+        "Transpose", "Transpose(axes)", "Reshape", "ReshapeTo", "BroadcastTo(shape)", "Take", "Take(axis: 1)",
+        "TakeBatched", "Concatenate", "Concatenate(axis: 1, three)", "Stack", "Stack(axis: -1)", "SplitPart", "PadPart", "Unstack", "StackPart",
+    ];
+
+    internal static IEnumerable<object[]> MoveCases =>
+        from name in MoveSpecs from d in NewDTypes select new object[] { name, d };
+
+    /// <summary>A spec's float64 inputs (a fixed draw) and the same inputs converted to <paramref name="d"/>.</summary>
+    internal static (PrimitiveSpec Spec, Tensor[] Wide, Tensor[] Typed) MoveInputs(string name, DType d)
+    {
+        var spec = Specs.All.Single(s => s.Name == name);
+        var wide = spec.Inputs(DType.Float64).Sample(8, 1)[0].Select(x => x * 3.0).ToArray();
+        return (spec, wide, wide.Select(x => x.AsType(d)).ToArray());
+    }
+
+    /// <summary>The oracle of a move: the float64 result converted to <paramref name="d"/>.</summary>
+    internal static Tensor MoveOracle(PrimitiveSpec spec, Tensor[] wide, DType d) =>
+        ((Tensor)spec.Function.Compile().DynamicInvoke(wide.Cast<object>().ToArray())!).AsType(d);
 }

@@ -36,4 +36,22 @@ public class DTypeColumnTests
         // within float32's tolerance (the eager kernels are TensorPrimitives', the jit's MathF)
         DTypeCases.Close(eager, jitted, declared, $"{name} on {DTypes.Name(d)}, jit");
     }
+
+    public static IEnumerable<object[]> MoveCases => DTypeCases.MoveCases;
+
+    /// <summary>Every primitive that moves elements moves integers, bools and halves exactly: eagerly and in the jit.</summary>
+    [Theory]
+    [MemberData(nameof(MoveCases))]
+    public void Every_move_commutes_with_conversion_to_each_dtype(string name, DType d)
+    {
+        var (spec, wide, typed) = DTypeCases.MoveInputs(name, d);
+        var want = DTypeCases.MoveOracle(spec, wide, d);
+        var eager = (Tensor)spec.Function.Compile().DynamicInvoke(typed.Cast<object>().ToArray())!;
+        Assert.Equal(d, eager.DType);
+        Assert.Equal(want.Shape, eager.Shape);
+        Assert.Equal(want.ToDoubleArray(), eager.ToDoubleArray());
+        var jitted = (Tensor)JitTests.JitAny(spec.Function).DynamicInvoke(typed.Cast<object>().ToArray())!;
+        Assert.Equal(d, jitted.DType);
+        Assert.Equal(want.ToDoubleArray(), jitted.ToDoubleArray());
+    }
 }

@@ -27,4 +27,19 @@ public class DTypeColumnTorchTests
         var tolerance = DTypes.IsHalf(cpu.DType) ? DType.BFloat16 : cpu.DType;
         DTypeCases.Close(cpu, onTorch, tolerance, $"{name} on {DTypes.Name(d)}, Torch");
     }
+
+    public static IEnumerable<object[]> MoveCases => DTypeCases.MoveCases;
+
+    /// <summary>Every primitive that moves elements moves integers, bools and halves exactly on Torch.</summary>
+    [Theory]
+    [MemberData(nameof(MoveCases))]
+    public void Every_move_on_torch_commutes_with_conversion_to_each_dtype(string name, DType d)
+    {
+        var (spec, wide, typed) = DTypeCases.MoveInputs(name, d);
+        var want = DTypeCases.MoveOracle(spec, wide, d);
+        var onTorch = ((Tensor)SpecEqualityTests.JitTorch(spec.Function, TorchBackend.Cpu).DynamicInvoke(typed.Cast<object>().ToArray())!).ToHost();
+        Assert.Equal(d, onTorch.DType);
+        Assert.Equal(want.Shape, onTorch.Shape);
+        Assert.Equal(want.ToDoubleArray(), onTorch.ToDoubleArray());
+    }
 }
