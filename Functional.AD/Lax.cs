@@ -150,6 +150,8 @@ public static partial class Lax
         ArgumentNullException.ThrowIfNull(b);
         ShapeException Bad(string why) => ShapeException.Of("Lax.DotTA", why + "; DotTA takes (g, b) of ranks (0,1), (1,2), (1,1) or (2,2) with g the cotangent of Dot(a, b)", ("g", g.Aval), ("b", b.Aval));
         var (dt, weak) = DTypes.Promote(g.DType, g.IsWeak, b.DType, b.IsWeak);
+        // integers exactly through float64, halves through float32 (one rounding), the result in the promoted dtype
+        if (!Eager.IsWide(dt)) return Eager.ViaWide(dt, t => DotTA(t[0], t[1]), g, b);
         switch (g.Rank, b.Rank)
         {
             case (0, 1):
@@ -192,6 +194,7 @@ public static partial class Lax
         ArgumentNullException.ThrowIfNull(g);
         ShapeException Bad(string why) => ShapeException.Of("Lax.DotTB", why + "; DotTB takes (a, g) of ranks (1,0), (1,1), (2,1) or (2,2) with g the cotangent of Dot(a, b)", ("a", a.Aval), ("g", g.Aval));
         var (dt, weak) = DTypes.Promote(a.DType, a.IsWeak, g.DType, g.IsWeak);
+        if (!Eager.IsWide(dt)) return Eager.ViaWide(dt, t => DotTB(t[0], t[1]), a, g);
         switch (a.Rank, g.Rank)
         {
             case (1, 0):
@@ -587,6 +590,8 @@ public static partial class Lax
         ArgumentNullException.ThrowIfNull(g);
         ArgumentNullException.ThrowIfNull(other);
         ArgumentNullException.ThrowIfNull(target);
+        var (pdt, _) = DTypes.Promote(g.DType, g.IsWeak, other.DType, other.IsWeak);
+        if (!Eager.IsWide(pdt)) return Eager.ViaWide(pdt, t => MatMulT(t[0], t[1], target, forA), g, other);
         var (aAval, bAval) = forA ? (target, other.Aval) : (other.Aval, target);
         string op = forA ? "Lax.MatMulTA" : "Lax.MatMulTB";
         ShapeException Bad(string why) => forA

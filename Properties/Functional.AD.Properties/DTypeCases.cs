@@ -104,4 +104,29 @@ internal static class DTypeCases
     /// <summary>The oracle of a move: the float64 result converted to <paramref name="d"/>.</summary>
     internal static Tensor MoveOracle(PrimitiveSpec spec, Tensor[] wide, DType d) =>
         ((Tensor)spec.Function.Compile().DynamicInvoke(wide.Cast<object>().ToArray())!).AsType(d);
+
+    /// <summary>The products over each number dtype beyond float32/float64: (name, function, shapes).</summary>
+    internal static readonly (string Name, Expression<Func<Tensor, Tensor, Tensor>> F, int[] A, int[] B)[] Products =
+    [
+        ("Dot", (a, b) => Np.Dot(a, b), [3, 4], [4, 2]),
+        ("Dot (vector)", (a, b) => Np.Dot(a, b), [4], [4]),
+        ("MatMul", (a, b) => Np.MatMul(a, b), [2, 3, 4], [4, 5]),
+        ("DotTA", (g, b) => Lax.DotTA(g, b), [3, 2], [4, 2]),
+        ("DotTB", (a, g) => Lax.DotTB(a, g), [3, 4], [3, 2]),
+    ];
+
+    internal static IEnumerable<object[]> ProductCases =>
+        from i in Enumerable.Range(0, Products.Length)
+        from d in new[] { DType.Int32, DType.Int64, DType.Float16, DType.BFloat16 }
+        select new object[] { Products[i].Name, d };
+
+    /// <summary>A product's inputs of dtype <paramref name="d"/> (small whole numbers, exact in every dtype) and the float64 oracle converted to d.</summary>
+    internal static (Expression<Func<Tensor, Tensor, Tensor>> F, Tensor A, Tensor B, Tensor Want) Product(string name, DType d)
+    {
+        var (_, f, sa, sb) = Products.Single(p => p.Name == name);
+        var a = Input(d, 5, sa);
+        var b = Input(d, 6, sb);
+        var want = f.Compile()(a.AsType(DType.Float64), b.AsType(DType.Float64)).AsType(d);
+        return (f, a, b, want);
+    }
 }

@@ -54,4 +54,20 @@ public class DTypeColumnTests
         Assert.Equal(d, jitted.DType);
         Assert.Equal(want.ToDoubleArray(), jitted.ToDoubleArray());
     }
+
+    public static IEnumerable<object[]> ProductCases => DTypeCases.ProductCases;
+
+    /// <summary>Products of integers are exact; of halves, the float32 product rounded once (within an ulp of the float64 one).</summary>
+    [Theory]
+    [MemberData(nameof(ProductCases))]
+    public void Every_product_computes_over_integers_exactly_and_over_halves_in_float32(string name, DType d)
+    {
+        var (f, a, b, want) = DTypeCases.Product(name, d);
+        var eager = f.Compile()(a, b);
+        Assert.Equal(d, eager.DType);
+        DTypeCases.Close(want, eager, d, $"{name} on {DTypes.Name(d)}");
+        var jitted = Ad.Jit(f)(a, b);
+        Assert.Equal(d, jitted.DType);
+        DTypeCases.Close(want, jitted, d, $"{name} on {DTypes.Name(d)}, jit");
+    }
 }

@@ -42,4 +42,16 @@ public class DTypeColumnTorchTests
         Assert.Equal(want.Shape, onTorch.Shape);
         Assert.Equal(want.ToDoubleArray(), onTorch.ToDoubleArray());
     }
+
+    public static IEnumerable<object[]> ProductCases => DTypeCases.ProductCases;
+
+    [Theory]
+    [MemberData(nameof(ProductCases))]
+    public void Every_product_on_torch_computes_over_integers_exactly_and_over_halves_closely(string name, DType d)
+    {
+        var (f, a, b, want) = DTypeCases.Product(name, d);
+        var onTorch = f.JitTorch(TorchBackend.Cpu)(a, b).ToHost();
+        Assert.Equal(d, onTorch.DType);
+        DTypeCases.Close(want, onTorch, DTypes.IsHalf(d) ? DType.BFloat16 : d, $"{name} on {DTypes.Name(d)}, Torch");
+    }
 }
