@@ -181,7 +181,9 @@ public static partial class Np
 
     /// <summary><c>x²</c> elementwise. Example: <c>Square([-3, 2])</c> is <c>[9., 4.]</c>.</summary>
     /// <param name="x">The operand.</param><returns>The squares.</returns>
-    public static Tensor Square(Tensor x) => Eager.Map(Prims.Square, x);
+    public static Tensor Square(Tensor x) =>
+        // an integer square stays an integer (C#'s wrapping product); the scalar function is on floats
+        x is not null && DTypes.IsInteger(x.DType) ? Mul(x, x) : Eager.Map(Prims.Square, x!);
 
     /// <summary>
     /// <c>min(max(x, lo), hi)</c> elementwise, broadcasting all three (numpy's and JAX's <c>clip</c>); NaN propagates.

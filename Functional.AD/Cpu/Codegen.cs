@@ -192,14 +192,8 @@ internal sealed partial class Codegen
     }
 
     /// <summary>The type a node's elements are computed in: its dtype's, or for a bool comparison its operands' float type.</summary>
-    Type ComputeType(Node n, Aval a)
-    {
-        if (a.DType != DType.Bool) return Elem(a);
-        bool f64 = false;
-        foreach (var x in n.Args)
-            if (x.Kind == Kind.Tensor && AvalOf(x) is { Weak: false, DType: DType.Float64 }) f64 = true;
-        return f64 ? typeof(double) : typeof(float);
-    }
+    Type ComputeType(Node n, Aval a) =>
+        a.DType != DType.Bool ? Elem(a) : Fusion.ComputeDType(n, av) == DType.Float64 ? typeof(double) : typeof(float);
 
     bool TryLower(Node n, Aval a, CpuLowering low)
     {

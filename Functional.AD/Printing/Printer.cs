@@ -114,19 +114,22 @@ internal static partial class Printer
     public static string InferAvalCall(Primitive p, Params prm, Kind[] kinds, string[] avals, int batch = 0)
     {
         if (batch > 0) return BatchedInferAvalCall(p, prm, kinds, avals, batch);
-        var zeros = kinds.Select((k, i) => k switch
-        {
-            Kind.Double => "0.0",
-            Kind.Float => "0f",
-            Kind.Bool => "false",
-            Kind.Aval => avals[i],
-            _ => $"Lax.Zeros({avals[i]})",
-        }).ToArray();
+        var zeros = Placeholders(kinds, avals);
         string call;
         try { call = p.Format(zeros, kinds, prm); }
         catch (InvalidOperationException) { call = $"{p.Name}({string.Join(", ", zeros)})"; }
         return $"Lax.AvalOf({call})";
     }
+
+    /// <summary>The operands an aval is inferred on, as C#: zeros of each tensor operand's aval, a default scalar, an aval as is.</summary>
+    static string[] Placeholders(Kind[] kinds, string[] avals) => kinds.Select((k, i) => k switch
+    {
+        Kind.Double => "0.0",
+        Kind.Float => "0f",
+        Kind.Bool => "false",
+        Kind.Aval => avals[i],
+        _ => $"Lax.Zeros({avals[i]})",
+    }).ToArray();
 
     /// <summary>
     /// The aval of a node at batch count <paramref name="batch"/> (Vmap's, its shape inferred before shapes are known):
@@ -136,14 +139,7 @@ internal static partial class Printer
     static string BatchedInferAvalCall(Primitive p, Params prm, Kind[] kinds, string[] avals, int batch)
     {
         var names = kinds.Select((_, i) => ParamName(i)).ToArray();
-        var zeros = kinds.Select((k, i) => k switch
-        {
-            Kind.Double => "0.0",
-            Kind.Float => "0f",
-            Kind.Bool => "false",
-            Kind.Aval => avals[i],
-            _ => $"Lax.Zeros({avals[i]})",
-        });
+        var zeros = Placeholders(kinds, avals);
         string call;
         try { call = p.Format(names, kinds, prm); }
         catch (InvalidOperationException) { call = $"{p.Name}({string.Join(", ", names)})"; }

@@ -81,12 +81,7 @@ internal static class Eager
         var f64 = p.F64 ?? throw new InvalidOperationException($"Internal error: {p.Name} has no scalar function.");
         if (x.ExactScalar is double exact) return new Tensor(f64(exact));
         if (DTypes.IsHalf(x.DType)) return ViaFloat32(x.DType, a => Map(p, a[0]), x);
-        if (!DTypes.IsFloat(x.DType))
-        {
-            // an integer square stays an integer (C#'s wrapping product); every other function is on floats
-            if (p == Prims.Square && DTypes.IsInteger(x.DType)) return Np.Mul(x, x);
-            x = FloatOperand(x);
-        }
+        if (!DTypes.IsFloat(x.DType)) x = FloatOperand(x);
         if (x.DType == DType.Float64)
         {
             var src = x.Span<double>();

@@ -275,6 +275,14 @@ internal static class ScanRules
     }
 
     // ------------------------------------------------------------------ JVP: a primal Scan emitting residuals, and a linear Scan reading them
+    /// <summary>Which inputs of a loop body get a tangent in its JVP: every carry; a row or constant only where it has one.</summary>
+    internal static bool[] TangentMask(Graph body, int nc, V?[] t)
+    {
+        var withT = new bool[body.Inputs.Length];
+        for (int j = 0; j < withT.Length; j++) withT[j] = j < nc || t[j] is not null;
+        return withT;
+    }
+
     static V? ScanJvp(RuleCtx c, V?[] t)
     {
         if (t.All(x => x is null)) return null;
@@ -293,10 +301,7 @@ internal static class ScanRules
         c.NewAns = primal;
         var residuals = Enumerable.Range(0, nc).Select(j => Tuples.Get(b, primal, nc + ny + j)).ToArray();
 
-        // every carry gets a tangent; a row or constant only where it has one
-        var withT = new bool[body.Inputs.Length];
-        for (int j = 0; j < nc; j++) withT[j] = true;
-        for (int j = nc; j < withT.Length; j++) withT[j] = t[j] is not null;
+        var withT = TangentMask(body, nc, t);
         var jg = Jvp.Graph(body, withT);
 
         // the linear body: (dcarries, dx rows, residual rows, x rows, constants, dconstants) -> (dcarries', dys)

@@ -249,9 +249,7 @@ internal static class WhileRules
         c.NewAns = primal;
         var residuals = Enumerable.Range(0, nc + 1).Select(j => Tuples.Get(b, primal, nc + ny + j)).ToArray();
 
-        var withT = new bool[body.Inputs.Length];
-        for (int j = 0; j < nc; j++) withT[j] = true;
-        for (int j = nc; j < withT.Length; j++) withT[j] = t[j] is not null;
+        var withT = ScanRules.TangentMask(body, nc, t);
         var jg = Jvp.Graph(body, withT);
 
         // the linear body: (dcarries, residual rows, valid row, constants, dconstants) -> (dcarries', dys)
