@@ -33,13 +33,20 @@ internal static class VmapLoops
     /// Gives a carry the loop's whole batch: an unbatched value is broadcast to it, and so is a batched one whose batch
     /// axis has size 1 (a conditional whose branches were batched differently gives one), since a carry must keep its
     /// shape from step to step. The batch size is the largest batch axis of the loop's batched tensor operands (each is
-    /// 1 or B), read from its carries and constants when one is batched (a sequence may be a While's stack, whose length
-    /// the Torch backend knows only when it runs), else from its sequences.
+    /// 1 or B), read from its carries, constants and sequences, except a sequence that is another loop's stacked output (a
+    /// While's stack has a length the Torch backend knows only when it runs) unless nothing else is batched.
     /// </summary>
     static Func<Node, bool, Node> Broadcaster(Builder b, Node[] args, HashSet<Node> batched, int firstXs = 0, int xsCount = 0)
     {
         bool Candidate(Node a) => batched.Contains(a) && a.Kind == Kind.Tensor;
-        var tensors = args.Where((a, i) => Candidate(a) && (i < firstXs || i >= firstXs + xsCount)).ToArray();
+        // a sequence counts too unless it is another loop's stack: a carry may have a size-1 batch axis (a conditional
+        // whose taken branch was unbatched gives one) while the sequence has the whole batch
+        static bool FromLoop(Node a)
+        {
+            while (a.Op == Prims.MoveAxisToFront || a.Op == Prims.MoveAxisFromFront || a.Op == Prims.Proj) a = a.Args[0];
+            return a.Op == Prims.While || a.Op == Prims.Scan;
+        }
+        var tensors = args.Where((a, i) => Candidate(a) && (i < firstXs || i >= firstXs + xsCount || !FromLoop(a))).ToArray();
         if (tensors.Length == 0) tensors = args.Where(Candidate).ToArray();
         if (tensors.Length == 0) throw new VmapException("Ad.Vmap: a loop's batched operands are not tensors.");
         Node? size = null;

@@ -242,3 +242,33 @@ public class WhereTangentShapeFindingTests
         Assert.Equal((double)Np.Sum(g2 * v.Item2, null, false) + (double)Np.Sum(g1 * v.Item1, null, false), forward, 12);
     }
 }
+
+/// <summary>
+/// Fuzz finding: under Vmap, a Scan took its batch size from its carry alone. A carry that is a conditional on an
+/// unbatched condition, whose taken branch is unbatched and whose other branch is batched, has a batch axis of size 1,
+/// so the batched sequence (the whole batch) was broadcast to that size and <c>Np.BroadcastTo</c> threw a
+/// <c>ShapeException</c>. The oracle is the loop of the unbatched function over the examples.
+/// </summary>
+public class VmapScanBatchSizeFindingTests
+{
+    [Theory]
+    [InlineData(-1.5, 0.7)]
+    [InlineData(-1.5, -0.7)]
+    [InlineData(0.5, 0.7)]
+    [InlineData(0.5, -0.7)]
+    public void Scan_whose_carry_has_a_size_one_batch_axis_matches_the_loop(double yValue, double c)
+    {
+        Expression<Func<Tensor, Tensor, double, Tensor>> f = (a, y, k) => Np.Scan(
+            (double)y > 0 ? a * 2.0 : Np.Where(a > 0.0, Np.BroadcastTo(y, new[] { 2 }), Np.BroadcastTo(y, new[] { 1 })),
+            Np.Sum(k > 0 ? Np.BroadcastTo(y, new[] { 3 }) : Np.BroadcastTo(Np.Sum(a, null, false), new[] { 3 }), null, false),
+            (Tensor carry, Tensor row) => Np.Tuple(carry * 0.5 + row, carry)).Carry;
+        var a = new Tensor(new[] { 0.3, -1.2, 2.0, 0.4, -0.1, 1.1 }, new[] { 3, 2 });
+        var y = Tensor.Scalar(yValue, DType.Float64);
+        var batched = Ad.Vmap(f, [0, null, null]).Compile()(a, y, c).ToDoubleArray();
+        var plain = f.Compile();
+        var expected = Enumerable.Range(0, 3).Select(i => (double)plain(Np.Take(a, Tensor.Scalar(i, DType.Int32), 0), y, c)).ToArray();
+        Assert.Equal(expected, batched);
+        var jitted = Ad.Jit(Ad.Vmap(f, [0, null, null]))(a, y, c).ToDoubleArray();
+        for (int i = 0; i < 3; i++) Assert.Equal(expected[i], jitted[i], 12);
+    }
+}
