@@ -163,15 +163,7 @@ public class SpecOpTests(ITestOutputHelper output)
 /// <summary>Every oracle on 500 random programs (the default run, kept short for CI; the long run is <see cref="FuzzLongRun"/>).</summary>
 public class FuzzTests(ITestOutputHelper output)
 {
-    /// <summary>Oracles with an open bug they find within 500 programs (see docs/testing.md); the long run still runs them.</summary>
-    /// <remarks>
-    /// "Vmap of Grad vs a loop": about 1 program in 5,000 (seed 1003201, no loop in it) gets a per-example gradient off by
-    /// float32 rounding: the cotangent of a C# double (<c>Math.Min(0.5, (double)Np.Sum(x))</c>) is summed to the weak
-    /// float32 aval of <c>(Tensor)d</c> and, carried per example as a weak tensor, added to a double literal in float32.
-    /// </remarks>
-    static readonly string[] KnownFailing = ["Vmap of Grad vs a loop"];
-
-    public static IEnumerable<object[]> OracleNames => Oracles.All.Where(o => !KnownFailing.Contains(o.Name)).Select(o => new object[] { o.Name });
+    public static IEnumerable<object[]> OracleNames => Oracles.All.Select(o => new object[] { o.Name });
 
 
     [Theory]
