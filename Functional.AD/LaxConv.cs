@@ -1,6 +1,11 @@
 namespace Functional.AD;
 
 /// <summary>The memory layout of a convolution's operands.</summary>
+/// <example><code>
+/// var x = Np.Zeros([8, 28, 28, 3]);                      // NHWC
+/// var w = Np.Zeros([3, 3, 3, 16]);                       // HWIO
+/// var y = Lax.Conv(x, w, [1, 1], "SAME", layout: ConvLayout.ChannelsLast);   // [8, 28, 28, 16]
+/// </code></example>
 public enum ConvLayout
 {
     /// <summary>Channels first: lhs and output <c>[N, C, spatial...]</c> (NCHW), kernel <c>[O, I, spatial...]</c> (OIHW), as PyTorch.</summary>

@@ -24,8 +24,8 @@ internal static class ConvOps
         if (p.BatchGroups > 1) { x = BatchGroupsAsFeatureGroups(x, p.BatchGroups); g = p.BatchGroups; }
         var geo = Geometry(p, x.Dims, w.Dims, g);
         Tensor y = outAval.DType == DType.Float64
-            ? Eager.Make(ConvKernels.Forward<double>(geo, Eager.Data<double>(x), Eager.Data<double>(w)), ConvKernels.OutDims(geo))
-            : Eager.Make(ConvKernels.Forward<float>(geo, Eager.Data<float>(x), Eager.Data<float>(w)), ConvKernels.OutDims(geo));
+            ? Eager.Make(ConvKernels.Forward<double>(geo, JitRt.Data<double>(x), JitRt.Data<double>(w)), ConvKernels.OutDims(geo))
+            : Eager.Make(ConvKernels.Forward<float>(geo, JitRt.Data<float>(x), JitRt.Data<float>(w)), ConvKernels.OutDims(geo));
         return Last(y, 2, p);
     }
 
@@ -48,8 +48,8 @@ internal static class ConvOps
         int[] xk = bg > 1 ? [xDims[0] / bg, xDims[1] * bg, .. xDims[2..]] : xDims;
         var geo = Geometry(p, xk, w.Dims, bg > 1 ? bg : g);
         Tensor x = xAval.DType == DType.Float64
-            ? Eager.Make(ConvKernels.BackwardData<double>(geo, Eager.Data<double>(gy), Eager.Data<double>(w)), xk)
-            : Eager.Make(ConvKernels.BackwardData<float>(geo, Eager.Data<float>(gy), Eager.Data<float>(w)), xk);
+            ? Eager.Make(ConvKernels.BackwardData<double>(geo, JitRt.Data<double>(gy), JitRt.Data<double>(w)), xk)
+            : Eager.Make(ConvKernels.BackwardData<float>(geo, JitRt.Data<float>(gy), JitRt.Data<float>(w)), xk);
         if (bg > 1) x = FeatureGroupsAsBatchGroups(x, bg);
         return Last(x, 0, p);
     }
@@ -69,8 +69,8 @@ internal static class ConvOps
         if (p.BatchGroups > 1) { x = BatchGroupsAsFeatureGroups(x, p.BatchGroups); g = p.BatchGroups; }
         var geo = Geometry(p, x.Dims, wDims, g);
         Tensor w = wAval.DType == DType.Float64
-            ? Eager.Make(ConvKernels.BackwardFilter<double>(geo, Eager.Data<double>(x), Eager.Data<double>(gy)), wDims)
-            : Eager.Make(ConvKernels.BackwardFilter<float>(geo, Eager.Data<float>(x), Eager.Data<float>(gy)), wDims);
+            ? Eager.Make(ConvKernels.BackwardFilter<double>(geo, JitRt.Data<double>(x), JitRt.Data<double>(gy)), wDims)
+            : Eager.Make(ConvKernels.BackwardFilter<float>(geo, JitRt.Data<float>(x), JitRt.Data<float>(gy)), wDims);
         return Last(w, 1, p);
     }
 
@@ -249,22 +249,10 @@ internal static class ConvKernels
             }
     }
 
-    /// <summary>The weights of group g as an [Og, Rows] matrix (the kernel's own array when there is one group).</summary>
-    static T[] GroupWeights<T>(Geo g, ReadOnlySpan<T> w, int group, T[]? whole) where T : unmanaged
-    {
-        int size = g.Og * g.Rows;
-        if (g.G == 1 && whole is not null) return whole;
-        var r = ArrayPool<T>.Shared.Rent(size);
-        w.Slice(group * size, size).CopyTo(r);
-        return r;
-    }
-
     /// <summary>The forward convolution: out [N, O, Y...].</summary>
-    public static T[] Forward<T>(Geo g, ReadOnlySpan<T> x, ReadOnlySpan<T> w) where T : unmanaged, IFloatingPointIeee754<T>
+    public static T[] Forward<T>(Geo g, T[] xs, T[] ws) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var y = new T[g.N * g.O * g.Yp];
-        var xs = x.ToArray();
-        var ws = w.ToArray();
         var groupW = Enumerable.Range(0, g.G).Select(q => g.G == 1 ? ws : ws.AsSpan(q * g.Og * g.Rows, g.Og * g.Rows).ToArray()).ToArray();
         void Sample(int n)
         {
@@ -285,11 +273,9 @@ internal static class ConvKernels
     }
 
     /// <summary>The data gradient: x̄ [N, C, X...] from ȳ [N, O, Y...] and the kernel.</summary>
-    public static T[] BackwardData<T>(Geo g, ReadOnlySpan<T> gy, ReadOnlySpan<T> w) where T : unmanaged, IFloatingPointIeee754<T>
+    public static T[] BackwardData<T>(Geo g, T[] gys, T[] ws) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var x = new T[g.N * g.C * g.Xp];
-        var gys = gy.ToArray();
-        var ws = w.ToArray();
         var groupW = Enumerable.Range(0, g.G).Select(q => g.G == 1 ? ws : ws.AsSpan(q * g.Og * g.Rows, g.Og * g.Rows).ToArray()).ToArray();
         void Sample(int n)
         {
@@ -310,12 +296,10 @@ internal static class ConvKernels
     }
 
     /// <summary>The kernel gradient: W̄ [O, I, K...] from the lhs and ȳ, summed over samples (chunks of samples per thread, their products' depth N Y).</summary>
-    public static T[] BackwardFilter<T>(Geo g, ReadOnlySpan<T> x, ReadOnlySpan<T> gy) where T : unmanaged, IFloatingPointIeee754<T>
+    public static T[] BackwardFilter<T>(Geo g, T[] xs, T[] gys) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int size = g.Og * g.Rows;
         var w = new T[g.O * g.Rows];
-        var xs = x.ToArray();
-        var gys = gy.ToArray();
         int threads = Threads(g);
         // samples per product: enough depth for the GEMM, a bounded cols buffer
         int chunk = Math.Clamp((1 << 21) / Math.Max(1, g.Rows * g.Yp), 1, Math.Max(1, (g.N + threads - 1) / threads));
