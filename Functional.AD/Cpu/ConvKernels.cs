@@ -110,10 +110,11 @@ internal static class ConvOps
 
 /// <summary>
 /// Convolution kernels on channels-first data with feature groups: im2col then the packed GEMM (<see cref="Gemm"/>).
-/// For sample n and group g, <c>cols</c> is the [I K, Y] matrix whose row (i, k) holds the input element that kernel tap
+/// For sample n and group g, <c>cols</c> is the [I K, Y] block whose row (i, k) holds the input element that kernel tap
 /// k of input channel i meets at each output position (zero in the padding and between dilated elements); then
 /// forward: <c>y[n, g] = W[g] cols</c>; data gradient: <c>cols̄ = W[g]ᵀ ȳ[n, g]</c> scattered back (col2im); kernel
-/// gradient: <c>W̄[g] = Σ_n ȳ[n, g] colsᵀ</c>. Samples run in parallel (up to <see cref="Gemm.MaxThreads"/>).
+/// gradient: <c>W̄[g] = Σ_n ȳ[n, g] colsᵀ</c>. Samples go in chunks (the columns of several small images make one
+/// product), chunks in parallel (up to <see cref="Gemm.MaxThreads"/> threads).
 /// </summary>
 internal static class ConvKernels
 {
@@ -202,7 +203,7 @@ internal static class ConvKernels
     }
 
     /// <summary>Adds cols [Rows, Yp] back into input sample <paramref name="x"/> (channels from <paramref name="c0"/>): the transpose of <see cref="Im2Col"/>.</summary>
-    static void Col2Im<T>(Geo g, ReadOnlySpan<T> cols, Span<T> x, int c0) where T : unmanaged, INumber<T>
+    static void Col2Im<T>(Geo g, ReadOnlySpan<T> cols, int ld, int col0, Span<T> x, int c0) where T : unmanaged, INumber<T>
     {
         int xp = g.Xp;
         int row = 0;
@@ -213,7 +214,7 @@ internal static class ConvKernels
                 for (int k1 = 0; k1 < g.K[1]; k1++)
                     for (int k2 = 0; k2 < g.K[2]; k2++, row++)
                     {
-                        var srcRow = cols.Slice(row * g.Yp, g.Yp);
+                        var srcRow = cols.Slice(row * ld + col0, g.Yp);
                         int pos = 0;
                         for (int y0 = 0; y0 < g.Y[0]; y0++)
                         {
@@ -249,49 +250,71 @@ internal static class ConvKernels
             }
     }
 
-    /// <summary>The forward convolution: out [N, O, Y...].</summary>
+    /// <summary>Samples per product: enough columns (chunk x Yp, about 4096) for the GEMM when images are small, and
+    /// at least one chunk per thread.</summary>
+    static int Chunk(Geo g, int threads) => Math.Clamp(4096 / Math.Max(1, g.Yp), 1, Math.Max(1, (g.N + threads - 1) / threads));
+
+    /// <summary>Runs <paramref name="body"/>(first sample, count) over chunks of samples, in parallel where the work is large.</summary>
+    static void Chunks(Geo g, Action<int, int> body)
+    {
+        int threads = Threads(g), chunk = Chunk(g, threads), chunks = (g.N + chunk - 1) / chunk;
+        void One(int ch) { int n0 = ch * chunk; body(n0, Math.Min(chunk, g.N - n0)); }
+        if (threads > 1 && chunks > 1) Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, One);
+        else for (int ch = 0; ch < chunks; ch++) One(ch);
+    }
+
+    static T[][] GroupWeights<T>(Geo g, T[] ws) =>
+        Enumerable.Range(0, g.G).Select(q => g.G == 1 ? ws : ws.AsSpan(q * g.Og * g.Rows, g.Og * g.Rows).ToArray()).ToArray();
+
+    /// <summary>The forward convolution: out [N, O, Y...]; per chunk of samples and group, cols [Rows, nc Yp] and one product.</summary>
     public static T[] Forward<T>(Geo g, T[] xs, T[] ws) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var y = new T[g.N * g.O * g.Yp];
-        var groupW = Enumerable.Range(0, g.G).Select(q => g.G == 1 ? ws : ws.AsSpan(q * g.Og * g.Rows, g.Og * g.Rows).ToArray()).ToArray();
-        void Sample(int n)
+        var groupW = GroupWeights(g, ws);
+        Chunks(g, (n0, nc) =>
         {
             var pool = ArrayPool<T>.Shared;
-            var cols = pool.Rent(g.Rows * g.Yp);
-            var c = pool.Rent(g.Og * g.Yp);
+            int ld = nc * g.Yp;
+            var cols = pool.Rent(g.Rows * ld);
+            var c = pool.Rent(g.Og * ld);
             for (int q = 0; q < g.G; q++)
             {
-                Im2Col<T>(g, xs.AsSpan(n * g.C * g.Xp, g.C * g.Xp), q * g.I, cols, g.Yp, 0);
-                Product(groupW[q], cols, c, g.Og, g.Yp, g.Rows, false, false);
-                c.AsSpan(0, g.Og * g.Yp).CopyTo(y.AsSpan((n * g.O + q * g.Og) * g.Yp));
+                for (int j = 0; j < nc; j++)
+                    Im2Col<T>(g, xs.AsSpan((n0 + j) * g.C * g.Xp, g.C * g.Xp), q * g.I, cols, ld, j * g.Yp);
+                Product(groupW[q], cols, c, g.Og, ld, g.Rows, false, false);
+                for (int j = 0; j < nc; j++)
+                    for (int o = 0; o < g.Og; o++)
+                        c.AsSpan(o * ld + j * g.Yp, g.Yp).CopyTo(y.AsSpan(((n0 + j) * g.O + q * g.Og + o) * g.Yp));
             }
             pool.Return(cols);
             pool.Return(c);
-        }
-        Run(g, Sample);
+        });
         return y;
     }
 
-    /// <summary>The data gradient: x̄ [N, C, X...] from ȳ [N, O, Y...] and the kernel.</summary>
+    /// <summary>The data gradient: x̄ [N, C, X...] from ȳ [N, O, Y...] and the kernel; per chunk, cols̄ = W[g]ᵀ ȳ then col2im.</summary>
     public static T[] BackwardData<T>(Geo g, T[] gys, T[] ws) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var x = new T[g.N * g.C * g.Xp];
-        var groupW = Enumerable.Range(0, g.G).Select(q => g.G == 1 ? ws : ws.AsSpan(q * g.Og * g.Rows, g.Og * g.Rows).ToArray()).ToArray();
-        void Sample(int n)
+        var groupW = GroupWeights(g, ws);
+        Chunks(g, (n0, nc) =>
         {
             var pool = ArrayPool<T>.Shared;
-            var cols = pool.Rent(g.Rows * g.Yp);
-            var b = pool.Rent(g.Og * g.Yp);
+            int ld = nc * g.Yp;
+            var cols = pool.Rent(g.Rows * ld);
+            var b = pool.Rent(g.Og * ld);
             for (int q = 0; q < g.G; q++)
             {
-                gys.AsSpan((n * g.O + q * g.Og) * g.Yp, g.Og * g.Yp).CopyTo(b);
-                Product(groupW[q], b, cols, g.Rows, g.Yp, g.Og, true, false);
-                Col2Im<T>(g, cols, x.AsSpan(n * g.C * g.Xp, g.C * g.Xp), q * g.I);
+                for (int j = 0; j < nc; j++)
+                    for (int o = 0; o < g.Og; o++)
+                        gys.AsSpan(((n0 + j) * g.O + q * g.Og + o) * g.Yp, g.Yp).CopyTo(b.AsSpan(o * ld + j * g.Yp));
+                Product(groupW[q], b, cols, g.Rows, ld, g.Og, true, false);
+                for (int j = 0; j < nc; j++)
+                    Col2Im<T>(g, cols, ld, j * g.Yp, x.AsSpan((n0 + j) * g.C * g.Xp, g.C * g.Xp), q * g.I);
             }
             pool.Return(cols);
             pool.Return(b);
-        }
-        Run(g, Sample);
+        });
         return x;
     }
 
@@ -338,12 +361,5 @@ internal static class ConvKernels
         else Worker(0);
         foreach (var part in partials) System.Numerics.Tensors.TensorPrimitives.Add<T>(w, part, w);
         return w;
-    }
-
-    static void Run(Geo g, Action<int> sample)
-    {
-        int threads = Threads(g);
-        if (threads > 1) Parallel.For(0, g.N, new ParallelOptions { MaxDegreeOfParallelism = threads }, sample);
-        else for (int n = 0; n < g.N; n++) sample(n);
     }
 }
