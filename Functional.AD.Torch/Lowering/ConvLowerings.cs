@@ -47,14 +47,18 @@ internal static class ConvLowerings
         return false;
     });
 
-    /// <summary>Runs a lowering; float32 operands in float64 where <see cref="Float32Broken"/>.</summary>
+    /// <summary>Runs a lowering: halves on a CPU device in float32 (as the CPU backend computes them), float32 in
+    /// float64 where <see cref="Float32Broken"/>; the result in the operands' dtype.</summary>
     static TT Checked(LowerCtx c, TT?[] x, Func<LowerCtx, TT, TT, TT> run)
     {
         var a = x[0]!;
         var b = x[1]!;
-        if (a.dtype == ScalarType.Float32 && Float32Broken(c.Device))
-            return run(c, a.to_type(ScalarType.Float64), b.to_type(ScalarType.Float64)).to_type(ScalarType.Float32);
-        return run(c, a, b);
+        var dtype = a.dtype;
+        var compute = dtype;
+        if (dtype is ScalarType.Float16 or ScalarType.BFloat16 && c.Device.type == DeviceType.CPU) compute = ScalarType.Float32;
+        if (compute == ScalarType.Float32 && Float32Broken(c.Device)) compute = ScalarType.Float64;
+        if (compute == dtype) return run(c, a, b);
+        return run(c, a.to_type(compute), b.to_type(compute)).to_type(dtype);
     }
 
     static long[] L(IEnumerable<int> v) => v.Select(i => (long)i).ToArray();

@@ -133,3 +133,35 @@ public class ConvTorchTests
 }
 
 
+
+/// <summary>Convolutions in every float dtype on the Torch backend: float16 and bfloat16 round the float32 convolution, as the CPU backend does.</summary>
+public class ConvDTypeTorchTests
+{
+    [Theory]
+    [InlineData(DType.Float16)]
+    [InlineData(DType.BFloat16)]
+    [InlineData(DType.Float32)]
+    public void Conv_and_its_gradient_in_each_float_dtype_agree_with_the_cpu_backend(DType dt)
+    {
+        var rng = new Random(11);
+        Tensor R(params int[] s) => new Tensor(Enumerable.Range(0, s.Aggregate(1, (a, b) => a * b)).Select(_ => rng.NextDouble() * 2 - 1).ToArray(), s).AsType(dt);
+        var x = R(2, 4, 6, 5);
+        var w = R(6, 2, 3, 3);
+        Expression<Func<Tensor, Tensor, Tensor>> f = (a, k) => Conv2d(a, k, 2, 1, 1, 2);
+        Expression<Func<Tensor, Tensor, Tensor>> loss = (k, a) => Sum(Tanh(Conv2d(a, k, 2, 1, 1, 2)), null, false);
+        var cpu = f.Compile()(x, w);
+        var onTorch = f.JitTorch(TorchBackend.Cpu)(x, w).ToHost();
+        Assert.Equal(dt, cpu.DType);
+        Assert.Equal(dt, onTorch.DType);
+        double tol = dt == DType.Float32 ? 1e-5 : dt == DType.Float16 ? 2e-3 : 2e-2;
+        Assert.True(onTorch.AllClose(cpu, tol, tol), $"{dt}: Torch {onTorch} vs CPU {cpu}");
+        var g = Ad.Grad(loss);
+        var gCpu = g.Compile()(w, x);
+        var gTorch = g.JitTorch(TorchBackend.Cpu)(w, x).ToHost();
+        Assert.Equal(dt, gTorch.DType);
+        Assert.True(gTorch.AllClose(gCpu, 4 * tol, 4 * tol), $"{dt} gradient: Torch {gTorch} vs CPU {gCpu}");
+        // the half result is the float32 convolution rounded once
+        var viaFloat32 = f.Compile()(x.AsType(DType.Float32), w.AsType(DType.Float32)).AsType(dt);
+        Assert.True(cpu.AllClose(viaFloat32, 0, 0), $"{dt}: CPU {cpu} vs float32 rounded {viaFloat32}");
+    }
+}
