@@ -356,7 +356,7 @@ internal static partial class Prims
             (p, a) => ConvShape.TransposeLhs(p, a[0], a[1], a.Length > 2 ? a[2] : null));
         ConvTransposeLhs.EmitRule = (a, k, prm, _) => Primitive.CallWith(a.Length > 2 ? withAval : noAval, a, prm);
 
-        // the kernel cotangent w̄ = ConvTransposeRhs(x, ȳ): <Conv(x, w), ȳ> = <w, w̄>, so its transposes are ConvTransposeLhs (in ȳ... of x) and Conv (in ȳ)
+        // the kernel cotangent w̄ = ConvTransposeRhs(x, ȳ): <Conv(x, w), ȳ> = <w, w̄>, so its transposes are ConvTransposeLhs (in x) and Conv (in ȳ)
         ConvTransposeRhs = ConvSlot("ConvTransposeRhs", ops.GetMethod(nameof(ConvOps.ConvTransposeRhs), [T, T, A, cp])!, typeof(Lax).GetMethods().Where(m => m.Name == nameof(Lax.ConvTransposeRhs)).ToArray(),
             (c, t) => Sum2(t[0] is null ? null : ConvAp(ConvTransposeRhs, c, t[0]!, c.X[1], c.X[2]), t[1] is null ? null : ConvAp(ConvTransposeRhs, c, c.X[0], t[1]!, c.X[2])),
             (c, ct) => [c.Linear[0] ? Own(c, 0, ConvAp(ConvTransposeLhs, c, c.X[1], ct, c.Aval(0))) : null,
