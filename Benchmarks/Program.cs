@@ -7,6 +7,8 @@ else if (args is ["--paired-small"]) Benchmarks.PairedRatio.RunSmall();
 else if (args is ["--paired-torch"]) Benchmarks.PairedRatio.RunTorch();
 // the paired timer on the Vmap workloads: dotnet run -c Release --project Benchmarks -- --paired-vmap
 else if (args is ["--paired-vmap"]) Benchmarks.PairedRatio.RunVmap();
+// one convolution layer at MNIST scale, CPU jit against TorchSharp: dotnet run -c Release --project Benchmarks -- --conv-quick
+else if (args is ["--conv-quick"]) Benchmarks.ConvLayerBench.Quick();
 else BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 
 /// <summary>Entry point of the benchmark suite.</summary>

@@ -340,6 +340,10 @@ internal static class Lowerings
         [Prims.Where] = EwOp((c, x) => torch.where(x[0]!.ne(0), x[1]!, x[2]!)) with { OnHostBool = (c, n, a, av) => c.EmitSelect(n, a, av) },
 
         // products
+        // convolutions (ConvLowerings.cs): libtorch's convolution, its transposed convolution, and its weight backward
+        [Prims.Conv] = ConvLowerings.Conv,
+        [Prims.ConvTransposeLhs] = ConvLowerings.TransposeLhs,
+        [Prims.ConvTransposeRhs] = ConvLowerings.TransposeRhs,
         [Prims.Dot] = Op((c, x) => c.In[0].Rank == 0 || c.In[1].Rank == 0 ? x[0]! * x[1]! : torch.matmul(x[0]!, x[1]!)),
         [Prims.DotTA] = Op((c, x) => (c.In[0].Rank, c.In[1].Rank) switch
         {

@@ -162,6 +162,18 @@ public static class Specs
         S("MatMul", (a, b) => MatMul(a, b), t => MatMulShapes.SelectMany(s => Shapes(t, s.A, s.B))),
         S("MatMulTA", (g, b) => Lax.MatMulTA(g, b, A(3, 2, 4)), t => Shapes(t, [3, 2, 5], [4, 5])),
         S("MatMulTB", (a, g) => Lax.MatMulTB(a, g, A(1, 4, 5)), t => Shapes(t, [3, 2, 4], [3, 2, 5])),
+        // convolutions: Lax.Conv and its two transposes (strides, padding, dilations, feature and batch groups, layouts)
+        S("Conv", (x, w) => Lax.Conv(x, w, new[] { 1, 1 }, "SAME", null, null, 1, 1, ConvLayout.ChannelsFirst), t => Shapes(t, [2, 3, 5, 4], [4, 3, 3, 2]), fuzzed: false),
+        S("Conv(strides, padding, dilations, groups)", (x, w) => Lax.Conv(x, w, new[] { 2, 1 }, new[] { 1, 0, -1, 2 }, new[] { 1, 2 }, new[] { 2, 1 }, 2, 1, ConvLayout.ChannelsFirst),
+            t => Shapes(t, [2, 4, 6, 4], [4, 2, 2, 3]), fuzzed: false),
+        S("Conv1d(batch groups)", (x, w) => Lax.Conv(x, w, new[] { 2 }, "VALID", null, null, 1, 2, ConvLayout.ChannelsFirst), t => Shapes(t, [4, 3, 7], [4, 3, 2]), fuzzed: false),
+        S("Conv3d(channels last)", (x, w) => Lax.Conv(x, w, new[] { 1, 2, 1 }, "SAME", null, new[] { 1, 1, 2 }, 1, 1, ConvLayout.ChannelsLast), t => Shapes(t, [1, 3, 4, 5, 2], [2, 2, 2, 2, 3]), fuzzed: false),
+        S("Np.Conv2d", (x, w) => Conv2d(x, w, 2, 1), t => Shapes(t, [2, 2, 5, 5], [3, 2, 3, 3]), fuzzed: false),
+        S("Np.ConvTranspose2d", (x, w) => ConvTranspose2d(x, w, 2, 1, 1, 1, 2), t => Shapes(t, [1, 4, 3, 3], [4, 1, 3, 2]), fuzzed: false),
+        S("ConvTransposeLhs", (g, w) => Lax.ConvTransposeLhs(g, w, A(2, 4, 6, 5), new[] { 2, 1 }, "SAME", null, new[] { 1, 2 }, 2, 1, ConvLayout.ChannelsFirst),
+            t => Shapes(t, [2, 4, 3, 5], [4, 2, 3, 2]), fuzzed: false),
+        S("ConvTransposeRhs", (x, g) => Lax.ConvTransposeRhs(x, g, A(4, 3, 2, 2), new[] { 1, 2 }, new[] { 1, 1, 0, 1 }, new[] { 2, 1 }, null, 1, 2, ConvLayout.ChannelsFirst),
+            t => Shapes(t, [4, 3, 4, 5], [2, 4, 8, 3]), fuzzed: false),
         // shapes
         S("Transpose", x => Transpose(x, null), t => One(t)),
         S("Transpose(axes)", x => Transpose(x, new[] { 1, 0, 2 }), t => OneOfShape(t, [2, 3, 4])),

@@ -1,0 +1,365 @@
+using System.Buffers;
+using System.Numerics;
+using System.Runtime.Intrinsics;
+
+namespace Functional.AD;
+
+/// <summary>
+/// The eager methods of the convolution family (what <c>Lax.Conv</c> and its transposes compute, and what the CPU jit
+/// calls): operands are checked by the shape rule, brought to channels-first layout, batch groups are rewritten as
+/// feature groups, halves run in float32, and float32/float64 run <see cref="ConvKernels"/>.
+/// </summary>
+internal static class ConvOps
+{
+    /// <summary>The convolution of <paramref name="lhs"/> with the kernel <paramref name="rhs"/>.</summary>
+    public static Tensor Conv(Tensor lhs, Tensor rhs, ConvParams p)
+    {
+        ArgumentNullException.ThrowIfNull(lhs);
+        ArgumentNullException.ThrowIfNull(rhs);
+        var outAval = ConvShape.Conv(p, lhs.Aval, rhs.Aval);
+        if (DTypes.IsHalf(outAval.DType)) return Eager.ViaFloat32(outAval.DType, x => Conv(x[0], x[1], p), lhs, rhs);
+        var x = First(Eager.To(lhs, outAval.DType), 0, p);
+        var w = First(Eager.To(rhs, outAval.DType), 1, p);
+        int g = p.FeatureGroups;
+        if (p.BatchGroups > 1) { x = BatchGroupsAsFeatureGroups(x, p.BatchGroups); g = p.BatchGroups; }
+        var geo = Geometry(p, x.Dims, w.Dims, g);
+        Tensor y = outAval.DType == DType.Float64
+            ? Eager.Make(ConvKernels.Forward<double>(geo, JitRt.Data<double>(x), JitRt.Data<double>(w)), ConvKernels.OutDims(geo))
+            : Eager.Make(ConvKernels.Forward<float>(geo, JitRt.Data<float>(x), JitRt.Data<float>(w)), ConvKernels.OutDims(geo));
+        return Last(y, 2, p);
+    }
+
+    /// <summary>The cotangent of Conv's lhs (shaped like <paramref name="lhs"/>) given the output cotangent <paramref name="ct"/>.</summary>
+    public static Tensor ConvTransposeLhs(Tensor ct, Tensor rhs, Aval lhs, ConvParams p) => TransposeLhs(ct, rhs, lhs, p);
+
+    /// <summary>A transposed convolution (<c>Np.ConvTranspose2d</c>): the lhs cotangent of the convolution whose output <paramref name="ct"/> is.</summary>
+    public static Tensor ConvTransposeLhs(Tensor ct, Tensor rhs, ConvParams p) => TransposeLhs(ct, rhs, null, p);
+
+    static Tensor TransposeLhs(Tensor ct, Tensor rhs, Aval? lhs, ConvParams p)
+    {
+        ArgumentNullException.ThrowIfNull(ct);
+        ArgumentNullException.ThrowIfNull(rhs);
+        var xAval = ConvShape.TransposeLhs(p, ct.Aval, rhs.Aval, lhs);
+        if (DTypes.IsHalf(xAval.DType)) return Eager.ViaFloat32(xAval.DType, x => TransposeLhs(x[0], x[1], lhs, p), ct, rhs);
+        var gy = First(Eager.To(ct, xAval.DType), 2, p);
+        var w = First(Eager.To(rhs, xAval.DType), 1, p);
+        var xDims = ConvShape.ToFirst(xAval.Dims, 0, p.ChannelsLast);
+        int g = p.FeatureGroups, bg = p.BatchGroups;
+        int[] xk = bg > 1 ? [xDims[0] / bg, xDims[1] * bg, .. xDims[2..]] : xDims;
+        var geo = Geometry(p, xk, w.Dims, bg > 1 ? bg : g);
+        Tensor x = xAval.DType == DType.Float64
+            ? Eager.Make(ConvKernels.BackwardData<double>(geo, JitRt.Data<double>(gy), JitRt.Data<double>(w)), xk)
+            : Eager.Make(ConvKernels.BackwardData<float>(geo, JitRt.Data<float>(gy), JitRt.Data<float>(w)), xk);
+        if (bg > 1) x = FeatureGroupsAsBatchGroups(x, bg);
+        return Last(x, 0, p);
+    }
+
+    /// <summary>The cotangent of Conv's kernel (shaped like <paramref name="rhs"/>) given its lhs and the output cotangent <paramref name="ct"/>.</summary>
+    public static Tensor ConvTransposeRhs(Tensor lhs, Tensor ct, Aval rhs, ConvParams p)
+    {
+        ArgumentNullException.ThrowIfNull(lhs);
+        ArgumentNullException.ThrowIfNull(ct);
+        ArgumentNullException.ThrowIfNull(rhs);
+        var wAval = ConvShape.TransposeRhs(p, lhs.Aval, ct.Aval, rhs);
+        if (DTypes.IsHalf(wAval.DType)) return Eager.ViaFloat32(wAval.DType, x => ConvTransposeRhs(x[0], x[1], rhs, p), lhs, ct);
+        var x = First(Eager.To(lhs, wAval.DType), 0, p);
+        var gy = First(Eager.To(ct, wAval.DType), 2, p);
+        var wDims = ConvShape.ToFirst(wAval.Dims, 1, p.ChannelsLast);
+        int g = p.FeatureGroups;
+        if (p.BatchGroups > 1) { x = BatchGroupsAsFeatureGroups(x, p.BatchGroups); g = p.BatchGroups; }
+        var geo = Geometry(p, x.Dims, wDims, g);
+        Tensor w = wAval.DType == DType.Float64
+            ? Eager.Make(ConvKernels.BackwardFilter<double>(geo, JitRt.Data<double>(x), JitRt.Data<double>(gy)), wDims)
+            : Eager.Make(ConvKernels.BackwardFilter<float>(geo, JitRt.Data<float>(x), JitRt.Data<float>(gy)), wDims);
+        return Last(w, 1, p);
+    }
+
+    static Tensor First(Tensor t, int role, ConvParams p) =>
+        !p.ChannelsLast ? t : Np.Transpose(t, role == 1 ? ConvShape.KernelToFirst(t.Rank) : ConvShape.DataToFirst(t.Rank));
+
+    static Tensor Last(Tensor t, int role, ConvParams p) =>
+        !p.ChannelsLast ? t : Np.Transpose(t, role == 1 ? ConvShape.KernelToLast(t.Rank) : ConvShape.DataToLast(t.Rank));
+
+    /// <summary>[G n, C, s...] as [n, G C, s...]: batch group g becomes feature group g (same kernel, same outputs).</summary>
+    static Tensor BatchGroupsAsFeatureGroups(Tensor x, int g)
+    {
+        var d = x.Dims;
+        var split = Np.Reshape(x, [g, d[0] / g, .. d[1..]]);
+        return Np.Reshape(Np.Transpose(split, [1, 0, .. Enumerable.Range(2, d.Length - 1)]), [d[0] / g, g * d[1], .. d[2..]]);
+    }
+
+    static Tensor FeatureGroupsAsBatchGroups(Tensor x, int g)
+    {
+        var d = x.Dims;
+        var split = Np.Reshape(x, [d[0], g, d[1] / g, .. d[2..]]);
+        return Np.Reshape(Np.Transpose(split, [1, 0, .. Enumerable.Range(2, d.Length - 1)]), [g * d[0], d[1] / g, .. d[2..]]);
+    }
+
+    /// <summary>The geometry of a channels-first convolution with feature groups only, spatial axes padded to three.</summary>
+    internal static ConvKernels.Geo Geometry(ConvParams p, int[] x, int[] w, int groups)
+    {
+        int d = p.Spatial;
+        var pFirst = p.ChannelsFirst;
+        var y = ConvShape.Out("Lax.Conv", pFirst with { FeatureGroups = groups, BatchGroups = 1 }, x, w, []);
+        var (lo, _) = ConvShape.Pads(p, x[2..], w[2..]);
+        int[] Pad3(int[] a, int fill) => [.. Enumerable.Repeat(fill, 3 - d), .. a];
+        return new ConvKernels.Geo(x[0], x[1], w[0], groups, Pad3(x[2..], 1), Pad3(w[2..], 1), Pad3(y[2..], 1), Pad3(p.Strides, 1),
+            Pad3(p.LhsDilation, 1), Pad3(p.RhsDilation, 1), Pad3(lo, 0), d);
+    }
+}
+
+/// <summary>
+/// Convolution kernels on channels-first data with feature groups: im2col then the packed GEMM (<see cref="Gemm"/>).
+/// For sample n and group g, <c>cols</c> is the [I K, Y] block whose row (i, k) holds the input element that kernel tap
+/// k of input channel i meets at each output position (zero in the padding and between dilated elements); then
+/// forward: <c>y[n, g] = W[g] cols</c>; data gradient: <c>cols̄ = W[g]ᵀ ȳ[n, g]</c> scattered back (col2im); kernel
+/// gradient: <c>W̄[g] = Σ_n ȳ[n, g] colsᵀ</c>. Samples go in chunks (the columns of several small images make one
+/// product), chunks in parallel (up to <see cref="Gemm.MaxThreads"/> threads).
+/// </summary>
+internal static class ConvKernels
+{
+    /// <summary>
+    /// A convolution's geometry, spatial axes padded in front to three (1-D and 2-D have unit axes there): batch
+    /// <see cref="N"/>, input channels <see cref="C"/>, output channels <see cref="O"/>, feature groups <see cref="G"/>,
+    /// input, kernel and output extents, strides, lhs and rhs dilation, low padding.
+    /// </summary>
+    internal sealed record Geo(int N, int C, int O, int G, int[] X, int[] K, int[] Y, int[] S, int[] Dl, int[] Dr, int[] Lo, int D)
+    {
+        public int I => C / G;
+        public int Og => O / G;
+        public int Kp => K[0] * K[1] * K[2];
+        public int Yp => Y[0] * Y[1] * Y[2];
+        public int Xp => X[0] * X[1] * X[2];
+        public int Rows => I * Kp;
+    }
+
+    public static int[] OutDims(Geo g) => [g.N, g.O, .. g.Y[(3 - g.D)..]];
+
+    static int Threads(Geo g) => (long)g.N * g.O * g.Yp * g.Rows >= 1L << 20 ? Math.Min(Gemm.MaxThreads, g.N) : 1;
+
+    /// <summary>Writes cols [Rows, ld] (columns <paramref name="col0"/> .. + Yp) for input sample <paramref name="x"/>, channels from <paramref name="c0"/>.</summary>
+    static void Im2Col<T>(Geo g, ReadOnlySpan<T> x, int c0, Span<T> cols, int ld, int col0) where T : unmanaged, INumber<T>
+    {
+        int xp = g.Xp;
+        int row = 0;
+        for (int i = 0; i < g.I; i++)
+        {
+            var xc = x.Slice((c0 + i) * xp, xp);
+            for (int k0 = 0; k0 < g.K[0]; k0++)
+                for (int k1 = 0; k1 < g.K[1]; k1++)
+                    for (int k2 = 0; k2 < g.K[2]; k2++, row++)
+                    {
+                        var dst = cols.Slice(row * ld + col0, g.Yp);
+                        int pos = 0;
+                        for (int y0 = 0; y0 < g.Y[0]; y0++)
+                        {
+                            int z0 = y0 * g.S[0] + k0 * g.Dr[0] - g.Lo[0];
+                            int i0 = Src(z0, g.Dl[0], g.X[0]);
+                            for (int y1 = 0; y1 < g.Y[1]; y1++, pos += g.Y[2])
+                            {
+                                int z1 = y1 * g.S[1] + k1 * g.Dr[1] - g.Lo[1];
+                                int i1 = Src(z1, g.Dl[1], g.X[1]);
+                                var line = dst.Slice(pos, g.Y[2]);
+                                if (i0 < 0 || i1 < 0) { line.Clear(); continue; }
+                                var src = xc.Slice((i0 * g.X[1] + i1) * g.X[2], g.X[2]);
+                                Line(src, line, k2 * g.Dr[2] - g.Lo[2], g.S[2], g.Dl[2]);
+                            }
+                        }
+                    }
+        }
+    }
+
+    /// <summary>The input index of dilated-padded coordinate z, or -1 in the padding or between dilated elements.</summary>
+    static int Src(int z, int dl, int x)
+    {
+        if (z < 0) return -1;
+        if (dl == 1) return z < x ? z : -1;
+        if (z % dl != 0) return -1;
+        z /= dl;
+        return z < x ? z : -1;
+    }
+
+    /// <summary>line[j] = src at dilated coordinate j s + off (zero outside or between dilated elements).</summary>
+    static void Line<T>(ReadOnlySpan<T> src, Span<T> line, int off, int s, int dl) where T : unmanaged, INumber<T>
+    {
+        int n = line.Length, x = src.Length;
+        if (dl == 1)
+        {
+            // j with 0 <= j s + off < x
+            int jLo = off >= 0 ? 0 : (-off + s - 1) / s;
+            int jHi = x - off <= 0 ? 0 : Math.Min(n, (x - off - 1) / s + 1);
+            if (jLo >= jHi) { line.Clear(); return; }
+            line[..jLo].Clear();
+            if (s == 1) src.Slice(jLo + off, jHi - jLo).CopyTo(line[jLo..jHi]);
+            else for (int j = jLo; j < jHi; j++) line[j] = src[j * s + off];
+            line[jHi..].Clear();
+            return;
+        }
+        for (int j = 0; j < n; j++)
+        {
+            int i = Src(j * s + off, dl, x);
+            line[j] = i < 0 ? T.Zero : src[i];
+        }
+    }
+
+    /// <summary>Adds cols [Rows, Yp] back into input sample <paramref name="x"/> (channels from <paramref name="c0"/>): the transpose of <see cref="Im2Col"/>.</summary>
+    static void Col2Im<T>(Geo g, ReadOnlySpan<T> cols, int ld, int col0, Span<T> x, int c0) where T : unmanaged, INumber<T>
+    {
+        int xp = g.Xp;
+        int row = 0;
+        for (int i = 0; i < g.I; i++)
+        {
+            var xc = x.Slice((c0 + i) * xp, xp);
+            for (int k0 = 0; k0 < g.K[0]; k0++)
+                for (int k1 = 0; k1 < g.K[1]; k1++)
+                    for (int k2 = 0; k2 < g.K[2]; k2++, row++)
+                    {
+                        var srcRow = cols.Slice(row * ld + col0, g.Yp);
+                        int pos = 0;
+                        for (int y0 = 0; y0 < g.Y[0]; y0++)
+                        {
+                            int i0 = Src(y0 * g.S[0] + k0 * g.Dr[0] - g.Lo[0], g.Dl[0], g.X[0]);
+                            for (int y1 = 0; y1 < g.Y[1]; y1++, pos += g.Y[2])
+                            {
+                                int i1 = Src(y1 * g.S[1] + k1 * g.Dr[1] - g.Lo[1], g.Dl[1], g.X[1]);
+                                if (i0 < 0 || i1 < 0) continue;
+                                var dst = xc.Slice((i0 * g.X[1] + i1) * g.X[2], g.X[2]);
+                                var line = srcRow.Slice(pos, g.Y[2]);
+                                int off = k2 * g.Dr[2] - g.Lo[2], s = g.S[2], dl = g.Dl[2];
+                                for (int j = 0; j < line.Length; j++)
+                                {
+                                    int t = Src(j * s + off, dl, dst.Length);
+                                    if (t >= 0) dst[t] += line[j];
+                                }
+                            }
+                        }
+                    }
+        }
+    }
+
+    /// <summary>C [m, n] = op(A) op(B) through the packed GEMM (a plain loop where vectors are not accelerated).</summary>
+    static void Product<T>(T[] A, T[] B, T[] C, int m, int n, int k, bool ta, bool tb) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated) { Gemm.Multiply(A, B, C, m, n, k, ta, tb, 1); return; }
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                T s = T.Zero;
+                for (int q = 0; q < k; q++) s += (ta ? A[q * m + i] : A[i * k + q]) * (tb ? B[j * k + q] : B[q * n + j]);
+                C[i * n + j] = s;
+            }
+    }
+
+    /// <summary>Samples per product: enough columns (chunk x Yp, about 4096) for the GEMM when images are small, and
+    /// at least one chunk per thread.</summary>
+    static int Chunk(Geo g, int threads) => Math.Clamp(4096 / Math.Max(1, g.Yp), 1, Math.Max(1, (g.N + threads - 1) / threads));
+
+    /// <summary>Runs <paramref name="body"/>(first sample, count) over chunks of samples, in parallel where the work is large.</summary>
+    static void Chunks(Geo g, Action<int, int> body)
+    {
+        int threads = Threads(g), chunk = Chunk(g, threads), chunks = (g.N + chunk - 1) / chunk;
+        void One(int ch) { int n0 = ch * chunk; body(n0, Math.Min(chunk, g.N - n0)); }
+        if (threads > 1 && chunks > 1) Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, One);
+        else for (int ch = 0; ch < chunks; ch++) One(ch);
+    }
+
+    static T[][] GroupWeights<T>(Geo g, T[] ws) =>
+        Enumerable.Range(0, g.G).Select(q => g.G == 1 ? ws : ws.AsSpan(q * g.Og * g.Rows, g.Og * g.Rows).ToArray()).ToArray();
+
+    /// <summary>The forward convolution: out [N, O, Y...]; per chunk of samples and group, cols [Rows, nc Yp] and one product.</summary>
+    public static T[] Forward<T>(Geo g, T[] xs, T[] ws) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var y = new T[g.N * g.O * g.Yp];
+        var groupW = GroupWeights(g, ws);
+        Chunks(g, (n0, nc) =>
+        {
+            var pool = ArrayPool<T>.Shared;
+            int ld = nc * g.Yp;
+            var cols = pool.Rent(g.Rows * ld);
+            var c = pool.Rent(g.Og * ld);
+            for (int q = 0; q < g.G; q++)
+            {
+                for (int j = 0; j < nc; j++)
+                    Im2Col<T>(g, xs.AsSpan((n0 + j) * g.C * g.Xp, g.C * g.Xp), q * g.I, cols, ld, j * g.Yp);
+                Product(groupW[q], cols, c, g.Og, ld, g.Rows, false, false);
+                for (int j = 0; j < nc; j++)
+                    for (int o = 0; o < g.Og; o++)
+                        c.AsSpan(o * ld + j * g.Yp, g.Yp).CopyTo(y.AsSpan(((n0 + j) * g.O + q * g.Og + o) * g.Yp));
+            }
+            pool.Return(cols);
+            pool.Return(c);
+        });
+        return y;
+    }
+
+    /// <summary>The data gradient: x̄ [N, C, X...] from ȳ [N, O, Y...] and the kernel; per chunk, cols̄ = W[g]ᵀ ȳ then col2im.</summary>
+    public static T[] BackwardData<T>(Geo g, T[] gys, T[] ws) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var x = new T[g.N * g.C * g.Xp];
+        var groupW = GroupWeights(g, ws);
+        Chunks(g, (n0, nc) =>
+        {
+            var pool = ArrayPool<T>.Shared;
+            int ld = nc * g.Yp;
+            var cols = pool.Rent(g.Rows * ld);
+            var b = pool.Rent(g.Og * ld);
+            for (int q = 0; q < g.G; q++)
+            {
+                for (int j = 0; j < nc; j++)
+                    for (int o = 0; o < g.Og; o++)
+                        gys.AsSpan(((n0 + j) * g.O + q * g.Og + o) * g.Yp, g.Yp).CopyTo(b.AsSpan(o * ld + j * g.Yp));
+                Product(groupW[q], b, cols, g.Rows, ld, g.Og, true, false);
+                for (int j = 0; j < nc; j++)
+                    Col2Im<T>(g, cols, ld, j * g.Yp, x.AsSpan((n0 + j) * g.C * g.Xp, g.C * g.Xp), q * g.I);
+            }
+            pool.Return(cols);
+            pool.Return(b);
+        });
+        return x;
+    }
+
+    /// <summary>The kernel gradient: W̄ [O, I, K...] from the lhs and ȳ, summed over samples (chunks of samples per thread, their products' depth N Y).</summary>
+    public static T[] BackwardFilter<T>(Geo g, T[] xs, T[] gys) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int size = g.Og * g.Rows;
+        var w = new T[g.O * g.Rows];
+        int threads = Threads(g);
+        // samples per product: enough depth for the GEMM, a bounded cols buffer
+        int chunk = Math.Clamp((1 << 21) / Math.Max(1, g.Rows * g.Yp), 1, Math.Max(1, (g.N + threads - 1) / threads));
+        int chunks = (g.N + chunk - 1) / chunk;
+        var partials = new T[threads][];
+        void Worker(int t)
+        {
+            var pool = ArrayPool<T>.Shared;
+            var acc = new T[g.O * g.Rows];
+            var cols = pool.Rent(g.Rows * chunk * g.Yp);
+            var a = pool.Rent(g.Og * chunk * g.Yp);
+            var c = pool.Rent(size);
+            for (int ch = t; ch < chunks; ch += threads)
+            {
+                int n0 = ch * chunk, nc = Math.Min(chunk, g.N - n0), ld = nc * g.Yp;
+                for (int q = 0; q < g.G; q++)
+                {
+                    for (int j = 0; j < nc; j++)
+                    {
+                        int n = n0 + j;
+                        Im2Col<T>(g, xs.AsSpan(n * g.C * g.Xp, g.C * g.Xp), q * g.I, cols, ld, j * g.Yp);
+                        for (int o = 0; o < g.Og; o++)
+                            gys.AsSpan((n * g.O + q * g.Og + o) * g.Yp, g.Yp).CopyTo(a.AsSpan(o * ld + j * g.Yp));
+                    }
+                    Product(a, cols, c, g.Og, g.Rows, ld, false, true);
+                    var dst = acc.AsSpan(q * size, size);
+                    System.Numerics.Tensors.TensorPrimitives.Add<T>(dst, c.AsSpan(0, size), dst);
+                }
+            }
+            pool.Return(cols);
+            pool.Return(a);
+            pool.Return(c);
+            partials[t] = acc;
+        }
+        if (threads > 1) Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, Worker);
+        else Worker(0);
+        foreach (var part in partials) System.Numerics.Tensors.TensorPrimitives.Add<T>(w, part, w);
+        return w;
+    }
+}
