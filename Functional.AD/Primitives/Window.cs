@@ -4,6 +4,10 @@ using System.Numerics;
 namespace Functional.AD;
 
 /// <summary>The reduction <see cref="Lax.ReduceWindow(Tensor, WindowReduction, int[], int[], string)"/> applies over each window.</summary>
+/// <example><code>
+/// var x = Np.Ones([1, 1, 4, 4]);
+/// var m = Lax.ReduceWindow(x, WindowReduction.Mean, new[] { 1, 1, 3, 3 }, new[] { 1, 1, 1, 1 }, "SAME");   // corners 4/9
+/// </code></example>
 public enum WindowReduction
 {
     /// <summary>The maximum of the window (padding counts as -inf, or the dtype's minimum for integers).</summary>
