@@ -173,6 +173,7 @@ internal sealed class WindowGeometry
     {
         P = p; InDims = inDims; Lo = lo; Hi = hi; OutDims = outDims;
         InSize = Kernels.Product(inDims);
+        AsPlane = PlaneOf(p, inDims, lo, hi, outDims);
         OutSize = Kernels.Product(outDims);
         Taps = p.Taps;
         int r = inDims.Length;
@@ -191,6 +192,28 @@ internal sealed class WindowGeometry
                     c[o * k + w] = i >= 0 && i < inDims[a] ? i : -1;
                 }
         }
+    }
+
+    /// <summary>
+    /// The window as a 2-D window over the last two axes (a 1-D window: height 1), the leading axes unpooled and folded
+    /// into <c>L</c> planes; null when a leading axis is pooled. The kernels run direct loops over such planes (every
+    /// CNN pool) and the general tap walk otherwise.
+    /// </summary>
+    public readonly Plane? AsPlane;
+
+    /// <summary>A window over the last two axes: L planes of H x W in, OH x OW out; window, strides, low padding and dilation per axis.</summary>
+    internal sealed record Plane(int L, int H, int W, int OH, int OW, int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW);
+
+    static Plane? PlaneOf(WindowParams p, int[] inDims, int[] lo, int[] hi, int[] outDims)
+    {
+        int r = inDims.Length, first = Math.Max(0, r - 2);
+        for (int a = 0; a < first; a++)
+            if (p.Window[a] != 1 || p.Strides[a] != 1 || lo[a] != 0 || hi[a] != 0) return null;
+        int l = Kernels.Product(inDims, 0, first);
+        return r == 1
+            ? new Plane(l, 1, inDims[0], 1, outDims[0], 1, p.Window[0], 1, p.Strides[0], 0, lo[0], 1, p.Dilation[0])
+            : new Plane(l, inDims[r - 2], inDims[r - 1], outDims[r - 2], outDims[r - 1], p.Window[r - 2], p.Window[r - 1],
+                p.Strides[r - 2], p.Strides[r - 1], lo[r - 2], lo[r - 1], p.Dilation[r - 2], p.Dilation[r - 1]);
     }
 
     /// <summary>Calls <paramref name="body"/> for each output position in row-major order with the flat input offsets of its taps (-1: padding).</summary>
@@ -253,6 +276,35 @@ internal static class WindowKernels
     static int[] Argmax<T>(ReadOnlySpan<T> x, WindowGeometry g, T pad) where T : unmanaged, INumber<T>
     {
         var r = new int[g.OutSize];
+        if (g.AsPlane is { } q)
+        {
+            // the same walk as below, over planes: taps in row-major window order, a tap outside the plane is the padding
+            int o = 0;
+            for (int l = 0; l < q.L; l++)
+            {
+                int plane = l * q.H * q.W;
+                for (int i = 0; i < q.OH; i++)
+                    for (int j = 0; j < q.OW; j++, o++)
+                    {
+                        int best = -2;
+                        T cur = pad;
+                        for (int a = 0; a < q.KH; a++)
+                        {
+                            int y = i * q.SH + a * q.DH - q.PH;
+                            for (int b = 0; b < q.KW; b++)
+                            {
+                                int xx = j * q.SW + b * q.DW - q.PW;
+                                bool inside = (uint)y < (uint)q.H && (uint)xx < (uint)q.W;
+                                int t = inside ? plane + y * q.W + xx : -1;
+                                T v = inside ? x[t] : pad;
+                                if (best == -2 || v > cur || T.IsNaN(v) && !T.IsNaN(cur)) { cur = v; best = t; }
+                            }
+                        }
+                        r[o] = best;
+                    }
+            }
+            return r;
+        }
         var st = (X: x.ToArray(), R: r, Pad: pad);
         g.ForEach(ref st, static (ref (T[] X, int[] R, T Pad) s, int o, int[] taps) =>
         {
@@ -329,6 +381,32 @@ internal static class WindowKernels
     static Tensor SumOf<T>(ReadOnlySpan<T> x, WindowGeometry g, bool mean, bool weak) where T : unmanaged, INumber<T>
     {
         var r = new T[g.OutSize];
+        if (g.AsPlane is { } q)
+        {
+            T n = T.CreateChecked(mean ? g.Taps : 1);
+            int o = 0;
+            for (int l = 0; l < q.L; l++)
+            {
+                int plane = l * q.H * q.W;
+                for (int i = 0; i < q.OH; i++)
+                    for (int j = 0; j < q.OW; j++, o++)
+                    {
+                        T acc = T.Zero;
+                        for (int a = 0; a < q.KH; a++)
+                        {
+                            int y = i * q.SH + a * q.DH - q.PH;
+                            if ((uint)y >= (uint)q.H) continue;
+                            for (int b = 0; b < q.KW; b++)
+                            {
+                                int xx = j * q.SW + b * q.DW - q.PW;
+                                if ((uint)xx < (uint)q.W) acc += x[plane + y * q.W + xx];
+                            }
+                        }
+                        r[o] = acc / n;
+                    }
+            }
+            return Eager.Make(r, g.OutDims, weak);
+        }
         var st = (X: x.ToArray(), R: r, N: T.CreateChecked(mean ? g.Taps : 1));
         g.ForEach(ref st, static (ref (T[] X, T[] R, T N) s, int o, int[] taps) =>
         {
@@ -355,6 +433,30 @@ internal static class WindowKernels
     static Tensor SumT<T>(ReadOnlySpan<T> ct, WindowGeometry g, bool weak) where T : unmanaged, INumber<T>
     {
         var r = new T[g.InSize];
+        if (g.AsPlane is { } q)
+        {
+            int o = 0;
+            for (int l = 0; l < q.L; l++)
+            {
+                int plane = l * q.H * q.W;
+                for (int i = 0; i < q.OH; i++)
+                    for (int j = 0; j < q.OW; j++, o++)
+                    {
+                        T v = ct[o];
+                        for (int a = 0; a < q.KH; a++)
+                        {
+                            int y = i * q.SH + a * q.DH - q.PH;
+                            if ((uint)y >= (uint)q.H) continue;
+                            for (int b = 0; b < q.KW; b++)
+                            {
+                                int xx = j * q.SW + b * q.DW - q.PW;
+                                if ((uint)xx < (uint)q.W) r[plane + y * q.W + xx] += v;
+                            }
+                        }
+                    }
+            }
+            return Eager.Make(r, g.InDims, weak);
+        }
         var st = (C: ct.ToArray(), R: r);
         g.ForEach(ref st, static (ref (T[] C, T[] R) s, int o, int[] taps) =>
         {
