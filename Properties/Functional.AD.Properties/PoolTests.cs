@@ -188,6 +188,25 @@ public class PoolTests
         Assert.Equal(Np.MaxPool2d(x, 3, 2, 1).ToArray<int>(), f.Jit()(x).ToArray<int>());
     }
 
+    [Fact]
+    public void A_nan_in_a_window_makes_its_max_nan_and_takes_its_cotangent_on_both_kernel_paths()
+    {
+        // [1, 1, 4, 4] pooled over the last two axes runs the plane loops; [2, 4, 4] with a window over every axis the general walk
+        foreach (var (shape, window) in new[] { (new[] { 1, 1, 4, 4 }, new[] { 1, 1, 2, 2 }), (new[] { 2, 4, 4 }, new[] { 2, 2, 2 }) })
+        {
+            var v = Enumerable.Range(0, shape.Aggregate(1, (a, b) => a * b)).Select(i => (double)(i % 5)).ToArray();
+            v[4] = double.NaN;   // (row 1, column 0) and (row 1, column 1): both in the first window
+            v[5] = double.NaN;
+            var x = new Tensor(v, shape);
+            var max = Lax.ReduceWindowMax(x, window, window, "VALID").ToDoubleArray();
+            Assert.True(double.IsNaN(max[0]), "the window holding the NaNs");
+            Assert.Equal(1, max.Count(double.IsNaN));
+            var ct = Lax.SelectAndScatterAdd(Np.Ones([.. Lax.ReduceWindowMax(x, window, window, "VALID").Shape], DType.Float64), x, window, window, "VALID", window.Select(_ => 1).ToArray()).ToDoubleArray();
+            Assert.Equal(1.0, ct[4]);   // the first NaN in window order, not the second
+            Assert.Equal(0.0, ct[5]);
+        }
+    }
+
     // ------------------------------------------------------------------ derivatives
 
     /// <summary>How many times each input is the first maximum of a window (the gradient of Sum(max pool) by the oracle).</summary>
