@@ -6,9 +6,9 @@ namespace Functional.AD.Torch;
 
 /// <summary>
 /// The Torch column of the window primitives (pooling; see <c>Prims.Pool.cs</c>), merged into <see cref="Lowerings.Table"/>.
-/// <para>libtorch's own pooling kernels where their semantics are ours: a window over the last one or two axes (the
+/// <para>libtorch's own pooling kernels where their semantics are ours: a window over the last one, two or three axes (the
 /// leading axes unpooled, folded into one), symmetric padding of at most half the window, float32 or float64. Max pools
-/// run <c>max_pool2d</c>; the tangent and cotangent at the maxima use the indices of <c>max_pool2d_with_indices</c>
+/// run <c>max_pool2d</c>/<c>max_pool3d</c>; the tangent and cotangent at the maxima use the indices of <c>max_pool2d_with_indices</c>
 /// (libtorch keeps the first maximum of a window in row-major order, as JAX's select-and-scatter does: a property checks
 /// ties) with <c>gather</c> and <c>scatter_add</c>; mean and sum pools run <c>avg_pool2d</c> (<c>count_include_pad</c>, the sum
 /// with divisor 1) and the sum's transpose libtorch's <c>avg_pool2d_backward</c>.</para>
@@ -36,19 +36,27 @@ internal static class PoolLowerings
     static WindowGeometry G(LowerCtx c, int x) => P(c).Resolve("Lax.ReduceWindow (Torch)", c.In[x]);
 
     /// <summary>
-    /// The window as a 2-D pool over the last two axes (a 1-D window gets a unit axis in front), when libtorch's pooling
-    /// computes exactly what the primitive means: the leading axes unpooled (folded into one axis of length L), each
-    /// padding symmetric and at most half its window, float32 or float64, and no dilation for the mean and sum.
+    /// The window as a 2-D pool over the last two axes (a 1-D window gets a unit axis in front) or a 3-D pool over the
+    /// last three, when libtorch's pooling computes exactly what the primitive means: the leading axes unpooled (folded
+    /// into one axis of length L), each padding symmetric and at most half its window, float32 or float64, and no
+    /// dilation for the mean and sum (libtorch's average pools have none).
     /// </summary>
-    sealed record Plane(long L, long H, long W, long[] K, long[] S, long[] Pad, long[] D);
+    sealed record Plane(long L, long[] N, long[] K, long[] S, long[] Pad, long[] D)
+    {
+        public bool Is3d => N.Length == 3;
+        public long Size => N.Aggregate(1L, (a, b) => a * b);
+    }
+
+    static bool Unpooled(WindowGeometry g, int a) => g.P.Window[a] == 1 && g.P.Strides[a] == 1 && g.Lo[a] == 0 && g.Hi[a] == 0;
 
     static Plane? AsPlane(WindowGeometry g, DType dtype, bool dilationOk)
     {
         if (dtype is not (DType.Float32 or DType.Float64)) return null;
         var p = g.P;
-        int r = g.InDims.Length, first = Math.Max(0, r - 2);
-        for (int a = 0; a < first; a++)
-            if (p.Window[a] != 1 || p.Strides[a] != 1 || g.Lo[a] != 0 || g.Hi[a] != 0) return null;
+        int r = g.InDims.Length;
+        int pooled = r - Enumerable.Range(0, r).TakeWhile(a => Unpooled(g, a)).Count();
+        int first = pooled == 3 ? r - 3 : Math.Max(0, r - 2);
+        if (pooled > 3) return null;
         var k = new List<long>(); var s = new List<long>(); var pad = new List<long>(); var d = new List<long>(); var n = new List<long>();
         if (r == 1) { k.Add(1); s.Add(1); pad.Add(0); d.Add(1); n.Add(1); }
         for (int a = first; a < r; a++)
@@ -58,16 +66,26 @@ internal static class PoolLowerings
         }
         long l = 1;
         for (int a = 0; a < first; a++) l *= g.InDims[a];
-        return new Plane(l, n[0], n[1], [.. k], [.. s], [.. pad], [.. d]);
+        return new Plane(l, [.. n], [.. k], [.. s], [.. pad], [.. d]);
     }
 
-    static TT Planes(TT x, Plane q) => x.reshape(q.L, 1, q.H, q.W);
+    /// <summary>x as [L, 1, spatial...] (libtorch's N, C, ...).</summary>
+    static TT Planes(TT x, Plane q) => x.reshape([q.L, 1, .. q.N]);
+
+    /// <summary>The output as [L, 1, spatial out...].</summary>
+    static TT OutPlanes(TT y, Plane q, int[] outDims)
+    {
+        int d = q.N.Length;
+        long[] spatial = outDims.Length >= d ? Dims(outDims[^d..]) : [.. Enumerable.Repeat(1L, d - outDims.Length), .. Dims(outDims)];
+        return y.reshape([q.L, 1, .. spatial]);
+    }
 
     static long[] Dims(int[] d) => Lowerings.Longs(d);
 
-    /// <summary>The first maximum of each window as a flat index into its (H, W) plane, [L, 1, H', W'].</summary>
-    static TT PlaneArgmax(TT x, Plane q) =>
-        torch.nn.functional.max_pool2d_with_indices(Planes(x, q), q.K, q.S, q.Pad, q.D).indices;
+    /// <summary>The first maximum of each window as a flat index into its spatial plane (or volume), [L, 1, out...].</summary>
+    static TT PlaneArgmax(TT x, Plane q) => q.Is3d
+        ? torch.nn.functional.max_pool3d_with_indices(Planes(x, q), q.K, q.S, q.Pad, q.D).indices
+        : torch.nn.functional.max_pool2d_with_indices(Planes(x, q), q.K, q.S, q.Pad, q.D).indices;
 
     // ------------------------------------------------------------------ the primitives
 
@@ -75,7 +93,7 @@ internal static class PoolLowerings
     {
         var g = G(c, 0);
         if (AsPlane(g, c.In[0].DType, dilationOk: true) is { } q)
-            return torch.nn.functional.max_pool2d(Planes(x, q), q.K, q.S, q.Pad, q.D).reshape(c.OutDims);
+            return (q.Is3d ? torch.nn.functional.max_pool3d(Planes(x, q), q.K, q.S, q.Pad, q.D) : torch.nn.functional.max_pool2d(Planes(x, q), q.K, q.S, q.Pad, q.D)).reshape(c.OutDims);
         return Windows(x, g, PadMin(c.In[0].DType)).amax([-1]);
     }
 
@@ -83,7 +101,9 @@ internal static class PoolLowerings
     {
         var g = G(c, 0);
         if (AsPlane(g, c.In[0].DType, dilationOk: false) is { } q)
-            return torch.nn.functional.avg_pool2d(Planes(x, q), q.K, q.S, q.Pad, ceil_mode: false, count_include_pad: true, divisor_override: mean ? null : (long?)1).reshape(c.OutDims);
+            return (q.Is3d
+                ? torch.nn.functional.avg_pool3d(Planes(x, q), q.K, q.S, q.Pad, ceil_mode: false, count_include_pad: true, divisor_override: mean ? null : (long?)1)
+                : torch.nn.functional.avg_pool2d(Planes(x, q), q.K, q.S, q.Pad, ceil_mode: false, count_include_pad: true, divisor_override: mean ? null : (long?)1)).reshape(c.OutDims);
         var w = Windows(x, g, 0);
         return mean ? w.mean([-1]) : w.sum([-1]);
     }
@@ -94,7 +114,7 @@ internal static class PoolLowerings
         if (AsPlane(g, c.In[1].DType, dilationOk: true) is { } q)
         {
             var idx = PlaneArgmax(x, q);
-            return t.reshape(q.L, 1, q.H * q.W).gather(2, idx.reshape(q.L, 1, -1)).reshape(c.OutDims);
+            return t.reshape(q.L, 1, q.Size).gather(2, idx.reshape(q.L, 1, -1)).reshape(c.OutDims);
         }
         var first = Windows(x, g, PadMin(c.In[1].DType)).argmax(-1, keepdim: true);
         return Windows(t, g, 0).gather(-1, first).squeeze(-1);
@@ -106,7 +126,7 @@ internal static class PoolLowerings
         if (AsPlane(g, c.In[1].DType, dilationOk: true) is { } q)
         {
             var idx = PlaneArgmax(x, q);
-            return torch.zeros([q.L, 1, q.H * q.W], ct.dtype, c.Device).scatter_add(2, idx.reshape(q.L, 1, -1), ct.reshape(q.L, 1, -1)).reshape(c.OutDims);
+            return torch.zeros([q.L, 1, q.Size], ct.dtype, c.Device).scatter_add(2, idx.reshape(q.L, 1, -1), ct.reshape(q.L, 1, -1)).reshape(c.OutDims);
         }
         var first = Windows(x, g, PadMin(c.In[1].DType)).argmax(-1, keepdim: true);
         var at = Windows(IndexMap(g, c.Device), g, -1).gather(-1, first).flatten();
@@ -118,9 +138,11 @@ internal static class PoolLowerings
         var g = G(c, 1);
         if (AsPlane(g, c.In[0].DType, dilationOk: false) is { } q)
         {
-            var shape = torch.empty([q.L, 1, q.H, q.W], ct.dtype, c.Device);
-            var gOut = ct.reshape(q.L, 1, g.OutDims.Length == 1 ? 1 : g.OutDims[^2], g.OutDims[^1]);
-            return torch.nn.functional.avg_pool2d_backward(gOut, shape, q.K, q.S, q.Pad, ceil_mode: false, count_include_pad: true, divisor_override: 1).reshape(c.OutDims);
+            var shape = torch.empty([q.L, 1, .. q.N], ct.dtype, c.Device);
+            var gOut = OutPlanes(ct, q, g.OutDims);
+            return (q.Is3d
+                ? torch.nn.functional.avg_pool3d_backward(gOut, shape, q.K, q.S, q.Pad, ceil_mode: false, count_include_pad: true, divisor_override: 1)
+                : torch.nn.functional.avg_pool2d_backward(gOut, shape, q.K, q.S, q.Pad, ceil_mode: false, count_include_pad: true, divisor_override: 1)).reshape(c.OutDims);
         }
         var at = Windows(IndexMap(g, c.Device), g, -1).flatten();
         var values = ct.unsqueeze(-1).expand([.. Dims(g.OutDims), g.Taps]).flatten();

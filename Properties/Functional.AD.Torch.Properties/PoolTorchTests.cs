@@ -176,6 +176,33 @@ public class PoolTorchTests
         Assert.Equal(ints.Compile()(xi).ToArray<int>(), onTorch.ToArray<int>());
     }
 
+    /// <summary>Windows libtorch's pooling takes (one, two or three trailing axes, symmetric padding): the Torch backend
+    /// (max_pool2d/3d, avg_pool2d/3d and their backward kernels) against the CPU and against TorchSharp's own pools.</summary>
+    [Theory]
+    [InlineData(new[] { 2, 3, 5, 6, 4 }, new[] { 1, 1, 3, 2, 2 }, new[] { 1, 1, 2, 1, 2 }, new[] { 0, 0, 0, 0, 1, 1, 0, 0, 1, 1 })]
+    [InlineData(new[] { 2, 5, 6, 7 }, new[] { 2, 3, 3, 1 }, new[] { 1, 2, 1, 1 }, new[] { 1, 1, 1, 1, 0, 0, 0, 0 })]
+    [InlineData(new[] { 3, 8 }, new[] { 1, 3 }, new[] { 1, 2 }, new[] { 0, 0, 1, 1 })]
+    [InlineData(new[] { 7 }, new[] { 2 }, new[] { 1 }, new[] { 1, 1 })]
+    public void Libtorch_pooling_kernels_match_the_cpu_on_one_two_and_three_pooled_axes(int[] shape, int[] window, int[] strides, int[] padding)
+    {
+        var x = Distinct(shape, 8);
+        var w = Random(Lax.ReduceWindowMax(x, window, strides, padding).Shape.ToArray(), 9);
+        Expression<Func<Tensor, Tensor>> f = v => Np.Sum((Np.Sin(Lax.ReduceWindowMax(v, window, strides, padding)) + Lax.ReduceWindowSum(v * v, window, strides, padding)
+            + Np.Square(Lax.ReduceWindowMean(v, window, strides, padding))) * w, null, false);
+        Assert.True(f.JitTorch(TorchBackend.Cpu)(x).ToHost().AllClose(f.Compile()(x), 1e-12, 1e-12));
+        var g = f.Grad();
+        Assert.True(g.JitTorch(TorchBackend.Cpu)(x).ToHost().AllClose(g.Compile()(x), 1e-12, 1e-12));
+        if (shape.Length == 5)
+        {
+            using var scope = torch.NewDisposeScope();
+            long[] k = [.. window[2..].Select(v => (long)v)], s = [.. strides[2..].Select(v => (long)v)], p = [padding[4], padding[6], padding[8]];
+            var want = TorchTensors.FromTorch(torch.nn.functional.max_pool3d(x.ToTorch(), k, s, p));
+            Assert.True(Lax.ReduceWindowMax(x, window, strides, padding).AllClose(want, 0, 0));
+            var wantAvg = TorchTensors.FromTorch(torch.nn.functional.avg_pool3d(x.ToTorch(), k, s, p));
+            Assert.True(Lax.ReduceWindowMean(x, window, strides, padding).AllClose(wantAvg, 1e-12, 1e-12));
+        }
+    }
+
     [Fact]
     public void Vmap_of_the_gradient_on_torch_matches_the_cpu_per_example()
     {
