@@ -117,7 +117,8 @@ public class PoolTests
             {
                 var x = Random(c.Shape, seed, dtype);
                 var (max, sum, mean, _, od) = Naive(x.ToDoubleArray(), c);
-                double tol = dtype == DType.Float64 ? 1e-12 : 1e-6;
+                // float32 sums round once per tap (the oracle sums in float64): the tolerance grows with the window
+                double tol = dtype == DType.Float64 ? 1e-12 : 1e-6 * c.Window.Aggregate(1, (a, b) => a * b);
                 var gotMax = Lax.ReduceWindowMax(x, c.Window, c.Strides, c.Padding, c.Dilation);
                 Assert.Equal(od, gotMax.Shape.ToArray());
                 Assert.Equal(dtype, gotMax.DType);
@@ -237,7 +238,8 @@ public class PoolTests
             // forward mode: the tangent of the sum is the sum of the tangents at the first maxima
             var dir = Random(shape, seed + 1);
             var (_, tangent) = f.Jvp().Compile()(x, dir);
-            Assert.Equal(want.Zip(dir.ToDoubleArray(), (a, b) => a * b).Sum(), (double)tangent, 12);
+            double expected = want.Zip(dir.ToDoubleArray(), (a, b) => a * b).Sum();
+            Assert.True(Math.Abs(expected - (double)tangent) <= 1e-12 * Math.Max(1, Math.Abs(expected)), $"tangent {(double)tangent:R}, want {expected:R}");
             // per example under Vmap: each example's own first maxima
             var gv = g.Vmap([0]).Jit()(Np.Stack([x, Np.Neg(x)], 0));
             Assert.Equal(want, gv.ToDoubleArray()[..v.Length]);
@@ -272,7 +274,8 @@ public class PoolTests
             var w = Random(Naive(x.ToDoubleArray(), c).OutDims, seed + 7);
             var (win, st, pad, dil) = (c.Window, c.Strides, c.Padding, c.Dilation);
             Expression<Func<Tensor, Tensor>> max = v => Np.Sum(Lax.ReduceWindowMax(v, win, st, pad, dil) * w, null, false);
-            Expression<Func<Tensor, Tensor>> sum = v => Np.Sum(Np.Square(Lax.ReduceWindowSum(v, win, st, pad, dil)) * w, null, false);
+            // bounded outer functions: central differences of a large sum lose digits to rounding
+            Expression<Func<Tensor, Tensor>> sum = v => Np.Sum(Np.Sin(Lax.ReduceWindowSum(v, win, st, pad, dil)) * w, null, false);
             Expression<Func<Tensor, Tensor>> mean = v => Np.Sum(Np.Tanh(Lax.ReduceWindowMean(v, win, st, pad, dil)) * w, null, false);
             // a window whose taps all fall in the padding is -inf (as in JAX): its differences are NaN, so the max is
             // checked where every window holds an element of x
