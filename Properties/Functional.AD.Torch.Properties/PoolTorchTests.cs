@@ -204,6 +204,27 @@ public class PoolTorchTests
         }
     }
 
+    [Theory]
+    [InlineData(DType.Float16)]
+    [InlineData(DType.BFloat16)]
+    public void Half_precision_pools_and_their_gradients_agree_between_the_cpu_and_torch(DType dtype)
+    {
+        // the CPU computes halves in float32 and rounds once; libtorch pools them natively (the composed lowering)
+        var x = Distinct([2, 3, 6, 5], 12).AsType(dtype);
+        Expression<Func<Tensor, Tensor>> f = v => Np.Sum(Np.MaxPool2d(v, 3, 2, 1) + Np.AvgPool2d(v, 3, 2, 1), null, false);
+        var cpu = f.Compile()(x);
+        var onTorch = f.JitTorch(TorchBackend.Cpu)(x).ToHost();
+        Assert.Equal(dtype, onTorch.DType);
+        double tol = dtype == DType.Float16 ? 1.0 / 256 : 1.0 / 32;
+        Assert.True(onTorch.AsType(DType.Float64).AllClose(cpu.AsType(DType.Float64), tol, tol), $"{onTorch} vs {cpu}");
+        var g = f.Grad();
+        var gCpu = g.Compile()(x);
+        var gTorch = g.JitTorch(TorchBackend.Cpu)(x).ToHost();
+        Assert.Equal(dtype, gCpu.DType);
+        Assert.Equal(dtype, gTorch.DType);
+        Assert.True(gTorch.AsType(DType.Float64).AllClose(gCpu.AsType(DType.Float64), tol, tol), $"{gTorch} vs {gCpu}");
+    }
+
     [Fact]
     public void Vmap_of_the_gradient_on_torch_matches_the_cpu_per_example()
     {
