@@ -324,7 +324,10 @@ internal static partial class Prims
 
     static Prims()
     {
+        // --- primitives declared in other files of this partial class (after every field initialiser has run)
         DeclareConvolutions();
+        DeclarePooling();
+
         // --- the dtype column beyond the families' defaults: float-only functions promote integer and bool operands to
         // float32 (as jax.numpy does); structural, selection and conversion primitives take every dtype; Argmax gives int32
         foreach (var p in new[] { Exp, Log, Tanh, Sin, Cos, Sqrt, Sigmoid, Softplus, Log1p, Expm1, Erf, Atan, Pow })

@@ -62,6 +62,14 @@ public static class Specs
             .Select(p => new[] { p[0], Minimum(p[1], p[2]) * 1.5 - 0.1, Maximum(p[1], p[2]) * 1.5 + 0.1 })
             .Where(p => -(double)Max(-Abs(p[0] - p[1])) > 0.05 && -(double)Max(-Abs(p[0] - p[2])) > 0.05);
 
+    /// <summary>A pooling operand's shape: <c>[n, c, h(, w)]</c> with n, c in 1 .. 2 and each spatial size in <paramref name="min"/> .. min + 3.</summary>
+    static Gen<int[]> PoolShape(int spatial, int min, int maxBatch) =>
+        from n in Gen.Choose(1, maxBatch)
+        from c in Gen.Choose(1, 2)
+        from hw in Gen.Choose(min, min + 3).ArrayOf(spatial)
+        select new[] { n, c }.Concat(hw).ToArray();
+    static Gen<Tensor[]> DistinctOfShape(DType t, int[] shape) => Gens.DistinctTensor(shape, t).Select(x => new[] { x });
+
     static Gen<(int[] A, int[] B, int[] Out)> DotShapes =>
         from m in Gen.Choose(1, 4)
         from k in Gen.Choose(1, 4)
@@ -213,6 +221,20 @@ public static class Specs
         S("PadPart", g => Lax.PadPart(g, 0, 1, new[] { A(2, 3), A(1, 3) }), t => OneOfShape(t, [1, 3])),
         S("Unstack", g => Lax.Unstack(g, A(2, 4), 1, 2), t => OneOfShape(t, [2, 4])),
         S("StackPart", g => Lax.StackPart(g, A(2, 4), 1, 2), t => OneOfShape(t, [2])),
+        // pooling (Lax.ReduceWindow and its derivative primitives; distinct values, so no window has a tie; not in random
+        // programs, whose operands have no NCHW shape)
+        S("MaxPool2d", x => MaxPool2d(x, 2), t => PoolShape(2, 4, 2).SelectMany(s => DistinctOfShape(t, s)), fuzzed: false),
+        S("MaxPool2d(3, 2, 1)", x => MaxPool2d(x, 3, 2, 1), t => PoolShape(2, 5, 2).SelectMany(s => DistinctOfShape(t, s)), fuzzed: false),
+        S("AvgPool2d(3, 2, 1)", x => AvgPool2d(x, 3, 2, 1), t => PoolShape(2, 5, 2).SelectMany(s => OneOfShape(t, s)), fuzzed: false),
+        S("MaxPool1d(3, 1, 1)", x => MaxPool1d(x, 3, 1, 1), t => PoolShape(1, 6, 1).SelectMany(s => DistinctOfShape(t, s)), fuzzed: false),
+        S("ReduceWindowMax(SAME, dilation)", x => Lax.ReduceWindowMax(x, new[] { 2, 2 }, new[] { 1, 2 }, "SAME", new[] { 2, 1 }), t => DistinctOfShape(t, [5, 4]), fuzzed: false),
+        S("ReduceWindowSum(explicit)", x => Lax.ReduceWindowSum(x, new[] { 1, 3 }, new[] { 1, 2 }, new[] { 0, 0, 2, 1 }), t => Gen.Choose(3, 6).SelectMany(n => OneOfShape(t, [2, n])), fuzzed: false),
+        S("ReduceWindow(Mean, SAME)", x => Lax.ReduceWindow(x, WindowReduction.Mean, new[] { 3, 2 }, new[] { 2, 2 }, "SAME"), t => OneOfShape(t, [5, 3]), fuzzed: false),
+        S("SelectAndGather", (dx, x) => Lax.SelectAndGather(dx, x, new[] { 1, 3, 3 }, new[] { 1, 2, 2 }, new[] { 0, 0, 1, 1, 1, 1 }, new[] { 1, 1, 1 }),
+            t => Gen.CollectToArray(new[] { Gens.Tensor([2, 5, 4], t), Gens.DistinctTensor([2, 5, 4], t) }), fuzzed: false),
+        S("SelectAndScatterAdd", (ct, x) => Lax.SelectAndScatterAdd(ct, x, new[] { 1, 3, 3 }, new[] { 1, 2, 2 }, new[] { 0, 0, 1, 1, 1, 1 }, new[] { 1, 1, 1 }),
+            t => Gen.CollectToArray(new[] { Gens.Tensor([2, 3, 2], t), Gens.DistinctTensor([2, 5, 4], t) }), fuzzed: false),
+        S("ReduceWindowSumTranspose", ct => Lax.ReduceWindowSumTranspose(ct, A(5, 4), new[] { 2, 3 }, new[] { 2, 1 }, "SAME", new[] { 1, 2 }), t => OneOfShape(t, [3, 4]), fuzzed: false),
         // dtype conversions inside expressions: to float64 (exact from either float), and the tangent rule's own primitive
         // (not in random programs, whose float32 twins must stay float32)
         S("AsType", x => x.AsType(DType.Float64) * 2.0, t => One(t), fuzzed: false),
