@@ -72,6 +72,7 @@ internal sealed partial class Codegen
             return obj[n] = Expression.Constant(n.Value, n.Kind == Kind.Static ? n.Value!.GetType() : n.Kind.ClrType());
         var a = av[n]!;
         if (Lane is not null) throw new LaneBail();
+        if (unrounded.TryGetValue(n, out var f)) return obj[n] = RoundLate(n, f, a);
         var t = Elem(a);
         // the elements are written straight into the result's array, which the tensor adopts (a bool value is carried as
         // 0/1 in a float type and stored as non-zero)
@@ -148,8 +149,20 @@ internal sealed partial class Codegen
         return converted[(n, t)] = r;
     }
 
+    /// <summary>A constant converted to <paramref name="t"/> now (to a half type as the generated code would convert it: from the constant's own type).</summary>
     static Expression ConvConst(ConstantExpression k, Type t) =>
-        t == typeof(double) ? Expression.Constant(Convert.ToDouble(k.Value)) : Expression.Constant(Convert.ToSingle(k.Value));
+        t == typeof(double) ? Expression.Constant(Convert.ToDouble(k.Value))
+        : t == typeof(float) ? Expression.Constant(Convert.ToSingle(k.Value))
+        : Expression.Constant(ConvertHalf(k, t), t);
+
+    static object ConvertHalf(ConstantExpression k, Type t) => (k.Value, t) switch
+    {
+        (float f, var h) when h == typeof(Half) => (Half)f,
+        (double d, var h) when h == typeof(Half) => (Half)d,
+        (float f, var h) when h == typeof(BFloat16) => (BFloat16)f,
+        (double d, var h) when h == typeof(BFloat16) => (BFloat16)d,
+        var (v, h) => throw new InvalidOperationException($"Internal error: constant {v} of {v?.GetType().Name} as {h.Name}"),
+    };
 
     void SetElems(Node n, Expression[] e) { elems[n] = e; converted[(n, e.Length > 0 ? e[0].Type : Elem(av[n]!))] = e; }
 
@@ -178,22 +191,30 @@ internal sealed partial class Codegen
     }
 
     /// <summary>
-    /// Whether the node's values are ones the generated code computes: float32 and float64, and bool results of
-    /// comparisons and selections of those (carried as 0/1 in the float type). Integer, half-precision and other bool
-    /// values run their eager kernels.
+    /// Whether the node's values are ones the generated code computes: float32 and float64; float16 and bfloat16,
+    /// computed in float32 (see <see cref="ComputeType"/>); and bool results of comparisons and selections of those
+    /// (carried as 0/1 in the float type). Integer and other bool values run their eager kernels, and so do halves in
+    /// the batch loop's lanes.
     /// </summary>
     bool Lowerable(Node n, Aval a)
     {
-        if (a.DType is not (DType.Float32 or DType.Float64 or DType.Bool)) return false;
+        if (!Computed(a.DType)) return false;
         if (a.DType == DType.Bool && (Lane is not null || n.Op.Scalar is null || n.Op.Gives(DType.Float32) != DType.Bool)) return false;
         foreach (var x in n.Args)
-            if (x.Kind == Kind.Tensor && AvalOf(x) is { } xa && xa.DType is not (DType.Float32 or DType.Float64 or DType.Bool)) return false;
+            if (x.Kind == Kind.Tensor && AvalOf(x) is { } xa && !Computed(xa.DType)) return false;
         return true;
     }
 
-    /// <summary>The type a node's elements are computed in: its dtype's, or for a bool comparison its operands' float type.</summary>
+    bool Computed(DType d) => d is DType.Float32 or DType.Float64 or DType.Bool || Lane is null && DTypes.IsHalf(d);
+
+    /// <summary>
+    /// The type a node's elements are computed in: its dtype's; float32 for float16 and bfloat16 (an unrolled or fused
+    /// half value stays a float32 until it is stored, where it is rounded once: see <see cref="Obj"/> and
+    /// <see cref="EmitChain"/>); for a bool comparison its operands' float type.
+    /// </summary>
     Type ComputeType(Node n, Aval a) =>
-        a.DType != DType.Bool ? Elem(a) : Fusion.ComputeDType(n, av) == DType.Float64 ? typeof(double) : typeof(float);
+        DTypes.IsHalf(a.DType) ? typeof(float)
+        : a.DType != DType.Bool ? Elem(a) : Fusion.ComputeDType(n, av) == DType.Float64 ? typeof(double) : typeof(float);
 
     bool TryLower(Node n, Aval a, CpuLowering low)
     {
@@ -234,7 +255,8 @@ internal sealed partial class Codegen
             return true;
         }
         if ((low.Linear is not null || low.Bilinear) && a.Size <= Tiny && TryProbe(n, a, low)) return true;
-        if (low.Product is { } pr && Gemm.Fits(n, a, av, pr.TA, pr.TB))
+        // (halves have no GEMM of their own: their eager product widens to float32 and rounds once)
+        if (low.Product is { } pr && !DTypes.IsHalf(a.DType) && Gemm.Fits(n, a, av, pr.TA, pr.TB))
         {
             var t = Elem(a);
             var m = typeof(Gemm).GetMethod(nameof(Gemm.ProductInto), BindingFlags.Static | BindingFlags.Public)!.MakeGenericMethod(t);
@@ -261,7 +283,7 @@ internal sealed partial class Codegen
         }
         long probes = low.Bilinear ? (long)AvalOf(n.Args[0])!.Size * AvalOf(n.Args[1])!.Size : lin.Sum(i => (long)AvalOf(n.Args[i])!.Size);
         if (probes > MaxProbes) return false;
-        var t = Lane ?? Elem(a);
+        var t = Lane ?? ComputeType(n, a);
         var ops = lin.Select(i => Elems(n.Args[i], t)).ToArray();
         var terms = ProbeCache.Coefficients(n, AvalOf, () =>
             (n.Batch == 0 && n.Args.Length == 2 ? ProbeCache.ContractionTerms(n.Op, AvalOf(n.Args[0])!, AvalOf(n.Args[1])!) : null) ?? Probe(n, a, low, lin));
