@@ -68,7 +68,8 @@ public class JitHalfFusionTests(ITestOutputHelper output)
     /// How far eager code may be from the float32 computation in this chain, in units of the dtype's tolerance (one
     /// unit in the last place): eager code rounds each of the chain's intermediate results, a relative error of half a
     /// unit each, which the rest of the chain scales by its derivatives (all of modest size for inputs in 0.25 .. 3).
-    /// The worst seen over 30,000 elements of each half dtype was 1.3 units for the values, 2.9 for the gradient.
+    /// The worst seen over 30,000 elements of each half dtype was 1.3 units between eager and jitted values, 2.9
+    /// between the eager gradient and the float64 one.
     /// </summary>
     const double EagerUlps = 4;
 
