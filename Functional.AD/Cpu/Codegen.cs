@@ -124,6 +124,12 @@ internal sealed partial class Codegen
                 ? JitRt.Data<double>(ct).Select(v => (Expression)Expression.Constant(v)).ToArray()
                 : JitRt.Data<float>(ct).Select(v => (Expression)Expression.Constant(v)).ToArray();
         }
+        else if (Lane is null && unrounded.TryGetValue(n, out var uf))
+        {
+            // a half value that generated code keeps in float32: its unrounded elements
+            r = new Expression[av[n]!.Size];
+            for (int i = 0; i < r.Length; i++) r[i] = Primitive.Conv(Expression.ArrayIndex(uf, Expression.Constant(i)), t);
+        }
         else
         {
             if (Lane is not null) throw new LaneBail();
@@ -177,6 +183,7 @@ internal sealed partial class Codegen
         if (n.Kind == Kind.Aval && a is not null) { obj[n] = Expression.Constant(a); How[n] = "shape"; return; }
         if (n.Batch == 0 && n.Kind == Kind.Tensor && a is not null && low is not null && Lowerable(n, a) && TryLower(n, a, low)) return;
         if (Lane is not null && !(n.Batch == 0 && n.Kind == Kind.Tensor && a is not null && low is not null && Lowerable(n, a) && TryLower(n, a, low))) throw new LaneBail();
+        if (a is not null && TryHalfInFloat32(n, a, low)) return;
         if (n.Batch == 0 && low is { ReadsScalar: true } && elems.ContainsKey(n.Args[0]) && av[n.Args[0]] is { Weak: false, Size: 1 })
         {
             obj[n] = Assign(Expression.Convert(Elems(n.Args[0], ComputeType(n.Args[0], av[n.Args[0]]!))[0], n.Kind.ClrType()));
@@ -188,6 +195,53 @@ internal sealed partial class Codegen
         var e = n.Batch > 0 ? Vmapped.Emit(n, args) : n.Op.Emit(args, n.Args.Select(x => x.Kind).ToArray(), n.Params, n.Subgraphs);
         obj[n] = Assign(e, n.Kind.ClrType());
         How[n] = "eager";
+    }
+
+    /// <summary>
+    /// A reduction or a product with a float16 or bfloat16 result, too large to unroll: its eager kernel (the GEMM for a
+    /// large 2-D product) runs on float32 operands: a value that generated code keeps unrounded is passed as it is,
+    /// others are widened. Eager code does the same (it widens, computes in float32 and rounds once), but on operands
+    /// already rounded. The float32 result is kept unrounded for the code that reads it and rounded where a half
+    /// tensor is needed (<see cref="Obj"/>), like a fused loop's result.
+    /// </summary>
+    bool TryHalfInFloat32(Node n, Aval a, CpuLowering? low)
+    {
+        if (Lane is not null || n.Batch != 0 || n.Kind != Kind.Tensor || !DTypes.IsHalf(a.DType) || n.Subgraphs.Length > 0
+            || n.Op.Family is not (PrimFamily.Reduction or PrimFamily.Contraction)) return false;
+        foreach (var x in n.Args)
+            if (x.Kind == Kind.Tensor && AvalOf(x) is not { DType: DType.Float32 or DType.Float16 or DType.BFloat16 }) return false;
+        var args = n.Args.Select(x => x.Kind == Kind.Tensor && DTypes.IsHalf(AvalOf(x)!.DType) ? Float32Of(x, AvalOf(x)!) : Obj(x)).ToArray();
+        Expression f;
+        if (low?.Product is { } pr && Gemm.Fits(n, a, av, pr.TA, pr.TB))
+        {
+            f = Assign(Scratch(typeof(float), a.Size), typeof(float[]));
+            var m = typeof(Gemm).GetMethod(nameof(Gemm.ProductInto), BindingFlags.Static | BindingFlags.Public)!.MakeGenericMethod(typeof(float));
+            Stmts.Add(Expression.Call(m, args[0], args[1], Expression.Constant(pr.TA), Expression.Constant(pr.TB), Expression.Constant(a.Dims), f));
+            How[n] = "gemm in float32 (rounded where a half tensor is needed)";
+        }
+        else
+        {
+            var r = Assign(n.Op.Emit(args, n.Args.Select(x => x.Kind).ToArray(), n.Params, n.Subgraphs), typeof(Tensor));
+            // (a float32 result, or a converted copy when the kernel gave the half dtype itself)
+            f = Assign(DataOf(r, typeof(float)), typeof(float[]));
+            How[n] = "eager in float32 (rounded where a half tensor is needed)";
+        }
+        unrounded[n] = f;
+        return true;
+    }
+
+    /// <summary>A half node's value as a float32 tensor: its unrounded values when generated code kept them, else widened.</summary>
+    Expression Float32Of(Node x, Aval xa)
+    {
+        var a32 = Aval.Intern(xa.Dims, DType.Float32, xa.Weak);
+        if (unrounded.TryGetValue(x, out var f)) return Assign(MakeTensor(f, a32), typeof(Tensor));
+        if (elems.TryGetValue(x, out var e) && e.Length > 0 && e[0].Type == typeof(float))
+            return Assign(MakeTensor(Expression.NewArrayInit(typeof(float), e), a32), typeof(Tensor));
+        var h = Elem(xa);
+        var src = Assign(DataOf(Obj(x), h), h.MakeArrayType());
+        var dst = Assign(Expression.Call(typeof(GC).GetMethod(nameof(GC.AllocateUninitializedArray))!.MakeGenericMethod(typeof(float)), Expression.Constant(xa.Size), Expression.Constant(false)), typeof(float[]));
+        Stmts.Add(Expression.Call(JitRtMethod(nameof(JitRt.Widen), src.Type, dst.Type), src, dst, Expression.Constant(0), Expression.Constant(xa.Size)));
+        return Assign(MakeTensor(dst, a32), typeof(Tensor));
     }
 
     /// <summary>

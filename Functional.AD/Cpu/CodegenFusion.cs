@@ -223,7 +223,7 @@ internal sealed partial class Codegen
         }
 
         int id = ++chainCount;
-        string halves = blocked ? ", halves in float32" : "";
+        string halves = blocked || c.Any(m => DTypes.IsHalf(av[m]!.DType)) ? ", halves in float32" : "";
         foreach (var m in c)
         {
             if (finals.TryGetValue(m, out var f))

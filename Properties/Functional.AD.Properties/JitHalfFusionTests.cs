@@ -260,6 +260,93 @@ public class JitHalfFusionTests(ITestOutputHelper output)
         DTypeCases.Close(Oracle((p, q) => Math.Exp(-(p * q + 1)) * p, u, v, d), r, d, $"{DTypes.Name(d)}: the chain past it");
     }
 
+    // ------------------------------------------------------------------ reductions and products of half chains
+
+    static readonly Expression<Func<Tensor, Tensor, Tensor>>[] Reductions =
+    [
+        (x, y) => Sum(Chain.Invoke(x, y), null, false),
+        (x, y) => Mean(Chain.Invoke(x, y), -1, true) * x,
+        (x, y) => Max(Chain.Invoke(x, y), null, false),
+        (x, y) => LogSumExp(Chain.Invoke(x, y), -1, false),
+        (x, y) => Softmax(Chain.Invoke(x, y), -1) * y,
+    ];
+
+    static readonly Func<double[], double[], double[]>[] ReductionsF64 =
+    [
+        (x, y) => [x.Select((v, i) => ChainF64(v, y[i])).Sum()],
+        (x, y) => { var c = x.Select((v, i) => ChainF64(v, y[i])).ToArray(); double m = c.Average(); return x.Select(v => m * v).ToArray(); },
+        (x, y) => [x.Select((v, i) => ChainF64(v, y[i])).Max()],
+        (x, y) => { var c = x.Select((v, i) => ChainF64(v, y[i])).ToArray(); double m = c.Max(); return [m + Math.Log(c.Sum(v => Math.Exp(v - m)))]; },
+        (x, y) => { var c = x.Select((v, i) => ChainF64(v, y[i])).ToArray(); double m = c.Max(), z = c.Sum(v => Math.Exp(v - m)); return c.Select((v, i) => Math.Exp(v - m) / z * y[i]).ToArray(); },
+    ];
+
+    public static IEnumerable<object[]> ReductionCases =>
+        from k in Enumerable.Range(0, Reductions.Length) from d in Halves select new object[] { k, d };
+
+    /// <summary>
+    /// A reduction of a half chain (Sum, Mean, Max, LogSumExp, Softmax over the last axis) reads the chain's float32
+    /// values and rounds its own result once: it is the float64 value rounded once within the dtype's tolerance, and
+    /// exactly the jitted float32 program on the widened inputs rounded once, for tiny (unrolled) and large operands.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ReductionCases))]
+    public void A_reduction_of_a_half_chain_rounds_once(int k, DType d)
+    {
+        var f = Reductions[k];
+        var jitted = f.Jit();
+        foreach (var dims in new[] { new[] { 7 }, new[] { 40 }, new[] { 10011 } })
+        {
+            var x = DTypeCases.Input(d, 31 + k, dims);
+            var y = DTypeCases.Input(d, 37 + k, dims);
+            var got = jitted(x, y);
+            var eager = f.Compile()(x, y);
+            Assert.Equal(eager.DType, got.DType);
+            Assert.Equal(d, got.DType);
+            var w = ReductionsF64[k](x.ToDoubleArray(), y.ToDoubleArray());
+            var want = new Tensor(w.Select(v => Round(v, d)).ToArray(), got.Shape.ToArray()).AsType(d);
+            DTypeCases.Close(want, got, d, $"reduction {k}, {DTypes.Name(d)} {Dims(dims)}: jit vs float64");
+            Assert.Equal(jitted(x.AsType(DType.Float32), y.AsType(DType.Float32)).AsType(d).ToDoubleArray(), got.ToDoubleArray());
+            if (x.Size > 4 * Codegen.Tiny)
+            {
+                var listing = Ad.Show(f, x, y);
+                Assert.Contains("in float32 (rounded where a half tensor is needed)", listing);
+                Assert.True(Fused(listing).Lines >= 16, listing);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A product of half values computed by fused loops runs the GEMM in float32 on their unrounded values and rounds
+    /// once: the float64 product rounded once, within the dtype's tolerance, and exactly the float32 program rounded once.
+    /// </summary>
+    [Theory]
+    [InlineData(DType.Float16)]
+    [InlineData(DType.BFloat16)]
+    public void A_product_of_half_chains_runs_the_gemm_in_float32(DType d)
+    {
+        Expression<Func<Tensor, Tensor, Tensor>> f = (a, b) => MatMul(Tanh(a - 1.5), Tanh(b - 1.5));
+        var a = DTypeCases.Input(d, 41, [64, 96]);
+        var b = DTypeCases.Input(d, 42, [96, 80]);
+        var got = f.Jit()(a, b);
+        Assert.Equal(d, got.DType);
+        Assert.Equal(f.Compile()(a, b).DType, got.DType);
+        var (av, bv) = (a.ToDoubleArray(), b.ToDoubleArray());
+        var want = new double[64 * 80];
+        for (int i = 0; i < 64; i++)
+            for (int j = 0; j < 80; j++)
+            {
+                double sum = 0;
+                for (int q = 0; q < 96; q++) sum += Math.Tanh(av[i * 96 + q] - 1.5) * Math.Tanh(bv[q * 80 + j] - 1.5);
+                want[i * 80 + j] = Round(sum, d);
+            }
+        DTypeCases.Close(new Tensor(want, [64, 80]).AsType(d), got, d, $"{DTypes.Name(d)}: MatMul of two half chains");
+        Assert.Equal(f.Jit()(a.AsType(DType.Float32), b.AsType(DType.Float32)).AsType(d).ToDoubleArray(), got.ToDoubleArray());
+        var listing = Ad.Show(f, a, b);
+        output.WriteLine(listing);
+        Assert.Contains("gemm in float32", listing);
+        Assert.Equal(2, Fused(listing).Chains);
+    }
+
     /// <summary>
     /// The block conversions of the fused loops give exactly the scalar conversions (which eager code uses): on ties,
     /// subnormals, the largest values, infinities, signed zeros and NaN, across a vector's length and a tail.
