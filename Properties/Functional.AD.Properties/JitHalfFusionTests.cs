@@ -15,7 +15,9 @@ namespace Functional.AD.Properties;
 /// float32 between the chain's operations and each result is rounded to its half dtype once, where it is stored. So
 /// a jitted chain is the float32 computation of the whole chain rounded once (checked against an independent float64
 /// oracle within the dtype's tolerance, <see cref="DTypeCases.Tolerance"/>), while eager code rounds after every
-/// operation; the two agree within a bound on the eager roundings. Mixed chains promote as eager code does.
+/// operation; the two agree within a bound on the eager roundings. Reductions and products of half values read the
+/// float32 values and round their own results once. Mixed chains promote as eager code does. The listing
+/// (<c>Ad.Show</c>) is checked too, so that none of this can quietly fall back to the eager kernels.
 /// </summary>
 public class JitHalfFusionTests(ITestOutputHelper output)
 {
