@@ -309,7 +309,7 @@ internal sealed partial class Codegen
             return true;
         }
         if ((low.Linear is not null || low.Bilinear) && a.Size <= Tiny && TryProbe(n, a, low)) return true;
-        // (halves have no GEMM of their own: their eager product widens to float32 and rounds once)
+        // (a half product runs the float32 GEMM on float32 operands: TryHalfInFloat32)
         if (low.Product is { } pr && !DTypes.IsHalf(a.DType) && Gemm.Fits(n, a, av, pr.TA, pr.TB))
         {
             var t = Elem(a);

@@ -13,9 +13,10 @@ namespace Functional.AD;
 /// be emitted as one unit.
 /// <para>
 /// float16 and bfloat16 nodes are computed in float32 (as XLA computes them on the CPU): they join float32 chains, a
-/// half operand is widened to float32 as the loop reads it and a half member is rounded to its dtype once, where it is
-/// written. Between the members of a chain, values keep float32's precision (eager code rounds after every
-/// operation), so a jitted half result can be more precise than the eager one; docs/sharp-bits.md says so.
+/// half operand is widened to float32 as the loop reads it, and a half member that is written keeps its float32
+/// values for later loops, reductions and products, and is rounded to its dtype once, where a half tensor is needed
+/// (<see cref="Codegen"/>). So values keep float32's precision between fused operations (eager code rounds after
+/// every operation), and a jitted half result can be more precise than the eager one; docs/sharp-bits.md says so.
 /// </para>
 /// </summary>
 internal static class Fusion
