@@ -350,6 +350,25 @@ public class JitHalfFusionTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// Float32's range between fused operations: in float16, <c>x * y</c> beyond 65504 is infinite eagerly, so
+    /// <c>x * y / y</c> is too, while the jit's float32 intermediate keeps it finite and gives x back.
+    /// </summary>
+    [Fact]
+    public void A_float16_intermediate_beyond_its_range_stays_finite_in_the_jit()
+    {
+        Expression<Func<Tensor, Tensor, Tensor>> f = (x, y) => x * y / y;
+        foreach (var n in new[] { 7, 5000 })
+        {
+            var x = Np.Full([n], 300, DType.Float16);
+            var y = Np.Full([n], 400, DType.Float16);
+            Assert.All(f.Compile()(x, y).ToDoubleArray(), v => Assert.True(double.IsPositiveInfinity(v)));
+            var got = f.Jit()(x, y);
+            Assert.Equal(DType.Float16, got.DType);
+            Assert.All(got.ToDoubleArray(), v => Assert.Equal(300.0, v));
+        }
+    }
+
+    /// <summary>
     /// The block conversions of the fused loops give exactly the scalar conversions (which eager code uses): on ties,
     /// subnormals, the largest values, infinities, signed zeros and NaN, across a vector's length and a tail.
     /// </summary>
