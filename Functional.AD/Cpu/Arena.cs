@@ -105,6 +105,12 @@ internal sealed partial class Codegen
         // a fresh buffer is not zeroed: a fused loop and the GEMM write every element
         if (!pooled.Contains(n))
             return Expression.Call(typeof(GC).GetMethod(nameof(GC.AllocateUninitializedArray))!.MakeGenericMethod(t), Expression.Constant(size), Expression.Constant(false));
+        return Scratch(t, size);
+    }
+
+    /// <summary>A buffer of <paramref name="size"/> elements of the call's arena that never leaves the call (a half chain's widened operands and unrounded members).</summary>
+    Expression Scratch(Type t, int size)
+    {
         arenaVar ??= Expression.Variable(typeof(Arena), "arena");
         int slot = arenas.Add(t, size);
         return Expression.Convert(Expression.ArrayIndex(Expression.Field(arenaVar, nameof(Arena.Buffers)), Expression.Constant(slot)), t.MakeArrayType());

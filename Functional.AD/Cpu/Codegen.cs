@@ -72,6 +72,7 @@ internal sealed partial class Codegen
             return obj[n] = Expression.Constant(n.Value, n.Kind == Kind.Static ? n.Value!.GetType() : n.Kind.ClrType());
         var a = av[n]!;
         if (Lane is not null) throw new LaneBail();
+        if (unrounded.TryGetValue(n, out var f)) return obj[n] = RoundLate(n, f, a);
         var t = Elem(a);
         // the elements are written straight into the result's array, which the tensor adopts (a bool value is carried as
         // 0/1 in a float type and stored as non-zero)
@@ -123,6 +124,12 @@ internal sealed partial class Codegen
                 ? JitRt.Data<double>(ct).Select(v => (Expression)Expression.Constant(v)).ToArray()
                 : JitRt.Data<float>(ct).Select(v => (Expression)Expression.Constant(v)).ToArray();
         }
+        else if (Lane is null && unrounded.TryGetValue(n, out var uf))
+        {
+            // a half value that generated code keeps in float32: its unrounded elements
+            r = new Expression[av[n]!.Size];
+            for (int i = 0; i < r.Length; i++) r[i] = Primitive.Conv(Expression.ArrayIndex(uf, Expression.Constant(i)), t);
+        }
         else
         {
             if (Lane is not null) throw new LaneBail();
@@ -148,8 +155,20 @@ internal sealed partial class Codegen
         return converted[(n, t)] = r;
     }
 
+    /// <summary>A constant converted to <paramref name="t"/> now (to a half type as the generated code would convert it: from the constant's own type).</summary>
     static Expression ConvConst(ConstantExpression k, Type t) =>
-        t == typeof(double) ? Expression.Constant(Convert.ToDouble(k.Value)) : Expression.Constant(Convert.ToSingle(k.Value));
+        t == typeof(double) ? Expression.Constant(Convert.ToDouble(k.Value))
+        : t == typeof(float) ? Expression.Constant(Convert.ToSingle(k.Value))
+        : Expression.Constant(ConvertHalf(k, t), t);
+
+    static object ConvertHalf(ConstantExpression k, Type t) => (k.Value, t) switch
+    {
+        (float f, var h) when h == typeof(Half) => (Half)f,
+        (double d, var h) when h == typeof(Half) => (Half)d,
+        (float f, var h) when h == typeof(BFloat16) => (BFloat16)f,
+        (double d, var h) when h == typeof(BFloat16) => (BFloat16)d,
+        var (v, h) => throw new InvalidOperationException($"Internal error: constant {v} of {v?.GetType().Name} as {h.Name}"),
+    };
 
     void SetElems(Node n, Expression[] e) { elems[n] = e; converted[(n, e.Length > 0 ? e[0].Type : Elem(av[n]!))] = e; }
 
@@ -164,6 +183,7 @@ internal sealed partial class Codegen
         if (n.Kind == Kind.Aval && a is not null) { obj[n] = Expression.Constant(a); How[n] = "shape"; return; }
         if (n.Batch == 0 && n.Kind == Kind.Tensor && a is not null && low is not null && Lowerable(n, a) && TryLower(n, a, low)) return;
         if (Lane is not null && !(n.Batch == 0 && n.Kind == Kind.Tensor && a is not null && low is not null && Lowerable(n, a) && TryLower(n, a, low))) throw new LaneBail();
+        if (a is not null && TryHalfInFloat32(n, a, low)) return;
         if (n.Batch == 0 && low is { ReadsScalar: true } && elems.ContainsKey(n.Args[0]) && av[n.Args[0]] is { Weak: false, Size: 1 })
         {
             obj[n] = Assign(Expression.Convert(Elems(n.Args[0], ComputeType(n.Args[0], av[n.Args[0]]!))[0], n.Kind.ClrType()));
@@ -178,22 +198,77 @@ internal sealed partial class Codegen
     }
 
     /// <summary>
-    /// Whether the node's values are ones the generated code computes: float32 and float64, and bool results of
-    /// comparisons and selections of those (carried as 0/1 in the float type). Integer, half-precision and other bool
-    /// values run their eager kernels.
+    /// A reduction or a product with a float16 or bfloat16 result, too large to unroll: its eager kernel (the GEMM for a
+    /// large 2-D product) runs on float32 operands: a value that generated code keeps unrounded is passed as it is,
+    /// others are widened. Eager code does the same (it widens, computes in float32 and rounds once), but on operands
+    /// already rounded. The float32 result is kept unrounded for the code that reads it and rounded where a half
+    /// tensor is needed (<see cref="Obj"/>), like a fused loop's result.
     /// </summary>
-    bool Lowerable(Node n, Aval a)
+    bool TryHalfInFloat32(Node n, Aval a, CpuLowering? low)
     {
-        if (a.DType is not (DType.Float32 or DType.Float64 or DType.Bool)) return false;
-        if (a.DType == DType.Bool && (Lane is not null || n.Op.Scalar is null || n.Op.Gives(DType.Float32) != DType.Bool)) return false;
+        if (Lane is not null || n.Batch != 0 || n.Kind != Kind.Tensor || !DTypes.IsHalf(a.DType) || n.Subgraphs.Length > 0
+            || n.Op.Family is not (PrimFamily.Reduction or PrimFamily.Contraction)) return false;
         foreach (var x in n.Args)
-            if (x.Kind == Kind.Tensor && AvalOf(x) is { } xa && xa.DType is not (DType.Float32 or DType.Float64 or DType.Bool)) return false;
+            if (x.Kind == Kind.Tensor && AvalOf(x) is not { DType: DType.Float32 or DType.Float16 or DType.BFloat16 }) return false;
+        var args = n.Args.Select(x => x.Kind == Kind.Tensor && DTypes.IsHalf(AvalOf(x)!.DType) ? Float32Of(x, AvalOf(x)!) : Obj(x)).ToArray();
+        Expression f;
+        if (low?.Product is { } pr && Gemm.Fits(n, a, av, pr.TA, pr.TB))
+        {
+            f = Assign(Scratch(typeof(float), a.Size), typeof(float[]));
+            var m = typeof(Gemm).GetMethod(nameof(Gemm.ProductInto), BindingFlags.Static | BindingFlags.Public)!.MakeGenericMethod(typeof(float));
+            Stmts.Add(Expression.Call(m, args[0], args[1], Expression.Constant(pr.TA), Expression.Constant(pr.TB), Expression.Constant(a.Dims), f));
+            How[n] = "gemm in float32 (rounded where a half tensor is needed)";
+        }
+        else
+        {
+            var r = Assign(n.Op.Emit(args, n.Args.Select(x => x.Kind).ToArray(), n.Params, n.Subgraphs), typeof(Tensor));
+            // (a float32 result, or a converted copy when the kernel gave the half dtype itself)
+            f = Assign(DataOf(r, typeof(float)), typeof(float[]));
+            How[n] = "eager in float32 (rounded where a half tensor is needed)";
+        }
+        unrounded[n] = f;
         return true;
     }
 
-    /// <summary>The type a node's elements are computed in: its dtype's, or for a bool comparison its operands' float type.</summary>
+    /// <summary>A half node's value as a float32 tensor: its unrounded values when generated code kept them, else widened.</summary>
+    Expression Float32Of(Node x, Aval xa)
+    {
+        var a32 = Aval.Intern(xa.Dims, DType.Float32, xa.Weak);
+        if (unrounded.TryGetValue(x, out var f)) return Assign(MakeTensor(f, a32), typeof(Tensor));
+        if (elems.TryGetValue(x, out var e) && e.Length > 0 && e[0].Type == typeof(float))
+            return Assign(MakeTensor(Expression.NewArrayInit(typeof(float), e), a32), typeof(Tensor));
+        var h = Elem(xa);
+        var src = Assign(DataOf(Obj(x), h), h.MakeArrayType());
+        var dst = Assign(Expression.Call(typeof(GC).GetMethod(nameof(GC.AllocateUninitializedArray))!.MakeGenericMethod(typeof(float)), Expression.Constant(xa.Size), Expression.Constant(false)), typeof(float[]));
+        Stmts.Add(Expression.Call(JitRtMethod(nameof(JitRt.Widen), src.Type, dst.Type), src, dst, Expression.Constant(0), Expression.Constant(xa.Size)));
+        return Assign(MakeTensor(dst, a32), typeof(Tensor));
+    }
+
+    /// <summary>
+    /// Whether the node's values are ones the generated code computes: float32 and float64; float16 and bfloat16,
+    /// computed in float32 (see <see cref="ComputeType"/>); and bool results of comparisons and selections of those
+    /// (carried as 0/1 in the float type). Integer and other bool values run their eager kernels, and so do halves in
+    /// the batch loop's lanes.
+    /// </summary>
+    bool Lowerable(Node n, Aval a)
+    {
+        if (!Computed(a.DType)) return false;
+        if (a.DType == DType.Bool && (Lane is not null || n.Op.Scalar is null || n.Op.Gives(DType.Float32) != DType.Bool)) return false;
+        foreach (var x in n.Args)
+            if (x.Kind == Kind.Tensor && AvalOf(x) is { } xa && !Computed(xa.DType)) return false;
+        return true;
+    }
+
+    bool Computed(DType d) => d is DType.Float32 or DType.Float64 or DType.Bool || Lane is null && DTypes.IsHalf(d);
+
+    /// <summary>
+    /// The type a node's elements are computed in: its dtype's; float32 for float16 and bfloat16 (an unrolled or fused
+    /// half value stays a float32 until it is stored, where it is rounded once: see <see cref="Obj"/> and
+    /// <see cref="EmitChain"/>); for a bool comparison its operands' float type.
+    /// </summary>
     Type ComputeType(Node n, Aval a) =>
-        a.DType != DType.Bool ? Elem(a) : Fusion.ComputeDType(n, av) == DType.Float64 ? typeof(double) : typeof(float);
+        DTypes.IsHalf(a.DType) ? typeof(float)
+        : a.DType != DType.Bool ? Elem(a) : Fusion.ComputeDType(n, av) == DType.Float64 ? typeof(double) : typeof(float);
 
     bool TryLower(Node n, Aval a, CpuLowering low)
     {
@@ -234,7 +309,8 @@ internal sealed partial class Codegen
             return true;
         }
         if ((low.Linear is not null || low.Bilinear) && a.Size <= Tiny && TryProbe(n, a, low)) return true;
-        if (low.Product is { } pr && Gemm.Fits(n, a, av, pr.TA, pr.TB))
+        // (a half product runs the float32 GEMM on float32 operands: TryHalfInFloat32)
+        if (low.Product is { } pr && !DTypes.IsHalf(a.DType) && Gemm.Fits(n, a, av, pr.TA, pr.TB))
         {
             var t = Elem(a);
             var m = typeof(Gemm).GetMethod(nameof(Gemm.ProductInto), BindingFlags.Static | BindingFlags.Public)!.MakeGenericMethod(t);
@@ -261,7 +337,7 @@ internal sealed partial class Codegen
         }
         long probes = low.Bilinear ? (long)AvalOf(n.Args[0])!.Size * AvalOf(n.Args[1])!.Size : lin.Sum(i => (long)AvalOf(n.Args[i])!.Size);
         if (probes > MaxProbes) return false;
-        var t = Lane ?? Elem(a);
+        var t = Lane ?? ComputeType(n, a);
         var ops = lin.Select(i => Elems(n.Args[i], t)).ToArray();
         var terms = ProbeCache.Coefficients(n, AvalOf, () =>
             (n.Batch == 0 && n.Args.Length == 2 ? ProbeCache.ContractionTerms(n.Op, AvalOf(n.Args[0])!, AvalOf(n.Args[1])!) : null) ?? Probe(n, a, low, lin));

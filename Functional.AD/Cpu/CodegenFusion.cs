@@ -14,6 +14,12 @@ internal sealed partial class Codegen
         foreach (var n in g.Nodes)
             foreach (var x in n.Args)
                 if (chains.TryGetValue(x, out var c) && !(chains.TryGetValue(n, out var cn) && ReferenceEquals(c, cn))) live.Add(x);
+        // half members that the caller or an eager kernel reads: rounded in the loop's blocks (a half member that only
+        // other fused loops read is passed to them unrounded, as float32)
+        rounded = new HashSet<Node>(g.Outputs, RefEq<Node>.Instance);
+        foreach (var n in g.Nodes)
+            if (!chains.ContainsKey(n))
+                foreach (var x in n.Args) rounded.Add(x);
         var done = new HashSet<Node>(RefEq<Node>.Instance);
         foreach (var n in g.Nodes) Visit(n);
 
@@ -36,7 +42,26 @@ internal sealed partial class Codegen
         }
     }
 
-    /// <summary>One loop over the chain's elements: vector lanes, then a scalar tail; writes only the live members.</summary>
+    /// <summary>Elements per block of a loop that widens or rounds halves (a multiple of every lane count).</summary>
+    internal const int HalfBlock = 2048;
+
+    /// <summary>Chain members whose half-precision arrays are read outside fused loops (see <see cref="EmitWithChains"/>).</summary>
+    HashSet<Node> rounded = new(RefEq<Node>.Instance);
+
+    /// <summary>
+    /// The float32 values of the half members that fused loops wrote (arena buffers, valid for the rest of the call): a
+    /// later loop reads them instead of the rounded array, so values stay float32 from one fused loop to the next; the
+    /// rounded array is made from them when something else asks (<see cref="Obj"/>).
+    /// </summary>
+    readonly Dictionary<Node, Expression> unrounded = new(RefEq<Node>.Instance);
+
+    /// <summary>
+    /// One loop over the chain's elements: vector lanes, then a scalar tail; writes only the live members. A chain that
+    /// reads or writes float16 or bfloat16 runs in blocks of <see cref="HalfBlock"/> elements: each block first widens
+    /// its part of every half operand into a float buffer of the call's arena, then runs the loop, then rounds its part
+    /// of every half member that is written (from a float buffer) into the member's own array, so the widened and the
+    /// unrounded values are still in the cache when they are read.
+    /// </summary>
     void EmitChain(List<Node> c, HashSet<Node> live)
     {
         var members = new HashSet<Node>(c, RefEq<Node>.Instance);
@@ -56,17 +81,39 @@ internal sealed partial class Codegen
         var wraps = new Dictionary<int, ParameterExpression>();
         var data = typeof(JitRt).GetMethod(nameof(JitRt.Data))!.MakeGenericMethod(t);
         var splat = ops.GetMethod("Splat")!.MakeGenericMethod(t);
+        // half operands read in blocks: (the operand's own array, the float buffer its block is widened into)
+        var widen = new List<(Expression Src, Expression Dst)>();
+        // half members written in blocks: (the float buffer the loop writes, the member's own array)
+        var narrow = new List<(Expression Src, Expression Dst)>();
+        var finals = new Dictionary<Node, Expression>(RefEq<Node>.Instance);
         foreach (var m in c)
             foreach (var x in m.Args)
             {
                 if (members.Contains(x) || arrays.ContainsKey(x) || scalars.ContainsKey(x) || rows.ContainsKey(x)) continue;
                 if (x.Kind == Kind.Tensor && av[x]!.Size == size && av[x]!.Rank == a.Rank)
-                    arrays[x] = Assign(Expression.Call(data, Obj(x)), arrayT);
+                {
+                    if (unrounded.TryGetValue(x, out var f) && t == typeof(float)) arrays[x] = f;
+                    else if (unrounded.TryGetValue(x, out f))
+                    {
+                        arrays[x] = Assign(Scratch(t, size), arrayT);
+                        widen.Add((f, arrays[x]));
+                    }
+                    else if (DTypes.IsHalf(av[x]!.DType))
+                    {
+                        var h = Elem(av[x]!);
+                        var src = Assign(DataOf(Obj(x), h), h.MakeArrayType());
+                        arrays[x] = Assign(Scratch(t, size), arrayT);
+                        widen.Add((src, arrays[x]));
+                    }
+                    else arrays[x] = Assign(Expression.Call(data, Obj(x)), arrayT);
+                }
                 else if (Fusion.IsRowOperand(x, av, a))
                 {
                     int inner = av[x]!.Size;
                     if (!wraps.TryGetValue(inner, out var j)) wraps[inner] = j = Local(typeof(int), "j" + inner);
-                    rows[x] = (Assign(Expression.Call(data, Obj(x)), arrayT), j);
+                    // a half row is widened whole, once (it is smaller than the loop)
+                    rows[x] = (Assign(unrounded.TryGetValue(x, out var f) ? t == typeof(float) ? f : WidenAll(f, av[x]!.Size, t)
+                        : DTypes.IsHalf(av[x]!.DType) ? WidenAll(DataOf(Obj(x), Elem(av[x]!)), av[x]!.Size, t) : Expression.Call(data, Obj(x)), arrayT), j);
                 }
                 else
                 {
@@ -75,7 +122,18 @@ internal sealed partial class Codegen
                 }
             }
         foreach (var m in c)
-            if (live.Contains(m)) outs[m] = Assign(Buffer(m, t, size), arrayT);
+        {
+            if (!live.Contains(m)) continue;
+            if (DTypes.IsHalf(av[m]!.DType))
+            {
+                var h = Elem(av[m]!);
+                outs[m] = unrounded[m] = Assign(Scratch(t, size), arrayT);
+                if (!rounded.Contains(m)) continue;
+                finals[m] = Assign(Buffer(m, h, size), h.MakeArrayType());
+                narrow.Add((outs[m], finals[m]));
+            }
+            else outs[m] = Assign(Buffer(m, t, size), arrayT);
+        }
 
         var i = Local(typeof(int), "i");
         // vector body
@@ -129,22 +187,77 @@ internal sealed partial class Codegen
 
         Stmts.Add(Expression.Assign(i, Expression.Constant(0)));
         foreach (var j in wraps.Values) Stmts.Add(Expression.Assign(j, Expression.Constant(0)));
-        var brk = Expression.Label("vectorDone");
-        Stmts.Add(Expression.Loop(Expression.IfThenElse(Expression.LessThanOrEqual(i, Expression.Constant(size - lanes)),
-            Expression.Block(vvars, vbody), Expression.Break(brk)), brk));
-        var brk2 = Expression.Label("tailDone");
-        Stmts.Add(Expression.Loop(Expression.IfThenElse(Expression.LessThan(i, Expression.Constant(size)),
-            Expression.Block(svars, sbody), Expression.Break(brk2)), brk2));
+        bool blocked = widen.Count > 0 || narrow.Count > 0;
+        if (!blocked)
+            Stmts.AddRange(Loops(Expression.Constant(size)));
+        else
+        {
+            // for (start = 0; start < size; start += HalfBlock) { end = min(start + HalfBlock, size); widen; loops; round }
+            var start = Local(typeof(int), "start");
+            var end = Local(typeof(int), "end");
+            var count = Expression.Subtract(end, start);
+            var block = new List<Expression>
+            {
+                Expression.Assign(end, Expression.Call(typeof(Math).GetMethod(nameof(Math.Min), [typeof(int), typeof(int)])!,
+                    Expression.Add(start, Expression.Constant(HalfBlock)), Expression.Constant(size))),
+            };
+            foreach (var (src, dst) in widen) block.Add(Expression.Call(JitRtMethod(nameof(JitRt.Widen), src.Type, dst.Type), src, dst, start, count));
+            block.AddRange(Loops(end));
+            foreach (var (src, dst) in narrow) block.Add(Expression.Call(JitRtMethod(nameof(JitRt.Narrow), src.Type, dst.Type), src, dst, start, count));
+            block.Add(Expression.AddAssign(start, Expression.Constant(HalfBlock)));
+            Stmts.Add(Expression.Assign(start, Expression.Constant(0)));
+            var blocksDone = Expression.Label("blocksDone");
+            Stmts.Add(Expression.Loop(Expression.IfThenElse(Expression.LessThan(start, Expression.Constant(size)),
+                Expression.Block(block), Expression.Break(blocksDone)), blocksDone));
+        }
+
+        // the vector loop up to end - lanes, then the scalar tail up to end (only the last block of a blocked loop has one)
+        IEnumerable<Expression> Loops(Expression limit)
+        {
+            var brk = Expression.Label("vectorDone");
+            yield return Expression.Loop(Expression.IfThenElse(Expression.LessThanOrEqual(i, limit is ConstantExpression k ? Expression.Constant((int)k.Value! - lanes) : Expression.Subtract(limit, Expression.Constant(lanes))),
+                Expression.Block(vvars, vbody), Expression.Break(brk)), brk);
+            var brk2 = Expression.Label("tailDone");
+            yield return Expression.Loop(Expression.IfThenElse(Expression.LessThan(i, limit),
+                Expression.Block(svars, sbody), Expression.Break(brk2)), brk2);
+        }
 
         int id = ++chainCount;
+        string halves = blocked || c.Any(m => DTypes.IsHalf(av[m]!.DType)) ? ", halves in float32" : "";
         foreach (var m in c)
         {
-            if (outs.TryGetValue(m, out var o))
+            if (finals.TryGetValue(m, out var f))
+                obj[m] = Assign(MakeTensor(f, av[m]!), typeof(Tensor));
+            else if (unrounded.ContainsKey(m)) { }   // rounded when something asks (Obj)
+            else if (outs.TryGetValue(m, out var o))
                 obj[m] = Assign(MakeTensor(av[m]!.DType == DType.Bool
                     ? Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.ToBool))!.MakeGenericMethod(t), o) : o, av[m]!), typeof(Tensor));
-            How[m] = $"fused #{id} ({c.Count} ops, {lanes}-lane loop{(outs.ContainsKey(m) ? ", written" : "")})";
+            How[m] = $"fused #{id} ({c.Count} ops, {lanes}-lane loop{halves}{(outs.ContainsKey(m) ? ", written" : "")})";
         }
         FusedChains++;
+    }
+
+    /// <summary>The overload of a <see cref="JitRt"/> helper for these array types.</summary>
+    static System.Reflection.MethodInfo JitRtMethod(string name, Type src, Type dst) =>
+        typeof(JitRt).GetMethod(name, [src, dst, typeof(int), typeof(int)])
+        ?? throw new MissingMethodException(nameof(JitRt), $"{name}({src.Name}, {dst.Name}, int, int)");
+
+    /// <summary>An array of <paramref name="size"/> halves (or unrounded float32 values) widened whole into a buffer of the arena (<paramref name="t"/>: float or double).</summary>
+    Expression WidenAll(Expression array, int size, Type t)
+    {
+        var src = Assign(array);
+        var dst = Assign(Scratch(t, size), t.MakeArrayType());
+        Stmts.Add(Expression.Call(JitRtMethod(nameof(JitRt.Widen), src.Type, dst.Type), src, dst, Expression.Constant(0), Expression.Constant(size)));
+        return dst;
+    }
+
+    /// <summary>A half member that fused loops passed on unrounded, rounded whole now into its own array (as a tensor).</summary>
+    Expression RoundLate(Node n, Expression f, Aval a)
+    {
+        var h = Elem(a);
+        var dst = Assign(Buffer(n, h, a.Size), h.MakeArrayType());
+        Stmts.Add(Expression.Call(JitRtMethod(nameof(JitRt.Narrow), f.Type, dst.Type), f, dst, Expression.Constant(0), Expression.Constant(a.Size)));
+        return Assign(MakeTensor(dst, a), typeof(Tensor));
     }
 
     /// <summary><c>j += step; if (j == inner) j = 0;</c> (the index of a row operand).</summary>

@@ -11,6 +11,13 @@ namespace Functional.AD;
 /// node is a vector local; only the chain's outputs (members used outside it or returned) are written, into arena
 /// buffers or fresh arrays (see <see cref="Pooling"/>). A chain is convex (no path leaves it and comes back), so it can
 /// be emitted as one unit.
+/// <para>
+/// float16 and bfloat16 nodes are computed in float32 (as XLA computes them on the CPU): they join float32 chains, a
+/// half operand is widened to float32 as the loop reads it, and a half member that is written keeps its float32
+/// values for later loops, reductions and products, and is rounded to its dtype once, where a half tensor is needed
+/// (<see cref="Codegen"/>). So values keep float32's precision between fused operations (eager code rounds after
+/// every operation), and a jitted half result can be more precise than the eager one; docs/sharp-bits.md says so.
+/// </para>
 /// </summary>
 internal static class Fusion
 {
@@ -34,20 +41,25 @@ internal static class Fusion
 
     /// <summary>
     /// A full operand: a tensor of the result's shape whose values the loop reads as its element type: of the loop's
-    /// dtype, or bool (a member's 0/1, or a bool tensor read as 0 and 1).
+    /// dtype, bool (a member's 0/1, or a bool tensor read as 0 and 1), or a half widened to the loop's float type.
     /// </summary>
     static bool IsFullOperand(Node x, Dictionary<Node, Aval?> av, Aval a) =>
-        x.Kind == Kind.Tensor && av.TryGetValue(x, out var xa) && xa is not null && (xa.DType == a.DType || xa.DType == DType.Bool) && xa.Dims.AsSpan().SequenceEqual(a.Dims);
+        x.Kind == Kind.Tensor && av.TryGetValue(x, out var xa) && xa is not null && Readable(xa.DType, a.DType) && xa.Dims.AsSpan().SequenceEqual(a.Dims);
+
+    /// <summary>Whether a loop computing in <paramref name="loop"/> reads an operand of dtype <paramref name="d"/>: its own dtype, bool, or a half widened to float32 or float64.</summary>
+    static bool Readable(DType d, DType loop) => d == loop || d == DType.Bool || DTypes.IsHalf(d) && loop is DType.Float32 or DType.Float64;
 
     /// <summary>
     /// The dtype a node is computed in inside a fused loop: its own, except that a bool result of a comparison or a logical
-    /// operator on floats is carried as 0/1 in its operands' float dtype (float64 if any operand is, else float32).
-    /// Null when the node cannot be computed in a loop (integers, halves, other bools).
+    /// operator on floats is carried as 0/1 in its operands' float dtype (float64 if any operand is, else float32), and a
+    /// float16 or bfloat16 node is computed in float32. Null when the node cannot be computed in a loop (integers,
+    /// other bools).
     /// </summary>
     public static DType? ComputeDType(Node n, Dictionary<Node, Aval?> av)
     {
         if (!av.TryGetValue(n, out var a) || a is null) return null;
         if (a.DType is DType.Float32 or DType.Float64) return a.DType;
+        if (DTypes.IsHalf(a.DType)) return DType.Float32;
         if (a.DType != DType.Bool || n.Op.Vector is null || n.Op.Gives(DType.Float32) != DType.Bool) return null;
         DType? d = null;
         foreach (var x in n.Args)
@@ -68,7 +80,7 @@ internal static class Fusion
     /// </summary>
     public static bool IsRowOperand(Node x, Dictionary<Node, Aval?> av, Aval a)
     {
-        if (x.Kind != Kind.Tensor || !av.TryGetValue(x, out var xa) || xa is null || xa.DType != a.DType && xa.DType != DType.Bool || xa.Size <= 1 || xa.Size >= a.Size) return false;
+        if (x.Kind != Kind.Tensor || !av.TryGetValue(x, out var xa) || xa is null || !Readable(xa.DType, a.DType) || xa.Size <= 1 || xa.Size >= a.Size) return false;
         var d = xa.Dims.AsSpan();
         while (d.Length > 0 && d[0] == 1) d = d[1..];
         if (d.Length > a.Rank || !d.SequenceEqual(a.Dims.AsSpan(a.Rank - d.Length))) return false;

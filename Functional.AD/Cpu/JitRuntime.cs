@@ -1,5 +1,7 @@
 using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Functional.AD;
 
@@ -20,6 +22,78 @@ internal static class JitRt
         if (x.Data is T[] a) return a;   // a tensor in host memory: its own array
         if (x.Managed is T[] w) return w;   // a weak scalar's float32 value
         return Eager.Data<T>(x).ToArray();
+    }
+
+    // ---- halves in fused loops: widened to float32 (or float64) in blocks before the loop reads them, rounded back
+    // after it writes them; the same conversions eager code uses (TensorPrimitives' for float16, round to nearest even
+    // for bfloat16), so a single fused operation gives the eager kernel's value
+
+    /// <summary>Elements <c>[start, start + count)</c> of <paramref name="src"/> widened (exactly) into the same places of <paramref name="dst"/>.</summary>
+    public static void Widen(Half[] src, float[] dst, int start, int count) =>
+        TensorPrimitives.ConvertToSingle(src.AsSpan(start, count), dst.AsSpan(start, count));
+
+    /// <summary>Elements <c>[start, start + count)</c> of <paramref name="src"/> widened (exactly: the bits shifted up) into the same places of <paramref name="dst"/>.</summary>
+    public static void Widen(BFloat16[] src, float[] dst, int start, int count)
+    {
+        var s = MemoryMarshal.Cast<BFloat16, ushort>(src.AsSpan(start, count));
+        var d = MemoryMarshal.Cast<float, uint>(dst.AsSpan(start, count));
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+            for (; i <= s.Length - Vector<ushort>.Count; i += Vector<ushort>.Count)
+            {
+                Vector.Widen(new Vector<ushort>(s[i..]), out var lo, out var hi);
+                (lo << 16).CopyTo(d[i..]);
+                (hi << 16).CopyTo(d[(i + Vector<uint>.Count)..]);
+            }
+        for (; i < s.Length; i++) d[i] = (uint)s[i] << 16;
+    }
+
+    /// <summary>Elements <c>[start, start + count)</c> of <paramref name="src"/> widened (exactly) into the same places of <paramref name="dst"/>.</summary>
+    public static void Widen(Half[] src, double[] dst, int start, int count)
+    {
+        for (int i = start; i < start + count; i++) dst[i] = (double)src[i];
+    }
+
+    /// <summary>Elements <c>[start, start + count)</c> of <paramref name="src"/> widened (exactly) into the same places of <paramref name="dst"/>.</summary>
+    public static void Widen(BFloat16[] src, double[] dst, int start, int count)
+    {
+        for (int i = start; i < start + count; i++) dst[i] = (double)src[i];
+    }
+
+    /// <summary>Elements <c>[start, start + count)</c> of <paramref name="src"/> (a half value kept in float32) widened into the same places of <paramref name="dst"/>.</summary>
+    public static void Widen(float[] src, double[] dst, int start, int count)
+    {
+        for (int i = start; i < start + count; i++) dst[i] = src[i];
+    }
+
+    /// <summary>Elements <c>[start, start + count)</c> of <paramref name="src"/> rounded to float16 (to nearest, ties to even) into the same places of <paramref name="dst"/>.</summary>
+    public static void Narrow(float[] src, Half[] dst, int start, int count) =>
+        TensorPrimitives.ConvertToHalf(src.AsSpan(start, count), dst.AsSpan(start, count));
+
+    /// <summary>
+    /// Elements <c>[start, start + count)</c> of <paramref name="src"/> rounded to bfloat16 into the same places of
+    /// <paramref name="dst"/>: as <c>(BFloat16)f</c>, to nearest with ties to even, NaN kept quiet.
+    /// </summary>
+    public static void Narrow(float[] src, BFloat16[] dst, int start, int count)
+    {
+        var s = MemoryMarshal.Cast<float, uint>(src.AsSpan(start, count));
+        var d = MemoryMarshal.Cast<BFloat16, ushort>(dst.AsSpan(start, count));
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+            for (; i <= s.Length - Vector<ushort>.Count; i += Vector<ushort>.Count)
+                Vector.Narrow(RoundBFloat16(new Vector<uint>(s[i..])), RoundBFloat16(new Vector<uint>(s[(i + Vector<uint>.Count)..]))).CopyTo(d[i..]);
+        for (; i < s.Length; i++) d[i] = BitsOfBFloat16(s[i]);
+    }
+
+    static ushort BitsOfBFloat16(uint u) => ((BFloat16)BitConverter.UInt32BitsToSingle(u)).Bits;
+
+    /// <summary>The bfloat16 bits of float32 bits, per lane, in the low half: <see cref="BFloat16"/>'s rounding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector<uint> RoundBFloat16(Vector<uint> u)
+    {
+        var rounded = (u + new Vector<uint>(0x7FFF) + ((u >> 16) & Vector<uint>.One)) >> 16;
+        var nan = Vector.GreaterThan(u & new Vector<uint>(0x7FFFFFFF), new Vector<uint>(0x7F800000));
+        return Vector.ConditionalSelect(nan, (u >> 16) | new Vector<uint>(0x0040), rounded);
     }
 
     /// <summary>A bool array from a loop's 0/1 values (non-zero, NaN included, is true).</summary>

@@ -298,7 +298,7 @@ public class DTypeTests
         return (r.Equals(want) || float.IsNaN(f) && float.IsNaN(r)).Label($"{f:R}: {r:R} vs {want:R}");
     }
 
-    /// <summary>A half-precision operation is the float32 operation rounded once: eagerly and in the jit.</summary>
+    /// <summary>A half-precision operation is the float32 operation rounded once; eagerly each operation, in the jit the whole chain.</summary>
     [Property(MaxTest = 50)]
     public Property Half_precision_ops_compute_in_float32_and_round_once(NormalFloat[] xs)
     {
@@ -317,12 +317,15 @@ public class DTypeTests
             var got = (Tanh(t) * t + 1.5).ToArray<float>();
             Assert.Equal(dt, (Tanh(t) * t + 1.5).DType);
             Assert.Equal(wantStepwise, got);
+            // the jit keeps float32 between the chain's operations and rounds once (JitHalfFusionTests): the float32
+            // chain rounded once, within a unit in the last place (its vector tanh is not MathF's in the last bits)
             Expression<Func<Tensor, Tensor>> f = x => Tanh(x) * x + 1.5;
             var jit = Ad.Jit(f)(t);
             Assert.Equal(dt, jit.DType);
-            Assert.Equal(wantStepwise, jit.ToArray<float>());
-            // the one-rounding result is within a unit in the last place of the stepwise one
             double ulp = dt == DType.Float16 ? 1.0 / 1024 : 1.0 / 128;
+            var jv = jit.ToArray<float>();
+            for (int i = 0; i < want.Length; i++) Assert.True(Math.Abs(want[i] - jv[i]) <= ulp * Math.Max(1, Math.Abs(want[i])), $"{dt} jit {f32[i]}");
+            // the one-rounding result is within a unit in the last place of the stepwise one
             for (int i = 0; i < want.Length; i++) Assert.True(Math.Abs(want[i] - got[i]) <= 3 * ulp * Math.Max(1, Math.Abs(want[i])), $"{dt} {f32[i]}");
         }
         return true.ToProperty();
@@ -341,7 +344,8 @@ public class DTypeTests
             double tol = dt == DType.Float16 ? 4e-3 : 3e-2;
             var gh = g.ToArray<float>();
             for (int i = 0; i < 3; i++) Assert.True(Math.Abs(gh[i] - g32[i]) <= tol * Math.Max(1, Math.Abs(g32[i])), $"{dt}: {gh[i]} vs {g32[i]}");
-            Assert.Equal(gh, Ad.Jit(Ad.Grad(loss))(x.AsType(dt)).ToArray<float>());
+            var gj = Ad.Jit(Ad.Grad(loss))(x.AsType(dt)).ToArray<float>();
+            for (int i = 0; i < 3; i++) Assert.True(Math.Abs(gj[i] - g32[i]) <= tol * Math.Max(1, Math.Abs(g32[i])), $"{dt} jit: {gj[i]} vs {g32[i]}");
         }
     }
 
