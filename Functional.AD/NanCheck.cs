@@ -99,8 +99,14 @@ internal sealed class NanChecker(Program prog)
             case double d: return double.IsFinite(d);
             case float f: return float.IsFinite(f);
             case Tensor t:
-                if (t.DType == DType.Float64) { foreach (var x in t.Storage.HostSpan<double>()) if (!double.IsFinite(x)) return false; }
-                else foreach (var x in t.Storage.HostSpan<float>()) if (!float.IsFinite(x)) return false;
+                switch (t.DType)
+                {
+                    case DType.Float64: foreach (var x in t.Storage.HostSpan<double>()) if (!double.IsFinite(x)) return false; break;
+                    case DType.Float32: foreach (var x in t.Storage.HostSpan<float>()) if (!float.IsFinite(x)) return false; break;
+                    case DType.Float16: foreach (var x in t.Storage.HostSpan<Half>()) if (!Half.IsFinite(x)) return false; break;
+                    case DType.BFloat16: foreach (var x in t.Storage.HostSpan<BFloat16>()) if (!float.IsFinite((float)x)) return false; break;
+                    default: break;   // integers and bools are always finite
+                }
                 return true;
             default: return true;
         }

@@ -127,12 +127,6 @@ sealed partial class Primitive
     /// </summary>
     internal bool NoPublicSpelling;
 
-    /// <summary>
-    /// The parameters of a node read from a call of one of its C# spellings whose static arguments are not the
-    /// declaration's own (a convenience overload such as <c>Np.Conv2d(x, w, stride, padding)</c>): the method called and
-    /// its static arguments, in order, in; the node's parameters out. <c>null</c>: the static arguments as they are.
-    /// </summary>
-    internal Func<System.Reflection.MethodInfo, object?[], Params>? ParamsOfCall;
 
     // ------------------------------------------------------------------ several results (see Tuples)
 

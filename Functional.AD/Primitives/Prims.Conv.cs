@@ -113,7 +113,7 @@ internal sealed record ConvParams(int[] Strides, int[]? Padding, string? PadMode
         return ConvTransposeLhs(Rep(CheckedCount(stride, "stride"), d), Rep(padding, 2 * d), Rep(outputPadding, d), Rep(CheckedCount(dilation, "dilation"), d), groups, ConvLayout.ChannelsFirst);
     }
 
-    /// <summary>The parameters of a call of one of the convolution family's C# spellings (see <see cref="Primitive.ParamsOfCall"/>).</summary>
+    /// <summary>The parameters of a call of one of the convolution family's C# spellings (see <see cref="Prims.ReadsAs"/>).</summary>
     internal static Params OfCall(MethodInfo m, object?[] s)
     {
         if (s.Length == 1 && s[0] is ConvParams own) return new Params(own);
@@ -377,7 +377,8 @@ internal static partial class Prims
         p.NonDiff = [2];
         p.Accepts = DTypeSets.Floats;
         p.Cpu = new CpuLowering { Result = EagerResult.Fresh };
-        p.ParamsOfCall = ConvParams.OfCall;
+        // every C# spelling (the Lax method and the Np conveniences) is read into one ConvParams
+        foreach (var m in aliases.Prepend(tensor)) readsAs[m] = s => (p, ConvParams.OfCall(m, s));
         p.AvalRule = (n, a) => n.Batch > 0
             ? Unbatch.AvalOf(n.Op, n.Params, n.Batch, n.Args.Select(x => x.Kind).ToArray(), a)
             : shape(n.Params.Get<ConvParams>(0), a);

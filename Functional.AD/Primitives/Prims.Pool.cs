@@ -31,7 +31,7 @@ internal static partial class Prims
     /// <summary>
     /// The primitive and static parameters that a call of <paramref name="m"/> with static arguments
     /// <paramref name="statics"/> stands for: the method's own primitive and its arguments as they are, unless the
-    /// declaration reads them into one parameter (the pooling spellings read into a <see cref="WindowParams"/>).
+    /// declaration reads them into one parameter (the pooling spellings read into a <see cref="WindowParams"/>, the convolution spellings into a <see cref="ConvParams"/>).
     /// </summary>
     public static (Primitive Op, Params Params) ReadsAs(Primitive p, MethodInfo m, object?[] statics) =>
         readsAs.TryGetValue(m, out var read) ? read(statics) : (p, new Params(statics));

@@ -299,7 +299,7 @@ internal sealed partial class Reader
             else if (s is SStatic st) statics.Add(st.Value);
             else throw Unsupported(arg, $"the argument {ps[i].Name} of {m.Name} is a static parameter and must be a constant known when the expression is read");
         }
-        var (op, prms) = prim.ParamsOfCall is { } paramsOfCall ? (prim, paramsOfCall(m, statics.ToArray())) : Prims.ReadsAs(prim, m, statics.ToArray());
+        var (op, prms) = Prims.ReadsAs(prim, m, statics.ToArray());
         var node = b.Apply(op, operands.ToArray(), prms);
         node.Source ??= call;
         return new SLeaf(node);

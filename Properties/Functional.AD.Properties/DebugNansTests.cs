@@ -21,6 +21,17 @@ public sealed class DebugNansTests
     static void Has(Exception e, string fragment) => Assert.True(e.Message.Contains(fragment, StringComparison.Ordinal), $"\"{fragment}\" not in:\n{e.Message}");
 
     [Fact]
+    public void Checked_reads_bool_integer_and_half_intermediates_and_still_finds_a_NaN_in_a_half()
+    {
+        // masks, labels and halves are checked by their own element type (they used to be read as float32 and threw)
+        Expression<Func<Tensor, Tensor>> f = x => Sum(Where(x > 0.0, x, -x) * OneHot(Argmax(x, 0), 2, DType.Float64) + x.AsType(DType.Float16).AsType(DType.Float64));
+        Assert.Equal((double)f.Compile()(V(0.5, 3)), (double)Ad.Checked(f)(V(0.5, 3)));
+        Expression<Func<Tensor, Tensor>> g = x => Sum(Sqrt(x.AsType(DType.BFloat16) - 1.0).AsType(DType.Float64));
+        var e = Assert.Throws<NanException>(() => Ad.Checked(g)(V(0.5, 3)));
+        Assert.Equal("Sqrt", e.Primitive);
+    }
+
+    [Fact]
     public void Checked_names_the_primitive_its_subexpression_and_shapes_of_a_planted_NaN_on_the_eager_path()
     {
         Expression<Func<Tensor, Tensor>> f = x => Sum(Exp(x) + Log(x - 1.0));
