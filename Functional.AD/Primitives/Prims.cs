@@ -324,6 +324,8 @@ internal static partial class Prims
 
     static Prims()
     {
+        // the elementwise vocabulary (Prims.Elementwise.cs): declared here, after every field of the table is initialised
+        DeclareElementwiseVocabulary();
         // --- the dtype column beyond the families' defaults: float-only functions promote integer and bool operands to
         // float32 (as jax.numpy does); structural, selection and conversion primitives take every dtype; Argmax gives int32
         foreach (var p in new[] { Exp, Log, Tanh, Sin, Cos, Sqrt, Sigmoid, Softplus, Log1p, Expm1, Erf, Atan, Pow })
