@@ -70,8 +70,10 @@ internal static partial class Lowerings
             [Prims.Hypot] = Wew((a, b) => a.hypot(b)),
             [Prims.IsNan] = Ew(a => a.isnan()),
             [Prims.IsFinite] = Ew(a => a.isfinite()),
-            [Prims.Gelu] = Wew(a => a.gelu()),
-            [Prims.GeluTanh] = Wew(a => a.gelu(TorchSharp.Modules.GELU.Approximate.tanh)),
+            // x erfc(-x/sqrt 2)/2 and x sigmoid(2z), as the CPU computes them: libtorch's gelu, x (1 + erf(x/sqrt 2))/2 and
+            // x (1 + tanh z)/2, round its tail at large negative x to 0
+            [Prims.Gelu] = Wew(a => 0.5 * a * (a * -0.70710678118654752440).erfc()),
+            [Prims.GeluTanh] = Wew(a => a * (2 * ScalarMath.GeluTanhScale * (a + ScalarMath.GeluTanhCubic * a * a * a)).sigmoid()),
             [Prims.Silu] = Wew(a => a.silu()),
             [Prims.LogSigmoid] = Wew(a => a.log_sigmoid()),
             // the slope and alpha are tensors (differentiable, broadcast): libtorch's leaky_relu and elu take scalars only

@@ -112,7 +112,8 @@ public static partial class ScalarMath
 
     /// <summary>
     /// <c>ln |Γ(x)|</c>: Stirling's series <c>(z - ½) ln z - z + ½ ln 2π + Σ B₂ₖ / (2k(2k-1) z^(2k-1))</c> at
-    /// <c>z = x + m ≥ 15</c>, less <c>ln(x (x+1) ... (x+m-1))</c>; below ½ the reflection
+    /// <c>z = x + m ≥ 15</c>, less <c>ln(x (x+1) ... (x+m-1))</c>; between ½ and 2½ the Taylor series of ln Γ(1 + z)
+    /// about the roots 1 and 2; below ½ the reflection
     /// <c>ln Γ(x) = ln(π / |sin πx|) - ln Γ(1 - x)</c>. Poles (0, -1, -2, ...) give +∞.
     /// Example: <c>Lgamma(5)</c> is <c>ln 24</c>; <c>Lgamma(0.5)</c> is <c>ln √π</c>.
     /// </summary>
@@ -122,11 +123,43 @@ public static partial class ScalarMath
         if (double.IsInfinity(x)) return double.PositiveInfinity;
         if (x <= 0 && x == Math.Floor(x)) return double.PositiveInfinity;
         if (x < 0.5) return Math.Log(Math.PI / AbsSinPi(x)) - Lgamma(1 - x);
+        // around the roots 1 and 2: the Taylor series of ln Γ(1 + z), so that ln Γ keeps its relative precision there
+        if (x < 1.5) return LgammaOnePlus(x - 1);
+        if (x < 2.5) { double z2 = x - 2; return Log1pD(z2) + LgammaOnePlus(z2); }
         double z = x, prod = 1;
         while (z < 15) { prod *= z; z += 1; }
         double iz = 1 / z, iz2 = iz * iz;
         double series = iz * (1.0 / 12 + iz2 * (-1.0 / 360 + iz2 * (1.0 / 1260 + iz2 * (-1.0 / 1680 + iz2 * (1.0 / 1188 + iz2 * (-691.0 / 360360 + iz2 * (1.0 / 156)))))));
         return (z - 0.5) * Math.Log(z) - z + 0.5 * Math.Log(2 * Math.PI) + series - Math.Log(prod);
+    }
+
+    /// <summary>ζ(k) for k = 2 .. 64, from the Hurwitz zeta of <see cref="Polygamma(double, double)"/>: ζ(k) = (-1)^k ψ⁽ᵏ⁻¹⁾(1) / (k-1)!.</summary>
+    static readonly Lazy<double[]> ZetaAtIntegers = new(() =>
+    {
+        var z = new double[65];
+        double fact = 1;
+        for (int k = 2; k <= 64; k++)
+        {
+            fact *= k - 1;
+            z[k] = ((k & 1) == 0 ? 1 : -1) * Polygamma(k - 1, 1.0) / fact;
+        }
+        return z;
+    });
+
+    /// <summary>ln Γ(1 + z) = -γ z + Σₖ₌₂ ζ(k) (-z)ᵏ / k for |z| ≤ ½ (the series is exact at z = 0, the root ln Γ(1) = 0).</summary>
+    static double LgammaOnePlus(double z)
+    {
+        const double EulerGamma = 0.57721566490153286061;
+        var zeta = ZetaAtIntegers.Value;
+        double sum = 0, p = z * z;   // (-z)^k for k = 2
+        for (int k = 2; k <= 64; k++)
+        {
+            double term = zeta[k] * p / k;
+            sum += term;
+            if (Math.Abs(term) < 1e-18 * Math.Abs(sum)) break;
+            p *= -z;
+        }
+        return -EulerGamma * z + sum;
     }
 
     /// <summary><c>ln |Γ(x)|</c> in float32 (computed in double, rounded once).</summary>

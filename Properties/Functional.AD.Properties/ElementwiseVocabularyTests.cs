@@ -206,6 +206,11 @@ public class ElementwiseVocabularyTests
             Assert.True(Math.Abs(lx[i] + l1mx[i] - Math.Log(Math.PI / Math.Abs(Math.Sin(Math.PI * xs[i])))) < 1e-12 * Math.Max(1, Math.Abs(lx[i])), $"reflection at {xs[i]}");
         }
         Assert.True(Lgamma(T64(0, -1, -7)).ToDoubleArray().All(double.IsPositiveInfinity));
+        // relative precision at the roots 1 and 2: ln Γ(1 + e) = -γ e + ζ(2) e²/2, ln Γ(2 + e) = (1 - γ) e + (ζ(2) - 1) e²/2
+        const double Zeta2 = 1.6449340668482264365;
+        Near(Lgamma, [1 + 1e-10, 1 - 1e-9, 1 + 1e-6], x => -EulerGamma * (x - 1) + Zeta2 * (x - 1) * (x - 1) / 2, 1e-9, DType.Float64, "Lgamma");
+        Near(Lgamma, [2 + 1e-10, 2 - 1e-9, 2 + 1e-6], x => (1 - EulerGamma) * (x - 2) + (Zeta2 - 1) * (x - 2) * (x - 2) / 2, 1e-9, DType.Float64, "Lgamma");
+        Assert.Equal([0.0, 0.0], Lgamma(T64(1, 2)).ToDoubleArray());
     }
 
     [Fact]
