@@ -112,8 +112,8 @@ public static partial class ScalarMath
 
     /// <summary>
     /// <c>ln |Γ(x)|</c>: Stirling's series <c>(z - ½) ln z - z + ½ ln 2π + Σ B₂ₖ / (2k(2k-1) z^(2k-1))</c> at
-    /// <c>z = x + m ≥ 15</c>, less <c>ln(x (x+1) ... (x+m-1))</c>; between ½ and 2½ the Taylor series of ln Γ(1 + z)
-    /// about the roots 1 and 2; below ½ the reflection
+    /// <c>z = x + m ≥ 15</c>, less <c>ln(x (x+1) ... (x+m-1))</c>; within ¼ of the roots 1 and 2 the Taylor series of
+    /// ln Γ(1 + z); below ½ the reflection
     /// <c>ln Γ(x) = ln(π / |sin πx|) - ln Γ(1 - x)</c>. Poles (0, -1, -2, ...) give +∞.
     /// Example: <c>Lgamma(5)</c> is <c>ln 24</c>; <c>Lgamma(0.5)</c> is <c>ln √π</c>.
     /// </summary>
@@ -124,8 +124,8 @@ public static partial class ScalarMath
         if (x <= 0 && x == Math.Floor(x)) return double.PositiveInfinity;
         if (x < 0.5) return Math.Log(Math.PI / AbsSinPi(x)) - Lgamma(1 - x);
         // around the roots 1 and 2: the Taylor series of ln Γ(1 + z), so that ln Γ keeps its relative precision there
-        if (x < 1.5) return LgammaOnePlus(x - 1);
-        if (x < 2.5) { double z2 = x - 2; return Log1pD(z2) + LgammaOnePlus(z2); }
+        if (Math.Abs(x - 1) <= 0.25) return LgammaOnePlus(x - 1);
+        if (Math.Abs(x - 2) <= 0.25) { double z2 = x - 2; return Log1pD(z2) + LgammaOnePlus(z2); }
         double z = x, prod = 1;
         while (z < 15) { prod *= z; z += 1; }
         double iz = 1 / z, iz2 = iz * iz;
@@ -146,7 +146,7 @@ public static partial class ScalarMath
         return z;
     });
 
-    /// <summary>ln Γ(1 + z) = -γ z + Σₖ₌₂ ζ(k) (-z)ᵏ / k for |z| ≤ ½ (the series is exact at z = 0, the root ln Γ(1) = 0).</summary>
+    /// <summary>ln Γ(1 + z) = -γ z + Σₖ₌₂ ζ(k) (-z)ᵏ / k for |z| ≤ ¼ (about 28 terms; exact at z = 0, the root ln Γ(1) = 0).</summary>
     static double LgammaOnePlus(double z)
     {
         const double EulerGamma = 0.57721566490153286061;
