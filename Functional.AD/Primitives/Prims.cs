@@ -327,6 +327,7 @@ internal static partial class Prims
         // --- primitives declared in other files of this partial class (after every field initialiser has run)
         DeclareConvolutions();
         DeclarePooling();
+        DeclareElementwiseVocabulary();
 
         // --- the dtype column beyond the families' defaults: float-only functions promote integer and bool operands to
         // float32 (as jax.numpy does); structural, selection and conversion primitives take every dtype; Argmax gives int32

@@ -5,7 +5,7 @@ namespace Functional.AD;
 /// double s = ScalarMath.Sigmoid(0.0);            // 0.5
 /// double sign = ScalarMath.Sign(-3.0);           // -1
 /// </code></example>
-public static class ScalarMath
+public static partial class ScalarMath
 {
     /// <summary>Sign as a floating value: -1, 0 or 1 (NaN for NaN).</summary>
     public static double Sign(double x) => x > 0 ? 1 : x < 0 ? -1 : x == 0 ? 0 : double.NaN;

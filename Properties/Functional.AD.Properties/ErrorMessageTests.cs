@@ -102,10 +102,10 @@ public sealed class ErrorMessageTests
     [Fact]
     public void A_System_Math_function_without_a_derivative_rule_is_named()
     {
-        Expression<Func<double, double>> f = x => Math.Sinh(x) * x;
+        Expression<Func<double, double>> f = x => Math.Log10(x) * x;
         var e = Assert.Throws<UnsupportedExpressionException>(() => Ad.Grad(f));
-        Assert.Contains("Math.Sinh", e.Message);
-        Assert.Contains("Sinh(x)", e.Subexpression);
+        Assert.Contains("Math.Log10", e.Message);
+        Assert.Contains("Log10(x)", e.Subexpression);
         Assert.Contains(Doc, e.Message);
     }
 

@@ -60,6 +60,8 @@ public class FamilyTests
                 var elems = inputs.Select(v => (Expression)Expression.Constant(t == typeof(double) ? v[l] : (object)(float)v[l], t)).ToArray();
                 var one = Expression.Lambda(Expression.Convert(Primitive.Conv(p.Scalar!(elems, t), t), typeof(double))).Compile();
                 double want = (double)one.DynamicInvoke()!;
+                // outside a function's domain (asin of 2) both give NaN
+                if (double.IsNaN(want) && double.IsNaN(got[l])) continue;
                 double tol = (t == typeof(double) ? 1e-14 : 1e-6) * Math.Max(1, Math.Abs(want));
                 Assert.True(Math.Abs(got[l] - want) <= tol, $"{name} ({t.Name}) lane {l}: vector {got[l]:R}, element code {want:R}");
             }

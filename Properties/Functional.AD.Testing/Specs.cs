@@ -46,7 +46,7 @@ public sealed partial class PrimitiveSpec
 /// foreach (var spec in Specs.All)
 ///     Console.WriteLine($"{spec.Name}: arity {spec.Arity}, tolerance {spec.Tolerance}");
 /// </code></example>
-public static class Specs
+public static partial class Specs
 {
     static Gen<Tensor[]> One(DType t, Domain d = Domain.Any, int minRank = 0, int maxRank = 3) => Gens.Tensor(t, d, minRank, maxRank).Select(x => new[] { x });
     static Gen<Tensor[]> OneOfShape(DType t, int[] shape, Domain d = Domain.Any) => Gens.Tensor(shape, t, d).Select(x => new[] { x });
@@ -142,6 +142,8 @@ public static class Specs
         S("Atan", x => Atan(x), t => One(t)),
         S("Square", x => Square(x), t => One(t)),
         S("Clip", (x, lo, hi) => Clip(x, lo, hi), t => ClipInputs(t)),
+        // the elementwise vocabulary (Specs.Elementwise.cs)
+        .. ElementwiseVocabulary(),
         // elementwise, two operands, numpy broadcasting
         S("Add", (a, b) => a + b, t => Pair(t)),
         S("Sub", (a, b) => a - b, t => Pair(t)),
