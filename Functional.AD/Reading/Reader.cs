@@ -346,6 +346,11 @@ internal sealed partial class Reader
         // read each branch once into its own child builder; one conditional per output leaf
         var bt = new Builder(b); var lt = new List<Node>(); Flatten(Read(cond.IfTrue, env, bt), def, bt, lt, cond.IfTrue);
         var be = new Builder(b); var le = new List<Node>(); Flatten(Read(cond.IfFalse, env, be), def, be, le, cond.IfFalse);
+        // a static leaf (int, long, enum) is carried, never traced: it cannot be chosen by a traced condition
+        for (int k = 0; k < lt.Count; k++)
+            if (lt[k].Kind == Kind.Static && !Equals(lt[k].Value, le[k].Value))
+                throw Unsupported(cond, $"the branches give different {Printer.TypeName(lt[k].Value?.GetType() ?? cond.Type)} values ({lt[k].Value} and {le[k].Value}) under a condition computed from traced values, " +
+                    "and int, long and enum values are static (carried, never traced); write the branches as doubles (`c ? 1.0 : 0.0`), or use Np.Where on tensors");
         var outs = CondRules.Make(b, c, bt, lt, be, le);
         int pos = 0;
         return Rebuild(def, outs, ref pos);

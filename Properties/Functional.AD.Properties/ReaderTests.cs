@@ -35,6 +35,23 @@ public sealed class ReaderTests
     // ---------------------------------------------------------------- parameter types
 
     [Fact]
+    public void An_int_conditional_on_a_traced_condition_is_an_error_naming_it_and_a_double_one_is_read()
+    {
+        // int branches are static values: they used to pass through as the true branch's (x + 1 whatever x was)
+        Expression<Func<double, double>> f = x => (x > 3 ? 1 : 0) + x;
+        var e = Assert.Throws<UnsupportedExpressionException>(() => Ad.Jit(f)(0.5));
+        Assert.Contains("x > 3", e.Message);
+        Assert.Contains("c ? 1.0 : 0.0", e.Message);
+        Assert.Throws<UnsupportedExpressionException>(() => Ad.Grad(f).Compile()(0.5));
+        Expression<Func<double, double>> g = x => (x > 3 ? 1.0 : 0.0) + x;
+        Assert.Equal(0.5, Ad.Jit(g)(0.5));
+        Assert.Equal(5.0, Ad.Jit(g)(4.0));
+        // equal static branches are fine: the value does not depend on the condition
+        Expression<Func<double, double>> h = x => (x > 3 ? 2 : 2) * x;
+        Assert.Equal(1.0, Ad.Jit(h)(0.5));
+    }
+
+    [Fact]
     public void Tensor_parameter_gradient_matches_the_analytic_derivative()
     {
         // d/dx Σ sin(x)·exp(x) = (cos x + sin x)·exp x, elementwise
