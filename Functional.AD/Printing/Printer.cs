@@ -92,7 +92,8 @@ internal static partial class Printer
 
     /// <summary>
     /// A constant tensor as C# that makes it: a weak scalar as a bare number (it converts where a tensor is expected),
-    /// a scalar as <c>Tensor.Scalar(v, dtype)</c>, any other as <c>new Tensor(values, shape)</c>, every element written
+    /// a scalar as <c>Tensor.Scalar(v, dtype)</c>, one value repeated as <c>Np.Full(shape, v, dtype)</c>, any other as
+    /// <c>new Tensor(values, shape)</c>, every element written
     /// out (round-trip precision) so that the printed program computes the same numbers.
     /// </summary>
     static string TensorLiteral(Tensor t)
@@ -100,6 +101,10 @@ internal static partial class Printer
         if (t.Rank == 0 && t.IsWeak) return Num((double)t);
         if (t.Rank == 0 && t.DType is DType.Float32 or DType.Float64) return $"Tensor.Scalar({Num((double)t)}, DType.{t.DType})";
         string shape = Literal(t.Shape.ToArray());
+        // a constant of one repeated value (a mean's cotangent broadcast to its operand, a mask of ones) as Np.Full
+        var all = t.DType is DType.Float32 or DType.Float64 ? t.ToDoubleArray() : [];
+        if (all.Length > 1 && all.All(v => v.Equals(all[0])))
+            return $"Np.Full({shape}, {Num(all[0])}, DType.{t.DType})";
         string made = t.DType == DType.Float32
             ? $"new Tensor(new float[] {{ {string.Join(", ", t.ToFloatArray().Select(NumF))} }}, {shape})"
             : $"new Tensor(new double[] {{ {string.Join(", ", t.ToDoubleArray().Select(Num))} }}, {shape})";

@@ -277,6 +277,21 @@ public sealed class PrintedCSharpTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_captured_tensor_of_one_repeated_value_prints_as_Np_Full()
+    {
+        var c = Full([40, 3], 1.0 / 3, DType.Float64);
+        var h = Full([3], -0.015625, DType.Float32);
+        Expression<Func<Tensor, Tensor>> f = x => Sum(c * x, 0, false) + h;
+        var text = Ad.Show(f);
+        output.WriteLine(text);
+        Assert.Contains("Np.Full(new int[] { 40, 3 }, 0.3333333333333333, DType.Float64)", text);
+        Assert.Contains("Np.Full(new int[] { 3 }, -0.015625, DType.Float32)", text);
+        Assert.DoesNotContain("new Tensor(new double[]", text);
+        var x = Rng.Normal(PrngKey.Create(5), [40, 3], DType.Float64);
+        RunAll([.. BothForms("repeated constants", f, [x], DType.Float64)]);
+    }
+
+    [Fact]
     public void A_program_with_a_node_that_has_no_public_spelling_says_so_in_its_first_line()
     {
         // the forward-mode tangent of a reverse-only custom rule cannot run, so it has no public spelling: the printer
