@@ -37,7 +37,8 @@ internal static class ConvLowerings
     /// <c>conv_transpose2d</c>, and the input gradient of float32 autograd through <c>conv2d</c>, differ from float64 by
     /// O(1) on about a tenth of small random geometries (stride 1 among them, single-threaded too, and not the same ones
     /// from run to run), while the forward <c>conv2d</c> (strides, padding, dilation, groups) and the weight gradient of
-    /// its autograd agreed with float64 on 2,300 random geometries. That is why the lhs cotangent is a forward
+    /// its autograd agreed with float64 on 3,300 random geometries (contiguous lhs: a lhs laid out channels-last in
+    /// memory was wrong on about a tenth, see <see cref="Convolve"/>). That is why the lhs cotangent is a forward
     /// convolution here and not <c>conv_transpose</c>. The first float32 convolution of each kind on a device type runs
     /// that kind's own code on small cases in float32 and float64, and where they differ that kind runs in float64 there
     /// (correct, slower); on that machine none differ.
