@@ -1,0 +1,97 @@
+using System.Linq.Expressions;
+
+namespace Functional.AD;
+
+/// <summary>
+/// The shape vocabulary of jax.numpy built on three primitives, each linear (so JVP, transpose, Vmap, the jit and Torch
+/// come from one declaration):
+/// <list type="bullet">
+/// <item><c>AxisGather(x, maps)</c>: along each axis named by an <see cref="AxisMap"/>, output position i reads input
+/// position <c>map.Indices(n)[i]</c> (or the map's fill value where that is -1). Np.Flip, Roll, Repeat, Tile and Pad
+/// (constant, edge, reflect) are read as it (<see cref="ReadsAs"/>). Its transpose is <c>AxisScatterAdd</c>.</item>
+/// <item><c>AxisScatterAdd(ct, aval, maps)</c>: the adjoint, each output cotangent added back at the input position it
+/// was read from (fill positions dropped); its transpose is <c>AxisGather</c> with fill 0.</item>
+/// <item><c>Triangle(x, k, upper)</c>: Np.Triu and Np.Tril, the last two axes masked; self-adjoint.</item>
+/// </list>
+/// Vmap: batch axes are leading, so a non-negative axis moves by the batch count and a negative one stays.
+/// </summary>
+internal static partial class Prims
+{
+    /// <summary>A static gather along axes (flip, roll, repeat, tile, pad).</summary>
+    public static Primitive AxisGather { get; private set; } = null!;
+    /// <summary>The transpose of <see cref="AxisGather"/>.</summary>
+    public static Primitive AxisScatterAdd { get; private set; } = null!;
+    /// <summary>The upper or lower triangle of the last two axes (Np.Triu, Np.Tril).</summary>
+    public static Primitive Triangle { get; private set; } = null!;
+
+    static readonly Type AxisMaps = typeof(AxisMap[]);
+
+    static AxisMap[] Unfilled(AxisMap[] maps) => maps.Select(m => m with { Fill = 0 }).ToArray();
+
+    static void DeclareShapeVocabulary()
+    {
+        AxisGather = Structural("AxisGather", Lax_("AxisGather", T, AxisMaps),
+            (c, t) => Ap(AxisGather!, [t[0]!], new Params((object)Unfilled(c.P.Get<AxisMap[]>(0)))),
+            (c, ct) => [Ap(AxisScatterAdd!, [ct, c.Aval(0)], new Params((object)Unfilled(c.P.Get<AxisMap[]>(0))))],
+            [0], ShiftMapAxes, result: EagerResult.Fresh);
+        AxisScatterAdd = Structural("AxisScatterAdd", Lax_("AxisScatterAdd", T, A, AxisMaps),
+            (c, t) => Ap(AxisScatterAdd!, [t[0]!, c.X[1]], c.P),
+            (c, ct) => [Ap(AxisGather!, [ct], c.P), null],
+            [0], ShiftMapAxes, likeAval: 1, result: EagerResult.Fresh);
+        Triangle = Structural("Triangle", Lax_("Triangle", T, typeof(int), typeof(bool)),
+            (c, t) => Ap(Triangle!, [t[0]!], c.P),
+            (c, ct) => [Ap(Triangle!, [ct], c.P)],
+            [0], KeepParams, result: EagerResult.Fresh);
+        AxisGather.FormatRule = (a, _, p) => $"Lax.AxisGather({a[0]}, {AxisMap.Text(p.Get<AxisMap[]>(0))})";
+        AxisScatterAdd.FormatRule = (a, _, p) => $"Lax.AxisScatterAdd({a[0]}, {a[1]}, {AxisMap.Text(p.Get<AxisMap[]>(0))})";
+        Triangle.FormatRule = (a, _, p) => $"Lax.Triangle({a[0]}, {p.Get<int>(0)}, {(p.Get<bool>(1) ? "true" : "false")})";
+        // a constant pad's fill is not a tangent: the gather is affine in x, linear when the fill is 0
+        AxisScatterAdd.NonDiff = [1];
+
+        // the C# spellings, each read as one gather with its maps
+        static System.Reflection.MethodInfo NpM(string name, params Type[] ts) => Np_(name, [T, .. ts]);
+        var I = typeof(int); var IA = typeof(int[]);
+        void Reads(System.Reflection.MethodInfo m, Func<object?[], AxisMap[]> maps)
+        {
+            byMethod.TryAdd(m, AxisGather);
+            readsAs[m] = s => (AxisGather, new Params((object)maps(s)));
+        }
+        Reads(NpM("Flip", I), s => [new AxisMap(AxisMapKind.Flip, (int)s[0]!)]);
+        Reads(NpM("Flip", IA), s => ((int[])s[0]!).Select(a => new AxisMap(AxisMapKind.Flip, a)).ToArray());
+        Reads(NpM("Roll", I, I), s => [new AxisMap(AxisMapKind.Roll, (int)s[1]!, (int)s[0]!)]);
+        Reads(NpM("Roll", IA, IA), s => Np.RollMaps((int[])s[0]!, (int[])s[1]!));
+        Reads(NpM("Repeat", I, I), s => [Np.RepeatMap((int)s[0]!, (int)s[1]!)]);
+        Reads(NpM("Tile", IA), s => Np.TileMaps((int[])s[0]!));
+        Reads(NpM("Pad", IA), s => Np.PadMaps((int[])s[0]!, PadMode.Constant, 0));
+        Reads(NpM("Pad", IA, typeof(PadMode)), s => Np.PadMaps((int[])s[0]!, (PadMode)s[1]!, 0));
+        Reads(NpM("Pad", IA, typeof(double)), s => Np.PadMaps((int[])s[0]!, PadMode.Constant, (double)s[1]!));
+        foreach (var k in new[] { true, false })
+        {
+            bool upper = k;
+            var name = upper ? "Triu" : "Tril";
+            var m0 = NpM(name); var m1 = NpM(name, I);
+            byMethod.TryAdd(m0, Triangle); byMethod.TryAdd(m1, Triangle);
+            readsAs[m0] = _ => (Triangle, new Params(0, upper));
+            readsAs[m1] = s => (Triangle, new Params((int)s[0]!, upper));
+        }
+    }
+
+    /// <summary>Vmap of a gather or scatter along axes: the batch axes lead, so non-negative axes move by the batch count.</summary>
+    static Node ShiftMapAxes(Unbatcher u, Primitive p, Node[] a, Params prm, int k)
+    {
+        var maps = prm.Get<AxisMap[]>(0).Select(m => m.Axis >= 0 ? m with { Axis = m.Axis + k } : m).ToArray();
+        var x = a[0];
+        var (b, c) = BatchRules.Split(u.Dims(x), k);
+        if (p == AxisGather) return u.Apply(p, [u.Reshape(x, [.. b, .. c])], new Params((object)maps));
+        var xa = u.A(a[1]);
+        var target = u.AvalConst([.. b, .. BatchRules.Split(xa.Dims, k).Core], xa);
+        return u.Apply(p, [u.Reshape(x, [.. b, .. c]), target], new Params((object)maps));
+    }
+
+    /// <summary>Vmap of a primitive on trailing axes only (Triangle): the same parameters on the batched operand.</summary>
+    static Node KeepParams(Unbatcher u, Primitive p, Node[] a, Params prm, int k)
+    {
+        var (b, c) = BatchRules.Split(u.Dims(a[0]), k);
+        return u.Apply(p, [u.Reshape(a[0], [.. b, .. c])], prm);
+    }
+}
