@@ -142,6 +142,28 @@ public static partial class Lax
     }
 
     /// <summary>
+    /// A constant pad whose fill is an operand: <c>AxisGather(x, maps) + value * (1 at the padded positions)</c>, with the
+    /// maps' own fills ignored; what <c>Np.Pad(x, widths, value)</c> is read as. Linear in x and value together, so the
+    /// derivative flows to both. <paramref name="value"/> broadcasts against the output (a scalar, or per-example under Vmap).
+    /// Example: <c>PadFill([1, 2], 9, new[] { new AxisMap(AxisMapKind.PadConstant, 0, 1, 0) })</c> is <c>[9., 1., 2.]</c>.
+    /// </summary>
+    /// <param name="x">The tensor.</param><param name="value">The fill.</param><param name="maps">Constant-pad maps.</param>
+    /// <returns>The padded tensor, in x's dtype (the value is converted to it).</returns>
+    public static Tensor PadFill(Tensor x, Tensor value, AxisMap[] maps)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(value);
+        ArgumentNullException.ThrowIfNull(maps);
+        // the fill takes x's dtype, as numpy's and JAX's constant_values do (a fill of -2.5 pads an int32 with -2)
+        if (value.DType != x.DType) value = Lax.Cast(value, x.DType);
+        var zeroFill = maps.Select(m => m with { Fill = 0 }).ToArray();
+        var padded = AxisGather(x, zeroFill);
+        var mask = Np.Sub(Eager.Fill([], 1, x.DType, true), AxisGather(Eager.Fill(x.Dims, 1, x.DType, x.IsWeak), zeroFill));
+        var r = Np.Add(padded, Np.Mul(value, mask));
+        return r.DType == x.DType ? r : Lax.Cast(r, x.DType);
+    }
+
+    /// <summary>
     /// The transpose of <see cref="AxisGather"/> (fills taken as 0): zeros of x's shape with each element of
     /// <paramref name="g"/> added at the position it was read from. Example: the scatter of <c>[1, 2, 3, 4]</c> by
     /// <c>new AxisMap(AxisMapKind.Tile, 0, 2)</c> onto <c>float32[2]</c> is <c>[4., 6.]</c>.
@@ -281,12 +303,17 @@ public static partial class Np
     public static Tensor Pad(Tensor x, int[] widths) => Pad(x, widths, PadMode.Constant);
 
     /// <summary>
-    /// Pads with a constant value. Example: <c>Pad([1, 2], new[] { 1, 0 }, 9.0)</c> is <c>[9., 1., 2.]</c>. The derivative
-    /// flows to x only (the value is static).
+    /// Pads with a constant value. Example: <c>Pad([1, 2], new[] { 1, 0 }, 9.0)</c> is <c>[9., 1., 2.]</c>. The value may be
+    /// computed from the function's arguments: the derivative flows to it too (the sum of the cotangent at the padded positions).
     /// </summary>
     /// <param name="x">The tensor.</param><param name="widths">Two non-negative widths per axis.</param><param name="value">The fill.</param>
     /// <returns>The padded tensor.</returns><exception cref="ShapeException">widths does not hold two entries per axis.</exception>
-    public static Tensor Pad(Tensor x, int[] widths, double value) => PadOf(x, widths, PadMode.Constant, value);
+    public static Tensor Pad(Tensor x, int[] widths, double value)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        PadOf(Eager.Fill(x.Dims, 0, x.DType), widths, PadMode.Constant, 0);   // the shape checks
+        return Lax.PadFill(x, value, PadMaps(widths, PadMode.Constant, 0));
+    }
 
     /// <summary>
     /// Pads by a mode: <see cref="PadMode.Constant"/> (zeros), <see cref="PadMode.Edge"/> or <see cref="PadMode.Reflect"/>.

@@ -61,6 +61,14 @@ internal static partial class Lowerings
         {
             [Prims.AxisGather] = Op((c, x) => c.P.Get<AxisMap[]>(0).Aggregate(x[0]!, (t, m) => GatherAlong(t, m, c))),
             [Prims.AxisScatterAdd] = Op((c, x) => ScatterAlong(x[0]!, c.In[1], c.P.Get<AxisMap[]>(0), c)),
+            [Prims.PadFill] = Op((c, x) =>
+            {
+                var maps = c.P.Get<AxisMap[]>(0).Select(m => m with { Fill = 0 }).ToArray();
+                var xs = x[0]!.to_type(c.OutType);
+                var padded = maps.Aggregate(xs, (t, m) => GatherAlong(t, m, c));
+                var ones = maps.Aggregate(torch.ones_like(xs), (t, m) => GatherAlong(t, m, c));
+                return padded + x[1]!.to_type(c.OutType) * (1 - ones).to_type(c.OutType);
+            }),
             [Prims.Triangle] = Op((c, x) => c.P.Get<bool>(1) ? x[0]!.triu(c.P.Get<int>(0)) : x[0]!.tril(c.P.Get<int>(0))),
         };
         foreach (var (p, lowering) in entries) table.Add(p, lowering);

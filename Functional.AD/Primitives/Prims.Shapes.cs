@@ -21,6 +21,8 @@ internal static partial class Prims
     public static Primitive AxisGather { get; private set; } = null!;
     /// <summary>The transpose of <see cref="AxisGather"/>.</summary>
     public static Primitive AxisScatterAdd { get; private set; } = null!;
+    /// <summary>A constant pad with a fill operand (Np.Pad(x, widths, value)): linear in x and the fill together.</summary>
+    public static Primitive PadFill { get; private set; } = null!;
     /// <summary>The upper or lower triangle of the last two axes (Np.Triu, Np.Tril).</summary>
     public static Primitive Triangle { get; private set; } = null!;
 
@@ -38,6 +40,13 @@ internal static partial class Prims
             (c, t) => Ap(AxisScatterAdd!, [t[0]!, c.X[1]], c.P),
             (c, ct) => [Ap(AxisGather!, [ct], c.P), null],
             [0], ShiftMapAxes, likeAval: 1, result: EagerResult.Fresh);
+        // PadFill(x, v) = gather(x) + v * (1 at the fill positions): jointly linear, the fill's cotangent the sum there
+        PadFill = Structural("PadFill", Lax_("PadFill", T, T, AxisMaps),
+            (c, t) => Ap(PadFill!, [t[0] ?? R.ZerosOf(c.X[0]), t[1] ?? c.X[1].Const(0)], c.P),
+            (c, ct) => [c.Linear[0] ? Ap(AxisScatterAdd!, [ct, c.Aval(0)], c.P) : null,
+                c.Linear[1] ? c.Unbroadcast(ct * Ap(PadFill!, [R.ZerosOf(c.X[0]), c.X[1].Const(1)], c.P), 1) : null],
+            [0, 1], PadFillBatch, result: EagerResult.Fresh);
+        PadFill.FormatRule = (a, _, p) => $"Lax.PadFill({a[0]}, {a[1]}, {AxisMap.Text(p.Get<AxisMap[]>(0))})";
         Triangle = Structural("Triangle", Lax_("Triangle", T, typeof(int), typeof(bool)),
             (c, t) => Ap(Triangle!, [t[0]!], c.P),
             (c, ct) => [Ap(Triangle!, [ct], c.P)],
@@ -64,7 +73,9 @@ internal static partial class Prims
         Reads(NpM("Tile", IA), s => Np.TileMaps((int[])s[0]!));
         Reads(NpM("Pad", IA), s => Np.PadMaps((int[])s[0]!, PadMode.Constant, 0));
         Reads(NpM("Pad", IA, typeof(PadMode)), s => Np.PadMaps((int[])s[0]!, (PadMode)s[1]!, 0));
-        Reads(NpM("Pad", IA, typeof(double)), s => Np.PadMaps((int[])s[0]!, PadMode.Constant, (double)s[1]!));
+        var padValue = NpM("Pad", IA, typeof(double));
+        byMethod.TryAdd(padValue, PadFill);
+        readsAs[padValue] = s => (PadFill, new Params((object)Np.PadMaps((int[])s[0]!, PadMode.Constant, 0)));
         foreach (var k in new[] { true, false })
         {
             bool upper = k;
@@ -86,6 +97,20 @@ internal static partial class Prims
         var xa = u.A(a[1]);
         var target = u.AvalConst([.. b, .. BatchRules.Split(xa.Dims, k).Core], xa);
         return u.Apply(p, [u.Reshape(x, [.. b, .. c]), target], new Params((object)maps));
+    }
+
+    /// <summary>Vmap of PadFill: x's non-negative axes move by the batch count; a batched fill gets size-1 core axes, so it broadcasts per example.</summary>
+    static Node PadFillBatch(Unbatcher u, Primitive p, Node[] a, Params prm, int k)
+    {
+        var maps = prm.Get<AxisMap[]>(0).Select(m => m.Axis >= 0 ? m with { Axis = m.Axis + k } : m).ToArray();
+        var (b, c) = BatchRules.Split(u.Dims(a[0]), k);
+        var v = a[1];
+        if (v.Kind == Kind.Tensor)
+        {
+            var (vb, _) = BatchRules.Split(u.Dims(v), k);
+            v = u.Reshape(v, [.. vb, .. Enumerable.Repeat(1, c.Length)]);
+        }
+        return u.Apply(p, [u.Reshape(a[0], [.. b, .. c]), v], new Params((object)maps));
     }
 
     /// <summary>Vmap of a primitive on trailing axes only (Triangle): the same parameters on the batched operand.</summary>

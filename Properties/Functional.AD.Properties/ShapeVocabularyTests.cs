@@ -115,7 +115,8 @@ public class ShapeVocabularyTests
         var xi = Round(x).AsType(DType.Int32);
         var yi = f.Compile()(xi);
         Assert.Equal(DType.Int32, yi.DType);
-        Assert.Equal(Flat(oracle(ToMatrix(xi))), yi.ToDoubleArray());
+        // an integer tensor's fill is converted to its dtype (truncated), as numpy and JAX do
+        Assert.Equal(Flat(oracle(ToMatrix(xi))).Select(Math.Truncate).ToArray(), yi.ToDoubleArray());
     }
 
     static double[,] ToMatrix(Tensor t)
@@ -142,7 +143,8 @@ public class ShapeVocabularyTests
         Expression<Func<Tensor, Tensor, Tensor>> loss = (v, ww) => Sum(f.Invoke(v) * ww, null, false);
         var g = loss.Grad().Compile()(x, w);
         var gJit = Ad.Jit(loss.Grad())(x, w);
-        Assert.Equal(g.ToDoubleArray(), gJit.ToDoubleArray());
+        // the jit may add a position's contributions in another order
+        Assert.Equal(g.ToDoubleArray(), gJit.ToDoubleArray(), (a, b) => Math.Abs(a - b) <= 1e-12 * Math.Max(1, Math.Abs(a)));
         double lhs = (double)Sum(fx * w, null, false), rhs = (double)Sum(x * g, null, false);
         Assert.True(Math.Abs(lhs - rhs) <= 1e-12 * Math.Max(1, Math.Abs(lhs)), $"{name}: <f(x), w> = {lhs:R}, <x, f^T w> = {rhs:R}");
         var (value, tangent) = Ad.Jvp(f).Compile()(zero, x);
