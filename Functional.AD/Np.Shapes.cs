@@ -231,6 +231,74 @@ public static partial class Lax
 // The shape vocabulary of jax.numpy (primitives in Primitives/Prims.Shapes.cs).
 public static partial class Np
 {
+    /// <summary>
+    /// Inserts a size-1 axis at <paramref name="axis"/> of the result (negative counts from the result's end).
+    /// Example: <c>ExpandDims(x, 0)</c> of a <c>[3]</c> is <c>[1, 3]</c>; <c>ExpandDims(x, -1)</c> is <c>[3, 1]</c>.
+    /// </summary>
+    /// <param name="x">The tensor.</param><param name="axis">The new axis, in -(rank+1) .. rank.</param><returns>The reshaped tensor.</returns>
+    /// <exception cref="ShapeException">The axis is out of range.</exception>
+    public static Tensor ExpandDims(Tensor x, int axis)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        int a = Eager.Axis(axis, x.Rank + 1, () => $"Np.ExpandDims(x: {x.Aval}, axis: {axis})", [x.Aval]);
+        return Reshape(x, Eager.Insert(x.Dims, a, 1));
+    }
+
+    /// <summary>Removes every size-1 axis. Example: <c>Squeeze(x)</c> of a <c>[1, 3, 1]</c> is <c>[3]</c>.</summary>
+    /// <param name="x">The tensor.</param><returns>The reshaped tensor.</returns>
+    public static Tensor Squeeze(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        return Reshape(x, x.Dims.Where(d => d != 1).ToArray());
+    }
+
+    /// <summary>Removes the named size-1 axes. Example: <c>Squeeze(x, new[] { 0 })</c> of a <c>[1, 3, 1]</c> is <c>[3, 1]</c>.</summary>
+    /// <param name="x">The tensor.</param><param name="axes">The axes (null: every size-1 axis), each of size 1.</param><returns>The reshaped tensor.</returns>
+    /// <exception cref="ShapeException">An axis is out of range or not of size 1.</exception>
+    public static Tensor Squeeze(Tensor x, int[]? axes)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (axes is null) return Squeeze(x);
+        string Call() => $"Np.Squeeze(x: {x.Aval}, axes: {Eager.Dims(axes)})";
+        var drop = new HashSet<int>();
+        foreach (var axis in axes)
+        {
+            int a = Eager.Axis(axis, x.Rank, Call, [x.Aval]);
+            if (x.Dims[a] != 1) throw new ShapeException(Call(), [x.Aval], $"axis {axis} has size {x.Dims[a]}; only size-1 axes can be squeezed");
+            drop.Add(a);
+        }
+        return Reshape(x, x.Dims.Where((_, i) => !drop.Contains(i)).ToArray());
+    }
+
+    /// <summary>
+    /// Moves axis <paramref name="source"/> to position <paramref name="destination"/>, the others keeping their order.
+    /// Example: <c>MoveAxis(x, 0, -1)</c> of a <c>[2, 3, 4]</c> is <c>[3, 4, 2]</c>.
+    /// </summary>
+    /// <param name="x">The tensor.</param><param name="source">The axis moved.</param><param name="destination">Its position in the result.</param>
+    /// <returns>The permuted tensor.</returns><exception cref="ShapeException">An axis is out of range.</exception>
+    public static Tensor MoveAxis(Tensor x, int source, int destination)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        string Call() => $"Np.MoveAxis(x: {x.Aval}, source: {source}, destination: {destination})";
+        int s = Eager.Axis(source, x.Rank, Call, [x.Aval]), d = Eager.Axis(destination, x.Rank, Call, [x.Aval]);
+        var rest = Enumerable.Range(0, x.Rank).Where(i => i != s).ToList();
+        rest.Insert(d, s);
+        return Transpose(x, rest.ToArray());
+    }
+
+    /// <summary>Exchanges two axes. Example: <c>SwapAxes(x, 0, 2)</c> of a <c>[2, 3, 4]</c> is <c>[4, 3, 2]</c>.</summary>
+    /// <param name="x">The tensor.</param><param name="axis1">One axis.</param><param name="axis2">The other.</param>
+    /// <returns>The permuted tensor.</returns><exception cref="ShapeException">An axis is out of range.</exception>
+    public static Tensor SwapAxes(Tensor x, int axis1, int axis2)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        string Call() => $"Np.SwapAxes(x: {x.Aval}, axis1: {axis1}, axis2: {axis2})";
+        int a = Eager.Axis(axis1, x.Rank, Call, [x.Aval]), b = Eager.Axis(axis2, x.Rank, Call, [x.Aval]);
+        var perm = Enumerable.Range(0, x.Rank).ToArray();
+        (perm[a], perm[b]) = (perm[b], perm[a]);
+        return Transpose(x, perm);
+    }
+
     /// <summary>Reverses the order of elements along an axis. Example: <c>Flip([[1, 2], [3, 4]], 1)</c> is <c>[[2., 1.], [4., 3.]]</c>.</summary>
     /// <param name="x">The tensor.</param><param name="axis">The axis (negative counts from the end).</param><returns>The flipped tensor.</returns>
     /// <exception cref="ShapeException">The axis is out of range.</exception>

@@ -69,6 +69,10 @@ internal static partial class Lowerings
                 var ones = maps.Aggregate(torch.ones_like(xs), (t, m) => GatherAlong(t, m, c));
                 return padded + x[1]!.to_type(c.OutType) * (1 - ones).to_type(c.OutType);
             }),
+            [Prims.ExpandDims] = Op((c, x) => x[0]!.reshape(c.OutDims)),
+            [Prims.Squeeze] = Op((c, x) => x[0]!.reshape(c.OutDims)),
+            [Prims.MoveAxis] = Op((c, x) => x[0]!.movedim(c.Axis(c.P.Get<int>(0), c.In[0].Rank), c.Axis(c.P.Get<int>(1), c.In[0].Rank))),
+            [Prims.SwapAxes] = Op((c, x) => x[0]!.swapaxes(c.Axis(c.P.Get<int>(0), c.In[0].Rank), c.Axis(c.P.Get<int>(1), c.In[0].Rank))),
             [Prims.Triangle] = Op((c, x) => c.P.Get<bool>(1) ? x[0]!.triu(c.P.Get<int>(0)) : x[0]!.tril(c.P.Get<int>(0))),
         };
         foreach (var (p, lowering) in entries) table.Add(p, lowering);

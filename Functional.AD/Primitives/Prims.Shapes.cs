@@ -26,6 +26,15 @@ internal static partial class Prims
     /// <summary>The upper or lower triangle of the last two axes (Np.Triu, Np.Tril).</summary>
     public static Primitive Triangle { get; private set; } = null!;
 
+    /// <summary>A size-1 axis inserted (Np.ExpandDims); transpose ReshapeTo.</summary>
+    public static Primitive ExpandDims { get; private set; } = null!;
+    /// <summary>Size-1 axes removed (Np.Squeeze); transpose ReshapeTo.</summary>
+    public static Primitive Squeeze { get; private set; } = null!;
+    /// <summary>One axis moved (Np.MoveAxis); transpose the move back.</summary>
+    public static Primitive MoveAxis { get; private set; } = null!;
+    /// <summary>Two axes exchanged (Np.SwapAxes); its own transpose.</summary>
+    public static Primitive SwapAxes { get; private set; } = null!;
+
     static readonly Type AxisMaps = typeof(AxisMap[]);
 
     static AxisMap[] Unfilled(AxisMap[] maps) => maps.Select(m => m with { Fill = 0 }).ToArray();
@@ -35,27 +44,43 @@ internal static partial class Prims
         AxisGather = Structural("AxisGather", Lax_("AxisGather", T, AxisMaps),
             (c, t) => Ap(AxisGather!, [t[0]!], new Params((object)Unfilled(c.P.Get<AxisMap[]>(0)))),
             (c, ct) => [Ap(AxisScatterAdd!, [ct, c.Aval(0)], new Params((object)Unfilled(c.P.Get<AxisMap[]>(0))))],
-            [0], ShiftMapAxes, result: EagerResult.Fresh);
+            [0], ShiftMapAxes);
         AxisScatterAdd = Structural("AxisScatterAdd", Lax_("AxisScatterAdd", T, A, AxisMaps),
             (c, t) => Ap(AxisScatterAdd!, [t[0]!, c.X[1]], c.P),
             (c, ct) => [Ap(AxisGather!, [ct], c.P), null],
-            [0], ShiftMapAxes, likeAval: 1, result: EagerResult.Fresh);
+            [0], ShiftMapAxes, likeAval: 1);
         // PadFill(x, v) = gather(x) + v * (1 at the fill positions): jointly linear, the fill's cotangent the sum there
         PadFill = Structural("PadFill", Lax_("PadFill", T, T, AxisMaps),
             (c, t) => Ap(PadFill!, [t[0] ?? R.ZerosOf(c.X[0]), t[1] ?? c.X[1].Const(0)], c.P),
             (c, ct) => [c.Linear[0] ? Ap(AxisScatterAdd!, [ct, c.Aval(0)], c.P) : null,
-                c.Linear[1] ? c.Unbroadcast(ct * Ap(PadFill!, [R.ZerosOf(c.X[0]), c.X[1].Const(1)], c.P), 1) : null],
-            [0, 1], PadFillBatch, result: EagerResult.Fresh);
+                c.Linear[1] ? c.Unbroadcast(ct * Ap(PadFill!, [R.Zeros(c.Aval(0)), c.X[1].Const(1)], c.P), 1) : null],
+            [0, 1], PadFillBatch);
         PadFill.FormatRule = (a, _, p) => $"Lax.PadFill({a[0]}, {a[1]}, {AxisMap.Text(p.Get<AxisMap[]>(0))})";
         Triangle = Structural("Triangle", Lax_("Triangle", T, typeof(int), typeof(bool)),
             (c, t) => Ap(Triangle!, [t[0]!], c.P),
             (c, ct) => [Ap(Triangle!, [ct], c.P)],
-            [0], KeepParams, result: EagerResult.Fresh);
+            [0], KeepParams);
         AxisGather.FormatRule = (a, _, p) => $"Lax.AxisGather({a[0]}, {AxisMap.Text(p.Get<AxisMap[]>(0))})";
         AxisScatterAdd.FormatRule = (a, _, p) => $"Lax.AxisScatterAdd({a[0]}, {a[1]}, {AxisMap.Text(p.Get<AxisMap[]>(0))})";
         Triangle.FormatRule = (a, _, p) => $"Lax.Triangle({a[0]}, {p.Get<int>(0)}, {(p.Get<bool>(1) ? "true" : "false")})";
         // a constant pad's fill is not a tangent: the gather is affine in x, linear when the fill is 0
         AxisScatterAdd.NonDiff = [1];
+
+        // axis moves: the Np methods themselves (static ints); reshapes transpose by ReshapeTo, moves by the move back
+        var I0 = typeof(int);
+        ExpandDims = Structural("ExpandDims", Np_("ExpandDims", T, I0), (c, t) => Ap(ExpandDims!, [t[0]!], c.P),
+            (c, ct) => [R.ReshapeTo(ct, c.Aval(0))], [0], ShiftAxisParams);
+        Squeeze = Structural("Squeeze", Np_("Squeeze", T, typeof(int[])), (c, t) => Ap(Squeeze!, [t[0]!], c.P),
+            (c, ct) => [R.ReshapeTo(ct, c.Aval(0))], [0], ShiftAxisParams);
+        MoveAxis = Structural("MoveAxis", Np_("MoveAxis", T, I0, I0), (c, t) => Ap(MoveAxis!, [t[0]!], c.P),
+            (c, ct) => [Ap(MoveAxis!, [ct], new Params(c.P.Get<int>(1), c.P.Get<int>(0)))], [0], ShiftAxisParams);
+        SwapAxes = Structural("SwapAxes", Np_("SwapAxes", T, I0, I0), (c, t) => Ap(SwapAxes!, [t[0]!], c.P),
+            (c, ct) => [Ap(SwapAxes!, [ct], c.P)], [0], ShiftAxisParams);
+        // Squeeze(x) (every size-1 axis) is Squeeze(x, null): the batch rule names the core axes
+        var squeezeAll = Np_("Squeeze", T);
+        byMethod.TryAdd(squeezeAll, Squeeze);
+        readsAs[squeezeAll] = _ => (Squeeze, new Params(new object?[] { null }));
+        Squeeze.FormatRule = (a, _, p) => p.Get<int[]?>(0) is { } ax ? $"Np.Squeeze({a[0]}, new[] {{ {string.Join(", ", ax)} }})" : $"Np.Squeeze({a[0]})";
 
         // the C# spellings, each read as one gather with its maps
         static System.Reflection.MethodInfo NpM(string name, params Type[] ts) => Np_(name, [T, .. ts]);
@@ -97,6 +122,21 @@ internal static partial class Prims
         var xa = u.A(a[1]);
         var target = u.AvalConst([.. b, .. BatchRules.Split(xa.Dims, k).Core], xa);
         return u.Apply(p, [u.Reshape(x, [.. b, .. c]), target], new Params((object)maps));
+    }
+
+    /// <summary>Vmap of the axis moves: non-negative axes move by the batch count (negative ones count from the end, past
+    /// the batch axes already); Squeeze of every size-1 axis names the core ones, so no batch axis is squeezed.</summary>
+    static Node ShiftAxisParams(Unbatcher u, Primitive p, Node[] a, Params prm, int k)
+    {
+        var (b, c) = BatchRules.Split(u.Dims(a[0]), k);
+        var x = u.Reshape(a[0], [.. b, .. c]);
+        int Shift(int ax) => ax >= 0 ? ax + k : ax;
+        if (p == Squeeze)
+        {
+            var axes = prm.Get<int[]?>(0) ?? Enumerable.Range(0, c.Length).Where(i => c[i] == 1).ToArray();
+            return u.Apply(p, [x], new Params((object)axes.Select(Shift).ToArray()));
+        }
+        return u.Apply(p, [x], new Params(prm.Values.Select(v => (object?)Shift((int)v!)).ToArray()));
     }
 
     /// <summary>Vmap of PadFill: x's non-negative axes move by the batch count; a batched fill gets size-1 core axes, so it broadcasts per example.</summary>

@@ -195,6 +195,74 @@ public class ShapeVocabularyTests
         Names(() => pad.Grad().Compile()(v), "Np.Pad");
     }
 
+    /// <summary>
+    /// ExpandDims, Squeeze, MoveAxis and SwapAxes against element-by-element index arithmetic on a [2, 3, 4] (a [1, 3, 1, 2]
+    /// for Squeeze): values eagerly and in the jit, gradients by the dot test, and Vmap per example.
+    /// </summary>
+    [Fact]
+    public void Axis_moves_equal_index_arithmetic_with_adjoint_gradients_and_vmap()
+    {
+        var data = Enumerable.Range(0, 24).Select(i => Math.Round(Rng.NextDouble() * 10 - 5, 3)).ToArray();
+        double X(int i, int j, int k) => data[(i * 3 + j) * 4 + k];
+        var x = new Tensor(data, [2, 3, 4]);
+        var cases = new (string Name, Expression<Func<Tensor, Tensor>> F, int[] Shape, Func<int[], double> At)[]
+        {
+            ("ExpandDims(1)", t => ExpandDims(t, 1), [2, 1, 3, 4], o => X(o[0], o[2], o[3])),
+            ("ExpandDims(-1)", t => ExpandDims(t, -1), [2, 3, 4, 1], o => X(o[0], o[1], o[2])),
+            ("MoveAxis(0, -1)", t => MoveAxis(t, 0, -1), [3, 4, 2], o => X(o[2], o[0], o[1])),
+            ("MoveAxis(2, 0)", t => MoveAxis(t, 2, 0), [4, 2, 3], o => X(o[1], o[2], o[0])),
+            ("SwapAxes(0, 2)", t => SwapAxes(t, 0, 2), [4, 3, 2], o => X(o[2], o[1], o[0])),
+            ("SwapAxes(-1, 1)", t => SwapAxes(t, -1, 1), [2, 4, 3], o => X(o[0], o[2], o[1])),
+        };
+        foreach (var (name, f, shape, at) in cases)
+        {
+            var want = new double[shape.Aggregate(1, (a, b) => a * b)];
+            var idx = new int[shape.Length];
+            for (int flat = 0; flat < want.Length; flat++)
+            {
+                for (int d = shape.Length - 1, r = flat; d >= 0; d--) { idx[d] = r % shape[d]; r /= shape[d]; }
+                want[flat] = at(idx);
+            }
+            foreach (var y in new[] { f.Compile()(x), Ad.Jit(f)(x) })
+            {
+                Assert.True(shape.SequenceEqual(y.Shape.ToArray()), name);
+                Assert.Equal(want, y.ToDoubleArray());
+            }
+            var w = new Tensor(Enumerable.Range(0, want.Length).Select(i => Math.Cos(i + 0.5)).ToArray(), shape);
+            Expression<Func<Tensor, Tensor, Tensor>> loss = (v, ww) => Sum(f.Invoke(v) * ww, null, false);
+            var g = Ad.Jit(loss.Grad())(x, w);
+            Assert.Equal(new[] { 2, 3, 4 }, g.Shape.ToArray());
+            double lhs = want.Zip(w.ToDoubleArray(), (a, b) => a * b).Sum(), rhs = data.Zip(g.ToDoubleArray(), (a, b) => a * b).Sum();
+            Assert.True(Math.Abs(lhs - rhs) <= 1e-12 * Math.Max(1, Math.Abs(lhs)), $"{name}: dot test {lhs:R} vs {rhs:R}");
+            // Vmap over a leading batch of two: each example as the function maps it
+            var batch = Stack([x, x * 2.0], 0);
+            var yb = Ad.Jit(f.Vmap(new int?[] { 0 }))(batch);
+            Assert.Equal(want.Concat(want.Select(v => v * 2)).ToArray(), yb.ToDoubleArray());
+        }
+        // Squeeze: every size-1 axis, or the named ones; under Vmap a batch of one is not squeezed away
+        var s = new Tensor(data.Take(6).ToArray(), [1, 3, 1, 2]);
+        Expression<Func<Tensor, Tensor>> all = t => Squeeze(t), named = t => Squeeze(t, new[] { 0, -2 }), first = t => Squeeze(t, new[] { 0 });
+        Assert.Equal(new[] { 3, 2 }, Ad.Jit(all)(s).Shape.ToArray());
+        Assert.Equal(new[] { 3, 2 }, named.Compile()(s).Shape.ToArray());
+        Assert.Equal(new[] { 3, 1, 2 }, Ad.Jit(first)(s).Shape.ToArray());
+        Assert.Equal(data.Take(6).ToArray(), Ad.Jit(all)(s).ToDoubleArray());
+        var one = Stack([s], 0);
+        Assert.Equal(new[] { 1, 3, 2 }, Ad.Jit(all.Vmap(new int?[] { 0 }))(one).Shape.ToArray());
+        Expression<Func<Tensor, Tensor>> sq = t => Sum(Squeeze(t) * Squeeze(t), null, false);
+        Assert.Equal((s * 2.0).ToDoubleArray(), Ad.Jit(sq.Grad())(s).ToDoubleArray());
+        Assert.Equal(new[] { 1, 3, 1, 2 }, Ad.Jit(sq.Grad())(s).Shape.ToArray());
+        // typed errors naming the call and the shapes
+        var e1 = Assert.ThrowsAny<ShapeException>(() => Squeeze(s, new[] { 1 }));
+        Assert.Contains("Np.Squeeze", e1.Message); Assert.Contains("has size 3", e1.Message);
+        var e2 = Assert.ThrowsAny<ShapeException>(() => ExpandDims(x, 4));
+        Assert.Contains("Np.ExpandDims", e2.Message); Assert.Contains("float64[2,3,4]", e2.Message);
+        var e3 = Assert.ThrowsAny<ShapeException>(() => MoveAxis(x, 0, 3));
+        Assert.Contains("Np.MoveAxis", e3.Message);
+        Expression<Func<Tensor, Tensor>> bad = t => SwapAxes(t, 0, 5);
+        var e4 = Assert.ThrowsAny<ShapeException>(() => Ad.Jit(bad)(x));
+        Assert.Contains("Np.SwapAxes", e4.Message);
+    }
+
     [Fact]
     public void Eye_and_linspace_equal_their_definitions_and_are_constants_inside_expressions()
     {
