@@ -1,6 +1,7 @@
 namespace Functional.AD;
 
 /// <summary>What an <see cref="AxisMap"/> does along its axis.</summary>
+/// <example><code>var flip = new AxisMap(AxisMapKind.Flip, 0);   // Lax.AxisGather(x, new[] { flip }) is Np.Flip(x, 0)</code></example>
 public enum AxisMapKind
 {
     /// <summary>Reverses the axis (<c>Np.Flip</c>).</summary>
@@ -20,6 +21,7 @@ public enum AxisMapKind
 }
 
 /// <summary>How <see cref="Np.Pad(Tensor, int[], PadMode)"/> fills the new elements (numpy's <c>mode</c>).</summary>
+/// <example><code>var y = Np.Pad(x, new[] { 2, 1 }, PadMode.Reflect);   // [1, 2, 3] becomes [3, 2, 1, 2, 3, 2]</code></example>
 public enum PadMode
 {
     /// <summary>A constant (0 unless given).</summary>
@@ -35,6 +37,7 @@ public enum PadMode
 /// <see cref="Axis"/> reads input position <c>Indices(n)[i]</c>, or <see cref="Fill"/> where that is -1.
 /// Example: <c>new AxisMap(AxisMapKind.Roll, 0, 1)</c> over a length-3 axis reads <c>[2, 0, 1]</c>.
 /// </summary>
+/// <example><code>var rolled = Lax.AxisGather(x, new[] { new AxisMap(AxisMapKind.Roll, 0, 1) });   // Np.Roll(x, 1, 0)</code></example>
 /// <param name="Kind">What the map does.</param>
 /// <param name="Axis">The axis (negative counts from the end).</param>
 /// <param name="Before">The shift (Roll), the count (Tile, Repeat) or the padding before (Pad).</param>

@@ -7,6 +7,8 @@ namespace Functional.AD.Testing;
 
 public static partial class Specs
 {
+    /// <summary>A spec the random programs do not generate by an inferred family: the axis moves and squeezes keep the
+    /// shape on some inputs (so they would be taken for elementwise) and Triu's k is not an axis.</summary>
     static PrimitiveSpec NotAlongAxis(string name, Expression<Func<Tensor, Tensor>> f, Func<DType, Gen<Tensor[]>> inputs) =>
         new() { Name = name, Function = f, Inputs = inputs, Family = SpecFamily.None };
 
@@ -15,10 +17,10 @@ public static partial class Specs
     [
         NotAlongAxis("ExpandDims", x => ExpandDims(x, 1), t => OneOfShape(t, [2, 3])),
         NotAlongAxis("ExpandDims(-1)", x => ExpandDims(x, -1), t => Gens.Shape(0, 3).SelectMany(s => OneOfShape(t, s))),
-        S("Squeeze", x => Squeeze(x), t => OneOfShape(t, [1, 3, 1, 2])),
-        S("Squeeze(axes)", x => Squeeze(x, new[] { 0, -1 }), t => OneOfShape(t, [1, 3, 2, 1])),
-        S("MoveAxis", x => MoveAxis(x, 0, -1), t => OneOfShape(t, [2, 3, 4])),
-        S("SwapAxes", x => SwapAxes(x, 2, 0), t => OneOfShape(t, [2, 3, 4])),
+        NotAlongAxis("Squeeze", x => Squeeze(x), t => OneOfShape(t, [1, 3, 1, 2])),
+        NotAlongAxis("Squeeze(axes)", x => Squeeze(x, new[] { 0, -1 }), t => OneOfShape(t, [1, 3, 2, 1])),
+        NotAlongAxis("MoveAxis", x => MoveAxis(x, 0, -1), t => OneOfShape(t, [2, 3, 4])),
+        NotAlongAxis("SwapAxes", x => SwapAxes(x, 2, 0), t => OneOfShape(t, [2, 3, 4])),
         S("Flip", x => Flip(x, 0), t => Gens.Shape(1, 3).SelectMany(s => OneOfShape(t, s))),
         S("Flip(axes)", x => Flip(x, new[] { -1, 0 }), t => OneOfShape(t, [3, 4])),
         S("Roll", x => Roll(x, 2, -1), t => Gens.Shape(1, 3).SelectMany(s => OneOfShape(t, s))),
