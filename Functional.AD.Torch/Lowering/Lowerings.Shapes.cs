@@ -71,7 +71,7 @@ internal static partial class Lowerings
             }),
             [Prims.ExpandDims] = Op((c, x) => x[0]!.reshape(c.OutDims)),
             [Prims.Squeeze] = Op((c, x) => x[0]!.reshape(c.OutDims)),
-            [Prims.MoveAxis] = Op((c, x) => x[0]!.movedim(c.Axis(c.P.Get<int>(0), c.In[0].Rank), c.Axis(c.P.Get<int>(1), c.In[0].Rank))),
+            [Prims.MoveAxis] = Op((c, x) => x[0]!.movedim(new long[] { c.Axis(c.P.Get<int>(0), c.In[0].Rank) }, new long[] { c.Axis(c.P.Get<int>(1), c.In[0].Rank) })),
             [Prims.SwapAxes] = Op((c, x) => x[0]!.swapaxes(c.Axis(c.P.Get<int>(0), c.In[0].Rank), c.Axis(c.P.Get<int>(1), c.In[0].Rank))),
             [Prims.Triangle] = Op((c, x) => c.P.Get<bool>(1) ? x[0]!.triu(c.P.Get<int>(0)) : x[0]!.tril(c.P.Get<int>(0))),
         };
