@@ -88,7 +88,7 @@ internal static partial class Prims
         foreach (var m in spellings)
         {
             var spelling = m;
-            readsAs[m] = st => (p, new Params(Canonical(name, spelling, st)));
+            readsAs[m] = st => (p, new Params(Canonical(spelling.Name, spelling, st)));
         }
         composites.Add(p);
         return Batch(p, BatchRules.Never);
