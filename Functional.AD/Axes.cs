@@ -4,8 +4,15 @@ namespace Functional.AD;
 /// Several axes of a reduction (numpy's <c>axis=(0, 2)</c>): <c>Np.Sum(x, Axes.Of(0, 2), false)</c>, inside and outside
 /// expressions. Negative axes count from the end. A struct with no conversion from an array, so that
 /// <c>Np.Sum(x, null, false)</c> (every axis) stays the single-axis overload's call.
-/// Example: <c>Np.Max(x, Axes.Of(-2, -1), true)</c> is the maximum of each matrix of a stack, kept as [.., 1, 1].
 /// </summary>
+/// <example>
+/// <code>
+/// var x = Np.Ones([2, 3, 4]);
+/// var s = Np.Sum(x, Axes.Of(0, 2), false);            // [8., 8., 8.]
+/// var m = Np.Max(x, Axes.Of(-2, -1), true);           // the maximum of each matrix, shape [2, 1, 1]
+/// Expression&lt;Func&lt;Tensor, Tensor&gt;&gt; f = v =&gt; Np.Var(v, Axes.Of(1, 2), false, 1);   // inside expressions too
+/// </code>
+/// </example>
 public readonly struct Axes : IEquatable<Axes>
 {
     readonly int[]? items;

@@ -144,6 +144,8 @@ public static partial class Specs
         S("Clip", (x, lo, hi) => Clip(x, lo, hi), t => ClipInputs(t)),
         // the elementwise vocabulary (Specs.Elementwise.cs)
         .. ElementwiseVocabulary(),
+        // the reduction vocabulary (Specs.Reductions.cs)
+        .. ReductionVocabulary(),
         // elementwise, two operands, numpy broadcasting
         S("Add", (a, b) => a + b, t => Pair(t)),
         S("Sub", (a, b) => a - b, t => Pair(t)),
