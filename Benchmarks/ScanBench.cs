@@ -44,7 +44,7 @@ public static class ScanModel
             var x = Expression.Call(take, xs, Expression.Constant(Tensor.Scalar(i, DType.Float64)), Expression.Constant(0));
             h = new Inline(Step.Parameters[0], h, Step.Parameters[1], x, Step.Parameters[2], w).Visit(Step.Body);
         }
-        var sum = Expression.Call(typeof(Np).GetMethod(nameof(Np.Sum))!, h, Expression.Constant(null, typeof(int?)), Expression.Constant(false));
+        var sum = Expression.Call(typeof(Np).GetMethod(nameof(Np.Sum), [typeof(Tensor), typeof(int?), typeof(bool)])!, h, Expression.Constant(null, typeof(int?)), Expression.Constant(false));
         return Expression.Lambda<Func<Tensor, Tensor, Tensor, Tensor>>(sum, xs, h0, w);
     }
 

@@ -87,7 +87,7 @@ public static partial class Lax
     public static Tensor Ones(Aval a) => Eager.Fill((int[])a.Dims.Clone(), 1, a.DType, a.Weak);
 
     /// <summary>
-    /// The transpose of <see cref="Np.Sum"/>: reinserts the reduced axis (all axes when <paramref name="axis"/> is
+    /// The transpose of <see cref="Np.Sum(Tensor, int?, bool)"/>: reinserts the reduced axis (all axes when <paramref name="axis"/> is
     /// null and not <paramref name="keepdims"/>) as size 1, then broadcasts <paramref name="g"/> to the input's shape.
     /// Example: with input float32[2,3] and axis 1, <c>g = [1, 2]</c> gives <c>[[1, 1, 1], [2, 2, 2]]</c>.
     /// </summary>
@@ -123,7 +123,7 @@ public static partial class Lax
             : Eager.Make(Kernels.Broadcast(g.Span<float>(), gd, od), od, g.IsWeak);
     }
 
-    /// <summary>The transpose of <see cref="Np.Mean"/>: <see cref="ExpandReduced"/> divided by the number of elements averaged.</summary>
+    /// <summary>The transpose of <see cref="Np.Mean(Tensor, int?, bool)"/>: <see cref="ExpandReduced"/> divided by the number of elements averaged.</summary>
     /// <param name="g">The cotangent of the mean.</param><param name="input">The averaged tensor's aval.</param>
     /// <param name="axis">The averaged axis, or null for all.</param><param name="keepdims">Whether the mean kept the axes.</param>
     /// <returns>A tensor of the input's shape, in g's dtype.</returns>

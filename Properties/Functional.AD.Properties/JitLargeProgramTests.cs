@@ -29,7 +29,7 @@ public class JitLargeProgramTests
             var x = Expression.Call(typeof(Np).GetMethod(nameof(Np.Take))!, xs, Expression.Constant(Tensor.Scalar(i, DType.Float64)), Expression.Constant(0));
             h = new Inline(Step.Parameters[0], h, Step.Parameters[1], x, Step.Parameters[2], w).Visit(Step.Body);
         }
-        var sum = Expression.Call(typeof(Np).GetMethod(nameof(Np.Sum))!, h, Expression.Constant(null, typeof(int?)), Expression.Constant(false));
+        var sum = Expression.Call(typeof(Np).GetMethod(nameof(Np.Sum), [typeof(Tensor), typeof(int?), typeof(bool)])!, h, Expression.Constant(null, typeof(int?)), Expression.Constant(false));
         return Expression.Lambda<Func<Tensor, Tensor, Tensor, Tensor>>(sum, w, h0, xs);   // w first: Ad.Grad differentiates it
     }
 

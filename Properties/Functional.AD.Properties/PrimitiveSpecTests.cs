@@ -30,7 +30,8 @@ public class PrimitiveSpecTests(ITestOutputHelper output)
     public void Every_primitive_of_the_table_has_a_spec()
     {
         var covered = Specs.All.SelectMany(s => PrimitivesIn(Reader.Read(s.Function).Graph)).ToHashSet();
-        var missing = Prims.All.Where(p => !Structural.Contains(p) && !covered.Contains(p)).Select(p => p.Name).ToList();
+        // a composite (Prims.Reductions.cs) is rewritten when read: its spec lines cover what it is rewritten into
+        var missing = Prims.All.Where(p => !Structural.Contains(p) && !Prims.Composites.Contains(p) && !covered.Contains(p)).Select(p => p.Name).ToList();
         Assert.True(missing.Count == 0, "Primitives with no spec: " + string.Join(", ", missing));
     }
 

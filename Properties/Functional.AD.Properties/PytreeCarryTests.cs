@@ -160,7 +160,7 @@ public class PytreeCarryTests
         Expression<Func<Tensor, Tensor>> one = w => w * 0 + 1;
         Expression ea = Unroll.Inline(one, pw), es = Unroll.Inline(zero, pw);
         for (int i = 0; i < trips; i++) (ea, es) = (Unroll.Inline(stepA, ea, pw), Unroll.Inline(stepS, ea, es, pw));
-        var sum = Expression.Call(typeof(Np).GetMethod(nameof(Np.Sum))!, es, Expression.Constant(null, typeof(int?)), Expression.Constant(false));
+        var sum = Expression.Call(typeof(Np).GetMethod(nameof(Np.Sum), [typeof(Tensor), typeof(int?), typeof(bool)])!, es, Expression.Constant(null, typeof(int?)), Expression.Constant(false));
         var unrolled = Expression.Lambda<Func<Tensor, Tensor>>(sum, pw);
         Close(looped.Compile()(w0), unrolled.Compile()(w0), 1e-12, "value");
         Close(looped.Grad().Jit()(w0), unrolled.Grad().Compile()(w0), 1e-12, "gradient");

@@ -42,7 +42,7 @@ public sealed class SpecCheck
         var w = Expression.Parameter(typeof(Tensor), "w");
         var args = Enumerable.Range(1, n).Select(i => (Expression)Expression.Field(xs, "Item" + i)).ToArray();
         var call = Expression.Invoke(spec.Function, args);
-        var sum = typeof(Np).GetMethod(nameof(Np.Sum))!;
+        var sum = typeof(Np).GetMethod(nameof(Np.Sum), [typeof(Tensor), typeof(int?), typeof(bool)])!;
         var body = Expression.Call(sum, Expression.Call(typeof(Np).GetMethod(nameof(Np.Mul))!, call, w),
             Expression.Constant(null, typeof(int?)), Expression.Constant(false));
         Projected = Expression.Lambda(typeof(Func<,,>).MakeGenericType(tupleType, typeof(Tensor), typeof(Tensor)), body, xs, w);

@@ -146,6 +146,8 @@ public static partial class Specs
         .. ElementwiseVocabulary(),
         // the shape vocabulary (Specs.Shapes.cs)
         .. ShapeVocabulary(),
+        // the reduction vocabulary (Specs.Reductions.cs)
+        .. ReductionVocabulary(),
         // elementwise, two operands, numpy broadcasting
         S("Add", (a, b) => a + b, t => Pair(t)),
         S("Sub", (a, b) => a - b, t => Pair(t)),

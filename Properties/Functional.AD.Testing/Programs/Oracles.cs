@@ -129,7 +129,7 @@ public static class ProgramOracleKit
     }
 
     static readonly MethodInfo[] grads = typeof(Ad).GetMethods().Where(m => m.Name == nameof(Ad.Grad)).ToArray();
-    static readonly MethodInfo npSum = typeof(Np).GetMethod(nameof(Np.Sum))!;
+    static readonly MethodInfo npSum = typeof(Np).GetMethod(nameof(Np.Sum), [typeof(Tensor), typeof(int?), typeof(bool)])!;
     static readonly MethodInfo npLet = typeof(Np).GetMethod(nameof(Np.Let))!;
 
     /// <summary><c>Ad.Grad(f)</c> for a lambda of one to four parameters whose result is a scalar.</summary>
@@ -295,7 +295,7 @@ sealed class SecondOrderOracle : IProgramOracle
     static double ToleranceFor(RandomProgram p) => Math.Max(Tolerance, p.Specs().Select(s => s.Spec.Tolerance).DefaultIfEmpty(0).Max());
     const int Draws = 3;
 
-    static readonly MethodInfo npSum = typeof(Np).GetMethod(nameof(Np.Sum))!;
+    static readonly MethodInfo npSum = typeof(Np).GetMethod(nameof(Np.Sum), [typeof(Tensor), typeof(int?), typeof(bool)])!;
     static readonly MethodInfo npLet = typeof(Np).GetMethod(nameof(Np.Let))!;
 
     /// <summary><c>(x[, y]) =&gt; &lt;G(x[, y]), v&gt;</c> with G the gradient expression and v constant leaves.</summary>
