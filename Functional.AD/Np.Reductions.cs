@@ -9,7 +9,7 @@ public static partial class Np
     /// The axes of a call as non-negative axes of x, each once, largest first (so that reducing them one by one without
     /// keepdims leaves the others where they are); a typed error naming the call and x's shape otherwise.
     /// </summary>
-    static int[] CheckedAxes(Tensor x, Axes axes, Func<string> call)
+    static int[] CheckedAxes(Tensor x, Axes axes, bool keepdims, Func<string> call)
     {
         ArgumentNullException.ThrowIfNull(x);
         if (axes.Items.Count == 0)
@@ -17,12 +17,18 @@ public static partial class Np
         var r = axes.Items.Select(a => Eager.Axis(a, x.Rank, call, [x.Aval])).ToArray();
         if (r.Distinct().Count() != r.Length)
             throw new ShapeException(call(), [x.Aval], $"the axes {axes} name an axis twice (for rank {x.Rank}); give each axis once");
+        // the order the expression reader uses (Prims.ReadOrder), so an eager call sums in the same order as its compiled
+        // form, to the last bit: non-negative axes largest first, negative ones most negative first (each leaves the
+        // others' indices as they are); a mix of signs in that order when keepdims keeps every index
+        var raw = axes.Items.ToArray();
+        bool neg = raw.Any(a => a < 0), pos = raw.Any(a => a >= 0);
+        if (!(neg && pos) || keepdims) return pos ? raw.OrderByDescending(a => a).ToArray() : raw.OrderBy(a => a).ToArray();
         return r.OrderByDescending(a => a).ToArray();
     }
 
     static Tensor EachAxis(Tensor x, Axes axes, bool keepdims, string name, Func<Tensor, int, bool, Tensor> one)
     {
-        foreach (var a in CheckedAxes(x, axes, () => $"Np.{name}(x: {x.Aval}, axes: {axes}, keepdims: {(keepdims ? "true" : "false")})"))
+        foreach (var a in CheckedAxes(x, axes, keepdims, () => $"Np.{name}(x: {x.Aval}, axes: {axes}, keepdims: {(keepdims ? "true" : "false")})"))
             x = one(x, a, keepdims);
         return x;
     }
@@ -131,7 +137,7 @@ public static partial class Np
     /// <exception cref="ShapeException">An axis out of range for x's rank, named twice, or no axes.</exception>
     public static Tensor Var(Tensor x, Axes axes, bool keepdims, int ddof)
     {
-        CheckedAxes(x, axes, () => $"Np.Var(x: {x.Aval}, axes: {axes}, keepdims: {(keepdims ? "true" : "false")}, ddof: {ddof})");
+        CheckedAxes(x, axes, keepdims, () => $"Np.Var(x: {x.Aval}, axes: {axes}, keepdims: {(keepdims ? "true" : "false")}, ddof: {ddof})");
         return VarOf(x, (t, k) => Mean(t, axes, k), (t, k) => Sum(t, axes, k), keepdims, ddof);
     }
 
