@@ -263,6 +263,20 @@ internal static class ConvKernels
         else for (int ch = 0; ch < chunks; ch++) One(ch);
     }
 
+    /// <summary>Sample n's output channels of group q (of an [N, O, Y...] array) into column block j of an [Og, ld] panel.</summary>
+    static void ToPanel<T>(Geo g, T[] outs, int n, int q, T[] panel, int ld, int j)
+    {
+        for (int o = 0; o < g.Og; o++)
+            outs.AsSpan((n * g.O + q * g.Og + o) * g.Yp, g.Yp).CopyTo(panel.AsSpan(o * ld + j * g.Yp));
+    }
+
+    /// <summary>Column block j of an [Og, ld] panel back into sample n's output channels of group q (the inverse of <see cref="ToPanel"/>).</summary>
+    static void FromPanel<T>(Geo g, T[] panel, int ld, int j, T[] outs, int n, int q)
+    {
+        for (int o = 0; o < g.Og; o++)
+            panel.AsSpan(o * ld + j * g.Yp, g.Yp).CopyTo(outs.AsSpan((n * g.O + q * g.Og + o) * g.Yp));
+    }
+
     static T[][] GroupWeights<T>(Geo g, T[] ws) =>
         Enumerable.Range(0, g.G).Select(q => g.G == 1 ? ws : ws.AsSpan(q * g.Og * g.Rows, g.Og * g.Rows).ToArray()).ToArray();
 
@@ -282,9 +296,7 @@ internal static class ConvKernels
                 for (int j = 0; j < nc; j++)
                     Im2Col<T>(g, xs.AsSpan((n0 + j) * g.C * g.Xp, g.C * g.Xp), q * g.I, cols, ld, j * g.Yp);
                 Product(groupW[q], cols, c, g.Og, ld, g.Rows, false, false);
-                for (int j = 0; j < nc; j++)
-                    for (int o = 0; o < g.Og; o++)
-                        c.AsSpan(o * ld + j * g.Yp, g.Yp).CopyTo(y.AsSpan(((n0 + j) * g.O + q * g.Og + o) * g.Yp));
+                for (int j = 0; j < nc; j++) FromPanel(g, c, ld, j, y, n0 + j, q);
             }
             pool.Return(cols);
             pool.Return(c);
@@ -305,9 +317,7 @@ internal static class ConvKernels
             var b = pool.Rent(g.Og * ld);
             for (int q = 0; q < g.G; q++)
             {
-                for (int j = 0; j < nc; j++)
-                    for (int o = 0; o < g.Og; o++)
-                        gys.AsSpan(((n0 + j) * g.O + q * g.Og + o) * g.Yp, g.Yp).CopyTo(b.AsSpan(o * ld + j * g.Yp));
+                for (int j = 0; j < nc; j++) ToPanel(g, gys, n0 + j, q, b, ld, j);
                 Product(groupW[q], b, cols, g.Rows, ld, g.Og, true, false);
                 for (int j = 0; j < nc; j++)
                     Col2Im<T>(g, cols, ld, j * g.Yp, x.AsSpan((n0 + j) * g.C * g.Xp, g.C * g.Xp), q * g.I);
@@ -344,8 +354,7 @@ internal static class ConvKernels
                     {
                         int n = n0 + j;
                         Im2Col<T>(g, xs.AsSpan(n * g.C * g.Xp, g.C * g.Xp), q * g.I, cols, ld, j * g.Yp);
-                        for (int o = 0; o < g.Og; o++)
-                            gys.AsSpan((n * g.O + q * g.Og + o) * g.Yp, g.Yp).CopyTo(a.AsSpan(o * ld + j * g.Yp));
+                        ToPanel(g, gys, n, q, a, ld, j);
                     }
                     Product(a, cols, c, g.Og, g.Rows, ld, false, true);
                     var dst = acc.AsSpan(q * size, size);
