@@ -7,7 +7,7 @@ namespace Functional.AD.Torch;
 /// <summary>
 /// The Torch column of the convolution family: <c>Lax.Conv</c> runs libtorch's <c>conv1d/2d/3d</c>; the lhs cotangent
 /// runs a forward convolution of the cotangent, spread by the strides, with the kernel flipped and its input and output
-/// channels swapped per group (libtorch's own <c>conv_transpose</c> is wrong in float32 on some CPUs: see
+/// channels swapped per group (libtorch's own <c>conv_transpose</c> is wrong in float32 on some CPUs, and its oneDNN path now and then: CPU convolutions run with oneDNN off, <see cref="OneDnn"/>; see
 /// <see cref="Float32Broken"/>); the kernel cotangent runs libtorch's own convolution backward through its autograd
 /// (TorchSharp exposes no <c>convolution_backward</c>: a forward convolution is recorded and only the weight gradient is
 /// asked for). What libtorch's convolutions do not take is rewritten around them: channels-last operands are permuted,
@@ -87,6 +87,7 @@ internal static class ConvLowerings
     {
         var a = x[0]!;
         var b = x[1]!;
+        using var off = c.Device.type == DeviceType.CPU ? OneDnn.Off() : default;
         if (a.dtype == ScalarType.Float32 && Float32Broken(c.Device, kind))
             return run(c, a.to_type(ScalarType.Float64), b.to_type(ScalarType.Float64)).to_type(ScalarType.Float32);
         return run(c, a, b);
