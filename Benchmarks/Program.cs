@@ -9,6 +9,9 @@ else if (args is ["--paired-torch"]) Benchmarks.PairedRatio.RunTorch();
 else if (args is ["--paired-vmap"]) Benchmarks.PairedRatio.RunVmap();
 // one convolution layer at MNIST scale, CPU jit against TorchSharp: dotnet run -c Release --project Benchmarks -- --conv-quick
 else if (args is ["--conv-quick"]) Benchmarks.ConvLayerBench.Quick();
+// where the digits CNN step spends its time on the Torch backend
+else if (args is ["--cnn-torch-profile"]) Benchmarks.CnnTorchProfile.Run();
+else if (args is ["--cnn-conv-paths"]) Benchmarks.CnnConvPaths.Run();
 else BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 
 /// <summary>Entry point of the benchmark suite.</summary>

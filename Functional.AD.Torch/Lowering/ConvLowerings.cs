@@ -82,12 +82,15 @@ internal static class ConvLowerings
         return false;
     });
 
+    /// <summary>Whether CPU convolutions run with oneDNN off (the benchmarks compare both ways).</summary>
+    internal static bool OneDnnOff = true;
+
     /// <summary>Runs a lowering; float32 operands in float64 where that kind of convolution is <see cref="Float32Broken"/>.</summary>
     static TT Checked(LowerCtx c, TT?[] x, Func<LowerCtx, TT, TT, TT> run, Kind kind)
     {
         var a = x[0]!;
         var b = x[1]!;
-        using var off = c.Device.type == DeviceType.CPU ? OneDnn.Off() : default;
+        using var off = c.Device.type == DeviceType.CPU && OneDnnOff ? OneDnn.Off() : default;
         if (a.dtype == ScalarType.Float32 && Float32Broken(c.Device, kind))
             return run(c, a.to_type(ScalarType.Float64), b.to_type(ScalarType.Float64)).to_type(ScalarType.Float32);
         return run(c, a, b);

@@ -283,6 +283,18 @@ internal sealed partial class TorchCompiler
                     return resultCast == 1 ? r.to_type(outType) : r;
                 };
                 if (!outAval.Weak) typed.Add(n);
+                if (TorchProfile.On)
+                {
+                    var inner = closure;
+                    var label = $"{name} {string.Join(" ", inAvals.Select((a, i) => kinds[i] == Kind.Tensor ? a.ToString() : ""))}".TrimEnd();
+                    closure = x =>
+                    {
+                        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                        var r = inner(x);
+                        TorchProfile.Add(label, System.Diagnostics.Stopwatch.GetTimestamp() - t0);
+                        return r;
+                    };
+                }
                 var operands = args.Select((a, i) => kinds[i] switch
                 {
                     Kind.Tensor => a,

@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using Functional.AD;
+using Functional.AD.Torch;
+using TorchSharp;
+
+namespace Benchmarks;
+
+/// <summary>
+/// Where the digits CNN's training step spends its time on the Torch backend: the step compiled with
+/// <c>FAD_TORCH_PROFILE</c> set, then each primitive's share of 200 steps, beside the whole step and TorchSharp's
+/// hand-written one. <c>dotnet run -c Release --project Benchmarks -- --cnn-torch-profile</c>.
+/// </summary>
+static class CnnTorchProfile
+{
+    public static void Run()
+    {
+        Environment.SetEnvironmentVariable("FAD_TORCH_PROFILE", "1");
+        foreach (var threads in new[] { 1, 2 })
+        {
+            torch.set_num_threads(threads);
+            var p = CnnModel.Parameters();
+            var (x, y) = (CnnModel.Images(64, 1), CnnModel.OneHotLabels(64));
+            var step = Ad.Grad(CnnModel.Loss).JitTorch(TorchBackend.Cpu);
+            var pT = TorchTensors.ToDevice(p, TorchBackend.Cpu);
+            var (xT, yT) = (x.ToDevice(TorchBackend.Cpu), y.ToDevice(TorchBackend.Cpu));
+            var tp = CnnModel.TorchParameters(p);
+            var (tx, ty) = (x.ToTorch(), y.ToTorch());
+            void Ours() { var g = step(pT, xT, yT); foreach (var t in Tree.Leaves(g)) t.DisposeDevice(); }
+            void Theirs() { using var s = torch.NewDisposeScope(); CnnModel.TorchGrad(tp, tx, ty); }
+            for (int i = 0; i < 20; i++) { Ours(); Theirs(); }
+            TorchProfile.Reset();
+            const int n = 200;
+            var ours = new List<double>();
+            var theirs = new List<double>();
+            for (int i = 0; i < n; i++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                Ours();
+                long t1 = Stopwatch.GetTimestamp();
+                Theirs();
+                long t2 = Stopwatch.GetTimestamp();
+                ours.Add((t1 - t0) * 1000.0 / Stopwatch.Frequency);
+                theirs.Add((t2 - t1) * 1000.0 / Stopwatch.Frequency);
+            }
+            double Median(List<double> v) { v.Sort(); return v[v.Count / 2]; }
+            var rows = TorchProfile.Snapshot();
+            double total = rows.Sum(r => r.Ms) / n;
+            Console.WriteLine($"threads {threads}: Torch backend step median {Median(ours):F3} ms, TorchSharp by hand {Median(theirs):F3} ms; primitives {total:F3} ms per step");
+            foreach (var (name, ms, calls) in rows.Take(25))
+                Console.WriteLine($"  {ms / n,8:F3} ms  {calls / n,3}x  {name}");
+        }
+    }
+}
+
+/// <summary>
+/// The digits CNN's training step on the Torch backend two ways, interleaved: its CPU convolutions with libtorch's
+/// oneDNN path off (as the backend runs them, see <c>OneDnn</c>) and on (libtorch's default), on one thread. <c>dotnet run -c Release --project Benchmarks -- --cnn-conv-paths</c>.
+/// </summary>
+static class CnnConvPaths
+{
+    public static void Run()
+    {
+        torch.set_num_threads(1);
+        var p = CnnModel.Parameters();
+        var (x, y) = (CnnModel.Images(64, 1), CnnModel.OneHotLabels(64));
+        var pT = TorchTensors.ToDevice(p, TorchBackend.Cpu);
+        var (xT, yT) = (x.ToDevice(TorchBackend.Cpu), y.ToDevice(TorchBackend.Cpu));
+        var ways = new (string Name, bool OneDnnOff)[] { ("oneDNN off (as shipped)", true), ("oneDNN on", false) };
+        var steps = ways.Select(w =>
+        {
+            ConvLowerings.OneDnnOff = w.OneDnnOff;
+            var f = Ad.Grad(CnnModel.Loss).JitTorch(TorchBackend.Cpu);
+            return f;
+        }).ToArray();
+        var times = ways.Select(_ => new List<double>()).ToArray();
+        for (int round = 0; round < 300; round++)
+            for (int i = 0; i < ways.Length; i++)
+            {
+                ConvLowerings.OneDnnOff = ways[i].OneDnnOff;
+                long t0 = Stopwatch.GetTimestamp();
+                var g = steps[i](pT, xT, yT);
+                foreach (var t in Tree.Leaves(g)) t.DisposeDevice();
+                if (round >= 20) times[i].Add((Stopwatch.GetTimestamp() - t0) * 1000.0 / Stopwatch.Frequency);
+            }
+        ConvLowerings.OneDnnOff = true;
+        for (int i = 0; i < ways.Length; i++)
+        {
+            var v = times[i].OrderBy(t => t).ToList();
+            Console.WriteLine($"{ways[i].Name,-28} median {v[v.Count / 2]:F3} ms  min {v[0]:F3} ms");
+        }
+    }
+}
+
