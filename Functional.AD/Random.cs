@@ -67,7 +67,13 @@ public static class Rng
             z[i] = r * c;
             if (i + 1 < n) z[i + 1] = r * s;
         }
-        return dtype == DType.Float64 ? Tensor.Adopt(z, dims) : Tensor.Adopt(Kernels.Convert<double, float>(z), dims);
+        return dtype switch
+        {
+            DType.Float64 => Tensor.Adopt(z, dims),
+            DType.Float16 => Tensor.Adopt(Array.ConvertAll(z, v => (Half)v), dims),
+            DType.BFloat16 => Tensor.Adopt(Array.ConvertAll(z, v => (BFloat16)v), dims),
+            _ => Tensor.Adopt(Kernels.Convert<double, float>(z), dims),
+        };
     }
 
     /// <summary>Uniform samples in <c>[low, high)</c>. Example: <c>Uniform(PrngKey.Create(0), [4], -1, 1)</c>.</summary>
@@ -91,6 +97,21 @@ public static class Rng
             }
             return Tensor.Adopt(d, dims);
         }
+        if (dtype is DType.Float16 or DType.BFloat16)
+        {
+            // rounded to the dtype, a value just below high can round up to it: such values take the largest one below
+            var u = new double[n];
+            for (int i = 0; i < n; i++) u[i] = low + (high - low) * RngCore.UnitClosedOpen(RngCore.Bits(key.State, (ulong)i));
+            if (dtype == DType.Float16)
+            {
+                var hh = (Half)high;
+                var below = (double)hh < high ? hh : Half.BitDecrement(hh);
+                return Tensor.Adopt(Array.ConvertAll(u, v => (double)(Half)v < high ? (Half)v : below), dims);
+            }
+            var bh = (BFloat16)high;
+            var bBelow = (double)bh < high ? bh : BFloat16.FromBits(bh.Bits == 0 ? (ushort)0x8001 : (ushort)(bh.Bits + (bh.Bits >= 0x8000 ? 1 : -1)));
+            return Tensor.Adopt(Array.ConvertAll(u, v => (double)(BFloat16)v < high ? (BFloat16)v : bBelow), dims);
+        }
         var f = new float[n];
         float fh = (float)high;
         for (int i = 0; i < n; i++)
@@ -103,8 +124,8 @@ public static class Rng
 
     private static void CheckDType(DType dtype, string op)
     {
-        if (dtype is not (DType.Float32 or DType.Float64))
-            throw new ArgumentOutOfRangeException(nameof(dtype), dtype, $"{op}: dtype must be DType.Float32 or DType.Float64, not {(int)dtype}");
+        if (dtype is not (DType.Float32 or DType.Float64 or DType.Float16 or DType.BFloat16))
+            throw new ArgumentOutOfRangeException(nameof(dtype), dtype, $"{op}: dtype must be a float dtype (Float16, BFloat16, Float32 or Float64), not {dtype}");
     }
 
     private static int[] Dims(int[] shape)

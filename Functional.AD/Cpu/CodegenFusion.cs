@@ -79,6 +79,10 @@ internal sealed partial class Codegen
         // row operands (see Fusion.IsRowOperand): their array and the index that wraps at their size, one per size
         var rows = new Dictionary<Node, (Expression Arr, ParameterExpression J)>(RefEq<Node>.Instance);
         var wraps = new Dictionary<int, ParameterExpression>();
+        // channel operands (see Fusion.IsChannelOperand): their array and the channel index k, which moves on every
+        // inner elements (counted by q) and wraps at their size; one (q, k) per (inner, size)
+        var channels = new Dictionary<Node, (Expression Arr, ParameterExpression K)>(RefEq<Node>.Instance);
+        var steps = new Dictionary<(int Inner, int Count), (ParameterExpression Q, ParameterExpression K)>();
         var data = typeof(JitRt).GetMethod(nameof(JitRt.Data))!.MakeGenericMethod(t);
         var splat = ops.GetMethod("Splat")!.MakeGenericMethod(t);
         // half operands read in blocks: (the operand's own array, the float buffer its block is widened into)
@@ -89,7 +93,7 @@ internal sealed partial class Codegen
         foreach (var m in c)
             foreach (var x in m.Args)
             {
-                if (members.Contains(x) || arrays.ContainsKey(x) || scalars.ContainsKey(x) || rows.ContainsKey(x)) continue;
+                if (members.Contains(x) || arrays.ContainsKey(x) || scalars.ContainsKey(x) || rows.ContainsKey(x) || channels.ContainsKey(x)) continue;
                 if (x.Kind == Kind.Tensor && av[x]!.Size == size && av[x]!.Rank == a.Rank)
                 {
                     if (unrounded.TryGetValue(x, out var f) && t == typeof(float)) arrays[x] = f;
@@ -114,6 +118,14 @@ internal sealed partial class Codegen
                     // a half row is widened whole, once (it is smaller than the loop)
                     rows[x] = (Assign(unrounded.TryGetValue(x, out var f) ? t == typeof(float) ? f : WidenAll(f, av[x]!.Size, t)
                         : DTypes.IsHalf(av[x]!.DType) ? WidenAll(DataOf(Obj(x), Elem(av[x]!)), av[x]!.Size, t) : Expression.Call(data, Obj(x)), arrayT), j);
+                }
+                else if (Fusion.IsChannelOperand(x, av, a, out int chInner, out int chCount))
+                {
+                    if (!steps.TryGetValue((chInner, chCount), out var qk))
+                        steps[(chInner, chCount)] = qk = (Local(typeof(int), $"q{chInner}_{chCount}"), Local(typeof(int), $"k{chInner}_{chCount}"));
+                    // a half channel operand is widened whole, once (it is smaller than the loop)
+                    channels[x] = (Assign(unrounded.TryGetValue(x, out var f) ? t == typeof(float) ? f : WidenAll(f, av[x]!.Size, t)
+                        : DTypes.IsHalf(av[x]!.DType) ? WidenAll(DataOf(Obj(x), Elem(av[x]!)), av[x]!.Size, t) : Expression.Call(data, Obj(x)), arrayT), qk.K);
                 }
                 else
                 {
@@ -156,6 +168,13 @@ internal sealed partial class Codegen
             vbody.Add(Expression.Assign(v, Expression.Call(load, arr, j)));
             vals[x] = v;
         }
+        foreach (var (x, (arr, k)) in channels)
+        {
+            var v = Expression.Variable(vecT);
+            vvars.Add(v);
+            vbody.Add(Expression.Assign(v, Expression.Call(splat, Expression.ArrayIndex(arr, k))));
+            vals[x] = v;
+        }
         foreach (var m in c)
         {
             var v = Expression.Variable(vecT);
@@ -167,6 +186,7 @@ internal sealed partial class Codegen
         }
         vbody.Add(Expression.AddAssign(i, Expression.Constant(lanes)));
         foreach (var (inner, j) in wraps) vbody.Add(Wrap(j, inner, lanes));
+        foreach (var ((inner, count), (q, k)) in steps) vbody.Add(Step(q, k, inner, count, lanes));
         // scalar tail
         var svars = new List<ParameterExpression>();
         var sbody = new List<Expression>();
@@ -174,6 +194,7 @@ internal sealed partial class Codegen
         foreach (var (x, arr) in arrays) svals[x] = Expression.ArrayIndex(arr, i);
         foreach (var (x, s) in scalars) svals[x] = s;
         foreach (var (x, (arr, j)) in rows) svals[x] = Expression.ArrayIndex(arr, j);
+        foreach (var (x, (arr, k)) in channels) svals[x] = Expression.ArrayIndex(arr, k);
         foreach (var m in c)
         {
             var v = Expression.Variable(t);
@@ -184,9 +205,11 @@ internal sealed partial class Codegen
         }
         sbody.Add(Expression.PreIncrementAssign(i));
         foreach (var (inner, j) in wraps) sbody.Add(Wrap(j, inner, 1));
+        foreach (var ((inner, count), (q, k)) in steps) sbody.Add(Step(q, k, inner, count, 1));
 
         Stmts.Add(Expression.Assign(i, Expression.Constant(0)));
         foreach (var j in wraps.Values) Stmts.Add(Expression.Assign(j, Expression.Constant(0)));
+        foreach (var (q, k) in steps.Values) { Stmts.Add(Expression.Assign(q, Expression.Constant(0))); Stmts.Add(Expression.Assign(k, Expression.Constant(0))); }
         bool blocked = widen.Count > 0 || narrow.Count > 0;
         if (!blocked)
             Stmts.AddRange(Loops(Expression.Constant(size)));
@@ -264,6 +287,14 @@ internal sealed partial class Codegen
     static Expression Wrap(ParameterExpression j, int inner, int step) => Expression.Block(
         Expression.AddAssign(j, Expression.Constant(step)),
         Expression.IfThen(Expression.Equal(j, Expression.Constant(inner)), Expression.Assign(j, Expression.Constant(0))));
+
+    /// <summary><c>q += step; if (q == inner) { q = 0; k++; if (k == count) k = 0; }</c> (the index of a channel operand).</summary>
+    static Expression Step(ParameterExpression q, ParameterExpression k, int inner, int count, int step) => Expression.Block(
+        Expression.AddAssign(q, Expression.Constant(step)),
+        Expression.IfThen(Expression.Equal(q, Expression.Constant(inner)), Expression.Block(
+            Expression.Assign(q, Expression.Constant(0)),
+            Expression.PreIncrementAssign(k),
+            Expression.IfThen(Expression.Equal(k, Expression.Constant(count)), Expression.Assign(k, Expression.Constant(0))))));
 
     /// <summary>How many chains were fused into loops (for tests).</summary>
     public int FusedChains;

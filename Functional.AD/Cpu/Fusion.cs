@@ -6,7 +6,8 @@ namespace Functional.AD;
 /// <summary>
 /// Fusion of elementwise chains for tensors too large to unroll: a maximal set of elementwise nodes of one shape and
 /// dtype, connected through their operands, whose other operands are tensors of that same shape, size-1 values
-/// (broadcast scalars) or rows broadcast along the leading axes (<see cref="IsRowOperand"/>), becomes one loop over the
+/// (broadcast scalars), rows broadcast along the leading axes (<see cref="IsRowOperand"/>) or channels broadcast along
+/// the leading and trailing axes (<see cref="IsChannelOperand"/>: a convolution's bias), becomes one loop over the
 /// elements: Vector512 (or Vector256) lanes with a scalar tail; a single such node is a loop too. Inside the loop every
 /// node is a vector local; only the chain's outputs (members used outside it or returned) are written, into arena
 /// buffers or fresh arrays (see <see cref="Pooling"/>). A chain is convex (no path leaves it and comes back), so it can
@@ -87,6 +88,31 @@ internal static class Fusion
         return xa.Size % Width(DTypes.ClrType(a.DType)).Lanes == 0;
     }
 
+    /// <summary>
+    /// A channel operand: a tensor broadcast along both leading and trailing axes (a convolution's bias <c>[c, 1, 1]</c>
+    /// against <c>[batch, c, h, w]</c>): its dims, without leading 1s, are a span of the result's dims followed only by
+    /// 1s, and the trailing dims' size <paramref name="inner"/> (h w) is a multiple of the vector width, so each vector
+    /// reads one of its values. The loop splats value <c>k</c> and moves k on every <c>inner</c> elements, wrapping at
+    /// <paramref name="count"/> (c).
+    /// </summary>
+    public static bool IsChannelOperand(Node x, Dictionary<Node, Aval?> av, Aval a, out int inner, out int count)
+    {
+        inner = count = 0;
+        if (x.Kind != Kind.Tensor || !av.TryGetValue(x, out var xa) || xa is null || !Readable(xa.DType, a.DType) || xa.Size <= 1 || xa.Size >= a.Size) return false;
+        var d = xa.Dims.AsSpan();
+        while (d.Length > 0 && d[0] == 1) d = d[1..];
+        if (d.Length > a.Rank) return false;
+        int off = a.Rank - d.Length;
+        int hi = d.Length;
+        while (hi > 0 && d[hi - 1] == 1) hi--;
+        if (hi == d.Length) return false;   // no trailing 1s: a row operand, or not a broadcast at all
+        if (!d[..hi].SequenceEqual(a.Dims.AsSpan(off, hi))) return false;
+        inner = 1;
+        for (int k = off + hi; k < a.Rank; k++) inner *= a.Dims[k];
+        count = xa.Size;
+        return inner > 1 && inner % Width(DTypes.ClrType(a.DType)).Lanes == 0;
+    }
+
     /// <summary>Whether node <paramref name="n"/> may be a member of a fused chain.</summary>
     static bool Fusable(Node n, Dictionary<Node, Aval?> av)
     {
@@ -95,7 +121,7 @@ internal static class Fusion
         if (ComputeDType(n, av) is not DType d) return false;
         var a = d == a0.DType ? a0 : new Aval(a0.Dims, d, a0.Weak);
         foreach (var x in n.Args)
-            if (!IsFullOperand(x, av, a) && !IsScalarOperand(x, av, a) && !IsRowOperand(x, av, a)) return false;
+            if (!IsFullOperand(x, av, a) && !IsScalarOperand(x, av, a) && !IsRowOperand(x, av, a) && !IsChannelOperand(x, av, a, out _, out _)) return false;
         return true;
     }
 

@@ -52,6 +52,41 @@ public class JitFusionTests(ITestOutputHelper output)
         Assert.DoesNotContain("eager", listing);
     }
 
+    /// <summary>A convolution's bias and activation: a per-channel operand, broadcast along the leading and trailing axes.</summary>
+    static readonly Expression<Func<Tensor, Tensor, Tensor>> BiasRelu = (x, b) => Relu(x * 2.0 + b) - Sigmoid(b * x);
+
+    [Theory]
+    [InlineData(DType.Float32, new[] { 4, 16, 8, 8 }, new[] { 16, 1, 1 }, true)]
+    [InlineData(DType.Float64, new[] { 4, 16, 8, 8 }, new[] { 16, 1, 1 }, true)]
+    [InlineData(DType.Float32, new[] { 3, 5, 2, 16 }, new[] { 1, 5, 1, 1 }, true)]    // leading 1s; inner 32
+    [InlineData(DType.Float64, new[] { 4, 2, 3, 16 }, new[] { 2, 3, 1 }, true)]       // a span of two axes; inner 16
+    [InlineData(DType.Float32, new[] { 7, 3, 16, 1 }, new[] { 3, 16, 1 }, true)]      // trailing 1s in both: a row operand (inner 1)
+    [InlineData(DType.Float16, new[] { 4, 16, 8, 8 }, new[] { 16, 1, 1 }, true)]     // a half operand, widened once
+    [InlineData(DType.BFloat16, new[] { 4, 16, 8, 8 }, new[] { 16, 1, 1 }, true)]
+    [InlineData(DType.Float32, new[] { 4, 16, 3, 3 }, new[] { 16, 1, 1 }, false)]     // inner 9: not a multiple of the lanes
+    public void A_per_channel_operand_joins_the_fused_loop_and_equals_compile(DType t, int[] xs, int[] bs, bool fused)
+    {
+        var x = Normal(11, xs, t);
+        var b = Normal(12, bs, t);
+        // a fused half loop computes in float32 and rounds once: the float32 computation rounded, exactly
+        bool half = t is DType.Float16 or DType.BFloat16;
+        var expected = half ? BiasRelu.Compile()(x.AsType(DType.Float32), b.AsType(DType.Float32)).AsType(t) : BiasRelu.Compile()(x, b);
+        Assert.Null(JitTests.Differ(expected, BiasRelu.Jit()(x, b)));
+        var listing = Ad.Show(BiasRelu, x, b);
+        output.WriteLine(listing);
+        int lines = FusedLines(listing, out int chains);
+        if (fused)
+        {
+            Assert.Equal(1, chains);
+            Assert.DoesNotContain("eager", listing);
+        }
+        else Assert.Contains("eager", listing);
+        // its gradient too (the bias's cotangent is a reduction over the broadcast axes)
+        Expression<Func<Tensor, Tensor, Tensor>> loss = (b, x) => Sum(BiasRelu.Invoke(x, b) * x, null, false);
+        var g = Ad.Grad(loss);
+        if (!half) Assert.Null(JitTests.Differ(g.Compile()(b, x), g.Jit()(b, x)));
+    }
+
     [Theory]
     [InlineData(DType.Float32)]
     [InlineData(DType.Float64)]
