@@ -1008,6 +1008,23 @@ public class EagerTests
 
     // ------------------------------------------------------------------ random numbers
 
+    [Theory]
+    [InlineData(DType.Float16)]
+    [InlineData(DType.BFloat16)]
+    public void Rng_in_halves_rounds_the_float64_samples_and_keeps_uniforms_below_high(DType t)
+    {
+        var k = PrngKey.Create(7);
+        Assert.True(Rng.Normal(k, [1000], t).AsType(DType.Float64).AllClose(Rng.Normal(k, [1000], DType.Float64).AsType(t).AsType(DType.Float64), 0, 0));
+        Assert.Equal(t, Rng.Normal(k, [3], t).DType);
+        // [0.999, 1): most samples round up to 1 in a half; each must land on the largest half below 1 instead
+        var u = Rng.Uniform(k, [1000], 0.999, 1.0, t).AsType(DType.Float64).ToArray<double>();
+        Assert.All(u, v => Assert.True(v < 1.0, $"{v} is not below 1"));
+        Assert.All(u, v => Assert.True(v >= 0.99, $"{v} is far below the range"));
+        var w = Rng.Uniform(k, [1000], -3, 5, t).AsType(DType.Float64).ToArray<double>();
+        Assert.All(w, v => Assert.True(v >= -3 && v < 5));
+        Assert.True(w.Max() > 4 && w.Min() < -2, "the samples should spread over the range");
+    }
+
     [Fact]
     public void Rng_is_reproducible_and_keys_split()
     {
