@@ -318,6 +318,17 @@ internal sealed partial class Codegen
             How[n] = "gemm";
             return true;
         }
+        if (low.Into is { } into && Lane is null && n.Batch == 0 && low.IntoWhen?.Invoke(n.Params, a.DType) == true
+            && n.Args.All(x => x.Kind is Kind.Tensor or Kind.Aval && AvalOf(x) is not null || x.IsConst))
+        {
+            var t = Elem(a);
+            // an aval operand (the shape of a transpose's result) is known now: passed as a constant
+            var operands = Expression.NewArrayInit(typeof(object), n.Args.Select<Node, Expression>(x =>
+                x.Kind == Kind.Aval && !x.IsConst ? Expression.Constant(AvalOf(x), typeof(object)) : Expression.Convert(Obj(x), typeof(object))));
+            obj[n] = Assign(Expression.Invoke(Expression.Constant(into), operands, Expression.Constant(n.Params), Buffer(n, t, a.Size)), typeof(Tensor));
+            How[n] = pooled.Contains(n) ? "kernel into the arena" : "kernel";
+            return true;
+        }
         return false;
     }
 

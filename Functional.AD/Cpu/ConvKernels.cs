@@ -12,7 +12,14 @@ namespace Functional.AD;
 internal static class ConvOps
 {
     /// <summary>The convolution of <paramref name="lhs"/> with the kernel <paramref name="rhs"/>.</summary>
-    public static Tensor Conv(Tensor lhs, Tensor rhs, ConvParams p)
+    public static Tensor Conv(Tensor lhs, Tensor rhs, ConvParams p) => Conv(lhs, rhs, p, null);
+
+    /// <summary>
+    /// The convolution, written into <paramref name="into"/> (an array of the result's element type and size, from the
+    /// CPU jit's per-call arena) where the kernel's output is the result itself (<see cref="WritesInto"/>); elsewhere a
+    /// fresh array.
+    /// </summary>
+    public static Tensor Conv(Tensor lhs, Tensor rhs, ConvParams p, Array? into)
     {
         ArgumentNullException.ThrowIfNull(lhs);
         ArgumentNullException.ThrowIfNull(rhs);
@@ -24,23 +31,26 @@ internal static class ConvOps
         if (p.BatchGroups > 1) { x = BatchGroupsAsFeatureGroups(x, p.BatchGroups); g = p.BatchGroups; }
         var geo = Geometry(p, x.Dims, w.Dims, g);
         Tensor y = outAval.DType == DType.Float64
-            ? Eager.Make(ConvKernels.Forward<double>(geo, JitRt.Data<double>(x), JitRt.Data<double>(w)), ConvKernels.OutDims(geo))
-            : Eager.Make(ConvKernels.Forward<float>(geo, JitRt.Data<float>(x), JitRt.Data<float>(w)), ConvKernels.OutDims(geo));
+            ? Eager.Make(ConvKernels.Forward<double>(geo, JitRt.Data<double>(x), JitRt.Data<double>(w), into as double[]), ConvKernels.OutDims(geo))
+            : Eager.Make(ConvKernels.Forward<float>(geo, JitRt.Data<float>(x), JitRt.Data<float>(w), into as float[]), ConvKernels.OutDims(geo));
         return Last(y, 2, p);
     }
 
     /// <summary>The cotangent of Conv's lhs (shaped like <paramref name="lhs"/>) given the output cotangent <paramref name="ct"/>.</summary>
-    public static Tensor ConvTransposeLhs(Tensor ct, Tensor rhs, Aval lhs, ConvParams p) => TransposeLhs(ct, rhs, lhs, p);
+    public static Tensor ConvTransposeLhs(Tensor ct, Tensor rhs, Aval lhs, ConvParams p) => TransposeLhs(ct, rhs, lhs, p, null);
+
+    /// <summary>The lhs cotangent, written into <paramref name="into"/> where <see cref="WritesInto"/> (see <see cref="Conv(Tensor, Tensor, ConvParams, Array)"/>).</summary>
+    public static Tensor ConvTransposeLhs(Tensor ct, Tensor rhs, Aval lhs, ConvParams p, Array? into) => TransposeLhs(ct, rhs, lhs, p, into);
 
     /// <summary>A transposed convolution (<c>Np.ConvTranspose2d</c>): the lhs cotangent of the convolution whose output <paramref name="ct"/> is.</summary>
-    public static Tensor ConvTransposeLhs(Tensor ct, Tensor rhs, ConvParams p) => TransposeLhs(ct, rhs, null, p);
+    public static Tensor ConvTransposeLhs(Tensor ct, Tensor rhs, ConvParams p) => TransposeLhs(ct, rhs, null, p, null);
 
-    static Tensor TransposeLhs(Tensor ct, Tensor rhs, Aval? lhs, ConvParams p)
+    internal static Tensor TransposeLhs(Tensor ct, Tensor rhs, Aval? lhs, ConvParams p, Array? into)
     {
         ArgumentNullException.ThrowIfNull(ct);
         ArgumentNullException.ThrowIfNull(rhs);
         var xAval = ConvShape.TransposeLhs(p, ct.Aval, rhs.Aval, lhs);
-        if (DTypes.IsHalf(xAval.DType)) return Eager.ViaFloat32(xAval.DType, x => TransposeLhs(x[0], x[1], lhs, p), ct, rhs);
+        if (DTypes.IsHalf(xAval.DType)) return Eager.ViaFloat32(xAval.DType, x => TransposeLhs(x[0], x[1], lhs, p, null), ct, rhs);
         var gy = First(Eager.To(ct, xAval.DType), 2, p);
         var w = First(Eager.To(rhs, xAval.DType), 1, p);
         var xDims = ConvShape.ToFirst(xAval.Dims, 0, p.ChannelsLast);
@@ -48,20 +58,23 @@ internal static class ConvOps
         int[] xk = bg > 1 ? [xDims[0] / bg, xDims[1] * bg, .. xDims[2..]] : xDims;
         var geo = Geometry(p, xk, w.Dims, bg > 1 ? bg : g);
         Tensor x = xAval.DType == DType.Float64
-            ? Eager.Make(ConvKernels.BackwardData<double>(geo, JitRt.Data<double>(gy), JitRt.Data<double>(w)), xk)
-            : Eager.Make(ConvKernels.BackwardData<float>(geo, JitRt.Data<float>(gy), JitRt.Data<float>(w)), xk);
+            ? Eager.Make(ConvKernels.BackwardData<double>(geo, JitRt.Data<double>(gy), JitRt.Data<double>(w), into as double[]), xk)
+            : Eager.Make(ConvKernels.BackwardData<float>(geo, JitRt.Data<float>(gy), JitRt.Data<float>(w), into as float[]), xk);
         if (bg > 1) x = FeatureGroupsAsBatchGroups(x, bg);
         return Last(x, 0, p);
     }
 
     /// <summary>The cotangent of Conv's kernel (shaped like <paramref name="rhs"/>) given its lhs and the output cotangent <paramref name="ct"/>.</summary>
-    public static Tensor ConvTransposeRhs(Tensor lhs, Tensor ct, Aval rhs, ConvParams p)
+    public static Tensor ConvTransposeRhs(Tensor lhs, Tensor ct, Aval rhs, ConvParams p) => ConvTransposeRhs(lhs, ct, rhs, p, null);
+
+    /// <summary>The kernel cotangent, written into <paramref name="into"/> where <see cref="WritesInto"/> (see <see cref="Conv(Tensor, Tensor, ConvParams, Array)"/>).</summary>
+    public static Tensor ConvTransposeRhs(Tensor lhs, Tensor ct, Aval rhs, ConvParams p, Array? into)
     {
         ArgumentNullException.ThrowIfNull(lhs);
         ArgumentNullException.ThrowIfNull(ct);
         ArgumentNullException.ThrowIfNull(rhs);
         var wAval = ConvShape.TransposeRhs(p, lhs.Aval, ct.Aval, rhs);
-        if (DTypes.IsHalf(wAval.DType)) return Eager.ViaFloat32(wAval.DType, x => ConvTransposeRhs(x[0], x[1], rhs, p), lhs, ct);
+        if (DTypes.IsHalf(wAval.DType)) return Eager.ViaFloat32(wAval.DType, x => ConvTransposeRhs(x[0], x[1], rhs, p, null), lhs, ct);
         var x = First(Eager.To(lhs, wAval.DType), 0, p);
         var gy = First(Eager.To(ct, wAval.DType), 2, p);
         var wDims = ConvShape.ToFirst(wAval.Dims, 1, p.ChannelsLast);
@@ -69,10 +82,14 @@ internal static class ConvOps
         if (p.BatchGroups > 1) { x = BatchGroupsAsFeatureGroups(x, p.BatchGroups); g = p.BatchGroups; }
         var geo = Geometry(p, x.Dims, wDims, g);
         Tensor w = wAval.DType == DType.Float64
-            ? Eager.Make(ConvKernels.BackwardFilter<double>(geo, JitRt.Data<double>(x), JitRt.Data<double>(gy)), wDims)
-            : Eager.Make(ConvKernels.BackwardFilter<float>(geo, JitRt.Data<float>(x), JitRt.Data<float>(gy)), wDims);
+            ? Eager.Make(ConvKernels.BackwardFilter<double>(geo, JitRt.Data<double>(x), JitRt.Data<double>(gy), into as double[]), wDims)
+            : Eager.Make(ConvKernels.BackwardFilter<float>(geo, JitRt.Data<float>(x), JitRt.Data<float>(gy), into as float[]), wDims);
         return Last(w, 1, p);
     }
+
+    /// <summary>Whether a kernel's output array is the result itself (channels-first, no batch groups, float32 or
+    /// float64), so a buffer given to it becomes the result: otherwise a permute or regrouping copies it.</summary>
+    public static bool WritesInto(ConvParams p, DType d) => !p.ChannelsLast && p.BatchGroups == 1 && d is DType.Float32 or DType.Float64;
 
     static Tensor First(Tensor t, int role, ConvParams p) =>
         !p.ChannelsLast ? t : Np.Transpose(t, role == 1 ? ConvShape.KernelToFirst(t.Rank) : ConvShape.DataToFirst(t.Rank));
@@ -281,9 +298,10 @@ internal static class ConvKernels
         Enumerable.Range(0, g.G).Select(q => g.G == 1 ? ws : ws.AsSpan(q * g.Og * g.Rows, g.Og * g.Rows).ToArray()).ToArray();
 
     /// <summary>The forward convolution: out [N, O, Y...]; per chunk of samples and group, cols [Rows, nc Yp] and one product.</summary>
-    public static T[] Forward<T>(Geo g, T[] xs, T[] ws) where T : unmanaged, IFloatingPointIeee754<T>
+    public static T[] Forward<T>(Geo g, T[] xs, T[] ws, T[]? into = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var y = new T[g.N * g.O * g.Yp];
+        // every element is written (each sample's output channels from one product's panel)
+        var y = into ?? new T[g.N * g.O * g.Yp];
         var groupW = GroupWeights(g, ws);
         Chunks(g, (n0, nc) =>
         {
@@ -305,9 +323,11 @@ internal static class ConvKernels
     }
 
     /// <summary>The data gradient: x̄ [N, C, X...] from ȳ [N, O, Y...] and the kernel; per chunk, cols̄ = W[g]ᵀ ȳ then col2im.</summary>
-    public static T[] BackwardData<T>(Geo g, T[] gys, T[] ws) where T : unmanaged, IFloatingPointIeee754<T>
+    public static T[] BackwardData<T>(Geo g, T[] gys, T[] ws, T[]? into = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var x = new T[g.N * g.C * g.Xp];
+        // col2im adds into x: a given buffer is cleared first
+        var x = into ?? new T[g.N * g.C * g.Xp];
+        if (into is not null) Array.Clear(x);
         var groupW = GroupWeights(g, ws);
         Chunks(g, (n0, nc) =>
         {
@@ -329,10 +349,12 @@ internal static class ConvKernels
     }
 
     /// <summary>The kernel gradient: W̄ [O, I, K...] from the lhs and ȳ, summed over samples (chunks of samples per thread, their products' depth N Y).</summary>
-    public static T[] BackwardFilter<T>(Geo g, T[] xs, T[] gys) where T : unmanaged, IFloatingPointIeee754<T>
+    public static T[] BackwardFilter<T>(Geo g, T[] xs, T[] gys, T[]? into = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int size = g.Og * g.Rows;
-        var w = new T[g.O * g.Rows];
+        // the per-thread partial sums are added into w: a given buffer is cleared first
+        var w = into ?? new T[g.O * g.Rows];
+        if (into is not null) Array.Clear(w);
         int threads = Threads(g);
         // samples per product: enough depth for the GEMM, a bounded cols buffer
         int chunk = Math.Clamp((1 << 21) / Math.Max(1, g.Rows * g.Yp), 1, Math.Max(1, (g.N + threads - 1) / threads));

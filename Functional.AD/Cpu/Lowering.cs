@@ -35,6 +35,14 @@ internal sealed class CpuLowering
     public (bool TA, bool TB)? Product;
     /// <summary>Reads one element of a tensor into a C# scalar (ToDouble, ToFloat): an unrolled operand is read directly.</summary>
     public bool ReadsScalar;
+    /// <summary>
+    /// A kernel that writes its whole result into a given array (of the result's element type and size): the jit hands
+    /// it the node's arena buffer (or a fresh array when the value leaves the call) instead of letting the eager method
+    /// allocate. Called with the operands (tensors, and constant avals), the node's parameters and the array.
+    /// </summary>
+    public Func<object?[], Params, Array, Tensor>? Into;
+    /// <summary>Whether <see cref="Into"/> writes its result into the given array for these parameters and result dtype (else the eager method runs).</summary>
+    public Func<Params, DType, bool>? IntoWhen;
     /// <summary>How its eager call treats its operands' storage.</summary>
     public EagerResult Result = EagerResult.MayKeep;
 }

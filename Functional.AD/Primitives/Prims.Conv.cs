@@ -362,6 +362,13 @@ internal static partial class Prims
             (c, ct) => [c.Linear[0] ? Own(c, 0, ConvAp(ConvTransposeLhs, c, c.X[1], ct, c.Aval(0))) : null,
                         c.Linear[1] ? Own(c, 1, ConvAp(Conv, c, c.X[0], ct)) : null, null],
             (p, a) => ConvShape.TransposeRhs(p, a[0], a[1], a[2]));
+
+        // the CPU jit hands the kernels their result's buffer (the per-call arena for an intermediate)
+        Conv.Cpu!.Into = (x, prm, into) => ConvOps.Conv((Tensor)x[0]!, (Tensor)x[1]!, prm.Get<ConvParams>(0), into);
+        ConvTransposeLhs.Cpu!.Into = (x, prm, into) => ConvOps.TransposeLhs((Tensor)x[0]!, (Tensor)x[1]!, x.Length > 2 ? (Aval)x[2]! : null, prm.Get<ConvParams>(0), into);
+        ConvTransposeRhs.Cpu!.Into = (x, prm, into) => ConvOps.ConvTransposeRhs((Tensor)x[0]!, (Tensor)x[1]!, (Aval)x[2]!, prm.Get<ConvParams>(0), into);
+        foreach (var slot in new[] { Conv, ConvTransposeLhs, ConvTransposeRhs })
+            slot.Cpu!.IntoWhen = (prm, d) => ConvOps.WritesInto(prm.Get<ConvParams>(0), d);
     }
 
     static V ConvAp(Primitive p, RuleCtx c, params V[] xs) => Ap(p, xs, c.P);
