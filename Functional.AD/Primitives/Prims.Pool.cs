@@ -137,6 +137,11 @@ internal static partial class Prims
             p.Cpu = new CpuLowering { Linear = [0], Result = EagerResult.Fresh };
         foreach (var p in new[] { SelectAndGather, SelectAndScatterAdd, ReduceWindowSumTranspose })
             p.Cpu = new CpuLowering { Linear = [0], Result = EagerResult.Fresh };
+        // the CPU jit hands the max pool and its cotangent's scatter their result's buffer (the per-call arena for an intermediate)
+        ReduceWindowMax.Cpu!.Into = (x, prm, into) => WindowOps.MaxInto((Tensor)x[0]!, prm.Get<WindowParams>(0), into);
+        SelectAndScatterAdd.Cpu!.Into = (x, prm, into) => WindowOps.SelectAndScatterAddInto((Tensor)x[0]!, (Tensor)x[1]!, prm.Get<WindowParams>(0), into);
+        foreach (var p in new[] { ReduceWindowMax, SelectAndScatterAdd })
+            p.Cpu!.IntoWhen = (_, d) => d is DType.Float32 or DType.Float64;
     }
 
     /// <summary>

@@ -322,22 +322,23 @@ internal static class WindowKernels
     }
 
     /// <summary>The max pool: each window's first maximum (the padding value when a padding tap wins).</summary>
-    public static Tensor Max(Tensor x, WindowGeometry g)
+    public static Tensor Max(Tensor x, WindowGeometry g, Array? into = null)
     {
         if (DTypes.IsHalf(x.DType)) return Eager.ViaFloat32(x.DType, a => Max(a[0], g), x);
         var idx = Argmax(x, g);
         return x.DType switch
         {
-            DType.Float64 => Pick(x.Span<double>(), idx, double.NegativeInfinity, g, x.IsWeak),
-            DType.Float32 => Pick(x.Span<float>(), idx, float.NegativeInfinity, g, x.IsWeak),
+            DType.Float64 => Pick(x.Span<double>(), idx, double.NegativeInfinity, g, x.IsWeak, into as double[]),
+            DType.Float32 => Pick(x.Span<float>(), idx, float.NegativeInfinity, g, x.IsWeak, into as float[]),
             DType.Int32 => Pick(x.Span<int>(), idx, int.MinValue, g, x.IsWeak),
             _ => Pick(x.Span<long>(), idx, long.MinValue, g, x.IsWeak),
         };
     }
 
-    static Tensor Pick<T>(ReadOnlySpan<T> x, int[] idx, T pad, WindowGeometry g, bool weak) where T : unmanaged
+    static Tensor Pick<T>(ReadOnlySpan<T> x, int[] idx, T pad, WindowGeometry g, bool weak, T[]? into = null) where T : unmanaged
     {
-        var r = new T[idx.Length];
+        // every element is written
+        var r = into ?? new T[idx.Length];
         for (int o = 0; o < r.Length; o++) r[o] = idx[o] < 0 ? pad : x[idx[o]];
         return Eager.Make(r, g.OutDims, weak);
     }
@@ -351,16 +352,18 @@ internal static class WindowKernels
     }
 
     /// <summary>The cotangent <paramref name="ct"/> (the output's shape) added at each window's first maximum of <paramref name="x"/>, in zeros of x's shape.</summary>
-    public static Tensor Scatter(Tensor ct, Tensor x, WindowGeometry g)
+    public static Tensor Scatter(Tensor ct, Tensor x, WindowGeometry g, Array? into = null)
     {
         if (!Eager.IsWide(ct.DType)) return Eager.ViaWide(ct.DType, a => Scatter(a[0], x, g), ct);
         var idx = Argmax(x, g);
-        return ct.DType == DType.Float64 ? ScatterAt(ct.Span<double>(), idx, g, ct.IsWeak) : ScatterAt(ct.Span<float>(), idx, g, ct.IsWeak);
+        return ct.DType == DType.Float64 ? ScatterAt(ct.Span<double>(), idx, g, ct.IsWeak, into as double[]) : ScatterAt(ct.Span<float>(), idx, g, ct.IsWeak, into as float[]);
     }
 
-    static Tensor ScatterAt<T>(ReadOnlySpan<T> ct, int[] idx, WindowGeometry g, bool weak) where T : unmanaged, INumber<T>
+    static Tensor ScatterAt<T>(ReadOnlySpan<T> ct, int[] idx, WindowGeometry g, bool weak, T[]? into = null) where T : unmanaged, INumber<T>
     {
-        var r = new T[g.InSize];
+        // the cotangents are added: a given buffer is cleared first
+        var r = into ?? new T[g.InSize];
+        if (into is not null) Array.Clear(r);
         for (int o = 0; o < idx.Length; o++) if (idx[o] >= 0) r[idx[o]] += ct[o];
         return Eager.Make(r, g.InDims, weak);
     }
@@ -493,6 +496,21 @@ internal static class WindowOps
 
     /// <summary>The max pool, named by the primitive.</summary>
     public static Tensor Max(Tensor x, WindowParams p) => Max(x, p, "Lax.ReduceWindowMax");
+
+    /// <summary>The max pool written into <paramref name="into"/> (the CPU jit's buffer for it: float32 or float64, the result's size).</summary>
+    public static Tensor MaxInto(Tensor x, WindowParams p, Array into) => WindowKernels.Max(x, Geometry("Lax.ReduceWindowMax", x, p), into);
+
+    /// <summary>The cotangent added at each window's first maximum, written into <paramref name="into"/> (see <see cref="MaxInto"/>).</summary>
+    public static Tensor SelectAndScatterAddInto(Tensor ct, Tensor x, WindowParams p, Array into)
+    {
+        const string op = "Lax.SelectAndScatterAdd";
+        Number(op, ct, "ct", p);
+        Number(op, x, "x", p);
+        var g = p.Resolve(op, x.Aval, ("ct", ct.Aval));
+        if (!ct.Dims.AsSpan().SequenceEqual(g.OutDims))
+            throw ShapeException.Of(op, $"ct must have the pool's output shape {Eager.Dims(g.OutDims)}", ("ct", ct.Aval), ("x", x.Aval));
+        return WindowKernels.Scatter(ct, x, g, into);
+    }
 
     /// <summary>The sum pool.</summary>
     public static Tensor Sum(Tensor x, WindowParams p, string op) => WindowKernels.Sum(x, Geometry(op, x, p), mean: false);
