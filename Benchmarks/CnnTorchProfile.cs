@@ -91,3 +91,49 @@ static class CnnConvPaths
     }
 }
 
+
+/// <summary>
+/// What one call of the digits CNN's jitted training step allocates, all threads together (the GEMM's and the
+/// convolutions' worker threads included): <c>dotnet run -c Release --project Benchmarks -- --cnn-alloc</c>.
+/// </summary>
+static class CnnAlloc
+{
+    public static void Run()
+    {
+        foreach (var threads in new[] { 1, 2 })
+        {
+            Functional.AD.Gemm.MaxThreads = threads;
+            var p = CnnModel.Parameters();
+            var (x, y) = (CnnModel.Images(64, 1), CnnModel.OneHotLabels(64));
+            var step = Ad.Jit(Ad.Grad(CnnModel.Loss));
+            for (int i = 0; i < 10; i++) step(p, x, y);
+            const int n = 50;
+            long b0 = GC.GetTotalAllocatedBytes(true);
+            long t0 = Stopwatch.GetTimestamp();
+            for (int i = 0; i < n; i++) step(p, x, y);
+            double ms = (Stopwatch.GetTimestamp() - t0) * 1000.0 / Stopwatch.Frequency / n;
+            Console.WriteLine($"threads {threads}: {(GC.GetTotalAllocatedBytes(true) - b0) / n / 1024.0:F1} KB allocated per call, {ms:F2} ms per call (mean of {n})");
+            if (Environment.GetEnvironmentVariable("FAD_ALLOC_TYPES") is not null)
+            {
+                using var l = new AllocListener();
+                for (int i = 0; i < n; i++) step(p, x, y);
+                foreach (var (type, kb) in l.ByType.OrderByDescending(kv => kv.Value).Take(12)) Console.WriteLine($"   {kb / n,10:F1} KB  {type} (sampled)");
+            }
+        }
+    }
+
+    sealed class AllocListener : System.Diagnostics.Tracing.EventListener
+    {
+        public readonly System.Collections.Concurrent.ConcurrentDictionary<string, double> ByType = new();
+        protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource source)
+        {
+            if (source.Name == "Microsoft-Windows-DotNETRuntime") EnableEvents(source, System.Diagnostics.Tracing.EventLevel.Verbose, (System.Diagnostics.Tracing.EventKeywords)0x1);
+        }
+        protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs e)
+        {
+            if (e.EventName is not { } name || !name.StartsWith("GCAllocationTick")) return;
+            var type = e.Payload![e.PayloadNames!.IndexOf("TypeName")]?.ToString() ?? "?";
+            ByType.AddOrUpdate(type, 100, (_, v) => v + 100);
+        }
+    }
+}

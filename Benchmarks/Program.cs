@@ -12,6 +12,7 @@ else if (args is ["--conv-quick"]) Benchmarks.ConvLayerBench.Quick();
 // where the digits CNN step spends its time on the Torch backend
 else if (args is ["--cnn-torch-profile"]) Benchmarks.CnnTorchProfile.Run();
 else if (args is ["--cnn-conv-paths"]) Benchmarks.CnnConvPaths.Run();
+else if (args is ["--cnn-alloc"]) Benchmarks.CnnAlloc.Run();
 else BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 
 /// <summary>Entry point of the benchmark suite.</summary>
