@@ -40,6 +40,9 @@ internal static partial class Lowerings
     /// <summary>The dtype a scan or product computes in: the result's, float32 for the halves (as the CPU backend computes them, one rounding at the end).</summary>
     static ScalarType Wide(LowerCtx c) => DTypes.IsHalf(c.Out.DType) ? ScalarType.Float32 : c.OutType;
 
+    /// <summary><paramref name="f"/> of x, bools moved as uint8 (libtorch's index_add and diag take no bools); the compiler converts the result back.</summary>
+    static TT Byte(TT x, Func<TT, TT> f) => f(x.dtype == ScalarType.Bool ? x.to_type(ScalarType.Byte) : x);
+
     /// <summary>The entries of the product and cumulative vocabulary.</summary>
     static IEnumerable<KeyValuePair<Primitive, TorchLowering>> CumulativeVocabulary => new Dictionary<Primitive, TorchLowering>
     {
@@ -66,6 +69,18 @@ internal static partial class Lowerings
             var b = x[1]!.to_type(Wide(c)).expand(c.OutDims);
             if (!c.P.Get<bool>(1)) return Recurrence(a, b, ax, n, c.Device);
             return Recurrence(a.flip(ax), b.flip(ax), ax, n, c.Device).flip(ax);
+        }),
+        // diagonals: libtorch's diag (vector to matrix, matrix to diagonal); the transpose onto a matrix by index_add
+        [Prims.Diag] = Op((c, x) => Byte(x[0]!, t => torch.diag(t, c.P.Get<int>(0)))),
+        [Prims.DiagTranspose] = Op((c, x) =>
+        {
+            int k = c.P.Get<int>(0);
+            var xa = c.In[1];
+            if (xa.Rank == 1) return Byte(x[0]!, t => torch.diag(t, k));
+            int m = xa.Dims[0], n = xa.Dims[1];
+            var (l, r, col) = Np.DiagonalOf(m, n, k);
+            var idx = IndexVector(Enumerable.Range(0, l).Select(i => (r + i) * n + col + i).ToArray(), c);
+            return Byte(x[0]!, t => torch.zeros([m * n], t.dtype, c.Device).index_add(0, idx, t, 1.0).reshape(m, n));
         }),
     };
 }

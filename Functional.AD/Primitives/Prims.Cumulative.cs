@@ -136,6 +136,8 @@ internal static partial class Prims
             p.Gives = d => d == DType.Bool ? DType.Int32 : d;
         }
         Cummax.Accepts = DTypeSets.All;
+        DeclareDiagonals();
+        DeclareSplit();
     }
 
     /// <summary>Vmap of LinearRecurrence: both operands get the same core rank (size-1 axes in front of a smaller one), a non-negative axis moves by the batch count.</summary>

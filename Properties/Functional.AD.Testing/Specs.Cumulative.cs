@@ -25,5 +25,16 @@ public static partial class Specs
         S("CumLogSumExp(axis: -1, reverse)", x => CumLogSumExp(x, -1, true), t => OneOfShape(t, [2, 5]), fuzzed: false),
         S("LinearRecurrence", (a, b) => Lax.LinearRecurrence(a, b, 1, false), t => Shapes(t, [3, 4], [3, 4]), fuzzed: false),
         S("LinearRecurrence(broadcast, reverse)", (a, b) => Lax.LinearRecurrence(a, b, -1, true), t => Shapes(t, [4], [2, 4]), fuzzed: false),
+        // diagonals: k is a diagonal, not an axis (not generated as an along-axis function)
+        NotAlongAxis("Diag(vector)", x => Diag(x, 0), t => OneOfShape(t, [3])),
+        NotAlongAxis("Diag(vector, k: -2)", x => Diag(x, -2), t => OneOfShape(t, [2])),
+        NotAlongAxis("Diag(matrix, k: 1)", x => Diag(x, 1), t => OneOfShape(t, [3, 4])),
+        NotAlongAxis("Diag(matrix, k: -1)", x => Diag(x, -1), t => OneOfShape(t, [4, 2])),
+        NotAlongAxis("DiagTranspose(onto a matrix)", g => Lax.DiagTranspose(g, A(3, 4), 1), t => OneOfShape(t, [3])),
+        // the pieces of a split: AxisGathers with a Section or Slice map
+        NotAlongAxis("Split(sections)[1]", x => Split(x, 3, 0)[1], t => OneOfShape(t, [6, 2])),
+        NotAlongAxis("Split(indices)[1]", x => Split(x, new[] { 1, 3 }, -1)[1], t => OneOfShape(t, [2, 5])),
+        NotAlongAxis("Split(indices)[2], to the end", x => Split(x, new[] { 1, 3 }, -1)[2] * 2.0, t => OneOfShape(t, [2, 5])),
+        NotAlongAxis("DiagTranspose(of a square)", g => Lax.DiagTranspose(g, A(2), -1), t => OneOfShape(t, [3, 3])),
     ];
 }

@@ -26,6 +26,11 @@ public class CumulativeVocabularyTorchTests
         ("Cummax(reverse)", x => Cummax(x, 0, true), t => torch.cummax(t.flip(0), 0).values.flip(0)),
         ("CumLogSumExp", x => CumLogSumExp(x, 1, false), t => t.logcumsumexp(1)),
         ("CumLogSumExp(reverse)", x => CumLogSumExp(x, -1, true), t => t.flip(1).logcumsumexp(1).flip(1)),
+        ("Diag(matrix, k: 1)", x => Diag(x, 1), t => t.diag(1)),
+        ("Diag(matrix, k: -2)", x => Diag(x, -2), t => t.diag(-2)),
+        ("Diag(vector, k: -1)", x => Diag(Sum(x, 0, false), -1), t => t.sum([0L]).diag(-1)),
+        ("Split(indices)[1]", x => Split(x, new[] { 1, 3 }, 1)[1], t => t.narrow(1, 1, 2)),
+        ("Split(sections)[3]", x => Split(x, 5, -1)[3], t => t.narrow(1, 3, 1)),
     ];
 
     public static IEnumerable<object[]> Names => Cases.Select(c => new object[] { c.Name });
@@ -64,6 +69,27 @@ public class CumulativeVocabularyTorchTests
         var ours = grad.Compile()(x, wy).ToDoubleArray();
         for (int i = 0; i < ours.Length; i++)
             Assert.True(Math.Abs(tg[i] - ours[i]) <= 1e-12 * Math.Max(1, Math.Abs(tg[i])), $"{name} gradient {i}: ours {ours[i]:R}, torch autograd {tg[i]:R}");
+    }
+
+    /// <summary>Vmap of Diag over stacks of vectors and of matrices (its batching rule's gathers) on Torch equals a loop of Diag, with the gradient.</summary>
+    [Fact]
+    public void Vmapped_diag_on_torch_equals_a_loop()
+    {
+        var vs = new Tensor(Enumerable.Range(0, 6).Select(i => i * 0.5 - 1).ToArray(), [2, 3]);
+        var ms = new Tensor(Enumerable.Range(0, 24).Select(i => Math.Sin(i)).ToArray(), [2, 3, 4]);
+        Expression<Func<Tensor, Tensor>> embed = v => Diag(v, 1);
+        Expression<Func<Tensor, Tensor>> extract = m => Diag(m, -1) * 3.0;
+        foreach (var (f, xs) in new[] { (embed, vs), (extract, ms) })
+        {
+            var batched = TorchJit.Jit(f.Vmap([0]), TorchBackend.Cpu)(xs).ToHost();
+            var loop = Stack(Enumerable.Range(0, 2).Select(i => f.Compile()(Take(xs, new Tensor((double)i), 0))).ToArray(), 0);
+            Assert.Equal(loop.Shape, batched.Shape);
+            Assert.Equal(loop.ToDoubleArray(), batched.ToDoubleArray());
+            Expression<Func<Tensor, Tensor>> loss = x => Sum(f.Invoke(x) * f.Invoke(x), null, false);
+            var gb = TorchJit.Jit(loss.Grad().Vmap([0]), TorchBackend.Cpu)(xs).ToHost();
+            var gl = Stack(Enumerable.Range(0, 2).Select(i => loss.Grad().Compile()(Take(xs, new Tensor((double)i), 0))).ToArray(), 0);
+            Assert.Equal(gl.ToDoubleArray(), gb.ToDoubleArray());
+        }
     }
 
     /// <summary>Integer and bool scans and products keep their declared dtypes and are exact on Torch (beyond float32's 2^24).</summary>
