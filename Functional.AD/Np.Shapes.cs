@@ -18,6 +18,10 @@ public enum AxisMapKind
     PadEdge,
     /// <summary>Pads with the reflection that leaves the edge out (<see cref="PadMode.Reflect"/>).</summary>
     PadReflect,
+    /// <summary>Piece <see cref="AxisMap.After"/> of <see cref="AxisMap.Before"/> equal pieces (<c>Np.Split(x, sections, axis)</c>).</summary>
+    Section,
+    /// <summary>Positions <see cref="AxisMap.Before"/> up to, not including, <see cref="AxisMap.After"/>, both clamped to the axis (<c>Np.Split(x, indices, axis)</c>).</summary>
+    Slice,
 }
 
 /// <summary>How <see cref="Np.Pad(Tensor, int[], PadMode)"/> fills the new elements (numpy's <c>mode</c>).</summary>
@@ -72,6 +76,15 @@ public sealed record AxisMap(AxisMapKind Kind, int Axis, int Before = 0, int Aft
                 r = new int[n * Before];
                 for (int i = 0; i < r.Length; i++) r[i] = i / Before;
                 return r;
+            case AxisMapKind.Section:
+                if (Before <= 0 || n % Before != 0)
+                    throw new ShapeException(call, shapes, $"axis {Axis} of length {n} does not split into {Before} equal sections; give split indices instead");
+                return Enumerable.Range(After * (n / Before), n / Before).ToArray();
+            case AxisMapKind.Slice:
+            {
+                int start = Math.Clamp(Before, 0, n), stop = Math.Clamp(After, start, n);
+                return Enumerable.Range(start, stop - start).ToArray();
+            }
             default:
                 if (Kind == AxisMapKind.PadEdge && n == 0 && Before + After > 0)
                     throw new ShapeException(call, shapes, $"axis {Axis} is empty, so it has no edge to pad with; pad it with a constant");
@@ -97,6 +110,8 @@ public sealed record AxisMap(AxisMapKind Kind, int Axis, int Before = 0, int Aft
         AxisMapKind.Roll => $"Np.Roll(x: {x}, shift: {Before}, axis: {Axis})",
         AxisMapKind.Tile => $"Np.Tile(x: {x}, reps: {Before} along axis {Axis})",
         AxisMapKind.Repeat => $"Np.Repeat(x: {x}, repeats: {Before}, axis: {Axis})",
+        AxisMapKind.Section => $"Np.Split(x: {x}, sections: {Before}, axis: {Axis})[{After}]",
+        AxisMapKind.Slice => $"Np.Split(x: {x}, axis: {Axis}): the piece from {Before} to {(After == int.MaxValue ? "the end" : After)}",
         _ => $"Np.Pad(x: {x}, widths: ({Before}, {After}) along axis {Axis}, mode: {(Kind == AxisMapKind.PadEdge ? "Edge" : Kind == AxisMapKind.PadReflect ? "Reflect" : "Constant")})",
     };
 

@@ -274,6 +274,8 @@ internal sealed partial class Reader
                 return new SLeaf(b.Apply(Prims.InferAval, avalArgs.Expressions.Select(x => Leaf(Read(x, env, b), b, x)).ToArray(),
                     new Params(((SStatic)cs[0]).Value, ((SStatic)cs[1]).Value, ((SStatic)cs[2]).Value)));
         }
+        if (Prims.PiecesOf(m) is { } pieces)
+            return ReadPieces(call, pieces, env, b);
         var prim = Prims.ForMethod(m) ?? throw Unsupported(call,
             $"the method {Printer.TypeName(m.DeclaringType!)}.{m.Name} is not differentiable: it is not an Np or Lax primitive, an operator of Tensor, or a System.Math function the library knows");
         var ps = m.GetParameters();
@@ -364,8 +366,41 @@ internal sealed partial class Reader
         return new STree(d, ch);
     }
 
+    /// <summary>
+    /// A call that returns several tensors (<c>Np.Split</c>): its tensor operand and constant arguments read, then each
+    /// piece one primitive application (<see cref="Prims.PiecesOf"/>), as an array that <c>[i]</c> indexes.
+    /// </summary>
+    Sym ReadPieces(MethodCallExpression call, Func<object?[], (Primitive Op, Params Params)[]> pieces, Dictionary<ParameterExpression, Sym> env, Builder b)
+    {
+        var ps = call.Method.GetParameters();
+        var x = Leaf(Read(call.Arguments[0], env, b), b, call.Arguments[0]);
+        var statics = new List<object?>();
+        for (int i = 1; i < ps.Length; i++)
+        {
+            var arg = call.Arguments[i];
+            if (!IsClosed(arg) || Read(arg, env, b) is not SStatic st)
+                throw Unsupported(arg, $"the argument {ps[i].Name} of {call.Method.Name} is a static parameter and must be a constant known when the expression is read");
+            statics.Add(st.Value);
+        }
+        return new SArray(pieces(statics.ToArray()).Select(p =>
+        {
+            var n = b.Apply(p.Op, [x], p.Params);
+            n.Source ??= call;
+            return (Sym)new SLeaf(n);
+        }).ToArray());
+    }
+
     Sym ReadBinary(BinaryExpression bin, Dictionary<ParameterExpression, Sym> env, Builder b)
     {
+        if (bin.NodeType == ExpressionType.ArrayIndex)
+        {
+            if (Read(bin.Left, env, b) is not SArray items)
+                throw Unsupported(bin, "only the pieces of a split (Np.Split(x, sections, axis)[i]) or an array written in place may be indexed");
+            if (!IsClosed(bin.Right) || Read(bin.Right, env, b) is not SStatic { Value: int i })
+                throw Unsupported(bin.Right, "an index into the pieces of a split must be a constant known when the expression is read");
+            return i >= 0 && i < items.Items.Length ? items.Items[i]
+                : throw Unsupported(bin, $"index {i} is outside the {items.Items.Length} pieces");
+        }
         Primitive? p = bin.NodeType switch
         {
             ExpressionType.Add or ExpressionType.AddChecked => Prims.Add,

@@ -302,6 +302,7 @@ internal static class TorchTerms
         ["Mean"] = (a, t) => Reduce(a[0], t, (x, ax, k) => x.mean([ax], k), x => x.mean()),
         ["Max"] = (a, t) => Reduce(a[0], t, (x, ax, k) => x.amax([ax], k), x => x.max()),
         ["LogSumExp"] = (a, t) => Reduce(a[0], t, (x, ax, k) => x.logsumexp(ax, k), x => x.flatten().logsumexp(0)),
+        ["Prod"] = (a, t) => Reduce(a[0], t, (x, ax, k) => x.prod(ax, k), x => x.prod()),
         ["Softmax"] = (a, t) => a[0].softmax(Axis((int)((SpecCall)t.Attr!).Param!, a[0].dim())),
         ["LogSoftmax"] = (a, t) => a[0].log_softmax(Axis((int)((SpecCall)t.Attr!).Param!, a[0].dim())),
     };
