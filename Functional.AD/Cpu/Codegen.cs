@@ -338,6 +338,7 @@ internal sealed partial class Codegen
     /// </summary>
     bool TryProbe(Node n, Aval a, CpuLowering low)
     {
+        if (low.LinearWhen is { } linearWhen && !linearWhen(n.Params)) return false;
         var lin = low.Bilinear ? [0, 1] : low.Linear!.Length == 0 ? Enumerable.Range(0, n.Args.Length).ToArray() : low.Linear;
         // every other operand must be known now
         for (int i = 0; i < n.Args.Length; i++)

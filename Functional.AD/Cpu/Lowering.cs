@@ -25,6 +25,9 @@ internal sealed class CpuLowering
 {
     /// <summary>Linear in the tensor operands at these positions (jointly; empty: every operand); the other operands must be known at specialisation.</summary>
     public int[]? Linear;
+    /// <summary>Whether <see cref="Linear"/> holds for these parameters (null: always). A gather whose padding fills a
+    /// non-zero constant is affine, not linear: the jit must not write it as a sum of operand elements.</summary>
+    public Func<Params, bool>? LinearWhen;
     /// <summary>Bilinear in operands 0 and 1 (the products); other operands must be known at specialisation.</summary>
     public bool Bilinear;
     /// <summary>The value depends only on the operands' shapes (Zeros, Ones, the gradient seed): a constant once shapes are known.</summary>

@@ -60,6 +60,8 @@ internal static partial class Prims
             (c, t) => Ap(Triangle!, [t[0]!], c.P),
             (c, ct) => [Ap(Triangle!, [ct], c.P)],
             [0], KeepParams);
+        // linear only where its padding fills zeros (the jit writes a linear node as sums of operand elements)
+        AxisGather.Cpu!.LinearWhen = prm => prm.Get<AxisMap[]>(0).All(m => m.Fill == 0);
         AxisGather.FormatRule = (a, _, p) => $"Lax.AxisGather({a[0]}, {AxisMap.Text(p.Get<AxisMap[]>(0))})";
         AxisScatterAdd.FormatRule = (a, _, p) => $"Lax.AxisScatterAdd({a[0]}, {a[1]}, {AxisMap.Text(p.Get<AxisMap[]>(0))})";
         Triangle.FormatRule = (a, _, p) => $"Lax.Triangle({a[0]}, {p.Get<int>(0)}, {(p.Get<bool>(1) ? "true" : "false")})";

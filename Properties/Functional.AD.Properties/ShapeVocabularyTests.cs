@@ -153,6 +153,22 @@ public class ShapeVocabularyTests
     }
 
     [Fact]
+    public void A_gather_that_pads_a_non_zero_constant_is_affine_under_jit()
+    {
+        // the jit writes a small linear node as sums of operand elements; a non-zero fill is a constant term, not a sum
+        var maps = new[] { new AxisMap(AxisMapKind.PadConstant, 0, 1, 2, 7.5) };
+        Expression<Func<Tensor, Tensor>> f = x => Lax.AxisGather(x * 2.0, maps) + 1.0;
+        var x = new Tensor(new[] { 1.0, -2.0, 3.0 });
+        double[] want = [8.5, 3.0, -3.0, 7.0, 8.5, 8.5];
+        Assert.Equal(want, f.Compile()(x).ToDoubleArray());
+        Assert.Equal(want, f.Jit()(x).ToDoubleArray());
+        // its derivative is the zero-fill gather's: the fill is a constant
+        Expression<Func<Tensor, Tensor>> loss = x => Sum(Lax.AxisGather(x, maps) * Lax.AxisGather(x, maps), null, false);
+        Assert.Equal(new[] { 2.0, -4.0, 6.0 }, Ad.Grad(loss).Jit()(x).ToDoubleArray());
+        Assert.Equal(new[] { 2.0, -4.0, 6.0 }, Ad.Grad(loss).Compile()(x).ToDoubleArray());
+    }
+
+    [Fact]
     public void Vmap_maps_each_example_as_the_function_does()
     {
         foreach (var (name, f, oracle) in Table)
