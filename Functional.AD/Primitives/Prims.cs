@@ -330,6 +330,8 @@ internal static partial class Prims
         DeclareElementwiseVocabulary();
         DeclareShapeVocabulary();
         DeclareReductionVocabulary();
+        DeclareContractions();
+        DeclareSorting();
 
         // --- the dtype column beyond the families' defaults: float-only functions promote integer and bool operands to
         // float32 (as jax.numpy does); structural, selection and conversion primitives take every dtype; Argmax gives int32
