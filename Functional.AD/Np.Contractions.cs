@@ -16,13 +16,23 @@ public static partial class Np
     /// <param name="subscripts">The subscripts: terms of letters (a-z, A-Z) and at most one <c>...</c> each, separated by commas, then <c>-&gt;</c> and the output term.</param>
     /// <param name="operands">One tensor per term.</param>
     /// <returns>The contraction, in the operands' promoted dtype.</returns>
-    /// <exception cref="UnsupportedExpressionException">The subscripts do not parse (they are named in the message).</exception>
-    /// <exception cref="ShapeException">The operands do not fit the subscripts (a rank, or one letter with two sizes); the message names the subscripts and the shapes.</exception>
+    /// <exception cref="ShapeException">The subscripts do not parse, or the operands do not fit them (a rank, or one letter
+    /// with two sizes); the message names the subscripts and the shapes. Inside an expression a spec that does not parse
+    /// is an <see cref="UnsupportedExpressionException"/> when the expression is read.</exception>
     public static Tensor Einsum(string subscripts, params Tensor[] operands)
     {
         ArgumentNullException.ThrowIfNull(subscripts);
         ArgumentNullException.ThrowIfNull(operands);
-        return EinsumEngine.Run(EinsumEngine.CanonicalNumpy(subscripts), null, operands, lax: false);
+        string canonical;
+        try { canonical = EinsumEngine.CanonicalNumpy(subscripts); }
+        catch (UnsupportedExpressionException e)
+        {
+            // eagerly the shapes are known: the same message, with them
+            var avals = operands.Select(x => (x ?? throw new ArgumentNullException(nameof(operands))).Aval).ToArray();
+            throw new ShapeException($"Np.Einsum(\"{subscripts}\", {string.Join(", ", avals.Select(a => a.ToString()))})", avals,
+                e.Message[(e.Message.IndexOf("): ", StringComparison.Ordinal) + 3)..]);
+        }
+        return EinsumEngine.Run(canonical, null, operands, lax: false);
     }
 
     /// <summary>

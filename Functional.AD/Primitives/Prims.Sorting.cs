@@ -45,10 +45,8 @@ internal static partial class Prims
             (c, ct) => [Ap(TakeAlongAxis!, [ct, c.X[1]], c.P), null, null], [0], AlongAxisBatch, likeAval: 2, result: EagerResult.Fresh);
 
         // shapes without running: abstract evaluation's placeholder indices (ones, for integers) may be out of range
-        TakeAlongAxis.AvalRule = (n, a) => n.Batch > 0 ? Unbatch.AvalOf(n.Op, n.Params, n.Batch, n.Args.Select(x => x.Kind).ToArray(), a)
-            : Aval.Intern(a[1].Dims, a[0].DType, a[0].Weak);
-        ScatterAddAlongAxis.AvalRule = (n, a) => n.Batch > 0 ? Unbatch.AvalOf(n.Op, n.Params, n.Batch, n.Args.Select(x => x.Kind).ToArray(), a)
-            : Aval.Intern(a[2].Dims, a[0].DType, a[0].Weak);
+        TakeAlongAxis.ShapeRule = (_, a) => Aval.Intern(a[1].Dims, a[0].DType, a[0].Weak);
+        ScatterAddAlongAxis.ShapeRule = (_, a) => Aval.Intern(a[2].Dims, a[0].DType, a[0].Weak);
 
         var sort = Np_("Sort", T, I);
         Sort = Def("Sort", sort);
