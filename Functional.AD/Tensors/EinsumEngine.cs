@@ -335,15 +335,7 @@ internal static class EinsumEngine
         }
         while (work.Count > 1)
         {
-            int bi = 0, bj = 1;
-            double best = double.PositiveInfinity;
-            for (int i = 0; i < work.Count; i++)
-                for (int j = i + 1; j < work.Count; j++)
-                {
-                    var keep = Keep(work, i, j, outSet);
-                    double cost = work[i].L.Union(work[j].L).Where(keep.Contains).Aggregate(1.0, (a, l) => a * r.Size[l]);
-                    if (cost < best) { best = cost; bi = i; bj = j; }
-                }
+            var (bi, bj) = Greedy(work.Select(w => w.L).ToList(), outSet, r.Size);
             var k2 = Keep(work, bi, bj, outSet);
             var c = Pair(work[bi].T, work[bi].L, work[bj].T, work[bj].L, k2, r.Size);
             work.RemoveAt(bj);
@@ -355,7 +347,51 @@ internal static class EinsumEngine
     }
 
     static HashSet<int> Keep(List<(Tensor T, List<int> L)> work, int i, int j, HashSet<int> outSet) =>
-        work.Where((_, k) => k != i && k != j).SelectMany(w => w.L).Concat(outSet).ToHashSet();
+        Keep(work.Select(w => w.L).ToList(), i, j, outSet);
+
+    static HashSet<int> Keep(List<List<int>> labels, int i, int j, HashSet<int> outSet) =>
+        labels.Where((_, k) => k != i && k != j).SelectMany(l => l).Concat(outSet).ToHashSet();
+
+    /// <summary>The pair to contract next: the one whose result (the letters still needed) has the fewest elements; the first such pair on a tie.</summary>
+    static (int, int) Greedy(List<List<int>> labels, HashSet<int> outSet, Dictionary<int, int> size)
+    {
+        int bi = 0, bj = 1;
+        double best = double.PositiveInfinity;
+        for (int i = 0; i < labels.Count; i++)
+            for (int j = i + 1; j < labels.Count; j++)
+            {
+                var keep = Keep(labels, i, j, outSet);
+                double cost = labels[i].Union(labels[j]).Where(keep.Contains).Aggregate(1.0, (a, l) => a * size[l]);
+                if (cost < best) { best = cost; bi = i; bj = j; }
+            }
+        return (bi, bj);
+    }
+
+    /// <summary>
+    /// The order in which <see cref="Run"/> contracts the operands of <paramref name="spec"/> for these shapes: each step
+    /// the two positions (in the list of what remains, the result taking the first position) contracted together.
+    /// </summary>
+    internal static List<(int, int)> Order(string spec, Aval[] ins)
+    {
+        var r = Resolve(spec, ins, null);
+        var outSet = r.Out.ToHashSet();
+        var labels = r.In.Select(l => l.Distinct().ToList()).ToList();
+        for (int i = 0; i < labels.Count; i++)
+        {
+            var others = labels.Where((_, j) => j != i).SelectMany(l => l).Concat(outSet).ToHashSet();
+            labels[i] = labels[i].Where(others.Contains).ToList();
+        }
+        var order = new List<(int, int)>();
+        while (labels.Count > 1)
+        {
+            var (i, j) = Greedy(labels, outSet, r.Size);
+            var keep = Keep(labels, i, j, outSet);
+            labels[i] = labels[i].Union(labels[j]).Where(keep.Contains).ToList();
+            labels.RemoveAt(j);
+            order.Add((i, j));
+        }
+        return order;
+    }
 
     /// <summary>Repeated letters of one operand: its diagonal, one axis per letter.</summary>
     static (Tensor, List<int>) Diagonals(Tensor t, List<int> l, Dictionary<int, int> size)

@@ -105,6 +105,19 @@ public class ContractionSortTests
     }
 
     [Fact]
+    public void The_pair_with_the_smallest_result_is_contracted_first()
+    {
+        // a [100,2] b [2,100] c [100,2]: a·b would be [100,100]; b·c is [2,2], then a·(bc) [100,2]
+        static Aval F(params int[] d) => new(d, DType.Float64);
+        Assert.Equal([(1, 2), (0, 1)], EinsumEngine.Order("ij,jk,kl->il", [F(100, 2), F(2, 100), F(100, 2)]));
+        // the mirror image: [2,100] [100,2] [2,100] contracts the first two first
+        Assert.Equal([(0, 1), (0, 1)], EinsumEngine.Order("ij,jk,kl->il", [F(2, 100), F(100, 2), F(2, 100)]));
+        // and the result is the same either way (against the loops)
+        var xs = new[] { Rand(1, 30, 2), Rand(2, 2, 30), Rand(3, 30, 2) };
+        Close(LoopEinsum("ij,jk,kl->il", xs, out _), Einsum("ij,jk,kl->il", xs).ToDoubleArray());
+    }
+
+    [Fact]
     public void TensorDot_Outer_and_Kron_match_loop_einsums()
     {
         var a = Rand(1, 2, 3, 4); var b = Rand(2, 3, 4, 5);
