@@ -51,6 +51,13 @@ sealed partial class Primitive
     /// </summary>
     internal Func<Node, Aval[], Aval?>? AvalRule;
 
+    /// <summary>
+    /// The aval of an unbatched application from its parameters and its operands' avals, without running it (read by
+    /// <c>Rt.InferAval</c> before abstract evaluation): for primitives whose placeholder operands would be invalid (a
+    /// gather whose placeholder indices, ones, fall outside a size-1 axis).
+    /// </summary>
+    internal Func<Params, Aval[], Aval>? ShapeRule;
+
     // ------------------------------------------------------------------ batching (Vmap)
 
     /// <summary>

@@ -38,6 +38,7 @@ internal static class Rt
         if (batch > 0)
             return Unbatch.AvalOf(p, prms, batch, kinds, avals) ?? throw new InvalidOperationException($"Internal error: {p.Name} at batch count {batch} has no shape.");
         if (ShapeInference.Known(p, kinds, avals) is { } known) return known;
+        if (p.ShapeRule is { } rule) return rule(prms, avals);
         var key = new InferKey(p, prms, string.Join(";", kinds) + "|" + string.Join(";", avals.Select(a => a.ToString())) + "|b" + batch);
         return inferred.GetOrAdd(key, _ =>
         {

@@ -304,6 +304,9 @@ internal sealed partial class Reader
         var (op, prms) = Prims.ReadsAs(prim, m, statics.ToArray());
         var node = b.Apply(op, operands.ToArray(), prms);
         node.Source ??= call;
+        // a composite with several results (Np.TopK) is read as the tuple its C# spelling returns
+        if (node.Kind == Kind.Tuple && TreeDef.IsValueTuple(call.Type))
+            return new STree(TreeDef.Of(call.Type), Tuples.Split(b, node).Select(n => (Sym)new SLeaf(n)).ToArray());
         return new SLeaf(node);
     }
 

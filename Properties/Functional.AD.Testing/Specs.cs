@@ -150,6 +150,8 @@ public static partial class Specs
         .. ReductionVocabulary(),
         // the product and cumulative vocabulary (Specs.Cumulative.cs)
         .. CumulativeVocabulary(),
+        // contractions and sorting (Specs.Contractions.cs)
+        .. ContractionsAndSorting(),
         // elementwise, two operands, numpy broadcasting
         S("Add", (a, b) => a + b, t => Pair(t)),
         S("Sub", (a, b) => a - b, t => Pair(t)),
