@@ -148,6 +148,8 @@ public static partial class Specs
         .. ShapeVocabulary(),
         // the reduction vocabulary (Specs.Reductions.cs)
         .. ReductionVocabulary(),
+        // indexing and slicing (Specs.Indexing.cs)
+        .. IndexingVocabulary(),
         // elementwise, two operands, numpy broadcasting
         S("Add", (a, b) => a + b, t => Pair(t)),
         S("Sub", (a, b) => a - b, t => Pair(t)),

@@ -1,0 +1,165 @@
+using System.Linq.Expressions;
+using System.Reflection;
+
+namespace Functional.AD;
+
+/// <summary>
+/// Indexing and slicing (Lax.Indexing.cs), five structural primitives:
+/// <list type="bullet">
+/// <item><c>Index(x, ix)</c>: the part a static index list selects (<c>x[i]</c>); linear, transpose <c>IndexSet</c> of the
+/// cotangent into zeros.</item>
+/// <item><c>IndexSet(x, v, ix)</c>: x with the part replaced by v (<c>x.At(i).Set(v)</c>); jointly linear: x's cotangent
+/// is the output's with the part zeroed (<c>IndexSet(ct, 0)</c>), v's the part of it summed to v's shape.</item>
+/// <item><c>IndexAdd(x, v, ix)</c>: v added to the part (<c>x.At(i).Add(v)</c>); jointly linear: x's cotangent is the
+/// output's, v's the part of it. Mul, Min and Max are read as <c>IndexSet(x, op(Index(x), v))</c>.</item>
+/// <item><c>DynamicSlice(x, starts, sizes)</c> and <c>DynamicUpdateSlice(x, u, starts)</c>: JAX's, starts traced and
+/// clamped; each the other's transpose (with <c>DynamicSliceLike</c>, the slice sized by an aval).</item>
+/// </list>
+/// Vmap: the batch axes lead, so a static index list gains whole-axis indices in front and a dynamic one zero starts.
+/// </summary>
+internal static partial class Prims
+{
+    /// <summary>The part a static index list selects.</summary>
+    public static Primitive Index { get; private set; } = null!;
+    /// <summary>The part replaced.</summary>
+    public static Primitive IndexSet { get; private set; } = null!;
+    /// <summary>A value added to the part.</summary>
+    public static Primitive IndexAdd { get; private set; } = null!;
+    /// <summary>A block at traced starts.</summary>
+    public static Primitive DynamicSlice { get; private set; } = null!;
+    /// <summary>A block at traced starts replaced.</summary>
+    public static Primitive DynamicUpdateSlice { get; private set; } = null!;
+    /// <summary>A block at traced starts, sized like an aval (the transpose of DynamicUpdateSlice).</summary>
+    public static Primitive DynamicSliceLike { get; private set; } = null!;
+
+    static readonly Type Ixs = typeof(Ix[]);
+
+    static void DeclareIndexing()
+    {
+        Index = Structural("Index", Lax_("Index", T, Ixs),
+            (c, t) => Ap(Index!, [t[0]!], c.P),
+            (c, ct) => [Ap(IndexSet!, [R.Zeros(c.Aval(0)), ct], c.P)],
+            [0], IndexBatch);
+        IndexSet = Structural("IndexSet", Lax_("IndexSet", T, T, Ixs),
+            (c, t) => Ap(IndexSet!, [t[0] ?? R.ZerosOf(c.X[0]), t[1] ?? c.X[1].Const(0)], c.P),
+            (c, ct) => [c.Linear[0] ? Ap(IndexSet!, [ct, ct.Const(0)], c.P) : null,
+                c.Linear[1] ? c.Unbroadcast(Ap(Index!, [ct], c.P), 1) : null],
+            [0, 1], IndexBatch);
+        IndexAdd = Structural("IndexAdd", Lax_("IndexAdd", T, T, Ixs),
+            (c, t) => Ap(IndexAdd!, [t[0] ?? R.ZerosOf(c.X[0]), t[1] ?? c.X[1].Const(0)], c.P),
+            (c, ct) => [c.Linear[0] ? ct : null, c.Linear[1] ? c.Unbroadcast(Ap(Index!, [ct], c.P), 1) : null],
+            [0, 1], IndexBatch);
+        Index.FormatRule = (a, _, p) => p.Get<Ix[]>(0).Length == 0 ? $"Lax.Index({a[0]}, new Ix[0])" : $"{a[0]}[{string.Join(", ", p.Get<Ix[]>(0))}]";
+        IndexSet.FormatRule = (a, _, p) => $"{a[0]}.At({string.Join(", ", p.Get<Ix[]>(0))}).Set({a[1]})";
+        IndexAdd.FormatRule = (a, _, p) => $"{a[0]}.At({string.Join(", ", p.Get<Ix[]>(0))}).Add({a[1]})";
+
+        // dynamic blocks: operands x (and the update, or the aval giving the sizes), then one start per axis
+        var TA = typeof(Tensor[]);
+        var starts = Enumerable.Range(1, 64);
+        DynamicSlice = Structural("DynamicSlice", Lax_("DynamicSlice", T, TA, typeof(int[])),
+            (c, t) => Ap(DynamicSlice!, [t[0]!, .. c.X.Skip(1)], c.P),
+            (c, ct) => [Ap(DynamicUpdateSlice!, [R.Zeros(c.Aval(0)), ct, .. c.X.Skip(1)], Params.None), .. c.X.Skip(1).Select(_ => (V?)null)],
+            [0], DynamicBatch);
+        DynamicUpdateSlice = Structural("DynamicUpdateSlice", Lax_("DynamicUpdateSlice", T, T, TA),
+            (c, t) => Ap(DynamicUpdateSlice!, [t[0] ?? R.ZerosOf(c.X[0]), t[1] ?? R.ZerosOf(c.X[1]), .. c.X.Skip(2)], c.P),
+            (c, ct) => [c.Linear[0] ? Ap(DynamicUpdateSlice!, [ct, R.Zeros(c.Aval(1)), .. c.X.Skip(2)], c.P) : null,
+                c.Linear[1] ? Own(c, 1, Ap(DynamicSliceLike!, [ct, c.Aval(1), .. c.X.Skip(2)], Params.None)) : null,
+                .. c.X.Skip(2).Select(_ => (V?)null)],
+            [0, 1], DynamicBatch);
+        DynamicSliceLike = Structural("DynamicSliceLike", Lax_("DynamicSliceLike", T, A, TA),
+            (c, t) => Ap(DynamicSliceLike!, [t[0]!, .. c.X.Skip(1)], c.P),
+            (c, ct) => [Ap(DynamicUpdateSlice!, [R.Zeros(c.Aval(0)), ct, .. c.X.Skip(2)], Params.None), .. c.X.Skip(1).Select(_ => (V?)null)],
+            [0], DynamicBatch);
+        DynamicSlice.NonDiff = [.. starts];
+        DynamicUpdateSlice.NonDiff = [.. starts.Select(i => i + 1)];
+        DynamicSliceLike.NonDiff = [.. starts];
+        DynamicSlice.FormatRule = (a, _, p) => $"Lax.DynamicSlice({a[0]}, new[] {{ {string.Join(", ", a.Skip(1))} }}, new[] {{ {string.Join(", ", p.Get<int[]>(0))} }})";
+        DynamicUpdateSlice.FormatRule = (a, _, _) => $"Lax.DynamicUpdateSlice({a[0]}, {a[1]}, new[] {{ {string.Join(", ", a.Skip(2))} }})";
+        DynamicSliceLike.FormatRule = (a, _, _) => $"Lax.DynamicSliceLike({a[0]}, {a[1]}, new[] {{ {string.Join(", ", a.Skip(2))} }})";
+    }
+
+    /// <summary>Vmap of the static index primitives: whole-axis indices for the batch axes; a value gets size-1 axes
+    /// between its batch axes and its core, so it broadcasts against the part per example.</summary>
+    static Node IndexBatch(Unbatcher u, Primitive p, Node[] a, Params prm, int k)
+    {
+        var ix = prm.Get<Ix[]>(0);
+        var shifted = new Params((object)Enumerable.Repeat(Ix.All, k).Concat(ix).ToArray());
+        if (p == Index)
+        {
+            var (b, c) = BatchRules.Split(u.Dims(a[0]), k);
+            return u.Apply(p, [u.Reshape(a[0], [.. b, .. c])], shifted);
+        }
+        var bres = BatchRules.BatchOf(u, $"{p.Name} (batched)", k, a);
+        var x = BatchRules.ToBatch(u, a[0], bres, k);
+        var v = a[1];
+        if (v.Kind == Kind.Tensor)
+        {
+            var cx = BatchRules.Split(u.Dims(x), k).Core;
+            int partRank = IndexMoves.OutDims(Ix.Resolve(ix, cx, () => $"x{Ix.Text(ix)} (batched)", [u.A(x), u.A(v)])).Length;
+            var (vb, vc) = BatchRules.Split(u.Dims(v), k);
+            if (vc.Length < partRank) v = u.Reshape(v, [.. vb, .. Enumerable.Repeat(1, partRank - vc.Length), .. vc]);
+        }
+        return u.Apply(p, [x, v], shifted);
+    }
+
+    /// <summary>Vmap of the dynamic blocks. With unbatched starts, each batch axis gets start 0 and its whole length.
+    /// With per-example starts, each example reads (or writes) its own block: per core axis, the clamped start plus
+    /// 0 .. size - 1 indexes a batched gather (TakeBatched); an update is scattered (ScatterAddBatched) into zeros with a
+    /// mask of its positions, and selected where the mask is set.</summary>
+    static Node DynamicBatch(Unbatcher u, Primitive p, Node[] a, Params prm, int k)
+    {
+        int lead = p == DynamicSlice ? 1 : 2;
+        var bres = BatchRules.BatchOf(u, $"{p.Name} (batched)", k, a);
+        var starts = a.Skip(lead).ToArray();
+        var x = BatchRules.ToBatch(u, a[0], bres, k);
+        var cx = BatchRules.Split(u.Dims(x), k).Core;
+        int[] sizes = p == DynamicSlice ? prm.Get<int[]>(0)
+            : p == DynamicSliceLike ? BatchRules.Split(u.A(a[1]).Dims, k).Core
+            : BatchRules.Split(u.Dims(a[1]), k).Core;
+        bool perExample = starts.Any(s => s.Kind == Kind.Tensor && BatchRules.Split(u.Dims(s), k).Batch.Any(d => d != 1));
+        if (!perExample)
+        {
+            var zero = u.Const(Tensor.Scalar(0, DType.Int32));
+            var core = starts.Select(s => s.Kind == Kind.Tensor ? u.Reshape(s, []) : s);
+            var newStarts = Enumerable.Repeat(zero, k).Concat(core).ToArray();
+            if (p == DynamicSlice)
+                return u.Apply(p, [x, .. newStarts], new Params((object)bres.Concat(sizes).ToArray()));
+            if (p == DynamicSliceLike)
+            {
+                var like = u.A(a[1]);
+                return u.Apply(p, [x, u.AvalConst([.. bres, .. sizes], like), .. newStarts], prm);
+            }
+            return u.Apply(p, [x, BatchRules.ToBatch(u, a[1], bres, k), .. newStarts], prm);
+        }
+        if (starts.Length != cx.Length)
+            throw new ShapeException($"Lax.{p.Name} (batched)", [u.A(x)], $"one start per axis of x ({cx.Length}) is accepted, got {starts.Length}");
+        // per core axis: clamp(floor(start), 0, n - size) + [0 .. size - 1], shaped [B.., size]
+        var idx = new Node[cx.Length];
+        for (int i = 0; i < cx.Length; i++)
+        {
+            var s = starts[i].Kind == Kind.Tensor ? BatchRules.ToBatch(u, starts[i], bres, k) : u.Apply(Prims.FromDouble, [starts[i]]);
+            if (starts[i].Kind == Kind.Tensor) s = u.Reshape(s, [.. bres, 1]);
+            var lo = u.Apply(Prims.Clip, [u.Apply(Prims.Floor, [s]), u.Const(new Tensor(0.0)), u.Const(new Tensor((double)Math.Max(0, cx[i] - sizes[i])))]);
+            idx[i] = u.Apply(Prims.Add, [lo, u.Const(new Tensor(Enumerable.Range(0, sizes[i]).Select(j => (double)j).ToArray()))]);
+            if (u.Dims(idx[i]).Length != k + 1) idx[i] = u.BroadcastTo(idx[i], [.. bres, sizes[i]]);
+        }
+        if (p != DynamicUpdateSlice)
+        {
+            for (int i = 0; i < cx.Length; i++) x = u.Apply(Prims.TakeBatched, [x, idx[i]], new Params(i, k));
+            return x;
+        }
+        var upd = BatchRules.ToBatch(u, a[1], bres, k);
+        var ones = u.Apply(Prims.Ones, [u.AvalConst([.. bres, .. sizes], u.A(x))]);
+        // scatter the update and a mask of ones back up one axis at a time, last axis first
+        var shape = sizes.ToArray();
+        for (int i = cx.Length - 1; i >= 0; i--)
+        {
+            shape[i] = cx[i];
+            var target = u.AvalConst([.. bres, .. shape], u.A(x));
+            upd = u.Apply(Prims.ScatterAddBatched, [upd, idx[i], target], new Params(i, k));
+            ones = u.Apply(Prims.ScatterAddBatched, [ones, idx[i], target], new Params(i, k));
+        }
+        var r = u.Apply(Prims.Where, [ones, upd, x]);
+        return u.A(r).DType == u.A(x).DType ? r : u.Apply(Prims.Cast, [r], new Params(u.A(x).DType));
+    }
+}
