@@ -1,6 +1,7 @@
 namespace Functional.AD;
 
 /// <summary>What one <see cref="Ix"/> does to its axis.</summary>
+/// <example><code>var kind = Ix.Range(1, 3).Kind;   // IxKind.Range; ((Ix)2).Kind is IxKind.Point</code></example>
 public enum IxKind
 {
     /// <summary>One position: the axis is removed (numpy's <c>x[i]</c>).</summary>

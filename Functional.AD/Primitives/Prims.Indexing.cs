@@ -73,9 +73,9 @@ internal static partial class Prims
         DynamicSlice.NonDiff = [.. starts];
         DynamicUpdateSlice.NonDiff = [.. starts.Select(i => i + 1)];
         DynamicSliceLike.NonDiff = [.. starts];
-        DynamicSlice.FormatRule = (a, _, p) => $"Lax.DynamicSlice({a[0]}, new[] {{ {string.Join(", ", a.Skip(1))} }}, new[] {{ {string.Join(", ", p.Get<int[]>(0))} }})";
-        DynamicUpdateSlice.FormatRule = (a, _, _) => $"Lax.DynamicUpdateSlice({a[0]}, {a[1]}, new[] {{ {string.Join(", ", a.Skip(2))} }})";
-        DynamicSliceLike.FormatRule = (a, _, _) => $"Lax.DynamicSliceLike({a[0]}, {a[1]}, new[] {{ {string.Join(", ", a.Skip(2))} }})";
+        DynamicSlice.FormatRule = (a, _, p) => $"Lax.DynamicSlice({a[0]}, new Tensor[] {{ {string.Join(", ", a.Skip(1))} }}, new[] {{ {string.Join(", ", p.Get<int[]>(0))} }})";
+        DynamicUpdateSlice.FormatRule = (a, _, _) => $"Lax.DynamicUpdateSlice({a[0]}, {a[1]}, new Tensor[] {{ {string.Join(", ", a.Skip(2))} }})";
+        DynamicSliceLike.FormatRule = (a, _, _) => $"Lax.DynamicSliceLike({a[0]}, {a[1]}, new Tensor[] {{ {string.Join(", ", a.Skip(2))} }})";
     }
 
     /// <summary>Vmap of the static index primitives: whole-axis indices for the batch axes; a value gets size-1 axes
