@@ -73,6 +73,13 @@ internal static partial class Lowerings
         return flat.reshape(-1);
     }
 
+    /// <summary>Indices of TakeAlongAxis as int64, negative ones counted from the end of an axis of length n, broadcast to <paramref name="shape"/>.</summary>
+    static TT AlongIndices(TT indices, int n, long[] shape)
+    {
+        var i = indices.to_type(ScalarType.Int64);
+        return torch.where(i.lt(0), i + n, i).expand(shape);
+    }
+
     /// <summary>The entries of indexing, added to <paramref name="table"/>.</summary>
     static Dictionary<Primitive, TorchLowering> WithIndexing(Dictionary<Primitive, TorchLowering> table)
     {
@@ -90,6 +97,17 @@ internal static partial class Lowerings
             }),
         };
         foreach (var (p, lowering) in entries) table.Add(p, lowering);
+        table.Add(Prims.TakeAlongAxis, Op((c, x) =>
+        {
+            int ax = c.Axis(c.P.Get<int>(0), c.In[0].Rank);
+            return x[0]!.gather(ax, AlongIndices(x[1]!, c.In[0].Dims[ax], c.OutDims));
+        }));
+        table.Add(Prims.ScatterAlongAxis, Op((c, x) =>
+        {
+            int ax = c.Axis(c.P.Get<int>(0), c.Out.Rank);
+            var g = x[0]!.to_type(c.OutType);
+            return torch.zeros(c.OutDims, c.OutType, c.Device).scatter_add(ax, AlongIndices(x[1]!, c.Out.Dims[ax], g.shape), g);
+        }));
         return table;
     }
 }

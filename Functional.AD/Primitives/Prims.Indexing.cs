@@ -31,6 +31,10 @@ internal static partial class Prims
     public static Primitive DynamicUpdateSlice { get; private set; } = null!;
     /// <summary>A block at traced starts, sized like an aval (the transpose of DynamicUpdateSlice).</summary>
     public static Primitive DynamicSliceLike { get; private set; } = null!;
+    /// <summary>A gather along one axis with indices of x's rank (Np.TakeAlongAxis).</summary>
+    public static Primitive TakeAlongAxis { get; private set; } = null!;
+    /// <summary>Its transpose: a scatter-add along the axis.</summary>
+    public static Primitive ScatterAlongAxis { get; private set; } = null!;
 
     static readonly Type Ixs = typeof(Ix[]);
 
@@ -70,6 +74,15 @@ internal static partial class Prims
             (c, t) => Ap(DynamicSliceLike!, [t[0]!, .. c.X.Skip(1)], c.P),
             (c, ct) => [Ap(DynamicUpdateSlice!, [R.Zeros(c.Aval(0)), ct, .. c.X.Skip(2)], Params.None), .. c.X.Skip(1).Select(_ => (V?)null)],
             [0], DynamicBatch);
+        // along one axis with indices of x's rank: linear in x (and g), the indices and the aval non-differentiable
+        TakeAlongAxis = Structural("TakeAlongAxis", Np_("TakeAlongAxis", T, T, typeof(int)),
+            (c, t) => Ap(TakeAlongAxis!, [t[0]!, c.X[1]], c.P),
+            (c, ct) => [Own(c, 0, Ap(ScatterAlongAxis!, [ct, c.X[1], c.Aval(0)], c.P)), null],
+            [0], AlongAxisBatch);
+        ScatterAlongAxis = Structural("ScatterAlongAxis", Lax_("ScatterAlongAxis", T, T, typeof(int), A),
+            (c, t) => Ap(ScatterAlongAxis!, [t[0]!, c.X[1], c.X[2]], c.P),
+            (c, ct) => [Ap(TakeAlongAxis!, [ct, c.X[1]], c.P), null, null],
+            [0], AlongAxisBatch);
         DynamicSlice.NonDiff = [.. starts];
         DynamicUpdateSlice.NonDiff = [.. starts.Select(i => i + 1)];
         DynamicSliceLike.NonDiff = [.. starts];
@@ -161,5 +174,20 @@ internal static partial class Prims
         }
         var r = u.Apply(Prims.Where, [ones, upd, x]);
         return u.A(r).DType == u.A(x).DType ? r : u.Apply(Prims.Cast, [r], new Params(u.A(x).DType));
+    }
+
+    /// <summary>Vmap of TakeAlongAxis and its scatter: a non-negative axis moves by the batch count; x (or g) takes the
+    /// batch of both operands, the indices may keep size-1 batch axes (they broadcast).</summary>
+    static Node AlongAxisBatch(Unbatcher u, Primitive p, Node[] a, Params prm, int k)
+    {
+        int axis = prm.Get<int>(0);
+        var shifted = new Params(axis >= 0 ? axis + k : axis);
+        var bres = BatchRules.BatchOf(u, $"{p.Name} (batched)", k, a[0], a[1]);
+        var x = BatchRules.ToBatch(u, a[0], bres, k);
+        var (ib, ic) = BatchRules.Split(u.Dims(a[1]), k);
+        var idx = u.Reshape(a[1], [.. ib, .. ic]);
+        if (p == TakeAlongAxis) return u.Apply(p, [x, idx], shifted);
+        var xa = u.A(a[2]);
+        return u.Apply(p, [x, idx, u.AvalConst([.. bres, .. BatchRules.Split(xa.Dims, k).Core], xa)], shifted);
     }
 }

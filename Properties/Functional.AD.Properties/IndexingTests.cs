@@ -152,3 +152,34 @@ public class IndexingTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Ix.Range(0, 3, 0));
     }
 }
+
+/// <summary>Np.TakeAlongAxis against numpy's definition written as loops, and its typed errors.</summary>
+public class TakeAlongAxisTests
+{
+    [Fact]
+    public void TakeAlongAxis_reads_x_at_the_indices_along_the_axis()
+    {
+        var m = new double[,] { { 10, 20, 30 }, { 40, 50, 60 } };
+        var x = new Tensor(m);
+        var idx = new Tensor(new[] { 2, 0, -1, 1 }, [2, 2]);
+        var expected = new double[] { m[0, 2], m[0, 0], m[1, 2], m[1, 1] };
+        Assert.Equal(expected, Np.TakeAlongAxis(x, idx, 1).ToDoubleArray());
+        System.Linq.Expressions.Expression<Func<Tensor, Tensor>> f = t => Np.TakeAlongAxis(t, idx, -1);
+        Assert.Equal(expected, Ad.Jit(f)(x).ToDoubleArray());
+        // axis 0, indices broadcast over the columns: out[i, j] = x[idx[i, 0], j]
+        var rows = new Tensor(new[] { 1, 0, 1 }, [3, 1]);
+        var want0 = new[] { 1, 0, 1 }.SelectMany(r => Enumerable.Range(0, 3).Select(j => m[r, j])).ToArray();
+        Assert.Equal(want0, Np.TakeAlongAxis(x, rows, 0).ToDoubleArray());
+    }
+
+    [Fact]
+    public void TakeAlongAxis_refuses_other_ranks_lengths_and_indices()
+    {
+        var x = Np.Ones([2, 3], DType.Float32);
+        var e = Assert.Throws<ShapeException>(() => Np.TakeAlongAxis(x, new Tensor(new[] { 0, 1 }), 1));
+        Assert.Contains("x's rank 2", e.Message);
+        e = Assert.Throws<ShapeException>(() => Np.TakeAlongAxis(x, new Tensor(new[] { 0, 1, 2 }, [3, 1]), 1));
+        Assert.Contains("accepted: x's length 2 or 1", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Np.TakeAlongAxis(x, new Tensor(new[] { 3, 0 }, [2, 1]), 1));
+    }
+}

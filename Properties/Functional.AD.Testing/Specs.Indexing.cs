@@ -9,6 +9,10 @@ public static partial class Specs
     static readonly System.Range MiddleRange = 1..^1;
     static readonly System.Index LastIndex = ^1;
     static readonly Tensor[] Starts10 = [1, 0];
+    /// <summary>Indices along axis 1 of a [3, 4] tensor: one column per row, broadcast over nothing, with a repeat and a negative one.</summary>
+    static readonly Tensor AlongIdx = new(new[] { 3, 0, 0, -1, 1, 2 }, [3, 2]);
+    /// <summary>Indices along axis 0 of a [3, 4] tensor, broadcast over the columns.</summary>
+    static readonly Tensor AlongIdx0 = new(new[] { 2, 2, 0, -3, 1 }, [5, 1]);
 
     static PrimitiveSpec I(string name, Expression<Func<Tensor, Tensor>> f, Func<DType, Gen<Tensor[]>> inputs) =>
         new() { Name = name, Function = f, Inputs = inputs, Family = SpecFamily.None };
@@ -37,6 +41,9 @@ public static partial class Specs
         I("DynamicSlice(traced start)", (x, s) => Lax.DynamicSlice(x, new[] { s * 2 }, new[] { 2 }), t => Shapes(t, [5], [])),
         I("DynamicUpdateSlice", (x, u) => Lax.DynamicUpdateSlice(x, u, Starts10), t => Shapes(t, [4, 3], [2, 3])),
         I("DynamicUpdateSlice(traced start)", (x, u, s) => Lax.DynamicUpdateSlice(x, u, new[] { s * 2 }), t => Shapes(t, [4], [2], [])),
+        I("TakeAlongAxis", x => Np.TakeAlongAxis(x, AlongIdx, 1), t => OneOfShape(t, [3, 4])),
+        I("TakeAlongAxis(axis 0, broadcast)", x => Np.TakeAlongAxis(x, AlongIdx0, 0), t => OneOfShape(t, [3, 4])),
+        I("ScatterAlongAxis", g => Lax.ScatterAlongAxis(g, AlongIdx, -1, A(3, 4)), t => OneOfShape(t, [3, 2])),
         I("DynamicSliceLike", g => Lax.DynamicSliceLike(g, A(2, 2), Starts10), t => OneOfShape(t, [3, 4])),
     ];
 }
