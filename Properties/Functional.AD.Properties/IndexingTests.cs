@@ -60,6 +60,25 @@ public class IndexingTests
     }
 
     [Fact]
+    public void A_whole_index_gives_the_same_values_and_the_jit_a_fresh_tensor()
+    {
+        var x = X;
+        Expression<Func<Tensor, Tensor>> f = t => t[Ix.All, Ix.Range(0, 5)];
+        var y = Ad.Jit(f)(x);
+        Assert.NotSame(x, y);
+        Assert.Equal(x.ToDoubleArray(), y.ToDoubleArray());
+        Assert.Equal(x.ToDoubleArray(), f.Compile()(x).ToDoubleArray());
+    }
+
+    [Fact]
+    public void An_index_computed_from_an_argument_is_refused_when_read()
+    {
+        Expression<Func<Tensor, int, Tensor>> f = (t, i) => t[i];
+        var e = Assert.ThrowsAny<Exception>(() => Ad.Grad(f));
+        Assert.Contains("must be a constant known when the expression is read", e.Message);
+    }
+
+    [Fact]
     public void Captured_Index_and_Range_values_read_as_Ix()
     {
         System.Range middle = 1..^1;
