@@ -135,6 +135,36 @@ public static partial class Lax
 /// <summary>The eager kernels of indexing: flat offsets of a resolved index, a gather and a scatter at them, for every dtype.</summary>
 internal static class IndexMoves
 {
+    /// <summary>GatherAxes's rows: for each element of the indices' broadcast shape, the flat row of x's first k axes it
+    /// reads; the output shape; and the size of one row (the product of x's remaining axes).</summary>
+    internal static (int[] Rows, int[] Dims, int Block) AxesRows(int[] xd, Tensor[] indices, Func<string> call, IReadOnlyList<Aval> shapes)
+    {
+        int k = indices.Length;
+        if (k == 0 || k > xd.Length)
+            throw new ShapeException(call(), shapes, $"{k} index tensors for a tensor of rank {xd.Length}; 1 .. {xd.Length} are accepted");
+        int rank = indices.Max(i => i.Rank);
+        var s = new int[rank];
+        for (int a = 0; a < rank; a++) s[a] = 1;
+        foreach (var t in indices)
+            for (int a = 0; a < t.Rank; a++)
+            {
+                int d = t.Dims[a], at = rank - t.Rank + a;
+                if (d == s[at] || d == 1) continue;
+                if (s[at] != 1) throw new ShapeException(call(), shapes, $"the index shapes do not broadcast together (axis {at}: {s[at]} and {d}); accepted: numpy-broadcastable index tensors");
+                s[at] = d;
+            }
+        int count = Kernels.Product(s);
+        var rows = new int[count];
+        for (int j = 0; j < k; j++)
+        {
+            var t = indices[j];
+            var b = Eager.Indices(t.Dims.SequenceEqual(s) ? t : Np.BroadcastTo(t, s), xd[j], "Lax.GatherAxes", shapes[0], j);
+            for (int i = 0; i < count; i++) rows[i] = rows[i] * xd[j] + b[i];
+        }
+        int block = Kernels.Product(xd, k);
+        return (rows, [.. s, .. xd[k..]], block);
+    }
+
     /// <summary>The output shape: the counts of the kept axes.</summary>
     internal static int[] OutDims(Ix.Resolved[] r) => r.Where(a => a.Keep).Select(a => a.Count).ToArray();
 
@@ -216,3 +246,53 @@ internal static class IndexMoves
     /// <summary>A copy of x with v's elements (x's dtype, the part's shape) written at the offsets.</summary>
     internal static Array Scatter(Tensor x, Tensor v, int[] off) => Moves.At(x.DType, new ScatterMove(x, v, off));
 }
+
+public static partial class Lax
+{
+    /// <summary>
+    /// Gathers over the leading axes at once (numpy's <c>x[rows, cols]</c> with integer arrays): with k index tensors,
+    /// which broadcast together to a shape S, <c>out[s.., r..] = x[indices[0][s], .., indices[k-1][s], r..]</c>, so the
+    /// result's shape is <c>S + x.shape[k:]</c>. Indices may be traced; negative ones count from the end, and one
+    /// outside <c>-n .. n-1</c> is an error, as in <see cref="Np.Take"/>. Linear in x; its transpose is
+    /// <see cref="ScatterAddAxes"/>. Example: <c>GatherAxes([[1, 2], [3, 4]], new Tensor[] { [1, 0], [0, -1] })</c> is <c>[3., 2.]</c>.
+    /// </summary>
+    /// <param name="x">The tensor to gather from.</param><param name="indices">One integral tensor per leading axis indexed.</param>
+    /// <returns>The gathered tensor, in x's dtype.</returns>
+    /// <exception cref="ShapeException">More index tensors than axes, or index shapes that do not broadcast.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An index is outside <c>-n .. n-1</c>.</exception>
+    public static Tensor GatherAxes(Tensor x, Tensor[] indices)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(indices);
+        string Call() => $"Lax.GatherAxes(x: {x.Aval}, indices: [{string.Join(", ", indices.Select(i => i.Aval))}])";
+        var (rows, od, block) = IndexMoves.AxesRows(x.Dims, indices, Call, [x.Aval, .. indices.Select(i => i.Aval)]);
+        var off = rows.SelectMany(r => Enumerable.Range(r * block, block)).ToArray();
+        return Tensor.Adopt(IndexMoves.Gather(x, off), Aval.Intern(od, x.DType, x.IsWeak));
+    }
+
+    /// <summary>
+    /// The transpose of <see cref="GatherAxes"/>: zeros shaped like <paramref name="x"/> with each block of
+    /// <paramref name="g"/> added where it was gathered from (repeated indices accumulate). Linear in g.
+    /// Example: the scatter of <c>[1, 2]</c> at <c>new Tensor[] { [0, 0], [1, 1] }</c> onto <c>float64[2,2]</c> is <c>[[0., 3.], [0., 0.]]</c>.
+    /// </summary>
+    /// <param name="g">The cotangent of GatherAxes's output.</param><param name="x">The aval of its input.</param>
+    /// <param name="indices">Its indices.</param><returns>A tensor of x's shape, in g's dtype.</returns>
+    /// <exception cref="ShapeException">g is not shaped as GatherAxes's output.</exception>
+    public static Tensor ScatterAddAxes(Tensor g, Aval x, Tensor[] indices)
+    {
+        ArgumentNullException.ThrowIfNull(g);
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(indices);
+        string Call() => $"Lax.ScatterAddAxes(g: {g.Aval}, x: {x}, indices: [{string.Join(", ", indices.Select(i => i.Aval))}])";
+        var (rows, od, block) = IndexMoves.AxesRows(x.Dims, indices, Call, [g.Aval, x, .. indices.Select(i => i.Aval)]);
+        if (!g.Dims.AsSpan().SequenceEqual(od))
+            throw new ShapeException(Call(), [g.Aval, x], $"g must have GatherAxes's output shape {Eager.Dims(od)}");
+        var gv = g.ToDoubleArray();
+        var r = new double[Kernels.Product(x.Dims)];
+        for (int i = 0; i < rows.Length; i++)
+            for (int j = 0; j < block; j++) r[rows[i] * block + j] += gv[i * block + j];
+        var t = new Tensor(r, (int[])x.Dims.Clone());
+        return t.DType == g.DType ? t : Cast(t, g.DType);
+    }
+}
+

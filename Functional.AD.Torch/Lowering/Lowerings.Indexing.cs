@@ -80,6 +80,19 @@ internal static partial class Lowerings
         return torch.where(i.lt(0), i + n, i).expand(shape);
     }
 
+    /// <summary>GatherAxes's flat rows of x's first k axes on the device (negative indices counted from the end), and one row's size.</summary>
+    static (TT Rows, long Block) AxesRows(TT[] indices, int[] xd)
+    {
+        TT? rows = null;
+        for (int j = 0; j < indices.Length; j++)
+        {
+            var i = indices[j].to_type(ScalarType.Int64);
+            i = torch.where(i.lt(0), i + xd[j], i);
+            rows = rows is null ? i : rows * xd[j] + i;
+        }
+        return (rows!.flatten(), Kernels.Product(xd, indices.Length));
+    }
+
     /// <summary>The entries of indexing, added to <paramref name="table"/>.</summary>
     static Dictionary<Primitive, TorchLowering> WithIndexing(Dictionary<Primitive, TorchLowering> table)
     {
@@ -97,6 +110,17 @@ internal static partial class Lowerings
             }),
         };
         foreach (var (p, lowering) in entries) table.Add(p, lowering);
+        table.Add(Prims.GatherAxes, Op((c, x) =>
+        {
+            var (rows, block) = AxesRows(x[1..]!, c.In[0].Dims);
+            return x[0]!.reshape(-1, block).index_select(0, rows).reshape(c.OutDims);
+        }));
+        table.Add(Prims.ScatterAddAxes, Op((c, x) =>
+        {
+            var (rows, block) = AxesRows(x[2..]!, c.In[1].Dims);
+            var g = x[0]!.to_type(c.OutType).reshape(-1, block);
+            return torch.zeros(new long[] { Kernels.Product(c.Out.Dims) / Math.Max(1, (int)block), block }, c.OutType, c.Device).index_add(0, rows, g, 1.0).reshape(c.OutDims);
+        }));
         table.Add(Prims.TakeAlongAxis, Op((c, x) =>
         {
             int ax = c.Axis(c.P.Get<int>(0), c.In[0].Rank);

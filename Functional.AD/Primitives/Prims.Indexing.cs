@@ -35,6 +35,10 @@ internal static partial class Prims
     public static Primitive TakeAlongAxis { get; private set; } = null!;
     /// <summary>Its transpose: a scatter-add along the axis.</summary>
     public static Primitive ScatterAlongAxis { get; private set; } = null!;
+    /// <summary>A gather over the leading axes at once (Lax.GatherAxes).</summary>
+    public static Primitive GatherAxes { get; private set; } = null!;
+    /// <summary>Its transpose: a scatter-add over the leading axes.</summary>
+    public static Primitive ScatterAddAxes { get; private set; } = null!;
 
     static readonly Type Ixs = typeof(Ix[]);
 
@@ -83,6 +87,31 @@ internal static partial class Prims
             (c, t) => Ap(ScatterAlongAxis!, [t[0]!, c.X[1], c.X[2]], c.P),
             (c, ct) => [Ap(TakeAlongAxis!, [ct, c.X[1]], c.P), null, null],
             [0], AlongAxisBatch);
+        // over several leading axes: operands x (or g and x's aval), then one index tensor per axis
+        GatherAxes = Structural("GatherAxes", Lax_("GatherAxes", T, TA),
+            (c, t) => Ap(GatherAxes!, [t[0]!, .. c.X.Skip(1)], c.P),
+            (c, ct) => [Own(c, 0, Ap(ScatterAddAxes!, [ct, c.Aval(0), .. c.X.Skip(1)], c.P)), .. c.X.Skip(1).Select(_ => (V?)null)],
+            [0], AxesBatch);
+        ScatterAddAxes = Structural("ScatterAddAxes", Lax_("ScatterAddAxes", T, A, TA),
+            (c, t) => Ap(ScatterAddAxes!, [t[0]!, .. c.X.Skip(1)], c.P),
+            (c, ct) => [Ap(GatherAxes!, [ct, .. c.X.Skip(2)], c.P), .. c.X.Skip(1).Select(_ => (V?)null)],
+            [0], AxesBatch);
+        GatherAxes.NonDiff = [.. starts];
+        ScatterAddAxes.NonDiff = [.. starts, 65];
+        GatherAxes.FormatRule = (a, _, _) => $"Lax.GatherAxes({a[0]}, new Tensor[] {{ {string.Join(", ", a.Skip(1))} }})";
+        ScatterAddAxes.FormatRule = (a, _, _) => $"Lax.ScatterAddAxes({a[0]}, {a[1]}, new Tensor[] {{ {string.Join(", ", a.Skip(2))} }})";
+        // shapes without running the gathers: shape inference runs a primitive on placeholder operands (ones for
+        // integers), which are not valid indices of an axis of length 1
+        GatherAxes.AvalRule = ValueFreeAval((a, _) => Aval.Intern([.. BroadcastDims(a.Skip(1).Select(x => x.Dims)), .. a[0].Dims[(a.Length - 1)..]], a[0].DType, a[0].Weak));
+        ScatterAddAxes.AvalRule = ValueFreeAval((a, _) => Aval.Intern(a[1].Dims, a[0].DType, a[0].Weak));
+        TakeAlongAxis.AvalRule = ValueFreeAval((a, prm) =>
+        {
+            var d = (int[])a[0].Dims.Clone();
+            int ax = prm.Get<int>(0) < 0 ? prm.Get<int>(0) + d.Length : prm.Get<int>(0);
+            if (a[1].Rank == d.Length && ax >= 0 && ax < d.Length) d[ax] = a[1].Dims[ax];
+            return Aval.Intern(d, a[0].DType, a[0].Weak);
+        });
+        ScatterAlongAxis.AvalRule = ValueFreeAval((a, _) => Aval.Intern(a[2].Dims, a[0].DType, a[0].Weak));
         DynamicSlice.NonDiff = [.. starts];
         DynamicUpdateSlice.NonDiff = [.. starts.Select(i => i + 1)];
         DynamicSliceLike.NonDiff = [.. starts];
@@ -189,5 +218,46 @@ internal static partial class Prims
         if (p == TakeAlongAxis) return u.Apply(p, [x, idx], shifted);
         var xa = u.A(a[2]);
         return u.Apply(p, [x, idx, u.AvalConst([.. bres, .. BatchRules.Split(xa.Dims, k).Core], xa)], shifted);
+    }
+
+    /// <summary>Vmap of GatherAxes and its scatter: each batch axis becomes one more indexed axis, read at 0 .. B - 1
+    /// (an iota with B at that axis, broadcasting against the indices, whose core axes are aligned after the batch axes).</summary>
+    static Node AxesBatch(Unbatcher u, Primitive p, Node[] a, Params prm, int k)
+    {
+        int lead = p == GatherAxes ? 1 : 2;
+        var idx = a.Skip(lead).ToArray();
+        var bres = BatchRules.BatchOf(u, $"{p.Name} (batched)", k, [a[0], .. idx]);
+        int rank = idx.Max(i => BatchRules.Split(u.Dims(i), k).Core.Length);
+        var iotas = Enumerable.Range(0, k).Select(j =>
+        {
+            var shape = Enumerable.Repeat(1, k + rank).ToArray();
+            shape[j] = bres[j];
+            return u.Const(new Tensor(Enumerable.Range(0, bres[j]).ToArray(), shape));
+        });
+        var core = idx.Select(i =>
+        {
+            var (ib, ic) = BatchRules.Split(u.Dims(i), k);
+            return u.Reshape(i, [.. ib, .. Enumerable.Repeat(1, rank - ic.Length), .. ic]);
+        });
+        var all = iotas.Concat(core).ToArray();
+        if (p == GatherAxes) return u.Apply(p, [BatchRules.ToBatch(u, a[0], bres, k), .. all], prm);
+        var xa = u.A(a[1]);
+        return u.Apply(p, [BatchRules.ToBatch(u, a[0], bres, k), u.AvalConst([.. bres, .. BatchRules.Split(xa.Dims, k).Core], xa), .. all], prm);
+    }
+
+    /// <summary>A shape rule from the operands' avals alone (unbatched nodes); a batched node's shape is its rewrite's.</summary>
+    static Func<Node, Aval[], Aval?> ValueFreeAval(Func<Aval[], Params, Aval> rule) => (n, a) =>
+        n.Batch > 0 ? Unbatch.AvalOf(n.Op, n.Params, n.Batch, n.Args.Select(x => x.Kind).ToArray(), a) : rule(a, n.Params);
+
+    /// <summary>numpy's broadcast of several shapes (a mismatch is left to the eager call, which names it).</summary>
+    static int[] BroadcastDims(IEnumerable<int[]> shapes)
+    {
+        var all = shapes.ToArray();
+        int rank = all.Length == 0 ? 0 : all.Max(s => s.Length);
+        var r = Enumerable.Repeat(1, rank).ToArray();
+        foreach (var s in all)
+            for (int i = 0; i < s.Length; i++)
+                if (s[i] != 1) r[rank - s.Length + i] = s[i];
+        return r;
     }
 }

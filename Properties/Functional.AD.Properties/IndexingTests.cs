@@ -202,3 +202,25 @@ public class TakeAlongAxisTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Np.TakeAlongAxis(x, new Tensor(new[] { 3, 0 }, [2, 1]), 1));
     }
 }
+
+/// <summary>Lax.GatherAxes (numpy's x[rows, cols] with integer arrays) against loops, with traced indices under the Jit.</summary>
+public class GatherAxesTests
+{
+    [Fact]
+    public void GatherAxes_reads_x_at_broadcast_rows_and_columns()
+    {
+        var m = new double[,] { { 0, 1, 2, 3 }, { 10, 11, 12, 13 }, { 20, 21, 22, 23 } };
+        var x = new Tensor(m);
+        var rows = new Tensor(new[] { 2, -3 }, [2, 1]);
+        var cols = new Tensor(new[] { 0, 3, -1 });
+        var want = new[] { 2, 0 }.SelectMany(r => new[] { 0, 3, 3 }.Select(c => m[r, c])).ToArray();
+        Assert.Equal(want, Lax.GatherAxes(x, [rows, cols]).ToDoubleArray());
+        System.Linq.Expressions.Expression<Func<Tensor, Tensor, Tensor, Tensor>> f = (t, r, c) => Lax.GatherAxes(t, new[] { r, c });
+        Assert.Equal(want, Ad.Jit(f)(x, rows, cols).ToDoubleArray());
+        Assert.Equal(new[] { 2, 3 }, Ad.Jit(f)(x, rows, cols).Shape);
+        // one index tensor: whole rows
+        Assert.Equal(new[] { m[1, 0], m[1, 1], m[1, 2], m[1, 3] }, Lax.GatherAxes(x, [new Tensor(new[] { 1 })]).ToDoubleArray());
+        var e = Assert.Throws<ShapeException>(() => Lax.GatherAxes(x, [new Tensor(new[] { 0, 1 }), new Tensor(new[] { 0, 1, 2 })]));
+        Assert.Contains("do not broadcast", e.Message);
+    }
+}

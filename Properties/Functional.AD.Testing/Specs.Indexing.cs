@@ -9,6 +9,8 @@ public static partial class Specs
     static readonly System.Range MiddleRange = 1..^1;
     static readonly System.Index LastIndex = ^1;
     static readonly Tensor[] Starts10 = [1, 0];
+    /// <summary>Rows and columns of a [3, 4] tensor, broadcasting [2, 1] against [3] (a repeat and negative ones).</summary>
+    static readonly Tensor[] RowsCols = [new(new[] { 2, -3 }, [2, 1]), new(new[] { 0, 3, -1 })];
     /// <summary>Indices along axis 1 of a [3, 4] tensor: one column per row, broadcast over nothing, with a repeat and a negative one.</summary>
     static readonly Tensor AlongIdx = new(new[] { 3, 0, 0, -1, 1, 2 }, [3, 2]);
     /// <summary>Indices along axis 0 of a [3, 4] tensor, broadcast over the columns.</summary>
@@ -44,6 +46,8 @@ public static partial class Specs
         I("TakeAlongAxis", x => Np.TakeAlongAxis(x, AlongIdx, 1), t => OneOfShape(t, [3, 4])),
         I("TakeAlongAxis(axis 0, broadcast)", x => Np.TakeAlongAxis(x, AlongIdx0, 0), t => OneOfShape(t, [3, 4])),
         I("ScatterAlongAxis", g => Lax.ScatterAlongAxis(g, AlongIdx, -1, A(3, 4)), t => OneOfShape(t, [3, 2])),
+        I("GatherAxes", x => Lax.GatherAxes(x, RowsCols), t => OneOfShape(t, [3, 4, 2])),
+        I("ScatterAddAxes", g => Lax.ScatterAddAxes(g, A(3, 4, 2), RowsCols), t => OneOfShape(t, [2, 3, 2])),
         I("DynamicSliceLike", g => Lax.DynamicSliceLike(g, A(2, 2), Starts10), t => OneOfShape(t, [3, 4])),
     ];
 }
