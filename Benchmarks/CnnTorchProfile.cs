@@ -137,3 +137,66 @@ static class CnnAlloc
         }
     }
 }
+
+/// <summary>
+/// The digits CNN's workloads with an interleaved timer: 7 rounds, each timing every candidate for about 0.3 s in turn,
+/// the ratio to the baseline taken per round and its median reported (so a burst of load from other processes hits
+/// the candidates of a round alike). The training step on 1 and 2 threads (TorchSharp by hand, the CPU jit, the Torch
+/// backend) and the per-example gradients (a loop of 64 jitted gradients, the jitted Vmap).
+/// <c>dotnet run -c Release --project Benchmarks -- --cnn-paired</c>.
+/// </summary>
+static class CnnPaired
+{
+    static double PerCall(Action a, double seconds = 0.3)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        int n = 0;
+        do { a(); n++; } while (Stopwatch.GetElapsedTime(t0).TotalSeconds < seconds);
+        return Stopwatch.GetElapsedTime(t0).TotalMilliseconds / n;
+    }
+
+    static void Report(string title, (string Name, Action Run)[] candidates, int rounds = 7)
+    {
+        foreach (var c in candidates) for (int i = 0; i < 5; i++) c.Run();
+        var times = candidates.Select(_ => new List<double>()).ToArray();
+        for (int r = 0; r < rounds; r++)
+            for (int i = 0; i < candidates.Length; i++) times[i].Add(PerCall(candidates[i].Run));
+        double Median(IEnumerable<double> v) { var s = v.OrderBy(x => x).ToList(); return s[s.Count / 2]; }
+        Console.WriteLine(title);
+        Console.WriteLine("| method | median per call | best round | median ratio to the first |");
+        Console.WriteLine("|---|---:|---:|---:|");
+        for (int i = 0; i < candidates.Length; i++)
+            Console.WriteLine($"| {candidates[i].Name} | {Median(times[i]):F2} ms | {times[i].Min():F2} ms | {Median(times[i].Zip(times[0], (a, b) => a / b)):F2} |");
+    }
+
+    public static void Run()
+    {
+        foreach (var threads in new[] { 1, 2 })
+        {
+            Functional.AD.Gemm.MaxThreads = threads;
+            torch.set_num_threads(threads);
+            var p = CnnModel.Parameters();
+            var (x, y) = (CnnModel.Images(64, 1), CnnModel.OneHotLabels(64));
+            var jit = Ad.Jit(Ad.Grad(CnnModel.Loss));
+            var onTorch = Ad.Grad(CnnModel.Loss).JitTorch(TorchBackend.Cpu);
+            var pT = TorchTensors.ToDevice(p, TorchBackend.Cpu);
+            var (xT, yT) = (x.ToDevice(TorchBackend.Cpu), y.ToDevice(TorchBackend.Cpu));
+            var tp = CnnModel.TorchParameters(p);
+            var (tx, ty) = (x.ToTorch(), y.ToTorch());
+            Report($"training step, batch 64, {threads} thread(s)",
+            [
+                ("TorchSharp eager autograd (baseline)", () => { using var s = torch.NewDisposeScope(); CnnModel.TorchGrad(tp, tx, ty); }),
+                ("`Ad.Jit(Ad.Grad(loss))`", () => jit(p, x, y)),
+                ("`Ad.Grad(loss).JitTorch(Cpu)`", () => { var g = onTorch(pT, xT, yT); foreach (var t in Tree.Leaves(g)) t.DisposeDevice(); }),
+            ]);
+        }
+        Functional.AD.Gemm.MaxThreads = Environment.ProcessorCount;
+        var bench = new CnnPerExampleBench();
+        bench.Setup();
+        Report("per-example gradients, batch 64",
+        [
+            ("loop of 64 `Ad.Jit(Ad.Grad(loss))` (baseline)", () => bench.Loop()),
+            ("`Ad.Jit(Ad.Vmap(Ad.Grad(loss), [null, 0, 0]))`", () => bench.Vmapped()),
+        ]);
+    }
+}

@@ -13,6 +13,7 @@ else if (args is ["--conv-quick"]) Benchmarks.ConvLayerBench.Quick();
 else if (args is ["--cnn-torch-profile"]) Benchmarks.CnnTorchProfile.Run();
 else if (args is ["--cnn-conv-paths"]) Benchmarks.CnnConvPaths.Run();
 else if (args is ["--cnn-alloc"]) Benchmarks.CnnAlloc.Run();
+else if (args is ["--cnn-paired"]) Benchmarks.CnnPaired.Run();
 else BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 
 /// <summary>Entry point of the benchmark suite.</summary>

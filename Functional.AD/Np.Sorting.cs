@@ -71,46 +71,6 @@ public static partial class Np
     }
 
     /// <summary>
-    /// numpy's <c>take_along_axis</c>: <c>out[..., j, ...] = x[..., indices[..., j, ...], ...]</c> along
-    /// <paramref name="axis"/>, the other axes of x and the indices equal. Negative indices count from the end.
-    /// Example: <c>TakeAlongAxis([[10, 20], [30, 40]], [[1], [0]], 1)</c> is <c>[[20], [30]]</c>.
-    /// </summary>
-    /// <param name="x">The values.</param><param name="indices">Integral indices, x's rank, x's shape except along the axis.</param>
-    /// <param name="axis">The axis gathered along.</param><returns>The gathered values, the indices' shape, x's dtype.</returns>
-    /// <exception cref="ShapeException">The ranks differ, or another axis differs in size.</exception>
-    public static Tensor TakeAlongAxis(Tensor x, Tensor indices, int axis)
-    {
-        ArgumentNullException.ThrowIfNull(x);
-        ArgumentNullException.ThrowIfNull(indices);
-        string Call() => $"Np.TakeAlongAxis(x: {x.Aval}, indices: {indices.Aval}, axis: {axis})";
-        int ax = AlongAxisCheck(x.Dims, indices, axis, Call, [x.Aval, indices.Aval]);
-        int n = x.Dims[ax], m = indices.Dims[ax], outer = Kernels.Product(x.Dims, 0, ax), inner = Kernels.Product(x.Dims, ax + 1);
-        var idx = Eager.Indices(indices, n, "Np.TakeAlongAxis", x.Aval, ax);
-        var src = x.HostArray();
-        var dst = Array.CreateInstance(src.GetType().GetElementType()!, idx.Length);
-        for (int o = 0; o < outer; o++)
-            for (int j = 0; j < m; j++)
-                for (int i = 0; i < inner; i++)
-                {
-                    int q = (o * m + j) * inner + i;
-                    Array.Copy(src, (o * n + idx[q]) * inner + i, dst, q, 1);
-                }
-        return Tensor.Adopt(dst, Aval.Intern(indices.Dims, x.DType, x.IsWeak));
-    }
-
-    /// <summary>The axis of an along-axis gather or scatter, after checking that the indices have the values' rank and sizes off the axis.</summary>
-    internal static int AlongAxisCheck(int[] xDims, Tensor indices, int axis, Func<string> call, Aval[] shapes)
-    {
-        int ax = Eager.Axis(axis, xDims.Length, call, shapes);
-        if (indices.Rank != xDims.Length)
-            throw new ShapeException(call(), shapes, $"indices have rank {indices.Rank} but x has rank {xDims.Length}; they must have the same rank");
-        for (int i = 0; i < xDims.Length; i++)
-            if (i != ax && indices.Dims[i] != xDims[i])
-                throw new ShapeException(call(), shapes, $"axis {i} has size {xDims[i]} in x and {indices.Dims[i]} in the indices; only axis {ax} may differ");
-        return ax;
-    }
-
-    /// <summary>
     /// Where to insert each of <paramref name="v"/> into the ascending 1-D <paramref name="sorted"/> to keep it sorted
     /// (numpy's <c>searchsorted</c>): <c>"left"</c> gives the first such index, <c>"right"</c> the last; NaN sorts last.
     /// Example: <c>SearchSorted([1, 2, 2, 3], [2, 5], "left")</c> is <c>[1, 4]</c>; with "right" <c>[3, 4]</c>. Its derivative is zero.
@@ -177,40 +137,6 @@ public static partial class Lax
         return Eager.Make(r, [.. x.Dims[..^1], k]);
     }
 
-    /// <summary>
-    /// The transpose of <see cref="Np.TakeAlongAxis"/>: zeros shaped like <paramref name="x"/> with each element of
-    /// <paramref name="g"/> added at the index it was read from (repeated indices accumulate).
-    /// </summary>
-    /// <param name="g">The cotangent, the indices' shape.</param><param name="indices">The indices.</param>
-    /// <param name="axis">The axis.</param><param name="x">The aval of the values gathered from.</param><returns>A tensor of x's shape, g's dtype.</returns>
-    public static Tensor ScatterAddAlongAxis(Tensor g, Tensor indices, int axis, Aval x)
-    {
-        ArgumentNullException.ThrowIfNull(g);
-        ArgumentNullException.ThrowIfNull(indices);
-        ArgumentNullException.ThrowIfNull(x);
-        string Call() => $"Lax.ScatterAddAlongAxis(g: {g.Aval}, indices: {indices.Aval}, axis: {axis}, x: {x})";
-        int ax = Np.AlongAxisCheck(x.Dims, indices, axis, Call, [g.Aval, indices.Aval, x]);
-        if (!g.Dims.AsSpan().SequenceEqual(indices.Dims))
-            throw new ShapeException(Call(), [g.Aval, indices.Aval, x], "g must have the indices' shape");
-        if (!Eager.IsWide(g.DType)) return Eager.ViaWide(g.DType, t => ScatterAddAlongAxis(t[0], indices, axis, x), g);
-        int n = x.Dims[ax], m = indices.Dims[ax], outer = Kernels.Product(x.Dims, 0, ax), inner = Kernels.Product(x.Dims, ax + 1);
-        var idx = Eager.Indices(indices, n, "Lax.ScatterAddAlongAxis", x, ax);
-        if (g.DType == DType.Float64) return Eager.Make(Scatter(g.Span<double>(), idx, outer, n, m, inner), x.Dims, g.IsWeak);
-        return Eager.Make(Scatter(g.Span<float>(), idx, outer, n, m, inner), x.Dims, g.IsWeak);
-    }
-
-    static T[] Scatter<T>(ReadOnlySpan<T> g, int[] idx, int outer, int n, int m, int inner) where T : unmanaged, System.Numerics.INumber<T>
-    {
-        var r = new T[outer * n * inner];
-        for (int o = 0; o < outer; o++)
-            for (int j = 0; j < m; j++)
-                for (int i = 0; i < inner; i++)
-                {
-                    int q = (o * m + j) * inner + i;
-                    r[(o * n + idx[q]) * inner + i] += g[q];
-                }
-        return r;
-    }
 }
 
 public static partial class Np

@@ -37,18 +37,6 @@ internal static partial class Lowerings
         [Prims.EinsumLike] = Op((c, x) => EinsumOp(c, x, like: true)),
         [Prims.Argsort] = Op((c, x) => x[0]!.sort(c.Axis(c.P.Get<int>(0), c.In[0].Rank), descending: false, stable: true).Indices.to_type(ScalarType.Int32)),
         [Prims.TopKIndices] = Op((c, x) => x[0]!.sort(-1, descending: true, stable: true).Indices.narrow(-1, 0, c.P.Get<int>(0)).to_type(ScalarType.Int32)),
-        [Prims.TakeAlongAxis] = Op((c, x) =>
-        {
-            int ax = c.Axis(c.P.Get<int>(0), c.In[0].Rank);
-            var idx = Indices(x[1]!, c.In[0].Dims[ax], "Np.TakeAlongAxis", c.In[0], ax).reshape(Longs(c.In[1].Dims));
-            return x[0]!.gather(ax, idx);
-        }),
-        [Prims.ScatterAddAlongAxis] = Op((c, x) =>
-        {
-            int ax = c.Axis(c.P.Get<int>(0), c.In[2].Rank);
-            var idx = Indices(x[1]!, c.In[2].Dims[ax], "Lax.ScatterAddAlongAxis", c.In[2], ax).reshape(Longs(c.In[1].Dims));
-            return Zeros(c).scatter_add(ax, idx, x[0]!.to_type(c.OutType));
-        }),
         [Prims.SearchSorted] = Op((c, x) =>
         {
             var dt = Lowerings.ScalarOf(DTypes.Promote(c.In[0].DType, c.In[0].Weak, c.In[1].DType, c.In[1].Weak).DType);

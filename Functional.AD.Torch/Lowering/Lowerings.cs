@@ -265,7 +265,7 @@ internal static partial class Lowerings
     static TT Zeros(LowerCtx c) => torch.zeros(c.OutDims, c.OutType, c.Device);
 
     /// <summary>The table. A test fails when a primitive of <c>Prims.All</c> has no entry.</summary>
-    public static readonly IReadOnlyDictionary<Primitive, TorchLowering> Table = With(ContractionsAndSorting, With(CumulativeVocabulary, With(ReductionVocabulary, With(PoolLowerings.Entries, WithShapeVocabulary(WithElementwiseVocabulary(new Dictionary<Primitive, TorchLowering>
+    public static readonly IReadOnlyDictionary<Primitive, TorchLowering> Table = WithIndexing(With(ContractionsAndSorting, With(CumulativeVocabulary, With(ReductionVocabulary, With(PoolLowerings.Entries, WithShapeVocabulary(WithElementwiseVocabulary(new Dictionary<Primitive, TorchLowering>
     {
         // structure: the compiler binds inputs, uploads constants once, and knows every aval at compile time
         [Prims.Input] = new Structural("bound to the call's arguments before the graph is lowered",
@@ -493,7 +493,7 @@ internal static partial class Lowerings
         [Prims.BroadcastBatch] = Op((c, x) => x[0]!.reshape(c.In[0].Rank == 0 ? [1] : Longs(c.In[0].Dims)).expand(c.OutDims)),
         // the batch size is an aval known at compile time; the core's shape rule runs the size check then
         [Prims.VmapSize] = new AvalValued(CoreAval),
-    }))))));
+    })))))));
 
     /// <summary>The table with the entries declared in their own files (pooling: <see cref="PoolLowerings"/>).</summary>
     static Dictionary<Primitive, TorchLowering> With(IEnumerable<KeyValuePair<Primitive, TorchLowering>> more, Dictionary<Primitive, TorchLowering> table)

@@ -33,7 +33,7 @@ internal static class BatchRules
     static Aval[] Avals(Unbatcher u, Node[] a) => a.Where(x => x.Kind is Kind.Tensor or Kind.Aval).Select(u.A).ToArray();
 
     /// <summary>The broadcast of the batch dimensions of every Tensor/Aval operand.</summary>
-    static int[] BatchOf(Unbatcher u, string op, int k, params Node[] xs)
+    internal static int[] BatchOf(Unbatcher u, string op, int k, params Node[] xs)
     {
         int[] r = Enumerable.Repeat(1, k).ToArray();
         foreach (var x in xs)
@@ -52,7 +52,7 @@ internal static class BatchRules
     }
 
     /// <summary>x with its batch dimensions broadcast to <paramref name="batch"/> (core unchanged).</summary>
-    static Node ToBatch(Unbatcher u, Node x, int[] batch, int k)
+    internal static Node ToBatch(Unbatcher u, Node x, int[] batch, int k)
     {
         var (b, c) = Split(u.Dims(x), k);
         if (b.AsSpan().SequenceEqual(batch) && u.Dims(x).Length >= k) return x;

@@ -2,8 +2,8 @@ namespace Functional.AD;
 
 /// <summary>
 /// Sorting and searching. Three index primitives with a zero derivative (Argsort along an axis, TopKIndices along the
-/// last axis, SearchSorted), a linear gather along an axis (TakeAlongAxis) and its transpose (ScatterAddAlongAxis).
-/// Np.Sort and Np.TopK are composites: the values are the gather of x at the indices, computed once, so the derivative
+/// last axis, SearchSorted). Np.Sort and Np.TopK are composites over the indexing family's gather along an axis
+/// (<see cref="TakeAlongAxis"/>, Prims.Indexing.cs): the values are the gather of x at the indices, computed once, so the derivative
 /// of a sort permutes the tangent (and its transpose scatters the cotangent back) with no rule of its own.
 /// </summary>
 internal static partial class Prims
@@ -14,10 +14,6 @@ internal static partial class Prims
     public static Primitive TopKIndices { get; private set; } = null!;
     /// <summary>Insertion indices into a sorted 1-D tensor, int32.</summary>
     public static Primitive SearchSorted { get; private set; } = null!;
-    /// <summary>numpy's take_along_axis: linear in x.</summary>
-    public static Primitive TakeAlongAxis { get; private set; } = null!;
-    /// <summary>The transpose of <see cref="TakeAlongAxis"/>.</summary>
-    public static Primitive ScatterAddAlongAxis { get; private set; } = null!;
     /// <summary>Np.Sort: TakeAlongAxis(x, Argsort(x)).</summary>
     public static Primitive Sort { get; private set; } = null!;
     /// <summary>Np.TopK: (TakeAlongAxis(x, i, -1), i) with i = TopKIndices(x, k).</summary>
@@ -36,18 +32,6 @@ internal static partial class Prims
             p.Accepts = DTypeSets.All;
             p.Gives = _ => DType.Int32;
         }
-        // the indices of a gather along an axis are not differentiable; the values are, linearly
-        TakeAlongAxis = Structural("TakeAlongAxis", Np_("TakeAlongAxis", T, T, I),
-            (c, t) => Ap(TakeAlongAxis!, [t[0]!, c.X[1]], c.P),
-            (c, ct) => [Ap(ScatterAddAlongAxis!, [ct, c.X[1], c.Aval(0)], c.P), null], [0], AlongAxisBatch, result: EagerResult.Fresh);
-        ScatterAddAlongAxis = Structural("ScatterAddAlongAxis", Lax_("ScatterAddAlongAxis", T, T, I, A),
-            (c, t) => Ap(ScatterAddAlongAxis!, [t[0]!, c.X[1], c.X[2]], c.P),
-            (c, ct) => [Ap(TakeAlongAxis!, [ct, c.X[1]], c.P), null, null], [0], AlongAxisBatch, likeAval: 2, result: EagerResult.Fresh);
-
-        // shapes without running: abstract evaluation's placeholder indices (ones, for integers) may be out of range
-        TakeAlongAxis.ShapeRule = (_, a) => Aval.Intern(a[1].Dims, a[0].DType, a[0].Weak);
-        ScatterAddAlongAxis.ShapeRule = (_, a) => Aval.Intern(a[2].Dims, a[0].DType, a[0].Weak);
-
         var sort = Np_("Sort", T, I);
         Sort = Def("Sort", sort);
         Sort.Family = PrimFamily.Structure;
@@ -65,28 +49,6 @@ internal static partial class Prims
         };
         composites.Add(TopK);
         Batch(TopK, BatchRules.Never);
-    }
-
-    /// <summary>Vmap of a gather or scatter along an axis: the values and indices brought to one batch shape, a non-negative axis moved by the batch count.</summary>
-    static Node AlongAxisBatch(Unbatcher u, Primitive p, Node[] a, Params prm, int k)
-    {
-        var batch = Enumerable.Repeat(1, k).ToArray();
-        foreach (var x in a.Take(2))
-        {
-            var (bx, _) = BatchRules.Split(u.Dims(x), k);
-            for (int j = 0; j < k; j++) if (bx[j] != 1) batch[j] = bx[j];
-        }
-        Node Full(Node x)
-        {
-            var (_, cx) = BatchRules.Split(u.Dims(x), k);
-            var (bx, _) = BatchRules.Split(u.Dims(x), k);
-            return u.BroadcastTo(u.Reshape(x, [.. bx, .. cx]), [.. batch, .. cx]);
-        }
-        int axis = prm.Get<int>(0);
-        var shifted = new Params(axis >= 0 ? axis + k : axis);
-        if (p == TakeAlongAxis) return u.Apply(p, [Full(a[0]), Full(a[1])], shifted);
-        var like = u.A(a[2]);
-        return u.Apply(p, [Full(a[0]), Full(a[1]), u.AvalConst([.. batch, .. BatchRules.Split(like.Dims, k).Core], like)], shifted);
     }
 
     /// <summary>

@@ -242,6 +242,7 @@ internal sealed partial class Reader
     Sym ReadCall(MethodCallExpression call, Dictionary<ParameterExpression, Sym> env, Builder b)
     {
         var m = call.Method;
+        if (IndexingCall(call) is { } indexing) return Read(indexing, env, b);
         // x.AsType(d) is the primitive Lax.Cast(x, d)
         if (call.Object is not null && m.DeclaringType == typeof(Tensor) && m.Name == nameof(Tensor.AsType))
             return Read(Expression.Call(typeof(Lax).GetMethod(nameof(Lax.Cast), [typeof(Tensor), typeof(DType)])!, call.Object, call.Arguments[0]), env, b);

@@ -17,7 +17,7 @@ namespace Functional.AD;
 /// Console.WriteLine(c);                                         // the values, shape and dtype
 /// double first = c[0, 0];
 /// </code></example>
-public sealed class Tensor
+public sealed partial class Tensor
 {
     /// <summary>
     /// The elements: a managed array whose element type is the dtype's storage type (<see cref="float"/>[] for
@@ -63,7 +63,7 @@ public sealed class Tensor
     /// <summary>
     /// A weakly typed float32 scalar (rank 0), as JAX treats a Python float: it takes the dtype of what it is
     /// combined with. The exact double is remembered, so combined with float64 data, and read back through
-    /// <c>(double)</c> or the indexer, it is not rounded to float32; its data (<see cref="ToDoubleArray"/>) is float32.
+    /// <c>(double)</c> or <see cref="Item"/>, it is not rounded to float32; its data (<see cref="ToDoubleArray"/>) is float32.
     /// </summary>
     /// <param name="value">The value.</param>
     public Tensor(double value) : this(new WeakScalar(value), WeakFloat32, 0)
@@ -330,14 +330,17 @@ public sealed class Tensor
     }
 
     /// <summary>
-    /// One element as a double (bool: 0 or 1). Negative indices count from the end, as in numpy.
-    /// Example: <c>new Tensor(new[,] { { 1.0, 2.0 }, { 3.0, 4.0 } })[1, 0] == 3.0</c>.
+    /// One element as a double (bool: 0 or 1), numpy's <c>x.item(i, j)</c>. Negative indices count from the end, as in
+    /// numpy. The tensor indexer <c>x[i, j]</c> gives the same element as a rank-0 tensor (and slices; see <see cref="Ix"/>).
+    /// Example: <c>new Tensor(new[,] { { 1.0, 2.0 }, { 3.0, 4.0 } }).Item(1, 0) == 3.0</c>.
     /// </summary>
     /// <param name="index">One index per axis.</param>
     /// <returns>The element.</returns>
-    public double this[params int[] index]
+    /// <exception cref="ArgumentException">The number of indices is not the rank.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An index is outside <c>-n .. n - 1</c> for its axis.</exception>
+    public double Item(params int[] index)
     {
-        get
+        ArgumentNullException.ThrowIfNull(index);
         {
             if (index.Length != Rank)
                 throw new ArgumentException($"a tensor of shape {Aval} takes {Rank} indices, got {index.Length}", nameof(index));

@@ -37,9 +37,9 @@ public sealed class BadInputCatalogueTensors
         Case<ArgumentException>("Np.Arange with a NaN step", () => Arange(0, 1, double.NaN), "step"),
         Case<ArgumentException>("Np.Arange with too many elements", () => Arange(0, 1e12, 1), "too many elements"),
         Case<ArgumentOutOfRangeException>("AsType to an undefined dtype", () => x3.AsType((DType)42), "dtype", "Float64"),
-        Case<ArgumentOutOfRangeException>("indexer out of range", () => x3[3], "index 3", "size 3", "-3 .. 2"),
-        Case<ArgumentException>("indexer with the wrong number of indices", () => x3[0, 0], "takes 1 indices, got 2"),
-        Case<ArgumentOutOfRangeException>("indexer negative beyond the size", () => x3[-4], "index -4"),
+        Case<ArgumentOutOfRangeException>("Item out of range", () => x3.Item(3), "index 3", "size 3", "-3 .. 2"),
+        Case<ArgumentException>("Item with the wrong number of indices", () => x3.Item(0, 0), "takes 1 indices, got 2"),
+        Case<ArgumentOutOfRangeException>("Item negative beyond the size", () => x3.Item(-4), "index -4"),
 
         // ---------------------------------------------------------------- shapes (eager)
         Case<ShapeException>("Add of [2] and [3]", () => V(1, 2) + x3, "float64[2]", "float64[3]"),

@@ -51,8 +51,8 @@ public sealed class CheckpointTests
         var p = Tree.FromSafetensors<Pair>(bytes);
         Assert.Equal(DType.Float32, p.W.DType);
         Assert.Equal(new[] { 2, 3 }, p.W.Shape);
-        Assert.Equal(4.0, p.W[1, 0]);                      // row-major: second row starts with the fourth value
-        Assert.Equal(3.0, p.W[0, 2]);
+        Assert.Equal(4.0, p.W.Item(1, 0));                      // row-major: second row starts with the fourth value
+        Assert.Equal(3.0, p.W.Item(0, 2));
         Assert.Equal(DType.Float64, p.b.DType);
         Assert.Equal(new[] { -0.5, 1e-300 }, p.b.ToDoubleArray());
     }
@@ -258,7 +258,7 @@ public sealed class CheckpointTests
         Assert.Equal(tree.Item3.ToArray<bool>(), back.Item3.ToArray<bool>());
         Assert.Equal(tree.Item4.ToArray<Half>(), back.Item4.ToArray<Half>());
         Assert.Equal(DType.BFloat16, back.Item5.DType);
-        Assert.Equal(3.25, back.Item5[0]);
+        Assert.Equal(3.25, back.Item5.Item(0));
     }
 
     [Fact]

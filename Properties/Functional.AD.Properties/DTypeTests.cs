@@ -204,7 +204,7 @@ public class DTypeTests
         Assert.Throws<DivideByZeroException>(() => a / z);
         Assert.Throws<DivideByZeroException>(() => a % z);
         // floats divide by zero to infinity, as C# does
-        Assert.Equal(double.PositiveInfinity, (Np.Ones([1]) / Np.Zeros([1]))[0]);
+        Assert.Equal(double.PositiveInfinity, (Np.Ones([1]) / Np.Zeros([1])).Item(0));
     }
 
     [Fact]
@@ -215,7 +215,7 @@ public class DTypeTests
         Assert.Equal((DType.Float32, 2.5), (Mean(x).DType, (double)Mean(x)));
         Assert.Equal((DType.Int32, 4.0), (Max(x).DType, (double)Max(x)));
         Assert.Equal(DType.Float32, Exp(x).DType);
-        Assert.Equal(Math.Exp(2), Exp(x)[1], 5);
+        Assert.Equal(Math.Exp(2), Exp(x).Item(1), 5);
         Assert.Equal(DType.Int32, (-x).DType);
         Assert.Equal(DType.Int32, Square(x).DType);
         Assert.Equal(new[] { 1, 4, 9, 16 }, Square(x).ToArray<int>());

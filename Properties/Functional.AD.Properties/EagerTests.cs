@@ -115,8 +115,8 @@ public class EagerTests
         var m = new Tensor(new double[,] { { 1, 2, 3 }, { 4, 5, 6 } });
         Assert.Equal(new[] { 2, 3 }, m.Shape);
         Assert.Equal(DType.Float64, m.DType);
-        Assert.Equal(6.0, m[1, 2]);
-        Assert.Equal(4.0, m[-1, 0]);
+        Assert.Equal(6.0, m.Item(1, 2));
+        Assert.Equal(4.0, m.Item(-1, 0));
 
         var f3 = new Tensor(new float[2, 3, 4]);
         Assert.Equal(new[] { 2, 3, 4 }, f3.Shape);
@@ -124,19 +124,19 @@ public class EagerTests
 
         var fv = new Tensor(new float[] { 1, 2 }, [2, 1]);
         Assert.Equal(new[] { 2, 1 }, fv.Shape);
-        Assert.Equal(2.0, fv[1, 0]);
+        Assert.Equal(2.0, fv.Item(1, 0));
 
         var arr = new double[2, 1, 3, 2];
         arr[1, 0, 2, 1] = 7;
         var t4 = Tensor.FromArray(arr);
         Assert.Equal(new[] { 2, 1, 3, 2 }, t4.Shape);
         Assert.Equal(DType.Float64, t4.DType);
-        Assert.Equal(7.0, t4[1, 0, 2, 1]);
+        Assert.Equal(7.0, t4.Item(1, 0, 2, 1));
         var t4f = Tensor.FromArray(arr, DType.Float32);
         Assert.Equal(DType.Float32, t4f.DType);
         var ints = Tensor.FromArray(new[,] { { 1, 2 }, { 3, 4 } });
         Assert.Equal(DType.Int32, ints.DType);
-        Assert.Equal(3.0, ints[1, 0]);
+        Assert.Equal(3.0, ints.Item(1, 0));
         Assert.Equal(new[] { 1, 2, 3, 4 }, ints.ToArray<int>());
         Assert.Equal(DType.Int64, Tensor.FromArray(new long[] { 1L << 40 }).DType);
         Assert.Equal(1L << 40, Tensor.FromArray(new long[] { 1L << 40 }).ToArray<long>()[0]);
@@ -153,10 +153,10 @@ public class EagerTests
         var data = new double[] { 1, 2, 3 };
         var t = new Tensor(data);
         data[0] = 100;
-        Assert.Equal(1.0, t[0]);
+        Assert.Equal(1.0, t.Item(0));
         var copy = t.ToDoubleArray();
         copy[1] = 100;
-        Assert.Equal(2.0, t[1]);
+        Assert.Equal(2.0, t.Item(1));
         var u = t + 1.0;
         Assert.Equal(new double[] { 1, 2, 3 }, t.ToDoubleArray());
         Assert.Equal(new double[] { 2, 3, 4 }, u.ToDoubleArray());
@@ -216,7 +216,7 @@ public class EagerTests
         var d = new Tensor(new double[] { 1, 2 });
         var rd = d + 0.1;
         Assert.Equal(DType.Float64, rd.DType);
-        Assert.Equal(1.1, rd[0]); // 0.1 promoted exactly, not via float32
+        Assert.Equal(1.1, rd.Item(0)); // 0.1 promoted exactly, not via float32
 
         var ww = new Tensor(2.0) * new Tensor(3.0);
         Assert.True(ww.IsWeak);
@@ -378,22 +378,22 @@ public class EagerTests
     public void Unary_ops_edge_cases()
     {
         var sp = Softplus(T(1000, -1000, 0, -40, 40));
-        Assert.Equal(1000, sp[0]);
-        Assert.Equal(0, sp[1]);
-        Assert.Equal(Math.Log(2), sp[2], 15);
-        Assert.Equal(Math.Exp(-40), sp[3], 1e-30); // log1p accuracy for tiny exp(-|x|)
-        Assert.True(Math.Abs(sp[3] / Math.Exp(-40) - 1) < 1e-12);
-        Assert.Equal(40 + Math.Exp(-40), sp[4], 12);
-        Assert.True(double.IsNaN(Softplus(T(double.NaN))[0]));
+        Assert.Equal(1000, sp.Item(0));
+        Assert.Equal(0, sp.Item(1));
+        Assert.Equal(Math.Log(2), sp.Item(2), 15);
+        Assert.Equal(Math.Exp(-40), sp.Item(3), 1e-30); // log1p accuracy for tiny exp(-|x|)
+        Assert.True(Math.Abs(sp.Item(3) / Math.Exp(-40) - 1) < 1e-12);
+        Assert.Equal(40 + Math.Exp(-40), sp.Item(4), 12);
+        Assert.True(double.IsNaN(Softplus(T(double.NaN)).Item(0)));
         var s = Sign(T(double.NaN, -0.0, 0, -5, 5));
-        Assert.True(double.IsNaN(s[0]));
-        Assert.Equal(0, s[1]);
+        Assert.True(double.IsNaN(s.Item(0)));
+        Assert.Equal(0, s.Item(1));
         Assert.Equal(new double[] { -1, 1 }, s.ToDoubleArray()[3..]);
-        Assert.True(double.IsNaN(Relu(T(double.NaN))[0]));
+        Assert.True(double.IsNaN(Relu(T(double.NaN)).Item(0)));
         Assert.Equal(new double[] { 0, 1 }, Sigmoid(T(-1000, 1000)).ToDoubleArray());
         Assert.True(new Tensor(2.0) is var w && Exp(w).IsWeak);
-        Assert.True(double.IsNegativeInfinity(Log(T(0))[0]));
-        Assert.True(double.IsNaN(Maximum(T(double.NaN), T(1))[0]));
+        Assert.True(double.IsNegativeInfinity(Log(T(0)).Item(0)));
+        Assert.True(double.IsNaN(Maximum(T(double.NaN), T(1)).Item(0)));
     }
 
     // ------------------------------------------------------------------ creation
@@ -558,7 +558,7 @@ public class EagerTests
         var x = Arange(6);
         var r = Reshape(x, [2, -1]);
         Assert.Equal(new[] { 2, 3 }, r.Shape);
-        Assert.Equal(5.0, r[1, 2]);
+        Assert.Equal(5.0, r.Item(1, 2));
         Assert.Equal(new[] { 6 }, Reshape(r, [-1]).Shape);
         Assert.Equal(0, Reshape(T(3), []).Rank);
         var ex = Assert.Throws<ShapeException>(() => Reshape(x, [4, -1]));
@@ -598,7 +598,7 @@ public class EagerTests
         Assert.Equal(new double[] { 1, 3, 2, 4 }, s1.ToDoubleArray());
         var s3 = Stack([a, a * 10, a * 100], axis: -1);
         Assert.Equal(new[] { 2, 2, 3 }, s3.Shape);
-        Assert.Equal(new double[] { 2, 20, 200 }, Enumerable.Range(0, 3).Select(i => s3[0, 1, i]).ToArray());
+        Assert.Equal(new double[] { 2, 20, 200 }, Enumerable.Range(0, 3).Select(i => s3.Item(0, 1, i)).ToArray());
         Assert.Equal(new[] { 2 }, Stack([new Tensor(1.0), new Tensor(2.0)]).Shape);
         Assert.Throws<ShapeException>(() => Stack([T(1), T(1, 2)]));
     }
@@ -648,7 +648,7 @@ public class EagerTests
         var f = Where(T(0, 1e-300), new Tensor(new float[] { 1, 2 }), new Tensor(new float[] { 3, 4 }));
         Assert.Equal(DType.Float32, f.DType);
         Assert.Equal(new double[] { 3, 2 }, f.ToDoubleArray()); // a tiny float64 condition still counts as non-zero
-        Assert.Equal(1.0, Where(T(double.NaN), T(1), T(2))[0]);
+        Assert.Equal(1.0, Where(T(double.NaN), T(1), T(2)).Item(0));
         Assert.Throws<ShapeException>(() => Where(T(1, 0, 1), T(1, 2), T(3, 4)));
     }
 
@@ -751,7 +751,7 @@ public class EagerTests
         var big = T(1000, 1000);
         Assert.Equal(1000 + Math.Log(2), (double)LogSumExp(big), 10);
         Assert.Equal(new[] { 0.5, 0.5 }, Softmax(big).ToDoubleArray());
-        Assert.Equal(-Math.Log(2), LogSoftmax(big)[0], 12);
+        Assert.Equal(-Math.Log(2), LogSoftmax(big).Item(0), 12);
         Assert.Equal(new[] { 0.25, 0.75 }, Softmax(T(0, Math.Log(3))).ToDoubleArray().Select(v => Math.Round(v, 12)));
         Assert.True(double.IsNegativeInfinity((double)LogSumExp(T(double.NegativeInfinity, double.NegativeInfinity))));
         Assert.True(double.IsPositiveInfinity((double)LogSumExp(T(double.PositiveInfinity, 1))));
@@ -853,7 +853,7 @@ public class EagerTests
         Assert.Equal(DType.Float32, ff.DType);
         var c = Lax.Cast(T(0.1), DType.Float32);
         Assert.Equal(DType.Float32, c.DType);
-        Assert.Equal((double)0.1f, c[0]);
+        Assert.Equal((double)0.1f, c.Item(0));
         Assert.Equal(DType.Float64, T(1).AsType(DType.Float64).DType);
         var w = Lax.Cast(new Tensor(0.1), DType.Float64);
         Assert.False(w.IsWeak);

@@ -11,7 +11,6 @@ public static partial class Specs
     static Gen<Tensor[]> DistinctShaped(DType t, int[] shape) => Gens.DistinctTensor(shape, t).Select(x => new[] { x });
 
     static readonly Tensor SortedGrid = new(new[] { -1.0, -0.25, 0.5, 1.0 });
-    static readonly Tensor AlongIdx = new(new[] { 2.0, 0, 1, 1, 3, 0 }, [2, 3]);
 
     /// <summary>The contractions and sorting (Prims.Contractions.cs, Prims.Sorting.cs): one line per spelling and case.</summary>
     static IEnumerable<PrimitiveSpec> ContractionsAndSorting() =>
@@ -36,7 +35,5 @@ public static partial class Specs
         S("TopK(indices)", x => TopK(x, 3).Item2, t => DistinctShaped(t, [2, 5]), fd: false),
         S("SearchSorted", v => SearchSorted(SortedGrid, v, "left"), t => One(t), fd: false),
         S("SearchSorted(right)", (s, v) => SearchSorted(Sort(s, -1), v, "right"), t => Shapes(t, [5], [3]), fd: false, fuzzed: false),
-        S("TakeAlongAxis", x => TakeAlongAxis(x, AlongIdx, 1), t => OneOfShape(t, [2, 4])),
-        S("ScatterAddAlongAxis", g => Lax.ScatterAddAlongAxis(g, AlongIdx, 1, A(2, 4)), t => OneOfShape(t, [2, 3]), fuzzed: false),
     ];
 }

@@ -152,6 +152,8 @@ public static partial class Specs
         .. CumulativeVocabulary(),
         // contractions and sorting (Specs.Contractions.cs)
         .. ContractionsAndSorting(),
+        // indexing and slicing (Specs.Indexing.cs)
+        .. IndexingVocabulary(),
         // elementwise, two operands, numpy broadcasting
         S("Add", (a, b) => a + b, t => Pair(t)),
         S("Sub", (a, b) => a - b, t => Pair(t)),

@@ -80,11 +80,11 @@ public class AutogradTests
             m = 0.9 * m + 0.1 * gi; v = 0.999 * v + 0.001 * gi * gi;
             w -= 0.01 * (m / (1 - Math.Pow(0.9, t))) / (Math.Sqrt(v / (1 - Math.Pow(0.999, t))) + 1e-8);
         }
-        Assert.Equal(w, p2.W1[0, 0], 12);
-        Assert.Equal(w, q2.W1.ToHost()[0, 0], 12);
+        Assert.Equal(w, p2.W1.Item(0, 0), 12);
+        Assert.Equal(w, q2.W1.ToHost().Item(0, 0), 12);
         Assert.Equal(2.0, (double)s2.Step);
         var sgd = Optim.Sgd<XorParams>(0.5);
-        Assert.Equal(0.5 - 0.5 * gi, sgd.Compile()(p, g).W1[0, 0], 12);
-        Assert.Equal(0.5 - 0.5 * gi, sgd.JitTorch(TorchBackend.Cpu)(p, g).W1.ToHost()[0, 0], 12);
+        Assert.Equal(0.5 - 0.5 * gi, sgd.Compile()(p, g).W1.Item(0, 0), 12);
+        Assert.Equal(0.5 - 0.5 * gi, sgd.JitTorch(TorchBackend.Cpu)(p, g).W1.ToHost().Item(0, 0), 12);
     }
 }

@@ -318,7 +318,6 @@ internal static class TorchTerms
         ["Sort"] = (a, t) => a[0].sort(Axis(((SpecCall)t.Attr!).Param is int ax ? ax : -1, a[0].dim()), false, true).Values,
         ["Sort(axis 0)"] = (a, t) => a[0].sort(Axis(((SpecCall)t.Attr!).Param is int ax ? ax : 0, a[0].dim()), false, true).Values,
         ["TopK"] = (a, t) => a[0].sort(-1, true, true).Values.narrow(-1, 0, 2),
-        ["TakeAlongAxis"] = (a, t) => a[0].gather(1, torch.tensor(new long[] { 2, 0, 1, 1, 3, 0 }, [2, 3])),
         ["Softmax"] = (a, t) => a[0].softmax(Axis((int)((SpecCall)t.Attr!).Param!, a[0].dim())),
         ["LogSoftmax"] = (a, t) => a[0].log_softmax(Axis((int)((SpecCall)t.Attr!).Param!, a[0].dim())),
     };
