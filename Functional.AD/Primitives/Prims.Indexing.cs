@@ -102,16 +102,16 @@ internal static partial class Prims
         ScatterAddAxes.FormatRule = (a, _, _) => $"Lax.ScatterAddAxes({a[0]}, {a[1]}, new Tensor[] {{ {string.Join(", ", a.Skip(2))} }})";
         // shapes without running the gathers: shape inference runs a primitive on placeholder operands (ones for
         // integers), which are not valid indices of an axis of length 1
-        GatherAxes.AvalRule = ValueFreeAval((a, _) => Aval.Intern([.. BroadcastDims(a.Skip(1).Select(x => x.Dims)), .. a[0].Dims[(a.Length - 1)..]], a[0].DType, a[0].Weak));
-        ScatterAddAxes.AvalRule = ValueFreeAval((a, _) => Aval.Intern(a[1].Dims, a[0].DType, a[0].Weak));
-        TakeAlongAxis.AvalRule = ValueFreeAval((a, prm) =>
+        ValueFree(GatherAxes, (a, _) => Aval.Intern([.. BroadcastDims(a.Skip(1).Select(x => x.Dims)), .. a[0].Dims[(a.Length - 1)..]], a[0].DType, a[0].Weak));
+        ValueFree(ScatterAddAxes, (a, _) => Aval.Intern(a[1].Dims, a[0].DType, a[0].Weak));
+        ValueFree(TakeAlongAxis, (a, prm) =>
         {
             var d = (int[])a[0].Dims.Clone();
             int ax = prm.Get<int>(0) < 0 ? prm.Get<int>(0) + d.Length : prm.Get<int>(0);
             if (a[1].Rank == d.Length && ax >= 0 && ax < d.Length) d[ax] = a[1].Dims[ax];
             return Aval.Intern(d, a[0].DType, a[0].Weak);
         });
-        ScatterAlongAxis.AvalRule = ValueFreeAval((a, _) => Aval.Intern(a[2].Dims, a[0].DType, a[0].Weak));
+        ValueFree(ScatterAlongAxis, (a, _) => Aval.Intern(a[2].Dims, a[0].DType, a[0].Weak));
         DynamicSlice.NonDiff = [.. starts];
         DynamicUpdateSlice.NonDiff = [.. starts.Select(i => i + 1)];
         DynamicSliceLike.NonDiff = [.. starts];
@@ -248,6 +248,14 @@ internal static partial class Prims
     /// <summary>A shape rule from the operands' avals alone (unbatched nodes); a batched node's shape is its rewrite's.</summary>
     static Func<Node, Aval[], Aval?> ValueFreeAval(Func<Aval[], Params, Aval> rule) => (n, a) =>
         n.Batch > 0 ? Unbatch.AvalOf(n.Op, n.Params, n.Batch, n.Args.Select(x => x.Kind).ToArray(), a) : rule(a, n.Params);
+
+    /// <summary>A shape rule that does not run the primitive, for the graph's shape pass (<see cref="Primitive.AvalRule"/>)
+    /// and for the backends' (<see cref="Primitive.ShapeRule"/>, which the Torch compiler asks).</summary>
+    static void ValueFree(Primitive p, Func<Aval[], Params, Aval> rule)
+    {
+        p.AvalRule = ValueFreeAval(rule);
+        p.ShapeRule = (prm, a) => rule(a, prm);
+    }
 
     /// <summary>numpy's broadcast of several shapes (a mismatch is left to the eager call, which names it).</summary>
     static int[] BroadcastDims(IEnumerable<int[]> shapes)

@@ -40,3 +40,27 @@ public class JitFindingTests
         Assert.Contains("rank-0", e.Message);
     }
 }
+
+/// <summary>
+/// Shape inference ran Take on placeholder operands (ones), and an index of 1 is outside an axis of length 1: a valid
+/// jitted Take from a [1, n] tensor was refused. Take and its scatters now have shape rules that do not run them.
+/// </summary>
+public class TakeOnAUnitAxisFindingTests
+{
+    [Fact]
+    public void A_jitted_take_along_an_axis_of_length_1_and_its_gradient_run()
+    {
+        System.Linq.Expressions.Expression<Func<Tensor, Tensor, Tensor>> f = (x, i) => Np.Take(x, i, 0);
+        var x = new Tensor(new[] { 1.5, -2.0 }, [1, 2]);
+        var i = new Tensor(new[] { 0, 0 });
+        Assert.Equal(new[] { 1.5, -2.0, 1.5, -2.0 }, f.Jit()(x, i).ToDoubleArray());
+        Assert.Equal(f.Compile()(x, i).ToDoubleArray(), f.Jit()(x, i).ToDoubleArray());
+        System.Linq.Expressions.Expression<Func<Tensor, Tensor, Tensor>> loss = (x, i) => Np.Sum(Np.Take(x, i, 0) * Np.Take(x, i, 0), null, false);
+        // d/dx of sum over the two copies of x[0]^2: 4 x
+        Assert.Equal(new[] { 6.0, -8.0 }, Ad.Grad(loss).Jit()(x, i).ToDoubleArray());
+        // and under Vmap (a batched Take)
+        var xs = new Tensor(new[] { 1.0, 2.0, 3.0, 4.0 }, [2, 1, 2]);
+        var vm = Ad.Vmap(Ad.Grad(loss), new int?[] { 0, null }).Jit()(xs, i);
+        Assert.Equal(new[] { 4.0, 8.0, 12.0, 16.0 }, vm.ToDoubleArray());
+    }
+}
