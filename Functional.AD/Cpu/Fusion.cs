@@ -133,6 +133,14 @@ internal static class Fusion
     {
         var chainOf = new Dictionary<Node, List<Node>>(RefEq<Node>.Instance);
         if (!Enabled) return chainOf;
+        var users = new Dictionary<Node, List<Node>>(RefEq<Node>.Instance);
+        foreach (var n in g.Nodes)
+            foreach (var x in n.Args)
+            {
+                if (!users.TryGetValue(x, out var l)) users[x] = l = new();
+                l.Add(n);
+            }
+        var outputs = new HashSet<Node>(g.Outputs, RefEq<Node>.Instance);
         foreach (var n in g.Nodes)
         {
             if (!Fusable(n, av)) continue;
@@ -142,6 +150,12 @@ internal static class Fusion
             foreach (var x in n.Args)
                 if (chainOf.TryGetValue(x, out var c) && !candidates.Contains(c) && ComputeDType(x, av) == d && av[x]!.Dims.AsSpan().SequenceEqual(a.Dims))
                     candidates.Add(c);
+            // a mask (a comparison's bool result) that only later nodes read, none of them with the candidate chains'
+            // members: joining its operand's chain would write it out as a bool array for a later loop to read back;
+            // alone it starts the chain of the loop that reads it (a relu's mask in its gradient's loop)
+            if (candidates.Count > 0 && a.DType == DType.Bool && !outputs.Contains(n) && users.TryGetValue(n, out var us)
+                && us.All(u => u.Args.All(x => ReferenceEquals(x, n) || !candidates.Any(c => c.Contains(x)))))
+                candidates.Clear();
             var merged = new List<Node>();
             foreach (var c in candidates) merged.AddRange(c);
             merged.Add(n);
