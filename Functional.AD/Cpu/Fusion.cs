@@ -150,12 +150,17 @@ internal static class Fusion
             foreach (var x in n.Args)
                 if (chainOf.TryGetValue(x, out var c) && !candidates.Contains(c) && ComputeDType(x, av) == d && av[x]!.Dims.AsSpan().SequenceEqual(a.Dims))
                     candidates.Add(c);
-            // a mask (a comparison's bool result) that only later nodes read, none of them with the candidate chains'
-            // members: joining its operand's chain would write it out as a bool array for a later loop to read back;
-            // alone it starts the chain of the loop that reads it (a relu's mask in its gradient's loop)
-            if (candidates.Count > 0 && a.DType == DType.Bool && !outputs.Contains(n) && users.TryGetValue(n, out var us)
-                && us.All(u => u.Args.All(x => ReferenceEquals(x, n) || !candidates.Any(c => c.Contains(x)))))
-                candidates.Clear();
+            // a mask (a comparison's bool result) whose every reader also reads something computed from the candidate
+            // chains through nodes outside them (so no reader can join them: a relu's mask, read by its gradient's loop
+            // after the pool's scatter): joining its operand's chain would write it out as a bool array for the later
+            // loop to read back; alone it starts the chain of the loop that reads it
+            if (candidates.Count > 0 && a.DType == DType.Bool && !outputs.Contains(n) && users.TryGetValue(n, out var us))
+            {
+                var inChains = new HashSet<Node>(candidates.SelectMany(c => c), RefEq<Node>.Instance);
+                var clean = new HashSet<Node>(RefEq<Node>.Instance);
+                if (us.All(u => u.Args.Any(x => !ReferenceEquals(x, n) && !inChains.Contains(x) && DependsOn(x, inChains, clean))))
+                    candidates.Clear();
+            }
             var merged = new List<Node>();
             foreach (var c in candidates) merged.AddRange(c);
             merged.Add(n);
