@@ -39,8 +39,8 @@ var outputs = Ad.Vmap(net, inAxes: [null, 0]).Compile()(p, xs).ToFloatArray();
 bool solved = true;
 for (int i = 0; i < 4; i++)
 {
-    Console.WriteLine($"[{xs[i, 0]} {xs[i, 1]}] -> {outputs[i]:F3}");
-    solved &= (outputs[i] > 0.5) == (ys[i] > 0.5);
+    Console.WriteLine($"[{xs.Item(i, 0)} {xs.Item(i, 1)}] -> {outputs[i]:F3}");
+    solved &= (outputs[i] > 0.5) == (ys.Item(i) > 0.5);
 }
 Console.WriteLine(solved ? "XOR solved" : "XOR not solved");
 return solved ? 0 : 1;
