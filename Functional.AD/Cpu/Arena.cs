@@ -48,13 +48,7 @@ internal static class Pooling
 {
     public static HashSet<Node> Plan(Graph g, Dictionary<Node, Aval?> av)
     {
-        var users = new Dictionary<Node, List<Node>>(RefEq<Node>.Instance);
-        foreach (var n in g.Nodes)
-            foreach (var x in n.Args)
-            {
-                if (!users.TryGetValue(x, out var l)) users[x] = l = new();
-                l.Add(n);
-            }
+        var users = g.Users();
         var outputs = new HashSet<Node>(g.Outputs, RefEq<Node>.Instance);
         var pooled = new HashSet<Node>(RefEq<Node>.Instance);
         foreach (var n in g.Nodes)

@@ -115,17 +115,13 @@ internal sealed partial class Codegen
                 {
                     int inner = av[x]!.Size;
                     if (!wraps.TryGetValue(inner, out var j)) wraps[inner] = j = Local(typeof(int), "j" + inner);
-                    // a half row is widened whole, once (it is smaller than the loop)
-                    rows[x] = (Assign(unrounded.TryGetValue(x, out var f) ? t == typeof(float) ? f : WidenAll(f, av[x]!.Size, t)
-                        : DTypes.IsHalf(av[x]!.DType) ? WidenAll(DataOf(Obj(x), Elem(av[x]!)), av[x]!.Size, t) : Expression.Call(data, Obj(x)), arrayT), j);
+                    rows[x] = (WholeOperand(x, t), j);
                 }
                 else if (Fusion.IsChannelOperand(x, av, a, out int chInner, out int chCount))
                 {
                     if (!steps.TryGetValue((chInner, chCount), out var qk))
                         steps[(chInner, chCount)] = qk = (Local(typeof(int), $"q{chInner}_{chCount}"), Local(typeof(int), $"k{chInner}_{chCount}"));
-                    // a half channel operand is widened whole, once (it is smaller than the loop)
-                    channels[x] = (Assign(unrounded.TryGetValue(x, out var f) ? t == typeof(float) ? f : WidenAll(f, av[x]!.Size, t)
-                        : DTypes.IsHalf(av[x]!.DType) ? WidenAll(DataOf(Obj(x), Elem(av[x]!)), av[x]!.Size, t) : Expression.Call(data, Obj(x)), arrayT), qk.K);
+                    channels[x] = (WholeOperand(x, t), qk.K);
                 }
                 else
                 {
@@ -264,6 +260,17 @@ internal sealed partial class Codegen
     static System.Reflection.MethodInfo JitRtMethod(string name, Type src, Type dst) =>
         typeof(JitRt).GetMethod(name, [src, dst, typeof(int), typeof(int)])
         ?? throw new MissingMethodException(nameof(JitRt), $"{name}({src.Name}, {dst.Name}, int, int)");
+
+    /// <summary>A row or channel operand's elements as a <paramref name="t"/>[]: its unrounded float32 values, its own
+    /// array, or a half operand widened whole, once (it is smaller than the loop that reads it).</summary>
+    Expression WholeOperand(Node x, Type t)
+    {
+        var a = av[x]!;
+        Expression e = unrounded.TryGetValue(x, out var f) ? t == typeof(float) ? f : WidenAll(f, a.Size, t)
+            : DTypes.IsHalf(a.DType) ? WidenAll(DataOf(Obj(x), Elem(a)), a.Size, t)
+            : Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Data))!.MakeGenericMethod(t), Obj(x));
+        return Assign(e, t.MakeArrayType());
+    }
 
     /// <summary>An array of <paramref name="size"/> halves (or unrounded float32 values) widened whole into a buffer of the arena (<paramref name="t"/>: float or double).</summary>
     Expression WidenAll(Expression array, int size, Type t)

@@ -133,13 +133,7 @@ internal static class Fusion
     {
         var chainOf = new Dictionary<Node, List<Node>>(RefEq<Node>.Instance);
         if (!Enabled) return chainOf;
-        var users = new Dictionary<Node, List<Node>>(RefEq<Node>.Instance);
-        foreach (var n in g.Nodes)
-            foreach (var x in n.Args)
-            {
-                if (!users.TryGetValue(x, out var l)) users[x] = l = new();
-                l.Add(n);
-            }
+        var users = g.Users();
         var outputs = new HashSet<Node>(g.Outputs, RefEq<Node>.Instance);
         foreach (var n in g.Nodes)
         {

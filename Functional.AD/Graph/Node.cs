@@ -166,6 +166,19 @@ internal sealed class Graph
     public readonly Node[] Outputs;
     public Graph(Node[] inputs, Node[] nodes, Node[] outputs) { Inputs = inputs; Nodes = nodes; Outputs = outputs; }
 
+    /// <summary>Each node's readers among <see cref="Nodes"/> (a node read twice by one reader lists it twice); nodes nobody reads are absent.</summary>
+    public Dictionary<Node, List<Node>> Users()
+    {
+        var users = new Dictionary<Node, List<Node>>(RefEq<Node>.Instance);
+        foreach (var n in Nodes)
+            foreach (var x in n.Args)
+            {
+                if (!users.TryGetValue(x, out var l)) users[x] = l = new();
+                l.Add(n);
+            }
+        return users;
+    }
+
     /// <summary>Number of non-input, non-constant nodes: the size a derivative is compared by.</summary>
     public int OpCount => Nodes.Count(n => !n.IsConst && !n.IsInput) + Nodes.Sum(n => n.Subgraphs.Sum(s => s.OpCount));
 }
