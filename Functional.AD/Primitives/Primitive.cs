@@ -157,6 +157,15 @@ internal sealed partial class Primitive
     internal Expression Emit(Expression[] args, Kind[] kinds, Params p, Graph[] subs)
     {
         if (EmitRule is not null) return EmitRule(args, kinds, p, subs);
+        // an elementwise primitive with no C# scalar method of its own (Expm1, Erf, Square, %, Clip, which derivative
+        // rules also build in double and float code) runs its scalar form there, in the operands' C# type: calling the
+        // tensor method instead would round-trip through a weak tensor whose kind no longer matches its type
+        if (Scalar is not null && Elementwise && DoubleMethod is null && kinds.All(k => k is Kind.Double or Kind.Float)
+            && !(kinds.All(k => k == Kind.Float) && FloatMethod is not null))
+        {
+            var t = kinds.All(k => k == Kind.Float) ? typeof(float) : typeof(double);
+            return Scalar(args.Select(a => Conv(a, t)).ToArray(), t);
+        }
         var m = MethodFor(kinds);
         return CallWith(m, args, p);
     }

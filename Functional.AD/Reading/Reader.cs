@@ -411,7 +411,7 @@ internal sealed partial class Reader
             ExpressionType.Subtract or ExpressionType.SubtractChecked => Prims.Sub,
             ExpressionType.Multiply or ExpressionType.MultiplyChecked => Prims.Mul,
             ExpressionType.Divide => Prims.Div,
-            ExpressionType.Modulo when bin.Left.Type == typeof(Tensor) || bin.Right.Type == typeof(Tensor) => Prims.Remainder,
+            ExpressionType.Modulo => Prims.Remainder,
             ExpressionType.And when bin.Left.Type == typeof(Tensor) || bin.Right.Type == typeof(Tensor) => Prims.And,
             ExpressionType.Or when bin.Left.Type == typeof(Tensor) || bin.Right.Type == typeof(Tensor) => Prims.Or,
             ExpressionType.GreaterThan => Prims.Greater,

@@ -79,7 +79,7 @@ public sealed class BadInputCatalogueReader
         Case<UnsupportedExpressionException>("a captured delegate called inside", () => { Func<double, double> g = Math.Sin; return Ad.Grad((Expression<Func<double, double>>)(x => g(x))); }, "Invoke(g, x)", "compiled delegate"),
         Case<UnsupportedExpressionException>("assignment to a static field", () => Ad.Grad(Expression.Lambda<Func<double, double>>(Expression.Assign(Expression.Field(null, typeof(CatalogueTypes), nameof(CatalogueTypes.Counter)), Expression.Parameter(typeof(double), "x")), Expression.Parameter(typeof(double), "x"))), "Assign", "not supported"),
         Case<UnsupportedExpressionException>("a loop statement", () => Ad.Grad(LoopLambda()), "Loop"),
-        Case<UnsupportedExpressionException>("a modulo", () => Ad.Grad((Expression<Func<double, double>>)(x => x % 2.0)), "Modulo", "not supported"),
+        Case<UnsupportedExpressionException>("an exclusive or", () => Ad.Grad((Expression<Func<double, double>>)(x => (x > 0 ^ x < 1) ? x : -x)), "ExclusiveOr", "not supported"),
         Case<UnsupportedExpressionException>("a power operator method", () => Ad.Grad((Expression<Func<double, double>>)(x => Math.Pow(x, 2) + Math.Log10(x))), "Log10"),
         Case<UnsupportedExpressionException>("a static argument computed from a parameter", () => Ad.Grad((Expression<Func<Tensor, Tensor>>)(x => Sum(Reshape(x, new[] { x.Size })))), "static parameter", "constant"),
         Case<UnsupportedExpressionException>("an axis computed from the input", () => Ad.Grad((Expression<Func<Tensor, Tensor>>)(x => Sum(Sum(x, x.Rank - 1)))), "static"),
