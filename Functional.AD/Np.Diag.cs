@@ -94,9 +94,9 @@ public static partial class Np
     /// <summary>
     /// Coordinate matrices from coordinate vectors (numpy's <c>meshgrid</c> for two vectors): with indexing "xy" (the
     /// default, Cartesian) both results have shape [y.Length, x.Length], X repeating x along rows and Y repeating y
-    /// along columns; with "ij" (matrix) shape [x.Length, y.Length]. Inside an expression, write the pieces as they are
-    /// computed here: for "xy", <c>Np.ExpandDims(x, 0) + Lax.Zeros(Lax.AvalOf(Np.ExpandDims(y, 1)))</c> and
-    /// <c>Np.ExpandDims(y, 1) + Lax.Zeros(Lax.AvalOf(Np.ExpandDims(x, 0)))</c>.
+    /// along columns; with "ij" (matrix) shape [x.Length, y.Length]. Each result keeps its operand's dtype. Inside an
+    /// expression write <c>Np.Meshgrid(x, y, indexing)[i]</c> (indexing a constant): it is read as each vector expanded and
+    /// broadcast against the other, so it differentiates, batches and runs on every backend.
     /// Example: <c>Meshgrid([1, 2, 3], [4, 5], "xy")</c> is <c>[[[1, 2, 3], [1, 2, 3]], [[4, 4, 4], [5, 5, 5]]]</c>.
     /// </summary>
     /// <param name="x">The first coordinates, a vector.</param><param name="y">The second coordinates, a vector.</param>

@@ -277,6 +277,8 @@ internal sealed partial class Reader
         }
         if (Prims.PiecesOf(m) is { } pieces)
             return ReadPieces(call, pieces, env, b);
+        if (m.DeclaringType == typeof(Np) && m.Name == nameof(Np.Meshgrid))
+            return ReadMeshgrid(call, env, b);
         var prim = Prims.ForMethod(m) ?? throw Unsupported(call,
             $"the method {Printer.TypeName(m.DeclaringType!)}.{m.Name} is not differentiable: it is not an Np or Lax primitive, an operator of Tensor, or a System.Math function the library knows");
         var ps = m.GetParameters();
@@ -371,6 +373,36 @@ internal sealed partial class Reader
     }
 
     /// <summary>
+    /// <c>Np.Meshgrid(x, y, indexing)</c>, composed: each vector expanded and broadcast against the other's expanded
+    /// shape by adding zeros of a bool aval of that shape, so each piece keeps its own dtype as the method's do (bool
+    /// takes any dtype's side in promotion); an array that <c>[i]</c> indexes.
+    /// </summary>
+    Sym ReadMeshgrid(MethodCallExpression call, Dictionary<ParameterExpression, Sym> env, Builder b)
+    {
+        var indexing = call.Arguments[2];
+        if (!IsClosed(indexing) || Read(indexing, env, b) is not SStatic { Value: string mode })
+            throw Unsupported(indexing, "the indexing of Np.Meshgrid is a static parameter and must be a constant string known when the expression is read");
+        if (mode is not ("xy" or "ij"))
+            throw Unsupported(indexing, $"the indexing of Np.Meshgrid must be \"xy\" or \"ij\", not \"{mode}\"");
+        var px = Expression.Parameter(typeof(Tensor), "x");
+        var py = Expression.Parameter(typeof(Tensor), "y");
+        var inner = new Dictionary<ParameterExpression, Sym>(env)
+        {
+            [px] = Read(call.Arguments[0], env, b),
+            [py] = Read(call.Arguments[1], env, b),
+        };
+        var expand = typeof(Np).GetMethod(nameof(Np.ExpandDims), [typeof(Tensor), typeof(int)])!;
+        var isNan = typeof(Np).GetMethod(nameof(Np.IsNan), [typeof(Tensor)])!;
+        var zeros = typeof(Lax).GetMethod(nameof(Lax.Zeros), [typeof(Aval)])!;
+        var avalOf = typeof(Lax).GetMethod(nameof(Lax.AvalOf), [typeof(Tensor)])!;
+        bool xy = mode == "xy";
+        Expression xs = Expression.Call(expand, px, Expression.Constant(xy ? 0 : 1)), ys = Expression.Call(expand, py, Expression.Constant(xy ? 1 : 0));
+        Expression Against(Expression a, Expression other) =>
+            Expression.Add(a, Expression.Call(zeros, Expression.Call(avalOf, Expression.Call(isNan, other))));
+        return Read(Expression.NewArrayInit(typeof(Tensor), Against(xs, ys), Against(ys, xs)), inner, b);
+    }
+
+    /// <summary>
     /// A call that returns several tensors (<c>Np.Split</c>): its tensor operand and constant arguments read, then each
     /// piece one primitive application (<see cref="Prims.PiecesOf"/>), as an array that <c>[i]</c> indexes.
     /// </summary>
@@ -399,7 +431,7 @@ internal sealed partial class Reader
         if (bin.NodeType == ExpressionType.ArrayIndex)
         {
             if (Read(bin.Left, env, b) is not SArray items)
-                throw Unsupported(bin, "only the pieces of a split (Np.Split(x, sections, axis)[i]) or an array written in place may be indexed");
+                throw Unsupported(bin, "only the pieces of a split (Np.Split(x, sections, axis)[i]), of a meshgrid (Np.Meshgrid(x, y, indexing)[i]) or an array written in place may be indexed");
             if (!IsClosed(bin.Right) || Read(bin.Right, env, b) is not SStatic { Value: int i })
                 throw Unsupported(bin.Right, "an index into the pieces of a split must be a constant known when the expression is read");
             return i >= 0 && i < items.Items.Length ? items.Items[i]

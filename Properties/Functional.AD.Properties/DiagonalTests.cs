@@ -91,6 +91,51 @@ public class DiagonalTests
         var g = f.Grad().Jit()(x, y).ToDoubleArray();
         Assert.Equal(new[] { 1.0 + 8, 2 + 16, 4 + 32 }, g);
     }
+
+    /// <summary>
+    /// Np.Meshgrid read inside an expression: the pieces equal the method's (each keeps its own dtype), on Compile and
+    /// the jit, under Vmap, and the gradient of Σ w·X + Σ v·Y is w summed over the repeated axis (and v likewise).
+    /// </summary>
+    [Theory]
+    [InlineData("xy")]
+    [InlineData("ij")]
+    public void Meshgrid_inside_an_expression_equals_the_method_and_differentiates(string indexing)
+    {
+        var x = new Tensor(new[] { 1.0, 2, 3 });
+        var y = new Tensor(new[] { 4.0, 5 });
+        var eager = Meshgrid(x, y, indexing);
+        Expression<Func<Tensor, Tensor, Tensor>> first = (a, b) => Meshgrid(a, b, indexing)[0];
+        Expression<Func<Tensor, Tensor, Tensor>> second = (a, b) => Meshgrid(a * 1, b, indexing)[1];
+        foreach (var run in new[] { first.Compile(), first.Jit() })
+            Assert.Equal(eager[0].ToDoubleArray(), run(x, y).ToDoubleArray());
+        foreach (var run in new[] { second.Compile(), second.Jit() })
+            Assert.Equal(eager[1].ToDoubleArray(), run(x, y).ToDoubleArray());
+        // each piece keeps its own dtype, as the method's do
+        var yi = y.AsType(DType.Int32);
+        Assert.Equal(DType.Float64, first.Compile()(x, yi).DType);
+        Assert.Equal(DType.Int32, second.Compile()(x, yi).DType);
+        Assert.Equal(DType.Int32, second.Jit()(x, yi).DType);
+        Assert.Equal(Meshgrid(x, yi, indexing)[1].ToDoubleArray(), second.Jit()(x, yi).ToDoubleArray());
+        // gradients: X repeats x along one axis, Y repeats y along the other
+        var shape = eager[0].Dims;
+        var w = new Tensor(Enumerable.Range(0, 6).Select(i => Math.Pow(2, i)).ToArray(), shape);
+        var v = new Tensor(Enumerable.Range(0, 6).Select(i => 1.0 + 3 * i).ToArray(), shape);
+        Expression<Func<Tensor, Tensor, Tensor>> loss = (a, b) => Sum(Meshgrid(a, b, indexing)[0] * w, null, false) + Sum(Meshgrid(a, b, indexing)[1] * v, null, false);
+        int xAxis = indexing == "xy" ? 1 : 0;
+        var wd = w.ToDoubleArray(); var vd = v.ToDoubleArray();
+        double At(double[] m, int i, int j) => m[i * shape[1] + j];
+        var gx = Enumerable.Range(0, 3).Select(k => Enumerable.Range(0, 2).Sum(r => xAxis == 1 ? At(wd, r, k) : At(wd, k, r))).ToArray();
+        var gy = Enumerable.Range(0, 2).Select(k => Enumerable.Range(0, 3).Sum(c => xAxis == 1 ? At(vd, k, c) : At(vd, c, k))).ToArray();
+        var (ga, gb) = loss.Grad(Wrt.Both).Jit()(x, y);
+        Assert.Equal(gx, ga.ToDoubleArray());
+        Assert.Equal(gy, gb.ToDoubleArray());
+        // under Vmap (a batch of x vectors), each example's X equals the method's
+        var xs = new Tensor(new[] { 1.0, 2, 3, -1, 0.5, 7 }, [2, 3]);
+        var batched = Ad.Vmap(first, new int?[] { 0, null }).Jit()(xs, y);
+        for (int e = 0; e < 2; e++)
+            Assert.Equal(Meshgrid(new Tensor(xs.ToDoubleArray().Skip(3 * e).Take(3).ToArray()), y, indexing)[0].ToDoubleArray(),
+                batched.ToDoubleArray().Skip(6 * e).Take(6).ToArray());
+    }
 }
 
 /// <summary>Np.Split against numpy's definition (plain slices), eagerly, under the jit and inside expressions as <c>Split(...)[i]</c>; its gradient puts each piece's cotangent back in place.</summary>

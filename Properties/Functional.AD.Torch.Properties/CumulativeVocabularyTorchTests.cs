@@ -31,6 +31,8 @@ public class CumulativeVocabularyTorchTests
         ("Diag(vector, k: -1)", x => Diag(Sum(x, 0, false), -1), t => t.sum([0L]).diag(-1)),
         ("Split(indices)[1]", x => Split(x, new[] { 1, 3 }, 1)[1], t => t.narrow(1, 1, 2)),
         ("Split(sections)[3]", x => Split(x, 5, -1)[3], t => t.narrow(1, 3, 1)),
+        ("Meshgrid(xy)[0]", x => Meshgrid(Sum(x, 0, false), Sum(x, 1, false), "xy")[0], t => t.sum([0L]).unsqueeze(0).expand(3, 5)),
+        ("Meshgrid(ij)[1]", x => Meshgrid(Sum(x, 0, false), Sum(x, 1, false), "ij")[1], t => t.sum([1L]).unsqueeze(0).expand(5, 3)),
     ];
 
     public static IEnumerable<object[]> Names => Cases.Select(c => new object[] { c.Name });
