@@ -22,6 +22,8 @@ public enum AxisMapKind
     Section,
     /// <summary>Positions <see cref="AxisMap.Before"/> up to, not including, <see cref="AxisMap.After"/>, both clamped to the axis (<c>Np.Split(x, indices, axis)</c>).</summary>
     Slice,
+    /// <summary>Piece <see cref="AxisMap.After"/> of <see cref="AxisMap.Before"/> nearly equal pieces, the first <c>n % Before</c> one longer (<c>Np.ArraySplit(x, sections, axis)</c>).</summary>
+    UnevenSection,
 }
 
 /// <summary>How <see cref="Np.Pad(Tensor, int[], PadMode)"/> fills the new elements (numpy's <c>mode</c>).</summary>
@@ -80,6 +82,12 @@ public sealed record AxisMap(AxisMapKind Kind, int Axis, int Before = 0, int Aft
                 if (Before <= 0 || n % Before != 0)
                     throw new ShapeException(call, shapes, $"axis {Axis} of length {n} does not split into {Before} equal sections; give split indices instead");
                 return Enumerable.Range(After * (n / Before), n / Before).ToArray();
+            case AxisMapKind.UnevenSection:
+            {
+                if (Before <= 0) throw new ShapeException(call, shapes, $"sections must be 1 or more, not {Before}");
+                int q = n / Before, rem = n % Before;
+                return Enumerable.Range(After * q + Math.Min(After, rem), q + (After < rem ? 1 : 0)).ToArray();
+            }
             case AxisMapKind.Slice:
             {
                 int start = Math.Clamp(Before, 0, n), stop = Math.Clamp(After, start, n);
@@ -111,6 +119,7 @@ public sealed record AxisMap(AxisMapKind Kind, int Axis, int Before = 0, int Aft
         AxisMapKind.Tile => $"Np.Tile(x: {x}, reps: {Before} along axis {Axis})",
         AxisMapKind.Repeat => $"Np.Repeat(x: {x}, repeats: {Before}, axis: {Axis})",
         AxisMapKind.Section => $"Np.Split(x: {x}, sections: {Before}, axis: {Axis})[{After}]",
+        AxisMapKind.UnevenSection => $"Np.ArraySplit(x: {x}, sections: {Before}, axis: {Axis})[{After}]",
         AxisMapKind.Slice => $"Np.Split(x: {x}, axis: {Axis}): the piece from {Before} to {(After == int.MaxValue ? "the end" : After)}",
         _ => $"Np.Pad(x: {x}, widths: ({Before}, {After}) along axis {Axis}, mode: {(Kind == AxisMapKind.PadEdge ? "Edge" : Kind == AxisMapKind.PadReflect ? "Reflect" : "Constant")})",
     };

@@ -101,7 +101,7 @@ public sealed class TorchStorage : TensorStorage, IDisposable
 internal static class HostCopy
 {
     /// <summary>The elements of a contiguous CPU tensor as a host array of <paramref name="dtype"/>'s storage type.</summary>
-    internal static Array Download(TT c, DType dtype) => dtype switch
+    internal static Array Download(TT c, DType dtype) => c.numel() == 0 ? Empty(dtype) : dtype switch
     {
         DType.Float64 => c.data<double>().ToArray(),
         DType.Float32 => c.data<float>().ToArray(),
@@ -110,6 +110,17 @@ internal static class HostCopy
         DType.Bool => c.data<bool>().ToArray(),
         // float16 and bfloat16 widen to float32 exactly, and narrow back exactly
         _ => Elements.Convert(c.to_type(torch.ScalarType.Float32).data<float>().ToArray(), DType.Float32, dtype),
+    };
+
+    /// <summary>An empty host array of <paramref name="dtype"/>'s storage type (TorchSharp's accessor cannot read an empty tensor).</summary>
+    static Array Empty(DType dtype) => dtype switch
+    {
+        DType.Float64 => Array.Empty<double>(),
+        DType.Float32 => Array.Empty<float>(),
+        DType.Int32 => Array.Empty<int>(),
+        DType.Int64 => Array.Empty<long>(),
+        DType.Bool => Array.Empty<bool>(),
+        _ => Elements.Convert(Array.Empty<float>(), DType.Float32, dtype),
     };
 
     /// <summary>A new libtorch tensor holding a copy of <paramref name="data"/> (of <paramref name="dtype"/>'s storage type).</summary>

@@ -335,6 +335,7 @@ internal static partial class Prims
         DeclareSorting();
         DeclareIndexing();
         DeclareGatherShapeRules();
+        DeclareFlattened();
 
         // --- the dtype column beyond the families' defaults: float-only functions promote integer and bool operands to
         // float32 (as jax.numpy does); structural, selection and conversion primitives take every dtype; Argmax gives int32

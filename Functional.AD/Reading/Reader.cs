@@ -431,7 +431,7 @@ internal sealed partial class Reader
         if (bin.NodeType == ExpressionType.ArrayIndex)
         {
             if (Read(bin.Left, env, b) is not SArray items)
-                throw Unsupported(bin, "only the pieces of a split (Np.Split(x, sections, axis)[i]), of a meshgrid (Np.Meshgrid(x, y, indexing)[i]) or an array written in place may be indexed");
+                throw Unsupported(bin, "only the pieces of a split (Np.Split(x, sections, axis)[i], Np.ArraySplit(x, sections, axis)[i]), of a meshgrid (Np.Meshgrid(x, y, indexing)[i]) or an array written in place may be indexed");
             if (!IsClosed(bin.Right) || Read(bin.Right, env, b) is not SStatic { Value: int i })
                 throw Unsupported(bin.Right, "an index into the pieces of a split must be a constant known when the expression is read");
             return i >= 0 && i < items.Items.Length ? items.Items[i]

@@ -26,6 +26,7 @@ public class ContractionSortTorchTests
         ("TensorDot(axes)", (a, b) => TensorDot(a, b, new[] { 0, 2 }, new[] { 1, 0 }), (a, b) => torch.tensordot(a, b, [0, 2], [1, 0]), [3, 2, 4], [4, 3]),
         ("Kron", (a, b) => Kron(a, b), (a, b) => torch.kron(a, b), [2, 3], [3, 2]),
         ("Sort", (a, b) => Sort(a, 0) * b, (a, b) => a.sort(0, false, true).Values * b, [4, 3], [4, 3]),
+        ("Sort(axis: null)", (a, b) => Sort(a, null) * b, (a, b) => a.flatten().sort(0, false, true).Values * b, [4, 3], [12]),
         ("TopK", (a, b) => TopK(a, 2).Item1 * b, (a, b) => a.topk(2, -1).values * b, [3, 5], [3, 2]),
     ];
 
@@ -82,8 +83,9 @@ public class ContractionSortTorchTests
         var x = new Tensor(new[] { 3.0, double.NaN, 1, 3, -1, 0.5, 2, 2 }, [2, 4]);
         Expression<Func<Tensor, Tensor>> arg = v => Argsort(v, -1);
         Expression<Func<Tensor, Tensor>> top = v => TopK(v, 3).Item2;
+        Expression<Func<Tensor, Tensor>> flat = v => Argsort(v, null);
         Expression<Func<Tensor, Tensor, Tensor>> ss = (s, v) => SearchSorted(s, v, "right");
-        foreach (var (f, want) in new[] { (arg, new[] { 2.0, 0, 3, 1, 0, 1, 2, 3 }), (top, new[] { 1.0, 0, 3, 2, 3, 1 }) })
+        foreach (var (f, want) in new[] { (arg, new[] { 2.0, 0, 3, 1, 0, 1, 2, 3 }), (top, new[] { 1.0, 0, 3, 2, 3, 1 }), (flat, new[] { 4.0, 5, 2, 6, 7, 0, 3, 1 }) })
         {
             Assert.Equal(want, f.Compile()(x).ToDoubleArray());
             var t = TorchJit.Jit(f, TorchBackend.Cpu)(x).ToHost();

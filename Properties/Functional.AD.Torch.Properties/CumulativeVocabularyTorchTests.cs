@@ -26,14 +26,24 @@ public class CumulativeVocabularyTorchTests
         ("Cummax(reverse)", x => Cummax(x, 0, true), t => torch.cummax(t.flip(0), 0).values.flip(0)),
         ("CumLogSumExp", x => CumLogSumExp(x, 1, false), t => t.logcumsumexp(1)),
         ("CumLogSumExp(reverse)", x => CumLogSumExp(x, -1, true), t => t.flip(1).logcumsumexp(1).flip(1)),
+        ("Cumsum(axis: null)", x => Cumsum(x, null, false), t => t.flatten().cumsum(0)),
+        ("Cumprod(axis: null, reverse)", x => Cumprod(x, null, true), t => t.flatten().flip(0).cumprod(0).flip(0)),
+        ("Cummax(axis: null)", x => Cummax(x, null, false), t => torch.cummax(t.flatten(), 0).values),
+        ("CumLogSumExp(axis: null)", x => CumLogSumExp(x, null, false), t => t.flatten().logcumsumexp(0)),
         ("Diag(matrix, k: 1)", x => Diag(x, 1), t => t.diag(1)),
         ("Diag(matrix, k: -2)", x => Diag(x, -2), t => t.diag(-2)),
         ("Diag(vector, k: -1)", x => Diag(Sum(x, 0, false), -1), t => t.sum([0L]).diag(-1)),
         ("Split(indices)[1]", x => Split(x, new[] { 1, 3 }, 1)[1], t => t.narrow(1, 1, 2)),
         ("Split(sections)[3]", x => Split(x, 5, -1)[3], t => t.narrow(1, 3, 1)),
+        ("ArraySplit(3)[0]", x => ArraySplit(x, 3, 1)[0], t => t.narrow(1, 0, 2)),
+        ("ArraySplit(3)[2]", x => ArraySplit(x, 3, -1)[2], t => t.narrow(1, 4, 1)),
+        ("ArraySplit(4, axis 0)[3]", x => ArraySplit(x, 4, 0)[3], t => t.narrow(0, 3, 0)),
         ("Meshgrid(xy)[0]", x => Meshgrid(Sum(x, 0, false), Sum(x, 1, false), "xy")[0], t => t.sum([0L]).unsqueeze(0).expand(3, 5)),
         ("Meshgrid(ij)[1]", x => Meshgrid(Sum(x, 0, false), Sum(x, 1, false), "ij")[1], t => t.sum([1L]).unsqueeze(0).expand(5, 3)),
     ];
+
+    /// <summary>A libtorch tensor's elements (TorchSharp's accessor cannot read an empty one).</summary>
+    static double[] Data(torch.Tensor t) => t.numel() == 0 ? [] : t.contiguous().data<double>().ToArray();
 
     public static IEnumerable<object[]> Names => Cases.Select(c => new object[] { c.Name });
 
@@ -65,7 +75,7 @@ public class CumulativeVocabularyTorchTests
         var leaf = torch.tensor(xs, torch.ScalarType.Float64).reshape(3, 5).requires_grad_(true);
         var ty = op(leaf);
         Assert.Equal(y.Shape.Select(d => (long)d).ToArray(), ty.shape);
-        Assert.Equal(y.ToDoubleArray(), ty.detach().contiguous().data<double>().ToArray(), (a, b) => Math.Abs(a - b) <= 1e-12 * Math.Max(1, Math.Abs(a)));
+        Assert.Equal(y.ToDoubleArray(), Data(ty.detach()), (a, b) => Math.Abs(a - b) <= 1e-12 * Math.Max(1, Math.Abs(a)));
         var tw = torch.tensor(wy.ToDoubleArray(), torch.ScalarType.Float64).reshape(ty.shape);
         var tg = torch.autograd.grad([(ty * tw).sum()], [leaf])[0].contiguous().data<double>().ToArray();
         var ours = grad.Compile()(x, wy).ToDoubleArray();
