@@ -8,6 +8,12 @@ public enum IxKind
     Point,
     /// <summary>Positions start, start + step, ... before stop: the axis is kept (numpy's <c>x[a:b:s]</c>).</summary>
     Range,
+    /// <summary>As many whole axes as the other indices leave (numpy's <c>...</c>); at most one in a list.</summary>
+    Ellipsis,
+    /// <summary>A new axis of length 1 in the result, taking no axis of x (numpy's <c>None</c>, <c>np.newaxis</c>).</summary>
+    NewAxis,
+    /// <summary>An index tensor (<see cref="Ix.Indices"/>): integers gather along the axis (numpy's <c>x[idx]</c>), a bool mask selects the true positions (<c>x[mask]</c>, eagerly only).</summary>
+    Tensor,
 }
 
 /// <summary>
@@ -35,6 +41,45 @@ public sealed record Ix(IxKind Kind, Index? Start, Index? Stop, int Step)
 {
     /// <summary>The whole axis (numpy's <c>x[:]</c>).</summary>
     public static Ix All { get; } = new(IxKind.Range, null, null, 1);
+
+    /// <summary>
+    /// As many whole axes as the other indices leave (numpy's <c>...</c>): <c>x[Ix.Ellipsis, 0]</c> is the first position
+    /// of the last axis, whatever x's rank. At most one in an index list.
+    /// </summary>
+    /// <example><code>var lastColumn = x[Ix.Ellipsis, Ix.FromEnd(1)];</code></example>
+    public static Ix Ellipsis { get; } = new(IxKind.Ellipsis, null, null, 1);
+
+    /// <summary>
+    /// A new axis of length 1 in the result, at its place among the kept axes (numpy's <c>None</c> / <c>np.newaxis</c>):
+    /// <c>v[Ix.NewAxis, Ix.All]</c> of a <c>[3]</c> is <c>[1, 3]</c>, <c>v[Ix.All, Ix.NewAxis]</c> is <c>[3, 1]</c>. It reads
+    /// no axis of x; in <see cref="Tensor.At"/> the value broadcasts to the part's shape with the new axes (numpy's <c>x[None] = v</c>).
+    /// </summary>
+    /// <example><code>var column = v[Ix.Ellipsis, Ix.NewAxis];   // [n] becomes [n, 1]</code></example>
+    public static Ix NewAxis { get; } = new(IxKind.NewAxis, null, null, 1);
+
+    /// <summary>
+    /// The index tensor of an <see cref="IxKind.Tensor"/> index, else null. Integer indices gather along their axis
+    /// (<c>x[idx]</c> is <c>Np.Take(x, idx, 0)</c>, <c>x[Ix.All, idx]</c> is <c>Np.Take(x, idx, 1)</c>, and
+    /// <c>x[rows, cols]</c> is <c>Lax.GatherAxes</c>); a bool mask selects the positions where it is true, eagerly only.
+    /// </summary>
+    public Tensor? Indices { get; init; }
+
+    /// <summary>
+    /// An index tensor as an index (numpy's integer array and bool mask indexing): <c>x[idx]</c>. Integer index tensors
+    /// work eagerly and inside expressions (one tensor with every other index <see cref="All"/>, or tensors for the
+    /// leading axes followed by whole axes); a bool mask gives a shape known only from its values, so it works eagerly
+    /// and is refused inside a transformed or jitted function (write <c>Np.Where(mask, x, 0)</c> there).
+    /// </summary>
+    /// <param name="indices">Integer (or, eagerly, bool) indices.</param>
+    public static implicit operator Ix(Tensor indices) => FromTensor(indices);
+
+    /// <summary>An index tensor as an <see cref="Ix"/> (what the implicit conversion does).</summary>
+    /// <param name="indices">Integer (or, eagerly, bool) indices.</param><returns>A tensor index.</returns>
+    public static Ix FromTensor(Tensor indices)
+    {
+        ArgumentNullException.ThrowIfNull(indices);
+        return new(IxKind.Tensor, null, null, 1) { Indices = indices };
+    }
 
     /// <summary>The position <paramref name="i"/> from the end: <c>Ix.FromEnd(1)</c> is the last (C#'s <c>^1</c>, numpy's <c>-1</c>).</summary>
     /// <param name="i">The distance from the end, at least 1 for a position inside the axis.</param>
@@ -100,6 +145,9 @@ public sealed record Ix(IxKind Kind, Index? Start, Index? Stop, int Step)
     /// <returns>The text.</returns>
     public override string ToString()
     {
+        if (Kind == IxKind.Ellipsis) return "Ix.Ellipsis";
+        if (Kind == IxKind.NewAxis) return "Ix.NewAxis";
+        if (Kind == IxKind.Tensor) return $"Ix.FromTensor({Indices?.Aval})";
         if (Kind == IxKind.Point) return Start!.Value.IsFromEnd ? $"Ix.FromEnd({Start.Value.Value})" : Int(Start.Value.Value);
         if (Start is null && Stop is null && Step == 1) return "Ix.All";
         // a bound of ^0 is the end of the axis: the default stop going forwards, the default start going backwards
@@ -125,6 +173,7 @@ public sealed record Ix(IxKind Kind, Index? Start, Index? Stop, int Step)
     internal static Resolved[] Resolve(Ix[] ix, int[] dims, Func<string> call, IReadOnlyList<Aval> shapes)
     {
         ArgumentNullException.ThrowIfNull(ix);
+        ix = Expand(ix, dims.Length, call, shapes, keepNew: false);
         if (ix.Length > dims.Length)
             throw new ShapeException(call(), shapes, $"{ix.Length} indices for a tensor of rank {dims.Length}; at most one index per axis is accepted");
         var r = new Resolved[dims.Length];
@@ -164,6 +213,53 @@ public sealed record Ix(IxKind Kind, Index? Start, Index? Stop, int Step)
             }
         }
         return r;
+    }
+
+    /// <summary>
+    /// The list with its <see cref="Ellipsis"/> replaced by the whole axes it stands for in a rank-<paramref name="rank"/>
+    /// tensor, and its <see cref="NewAxis"/> entries dropped unless <paramref name="keepNew"/>. A second Ellipsis, or an
+    /// index tensor (the indexer reads those itself), is an error naming the call.
+    /// </summary>
+    internal static Ix[] Expand(Ix[] ix, int rank, Func<string> call, IReadOnlyList<Aval> shapes, bool keepNew)
+    {
+        int ellipses = 0, news = 0, consumed = 0;
+        foreach (var i in ix)
+            switch (i?.Kind)
+            {
+                case IxKind.Ellipsis: ellipses++; break;
+                case IxKind.NewAxis: news++; break;
+                case IxKind.Tensor:
+                    throw new ShapeException(call(), shapes, "an index tensor is accepted by the indexer x[...] alone (x[idx], x[Ix.All, idx], x[rows, cols]), not in x.At(...) or a static index list; "
+                        + "update at index tensors with Lax.ScatterAdd, gather with Np.Take or Lax.GatherAxes");
+                default: consumed++; break;
+            }
+        if (ellipses == 0 && (news == 0 || keepNew)) return ix;
+        if (ellipses > 1) throw new ShapeException(call(), shapes, $"{ellipses} Ix.Ellipsis in one index list; numpy's ... may appear once");
+        if (consumed > rank)
+            throw new ShapeException(call(), shapes, $"{consumed} indices for a tensor of rank {rank}; at most one index per axis is accepted (Ix.Ellipsis and Ix.NewAxis take none)");
+        var r = new List<Ix>(rank + news);
+        foreach (var i in ix)
+        {
+            if (i?.Kind == IxKind.Ellipsis) r.AddRange(Enumerable.Repeat(All, rank - consumed));
+            else if (i?.Kind != IxKind.NewAxis || keepNew) r.Add(i!);
+        }
+        return r.ToArray();
+    }
+
+    /// <summary>The shape x[ix] has: the kept axes' lengths, with a 1 where each <see cref="NewAxis"/> stands among them.</summary>
+    internal static int[] OutDims(Ix[] ix, Resolved[] r, int rank, Func<string> call, IReadOnlyList<Aval> shapes)
+    {
+        var kept = r.Where(a => a.Keep).Select(a => a.Count).ToArray();
+        if (!ix.Any(i => i?.Kind == IxKind.NewAxis)) return kept;
+        var od = new List<int>(kept.Length + ix.Length);
+        int k = 0;
+        foreach (var i in Expand(ix, rank, call, shapes, keepNew: true))
+        {
+            if (i.Kind == IxKind.NewAxis) od.Add(1);
+            else if (i.Kind == IxKind.Range) od.Add(kept[k++]);
+        }
+        while (k < kept.Length) od.Add(kept[k++]);
+        return od.ToArray();
     }
 
     static int At(Index i, int n) => i.IsFromEnd ? n - i.Value : i.Value;

@@ -9,21 +9,26 @@ public static partial class Lax
 {
     /// <summary>
     /// The part of <paramref name="x"/> an index list selects (numpy's basic indexing): a point removes its axis, a range
-    /// keeps it; axes past the list are kept whole. What <c>x[i, ...]</c> is. Linear in x; its transpose is
-    /// <see cref="IndexSet"/> of the cotangent into zeros.
+    /// keeps it; axes past the list are kept whole; <see cref="Ix.Ellipsis"/> stands for the whole axes the others leave
+    /// and <see cref="Ix.NewAxis"/> adds an axis of length 1. What <c>x[i, ...]</c> is. Linear in x; its transpose is
+    /// <see cref="IndexSet"/> of the cotangent into zeros. Eagerly an index tensor may stand in the list too (see
+    /// <see cref="Ix.FromTensor"/>): integers gather, a bool mask selects its true positions.
     /// Example: <c>Index([[1, 2, 3], [4, 5, 6]], [1, Ix.Range(0, 3, 2)])</c> is <c>[4., 6.]</c>.
     /// </summary>
-    /// <param name="x">The tensor.</param><param name="index">One index per leading axis.</param>
+    /// <param name="x">The tensor.</param><param name="index">One index per leading axis (Ix.NewAxis and Ix.Ellipsis take none).</param>
     /// <returns>The selected part, in x's dtype.</returns>
-    /// <exception cref="ShapeException">More indices than axes, or a position or bound outside its axis.</exception>
+    /// <exception cref="ShapeException">More indices than axes, a position or bound outside its axis, two ellipses, or index tensors mixed with other indices in a way not accepted.</exception>
     public static Tensor Index(Tensor x, Ix[] index)
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(index);
-        var r = Ix.Resolve(index, x.Dims, () => $"x{Ix.Text(index)} with x: {x.Aval}", [x.Aval]);
-        if (r.Select((a, i) => a.Keep && a.Start == 0 && a.Step == 1 && a.Count == x.Dims[i]).All(whole => whole)) return x;
+        string Call() => $"x{Ix.Text(index)} with x: {x.Aval}";
+        if (index.Any(i => i?.Kind == IxKind.Tensor)) return IndexMoves.ByTensors(x, index, Call);
+        var r = Ix.Resolve(index, x.Dims, Call, [x.Aval]);
+        var od = Ix.OutDims(index, r, x.Rank, Call, [x.Aval]);
+        if (od.Length == x.Rank && r.Select((a, i) => a.Keep && a.Start == 0 && a.Step == 1 && a.Count == x.Dims[i]).All(whole => whole)) return x;
         var off = IndexMoves.Offsets(x.Dims, r);
-        return Tensor.Adopt(IndexMoves.Gather(x, off), Aval.Intern(IndexMoves.OutDims(r), x.DType, x.IsWeak));
+        return Tensor.Adopt(IndexMoves.Gather(x, off), Aval.Intern(od, x.DType, x.IsWeak));
     }
 
     /// <summary>
@@ -42,7 +47,7 @@ public static partial class Lax
         ArgumentNullException.ThrowIfNull(index);
         string Call() => $"x.At({string.Join(", ", index.Select(i => i.ToString()))}).Set(v) with x: {x.Aval}, v: {value.Aval}";
         var r = Ix.Resolve(index, x.Dims, Call, [x.Aval, value.Aval]);
-        var od = IndexMoves.OutDims(r);
+        var od = Ix.OutDims(index, r, x.Rank, Call, [x.Aval, value.Aval]);
         var v = IndexMoves.BroadcastPart(value, od, x.DType, Call, [x.Aval, value.Aval]);
         return Tensor.Adopt(IndexMoves.Scatter(x, v, IndexMoves.Offsets(x.Dims, r)), Aval.Intern(x.Dims, x.DType, x.IsWeak));
     }
@@ -135,6 +140,45 @@ public static partial class Lax
 /// <summary>The eager kernels of indexing: flat offsets of a resolved index, a gather and a scatter at them, for every dtype.</summary>
 internal static class IndexMoves
 {
+    /// <summary>The refusal of a bool tensor as indices: a mask's result has a shape known only from its values.</summary>
+    internal static ShapeException MaskRefused(string call, IReadOnlyList<Aval> shapes) => new(call, shapes,
+        "the indices are a bool tensor, a mask (numpy's x[mask]): it selects as many elements as it holds true values, a shape known only from the values, "
+        + "so a transformed or jitted function cannot have it (JAX refuses it under jit too); keep the shape with Np.Where(mask, x, 0) (or Np.Sum(Np.Where(mask, x, 0), null, false) for a masked sum), "
+        + "or index eagerly outside the expression; integer indices are accepted");
+
+    /// <summary>
+    /// x indexed by a list holding index tensors (eagerly): a bool mask with every other index whole selects the
+    /// positions where it is true over the axes it covers (numpy's <c>x[mask]</c>, the selected elements in row-major
+    /// order along one axis); one integer tensor with every other index whole is <see cref="Np.Take"/> along its axis;
+    /// integer tensors for the leading axes followed by whole axes are <see cref="Lax.GatherAxes"/>.
+    /// </summary>
+    internal static Tensor ByTensors(Tensor x, Ix[] index, Func<string> call)
+    {
+        var at = Enumerable.Range(0, index.Length).Where(i => index[i]?.Kind == IxKind.Tensor).ToArray();
+        var ts = at.Select(i => index[i].Indices!).ToArray();
+        var shapes = ts.Select(t => t.Aval).Prepend(x.Aval).ToArray();
+        bool othersWhole = Enumerable.Range(0, index.Length).All(i => at.Contains(i) || Ix.All.Equals(index[i]));
+        if (!othersWhole)
+            throw new ShapeException(call(), shapes, "an index tensor is accepted with every other index Ix.All (x[idx], x[Ix.All, idx], x[mask]) or as tensors for the leading axes followed by Ix.All (x[rows, cols]); "
+                + "for other mixes index in two steps (x[idx][Ix.All, 1..3]) or use Np.Take, Lax.GatherAxes");
+        if (ts.Any(t => t.DType == DType.Bool))
+        {
+            if (ts.Length != 1) throw new ShapeException(call(), shapes, "a bool mask is accepted as the only index tensor");
+            var mask = ts[0];
+            int a = at[0];
+            if (mask.Rank == 0 || a + mask.Rank > x.Rank || !x.Dims.AsSpan(a, mask.Rank).SequenceEqual(mask.Dims))
+                throw new ShapeException(call(), shapes, $"a mask at axis {a} must have rank 1 or more and x's lengths along the axes it covers ({Eager.Dims(x.Dims[Math.Min(a, x.Rank)..Math.Min(x.Rank, a + Math.Max(mask.Rank, 1))])})");
+            var m = mask.ToArray<bool>();
+            var positions = Enumerable.Range(0, m.Length).Where(i => m[i]).ToArray();
+            int[] flat = [.. x.Dims[..a], m.Length, .. x.Dims[(a + mask.Rank)..]];
+            return Np.Take(Np.Reshape(x, flat), Eager.Make(positions, [positions.Length]), a);
+        }
+        if (ts.Length == 1) return Np.Take(x, ts[0], at[0]);
+        if (at.Where((p, i) => p != i).Any())
+            throw new ShapeException(call(), shapes, "several index tensors are accepted for the leading axes (x[rows, cols], Lax.GatherAxes), followed only by Ix.All");
+        return Lax.GatherAxes(x, ts);
+    }
+
     /// <summary>GatherAxes's rows: for each element of the indices' broadcast shape, the flat row of x's first k axes it
     /// reads; the output shape; and the size of one row (the product of x's remaining axes).</summary>
     internal static (int[] Rows, int[] Dims, int Block) AxesRows(int[] xd, Tensor[] indices, Func<string> call, IReadOnlyList<Aval> shapes)
@@ -158,6 +202,7 @@ internal static class IndexMoves
         for (int j = 0; j < k; j++)
         {
             var t = indices[j];
+            if (t.DType == DType.Bool) throw MaskRefused(call(), shapes);
             var b = Eager.Indices(t.Dims.SequenceEqual(s) ? t : Np.BroadcastTo(t, s), xd[j], "Lax.GatherAxes", shapes[0], j);
             for (int i = 0; i < count; i++) rows[i] = rows[i] * xd[j] + b[i];
         }

@@ -38,7 +38,8 @@ internal static partial class Lowerings
     static TT UpdatePart(LowerCtx c, TT x, TT v, bool add)
     {
         var r = Resolved(c);
-        var partDims = Longs(IndexMoves.OutDims(r));
+        var ix = c.P.Get<Ix[]>(0);
+        var partDims = Longs(Ix.OutDims(ix, r, c.In[0].Rank, () => $"x{Ix.Text(ix)}", [c.In[0]]));
         var flat = x.to_type(c.OutType).reshape(-1);
         var values = v.to_type(c.OutType).expand(partDims).reshape(-1);
         var idx = PartOffsets(c.In[0], r, c);

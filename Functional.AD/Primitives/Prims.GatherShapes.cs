@@ -15,6 +15,7 @@ internal static partial class Prims
         Take.ShapeRule = (prm, a) =>
         {
             var (x, i) = (a[0], a[1]);
+            if (i.DType == DType.Bool) throw IndexMoves.MaskRefused("Np.Take", a);
             int ax = Axis(prm.Get<int>(0), x.Rank, "Np.Take", a);
             return Aval.Intern([.. x.Dims[..ax], .. i.Dims, .. x.Dims[(ax + 1)..]], x.DType, x.Weak);
         };
@@ -23,6 +24,7 @@ internal static partial class Prims
         {
             var (x, i) = (a[0], a[1]);
             int b = prm.Get<int>(1);
+            if (i.DType == DType.Bool) throw IndexMoves.MaskRefused("Np.Take (batched)", a);
             if (x.Rank < b || i.Rank < b) throw new ShapeException("Lax.TakeBatched", a, $"x and the indices must share their first {b} axes");
             var cx = x.Dims[b..];
             int ax = Axis(prm.Get<int>(0), cx.Length, "Lax.TakeBatched", a);

@@ -102,10 +102,11 @@ internal static partial class Prims
         ScatterAddAxes.FormatRule = (a, _, _) => $"Lax.ScatterAddAxes({a[0]}, {a[1]}, new Tensor[] {{ {string.Join(", ", a.Skip(2))} }})";
         // shapes without running the gathers: shape inference runs a primitive on placeholder operands (ones for
         // integers), which are not valid indices of an axis of length 1
-        ValueFree(GatherAxes, (a, _) => Aval.Intern([.. BroadcastDims(a.Skip(1).Select(x => x.Dims)), .. a[0].Dims[(a.Length - 1)..]], a[0].DType, a[0].Weak));
+        ValueFree(GatherAxes, (a, _) => a.Skip(1).Any(i => i.DType == DType.Bool) ? throw IndexMoves.MaskRefused("Lax.GatherAxes", a) : Aval.Intern([.. BroadcastDims(a.Skip(1).Select(x => x.Dims)), .. a[0].Dims[(a.Length - 1)..]], a[0].DType, a[0].Weak));
         ValueFree(ScatterAddAxes, (a, _) => Aval.Intern(a[1].Dims, a[0].DType, a[0].Weak));
         ValueFree(TakeAlongAxis, (a, prm) =>
         {
+            if (a[1].DType == DType.Bool) throw IndexMoves.MaskRefused("Np.TakeAlongAxis", a);
             var d = (int[])a[0].Dims.Clone();
             int ax = prm.Get<int>(0) < 0 ? prm.Get<int>(0) + d.Length : prm.Get<int>(0);
             if (a[1].Rank == d.Length && ax >= 0 && ax < d.Length) d[ax] = a[1].Dims[ax];
@@ -137,7 +138,8 @@ internal static partial class Prims
         if (v.Kind == Kind.Tensor)
         {
             var cx = BatchRules.Split(u.Dims(x), k).Core;
-            int partRank = IndexMoves.OutDims(Ix.Resolve(ix, cx, () => $"x{Ix.Text(ix)} (batched)", [u.A(x), u.A(v)])).Length;
+            string Call() => $"x{Ix.Text(ix)} (batched)";
+            int partRank = Ix.OutDims(ix, Ix.Resolve(ix, cx, Call, [u.A(x), u.A(v)]), cx.Length, Call, [u.A(x), u.A(v)]).Length;
             var (vb, vc) = BatchRules.Split(u.Dims(v), k);
             if (vc.Length < partRank) v = u.Reshape(v, [.. vb, .. Enumerable.Repeat(1, partRank - vc.Length), .. vc]);
         }

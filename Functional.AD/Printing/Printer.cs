@@ -14,6 +14,8 @@ internal static partial class Printer
         var s = e.ToString();
         s = ClosureRegex().Replace(s, "");
         s = ConvertRegex().Replace(s, m => $"({TypeKeyword(m.Groups[2].Value)}){m.Groups[1].Value}");
+        // the tensor indexer as C# writes it: x[i, Ix.All], not x.get_Slice(new [] {(Ix)i, Ix.All})
+        s = SliceRegex().Replace(s, m => $"[{m.Groups[1].Value.Replace("(Ix)", "")}]");
         s = s.Replace(" AndAlso ", " && ").Replace(" OrElse ", " || ").Replace("IIF(", "Cond(");
         return s;
     }
@@ -22,6 +24,8 @@ internal static partial class Printer
     private static partial Regex ClosureRegex();
     [GeneratedRegex(@"Convert\(([^(),]+), (\w+)\)")]
     private static partial Regex ConvertRegex();
+    [GeneratedRegex(@"\.get_Slice\(new \[\] \{(.*?)\}\)")]
+    private static partial Regex SliceRegex();
 
     static string StringLiteral(string s)
     {

@@ -242,7 +242,11 @@ internal sealed partial class Reader
     Sym ReadCall(MethodCallExpression call, Dictionary<ParameterExpression, Sym> env, Builder b)
     {
         var m = call.Method;
-        if (IndexingCall(call) is { } indexing) return Read(indexing, env, b);
+        if (IndexingCall(call) is { } indexing)
+        {
+            spelled[indexing] = spelled.GetValueOrDefault(call) ?? call;
+            return Read(indexing, env, b);
+        }
         // x.AsType(d) is the primitive Lax.Cast(x, d)
         if (call.Object is not null && m.DeclaringType == typeof(Tensor) && m.Name == nameof(Tensor.AsType))
             return Read(Expression.Call(typeof(Lax).GetMethod(nameof(Lax.Cast), [typeof(Tensor), typeof(DType)])!, call.Object, call.Arguments[0]), env, b);
@@ -306,7 +310,7 @@ internal sealed partial class Reader
         }
         var (op, prms) = Prims.ReadsAs(prim, m, statics.ToArray());
         var node = b.Apply(op, operands.ToArray(), prms);
-        node.Source ??= call;
+        node.Source ??= spelled.GetValueOrDefault(call) ?? call;
         // a composite with several results (Np.TopK) is read as the tuple its C# spelling returns
         if (node.Kind == Kind.Tuple && TreeDef.IsValueTuple(call.Type))
             return new STree(TreeDef.Of(call.Type), Tuples.Split(b, node).Select(n => (Sym)new SLeaf(n)).ToArray());

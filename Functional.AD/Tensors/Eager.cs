@@ -135,6 +135,7 @@ internal static class Eager
     /// <summary>Integral index values of a tensor, wrapped like numpy against an axis of size <paramref name="n"/>.</summary>
     internal static int[] Indices(Tensor indices, int n, string op, Aval x, int axis)
     {
+        if (indices.DType == DType.Bool) throw IndexMoves.MaskRefused(op, [x, indices.Aval]);
         var v = indices.ToDoubleArray();
         var r = new int[v.Length];
         for (int i = 0; i < v.Length; i++)
