@@ -18,7 +18,9 @@ public enum IxKind
 
 /// <summary>
 /// One index of a tensor's indexer or of <see cref="Tensor.At"/>: a position (an <c>int</c>, a <see cref="System.Index"/>
-/// or <see cref="FromEnd"/>) or a range (<see cref="Range(int?, int?, int)"/>, a <see cref="System.Range"/>, <see cref="All"/>).
+/// or <see cref="FromEnd"/>), a range (<see cref="Range(int?, int?, int)"/>, a <see cref="System.Range"/>, <see cref="All"/>),
+/// numpy's <c>...</c> and <c>None</c> (<see cref="Ellipsis"/>, <see cref="NewAxis"/>), or, in the indexer, an index tensor
+/// (<see cref="FromTensor"/>).
 /// C#'s <c>^1</c> and <c>1..3</c> do not compile inside an expression lambda, so an expression writes
 /// <c>x[Ix.FromEnd(1)]</c> and <c>x[Ix.Range(1, 3)]</c>; an <see cref="System.Index"/> or <see cref="System.Range"/>
 /// built outside the lambda and captured converts to an <see cref="Ix"/> too. As in numpy, a negative int counts from
