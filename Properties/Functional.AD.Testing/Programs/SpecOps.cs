@@ -115,7 +115,7 @@ public sealed class SpecOp
             sample = spec.Inputs(DType.Float64).Sample(1, new FsCheck.Rnd(12345), 12)[0];
             output = Call(compiled, sample);
             if (output.DType != DType.Float64 || !output.ToDoubleArray().All(double.IsFinite) || sample.Any(x => x.DType != DType.Float64)) return null;
-            if (spec.DTypes.Contains(DType.Float32) && Call(compiled, sample.Select(x => x.AsType(DType.Float32)).ToArray()).DType != DType.Float32) return null;
+            if (spec.DTypes.Contains(DType.Float32) && (Call(compiled, sample.Select(x => x.AsType(DType.Float32)).ToArray()).DType != DType.Float32 || HasFixedAval(spec.Function))) return null;
         }
         catch (Exception) { return null; }
         var domains = spec.Domains ?? Enumerable.Range(0, spec.Arity).Select(i => FixedDomain(compiled, sample, pools[i], i)).ToArray();
@@ -125,6 +125,38 @@ public sealed class SpecOp
             InputShapes = sample.Select(x => x.Shape.ToArray()).ToArray(),
             OutputShape = output.Shape.ToArray(),
         };
+    }
+
+    /// <summary>
+    /// True when the function passes an aval that does not come from its operands (<c>Lax.ScatterAdd(g, idx, 0, A(5, 3))</c>):
+    /// a float64 aval, under which the gradient of a float32 operand comes out float64.
+    /// </summary>
+    static bool HasFixedAval(LambdaExpression f)
+    {
+        bool found = false;
+        new AvalFinder(() => found = true).Visit(f.Body);
+        return found;
+    }
+
+    sealed class AvalFinder(Action found) : ExpressionVisitor
+    {
+        public override Expression? Visit(Expression? node)
+        {
+            if (node is not null && node.Type == typeof(Aval) && !Uses(node)) { found(); return node; }
+            return base.Visit(node);
+        }
+
+        static bool Uses(Expression e)
+        {
+            bool any = false;
+            new ParameterFinder(() => any = true).Visit(e);
+            return any;
+        }
+    }
+
+    sealed class ParameterFinder(Action found) : ExpressionVisitor
+    {
+        protected override Expression VisitParameter(ParameterExpression node) { found(); return node; }
     }
 
     /// <summary>
