@@ -10,7 +10,7 @@ namespace Functional.AD.Testing;
 /// </code></example>
 public enum SpecFamily
 {
-    /// <summary>Not generated (products, reshapes, indexing, loops, layouts: shapes the generator builds with its own constructs).</summary>
+    /// <summary>Inferred as none of the shape-generic families: generated as <see cref="FixedShapes"/>.</summary>
     None,
     /// <summary>Elementwise over one to three tensors with numpy broadcasting: the output is shaped like the broadcast operands.</summary>
     Elementwise,
@@ -18,6 +18,12 @@ public enum SpecFamily
     Reduction,
     /// <summary><c>f(x, int axis)</c> shaped like <c>x</c> (Softmax, ...): the generator picks the axis.</summary>
     AlongAxis,
+    /// <summary>
+    /// Any other function (contractions, indexing, shape, cumulative and sorting operations, ...): applied to operands of
+    /// exactly the shapes of the spec's own inputs, giving the shape its function gives on them; the generator makes each
+    /// operand from other terms by its structural ops and brings the result to the shape it needs by a reshape or a gather.
+    /// </summary>
+    FixedShapes,
 }
 
 /// <summary>
@@ -30,7 +36,8 @@ public sealed partial class PrimitiveSpec
     /// <summary>
     /// How the fuzzer uses this spec; null (the default) infers it: <see cref="SpecFamily.Elementwise"/> when the function
     /// maps each element alone and broadcasts, <see cref="SpecFamily.Reduction"/> or <see cref="SpecFamily.AlongAxis"/>
-    /// when its body is one call <c>M(x, axis, keepdims)</c> or <c>M(x, axis)</c>, else <see cref="SpecFamily.None"/>.
+    /// when its body is one call <c>M(x, axis, keepdims)</c> or <c>M(x, axis)</c>, else <see cref="SpecFamily.FixedShapes"/>
+    /// (only when its output is a float64 tensor: indices and booleans are not differentiable values).
     /// Specs that are not differentiable (<see cref="FiniteDifferences"/> false), reverse-only or without second order
     /// are never fuzzed (the oracles differentiate twice in both modes).
     /// </summary>
@@ -62,6 +69,6 @@ public sealed partial class PrimitiveSpec
     /// <summary>The dtypes the function takes (every operand of one dtype); float32 and float64 by default.</summary>
     public IReadOnlyList<DType> DTypes { get; init; } = [DType.Float32, DType.Float64];
 
-    /// <summary>False to keep the spec out of random programs.</summary>
+    /// <summary>False to keep the spec out of random programs (the spec line says why).</summary>
     public bool Fuzzed { get; init; } = true;
 }

@@ -186,7 +186,9 @@ sealed class AutogradOracle : IProgramOracle
         var inputs = p.Inputs();
         try
         {
-            if (!TorchTerms.CanEvaluate(p)) return new(Verdict.Skipped, "the program calls a user's function, or a spec with no TorchSharp form in TorchTerms.Forms");
+            // a spec with no torch form (the fixed-shape vocabulary) is replaced by a sum of its operand; a user's function cannot be
+            if (TorchTerms.WithTorchForms(p) is not { } q) return new(Verdict.Skipped, "the program calls a user's function");
+            p = q;
             var weights = ProgramOracleKit.Weights(p, p.Seed);
             var plain = p.Function.Compile(preferInterpretation: true);
             double expected = ProgramOracleKit.Project(p, ProgramOracleKit.Call(plain, inputs), weights);
@@ -251,6 +253,32 @@ internal static class TorchTerms
     {
         static bool Ok(Term t) => t.Op != Op.User && (t.SpecOp is not { } o || Forms.ContainsKey(o.Name)) && t.Args.All(Ok);
         return p.Outputs.All(Ok);
+    }
+
+    /// <summary>
+    /// The program with each term applying a spec that has no torch form below replaced by its first operand when that
+    /// has its shape, else by the sum of that operand broadcast to its shape (so the gradient still flows through the
+    /// rest of the program; the replaced specs are checked by every other oracle); null when it calls a user's function.
+    /// </summary>
+    public static RandomProgram? WithTorchForms(RandomProgram p)
+    {
+        if (CanEvaluate(p)) return p;
+        static bool HasUser(Term t) => t.Op == Op.User || t.Args.Any(HasUser);
+        if (p.Outputs.Any(HasUser)) return null;
+        var sum = SpecOp.All.Single(o => o.Name == "Sum");
+        Term Replace(Term t)
+        {
+            var args = t.Args.Select(Replace).ToArray();
+            if (t.SpecOp is { } o && !Forms.ContainsKey(o.Name))
+            {
+                var a = args[0];
+                if (a.Shape is { } s && t.Shape is { } ts && s.SequenceEqual(ts)) return a;
+                var total = a.Shape!.Length == 0 ? a : new Term(Op.Spec, [], [a], new SpecCall(sum, new Reduction(null, false)));
+                return t.Shape!.Length == 0 ? total : new Term(Op.BroadcastTo, t.Shape, [total]);
+            }
+            return args.SequenceEqual(t.Args) ? t : new Term(t.Op, t.Shape, args, t.Attr);
+        }
+        return p.WithOutputs(p.Outputs.Select(Replace).ToArray());
     }
 
     /// <summary>The torch form of each spec of the table, by spec name (elementwise, reductions, along an axis).</summary>

@@ -267,6 +267,9 @@ public static class ProgramGen
                 if (l.Shape is { } s && !s.SequenceEqual(shape) && BroadcastsTo(s, shape)) c.Add((new Term(Op.BroadcastTo, shape, [l]), 1));
             }
             var tensorLeaves = AnyLeaves().Where(t => !t.IsDouble).ToList();
+            // a shape no leaf has (the operands of fixed-shape specs): a leaf's elements reshaped or gathered into it
+            if (c.Count == 0 && tensorLeaves.Count > 0 && shape.Length > 0)
+                c.Add((Adapt(Pick(tensorLeaves), shape), 2));
             if ((c.Count == 0 || Chance(0.1)) && tensorLeaves.Count > 0)
             {
                 // reduce any leaf to a scalar, then broadcast it
@@ -301,6 +304,7 @@ public static class ProgramGen
         static readonly IReadOnlyList<SpecOp> DoubleElementwise = Elementwise.Where(o => o.DoubleFunction is not null).ToArray();
         static readonly IReadOnlyList<SpecOp> Reductions = SpecOp.Of(SpecFamily.Reduction);
         static readonly IReadOnlyList<SpecOp> AlongAxis = SpecOp.Of(SpecFamily.AlongAxis);
+        static readonly IReadOnlyList<SpecOp> FixedShapes = SpecOp.Of(SpecFamily.FixedShapes);
 
         static Term? Valid(Term t) => t.Valid() ? t : null;
 
@@ -339,20 +343,21 @@ public static class ProgramGen
                 ops.Add((() => Finish(new Term(Op.Cond, s, [Double(depth - 1), Tensor(s, depth - 1), Tensor(s, depth - 1)])), 0.4));
             if (r >= 1 && AlongAxis.Count > 0) ops.Add((() => Finish(new Term(Op.Spec, s, [Tensor(s, depth - 1)], new SpecCall(Pick(AlongAxis), Int(-1, r - 1)))), 0.5));
             if (r <= 2) ops.Add((() => DotTo(s, depth), 0.7));
-            if (r >= 2) ops.Add((() => MatMulTo(s, depth), 0.5));
+            if (r is 2 or 3) ops.Add((() => MatMulTo(s, depth), 0.5));
             if (r >= 2) ops.Add((() => TransposeTo(s, depth), 0.4));
             ops.Add((() => ReshapeTo(s, depth), 0.4));
             if (r >= 1) ops.Add((() => { var c = Reduced(s); return c.SequenceEqual(s) ? null : new Term(Op.BroadcastTo, s, [Tensor(c, depth - 1)]); }, 0.3));
             if (s.Any(d => d >= 2)) ops.Add((() => ConcatTo(s, depth), 0.4));
             if (s.Any(d => d is 2 or 3)) ops.Add((() => StackTo(s, depth), 0.3));
             if (r >= 1) ops.Add((() => TakeTo(s, depth), 0.4));
+            if (FixedShapes.Count > 0) ops.Add((() => FixedTo(s, depth), 1.2));
             foreach (var f in o.UserFunctions) ops.Add((() => Finish(new Term(Op.User, s, [Tensor(s, depth - 1)], f)), 1.0 / o.UserFunctions.Count));
             // loops in tensor code (in double code their carries would be out of reach of the batch)
             if (o.Loops && !scalar && depth >= 3)
             {
-                ops.Add((() => InLoop(() => Fold(s, depth)), 0.35));
-                ops.Add((() => InLoop(() => Scan(s, depth)), 0.45));
-                ops.Add((() => InLoop(() => While(s, depth)), 0.4));
+                ops.Add((() => InLoop(() => Fold(s, depth)), 0.4));
+                ops.Add((() => InLoop(() => Scan(s, depth)), 0.5));
+                ops.Add((() => InLoop(() => While(s, depth)), 0.45));
             }
             for (int attempt = 0; attempt < 4; attempt++)
                 if (Weighted(ops)() is { } t) return t;
@@ -396,6 +401,32 @@ public static class ProgramGen
             }
             for (int i = 0; i < args.Length; i++) args[i] = args[i].Op == Op.FromDouble ? args[i] : InDomain(args[i], op.Domains[i]);
             return Finish(new Term(Op.Spec, s, args, new SpecCall(op, null)));
+        }
+
+        /// <summary>
+        /// A fixed-shape spec (contractions, indexing, shape and cumulative operations, ...) on operands of exactly its
+        /// own inputs' shapes, each put into its domain; its result (the spec's output shape) is then brought to
+        /// <paramref name="s"/> by <see cref="Adapt"/>.
+        /// </summary>
+        Term? FixedTo(int[] s, int depth)
+        {
+            var op = Pick(FixedShapes);
+            var args = op.InputShapes!.Select((shape, i) => InDomain(Tensor(shape, depth - 1), op.Domains[i])).ToArray();
+            return Finish(new Term(Op.Spec, op.OutputShape, args, new SpecCall(op, null))) is { } t ? Adapt(t, s) : null;
+        }
+
+        /// <summary>
+        /// A term brought to shape <paramref name="s"/> by the structural ops: a reshape when the sizes agree, else a
+        /// <c>Np.Take</c> of random elements of the flattened term (reshaped to <paramref name="s"/>).
+        /// </summary>
+        Term Adapt(Term t, int[] s)
+        {
+            if (t.Shape!.SequenceEqual(s)) return t;
+            int n = t.Shape!.Aggregate(1, (a, b) => a * b), m = s.Aggregate(1, (a, b) => a * b);
+            if (n == m) return new Term(Op.Reshape, s, [t], (int[])s.Clone());
+            var flat = t.Shape!.Length == 1 ? t : new Term(Op.Reshape, [n], [t], new[] { n });
+            var taken = new Term(Op.Take, [m], [flat], new Gather(Enumerable.Range(0, m).Select(_ => (double)Int(0, n - 1)).ToArray(), 0));
+            return s.Length == 1 ? taken : new Term(Op.Reshape, s, [taken], (int[])s.Clone());
         }
 
         Term? ReduceTo(int[] s, int depth)

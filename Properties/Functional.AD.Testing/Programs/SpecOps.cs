@@ -40,27 +40,38 @@ public sealed class SpecOp
     public int Arity => Spec.Arity;
     /// <summary>The spec's name.</summary>
     public string Name => Spec.Name;
+    /// <summary>A <see cref="SpecFamily.FixedShapes"/> spec's operand shapes (those of its own inputs); null for the other families.</summary>
+    public IReadOnlyList<int[]>? InputShapes { get; private init; }
+    /// <summary>A <see cref="SpecFamily.FixedShapes"/> spec's output shape (its function run once on its own inputs); null for the other families.</summary>
+    public int[]? OutputShape { get; private init; }
 
     readonly Delegate compiled;
+    /// <summary>A reduction spec's method over every axis: <c>M(x, null, false)</c>.</summary>
+    readonly Lazy<Delegate> reduceAll;
     readonly ConcurrentDictionary<(int, int, int, int), double> bounds = new();
 
     SpecOp(PrimitiveSpec spec, SpecFamily family, Domain[] domains, LambdaExpression? dbl, Delegate compiled)
     {
         Spec = spec; Family = family; Domains = domains; DoubleFunction = dbl; this.compiled = compiled;
+        reduceAll = new(() =>
+        {
+            var x = Expression.Parameter(typeof(Tensor), "x");
+            return Expression.Lambda(Expression.Call(Method, x, Expression.Constant(null, typeof(int?)), Expression.Constant(false)), x).Compile();
+        });
         var body = spec.Function.Body;
         IsOperator = spec.Arity == 2 && body is BinaryExpression b && b.Left == spec.Function.Parameters[0] && b.Right == spec.Function.Parameters[1];
         TakesWeakScalar = IsOperator && body.NodeType is ExpressionType.Add or ExpressionType.Subtract or ExpressionType.Multiply;
     }
 
     /// <inheritdoc/>
-    public override string ToString() => $"{Name} ({Family}, {string.Join(", ", Domains)}{(DoubleFunction is null ? "" : ", double form")})";
+    public override string ToString() => $"{Name} ({Family}{(InputShapes is null ? "" : $" [{string.Join("], [", InputShapes.Select(s => string.Join(", ", s)))}] to [{string.Join(", ", OutputShape!)}]")}, {string.Join(", ", Domains)}{(DoubleFunction is null ? "" : ", double form")})";
 
     static readonly Lazy<IReadOnlyList<SpecOp>> all = new(() =>
     {
         var ops = Specs.All.Select(From).OfType<SpecOp>().ToList();
         // a reduction or along-axis spec stands for its method: the generator picks the axis itself, so the table's
         // other lines for the same method (other axes, keepdims) add nothing
-        return ops.Where(o => o.Family == SpecFamily.Elementwise || ops.First(x => x.Family == o.Family && x.Method == o.Method) == o).ToArray();
+        return ops.Where(o => o.Family is SpecFamily.Elementwise or SpecFamily.FixedShapes || ops.First(x => x.Family == o.Family && x.Method == o.Method) == o).ToArray();
     });
 
     /// <summary>The specs the generator uses, in table order (one per method for reductions and along-axis operations).</summary>
@@ -80,11 +91,91 @@ public sealed class SpecOp
         var pools = Pools(spec);
         if (pools is null) return null;
         var family = spec.Family ?? Infer(spec, compiled, pools);
-        if (family == SpecFamily.None) return null;
+        // a spec of none of the shape-generic families is applied to operands of exactly its own inputs' shapes
+        if (family == SpecFamily.None) family = SpecFamily.FixedShapes;
+        if (family == SpecFamily.FixedShapes) return Fixed(spec, compiled, pools);
         var domains = spec.Domains ?? (family == SpecFamily.Elementwise ? Enumerable.Range(0, spec.Arity).Select(i => InferDomain(compiled, pools, i)).ToArray() : [Domain.Any]);
         if (domains.Length != spec.Arity) throw new ArgumentException($"spec {spec.Name}: {domains.Length} domains for {spec.Arity} operands");
         var dbl = spec.DoubleFunction ?? (family == SpecFamily.Elementwise ? DoubleForm(f) : null);
         return new SpecOp(spec, family, domains, dbl, compiled);
+    }
+
+    /// <summary>
+    /// A spec as a <see cref="SpecFamily.FixedShapes"/> operation: its operand shapes are those of its first input
+    /// draw (fixed seed) and its output shape is its function's on them; null when the output is not a finite float64
+    /// tensor (indices, booleans: not differentiable values) or when a float32 draw does not give float32 (the float32
+    /// twin of a program would change dtype).
+    /// </summary>
+    static SpecOp? Fixed(PrimitiveSpec spec, Delegate compiled, double[][] pools)
+    {
+        Tensor[] sample;
+        Tensor output;
+        try
+        {
+            sample = spec.Inputs(DType.Float64).Sample(1, new FsCheck.Rnd(12345), 12)[0];
+            output = Call(compiled, sample);
+            if (output.DType != DType.Float64 || !output.ToDoubleArray().All(double.IsFinite) || sample.Any(x => x.DType != DType.Float64)) return null;
+            if (spec.DTypes.Contains(DType.Float32) && (Call(compiled, sample.Select(x => x.AsType(DType.Float32)).ToArray()).DType != DType.Float32 || HasFixedAval(spec.Function))) return null;
+        }
+        catch (Exception) { return null; }
+        var domains = spec.Domains ?? Enumerable.Range(0, spec.Arity).Select(i => FixedDomain(compiled, sample, pools[i], i)).ToArray();
+        if (domains.Length != spec.Arity) throw new ArgumentException($"spec {spec.Name}: {domains.Length} domains for {spec.Arity} operands");
+        return new SpecOp(spec, SpecFamily.FixedShapes, domains, spec.DoubleFunction, compiled)
+        {
+            InputShapes = sample.Select(x => x.Shape.ToArray()).ToArray(),
+            OutputShape = output.Shape.ToArray(),
+        };
+    }
+
+    /// <summary>
+    /// True when the function passes an aval that does not come from its operands (<c>Lax.ScatterAdd(g, idx, 0, A(5, 3))</c>):
+    /// a float64 aval, under which the gradient of a float32 operand comes out float64.
+    /// </summary>
+    static bool HasFixedAval(LambdaExpression f)
+    {
+        bool found = false;
+        new AvalFinder(() => found = true).Visit(f.Body);
+        return found;
+    }
+
+    sealed class AvalFinder(Action found) : ExpressionVisitor
+    {
+        public override Expression? Visit(Expression? node)
+        {
+            if (node is not null && node.Type == typeof(Aval) && !Uses(node)) { found(); return node; }
+            return base.Visit(node);
+        }
+
+        static bool Uses(Expression e)
+        {
+            bool any = false;
+            new ParameterFinder(() => any = true).Visit(e);
+            return any;
+        }
+    }
+
+    sealed class ParameterFinder(Action found) : ExpressionVisitor
+    {
+        protected override Expression VisitParameter(ParameterExpression node) { found(); return node; }
+    }
+
+    /// <summary>
+    /// The domain of a fixed-shape operand, read from the spec's own inputs for it (positive, at least 0.2 from zero, or
+    /// inside (-0.9, 0.9) on every draw: the line asks for that domain), else <see cref="Domain.Any"/> when the function
+    /// is finite with the operand set to values over [-2.5, 2.5], else <see cref="Domain.AwayFromZero"/>.
+    /// </summary>
+    static Domain FixedDomain(Delegate compiled, Tensor[] sample, double[] pool, int i)
+    {
+        if (pool.Length >= 8 && pool.All(v => v > 0)) return Domain.Positive;
+        if (pool.Length >= 20 && pool.All(v => Math.Abs(v) >= 0.2)) return Domain.AwayFromZero;
+        if (pool.Length >= 20 && pool.All(v => Math.Abs(v) <= 0.9)) return Domain.Unit;
+        try
+        {
+            var args = sample.Select((x, k) => k == i ? Tensor(Grid, x.Shape.ToArray(), 3) : x).ToArray();
+            if (Call(compiled, args).ToDoubleArray().All(double.IsFinite)) return Domain.Any;
+        }
+        catch (Exception) { }
+        return Domain.AwayFromZero;
     }
 
     // ------------------------------------------------------------------ inference
@@ -117,7 +208,7 @@ public sealed class SpecOp
             if (ps.SequenceEqual([typeof(Tensor), typeof(int?), typeof(bool)])) return SpecFamily.Reduction;
             if (ps.SequenceEqual([typeof(Tensor), typeof(int)]))
             {
-                try { return Call(compiled, [Tensor(pools[0], [2, 3])]).Shape.SequenceEqual([2, 3]) ? SpecFamily.AlongAxis : SpecFamily.None; }
+                try { return Call(compiled, [Tensor(pools[0], [2, 3])]) is { DType: DType.Float64 } y && y.Shape.SequenceEqual([2, 3]) ? SpecFamily.AlongAxis : SpecFamily.None; }
                 catch (Exception) { return SpecFamily.None; }
             }
         }
@@ -291,9 +382,66 @@ public sealed class SpecOp
             {
                 foreach (var p in probes)
                 {
-                    var v = Call(compiled, [new Tensor(p)]).ToDoubleArray();
+                    // the method over every axis (the spec line's own axis may not exist on a vector)
+                    var v = Call(Family == SpecFamily.Reduction ? reduceAll.Value : compiled, [new Tensor(p)]).ToDoubleArray();
                     if (!v.All(double.IsFinite)) return double.PositiveInfinity;
                     max = Math.Max(max, v.Max(Math.Abs));
+                }
+            }
+            catch (Exception) { return double.PositiveInfinity; }
+            return 1.05 * max + 1e-12;
+        });
+    }
+
+    /// <summary>
+    /// A bound of |output| for a fixed-shape operation given a bound of each operand's |value|: the largest |output|
+    /// over operands all at the bound, all at minus it, alternating in sign, mixed between operands, and random, plus 5%
+    /// (each operand inside its domain's range, as <see cref="ElementwiseBound"/>).
+    /// </summary>
+    public double FixedBound(IReadOnlyList<double> operandBounds)
+    {
+        if (Spec.OutputBound is { } given) return given(operandBounds.ToArray());
+        var rungs = operandBounds.Select(Rung).Concat(Enumerable.Repeat(0, 3)).ToArray();
+        return bounds.GetOrAdd((rungs[0], rungs[1], rungs[2], -2), _ =>
+        {
+            int n = Arity;
+            var rng = new Random(rungs[0] * 7919 + rungs[1] * 31 + rungs[2]);
+            // a pattern in [-1, 1] per element, mapped into each operand's range
+            Tensor Operand(int i, Func<int, double> pattern)
+            {
+                double hi = FromRung(rungs[i]);
+                var shape = InputShapes![i];
+                int size = shape.Aggregate(1, (a, b) => a * b);
+                var values = Enumerable.Range(0, size).Select(k =>
+                {
+                    double u = pattern(k);
+                    return Domains[i] switch
+                    {
+                        Domain.Positive or Domain.AwayFromZero => 1 + (Math.Max(1, hi) - 1) * Math.Abs(u),
+                        Domain.Unit => 0.9 * u,
+                        _ => hi * u,
+                    };
+                }).ToArray();
+                return new Tensor(values, shape);
+            }
+            var patterns = new List<Func<int, int, double>>
+            {
+                (_, _) => 1, (_, _) => -1, (_, k) => k % 2 == 0 ? 1 : -1, (_, k) => k % 2 == 0 ? -1 : 1,
+                (i, _) => i == 0 ? 1 : -1, (i, _) => i == 0 ? -1 : 1, (i, k) => (i + k) % 2 == 0 ? 1 : -1,
+            };
+            for (int r = 0; r < 6; r++)
+            {
+                var draws = Enumerable.Range(0, 64).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
+                patterns.Add((i, k) => draws[(k * 7 + i * 13) % draws.Length]);
+            }
+            double max = 0;
+            try
+            {
+                foreach (var p in patterns)
+                {
+                    var v = Call(compiled, Enumerable.Range(0, n).Select(i => Operand(i, k => p(i, k))).ToArray()).ToDoubleArray();
+                    if (!v.All(double.IsFinite)) return double.PositiveInfinity;
+                    if (v.Length > 0) max = Math.Max(max, v.Max(Math.Abs));
                 }
             }
             catch (Exception) { return double.PositiveInfinity; }

@@ -13,7 +13,7 @@ internal enum Op
 {
     // leaves
     Arg, Var, Const,
-    /// <summary>A spec of the table applied to operands (elementwise, a reduction, an operation along an axis).</summary>
+    /// <summary>A spec of the table applied to operands (elementwise, a reduction, an operation along an axis, or on operands of the spec's own shapes).</summary>
     Spec,
     /// <summary>An operand put into a spec's domain: <c>a * a + 1</c> (Positive, AwayFromZero) or <c>Np.Tanh(a) * 0.9</c> (Unit).</summary>
     InDomain,
@@ -151,6 +151,7 @@ public sealed class Term
     double SpecBound(SpecCall c) => c.Op.Family switch
     {
         SpecFamily.Elementwise => c.Op.ElementwiseBound(Args.Select(a => a.Bound).ToArray()),
+        SpecFamily.FixedShapes => c.Op.FixedBound(Args.Select(a => a.Bound).ToArray()),
         SpecFamily.Reduction => c.Op.ReductionBound(Args[0].Bound, Math.Max(1, Product(Args[0].Shape) / Math.Max(1, Product(Shape)))),
         _ => c.Op.ReductionBound(Args[0].Bound, Args[0].Shape!.Length == 0 ? 1 : Args[0].Shape![Axis((int)c.Param!, Args[0].Shape!.Length)]),
     };
