@@ -337,3 +337,24 @@ public class ScalarFormFindingTests
         }
     }
 }
+
+/// <summary>
+/// Fuzz finding: under Vmap, a conditional with a batched condition whose branches give avals (the shape helpers a
+/// derivative builds, <c>c ? AvalOf(a) : AvalOf(b)</c>) became a <c>Where</c> on two avals, and shape inference threw
+/// "No coercion operator is defined between types 'Aval' and 'Tensor'" (a checkpointed Scan whose sequence is such a
+/// conditional, found by the fixed-shape operations of random programs). It now gives the aval of the per-example
+/// selection between zeros of the two. Checked by the Vmap oracles, which compare with a loop of the unbatched program.
+/// </summary>
+public class VmapAvalConditionalFindingTests
+{
+    [Fact]
+    public void The_fuzz_program_passes_the_vmap_oracles()
+    {
+        var p = ProgramGen.FromSeed(4003606);
+        foreach (var oracle in new[] { Oracles.Vmap, Oracles.VmapGrad, Oracles.JitVmap })
+        {
+            var r = oracle.Check(p);
+            Assert.True(r.Ok, r.Report);
+        }
+    }
+}

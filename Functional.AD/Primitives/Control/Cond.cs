@@ -109,7 +109,11 @@ internal static class CondRules
             var tv = b.Inline(Branch(n.Subgraphs[0], inB, true, kinds).G, caps)[0];
             var ev = b.Inline(Branch(n.Subgraphs[1], inB, true, kinds).G, caps)[0];
             int k = Math.Max(args[0].Batch, Math.Max(tv.Batch, ev.Batch));
-            var sel = b.Apply(Prims.Where, [args[0], tv, ev], null, null, Math.Max(k, 1));
+            // a conditional that gives an aval (a derivative's shape helper, c ? AvalOf(a) : AvalOf(b)) cannot select per
+            // example: it gives the aval of the per-example selection between zeros of the two
+            var sel = tv.Kind == Kind.Aval || ev.Kind == Kind.Aval
+                ? b.Apply(Prims.AvalOf, [b.Apply(Prims.Where, [args[0], b.Apply(Prims.Zeros, [tv], null, null, tv.Batch), b.Apply(Prims.Zeros, [ev], null, null, ev.Batch)], null, null, Math.Max(k, 1))], null, null, Math.Max(k, 1))
+                : b.Apply(Prims.Where, [args[0], tv, ev], null, null, Math.Max(k, 1));
             sel.Source ??= n.Source;
             batched.Add(sel);
             return sel;
