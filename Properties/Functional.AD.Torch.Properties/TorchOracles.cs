@@ -22,9 +22,26 @@ public static class TorchOracles
     public const double GammaFamilyTolerance = 1e-7;
 
     /// <summary>Whether a program calls one of the functions that <see cref="GammaFamilyTolerance"/> covers.</summary>
-    public static bool CallsGammaFamily(RandomProgram p) =>
-        p.Specs().Any(s => s.Spec.Function.Body.ToString() is var body
-            && (body.Contains(nameof(Np.Digamma) + "(") || body.Contains(nameof(Np.Polygamma) + "(") || body.Contains(nameof(Np.Lgamma) + "(")));
+    public static bool CallsGammaFamily(RandomProgram p) => p.Specs().Any(s => GammaCalls.In(s.Spec.Function));
+
+    /// <summary>Finds a call whose primitive (read from the primitive table) is Digamma, Polygamma or Lgamma.</summary>
+    sealed class GammaCalls : ExpressionVisitor
+    {
+        bool found;
+
+        public static bool In(Expression e)
+        {
+            var v = new GammaCalls();
+            v.Visit(e);
+            return v.found;
+        }
+
+        protected override Expression VisitMethodCall(MethodCallExpression node)
+        {
+            found |= Prims.ForMethod(node.Method) is var p && (p == Prims.Digamma || p == Prims.Polygamma || p == Prims.Lgamma);
+            return base.VisitMethodCall(node);
+        }
+    }
 
     /// <summary>The program and the gradient of its projection compiled with <c>JitTorch(TorchBackend.Cpu)</c>, against <c>Compile()</c>.</summary>
     public static IProgramOracle TorchVsCpu { get; } = new TorchVsCpuOracle();
