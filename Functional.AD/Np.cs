@@ -859,12 +859,11 @@ public static partial class Np
     private static Tensor Reduce(Tensor x, int? axis, bool keepdims, string name)
     {
         ArgumentNullException.ThrowIfNull(x);
-        string Call() => $"Np.{name}(x: {x.Aval}, axis: {(axis is null ? "null" : axis)}, keepdims: {(keepdims ? "true" : "false")})";
         int outer = 1, n = x.Size, inner = 1;
         int[] od;
         if (axis is int a0)
         {
-            int ax = Eager.Axis(a0, x.Rank, Call, [x.Aval]);
+            int ax = a0 >= -x.Rank && a0 < x.Rank ? (a0 < 0 ? a0 + x.Rank : a0) : ReduceAxisError(x, a0, keepdims, name);
             (outer, n, inner) = (Kernels.Product(x.Dims, 0, ax), x.Dims[ax], Kernels.Product(x.Dims, ax + 1));
             od = keepdims ? (int[])x.Dims.Clone() : Eager.Remove(x.Dims, ax);
             if (keepdims) od[ax] = 1;
@@ -873,7 +872,7 @@ public static partial class Np
         {
             od = keepdims ? Enumerable.Repeat(1, x.Rank).ToArray() : [];
         }
-        if (name == "Max" && n == 0) throw new ShapeException(Call(), [x.Aval], "the reduced axis is empty and Max has no identity; reduce a non-empty axis");
+        if (name == "Max" && n == 0) throw new ShapeException(ReduceCall(x, axis, keepdims, name), [x.Aval], "the reduced axis is empty and Max has no identity; reduce a non-empty axis");
         // a sum of bools counts (int32); a mean of integers or bools is a float32; halves compute in float32
         if (x.DType == DType.Bool) x = Eager.To(x, name == "Mean" ? DType.Float32 : DType.Int32);
         if (name == "Mean" && DTypes.IsInteger(x.DType)) x = Eager.FloatOperand(x);
@@ -886,6 +885,13 @@ public static partial class Np
             _ => ReduceImpl<float>(x, outer, n, inner, od, name),
         };
     }
+
+    // apart from Reduce, so that its closure is built only when the axis is out of range
+    private static int ReduceAxisError(Tensor x, int axis, bool keepdims, string name) =>
+        Eager.Axis(axis, x.Rank, () => ReduceCall(x, axis, keepdims, name), [x.Aval]);
+
+    private static string ReduceCall(Tensor x, int? axis, bool keepdims, string name) =>
+        $"Np.{name}(x: {x.Aval}, axis: {(axis is null ? "null" : axis)}, keepdims: {(keepdims ? "true" : "false")})";
 
     private static Tensor ReduceImpl<T>(Tensor x, int outer, int n, int inner, int[] od, string name) where T : unmanaged, INumber<T>
     {

@@ -167,7 +167,10 @@ internal sealed partial class Codegen
                     ? Expression.Call(vops.GetMethod("Load")!.MakeGenericMethod(t), arr, Offset(j, s))
                     : Expression.ArrayIndex(arr, Offset(j, s))));
         }
-        // region values needed outside: fresh arrays, filled per example (by columns in lane mode)
+        // region values needed outside: fresh arrays in their final row-major layout, filled per example (in lane
+        // mode a block of examples at a time: one value per example stored straight from its vector, several
+        // transposed through a small per-call block of columns)
+        var laneHelpers = lane && vops == typeof(Vec512Ops) ? typeof(Lane512) : typeof(Lane256);
         var stores = new List<Expression>();
         var after = new List<(Node Outer, ParameterExpression Arr, Aval A, int S)>();
         foreach (var (outer, inner) in plan.Outputs)
@@ -176,16 +179,25 @@ internal sealed partial class Codegen
             var t = Elem(oa);
             int s = plan.Avals[inner]!.Size;
             var arr = Local(t.MakeArrayType());
-            Stmts.Add(Expression.Assign(arr, Expression.NewArrayBounds(t, Expression.Constant(lane ? s * bp : oa.Size))));
+            Stmts.Add(Expression.Assign(arr, Expression.NewArrayBounds(t, Expression.Constant(oa.Size))));
             var src = child.Elems(inner, child.Lane ?? t);
             bool shared = oa.Dims[0] == 1;   // a size-1 batch axis: every example computes the same elements
-            for (int j = 0; j < s; j++)
-                stores.Add(lane ? Expression.Call(vops.GetMethod("Store")!.MakeGenericMethod(t), src[j], arr, Offset(j, s))
-                    : Expression.Assign(Expression.ArrayAccess(arr, shared ? Expression.Constant(j) : Offset(j, s)), Primitive.Conv(src[j], t)));
+            if (lane && s == 1)
+                stores.Add(Expression.Call(laneHelpers.GetMethod("StoreColumn")!.MakeGenericMethod(t), src[0], arr, i, Expression.Constant(oa.Dims[0])));
+            else if (lane)
+            {
+                var cols = Local(t.MakeArrayType());
+                Stmts.Add(Expression.Assign(cols, Expression.NewArrayBounds(t, Expression.Constant(s * lanes))));
+                for (int j = 0; j < s; j++)
+                    stores.Add(Expression.Call(vops.GetMethod("Store")!.MakeGenericMethod(t), src[j], cols, Expression.Constant(j * lanes)));
+                stores.Add(Expression.Call(laneHelpers.GetMethod("StoreRows")!.MakeGenericMethod(t), cols, arr, i, Expression.Constant(s), Expression.Constant(oa.Dims[0])));
+            }
+            else
+                for (int j = 0; j < s; j++)
+                    stores.Add(Expression.Assign(Expression.ArrayAccess(arr, shared ? Expression.Constant(j) : Offset(j, s)), Primitive.Conv(src[j], t)));
             after.Add((outer, arr, oa, s));
         }
         // fused reductions over the batch: one accumulator per element (a vector of lanes in lane mode)
-        var laneHelpers = lane && vops == typeof(Vec512Ops) ? typeof(Lane512) : typeof(Lane256);
         var reduced = new List<(Node Result, ParameterExpression[] Acc, Aval A, bool Mean)>();
         ParameterExpression? mask = null;   // the padded tail's lanes cleared, computed once per iteration
         foreach (var (result, inner, mean, _) in plan.Reductions)
@@ -220,9 +232,7 @@ internal sealed partial class Codegen
         Stmts.Add(Expression.Loop(Expression.IfThenElse(Expression.LessThan(i, Expression.Constant(bp)), body, Expression.Break(brk)), brk));
         foreach (var (outer, arr, oa, s) in after)
         {
-            var et = Elem(oa);
-            Expression data = lane ? Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.FromColumns))!.MakeGenericMethod(et), arr, Expression.Constant(oa.Dims[0]), Expression.Constant(s), Expression.Constant(bp)) : arr;
-            var make = MakeTensor(data, oa);
+            var make = MakeTensor(arr, oa);
             obj[outer] = Assign(make, typeof(Tensor));
             How[outer] = $"batch loop ({b} examples{(lane ? $", {lanes} per vector" : "")}, per-example code unrolled)";
         }

@@ -128,14 +128,4 @@ internal static class JitRt
             for (int j = 0; j < s; j++) c[j * bp + e] = data[e * s + j];
         return c;
     }
-
-    /// <summary>The inverse of <see cref="ToColumns"/>: the first <paramref name="b"/> examples as a fresh [b, s] row-major array.</summary>
-    public static T[] FromColumns<T>(T[] cols, int b, int s, int bp) where T : unmanaged
-    {
-        var d = new T[b * s];
-        if (s == 1) { Array.Copy(cols, d, b); return d; }
-        for (int e = 0; e < b; e++)
-            for (int j = 0; j < s; j++) d[e * s + j] = cols[j * bp + e];
-        return d;
-    }
 }

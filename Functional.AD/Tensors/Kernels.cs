@@ -1,4 +1,7 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Numerics.Tensors;
 
 namespace Functional.AD;
@@ -226,7 +229,11 @@ internal static class Kernels
 
     // ------------------------------------------------------------------ reductions
 
+    /// <summary>Rows shorter than this are reduced by a plain loop, not a <see cref="TensorPrimitives"/> call per row.</summary>
+    const int SmallRow = 16;
+
     /// <summary>Sums x viewed as [outer, n, inner] over the middle axis into [outer, inner].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // its loops compiled once, optimised (not by on-stack replacement)
     internal static T[] SumAxis<T>(ReadOnlySpan<T> x, int outer, int n, int inner) where T : unmanaged, INumber<T>
     {
         var r = new T[outer * inner];
@@ -241,7 +248,30 @@ internal static class Kernels
             var dst = r.AsSpan(o * inner, inner);
             int baseIdx = o * n * inner;
             x.Slice(baseIdx, inner).CopyTo(dst);
-            for (int k = 1; k < n; k++) TensorPrimitives.Add(dst, x.Slice(baseIdx + k * inner, inner), dst);
+            if (inner < SmallRow)
+            {
+                int k = 1;
+                if (inner <= Vector256<T>.Count && Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported
+                    && baseIdx + Vector256<T>.Count <= x.Length)
+                {
+                    // a short row fits one vector: the rows are added in a register (lane j adds element j of each
+                    // row, in the order of the loop below, which adds the rows too close to the end for a whole
+                    // vector); the lanes past the row are not stored
+                    ref T x0 = ref MemoryMarshal.GetReference(x);
+                    var acc = Vector256.LoadUnsafe(ref x0, (nuint)baseIdx);
+                    for (; k < n && baseIdx + k * inner + Vector256<T>.Count <= x.Length; k++)
+                        acc += Vector256.LoadUnsafe(ref x0, (nuint)(baseIdx + k * inner));
+                    for (int j = 0; j < inner; j++) dst[j] = acc.GetElement(j);
+                }
+                // short rows: one call per row would cost more than its adds (the same order of additions)
+                for (; k < n; k++)
+                {
+                    var row = x.Slice(baseIdx + k * inner, inner);
+                    for (int j = 0; j < dst.Length; j++) dst[j] += row[j];
+                }
+            }
+            else
+                for (int k = 1; k < n; k++) TensorPrimitives.Add(dst, x.Slice(baseIdx + k * inner, inner), dst);
         }
         return r;
     }

@@ -169,11 +169,11 @@ sealed class TorchVsCpuOracle : IProgramOracle
             if (why is null) return new(Verdict.Pass, "JitTorch equals Compile() on the program and its gradient");
             if (TorchOracles.DiscontinuousWithinRounding(p, inputs, Tolerance))
                 return new(Verdict.Skipped, $"discontinuous within rounding at this input ({why})");
-            return new(Verdict.Fail, ProgramOracleKit.Failure(p, why, inputs, p.Seed));
+            return ProgramOracleKit.Fail(p, why, inputs, p.Seed);
         }
         catch (Exception e)
         {
-            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"threw {e.GetType().Name}: {e.Message}", inputs, p.Seed));
+            return ProgramOracleKit.Fail(p, $"threw {e.GetType().Name}: {e.Message}", inputs, p.Seed);
         }
     }
 }
@@ -217,10 +217,10 @@ sealed class AutogradOracle : IProgramOracle
             {
                 if (TorchOracles.DiscontinuousWithinRounding(p, inputs, Tolerance))
                     return new(Verdict.Skipped, $"discontinuous within rounding at this input (the projection: torch {value:R}, Compile() {expected:R})");
-                return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"the TorchSharp evaluation of the projection gives {value:R}, Compile() gives {expected:R} (error {ev:G3}): the two compute different functions", inputs, p.Seed));
+                return ProgramOracleKit.Fail(p, $"the TorchSharp evaluation of the projection gives {value:R}, Compile() gives {expected:R} (error {ev:G3}): the two compute different functions", inputs, p.Seed);
             }
             if (theirs.Length != ours.Length)
-                return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"Ad.Grad has {ours.Length} components, torch.autograd.grad {theirs.Length}", inputs, p.Seed));
+                return ProgramOracleKit.Fail(p, $"Ad.Grad has {ours.Length} components, torch.autograd.grad {theirs.Length}", inputs, p.Seed);
             int worst = -1; double worstErr = 0;
             for (int i = 0; i < ours.Length; i++)
             {
@@ -246,11 +246,11 @@ sealed class AutogradOracle : IProgramOracle
                 double o = ours.Select((g, i) => g * u[i]).Sum(), t = theirs.Select((g, i) => g * u[i]).Sum();
                 why += $"; along the mismatch, central differences give {d1:G12}, Ad.Grad {o:G12}, torch {t:G12}";
             }
-            return new(Verdict.Fail, ProgramOracleKit.Failure(p, why, inputs, p.Seed));
+            return ProgramOracleKit.Fail(p, why, inputs, p.Seed);
         }
         catch (Exception e)
         {
-            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"threw {e.GetType().Name}: {e.Message}", inputs, p.Seed));
+            return ProgramOracleKit.Fail(p, $"threw {e.GetType().Name}: {e.Message}", inputs, p.Seed);
         }
     }
 }

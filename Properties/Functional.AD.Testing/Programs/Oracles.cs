@@ -210,6 +210,74 @@ public static class ProgramOracleKit
 
     internal static double[] Axpy(double[] x, double a, double[] u) => x.Select((v, i) => v + a * u[i]).ToArray();
 
+    /// <summary>
+    /// The verdict on a disagreement: a failure, unless a branch of the program is decided by rounding at these inputs
+    /// (see <see cref="RoundingDecidedBranch"/>), where any two correct implementations may take different branches;
+    /// then the program is skipped. A thrown exception is always a failure.
+    /// </summary>
+    internal static OracleResult Fail(RandomProgram p, string what, object[] inputs, int inputSeed) =>
+        !what.StartsWith("threw ", StringComparison.Ordinal) && RoundingDecidedBranch(p, inputs) is { } c
+            ? new(Verdict.Skipped, $"a branch decided by rounding at this input: its condition is {c:G3}, zero up to rounding ({what})")
+            : new(Verdict.Fail, Failure(p, what, inputs, inputSeed));
+
+    /// <summary>Conditions closer to zero than this are taken to be zero up to rounding.</summary>
+    public const double RoundingZero = 1e-10;
+
+    /// <summary>
+    /// The value of a branch condition <c>c &gt; 0</c> (a conditional's, or a <c>Np.Where</c>'s, elementwise) that is
+    /// within <see cref="RoundingZero"/> of zero when the program runs on <paramref name="inputs"/> (in loops, at any
+    /// trip), or null. Such a condition is zero in exact arithmetic (the variance of equal values, <c>a - a</c>), and
+    /// which branch it takes depends on the order of the arithmetic, which the jit, the eager kernels and a gradient's
+    /// forward pass are free to choose. Random inputs put a condition that is not structurally zero this close to zero
+    /// with negligible probability. Null too when the program cannot run on these inputs (a Vmap oracle's batches).
+    /// </summary>
+    public static double? RoundingDecidedBranch(RandomProgram p, object[] inputs)
+    {
+        try
+        {
+            var probed = (LambdaExpression)new ConditionProbe().Visit(p.Function);
+            ConditionProbe.Closest = double.PositiveInfinity;
+            Call(probed.Compile(preferInterpretation: true), inputs);
+            double c = ConditionProbe.Closest;
+            return Math.Abs(c) <= RoundingZero ? c : null;
+        }
+        catch (Exception)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Rewrites each <c>c &gt; 0</c> into <c>Seen(c) &gt; 0</c>, which records the value closest to zero.</summary>
+    sealed class ConditionProbe : ExpressionVisitor
+    {
+        [ThreadStatic] internal static double Closest;
+
+        public static double Seen(double c)
+        {
+            if (Math.Abs(c) < Math.Abs(Closest)) Closest = c;
+            return c;
+        }
+
+        public static Tensor Seen(Tensor c)
+        {
+            if (c.DType is DType.Float32 or DType.Float64)
+                foreach (var v in c.ToDoubleArray()) Seen(v);
+            return c;
+        }
+
+        protected override Expression VisitBinary(BinaryExpression node)
+        {
+            if (node.NodeType == ExpressionType.GreaterThan && node.Right is ConstantExpression { Value: 0.0 or 0 }
+                && (node.Left.Type == typeof(double) || node.Left.Type == typeof(Tensor)))
+            {
+                var left = Visit(node.Left);
+                var seen = Expression.Call(typeof(ConditionProbe).GetMethod(nameof(Seen), [left.Type])!, left);
+                return node.Update(seen, node.Conversion, Visit(node.Right));
+            }
+            return base.VisitBinary(node);
+        }
+    }
+
     internal static string Failure(RandomProgram p, string what, object[] inputs, int inputSeed) =>
         $"{what}\n{p.ToCSharp()}\n{p.InputsCSharp(inputs)}\n// seed {p.Seed}{(p.Original ? $" (replay: ProgramGen.FromSeed({p.Seed}))" : " (shrunk)")}; inputs: program.InputsFrom({inputSeed}); {p.Size} nodes, depth {p.Depth}";
 }
@@ -249,7 +317,7 @@ sealed class GradientOracle : IProgramOracle
                 var g = p.Layout.Flatten(ProgramOracleKit.Call(grad, inputs)!);
                 var v = p.Layout.Flatten(x);
                 if (g.Length != v.Length)
-                    return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"the gradient has {g.Length} components, the argument {v.Length}", inputs, inputSeed));
+                    return ProgramOracleKit.Fail(p, $"the gradient has {g.Length} components, the argument {v.Length}", inputs, inputSeed);
                 var rng = new Random(inputSeed);
                 bool smooth = true;
                 for (int d = 0; d < Directions && v.Length > 0; d++)
@@ -267,9 +335,9 @@ sealed class GradientOracle : IProgramOracle
                         worst = $"not smooth at input draw {draw}: differences {num:G10} (h) and {num2:G10} (2h)";
                         break;
                     }
-                    return new(Verdict.Fail, ProgramOracleKit.Failure(p,
+                    return ProgramOracleKit.Fail(p,
                         $"<Grad, u> = {sym:G12} but central differences give {num:G12} (and {num2:G12} with 2h): error {err:G3} > {tolerance:G3} (direction {d})",
-                        inputs, inputSeed));
+                        inputs, inputSeed);
                 }
                 if (smooth) return new(Verdict.Pass, $"{Directions} directions agree within {tolerance:G3} ({v.Length} components)");
             }
@@ -277,7 +345,7 @@ sealed class GradientOracle : IProgramOracle
         }
         catch (Exception e)
         {
-            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"threw {e.GetType().Name}: {e.Message}", inputs, inputSeed));
+            return ProgramOracleKit.Fail(p, $"threw {e.GetType().Name}: {e.Message}", inputs, inputSeed);
         }
     }
 }
@@ -361,9 +429,9 @@ sealed class SecondOrderOracle : IProgramOracle
                         worst = $"not smooth at input draw {draw}: component {i}, differences {num:G10} (h) and {num2[i]:G10} (2h)";
                         break;
                     }
-                    return new(Verdict.Fail, ProgramOracleKit.Failure(p,
+                    return ProgramOracleKit.Fail(p,
                         $"(H v)[{i}] = {hv[i]:G12} but central differences of the gradient give {num:G12} (and {num2[i]:G12} with 2h): error {err:G3} > {tolerance:G3}; v = [{string.Join(", ", dir.Select(d => d.ToString("G6")))}]",
-                        inputs, inputSeed));
+                        inputs, inputSeed);
                 }
                 if (smooth) return new(Verdict.Pass, $"H v agrees within {tolerance:G3} ({n} components)");
             }
@@ -371,7 +439,7 @@ sealed class SecondOrderOracle : IProgramOracle
         }
         catch (Exception e)
         {
-            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"threw {e.GetType().Name}: {e.Message}", inputs, inputSeed));
+            return ProgramOracleKit.Fail(p, $"threw {e.GetType().Name}: {e.Message}", inputs, inputSeed);
         }
     }
 }
@@ -437,7 +505,7 @@ sealed class Float32Oracle : IProgramOracle
             for (int i = 0; i < leaves32.Length; i++)
             {
                 if (leaves32[i] is Tensor t && inLeaves[i] is Tensor a && (t.DType != a.DType || !t.Shape.SequenceEqual(a.Shape)))
-                    return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"the gradient of leaf {i} is {t.Aval}, its input is {a.Aval}", in32, p.Seed));
+                    return ProgramOracleKit.Fail(p, $"the gradient of leaf {i} is {t.Aval}, its input is {a.Aval}", in32, p.Seed);
             }
             double[] Outs(object[] args)
             {
@@ -462,14 +530,14 @@ sealed class Float32Oracle : IProgramOracle
                 double noise = a32.Select((v, i) => Math.Abs(v - nudged[i])).DefaultIfEmpty(0).Max();
                 if (!double.IsNaN(eg) && noise > scale / 4)
                     return new(Verdict.Skipped, $"the float32 gradient is rounding noise here: it moves by {noise:G3} when the inputs move by one float32 ulp");
-                return new(Verdict.Fail, ProgramOracleKit.Failure(p,
-                    $"the float32 gradient differs from the float64 one by {eg:G3} > {Tolerance:G3} max(1, {MaxAbs(a64):G3}) (outputs agree to {ey:G3}, one-ulp noise {noise:G3})", in32, p.Seed));
+                return ProgramOracleKit.Fail(p,
+                    $"the float32 gradient differs from the float64 one by {eg:G3} > {Tolerance:G3} max(1, {MaxAbs(a64):G3}) (outputs agree to {ey:G3}, one-ulp noise {noise:G3})", in32, p.Seed);
             }
             return new(Verdict.Pass, $"float32 gradient within {eg:G3} of float64");
         }
         catch (Exception e)
         {
-            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"threw {e.GetType().Name}: {e.Message}", Cast(p, inputs), p.Seed));
+            return ProgramOracleKit.Fail(p, $"threw {e.GetType().Name}: {e.Message}", Cast(p, inputs), p.Seed);
         }
     }
 }
@@ -551,11 +619,11 @@ sealed class JitOracle : IProgramOracle
                 if (Compare("perturbed", at, ProgramOracleKit.Call(plain, moved)) is not null)
                     return new(Verdict.Skipped, $"discontinuous within rounding at this input ({why})");
             }
-            return new(Verdict.Fail, ProgramOracleKit.Failure(p, why, inputs, p.Seed));
+            return ProgramOracleKit.Fail(p, why, inputs, p.Seed);
         }
         catch (Exception e)
         {
-            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"threw {e.GetType().Name}: {e.Message}", inputs, p.Seed));
+            return ProgramOracleKit.Fail(p, $"threw {e.GetType().Name}: {e.Message}", inputs, p.Seed);
         }
     }
 }
@@ -592,13 +660,13 @@ sealed class DotTestOracle : IProgramOracle
                 double reverse = g.Select((gi, i) => gi * v[i]).Sum();
                 double err = ProgramOracleKit.Error(forward, reverse);
                 if (err > 1e-9)
-                    return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"Jvp gives {forward:G15}, <Grad, v> gives {reverse:G15}: error {err:G3} (direction {d})", inputs, p.Seed));
+                    return ProgramOracleKit.Fail(p, $"Jvp gives {forward:G15}, <Grad, v> gives {reverse:G15}: error {err:G3} (direction {d})", inputs, p.Seed);
             }
             return new(Verdict.Pass, $"3 directions agree ({g.Length} components)");
         }
         catch (Exception e)
         {
-            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"threw {e.GetType().Name}: {e.Message}", inputs, p.Seed));
+            return ProgramOracleKit.Fail(p, $"threw {e.GetType().Name}: {e.Message}", inputs, p.Seed);
         }
     }
 }
@@ -636,19 +704,19 @@ sealed class VmapOracle : IProgramOracle
                     var d = (double)Output(result, o, p.Outputs.Count)!;
                     var want = expected.Select(e => (double)Output(e, o, p.Outputs.Count)!).ToArray();
                     if (want.Any(w => ProgramOracleKit.Error(w, d) > 1e-10))
-                        return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"output {o}: Vmap gives {d:R}, the loop gives {string.Join(", ", want.Select(w => w.ToString("R")))}", draws[0], p.Seed));
+                        return ProgramOracleKit.Fail(p, $"output {o}: Vmap gives {d:R}, the loop gives {string.Join(", ", want.Select(w => w.ToString("R")))}", draws[0], p.Seed);
                     continue;
                 }
                 var got = ((Tensor)Output(result, o, p.Outputs.Count)!).AsType(DType.Float64);
                 var wantT = Np.Stack(expected.Select(e => ((Tensor)Output(e, o, p.Outputs.Count)!).AsType(DType.Float64)).ToArray(), 0);
                 if (!got.Shape.SequenceEqual(wantT.Shape) || !got.AllClose(wantT, 1e-10, 1e-10))
-                    return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"output {o} (batched leaves {string.Join(", ", leafAxes.Keys)}): Vmap gives {got}\nthe loop gives {wantT}", draws[0], p.Seed));
+                    return ProgramOracleKit.Fail(p, $"output {o} (batched leaves {string.Join(", ", leafAxes.Keys)}): Vmap gives {got}\nthe loop gives {wantT}", draws[0], p.Seed);
             }
             return new(Verdict.Pass, $"batch of {B} over {string.Join(", ", leafAxes.Keys)} equals the loop");
         }
         catch (Exception e)
         {
-            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"batching {string.Join(", ", leafAxes.Keys)} threw {e.GetType().Name}: {e.Message}", draws[0], p.Seed));
+            return ProgramOracleKit.Fail(p, $"batching {string.Join(", ", leafAxes.Keys)} threw {e.GetType().Name}: {e.Message}", draws[0], p.Seed);
         }
     }
 
@@ -734,12 +802,12 @@ sealed class VmapGradOracle : IProgramOracle
         try
         {
             return VmapOracle.Gradients(p, draws, args, leafAxes) is { } why
-                ? new(Verdict.Fail, ProgramOracleKit.Failure(p, why, draws[0], p.Seed))
+                ? ProgramOracleKit.Fail(p, why, draws[0], p.Seed)
                 : new(Verdict.Pass, $"the vmapped gradient over {string.Join(", ", leafAxes.Keys)} equals the loop of gradients");
         }
         catch (Exception e)
         {
-            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"the vmapped gradient threw {e.GetType().Name}: {e.Message}", draws[0], p.Seed));
+            return ProgramOracleKit.Fail(p, $"the vmapped gradient threw {e.GetType().Name}: {e.Message}", draws[0], p.Seed);
         }
     }
 }
@@ -780,13 +848,13 @@ sealed class JitVmapOracle : IProgramOracle
                 if (why is null) continue;
                 if (Oracles.Jit.Check(p).Verdict != Verdict.Pass)
                     return new(Verdict.Skipped, "the unbatched jit already differs from Compile() within rounding here");
-                return new(Verdict.Fail, ProgramOracleKit.Failure(p, why, draws[0], p.Seed));
+                return ProgramOracleKit.Fail(p, why, draws[0], p.Seed);
             }
             return checkedCount == 0 ? new(Verdict.Skipped, "not batchable") : new(Verdict.Pass, $"Jit equals Compile() on {checkedCount} vmapped function(s), batch {B}");
         }
         catch (Exception e)
         {
-            return new(Verdict.Fail, ProgramOracleKit.Failure(p, $"threw {e.GetType().Name}: {e.Message}", draws[0], p.Seed));
+            return ProgramOracleKit.Fail(p, $"threw {e.GetType().Name}: {e.Message}", draws[0], p.Seed);
         }
     }
 }
