@@ -57,6 +57,12 @@ public static class PairedRatio
             ("Ad.Jit(Ad.Vmap(Ad.Grad(loss), [null, 0, 0]))", () => m.Vmapped()), ("TorchSharp autograd, looped over the examples", () => m.TorchLoop()));
         Compare("Per-example gradients against TorchSharp (PerExampleMlpBench)", 60, ("TorchSharp autograd, looped over the examples", () => m.TorchLoop()),
             ("Ad.Jit(Ad.Vmap(Ad.Grad(loss), [null, 0, 0]))", () => m.Vmapped()));
+        RunVmapXor();
+    }
+
+    /// <summary>The XOR minibatch of <see cref="RunVmap"/> alone.</summary>
+    public static void RunVmapXor()
+    {
         var b = new SmallXorBatch(); b.Setup();
         Compare("XOR minibatch of 100, mean outside the jit (SmallXorBatch)", ("XorHand.GradBatch (scalar loop)", () => b.ScalarLoop()),
             ("Ad.Jit(Ad.Vmap(Ad.Grad(loss))), then Mean per leaf", () => b.Notebook()));

@@ -7,6 +7,8 @@ else if (args is ["--paired-small"]) Benchmarks.PairedRatio.RunSmall();
 else if (args is ["--paired-torch"]) Benchmarks.PairedRatio.RunTorch();
 // the paired timer on the Vmap workloads: dotnet run -c Release --project Benchmarks -- --paired-vmap
 else if (args is ["--paired-vmap"]) Benchmarks.PairedRatio.RunVmap();
+// the same, the XOR minibatch alone (a process whose heap the MLP's 4 MB results have not grown)
+else if (args is ["--paired-vmap-xor"]) Benchmarks.PairedRatio.RunVmapXor();
 // one convolution layer at MNIST scale, CPU jit against TorchSharp: dotnet run -c Release --project Benchmarks -- --conv-quick
 else if (args is ["--conv-quick"]) Benchmarks.ConvLayerBench.Quick();
 // where the digits CNN step spends its time on the Torch backend

@@ -160,7 +160,8 @@ internal sealed partial class Codegen
             }
             if (lane) t = child.LaneElem;   // vector loads read the lanes' element type
             var data = Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Data))!.MakeGenericMethod(t), Obj(outer));
-            var arr = lane ? Assign(Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.ToColumns))!.MakeGenericMethod(t), data, Expression.Constant(b), Expression.Constant(s), Expression.Constant(bp)), t.MakeArrayType())
+            // (in lane mode the columns live in the call's arena: they never leave the call)
+            var arr = lane ? Assign(Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.ToColumns))!.MakeGenericMethod(t), data, Expression.Constant(b), Expression.Constant(s), Expression.Constant(bp), Scratch(t, s * bp)), t.MakeArrayType())
                            : Assign(data, t.MakeArrayType());
             for (int j = 0; j < s; j++)
                 loads.Add(Expression.Assign(ins[k][j], lane
@@ -172,6 +173,7 @@ internal sealed partial class Codegen
         // transposed through a small per-call block of columns)
         var laneHelpers = lane && vops == typeof(Vec512Ops) ? typeof(Lane512) : typeof(Lane256);
         var stores = new List<Expression>();
+        var colBlocks = new Dictionary<Type, ParameterExpression>();
         var after = new List<(Node Outer, ParameterExpression Arr, Aval A, int S)>();
         foreach (var (outer, inner) in plan.Outputs)
         {
@@ -179,15 +181,21 @@ internal sealed partial class Codegen
             var t = Elem(oa);
             int s = plan.Avals[inner]!.Size;
             var arr = Local(t.MakeArrayType());
-            Stmts.Add(Expression.Assign(arr, Expression.NewArrayBounds(t, Expression.Constant(oa.Size))));
+            // not zeroed: every example's elements are stored
+            Stmts.Add(Expression.Assign(arr, Expression.Call(typeof(GC).GetMethod(nameof(GC.AllocateUninitializedArray))!.MakeGenericMethod(t), Expression.Constant(oa.Size), Expression.Constant(false))));
             var src = child.Elems(inner, child.Lane ?? t);
             bool shared = oa.Dims[0] == 1;   // a size-1 batch axis: every example computes the same elements
             if (lane && s == 1)
                 stores.Add(Expression.Call(laneHelpers.GetMethod("StoreColumn")!.MakeGenericMethod(t), src[0], arr, i, Expression.Constant(oa.Dims[0])));
             else if (lane)
             {
-                var cols = Local(t.MakeArrayType());
-                Stmts.Add(Expression.Assign(cols, Expression.NewArrayBounds(t, Expression.Constant(s * lanes))));
+                // one block of columns for every output of this element type (each is stored, then transposed, in turn)
+                if (!colBlocks.TryGetValue(t, out var cols))
+                {
+                    int most = plan.Outputs.Where(o => Elem(av[o.Outer]!) == t).Max(o => plan.Avals[o.Inner]!.Size);
+                    colBlocks[t] = cols = Local(t.MakeArrayType());
+                    Stmts.Add(Expression.Assign(cols, Scratch(t, most * lanes)));
+                }
                 for (int j = 0; j < s; j++)
                     stores.Add(Expression.Call(vops.GetMethod("Store")!.MakeGenericMethod(t), src[j], cols, Expression.Constant(j * lanes)));
                 stores.Add(Expression.Call(laneHelpers.GetMethod("StoreRows")!.MakeGenericMethod(t), cols, arr, i, Expression.Constant(s), Expression.Constant(oa.Dims[0])));

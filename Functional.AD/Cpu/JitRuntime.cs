@@ -118,11 +118,12 @@ internal static class JitRt
 
     /// <summary>
     /// The [b, s] row-major <paramref name="data"/> as columns: element j of example e at <c>j * bp + e</c>, each column
-    /// padded with zeros to <paramref name="bp"/> (whole vectors), for the lane form of the batch loop.
+    /// padded with zeros to <paramref name="bp"/> (whole vectors), for the lane form of the batch loop, written into
+    /// <paramref name="c"/> (at least s * bp elements) and returned.
     /// </summary>
-    public static T[] ToColumns<T>(T[] data, int b, int s, int bp) where T : unmanaged
+    public static T[] ToColumns<T>(T[] data, int b, int s, int bp, T[] c) where T : unmanaged
     {
-        var c = new T[s * bp];
+        for (int j = 0; j < s; j++) Array.Clear(c, j * bp + b, bp - b);   // the padding (c may be reused)
         if (s == 1) { Array.Copy(data, c, b); return c; }
         for (int e = 0; e < b; e++)
             for (int j = 0; j < s; j++) c[j * bp + e] = data[e * s + j];

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Functional.AD;
 
@@ -42,6 +43,11 @@ internal static class Lane256
     {
         int n = Math.Min(Vector256<T>.Count, rows - i);
         if (n <= 0) return;
+        if (typeof(T) == typeof(float) && s <= 8 && LaneRows.Fast)
+        {
+            LaneRows.Float((float[])(object)cols, (float[])(object)d, i, s, n, Vector256<T>.Count);
+            return;
+        }
         var dst = d.AsSpan(i * s, n * s);
         for (int l = 0; l < n; l++)
             for (int j = 0; j < s; j++) dst[l * s + j] = cols[j * Vector256<T>.Count + l];
@@ -86,8 +92,67 @@ internal static class Lane512
     {
         int n = Math.Min(Vector512<T>.Count, rows - i);
         if (n <= 0) return;
+        if (typeof(T) == typeof(float) && s <= 8 && LaneRows.Fast)
+        {
+            LaneRows.Float((float[])(object)cols, (float[])(object)d, i, s, n, Vector512<T>.Count);
+            return;
+        }
         var dst = d.AsSpan(i * s, n * s);
         for (int l = 0; l < n; l++)
             for (int j = 0; j < s; j++) dst[l * s + j] = cols[j * Vector512<T>.Count + l];
+    }
+}
+
+/// <summary>The batch loop's per-example float outputs, transposed from lane columns to rows by 8 x 8 blocks (AVX).</summary>
+internal static class LaneRows
+{
+    /// <summary>Whether <see cref="Float"/> can run here.</summary>
+    public static bool Fast => Avx.IsSupported;
+
+    /// <summary>
+    /// Writes examples <paramref name="i"/> to <paramref name="i"/> + <paramref name="n"/> - 1, whose
+    /// <paramref name="s"/> (at most 8) elements are columns of <paramref name="lanes"/> values each in
+    /// <paramref name="cols"/>, as rows of <paramref name="d"/>. Each example is stored as 8 floats, the elements past
+    /// its own landing on the next examples, which are stored after it (in this call or the next one, which handles
+    /// the following examples); where 8 floats would pass the end of <paramref name="d"/>, only the example's own.
+    /// </summary>
+    public static void Float(float[] cols, float[] d, int i, int s, int n, int lanes)
+    {
+        for (int h = 0; h < n; h += 8)
+        {
+            // rows j = elements, columns = 8 examples: transpose so that vector l holds example h + l's elements
+            var (r0, r1, r2, r3) = (Row(cols, 0, s, lanes, h), Row(cols, 1, s, lanes, h), Row(cols, 2, s, lanes, h), Row(cols, 3, s, lanes, h));
+            var (r4, r5, r6, r7) = (Row(cols, 4, s, lanes, h), Row(cols, 5, s, lanes, h), Row(cols, 6, s, lanes, h), Row(cols, 7, s, lanes, h));
+            var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+            var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+            var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+            var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+            var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+            var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+            var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+            var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+            int m = Math.Min(8, n - h), e = i + h;
+            Put(Avx.Permute2x128(u0, u4, 0x20), d, e, 0, m, s);
+            Put(Avx.Permute2x128(u1, u5, 0x20), d, e, 1, m, s);
+            Put(Avx.Permute2x128(u2, u6, 0x20), d, e, 2, m, s);
+            Put(Avx.Permute2x128(u3, u7, 0x20), d, e, 3, m, s);
+            Put(Avx.Permute2x128(u0, u4, 0x31), d, e, 4, m, s);
+            Put(Avx.Permute2x128(u1, u5, 0x31), d, e, 5, m, s);
+            Put(Avx.Permute2x128(u2, u6, 0x31), d, e, 6, m, s);
+            Put(Avx.Permute2x128(u3, u7, 0x31), d, e, 7, m, s);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Row(float[] cols, int j, int s, int lanes, int h) =>
+        j < s ? Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(cols), (nuint)(j * lanes + h)) : Vector256<float>.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Put(Vector256<float> v, float[] d, int e, int l, int m, int s)
+    {
+        if (l >= m) return;
+        int at = (e + l) * s;
+        if (at + 8 <= d.Length) v.StoreUnsafe(ref MemoryMarshal.GetArrayDataReference(d), (nuint)at);
+        else for (int j = 0; j < s; j++) d[at + j] = v.GetElement(j);
     }
 }

@@ -81,7 +81,7 @@ internal static class Vmapped
     public static Tensor MoveAxisToFront(Tensor x, int axis)
     {
         int r = x.Rank;
-        int ax = Eager.Axis(axis, r, () => $"Vmap: move axis {axis} of x: {x.Aval} to the front", [x.Aval]);
+        int ax = axis >= -r && axis < r ? (axis < 0 ? axis + r : axis) : ToFrontAxisError(x, axis);
         if (ax == 0) return x;
         var perm = new int[r];
         perm[0] = ax;
@@ -93,12 +93,19 @@ internal static class Vmapped
     public static Tensor MoveAxisFromFront(Tensor y, int axis)
     {
         int r = y.Rank;
-        int ax = Eager.Axis(axis, r, () => $"Vmap: move the batch axis of y: {y.Aval} to out axis {axis}", [y.Aval]);
+        int ax = axis >= -r && axis < r ? (axis < 0 ? axis + r : axis) : FromFrontAxisError(y, axis);
         if (ax == 0) return y;
         var perm = new int[r];
         for (int i = 0; i < r; i++) perm[i] = i < ax ? i + 1 : i == ax ? 0 : i;
         return Np.Transpose(y, perm);
     }
+
+    // the errors apart, so that the moves build their messages' closures only when the axis is out of range
+    static int ToFrontAxisError(Tensor x, int axis) =>
+        Eager.Axis(axis, x.Rank, () => $"Vmap: move axis {axis} of x: {x.Aval} to the front", [x.Aval]);
+
+    static int FromFrontAxisError(Tensor y, int axis) =>
+        Eager.Axis(axis, y.Rank, () => $"Vmap: move the batch axis of y: {y.Aval} to out axis {axis}", [y.Aval]);
 
     /// <summary>Inserts a size-1 axis at position 0.</summary>
     public static Tensor AddBatchAxis(Tensor x) => View(x, [1, .. x.Dims]);

@@ -27,6 +27,8 @@ public class JitBatchLoopTests
     [InlineData(8, DType.Float32)]
     [InlineData(13, DType.Float32)]
     [InlineData(13, DType.Float64)]
+    [InlineData(17, DType.Float32)]
+    [InlineData(33, DType.Float32)]
     [InlineData(100, DType.Float32)]
     public void Jitted_per_example_gradients_equal_a_loop_of_single_gradients(int batch, DType dt)
     {
