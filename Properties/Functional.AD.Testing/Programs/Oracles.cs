@@ -226,20 +226,22 @@ public static class ProgramOracleKit
     /// <summary>
     /// The value of a branch condition <c>c &gt; 0</c> (a conditional's, or a <c>Np.Where</c>'s, elementwise) that is
     /// within <see cref="RoundingZero"/> of zero when the program runs on <paramref name="inputs"/> (in loops, at any
-    /// trip), or null. Such a condition is zero in exact arithmetic (the variance of equal values, <c>a - a</c>), and
-    /// which branch it takes depends on the order of the arithmetic, which the jit, the eager kernels and a gradient's
-    /// forward pass are free to choose. Random inputs put a condition that is not structurally zero this close to zero
-    /// with negligible probability. Null too when the program cannot run on these inputs (a Vmap oracle's batches).
+    /// trip), or null. Such a condition is usually zero in exact arithmetic (the variance of equal values,
+    /// <c>a - a</c>): rounded one way it is exactly zero, another way a few ulps off, and which branch it takes depends
+    /// on the order of the arithmetic, which the jit, the eager kernels and a gradient's forward pass are free to
+    /// choose. An exact zero counts too, since the other implementation may be the one that rounds it away from zero;
+    /// so a condition that every implementation computes as exactly zero (a Relu of a negative value) counts as well,
+    /// and a failure on such a program is reported as Skipped (about 1% of programs have one at their inputs; see
+    /// the skip rates). Null too when the program cannot run on these inputs (a Vmap oracle's batches).
     /// </summary>
     public static double? RoundingDecidedBranch(RandomProgram p, object[] inputs)
     {
         try
         {
-            var probed = (LambdaExpression)new ConditionProbe().Visit(p.Function);
+            var probed = ((LambdaExpression)new ConditionProbe().Visit(p.Function)).Compile(preferInterpretation: true);
             ConditionProbe.Closest = double.PositiveInfinity;
-            Call(probed.Compile(preferInterpretation: true), inputs);
-            double c = ConditionProbe.Closest;
-            return Math.Abs(c) <= RoundingZero ? c : null;
+            Call(probed, inputs);
+            return Math.Abs(ConditionProbe.Closest) <= RoundingZero ? ConditionProbe.Closest : null;
         }
         catch (Exception)
         {
@@ -252,6 +254,7 @@ public static class ProgramOracleKit
     {
         [ThreadStatic] internal static double Closest;
 
+        /// <summary>Records the condition closest to zero.</summary>
         public static double Seen(double c)
         {
             if (Math.Abs(c) < Math.Abs(Closest)) Closest = c;
