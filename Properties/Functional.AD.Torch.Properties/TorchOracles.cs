@@ -231,6 +231,8 @@ sealed class AutogradOracle : IProgramOracle
             var why = $"component {worst}: Ad.Grad gives {ours[worst]:R}, torch.autograd.grad {theirs[worst]:R} (error {worstErr:G3} > {tolerance:G3})";
             if (TorchOracles.DiscontinuousWithinRounding(p, inputs, Tolerance))
                 return new(Verdict.Skipped, $"discontinuous within rounding at this input ({why})");
+            if ((!double.IsFinite(ours[worst]) || !double.IsFinite(theirs[worst])) && ProgramOracleKit.OverflowsOnTheWay(p, inputs))
+                return new(Verdict.Skipped, $"a value on the way overflows, and an infinite partial times a zero cotangent is NaN in one autodiff and 0 in the other ({why})");
             // along the direction of the disagreement: if the differences with h and 2h disagree, the point is a kink
             var u = ours.Select((g, i) => g - theirs[i]).ToArray();
             double norm = Math.Sqrt(u.Sum(x => x * x));
@@ -356,7 +358,9 @@ internal static class TorchTerms
         ["Silu"] = (a, t) => torch.nn.functional.silu(a[0]),
         ["LogSigmoid"] = (a, t) => a[0].log_sigmoid(),
         ["LeakyRelu"] = (a, t) => torch.where(a[0].ge(0.0), a[0], a[0] * a[1]),
-        ["Elu"] = (a, t) => torch.where(a[0].gt(0.0), a[0], a[1] * a[0].expm1()),
+        // (the negative branch on min(x, 0): where x is large, expm1(x) overflows, and the unselected branch's infinite
+        // partials times zero would make the gradient NaN)
+        ["Elu"] = (a, t) => torch.where(a[0].gt(0.0), a[0], a[1] * a[0].clamp_max(0.0).expm1()),
         ["Sum"] = (a, t) => Reduce(a[0], t, (x, ax, k) => x.sum(ax, k), x => x.sum()),
         ["Mean"] = (a, t) => Reduce(a[0], t, (x, ax, k) => x.mean([ax], k), x => x.mean()),
         ["Max"] = (a, t) => Reduce(a[0], t, (x, ax, k) => x.amax([ax], k), x => x.max()),
@@ -372,8 +376,9 @@ internal static class TorchTerms
         ["TensorDot"] = (a, t) => torch.tensordot(a[0], a[1], [1, 2], [0, 1]),
         ["TensorDot(axes)"] = (a, t) => torch.tensordot(a[0], a[1], [0, 2], [1, 0]),
         ["Outer"] = (a, t) => torch.outer(a[0].flatten(), a[1].flatten()),
-        ["Kron"] = (a, t) => torch.kron(a[0], a[1]),
-        ["Kron(ranks differ)"] = (a, t) => torch.kron(a[0], a[1]),
+        // (libtorch's kron views its operands, which fails on a non-contiguous one, such as a transpose)
+        ["Kron"] = (a, t) => torch.kron(a[0].contiguous(), a[1].contiguous()),
+        ["Kron(ranks differ)"] = (a, t) => torch.kron(a[0].contiguous(), a[1].contiguous()),
         ["Sort"] = (a, t) => a[0].sort(Axis(((SpecCall)t.Attr!).Param is int ax ? ax : -1, a[0].dim()), false, true).Values,
         ["Sort(axis 0)"] = (a, t) => a[0].sort(Axis(((SpecCall)t.Attr!).Param is int ax ? ax : 0, a[0].dim()), false, true).Values,
         ["TopK"] = (a, t) => a[0].sort(-1, true, true).Values.narrow(-1, 0, 2),

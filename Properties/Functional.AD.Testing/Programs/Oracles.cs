@@ -249,6 +249,53 @@ public static class ProgramOracleKit
         }
     }
 
+    /// <summary>
+    /// Whether a value computed on the way to the program's outputs on <paramref name="inputs"/> is infinite or NaN (an
+    /// overflow that a later saturating function hides, such as <c>Np.Tanh</c> of an overflowed <c>Np.Pow</c>). There
+    /// the derivative multiplies an infinite partial by a zero cotangent, which IEEE arithmetic makes NaN, and two
+    /// autodiffs may order or short-circuit that product differently (NaN in one, 0 in the other), so a NaN gradient
+    /// against a finite one says nothing about either's rules. False when the program cannot run on these inputs.
+    /// </summary>
+    public static bool OverflowsOnTheWay(RandomProgram p, object[] inputs)
+    {
+        try
+        {
+            var probed = ((LambdaExpression)new NonFiniteProbe().Visit(p.Function)).Compile(preferInterpretation: true);
+            NonFiniteProbe.Seen = false;
+            Call(probed, inputs);
+            return NonFiniteProbe.Seen;
+        }
+        catch (Exception)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Wraps each computed double and tensor (a call, an operator, a conversion) in a check for non-finite values.</summary>
+    sealed class NonFiniteProbe : ExpressionVisitor
+    {
+        [ThreadStatic] internal static bool Seen;
+
+        public static double Check(double x)
+        {
+            if (!double.IsFinite(x)) Seen = true;
+            return x;
+        }
+
+        public static Tensor Check(Tensor x)
+        {
+            if (x.DType is DType.Float32 or DType.Float64 && x.ToDoubleArray().Any(v => !double.IsFinite(v))) Seen = true;
+            return x;
+        }
+
+        Expression Wrap(Expression e) =>
+            e.Type == typeof(double) || e.Type == typeof(Tensor) ? Expression.Call(typeof(NonFiniteProbe).GetMethod(nameof(Check), [e.Type])!, e) : e;
+
+        protected override Expression VisitMethodCall(MethodCallExpression node) => Wrap(base.VisitMethodCall(node));
+        protected override Expression VisitBinary(BinaryExpression node) => Wrap(base.VisitBinary(node));
+        protected override Expression VisitUnary(UnaryExpression node) => Wrap(base.VisitUnary(node));
+    }
+
     /// <summary>Rewrites each <c>c &gt; 0</c> into <c>Seen(c) &gt; 0</c>, which records the value closest to zero.</summary>
     sealed class ConditionProbe : ExpressionVisitor
     {
