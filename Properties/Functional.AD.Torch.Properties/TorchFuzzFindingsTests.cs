@@ -66,7 +66,10 @@ public class TorchFuzzFindingsTests
 /// size is not compatible", seed 5010535). And a program whose <c>Np.Pow</c> overflows under a saturating
 /// <c>Np.Tanh</c> (seed 5002171) got a NaN gradient from <c>Ad.Grad</c> and 0 from torch: an infinite partial times a
 /// zero cotangent, which IEEE arithmetic makes NaN and the two autodiffs order differently; the oracle skips such a
-/// mismatch where a value on the way overflows.
+/// mismatch where a value on the way overflows. And a gradient summed from terms of 1e11 and more (a Sinh of 26.7 over
+/// softmaxes of equal values, seed 5007621) differed between <c>Ad.Grad</c> and torch by 4e-4 to 8e-3, the rounding of
+/// those terms (central differences at that scale are noise too); the oracle skips a difference within 1e-12 of the
+/// largest value on the way.
 /// </summary>
 public class TorchAutogradFormFindingTests
 {
@@ -76,6 +79,7 @@ public class TorchAutogradFormFindingTests
     [InlineData(5014651)]
     [InlineData(5010535)]
     [InlineData(5002171)]
+    [InlineData(5007621)]   // Sinh(Sum(Softmax of equal values...)): gradients of terms of 1e11 and more
     public void The_programs_pass_the_autograd_oracle(int seed)
     {
         var r = TorchOracles.Autograd.Check(ProgramGen.FromSeed(seed));

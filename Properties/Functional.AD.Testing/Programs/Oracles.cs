@@ -271,20 +271,43 @@ public static class ProgramOracleKit
         }
     }
 
+    /// <summary>
+    /// The largest magnitude of a finite value computed on the way to the program's outputs on
+    /// <paramref name="inputs"/>: the scale of the terms a gradient sums, so of the rounding error a gradient that is
+    /// zero in exact arithmetic can carry (a cancellation). 0 when the program cannot run on these inputs.
+    /// </summary>
+    public static double LargestOnTheWay(RandomProgram p, object[] inputs)
+    {
+        try
+        {
+            var probed = ((LambdaExpression)new NonFiniteProbe().Visit(p.Function)).Compile(preferInterpretation: true);
+            NonFiniteProbe.Largest = 0;
+            Call(probed, inputs);
+            return NonFiniteProbe.Largest;
+        }
+        catch (Exception)
+        {
+            return 0;
+        }
+    }
+
     /// <summary>Wraps each computed double and tensor (a call, an operator, a conversion) in a check for non-finite values.</summary>
     sealed class NonFiniteProbe : ExpressionVisitor
     {
         [ThreadStatic] internal static bool Seen;
+        [ThreadStatic] internal static double Largest;
 
         public static double Check(double x)
         {
             if (!double.IsFinite(x)) Seen = true;
+            else if (Math.Abs(x) > Largest) Largest = Math.Abs(x);
             return x;
         }
 
         public static Tensor Check(Tensor x)
         {
-            if (x.DType is DType.Float32 or DType.Float64 && x.ToDoubleArray().Any(v => !double.IsFinite(v))) Seen = true;
+            if (x.DType is DType.Float32 or DType.Float64)
+                foreach (var v in x.ToDoubleArray()) Check(v);
             return x;
         }
 
