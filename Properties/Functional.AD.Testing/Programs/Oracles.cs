@@ -291,7 +291,7 @@ public static class ProgramOracleKit
         }
     }
 
-    /// <summary>Wraps each computed double and tensor (a call, an operator, a conversion) in a check for non-finite values.</summary>
+    /// <summary>Wraps each computed double and tensor (a call, an operator, a conversion) in a check that records a non-finite value and the largest finite magnitude.</summary>
     sealed class NonFiniteProbe : ExpressionVisitor
     {
         [ThreadStatic] internal static bool Seen;
