@@ -863,7 +863,7 @@ public static partial class Np
         int[] od;
         if (axis is int a0)
         {
-            int ax = a0 >= -x.Rank && a0 < x.Rank ? (a0 < 0 ? a0 + x.Rank : a0) : ReduceAxisError(x, a0, keepdims, name);
+            int ax = Eager.TryAxis(a0, x.Rank, out int inRange) ? inRange : ReduceAxisError(x, a0, keepdims, name);
             (outer, n, inner) = (Kernels.Product(x.Dims, 0, ax), x.Dims[ax], Kernels.Product(x.Dims, ax + 1));
             od = keepdims ? (int[])x.Dims.Clone() : Eager.Remove(x.Dims, ax);
             if (keepdims) od[ax] = 1;

@@ -198,7 +198,7 @@ internal sealed partial class Codegen
                 }
                 for (int j = 0; j < s; j++)
                     stores.Add(Expression.Call(vops.GetMethod("Store")!.MakeGenericMethod(t), src[j], cols, Expression.Constant(j * lanes)));
-                stores.Add(Expression.Call(laneHelpers.GetMethod("StoreRows")!.MakeGenericMethod(t), cols, arr, i, Expression.Constant(s), Expression.Constant(oa.Dims[0])));
+                stores.Add(Expression.Call(typeof(LaneRows).GetMethod(nameof(LaneRows.Store))!.MakeGenericMethod(t), cols, arr, i, Expression.Constant(s), Expression.Constant(oa.Dims[0]), Expression.Constant(lanes)));
             }
             else
                 for (int j = 0; j < s; j++)

@@ -33,25 +33,6 @@ internal static class Lane256
         if (i + Vector256<T>.Count <= rows) v.StoreUnsafe(ref MemoryMarshal.GetArrayDataReference(d), (nuint)i);
         else for (int l = 0; i + l < rows; l++) d[i + l] = v.GetElement(l);
     }
-
-    /// <summary>
-    /// Transposes the block of examples <paramref name="i"/> on, held as <paramref name="s"/> columns of one vector
-    /// each in <paramref name="cols"/>, into the row-major [<paramref name="rows"/>, <paramref name="s"/>] array
-    /// <paramref name="d"/> (examples past the last dropped).
-    /// </summary>
-    public static void StoreRows<T>(T[] cols, T[] d, int i, int s, int rows) where T : unmanaged
-    {
-        int n = Math.Min(Vector256<T>.Count, rows - i);
-        if (n <= 0) return;
-        if (typeof(T) == typeof(float) && s <= 8 && LaneRows.Fast)
-        {
-            LaneRows.Float((float[])(object)cols, (float[])(object)d, i, s, n, Vector256<T>.Count);
-            return;
-        }
-        var dst = d.AsSpan(i * s, n * s);
-        for (int l = 0; l < n; l++)
-            for (int j = 0; j < s; j++) dst[l * s + j] = cols[j * Vector256<T>.Count + l];
-    }
 }
 
 /// <summary>Helpers of the batch loop's vector lanes (one example per lane), Vector512 form.</summary>
@@ -82,32 +63,32 @@ internal static class Lane512
         if (i + Vector512<T>.Count <= rows) v.StoreUnsafe(ref MemoryMarshal.GetArrayDataReference(d), (nuint)i);
         else for (int l = 0; i + l < rows; l++) d[i + l] = v.GetElement(l);
     }
+}
+
+/// <summary>The batch loop's per-example outputs, transposed from lane columns to rows (float: by 8 x 8 blocks, AVX).</summary>
+internal static class LaneRows
+{
+    /// <summary>Whether the AVX transpose can run here.</summary>
+    static bool Fast => Avx.IsSupported;
 
     /// <summary>
-    /// Transposes the block of examples <paramref name="i"/> on, held as <paramref name="s"/> columns of one vector
-    /// each in <paramref name="cols"/>, into the row-major [<paramref name="rows"/>, <paramref name="s"/>] array
-    /// <paramref name="d"/> (examples past the last dropped).
+    /// Transposes the block of examples <paramref name="i"/> on, held as <paramref name="s"/> columns of
+    /// <paramref name="lanes"/> values each in <paramref name="cols"/>, into the row-major [<paramref name="rows"/>,
+    /// <paramref name="s"/>] array <paramref name="d"/> (examples past the last dropped).
     /// </summary>
-    public static void StoreRows<T>(T[] cols, T[] d, int i, int s, int rows) where T : unmanaged
+    public static void Store<T>(T[] cols, T[] d, int i, int s, int rows, int lanes) where T : unmanaged
     {
-        int n = Math.Min(Vector512<T>.Count, rows - i);
+        int n = Math.Min(lanes, rows - i);
         if (n <= 0) return;
-        if (typeof(T) == typeof(float) && s <= 8 && LaneRows.Fast)
+        if (typeof(T) == typeof(float) && s <= 8 && Fast)
         {
-            LaneRows.Float((float[])(object)cols, (float[])(object)d, i, s, n, Vector512<T>.Count);
+            Float((float[])(object)cols, (float[])(object)d, i, s, n, lanes);
             return;
         }
         var dst = d.AsSpan(i * s, n * s);
         for (int l = 0; l < n; l++)
-            for (int j = 0; j < s; j++) dst[l * s + j] = cols[j * Vector512<T>.Count + l];
+            for (int j = 0; j < s; j++) dst[l * s + j] = cols[j * lanes + l];
     }
-}
-
-/// <summary>The batch loop's per-example float outputs, transposed from lane columns to rows by 8 x 8 blocks (AVX).</summary>
-internal static class LaneRows
-{
-    /// <summary>Whether <see cref="Float"/> can run here.</summary>
-    public static bool Fast => Avx.IsSupported;
 
     /// <summary>
     /// Writes examples <paramref name="i"/> to <paramref name="i"/> + <paramref name="n"/> - 1, whose
@@ -116,7 +97,7 @@ internal static class LaneRows
     /// its own landing on the next examples, which are stored after it (in this call or the next one, which handles
     /// the following examples); where 8 floats would pass the end of <paramref name="d"/>, only the example's own.
     /// </summary>
-    public static void Float(float[] cols, float[] d, int i, int s, int n, int lanes)
+    static void Float(float[] cols, float[] d, int i, int s, int n, int lanes)
     {
         for (int h = 0; h < n; h += 8)
         {

@@ -104,11 +104,20 @@ internal static class Eager
         return Tensor.Adopt(Elements.Filled(dtype, n, value), Aval.Intern(dims, dtype, weak));
     }
 
+    /// <summary>
+    /// <paramref name="axis"/> (negative counts from the end) as an index into <paramref name="rank"/> axes; false when
+    /// it is out of range. For hot paths that build the message arguments of the throwing overload only on failure.
+    /// </summary>
+    internal static bool TryAxis(int axis, int rank, out int a)
+    {
+        a = axis < 0 ? axis + rank : axis;
+        return (uint)a < (uint)rank;
+    }
+
     /// <summary>Normalises a possibly negative axis of a rank-<paramref name="rank"/> tensor, or throws a <see cref="ShapeException"/> naming the call.</summary>
     internal static int Axis(int axis, int rank, Func<string> call, IReadOnlyList<Aval> shapes)
     {
-        int a = axis < 0 ? axis + rank : axis;
-        if ((uint)a >= (uint)rank)
+        if (!TryAxis(axis, rank, out int a))
         {
             string accepted = rank == 0 ? "a rank-0 tensor has no axes (use axis: null)" : $"accepted axes are {-rank} .. {rank - 1}";
             throw new ShapeException(call(), shapes, $"axis {axis} is out of range for rank {rank}; {accepted}");

@@ -81,7 +81,7 @@ internal static class Vmapped
     public static Tensor MoveAxisToFront(Tensor x, int axis)
     {
         int r = x.Rank;
-        int ax = axis >= -r && axis < r ? (axis < 0 ? axis + r : axis) : ToFrontAxisError(x, axis);
+        int ax = Eager.TryAxis(axis, r, out int inRange) ? inRange : ToFrontAxisError(x, axis);
         if (ax == 0) return x;
         var perm = new int[r];
         perm[0] = ax;
@@ -93,7 +93,7 @@ internal static class Vmapped
     public static Tensor MoveAxisFromFront(Tensor y, int axis)
     {
         int r = y.Rank;
-        int ax = axis >= -r && axis < r ? (axis < 0 ? axis + r : axis) : FromFrontAxisError(y, axis);
+        int ax = Eager.TryAxis(axis, r, out int inRange) ? inRange : FromFrontAxisError(y, axis);
         if (ax == 0) return y;
         var perm = new int[r];
         for (int i = 0; i < r; i++) perm[i] = i < ax ? i + 1 : i == ax ? 0 : i;

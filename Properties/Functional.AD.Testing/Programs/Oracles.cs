@@ -234,20 +234,8 @@ public static class ProgramOracleKit
     /// and a failure on such a program is reported as Skipped (about 1% of programs have one at their inputs; see
     /// the skip rates). Null too when the program cannot run on these inputs (a Vmap oracle's batches).
     /// </summary>
-    public static double? RoundingDecidedBranch(RandomProgram p, object[] inputs)
-    {
-        try
-        {
-            var probed = ((LambdaExpression)new ConditionProbe().Visit(p.Function)).Compile(preferInterpretation: true);
-            ConditionProbe.Closest = double.PositiveInfinity;
-            Call(probed, inputs);
-            return Math.Abs(ConditionProbe.Closest) <= RoundingZero ? ConditionProbe.Closest : null;
-        }
-        catch (Exception)
-        {
-            return null;
-        }
-    }
+    public static double? RoundingDecidedBranch(RandomProgram p, object[] inputs) =>
+        Probe(p, inputs) is { } r && Math.Abs(r.ClosestCondition) <= RoundingZero ? r.ClosestCondition : null;
 
     /// <summary>
     /// Whether a value computed on the way to the program's outputs on <paramref name="inputs"/> is infinite or NaN (an
@@ -256,98 +244,80 @@ public static class ProgramOracleKit
     /// autodiffs may order or short-circuit that product differently (NaN in one, 0 in the other), so a NaN gradient
     /// against a finite one says nothing about either's rules. False when the program cannot run on these inputs.
     /// </summary>
-    public static bool OverflowsOnTheWay(RandomProgram p, object[] inputs)
-    {
-        try
-        {
-            var probed = ((LambdaExpression)new NonFiniteProbe().Visit(p.Function)).Compile(preferInterpretation: true);
-            NonFiniteProbe.Seen = false;
-            Call(probed, inputs);
-            return NonFiniteProbe.Seen;
-        }
-        catch (Exception)
-        {
-            return false;
-        }
-    }
+    public static bool OverflowsOnTheWay(RandomProgram p, object[] inputs) => Probe(p, inputs)?.NonFinite ?? false;
 
     /// <summary>
     /// The largest magnitude of a finite value computed on the way to the program's outputs on
     /// <paramref name="inputs"/>: the scale of the terms a gradient sums, so of the rounding error a gradient that is
     /// zero in exact arithmetic can carry (a cancellation). 0 when the program cannot run on these inputs.
     /// </summary>
-    public static double LargestOnTheWay(RandomProgram p, object[] inputs)
+    public static double LargestOnTheWay(RandomProgram p, object[] inputs) => Probe(p, inputs)?.Largest ?? 0;
+
+    /// <summary>What one run of a program computed on the way (see <see cref="ValueProbe"/>).</summary>
+    record struct ProbeResult(double ClosestCondition, bool NonFinite, double Largest);
+
+    /// <summary>The program run once with every value recorded by <see cref="ValueProbe"/>; null when it cannot run on these inputs (a Vmap oracle's batches).</summary>
+    static ProbeResult? Probe(RandomProgram p, object[] inputs)
     {
         try
         {
-            var probed = ((LambdaExpression)new NonFiniteProbe().Visit(p.Function)).Compile(preferInterpretation: true);
-            NonFiniteProbe.Largest = 0;
+            var probed = ((LambdaExpression)new ValueProbe().Visit(p.Function)).Compile(preferInterpretation: true);
+            (ValueProbe.Closest, ValueProbe.NonFinite, ValueProbe.Largest) = (double.PositiveInfinity, false, 0);
             Call(probed, inputs);
-            return NonFiniteProbe.Largest;
+            return new(ValueProbe.Closest, ValueProbe.NonFinite, ValueProbe.Largest);
         }
         catch (Exception)
         {
-            return 0;
+            return null;
         }
     }
 
-    /// <summary>Wraps each computed double and tensor (a call, an operator, a conversion) in a check that records a non-finite value and the largest finite magnitude.</summary>
-    sealed class NonFiniteProbe : ExpressionVisitor
+    /// <summary>
+    /// Wraps each computed double and tensor (a call, an operator, a conversion) in <c>Value(..)</c>, which records a
+    /// non-finite value and the largest finite magnitude, and the left side of each <c>c &gt; 0</c> (a conditional's or
+    /// a <c>Np.Where</c>'s condition) in <c>Condition(..)</c>, which records the value closest to zero.
+    /// </summary>
+    sealed class ValueProbe : ExpressionVisitor
     {
-        [ThreadStatic] internal static bool Seen;
-        [ThreadStatic] internal static double Largest;
+        [ThreadStatic] internal static double Closest, Largest;
+        [ThreadStatic] internal static bool NonFinite;
 
-        public static double Check(double x)
+        public static double Value(double x)
         {
-            if (!double.IsFinite(x)) Seen = true;
+            if (!double.IsFinite(x)) NonFinite = true;
             else if (Math.Abs(x) > Largest) Largest = Math.Abs(x);
             return x;
         }
 
-        public static Tensor Check(Tensor x)
-        {
-            if (x.DType is DType.Float32 or DType.Float64)
-                foreach (var v in x.ToDoubleArray()) Check(v);
-            return x;
-        }
+        public static Tensor Value(Tensor x) => Each(x, v => Value(v));
 
-        Expression Wrap(Expression e) =>
-            e.Type == typeof(double) || e.Type == typeof(Tensor) ? Expression.Call(typeof(NonFiniteProbe).GetMethod(nameof(Check), [e.Type])!, e) : e;
-
-        protected override Expression VisitMethodCall(MethodCallExpression node) => Wrap(base.VisitMethodCall(node));
-        protected override Expression VisitBinary(BinaryExpression node) => Wrap(base.VisitBinary(node));
-        protected override Expression VisitUnary(UnaryExpression node) => Wrap(base.VisitUnary(node));
-    }
-
-    /// <summary>Rewrites each <c>c &gt; 0</c> into <c>Seen(c) &gt; 0</c>, which records the value closest to zero.</summary>
-    sealed class ConditionProbe : ExpressionVisitor
-    {
-        [ThreadStatic] internal static double Closest;
-
-        /// <summary>Records the condition closest to zero.</summary>
-        public static double Seen(double c)
+        public static double Condition(double c)
         {
             if (Math.Abs(c) < Math.Abs(Closest)) Closest = c;
             return c;
         }
 
-        public static Tensor Seen(Tensor c)
+        public static Tensor Condition(Tensor c) => Each(c, v => Condition(v));
+
+        static Tensor Each(Tensor x, Action<double> record)
         {
-            if (c.DType is DType.Float32 or DType.Float64)
-                foreach (var v in c.ToDoubleArray()) Seen(v);
-            return c;
+            if (x.DType is DType.Float32 or DType.Float64)
+                foreach (var v in x.ToDoubleArray()) record(v);
+            return x;
         }
+
+        static Expression Wrap(string probe, Expression e) =>
+            e.Type == typeof(double) || e.Type == typeof(Tensor) ? Expression.Call(typeof(ValueProbe).GetMethod(probe, [e.Type])!, e) : e;
+
+        protected override Expression VisitMethodCall(MethodCallExpression node) => Wrap(nameof(Value), base.VisitMethodCall(node));
+        protected override Expression VisitUnary(UnaryExpression node) => Wrap(nameof(Value), base.VisitUnary(node));
 
         protected override Expression VisitBinary(BinaryExpression node)
         {
             if (node.NodeType == ExpressionType.GreaterThan && node.Right is ConstantExpression { Value: 0.0 or 0 }
                 && (node.Left.Type == typeof(double) || node.Left.Type == typeof(Tensor)))
-            {
-                var left = Visit(node.Left);
-                var seen = Expression.Call(typeof(ConditionProbe).GetMethod(nameof(Seen), [left.Type])!, left);
-                return node.Update(seen, node.Conversion, Visit(node.Right));
-            }
-            return base.VisitBinary(node);
+                return node.Update(Wrap(nameof(Condition), Visit(node.Left)), node.Conversion, Visit(node.Right));
+            return Wrap(nameof(Value), base.VisitBinary(node));
         }
     }
 
