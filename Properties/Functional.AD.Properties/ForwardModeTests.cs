@@ -89,15 +89,27 @@ public class ForwardModeTests(ITestOutputHelper output)
             var v = x.Select((t, i) => Random(t.Shape, seed + i + 1)).ToArray();
             var hv = check.HvpAt(x, w, v);
             double h = Math.Max(spec.Step, 1e-4);
-            var gp = check.GradientAt(x.Zip(v, (a, d) => a + h * d).ToArray(), w);
-            var gm = check.GradientAt(x.Zip(v, (a, d) => a - h * d).ToArray(), w);
+            double[][] Differences(double step)
+            {
+                var gp = check.GradientAt(x.Zip(v, (a, d) => a + step * d).ToArray(), w);
+                var gm = check.GradientAt(x.Zip(v, (a, d) => a - step * d).ToArray(), w);
+                return gp.Select((g, a) => g.ToDoubleArray().Zip(gm[a].ToDoubleArray(), (p, m) => (p - m) / (2 * step)).ToArray()).ToArray();
+            }
+            double tolerance = Math.Max(spec.Tolerance, 1e-5);
+            var num = Differences(h);
+            double[][]? twice = null;   // with step 2h, only where h disagrees
             for (int a = 0; a < x.Length; a++)
             {
-                var num = gp[a].ToDoubleArray().Zip(gm[a].ToDoubleArray(), (p, m) => (p - m) / (2 * h)).ToArray();
                 var sym = hv[a].ToDoubleArray();
                 for (int i = 0; i < sym.Length; i++)
-                    if (Rel(sym[i], num[i]) > Math.Max(spec.Tolerance, 1e-5))
-                        return false.Label($"argument {a}, element {i}: Hv {sym[i]}, numeric {num[i]}\n{check.Describe(x, seed)}");
+                {
+                    if (Rel(sym[i], num[a][i]) <= tolerance) continue;
+                    // a kink of the gradient within the step (a near-tie of Max, say) makes the differences with h and
+                    // 2h disagree with each other: that draw says nothing about Hv. At a smooth point they agree.
+                    twice ??= Differences(2 * h);
+                    if (Rel(num[a][i], twice[a][i]) > tolerance) continue;
+                    return false.Label($"argument {a}, element {i}: Hv {sym[i]}, numeric {num[a][i]} (and {twice[a][i]} with 2h)\n{check.Describe(x, seed)}");
+                }
             }
             return true.ToProperty();
         });
