@@ -4,6 +4,7 @@ using BenchmarkDotNet.Running;
 // The paired A/B timer of the small calls: dotnet run -c Release --project Benchmarks -- --paired
 if (args is ["--paired"]) Benchmarks.PairedRatio.Run();
 else if (args is ["--paired-small"]) Benchmarks.PairedRatio.RunSmall();
+else if (args is ["--exp-tp"]) Benchmarks.PairedRatio.ExpTp();
 else if (args is ["--paired-torch"]) Benchmarks.PairedRatio.RunTorch();
 // the paired timer on the Vmap workloads: dotnet run -c Release --project Benchmarks -- --paired-vmap
 else if (args is ["--paired-vmap"]) Benchmarks.PairedRatio.RunVmap();

@@ -150,7 +150,7 @@ public static partial class Ad
         if (aux) result.AddRange(outs.Skip(1));
         // every differentiated tensor leaf must be a float tensor when called: an integer or bool one is named
         var floatOnly = new List<ShapeAgreement>();
-        string api = $"{(withValue ? "Ad.ValueAndGrad" : "Ad.Grad")}(`{Printer.Expr(f)}`)";
+        var api = new ApiText(withValue ? "Ad.ValueAndGrad" : "Ad.Grad", f);
         foreach (var a in wrt)
         {
             int off = prog.InputOffset(a);

@@ -8,6 +8,8 @@ using static Functional.AD.Np;
 // functions (the process now warm), 15 times. Each step reports its wall time, the methods the runtime JIT-compiled during it and
 // the time the JIT spent (System.Runtime.JitInfo, this thread). Prints one line per step. `--fresh-only` stops after
 // the fresh part (for profiles of a fresh process); `--rounds N` runs N warm rounds instead of 15.
+// `--list-jitted`: prints the methods the runtime JIT-compiles from before Ad.Grad to after the first call (runtime events)
+using var jitList = args.Contains("--list-jitted") ? new JitListener() : null;
 var t0 = Stopwatch.GetTimestamp();
 long m0 = JitInfo.GetCompiledMethodCount(currentThread: true);
 TimeSpan j0 = JitInfo.GetCompilationTime(currentThread: true);
@@ -17,6 +19,7 @@ var x = new Tensor(new float[] { 0, 1 });
 var y = Tensor.Scalar(1, DType.Float32);
 Step("data (3 tensors, the record)");
 
+if (jitList is not null) jitList.On = true;
 var grad = Ad.Grad(Xor.Loss);
 Step("Ad.Grad(loss)");
 var jitted = Ad.Jit(grad);
@@ -25,7 +28,8 @@ var g = jitted(p, x, y);
 Step("first call");
 Console.WriteLine($"fresh: Ad.Grad + Ad.Jit + first call {Ms(afterData, Stopwatch.GetTimestamp()):F1} ms; JIT-compiled methods {JitInfo.GetCompiledMethodCount(true) - mData}, JIT time {(JitInfo.GetCompilationTime(true) - jData).TotalMilliseconds:F1} ms (gW1[0] = {g.W1[0, 0]:G6})");
 
-if (args.Contains("--fresh-only")) return;
+if (jitList is not null) { jitList.On = false; foreach (var name in jitList.Names) Console.WriteLine("  jitted: " + name); }
+if (args.Contains("--fresh-only") || jitList is not null) return;
 
 // the same on a new function, warm: 15 rounds, the median
 var warmMs = new List<double>();
@@ -78,4 +82,24 @@ partial class Program
 {
     static long afterData, mData;
     static TimeSpan jData;
+}
+
+/// <summary>Collects the names of methods the runtime JIT-compiles while <see cref="On"/> (the runtime's JIT events).</summary>
+sealed class JitListener : System.Diagnostics.Tracing.EventListener
+{
+    public volatile bool On;
+    public readonly System.Collections.Concurrent.ConcurrentQueue<string> Names = new();
+
+    protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource source)
+    {
+        if (source.Name == "Microsoft-Windows-DotNETRuntime")
+            EnableEvents(source, System.Diagnostics.Tracing.EventLevel.Verbose, (System.Diagnostics.Tracing.EventKeywords)0x10);
+    }
+
+    protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs e)
+    {
+        if (!On || e.EventName is not "MethodJittingStarted_V1" || e.Payload is null) return;
+        int ns = e.PayloadNames!.IndexOf("MethodNamespace"), name = e.PayloadNames.IndexOf("MethodName");
+        Names.Enqueue($"{e.Payload[ns]}::{e.Payload[name]}");
+    }
 }

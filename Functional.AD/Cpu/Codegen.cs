@@ -55,13 +55,34 @@ internal sealed partial class Codegen
         pooled = Pooling.Plan(g, av);
         if (TryEmitBatchLoop(g)) return;
         var chains = Fusion.Plan(g, av);
+        var live = ValueLive(g);
         if (chains.Count == 0)
         {
             foreach (var n in g.Nodes)
-                if (!n.IsInput) EmitNode(n);
+                if (!n.IsInput && live.Contains(n)) EmitNode(n);
             return;
         }
-        EmitWithChains(g, chains);
+        EmitWithChains(g, chains, live);
+    }
+
+    /// <summary>
+    /// The nodes whose values the outputs need: a shape-only node (the gradient seed, <c>Zeros</c>, <c>Ones</c>) and a
+    /// shape known now (the cases <see cref="EmitNode"/> lowers without reading an operand) read their operands' shapes, not their values, so a gradient does not compute the loss it
+    /// never returns (in the XOR gradient: two logarithms and four other operations per call). Nothing else is
+    /// emitted: a primitive has no effect besides its value.
+    /// </summary>
+    HashSet<Node> ValueLive(Graph g)
+    {
+        var live = new HashSet<Node>(RefEq<Node>.Instance);
+        var stack = new Stack<Node>(g.Outputs);
+        while (stack.Count > 0)
+        {
+            var n = stack.Pop();
+            if (!live.Add(n) || n.Kind == Kind.Aval && AvalOf(n) is not null
+                || n.Op.Cpu is { ShapeOnly: true } && n.Batch == 0 && n.Kind == Kind.Tensor && AvalOf(n) is { } a && Lowerable(n, a)) continue;
+            foreach (var x in n.Args) stack.Push(x);
+        }
+        return live;
     }
 
     /// <summary>The node's value as an object of its CLR type (materialising unrolled elements once).</summary>
@@ -192,7 +213,7 @@ internal sealed partial class Codegen
         }
         // the eager method: real and correct for any shapes
         var args = n.Args.Select(Obj).ToArray();
-        var e = n.Batch > 0 ? Vmapped.Emit(n, args) : n.Op.Emit(args, n.Args.Select(x => x.Kind).ToArray(), n.Params, n.Subgraphs);
+        var e = n.Batch > 0 ? Vmapped.Emit(n, args) : n.Op.Emit(args, SmallArrays.KindsOf(n.Args), n.Params, n.Subgraphs);
         obj[n] = Assign(e, n.Kind.ClrType());
         How[n] = "eager";
     }

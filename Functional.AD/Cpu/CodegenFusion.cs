@@ -7,7 +7,7 @@ internal sealed partial class Codegen
     int chainCount;
 
     /// <summary>Emits the graph with each fused chain as one unit, in a topological order of units (chains are convex).</summary>
-    void EmitWithChains(Graph g, Dictionary<Node, List<Node>> chains)
+    void EmitWithChains(Graph g, Dictionary<Node, List<Node>> chains, HashSet<Node> valueLive)
     {
         // members whose values are needed outside their chain
         var live = new HashSet<Node>(g.Outputs, RefEq<Node>.Instance);
@@ -21,7 +21,7 @@ internal sealed partial class Codegen
             if (!chains.ContainsKey(n))
                 foreach (var x in n.Args) rounded.Add(x);
         var done = new HashSet<Node>(RefEq<Node>.Instance);
-        foreach (var n in g.Nodes) Visit(n);
+        foreach (var n in g.Nodes) if (valueLive.Contains(n)) Visit(n);
 
         void Visit(Node n)
         {

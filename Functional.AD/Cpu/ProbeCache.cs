@@ -29,6 +29,17 @@ internal static class ProbeCache
     static readonly ConcurrentDictionary<Key, Func<object?[], object?>> evaluators = new();
     static readonly ConcurrentDictionary<Key, Term[][]> coefficients = new();
     static readonly ConcurrentDictionary<Key, object?> values = new();
+    static int evaluatorMisses, coefficientMisses, valueMisses;
+
+    /// <summary>
+    /// Clears <paramref name="d"/> every <see cref="MaxEntries"/> misses (counted in <paramref name="misses"/>), which
+    /// bounds it: counted here because <c>ConcurrentDictionary.Count</c> takes every lock and, on its first use in a process,
+    /// builds the collection's event source by reflection (4 ms of a fresh process's first call).
+    /// </summary>
+    static void Bound<TV>(ConcurrentDictionary<Key, TV> d, ref int misses)
+    {
+        if (Interlocked.Increment(ref misses) % MaxEntries == 0) d.Clear();
+    }
 
     /// <summary>The eager code of node <paramref name="n"/> over boxed operands, interpreted (it runs at specialisation only).</summary>
     public static Func<object?[], object?> Evaluator(Node n)
@@ -36,7 +47,7 @@ internal static class ProbeCache
         if (n.Subgraphs.Length > 0) return Build(n);
         var key = new Key(n.Op, n.Params, n.Batch, string.Join(",", n.Args.Select(x => x.Kind == Kind.Static ? "static " + StaticType(x) : x.Kind.ToString())));
         if (evaluators.TryGetValue(key, out var f)) return f;
-        if (evaluators.Count > MaxEntries) evaluators.Clear();
+        Bound(evaluators, ref evaluatorMisses);
         return evaluators.GetOrAdd(key, _ => Build(n));
     }
 
@@ -85,7 +96,7 @@ internal static class ProbeCache
         if (OperandText(n, avalOf, constantsByValue: true) is not { } text) return probe();
         var key = new Key(n.Op, n.Params, n.Batch, text);
         if (coefficients.TryGetValue(key, out var t)) return t;
-        if (coefficients.Count > MaxEntries) coefficients.Clear();
+        Bound(coefficients, ref coefficientMisses);
         return coefficients.GetOrAdd(key, _ => probe());
     }
 
@@ -143,7 +154,7 @@ internal static class ProbeCache
         if (OperandText(n, avalOf, constantsByValue: true) is not { } text) return make();
         var key = new Key(n.Op, n.Params, n.Batch, text);
         if (values.TryGetValue(key, out var v)) return v;
-        if (values.Count > MaxEntries) values.Clear();
+        Bound(values, ref valueMisses);
         return values.GetOrAdd(key, _ => make());
     }
 }

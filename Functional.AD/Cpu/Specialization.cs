@@ -174,6 +174,7 @@ internal class JitFunction<TDel> : IJitFunction where TDel : Delegate
         var body = Expression.Block(retType, leafVars, [.. pre, Expression.Condition(guard, compute, MissCall(), retType)]);
         TDel fn;
         var how = cg.How;
+        if (Environment.GetEnvironmentVariable("FAD_DUMP") is not null) Console.Error.WriteLine(typeof(Expression).GetProperty("DebugView", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(Expression.Lambda<TDel>(body, ps)));
         try { fn = Expression.Lambda<TDel>(body, ps).Compile(); }
         catch (InvalidProgramException)
         {

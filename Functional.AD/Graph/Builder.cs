@@ -82,7 +82,7 @@ internal sealed class Builder
         for (int i = 0; i < args.Length; i++)
             if (args[i].Owner != this) args = ReplaceAt(args, i, Capture(args[i]));
 
-        var kind = p.KindOf(args.Select(a => a.Kind).ToArray(), prms, subs);
+        var kind = p.KindOf(SmallArrays.KindsOf(args), prms, subs);
 
         if (subs.Length == 0)
         {
@@ -96,18 +96,28 @@ internal sealed class Builder
             if (p.Foldable && args.Length > 0 && args.All(a => a.IsConst))
             {
                 object? folded = null;
-                try { folded = p.Eval(args.Select(a => a.Value!).ToArray(), args.Select(a => a.Kind).ToArray(), prms, k); }
+                try { folded = p.Eval(args.Select(a => a.Value!).ToArray(), SmallArrays.KindsOf(args), prms, k); }
                 catch (Exception) { /* leave it to run time, where the error names the shapes */ }
                 if (folded is not null) return Const(folded);
             }
         }
 
-        string key = string.Join(",", args.Select(a => a.Id)) + "|" + prms.GetHashCode() + "|" + string.Join(",", subs.Select(s => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(s))) + "|b" + k;
+        string key = CseKey(args, prms, subs, k);
         if (cse.TryGetValue((p, key), out var existing) && existing.Params.Equals(prms)) return existing;
         var n = new Node(this, p, args, prms, subs, kind, cls: ShapeClass(p, args, kind, k), batch: k);
         cse[(p, key)] = n;
         nodes.Add(n);
         return n;
+    }
+
+    /// <summary>The common-subexpression key of an application: its operands' ids, the parameters' hash, the subgraphs and the batch count.</summary>
+    static string CseKey(Node[] args, Params prms, Graph[] subs, int batch)
+    {
+        var sb = new System.Text.StringBuilder();
+        for (int i = 0; i < args.Length; i++) { if (i > 0) sb.Append(','); sb.Append(args[i].Id); }
+        sb.Append('|').Append(prms.GetHashCode()).Append('|');
+        for (int i = 0; i < subs.Length; i++) { if (i > 0) sb.Append(','); sb.Append(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(subs[i])); }
+        return sb.Append("|b").Append(batch).ToString();
     }
 
     /// <summary>The symbolic shape class of a new node (see <see cref="Node.Cls"/>); <c>null</c>: a class of its own.</summary>

@@ -151,7 +151,7 @@ internal static partial class Prims
         if (linearIn.Length > 0)
         {
             int arity = tensor.GetParameters().Count(q => Primitive.IsOperandType(q.ParameterType));
-            p.NonDiff = Enumerable.Range(0, arity).Except(linearIn).ToArray();
+            p.NonDiff = SmallArrays.RangeExcept(arity, linearIn);
         }
         p.Cpu = new CpuLowering { Linear = linearIn, Result = result, IdentityWhenSameAval = identityWhenSameAval };
         if (identityWhenSameAval)

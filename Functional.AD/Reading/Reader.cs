@@ -140,12 +140,39 @@ internal sealed partial class Reader
         throw Unsupported(at, "a single value (Tensor, double or float) was expected here");
     }
 
+    /// <summary>
+    /// The value of a captured variable or field (<c>closure.W</c>, <c>Model.Sigmoid</c>, a chain of fields and
+    /// properties over a constant or a static member) read directly, without compiling a lambda for it (the
+    /// expression interpreter's setup cost milliseconds in a fresh process); false for anything else, or a null on the
+    /// way, which the compiled path then reports.
+    /// </summary>
+    static bool TryMemberValue(Expression e, out object? value)
+    {
+        value = null;
+        switch (e)
+        {
+            case ConstantExpression c: value = c.Value; return true;
+            case MemberExpression m:
+                object? target = null;
+                if (m.Expression is not null && (!TryMemberValue(m.Expression, out target) || target is null)) return false;
+                switch (m.Member)
+                {
+                    case System.Reflection.FieldInfo f: value = f.GetValue(target); return true;
+                    case System.Reflection.PropertyInfo p when p.GetIndexParameters().Length == 0 && p.GetMethod is not null:
+                        try { value = p.GetValue(target); return true; }
+                        catch (System.Reflection.TargetInvocationException) { return false; }
+                    default: return false;
+                }
+            default: return false;
+        }
+    }
+
     public Sym Read(Expression e, Dictionary<ParameterExpression, Sym> env, Builder b)
     {
         if (e.NodeType is not (ExpressionType.Parameter or ExpressionType.Constant or ExpressionType.Lambda or ExpressionType.Quote) && IsClosed(e))
         {
             object? value;
-            try { value = Expression.Lambda<Func<object?>>(Expression.Convert(e, typeof(object))).Compile(preferInterpretation: true)(); }
+            try { value = TryMemberValue(e, out var v) ? v : Expression.Lambda<Func<object?>>(Expression.Convert(e, typeof(object))).Compile(preferInterpretation: true)(); }
             catch (Exception ex) when (ex is not AdException)
             {
                 throw new UnsupportedExpressionException($"Evaluating the captured subexpression `{Printer.Expr(e)}` when reading failed: {ex.Message}", Printer.Expr(e), ex);

@@ -77,7 +77,7 @@ internal static class Transpose
             else
             {
                 var argAvals = n.Args.Select(x => linear.Contains(x) ? LinearAval(x).N : x.Kind == Kind.Aval ? map[x] : R.AvalOf(new V(map[x])).N).ToArray();
-                a = new V(b.Apply(Prims.InferAval, argAvals, new Params(n.Op, n.Params, n.Args.Select(x => x.Kind).ToArray(), n.Batch)));
+                a = new V(b.Apply(Prims.InferAval, argAvals, new Params(n.Op, n.Params, SmallArrays.KindsOf(n.Args), n.Batch)));
             }
             avals[n] = a;
             return a;

@@ -57,7 +57,7 @@ internal static class Writer
             var args = n.Args.Select(a => env[a]).ToArray();
             // a batched node here has operands of shapes unknown before the call (inside a loop body, after a
             // conditional whose branches differ): it is rewritten per call signature
-            var e = n.Batch > 0 ? Vmapped.Emit(n, args) : n.Op.Emit(args, n.Args.Select(a => a.Kind).ToArray(), n.Params, n.Subgraphs);
+            var e = n.Batch > 0 ? Vmapped.Emit(n, args) : n.Op.Emit(args, SmallArrays.KindsOf(n.Args), n.Params, n.Subgraphs);
             var v = Expression.Variable(n.Kind.ClrType(), "t" + (vars.Count + 1));
             vars.Add(v);
             stmts.Add(Expression.Assign(v, e.Type == v.Type ? e : Expression.Convert(e, v.Type)));
