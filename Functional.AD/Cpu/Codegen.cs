@@ -29,6 +29,9 @@ internal sealed partial class Codegen
 
     public Codegen(Dictionary<Node, Aval?> avals) => av = avals;
 
+    /// <summary>Per input tensor, the local that the shape guard fills with its elements (its own array, of its dtype's element type).</summary>
+    public Dictionary<Node, ParameterExpression> OwnData { get; init; } = new(RefEq<Node>.Instance);
+
     public Aval? AvalOf(Node n) => av.TryGetValue(n, out var a) ? a : null;
 
     static Type Elem(Aval a) => DTypes.ClrType(a.DType);
@@ -108,6 +111,9 @@ internal sealed partial class Codegen
     /// </summary>
     static Expression DataOf(Expression x, Type t) => Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Data))!.MakeGenericMethod(t), x);
 
+    /// <summary>Node <paramref name="n"/>'s elements as a <paramref name="t"/>[]: an input's local filled by the guard when its type is <paramref name="t"/>, otherwise <see cref="DataOf(Expression, Type)"/>.</summary>
+    Expression DataOf(Node n, Type t) => OwnData.TryGetValue(n, out var own) && own.Type == t.MakeArrayType() ? own : DataOf(Obj(n), t);
+
     static readonly ConstructorInfo TensorCtor =
         typeof(Tensor).GetConstructor(BindingFlags.Instance | BindingFlags.NonPublic, [typeof(Array), typeof(Aval)])!;
 
@@ -167,7 +173,7 @@ internal sealed partial class Codegen
                 }
                 return converted[(n, t)] = r;
             }
-            var arr = Assign(DataOf(Obj(n), t), t.MakeArrayType());
+            var arr = Assign(DataOf(n, t), t.MakeArrayType());
             r = new Expression[av[n]!.Size];
             // element reads stay expressions (no local each): the array is the tensor's own, never written during the
             // call, and fewer locals make the specialisation compile faster

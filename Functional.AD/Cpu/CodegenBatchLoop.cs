@@ -159,7 +159,7 @@ internal sealed partial class Codegen
                 continue;
             }
             if (lane) t = child.LaneElem;   // vector loads read the lanes' element type
-            var data = Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Data))!.MakeGenericMethod(t), Obj(outer));
+            var data = DataOf(outer, t);
             // (in lane mode the columns live in the call's arena: they never leave the call)
             var arr = lane ? Assign(Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.ToColumns))!.MakeGenericMethod(t), data, Expression.Constant(b), Expression.Constant(s), Expression.Constant(bp), Scratch(t, s * bp)), t.MakeArrayType())
                            : Assign(data, t.MakeArrayType());

@@ -268,7 +268,7 @@ internal sealed partial class Codegen
         var a = av[x]!;
         Expression e = unrounded.TryGetValue(x, out var f) ? t == typeof(float) ? f : WidenAll(f, a.Size, t)
             : DTypes.IsHalf(a.DType) ? WidenAll(DataOf(Obj(x), Elem(a)), a.Size, t)
-            : Expression.Call(typeof(JitRt).GetMethod(nameof(JitRt.Data))!.MakeGenericMethod(t), Obj(x));
+            : DataOf(x, t);
         return Assign(e, t.MakeArrayType());
     }
 

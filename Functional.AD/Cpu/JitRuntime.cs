@@ -106,12 +106,18 @@ internal static class JitRt
     }
 
     /// <summary>
-    /// Whether <paramref name="x"/> is not null and has the shape, dtype and weak flag of <paramref name="a"/> (the guard
-    /// of a specialisation): a reference compare, since tensors hold interned avals; the structural compare only for
-    /// another signature or an aval made after the intern table filled up.
+    /// The guard of a tensor leaf and its elements in one call: x's elements as <typeparamref name="T"/>[] (its own
+    /// array, see <see cref="Data{T}"/>) when x is not null and has the shape, dtype and weak flag of
+    /// <paramref name="a"/>, otherwise null. A reference compare, since tensors hold interned avals; the structural
+    /// compare only for another signature or an aval made after the intern table filled up.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T[]? FitsData<T>(Tensor? x, Aval a) where T : unmanaged =>
+        x is not null && ReferenceEquals(x.Aval, a) && x.Data.GetType() == typeof(T[]) ? Unsafe.As<T[]>(x.Data) : FitsDataSlow<T>(x, a);
+
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static bool Fits(Tensor? x, Aval a) => x is not null && (ReferenceEquals(x.Aval, a) || x.Aval.Equals(a));
+    static T[]? FitsDataSlow<T>(Tensor? x, Aval a) where T : unmanaged =>
+        x is null || !x.Aval.Equals(a) ? null : Data<T>(x);
 
     /// <summary>A fresh tensor adopting <paramref name="data"/> (interns <paramref name="dims"/>: code that knows the aval uses <see cref="Codegen.MakeTensor"/>).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
