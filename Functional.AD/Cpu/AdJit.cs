@@ -52,4 +52,7 @@ public static partial class Ad
 
     /// <summary>How many specialisations a delegate returned by <c>Ad.Jit</c> has compiled (for tests); -1 for another delegate.</summary>
     internal static int JitCompilations(Delegate jitted) => JitFunction<Action>.Of(jitted)?.Compilations ?? -1;
+
+    /// <summary>The cache of a delegate returned by <c>Ad.Jit</c> (for tests); null for another delegate.</summary>
+    internal static IJitFunction? JitCache(Delegate jitted) => JitFunction<Action>.Of(jitted);
 }

@@ -29,11 +29,71 @@ internal sealed class Signature : IEquatable<Signature>
 /// <summary>One compiled specialisation: the guarded delegate and how it was made (for <c>Ad.Show</c>).</summary>
 internal sealed class Specialized<TDel> where TDel : Delegate
 {
-    public required TDel Fn;
+    /// <summary>The code: compiled, or interpreted until its compiled form is ready (<see cref="InterpretFirst"/>).</summary>
+    public required volatile TDel Fn;
+    /// <summary>Whether <see cref="Fn"/> is still the interpreted code.</summary>
+    public volatile bool Interpreted;
     /// <summary>Makes the listing; run on the first read of <see cref="Listing"/> only (most specialisations are never shown).</summary>
     public required Func<string> MakeListing;
     string? listing;
     public string Listing => listing ??= MakeListing();
+}
+
+/// <summary>
+/// Tiered specialisations, as the runtime tiers methods: compiling a specialisation to machine code (the runtime's JIT
+/// at full optimisation, about 1.5 ms for the XOR gradient) is most of a first call's time, so a specialisation that is
+/// straight-line code of moderate size (no loop: a loop interpreted would be slow) runs its first calls through the
+/// expression interpreter, which starts in a fraction of that, while the same code is compiled on a thread-pool thread;
+/// the compiled delegate then replaces the interpreted one. Both run the same expression (the same operations on the
+/// same values, in the same order), so a result does not depend on which ran.
+/// </summary>
+internal static class InterpretFirst
+{
+    /// <summary>The largest specialisation (expression nodes) that starts interpreted.</summary>
+    const int MaxNodes = 4000;
+
+    /// <summary>Whether specialisations start interpreted (tests turn it off so that their checks run the compiled code).</summary>
+    internal static volatile bool Enabled = true;
+
+    /// <summary>Overrides <see cref="Enabled"/> for the specialisations this thread compiles (tests of the interpreted start).</summary>
+    [ThreadStatic] internal static bool? OnThisThread;
+
+    /// <summary>How many specialisations have started interpreted in this process (for tests).</summary>
+    internal static int Started;
+
+    /// <summary>
+    /// Whether <paramref name="body"/> may run interpreted first: tiering on, and no loop, no jump, at most
+    /// <see cref="MaxNodes"/> nodes.
+    /// </summary>
+    public static bool Suits(Expression body)
+    {
+        if (!(OnThisThread ?? Enabled)) return false;
+        var v = new Scan();
+        v.Visit(body);
+        if (v.Looping || v.Count > MaxNodes) return false;
+        Interlocked.Increment(ref Started);
+        return true;
+    }
+
+    /// <summary>Runs <paramref name="compile"/> on the thread pool; a failure keeps the interpreted code (correct, slower).</summary>
+    public static void CompileLater(Action compile) =>
+        ThreadPool.UnsafeQueueUserWorkItem(static c => { try { c(); } catch (Exception) { } }, compile, preferLocal: false);
+
+    sealed class Scan : ExpressionVisitor
+    {
+        public int Count;
+        public bool Looping;
+
+        public override Expression? Visit(Expression? node)
+        {
+            if (node is null || Looping) return node;
+            if (++Count > MaxNodes || node.NodeType is ExpressionType.Loop or ExpressionType.Goto or ExpressionType.Label) { Looping = true; return node; }
+            return base.Visit(node);
+        }
+
+        // a constant's value is not visited (a lambda held as a constant is run, not interpreted here)
+        protected override Expression VisitLambda<T>(Expression<T> node) { Looping = true; return node; }
+    }
 }
 
 /// <summary>Jitted delegates and their functions, weakly keyed (a dropped delegate is collected with its cache).</summary>
@@ -46,6 +106,10 @@ internal static class JitRegistry
 internal interface IJitFunction
 {
     int Compilations { get; }
+    /// <summary>How many of its specialisations still run interpreted (see <see cref="InterpretFirst"/>).</summary>
+    int Interpreted { get; }
+    /// <summary>Whether the steady path runs a specialisation's current code (its compiled code once that is ready).</summary>
+    bool LastIsCurrent { get; }
 }
 
 /// <summary>
@@ -66,6 +130,10 @@ internal class JitFunction<TDel> : IJitFunction where TDel : Delegate
     Func<object?[], TDel>? lookupDelegate;
 
     public int Compilations => compilations;
+
+    public int Interpreted => cache.Values.Count(l => l.IsValueCreated && l.Value.Interpreted);
+
+    public bool LastIsCurrent => cache.Values.Any(l => l.IsValueCreated && ReferenceEquals(l.Value.Fn, Last));
 
     /// <summary>The expression as given, compiled plainly where the specialised code is too large for the CLR.</summary>
     readonly LambdaExpression source;
@@ -95,8 +163,12 @@ internal class JitFunction<TDel> : IJitFunction where TDel : Delegate
     public TDel Lookup(object?[] args)
     {
         var spec = Get(args);
-        Last = spec.Fn;
-        return spec.Fn;
+        var fn = spec.Fn;
+        Interlocked.Exchange(ref Last, fn);
+        // an interpreted specialisation whose compiled code arrived meanwhile: that swap may have missed Last
+        var now = spec.Fn;
+        if (!ReferenceEquals(now, fn)) Interlocked.CompareExchange(ref Last, now, fn);
+        return now;
     }
 
     public Specialized<TDel> Get(object?[] args)
@@ -183,7 +255,22 @@ internal class JitFunction<TDel> : IJitFunction where TDel : Delegate
         var body = Expression.Block(retType, [.. leafVars, .. dataVars], [.. pre, Expression.Condition(guard, compute, MissCall(), retType)]);
         TDel fn;
         var how = cg.How;
-        if (Environment.GetEnvironmentVariable("FAD_DUMP") is not null) Console.Error.WriteLine(typeof(Expression).GetProperty("DebugView", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(Expression.Lambda<TDel>(body, ps)));
+        var leafNames = LeafNames();
+        if (!nans && InterpretFirst.Suits(body))
+        {
+            // the first calls run interpreted while the runtime compiles the code on another thread (see InterpretFirst)
+            var lambda = Expression.Lambda<TDel>(body, ps);
+            var interpreted = lambda.Compile(preferInterpretation: true);
+            var spec = new Specialized<TDel> { Fn = interpreted, Interpreted = true, MakeListing = () => Listing(g, av, how, leafNames) };
+            InterpretFirst.CompileLater(() =>
+            {
+                var compiled = lambda.Compile();
+                spec.Fn = compiled;
+                spec.Interpreted = false;
+                Interlocked.CompareExchange(ref Last, compiled, interpreted);
+            });
+            return spec;
+        }
         try { fn = Expression.Lambda<TDel>(body, ps).Compile(); }
         catch (InvalidProgramException)
         {
@@ -195,7 +282,6 @@ internal class JitFunction<TDel> : IJitFunction where TDel : Delegate
             fn = Expression.Lambda<TDel>(Expression.Block(retType, [.. leafVars, .. dataVars], [.. pre, Expression.Condition(guard, plain, MissCall(), retType)]), ps).Compile();
             how = g.Nodes.Where(n => !n.IsInput && !n.IsConst).ToDictionary(n => n, _ => "eager (the specialised code is too large for the CLR: the plain compiled program runs)", RefEq<Node>.Instance);
         }
-        var leafNames = LeafNames();
         return new Specialized<TDel> { Fn = fn, MakeListing = () => Listing(g, av, how, leafNames) };
     }
 
