@@ -52,8 +52,11 @@ internal static class InterpretFirst
     /// <summary>The largest specialisation (expression nodes) that starts interpreted.</summary>
     const int MaxNodes = 4000;
 
-    /// <summary>Whether specialisations start interpreted (tests turn it off so that their checks run the compiled code).</summary>
-    internal static volatile bool Enabled = true;
+    /// <summary>
+    /// Whether specialisations start interpreted: on unless the app sets the runtime switch
+    /// <c>Functional.AD.Jit.InterpretFirst</c> to false (tests turn it off so that their checks run the compiled code).
+    /// </summary>
+    internal static volatile bool Enabled = !AppContext.TryGetSwitch("Functional.AD.Jit.InterpretFirst", out bool on) || on;
 
     /// <summary>Overrides <see cref="Enabled"/> for the specialisations this thread compiles (tests of the interpreted start).</summary>
     [ThreadStatic] internal static bool? OnThisThread;
