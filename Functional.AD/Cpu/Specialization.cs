@@ -269,8 +269,8 @@ internal class JitFunction<TDel> : IJitFunction where TDel : Delegate
             {
                 var compiled = lambda.Compile();
                 spec.Fn = compiled;
-                spec.Interpreted = false;
                 Interlocked.CompareExchange(ref Last, compiled, interpreted);
+                spec.Interpreted = false;
             });
             return spec;
         }

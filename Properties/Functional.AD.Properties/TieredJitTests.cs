@@ -126,6 +126,35 @@ public class TieredJitTests
     });
 
     [Fact]
+    public void Threads_calling_while_the_compiled_code_arrives_all_get_the_same_bits()
+    {
+        // new signatures keep arriving (a new batch of shapes per round), so calls race the swap to compiled code
+        Expression<Func<Tensor, Tensor, Tensor>> f = (a, b) => Np.Sum(Tanh(a * b) * a + Exp(-b), null, false);
+        var j = default(Func<Tensor, Tensor, Tensor>);
+        Tiered(() => j = Ad.Jit(Ad.Grad(f)));
+        var plain = Ad.Grad(f).Compile();
+        for (int n = 1; n <= 6; n++)
+        {
+            var a = new Tensor(Enumerable.Range(0, n).Select(i => 0.3f * i - 0.5f).ToArray());
+            var b = new Tensor(Enumerable.Range(0, n).Select(i => 0.1f * i + 0.2f).ToArray());
+            var expected = plain(a, b);
+            var results = new long[4][][];
+            var threads = Enumerable.Range(0, 4).Select(t => new Thread(() =>
+            {
+                InterpretFirst.OnThisThread = true;
+                results[t] = Enumerable.Range(0, 200).Select(_ => Bits(j!(a, b))).ToArray();
+            })).ToArray();
+            foreach (var t in threads) t.Start();
+            foreach (var t in threads) t.Join();
+            var first = results[0][0];
+            Assert.All(results.SelectMany(r => r), r => Assert.Equal(first, r));
+            Assert.Null(JitTests.Differ(expected, j!(a, b)));
+        }
+        AwaitCompiled(j!);
+        Assert.True(Ad.JitCache(j!)!.LastIsCurrent);
+    }
+
+    [Fact]
     public void Code_with_a_loop_starts_compiled() => Tiered(() =>
     {
         // 10,000 elements: a fused loop, which the interpreter would run slowly
