@@ -29,6 +29,19 @@ internal static class Rt
     /// </summary>
     internal static Tensor Placeholder(Aval a) => DTypes.IsInteger(a.DType) ? Lax.Ones(a) : Lax.Zeros(a);
 
+    /// <summary>
+    /// The operands of a shape query as text, for the cache key: built in a loop (<c>string.Join</c> over the
+    /// <see cref="Kind"/> enum is a generic instantiation a fresh process JIT-compiles, with the enum's name table).
+    /// </summary>
+    static string OperandText(Kind[] kinds, Aval[] avals, int batch)
+    {
+        var sb = new System.Text.StringBuilder();
+        for (int i = 0; i < kinds.Length; i++) sb.Append((int)kinds[i]).Append(';');
+        sb.Append('|');
+        for (int i = 0; i < avals.Length; i++) sb.Append(avals[i]).Append(';');
+        return sb.Append("|b").Append(batch).ToString();
+    }
+
     /// <summary>The shape rule of any primitive, by abstract evaluation: run it once on zeros of the operand shapes (cached).</summary>
     public static Aval InferAval(Primitive p, Params prms, Kind[] kinds, Aval[] avals) => InferAval(p, prms, kinds, avals, 0);
 
@@ -39,7 +52,7 @@ internal static class Rt
             return Unbatch.AvalOf(p, prms, batch, kinds, avals) ?? throw new InvalidOperationException($"Internal error: {p.Name} at batch count {batch} has no shape.");
         if (ShapeInference.Known(p, kinds, avals) is { } known) return known;
         if (p.ShapeRule is { } rule) return rule(prms, avals);
-        var key = new InferKey(p, prms, string.Join(";", kinds) + "|" + string.Join(";", avals.Select(a => a.ToString())) + "|b" + batch);
+        var key = new InferKey(p, prms, OperandText(kinds, avals, batch));
         return inferred.GetOrAdd(key, _ =>
         {
             var dummies = new object[avals.Length];
