@@ -37,9 +37,10 @@ public static partial class Ad
         if (args.Length != f.Parameters.Count)
             throw new ArgumentException($"Ad.Show: `{Printer.Expr(f)}` takes {f.Parameters.Count} arguments, got {args.Length}.", nameof(args));
         var jt = typeof(JitFunction<>).MakeGenericType(f.Type);
-        var j = Activator.CreateInstance(jt, f)!;
         try
         {
+            // reading the function (the constructor) reports unsupported C# as Ad.Jit does, not wrapped by reflection
+            var j = Activator.CreateInstance(jt, f)!;
             var spec = jt.GetMethod(nameof(JitFunction<Action>.Get))!.Invoke(j, [args])!;
             return (string)spec.GetType().GetProperty("Listing")?.GetValue(spec)! ?? (string)spec.GetType().GetField("Listing")!.GetValue(spec)!;
         }
