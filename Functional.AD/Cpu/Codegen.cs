@@ -69,10 +69,10 @@ internal sealed partial class Codegen
     }
 
     /// <summary>
-    /// The nodes whose values the outputs need: a shape-only node (the gradient seed, <c>Zeros</c>, <c>Ones</c>) and a
-    /// shape known now (the cases <see cref="EmitNode"/> lowers without reading an operand) read their operands' shapes, not their values, so a gradient does not compute the loss it
-    /// never returns (in the XOR gradient: two logarithms and four other operations per call). Nothing else is
-    /// emitted: a primitive has no effect besides its value.
+    /// The nodes whose values the outputs need. A shape-only node (the gradient seed, <c>Zeros</c>, <c>Ones</c>) and a
+    /// shape known now (the cases <see cref="EmitNode"/> lowers without reading an operand) read their operands' shapes,
+    /// not their values, so a gradient does not compute the loss it never returns (in the XOR gradient: two logarithms
+    /// and four other operations per call). Nothing else is emitted: a primitive has no effect besides its value.
     /// </summary>
     HashSet<Node> ValueLive(Graph g)
     {
