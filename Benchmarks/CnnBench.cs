@@ -124,6 +124,8 @@ public class CnnStepBench
 public class CnnPerExampleBench
 {
     Func<Cnn, Tensor, Tensor, Cnn> perExample = null!, single = null!;
+    Func<string> show = null!;
+    internal string Show() => show();
     Cnn p = null!;
     Tensor xs = null!, ys = null!;
     Tensor[] xRows = null!, yRows = null!;
@@ -134,6 +136,7 @@ public class CnnPerExampleBench
         // one example: x [1, 8, 8] (a channel axis, no batch axis), y [10]; the model's batch axis is added inside
         Expression<Func<Cnn, Tensor, Tensor, Tensor>> one = (q, x, y) => CnnModel.Loss.Invoke(q, Reshape(x, new[] { 1, 1, 8, 8 }), Reshape(y, new[] { 1, 10 }));
         perExample = Ad.Jit(Ad.Vmap(Ad.Grad(one), inAxes: [null, 0, 0]));
+        show = () => Ad.Show(Ad.Vmap(Ad.Grad(one), inAxes: [null, 0, 0]), p, xs, ys);
         single = Ad.Jit(Ad.Grad(one));
         p = CnnModel.Parameters();
         xs = Reshape(CnnModel.Images(64, 4), [64, 1, 8, 8]);

@@ -157,7 +157,10 @@ static class CnnPaired
 
     static void Report(string title, (string Name, Action Run)[] candidates, int rounds = 7)
     {
-        foreach (var c in candidates) for (int i = 0; i < 5; i++) c.Run();
+        // warm-up: every candidate in turn, 0.2 s at a time, for 3 s each. The runtime recompiles library code with
+        // optimisations only after it has run a while (the kernels of the vmapped CNN take 100 to 300 calls: 20 to 25 ms
+        // a call at first, 3.5 ms once optimised); 5 calls left whole rounds measuring that warm-up
+        for (int w = 0; w < 15; w++) foreach (var c in candidates) PerCall(c.Run, 0.2);
         var times = candidates.Select(_ => new List<double>()).ToArray();
         for (int r = 0; r < rounds; r++)
             for (int i = 0; i < candidates.Length; i++) times[i].Add(PerCall(candidates[i].Run));

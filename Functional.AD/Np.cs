@@ -427,7 +427,23 @@ public static partial class Np
         if (identity) return x;
         var od = new int[rank];
         for (int i = 0; i < rank; i++) od[i] = x.Dims[perm[i]];
+        // moving only axes of length 1 keeps the elements in order: the same storage under the new shape, as Reshape
+        // (Vmap's rewrites move a batch axis next to a length-1 one, e.g. [64, 1, 16, 4, 4] to [1, 64, 16, 4, 4])
+        if (KeepsOrder(perm, x.Dims)) return Tensor.Adopt(x.Managed is { } m ? m : x.HostArray(), Aval.Intern(od, x.DType, x.IsWeak));
         return Tensor.Adopt(Moves.Transpose(x, perm), Aval.Intern(od, x.DType, x.IsWeak));
+    }
+
+    /// <summary>Whether the axes of length other than 1 keep their relative order under <paramref name="perm"/>.</summary>
+    static bool KeepsOrder(int[] perm, int[] dims)
+    {
+        int last = -1;
+        foreach (var a in perm)
+        {
+            if (dims[a] == 1) continue;
+            if (a < last) return false;
+            last = a;
+        }
+        return true;
     }
 
     /// <summary>
