@@ -174,9 +174,9 @@ internal static partial class Prims
 
     // ---------------------------------------------------------------- shapes
     public static readonly Primitive Transpose = Structural("Transpose", Np_("Transpose", T, typeof(int[])),
-        (c, t) => R.Transpose(t[0]!, c.P.Get<int[]?>(0)), (c, ct) => [R.Transpose(ct, Inverse(c.P.Get<int[]?>(0)))], [0], BatchRules.Transpose);
+        (c, t) => R.Transpose(t[0]!, c.P.Get<int[]?>(0)), (c, ct) => [R.Transpose(ct, Inverse(c.P.Get<int[]?>(0)))], [0], BatchRules.Transpose, result: EagerResult.View);
     public static readonly Primitive Reshape = Structural("Reshape", Np_("Reshape", T, typeof(int[])),
-        (c, t) => R.Reshape(t[0]!, c.P.Get<int[]>(0)), (c, ct) => [R.ReshapeTo(ct, c.Aval(0))], [0], BatchRules.Reshape);
+        (c, t) => R.Reshape(t[0]!, c.P.Get<int[]>(0)), (c, ct) => [R.ReshapeTo(ct, c.Aval(0))], [0], BatchRules.Reshape, result: EagerResult.View);
     public static readonly Primitive ReshapeTo = Structural("ReshapeTo", Lax_("ReshapeTo", T, A),
         (c, t) => R.ReshapeTo(t[0]!, c.X[1]), (c, ct) => [R.ReshapeTo(ct, c.Aval(0)), null], [0], BatchRules.ReshapeTo, likeAval: 1, EagerResult.View, identityWhenSameAval: true);
     public static readonly Primitive BroadcastToShape = Structural("BroadcastTo", Np_("BroadcastTo", T, typeof(int[])),

@@ -27,6 +27,29 @@ public class JitArenaTests(ITestOutputHelper output)
          Normal(seed + 4, [batch, 40], t),
          OneHot(new Tensor(Enumerable.Range(0, batch).Select(k => (double)((k * 7 + seed) % 16)).ToArray()), 16, t));
 
+    /// <summary>
+    /// Reshape and Transpose may return a view of their operand (a transpose that moves only length-1 axes shares the
+    /// storage), so the arena looks through them: an intermediate read only through a view is pooled, one that reaches
+    /// a result through a view is not.
+    /// </summary>
+    [Fact]
+    public void Results_that_are_views_of_intermediates_stay_fresh_and_intermediates_read_through_views_are_pooled_correctly()
+    {
+        Expression<Func<Tensor, Tensor, (Tensor, Tensor, Tensor)>> f = (x, w) => Np.Tuple(
+            Reshape(Tanh(x) * 2 + 1, new[] { 1, 64, 16 }),                                    // returned through a reshape
+            Transpose(Reshape(MatMul(x, w), new[] { 64, 1, 8 }), new[] { 1, 0, 2 }),           // through a view-transpose
+            Sum(Transpose(Reshape(Exp(x * 0.1), new[] { 64, 1, 16 }), new[] { 1, 0, 2 }) * 3, null, false));   // read only
+        var plain = f.Compile();
+        var jitted = f.Jit();
+        var (x1, w1) = (Normal(1, [64, 16], DType.Float32), Normal(2, [16, 8], DType.Float32));
+        var (x2, w2) = (Normal(3, [64, 16], DType.Float32), Normal(4, [16, 8], DType.Float32));
+        var first = jitted(x1, w1);
+        var copy = Tree.Map(g => g * 1.0, first);
+        Assert.Null(JitTests.Differ(plain(x1, w1), first));
+        for (int i = 0; i < 3; i++) Assert.Null(JitTests.Differ(plain(x2, w2), jitted(x2, w2)));
+        Assert.Null(JitTests.Differ(copy, first));
+    }
+
     [Theory]
     [InlineData(DType.Float32)]
     [InlineData(DType.Float64)]
