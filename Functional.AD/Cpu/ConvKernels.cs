@@ -359,11 +359,15 @@ internal static class ConvKernels
         // samples per product: enough depth for the GEMM, a bounded cols buffer
         int chunk = Math.Clamp((1 << 21) / Math.Max(1, g.Rows * g.Yp), 1, Math.Max(1, (g.N + threads - 1) / threads));
         int chunks = (g.N + chunk - 1) / chunk;
+        // thread 0 sums into w itself, the others into rented buffers added at the end (a fresh buffer per thread was
+        // a large-object allocation per call at the vmapped CNN's sizes: 2048 x 144 floats)
         var partials = new T[threads][];
+        int total = g.O * g.Rows;
         void Worker(int t)
         {
             var pool = ArrayPool<T>.Shared;
-            var acc = new T[g.O * g.Rows];
+            var acc = t == 0 ? w : pool.Rent(total);
+            if (t != 0) Array.Clear(acc, 0, total);
             var cols = pool.Rent(g.Rows * chunk * g.Yp);
             var a = pool.Rent(g.Og * chunk * g.Yp);
             var c = pool.Rent(size);
@@ -390,7 +394,11 @@ internal static class ConvKernels
         }
         if (threads > 1) Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, Worker);
         else Worker(0);
-        foreach (var part in partials) System.Numerics.Tensors.TensorPrimitives.Add<T>(w, part, w);
+        for (int t = 1; t < threads; t++)
+        {
+            System.Numerics.Tensors.TensorPrimitives.Add<T>(w.AsSpan(0, total), partials[t].AsSpan(0, total), w.AsSpan(0, total));
+            ArrayPool<T>.Shared.Return(partials[t]);
+        }
         return w;
     }
 }
