@@ -155,6 +155,32 @@ public class TieredJitTests
     }
 
     [Fact]
+    public void An_error_at_run_time_is_the_same_exception_interpreted_and_compiled()
+    {
+        // an index out of range is found by the eager kernel when the call runs: the interpreter must not wrap it
+        Expression<Func<Tensor, Tensor, Tensor>> f = (x, i) => Take(x, i, 0) * 2;
+        var (x, bad) = (new Tensor(new float[] { 1, 2, 3 }), new Tensor(new[] { 0, 5 }));
+        Exception Run(bool tiered)
+        {
+            InterpretFirst.OnThisThread = tiered;
+            try
+            {
+                var j = Ad.Jit(f);
+                int started = InterpretFirst.Started;
+                var e = Record.Exception(() => j(x, bad));
+                Assert.Equal(tiered ? started + 1 : started, InterpretFirst.Started);
+                return e!;
+            }
+            finally { InterpretFirst.OnThisThread = null; }
+        }
+        var interpreted = Run(true);
+        var compiled = Run(false);
+        Assert.NotNull(compiled);
+        Assert.Equal(compiled.GetType(), interpreted.GetType());
+        Assert.Equal(compiled.Message, interpreted.Message);
+    }
+
+    [Fact]
     public void Code_with_a_loop_starts_compiled() => Tiered(() =>
     {
         // 10,000 elements: a fused loop, which the interpreter would run slowly
