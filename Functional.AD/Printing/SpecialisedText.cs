@@ -42,7 +42,8 @@ internal static class SpecialisedText
 
     /// <summary>
     /// <paramref name="g"/> rebuilt with the no-ops of its known avals <paramref name="av"/> folded away; each new node
-    /// maps to the node of <paramref name="g"/> it was made for (nodes that a rewrite made on the way map to none).
+    /// maps to the node of <paramref name="g"/> it was made for (nodes that a rewrite made on the way, to the node
+    /// whose rebuilding made them).
     /// </summary>
     internal static (Graph Graph, Dictionary<Node, Node> Origin) Fold(Graph g, IReadOnlyDictionary<Node, Aval?> av)
     {
@@ -73,10 +74,14 @@ internal static class SpecialisedText
             if (map.ContainsKey(n)) continue;
             if (n.IsConst) { map[n] = b.Const(n.Value!); continue; }
             var args = n.Args.Select(x => map[x]).ToArray();
+            int before = b.Nodes.Count;
             var r = n.Batch == 0 && n.Subgraphs.Length == 0 && Of(n) is { } aval ? Folded(b, n, args, aval, Of, UsersAgree) : null;
             r ??= b.Apply(n.Op, args, n.Params, n.Subgraphs.Length == 0 ? n.Subgraphs : FoldedSubgraphs(n, n.Args.Select(Of).ToArray()), n.Batch);
             map[n] = r;
             origin.TryAdd(r, n);
+            // nodes a rewrite made on the way (a product by -1 printed as a negation) are part of n's computation: they
+            // print with n's lowering
+            for (int i = before; i < b.Nodes.Count; i++) origin.TryAdd(b.Nodes[i], n);
         }
         return (b.Finish(g.Outputs.Select(o => map[o]).ToArray()), origin);
     }

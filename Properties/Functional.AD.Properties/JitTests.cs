@@ -112,7 +112,13 @@ public class JitTests(ITestOutputHelper output)
                 var a = jitted(p, x, y);
                 Assert.Null(Differ((e.W1, e.B1, e.W2, e.B2), (a.W1, a.B1, a.W2, a.B2)));
             }
-        output.WriteLine(Ad.Show(g, RandomParams(0, DType.Float32), new Tensor(new float[] { 0, 1 }), new Tensor(1.0)));
+        var listing = Ad.Show(g, RandomParams(0, DType.Float32), new Tensor(new float[] { 0, 1 }), Tensor.Scalar(1, DType.Float32));
+        output.WriteLine(listing);
+        // every line of the specialised program says how it is lowered, including those a rewrite made while the
+        // listing was folded (the cotangent of the cross-entropy: (1 - y) / (1 - o) printed from (1 - y) * -1 / (1 - o))
+        var lines = listing.Split('\n').Where(l => l.TrimStart().StartsWith("var t")).ToArray();
+        Assert.NotEmpty(lines);
+        Assert.All(lines, l => Assert.Matches(@"//\s*float32\[[0-9,]*\]\s+\S", l));
     }
 
     [Theory]
