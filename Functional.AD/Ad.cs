@@ -150,7 +150,7 @@ public static partial class Ad
         if (aux) result.AddRange(outs.Skip(1));
         // every differentiated tensor leaf must be a float tensor when called: an integer or bool one is named
         var floatOnly = new List<ShapeAgreement>();
-        var api = new ApiText(withValue ? "Ad.ValueAndGrad" : "Ad.Grad", f);
+        var api = new FunctionText(f, withValue ? "Ad.ValueAndGrad" : "Ad.Grad");
         foreach (var a in wrt)
         {
             int off = prog.InputOffset(a);
@@ -173,7 +173,7 @@ public static partial class Ad
     {
         Kind.Double => b.Const(1.0),
         Kind.Float => b.Const(1f),
-        Kind.Tensor => b.Apply(Prims.GradSeed, [output], new Params(new SeedText(f))),
+        Kind.Tensor => b.Apply(Prims.GradSeed, [output], new Params(new FunctionText(f))),
         _ => throw new GradException($"Ad.Grad needs a scalar output, but `{Printer.Expr(f)}` returns a {output.Kind}."),
     };
 

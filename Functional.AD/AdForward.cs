@@ -55,12 +55,12 @@ public static partial class Ad
         var g = prog.Graph;
         var (b, _, _, outs, tangents) = Forward(g, "d");
         var tangentParams = prog.Parameters.Select(p => Expression.Parameter(p.Type, "d" + p.Name)).ToArray();
-        var agreements = TangentAgreements(prog, tangentParams, g.Inputs.Length, new ApiText("Ad.Jvp", f), "tangent", "primal");
+        var agreements = TangentAgreements(prog, tangentParams, g.Inputs.Length, new FunctionText(f, "Ad.Jvp"), "tangent", "primal");
         return Finish(b, [.. outs, .. tangents], [.. prog.Parameters, .. tangentParams], [.. prog.ParamDefs, .. prog.ParamDefs], resultType, delegateType, agreements);
     }
 
     /// <summary>Each Tensor leaf of the tangent parameters (from graph input <paramref name="offset"/> on) must have its primal's shape.</summary>
-    static ShapeAgreement[] TangentAgreements(Program prog, ParameterExpression[] tangentParams, int offset, object api, string what, string primal)
+    static ShapeAgreement[] TangentAgreements(Program prog, ParameterExpression[] tangentParams, int offset, FunctionText api, string what, string primal)
     {
         var list = new List<ShapeAgreement>();
         int k = 0;
@@ -128,7 +128,7 @@ public static partial class Ad
         var valueInfo = prog.OutDef.LeafInfo("f(x)").ToArray();
         for (int k = 0; k < outInfo.Length; k++)
             if (outInfo[k].Kind == Kind.Tensor)
-                agreements.Add(new ShapeAgreement(g.Inputs.Length + k, k, true, $"the cotangent {outInfo[k].Path}", $"the output {valueInfo[k].Path}", new ApiText("Ad.Vjp", f), prog));
+                agreements.Add(new ShapeAgreement(g.Inputs.Length + k, k, true, $"the cotangent {outInfo[k].Path}", $"the output {valueInfo[k].Path}", new FunctionText(f, "Ad.Vjp"), prog));
         return Finish(b, result, [.. prog.Parameters, ctParam], [.. prog.ParamDefs, prog.OutDef], resultType, delegateType, agreements.ToArray());
     }
 
@@ -271,7 +271,7 @@ public static partial class Ad
         var g = grad.Graph;
         var (b, _, _, _, hv) = Forward(g, "v");
         var v = Expression.Parameter(typeof(T1), "v");
-        var agreements = TangentAgreements(grad, [v], g.Inputs.Length, new ApiText("Ad.Hvp", f), "direction", "point");
+        var agreements = TangentAgreements(grad, [v], g.Inputs.Length, new FunctionText(f, "Ad.Hvp"), "direction", "point");
         return (Expression<Func<T1, T1, T1>>)Finish(b, hv, [.. grad.Parameters, v], [.. grad.ParamDefs, grad.ParamDefs[0]], typeof(T1), typeof(Func<T1, T1, T1>), agreements);
     }
 }

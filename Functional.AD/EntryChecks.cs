@@ -18,10 +18,10 @@ namespace Functional.AD;
 /// Not a shape agreement but a dtype requirement: the leaf is differentiated, so it must be a float tensor (an integer or
 /// bool tensor carries no gradient, JAX's float0).
 /// </param>
-internal sealed record ShapeAgreement(int Leaf, int Against, bool AgainstOutput, string LeafName, string AgainstName, object Api, Program? Primal = null, bool FloatOnly = false)
+internal sealed record ShapeAgreement(int Leaf, int Against, bool AgainstOutput, string LeafName, string AgainstName, FunctionText Api, Program? Primal = null, bool FloatOnly = false)
 {
     /// <summary>The requirement that a differentiated leaf be a float tensor.</summary>
-    public static ShapeAgreement Differentiated(int leaf, string leafName, object api) => new(leaf, leaf, false, leafName, "", api, FloatOnly: true);
+    public static ShapeAgreement Differentiated(int leaf, string leafName, FunctionText api) => new(leaf, leaf, false, leafName, "", api, FloatOnly: true);
 
     public ShapeException Fail(Aval got, Aval want) => new(
         $"{Api} called with {LeafName}: {got}", [got, want],
@@ -50,17 +50,6 @@ internal sealed record ShapeAgreement(int Leaf, int Against, bool AgainstOutput,
 /// aval inferred from the function's own graph (<see cref="ShapeAgreement.Primal"/>), so a wrong cotangent is
 /// named before it meets the derivative code.
 /// </summary>
-/// <summary>
-/// A transformation and its function as they appear in an error message (<c>Ad.Grad(`(p, x) =&gt; ...`)</c>), printed on
-/// first use: printing a function runs the printer's regular expressions, a few milliseconds in a fresh process, and
-/// most agreements never fail.
-/// </summary>
-internal sealed class ApiText(string api, LambdaExpression f)
-{
-    string? text;
-    public override string ToString() => text ??= $"{api}(`{Printer.Expr(f)}`)";
-}
-
 internal static class EntryChecks
 {
     /// <summary>Checks every agreement of <paramref name="p"/> given the aval of each graph input (null for non-tensors).</summary>

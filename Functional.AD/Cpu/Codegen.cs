@@ -77,15 +77,24 @@ internal sealed partial class Codegen
     HashSet<Node> ValueLive(Graph g)
     {
         var live = new HashSet<Node>(RefEq<Node>.Instance);
-        var stack = new Stack<Node>(g.Outputs);
+        AddValueLive(g.Outputs, live, n => n.Kind == Kind.Aval && AvalOf(n) is not null
+            || n.Op.Cpu is { ShapeOnly: true } && n.Batch == 0 && n.Kind == Kind.Tensor && AvalOf(n) is { } a && Lowerable(n, a));
+        return live;
+    }
+
+    /// <summary>
+    /// Adds to <paramref name="live"/> the nodes whose values <paramref name="roots"/> need: every operand of a live
+    /// node, except the operands of one that <paramref name="readsOnlyShapes"/> (those are read for their shapes only).
+    /// </summary>
+    internal static void AddValueLive(IEnumerable<Node> roots, HashSet<Node> live, Func<Node, bool> readsOnlyShapes)
+    {
+        var stack = new Stack<Node>(roots);
         while (stack.Count > 0)
         {
             var n = stack.Pop();
-            if (!live.Add(n) || n.Kind == Kind.Aval && AvalOf(n) is not null
-                || n.Op.Cpu is { ShapeOnly: true } && n.Batch == 0 && n.Kind == Kind.Tensor && AvalOf(n) is { } a && Lowerable(n, a)) continue;
+            if (!live.Add(n) || readsOnlyShapes(n)) continue;
             foreach (var x in n.Args) stack.Push(x);
         }
-        return live;
     }
 
     /// <summary>The node's value as an object of its CLR type (materialising unrolled elements once).</summary>

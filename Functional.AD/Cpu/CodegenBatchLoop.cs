@@ -412,13 +412,7 @@ internal sealed class BatchLoopPlan
             if (plan.Region.Contains(n) && outSet.Contains(n) && n.Kind == Kind.Tensor) { plan.Outputs.Add((n, map[n])); outs.Add(map[n]); }
         plan.PerExample = nb.Finish(outs);
         // values only a shape-only node reads (the gradient seed reads its operand's shape) are not computed
-        var stack = new Stack<Node>(outs);
-        while (stack.Count > 0)
-        {
-            var n = stack.Pop();
-            if (!plan.Live.Add(n) || n.Kind == Kind.Aval || n.Op.Cpu is { ShapeOnly: true }) continue;
-            foreach (var x in n.Args) stack.Push(x);
-        }
+        Codegen.AddValueLive(outs, plan.Live, n => n.Kind == Kind.Aval || n.Op.Cpu is { ShapeOnly: true });
         try { plan.Avals = ShapeInference.Run(plan.PerExample, inAvals); }
         catch (ShapeException) { return null; }
         foreach (var n in plan.PerExample.Nodes)

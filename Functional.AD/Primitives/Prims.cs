@@ -49,7 +49,7 @@ internal static partial class Prims
     public static readonly Primitive InferAval = Batch(Def("InferAval"), BatchRules.WholeValue);
     public static readonly Primitive Zeros = ShapeOnly("Zeros", Lax_("Zeros", A), BatchRules.WholeValue, likeAval: 0);
     public static readonly Primitive Ones = ShapeOnly("Ones", Lax_("Ones", A), BatchRules.WholeValue, likeAval: 0);
-    public static readonly Primitive GradSeed = ShapeOnly("GradSeed", Rt_("GradSeed", T, typeof(SeedText)), BatchRules.GradSeed);
+    public static readonly Primitive GradSeed = ShapeOnly("GradSeed", Rt_("GradSeed", T, typeof(FunctionText)), BatchRules.GradSeed);
 
     // ---------------------------------------------------------------- arithmetic: operators on every kind
     public static readonly Primitive Add = Arithmetic("Add", Np_("Add", T, T), ExpressionType.Add, "+",

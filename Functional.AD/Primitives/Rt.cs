@@ -11,7 +11,7 @@ internal static class Rt
     sealed record InferKey(Primitive Op, Params Params, string Operands);
 
     /// <summary>The cotangent seed of <c>Ad.Grad</c>: ones shaped like a scalar output, or a clear error naming the function (printed only then).</summary>
-    public static Tensor GradSeed(Tensor output, SeedText expression) => output.Rank == 0 ? Lax.Ones(output.Aval) : GradSeed(output, expression.ToString());
+    public static Tensor GradSeed(Tensor output, FunctionText expression) => output.Rank == 0 ? Lax.Ones(output.Aval) : GradSeed(output, expression.ToString());
 
     /// <summary>The cotangent seed of <c>Ad.Grad</c>: ones shaped like a scalar output, or a clear error.</summary>
     public static Tensor GradSeed(Tensor output, string expression)
@@ -79,19 +79,22 @@ internal static class Rt
 }
 
 /// <summary>
-/// The function a gradient seed belongs to, printed as C# only when an error message needs it: printing is far
-/// slower than the rest of <c>Ad.Grad</c> (and, in a fresh process, loads the printer), so <c>Ad.Grad</c> does not
-/// print eagerly. Two are equal when they name the same expression, so hash-consing still merges equal seeds.
+/// A function as an error message names it, printed as C# only when the message is made: printing is far slower than
+/// the rest of <c>Ad.Grad</c> (and, in a fresh process, loads the printer's regular expressions), and most checks
+/// never fail. With <c>api</c>, the transformation around it (<c>Ad.Grad(`(p, x) =&gt; ...`)</c>, the shape agreements'
+/// messages); without, the function alone (the gradient seed's). Two are equal when they name the same expression with
+/// the same transformation, so hash-consing still merges equal seeds.
 /// </summary>
-internal sealed class SeedText(System.Linq.Expressions.LambdaExpression f) : IEquatable<SeedText>
+internal sealed class FunctionText(System.Linq.Expressions.LambdaExpression f, string? api = null) : IEquatable<FunctionText>
 {
     readonly System.Linq.Expressions.LambdaExpression f = f;
+    readonly string? api = api;
     string? text;
 
-    /// <summary>The function as C# (<see cref="Printer.Expr"/>), printed on first use.</summary>
-    public override string ToString() => text ??= Printer.Expr(f);
+    /// <summary>The function as C# (<see cref="Printer.Expr"/>), in its transformation's call if it has one, printed on first use.</summary>
+    public override string ToString() => text ??= api is null ? Printer.Expr(f) : $"{api}(`{Printer.Expr(f)}`)";
 
-    public bool Equals(SeedText? other) => other is not null && ReferenceEquals(f, other.f);
-    public override bool Equals(object? obj) => Equals(obj as SeedText);
+    public bool Equals(FunctionText? other) => other is not null && ReferenceEquals(f, other.f) && api == other.api;
+    public override bool Equals(object? obj) => Equals(obj as FunctionText);
     public override int GetHashCode() => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(f);
 }
