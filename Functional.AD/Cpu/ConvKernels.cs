@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Functional.AD;
@@ -157,6 +158,7 @@ internal static class ConvKernels
     /// <summary>Writes cols [Rows, ld] (columns <paramref name="col0"/> .. + Yp) for input sample <paramref name="x"/>, channels from <paramref name="c0"/>.</summary>
     static void Im2Col<T>(Geo g, ReadOnlySpan<T> x, int c0, Span<T> cols, int ld, int col0) where T : unmanaged, INumber<T>
     {
+        if (g.Dl[0] == 1 && g.Dl[1] == 1 && g.Dl[2] == 1) { Im2ColDense(g, x, c0, cols, ld, col0); return; }
         int xp = g.Xp;
         int row = 0;
         for (int i = 0; i < g.I; i++)
@@ -184,6 +186,110 @@ internal static class ConvKernels
                         }
                     }
         }
+    }
+
+    /// <summary>
+    /// The extents of a convolution without input (lhs) dilation, read once into locals: the row loops of im2col and
+    /// col2im run per output line (a 3x3 kernel over 8x8 images makes lines of eight), so reading the geometry's arrays
+    /// and slicing spans per line cost more than the copies.
+    /// </summary>
+    readonly struct Dense
+    {
+        public readonly int X0, X1, X2, K0, K1, K2, Y0, Y1, Y2, S0, S1, S2, R0, R1, R2, L0, L1, L2, I, Xp, Yp;
+
+        public Dense(Geo g)
+        {
+            (X0, X1, X2) = (g.X[0], g.X[1], g.X[2]);
+            (K0, K1, K2) = (g.K[0], g.K[1], g.K[2]);
+            (Y0, Y1, Y2) = (g.Y[0], g.Y[1], g.Y[2]);
+            (S0, S1, S2) = (g.S[0], g.S[1], g.S[2]);
+            (R0, R1, R2) = (g.Dr[0], g.Dr[1], g.Dr[2]);
+            (L0, L1, L2) = (g.Lo[0], g.Lo[1], g.Lo[2]);
+            (I, Xp, Yp) = (g.I, g.Xp, g.Yp);
+        }
+
+        /// <summary>The outputs j of a line whose input j S2 + off lies inside the row: [lo, hi), empty as lo = hi.</summary>
+        public (int Lo, int Hi) Inside(int off)
+        {
+            int lo = off >= 0 ? 0 : (-off + S2 - 1) / S2;
+            int hi = X2 - off <= 0 ? 0 : Math.Min(Y2, (X2 - off - 1) / S2 + 1);
+            return lo < hi ? (lo, hi) : (0, 0);
+        }
+    }
+
+    /// <summary><see cref="Im2Col"/> without lhs dilation: the same rows, written element by element with the geometry in locals.</summary>
+    static void Im2ColDense<T>(Geo g, ReadOnlySpan<T> x, int c0, Span<T> cols, int ld, int col0) where T : unmanaged, INumber<T>
+    {
+        var d = new Dense(g);
+        int rows = d.I * d.K0 * d.K1 * d.K2;
+        // every index below stays inside these two ranges (checked once here instead of per element)
+        x = x.Slice(c0 * d.Xp, d.I * d.Xp);
+        cols = cols.Slice(col0, (rows - 1) * ld + d.Yp);
+        ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        ref T cr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(cols);
+        int row = 0;
+        for (int i = 0; i < d.I; i++)
+            for (int k0 = 0; k0 < d.K0; k0++)
+                for (int k1 = 0; k1 < d.K1; k1++)
+                    for (int k2 = 0; k2 < d.K2; k2++, row++)
+                    {
+                        int off = k2 * d.R2 - d.L2;
+                        var (lo, hi) = d.Inside(off);
+                        ref T line = ref Unsafe.Add(ref cr, row * ld);
+                        for (int y0 = 0; y0 < d.Y0; y0++)
+                        {
+                            int z0 = y0 * d.S0 + k0 * d.R0 - d.L0;
+                            for (int y1 = 0; y1 < d.Y1; y1++, line = ref Unsafe.Add(ref line, d.Y2))
+                            {
+                                int z1 = y1 * d.S1 + k1 * d.R1 - d.L1;
+                                if ((uint)z0 >= (uint)d.X0 || (uint)z1 >= (uint)d.X1 || lo == hi)
+                                {
+                                    for (int j = 0; j < d.Y2; j++) Unsafe.Add(ref line, j) = T.Zero;
+                                    continue;
+                                }
+                                ref T src = ref Unsafe.Add(ref xr, i * d.Xp + (z0 * d.X1 + z1) * d.X2 + lo * d.S2 + off);
+                                for (int j = 0; j < lo; j++) Unsafe.Add(ref line, j) = T.Zero;
+                                if (d.S2 == 1)
+                                    for (int j = lo; j < hi; j++) Unsafe.Add(ref line, j) = Unsafe.Add(ref src, j - lo);
+                                else
+                                    for (int j = lo; j < hi; j++) Unsafe.Add(ref line, j) = Unsafe.Add(ref src, (j - lo) * d.S2);
+                                for (int j = hi; j < d.Y2; j++) Unsafe.Add(ref line, j) = T.Zero;
+                            }
+                        }
+                    }
+    }
+
+    /// <summary><see cref="Col2Im"/> without lhs dilation (see <see cref="Im2ColDense"/>).</summary>
+    static void Col2ImDense<T>(Geo g, ReadOnlySpan<T> cols, int ld, int col0, Span<T> x, int c0) where T : unmanaged, INumber<T>
+    {
+        var d = new Dense(g);
+        int rows = d.I * d.K0 * d.K1 * d.K2;
+        x = x.Slice(c0 * d.Xp, d.I * d.Xp);
+        cols = cols.Slice(col0, (rows - 1) * ld + d.Yp);
+        ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        ref T cr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(cols);
+        int row = 0;
+        for (int i = 0; i < d.I; i++)
+            for (int k0 = 0; k0 < d.K0; k0++)
+                for (int k1 = 0; k1 < d.K1; k1++)
+                    for (int k2 = 0; k2 < d.K2; k2++, row++)
+                    {
+                        int off = k2 * d.R2 - d.L2;
+                        var (lo, hi) = d.Inside(off);
+                        if (lo == hi) continue;
+                        ref T line = ref Unsafe.Add(ref cr, row * ld);
+                        for (int y0 = 0; y0 < d.Y0; y0++)
+                        {
+                            int z0 = y0 * d.S0 + k0 * d.R0 - d.L0;
+                            for (int y1 = 0; y1 < d.Y1; y1++, line = ref Unsafe.Add(ref line, d.Y2))
+                            {
+                                int z1 = y1 * d.S1 + k1 * d.R1 - d.L1;
+                                if ((uint)z0 >= (uint)d.X0 || (uint)z1 >= (uint)d.X1) continue;
+                                ref T dst = ref Unsafe.Add(ref xr, i * d.Xp + (z0 * d.X1 + z1) * d.X2 + lo * d.S2 + off);
+                                for (int j = lo; j < hi; j++) Unsafe.Add(ref dst, (j - lo) * d.S2) += Unsafe.Add(ref line, j);
+                            }
+                        }
+                    }
     }
 
     /// <summary>The input index of dilated-padded coordinate z, or -1 in the padding or between dilated elements.</summary>
@@ -222,6 +328,7 @@ internal static class ConvKernels
     /// <summary>Adds cols [Rows, Yp] back into input sample <paramref name="x"/> (channels from <paramref name="c0"/>): the transpose of <see cref="Im2Col"/>.</summary>
     static void Col2Im<T>(Geo g, ReadOnlySpan<T> cols, int ld, int col0, Span<T> x, int c0) where T : unmanaged, INumber<T>
     {
+        if (g.Dl[0] == 1 && g.Dl[1] == 1 && g.Dl[2] == 1) { Col2ImDense(g, cols, ld, col0, x, c0); return; }
         int xp = g.Xp;
         int row = 0;
         for (int i = 0; i < g.I; i++)

@@ -276,6 +276,7 @@ internal static class WindowKernels
     static int[] Argmax<T>(ReadOnlySpan<T> x, WindowGeometry g, T pad) where T : unmanaged, INumber<T>
     {
         var r = new int[g.OutSize];
+        if (g.AsPlane is { } whole && PlaneInside(whole, x, r)) return r;
         if (g.AsPlane is { } q)
         {
             // the same walk as below, over planes: taps in row-major window order, a tap outside the plane is the padding
@@ -319,6 +320,50 @@ internal static class WindowKernels
             s.R[o] = best;
         });
         return r;
+    }
+
+    /// <summary>
+    /// <see cref="Argmax"/> over planes whose windows all lie inside the plane (no padding tap): the geometry in locals,
+    /// no bounds test per tap, and the 2x2 window of a CNN's pool unrolled. Returns false (nothing written) otherwise.
+    /// </summary>
+    static bool PlaneInside<T>(WindowGeometry.Plane q, ReadOnlySpan<T> x, int[] r) where T : unmanaged, INumber<T>
+    {
+        int L = q.L, H = q.H, W = q.W, OH = q.OH, OW = q.OW, KH = q.KH, KW = q.KW, SH = q.SH, SW = q.SW, DH = q.DH, DW = q.DW;
+        if (q.PH != 0 || q.PW != 0 || OH == 0 || OW == 0 || (OH - 1) * SH + (KH - 1) * DH >= H || (OW - 1) * SW + (KW - 1) * DW >= W)
+            return false;
+        if (x.Length < L * H * W || r.Length < L * OH * OW) return false;
+        ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        int o = 0;
+        bool two = KH == 2 && KW == 2 && DH == 1 && DW == 1;
+        for (int l = 0; l < L; l++)
+            for (int i = 0; i < OH; i++)
+            {
+                int rowStart = l * H * W + i * SH * W;
+                for (int j = 0; j < OW; j++, o++)
+                {
+                    int t0 = rowStart + j * SW, best = t0;
+                    T cur = System.Runtime.CompilerServices.Unsafe.Add(ref xr, t0);
+                    if (two)
+                    {
+                        Take(ref xr, t0 + 1, ref cur, ref best);
+                        Take(ref xr, t0 + W, ref cur, ref best);
+                        Take(ref xr, t0 + W + 1, ref cur, ref best);
+                    }
+                    else
+                        for (int a = 0; a < KH; a++)
+                            for (int b = a == 0 ? 1 : 0; b < KW; b++)
+                                Take(ref xr, t0 + a * DH * W + b * DW, ref cur, ref best);
+                    r[o] = best;
+                }
+            }
+        return true;
+
+        // the first maximum in window order; the first NaN wins
+        static void Take(ref T xr, int t, ref T cur, ref int best)
+        {
+            T v = System.Runtime.CompilerServices.Unsafe.Add(ref xr, t);
+            if (v > cur || T.IsNaN(v) && !T.IsNaN(cur)) { cur = v; best = t; }
+        }
     }
 
     /// <summary>The max pool: each window's first maximum (the padding value when a padding tap wins).</summary>
