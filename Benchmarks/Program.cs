@@ -60,6 +60,15 @@ else if (args is ["--cnn-step-loop", var secs, var which])
     while (System.Diagnostics.Stopwatch.GetTimestamp() < end) { f(); n++; }
     Console.WriteLine($"{which}: {n} calls, {System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds / n:F3} ms a call");
 }
+// the MNIST-scale convolution layer's kernel gradient on the CPU jit alone, for a profiler: --conv-loop SECONDS THREADS
+else if (args is ["--conv-loop", var secs2, var th])
+{
+    var b = new Benchmarks.ConvLayerBench { Threads = int.Parse(th) }; b.Setup();
+    long end = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(double.Parse(secs2) * System.Diagnostics.Stopwatch.Frequency); int n = 0;
+    var t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+    while (System.Diagnostics.Stopwatch.GetTimestamp() < end) { b.JitKernelGrad(); n++; }
+    Console.WriteLine($"kernel gradient: {n} calls, {System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds / n:F2} ms a call");
+}
 else BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 
 /// <summary>Entry point of the benchmark suite.</summary>

@@ -249,7 +249,10 @@ internal static class ConvKernels
                                 }
                                 ref T src = ref Unsafe.Add(ref xr, i * d.Xp + (z0 * d.X1 + z1) * d.X2 + lo * d.S2 + off);
                                 for (int j = 0; j < lo; j++) Unsafe.Add(ref line, j) = T.Zero;
-                                if (d.S2 == 1)
+                                if (d.S2 == 1 && hi - lo >= 16)
+                                    System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref src, hi - lo)
+                                        .CopyTo(System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref Unsafe.Add(ref line, lo), hi - lo));
+                                else if (d.S2 == 1)
                                     for (int j = lo; j < hi; j++) Unsafe.Add(ref line, j) = Unsafe.Add(ref src, j - lo);
                                 else
                                     for (int j = lo; j < hi; j++) Unsafe.Add(ref line, j) = Unsafe.Add(ref src, (j - lo) * d.S2);
@@ -286,7 +289,13 @@ internal static class ConvKernels
                                 int z1 = y1 * d.S1 + k1 * d.R1 - d.L1;
                                 if ((uint)z0 >= (uint)d.X0 || (uint)z1 >= (uint)d.X1) continue;
                                 ref T dst = ref Unsafe.Add(ref xr, i * d.Xp + (z0 * d.X1 + z1) * d.X2 + lo * d.S2 + off);
-                                for (int j = lo; j < hi; j++) Unsafe.Add(ref dst, (j - lo) * d.S2) += Unsafe.Add(ref line, j);
+                                if (d.S2 == 1 && hi - lo >= 16)
+                                {
+                                    var to = System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref dst, hi - lo);
+                                    System.Numerics.Tensors.TensorPrimitives.Add<T>(to, System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref line, lo), hi - lo), to);
+                                }
+                                else
+                                    for (int j = lo; j < hi; j++) Unsafe.Add(ref dst, (j - lo) * d.S2) += Unsafe.Add(ref line, j);
                             }
                         }
                     }

@@ -3,6 +3,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Functional.AD;
 
@@ -173,7 +174,9 @@ internal static class Gemm
             int nn = Math.Min(nr, nc - jr);
             ref T dst = ref pb[q * kc * nr];
             if (nn < nr) new Span<T>(pb, q * kc * nr, kc * nr).Clear();
-            if (tb)
+            if (tb && typeof(T) == typeof(float) && nn == nr && kc >= 8 && Avx.IsSupported)
+                PackTransposed(ref Unsafe.As<T, float>(ref Unsafe.Add(ref src, (nint)(jc + jr) * k + pc)), k, ref Unsafe.As<T, float>(ref dst), kc, nr);
+            else if (tb)
             {
                 // op(B) = B^T, B is n x k: each column of the panel is contiguous along k; write it with stride nr
                 for (int j = 0; j < nn; j++)
@@ -202,6 +205,51 @@ internal static class Gemm
                     ref T to = ref Unsafe.Add(ref dst, kk * nr);
                     for (int j = 0; j < nn; j++) Unsafe.Add(ref to, j) = Unsafe.Add(ref from, j);
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// A whole panel of B^T (nr rows of B, each contiguous along k with stride <paramref name="k"/>) packed as kc rows of
+    /// nr: 8 x 8 blocks loaded as eight vectors along k, transposed in registers and stored as eight vectors along the
+    /// panel's row (a scalar copy with stride nr was a fifth of a convolution's kernel gradient); the last kc mod 8 rows
+    /// one element at a time.
+    /// </summary>
+    static void PackTransposed(ref float from, int k, ref float to, int kc, int nr)
+    {
+        int k8 = kc & ~7;
+        for (int j = 0; j < nr; j += 8)
+        {
+            ref float rows = ref Unsafe.Add(ref from, (nint)j * k);
+            for (int kk = 0; kk < k8; kk += 8)
+            {
+                ref float r = ref Unsafe.Add(ref rows, kk);
+                var r0 = Vector256.LoadUnsafe(ref r); var r1 = Vector256.LoadUnsafe(ref r, (nuint)k);
+                var r2 = Vector256.LoadUnsafe(ref r, (nuint)(2 * k)); var r3 = Vector256.LoadUnsafe(ref r, (nuint)(3 * k));
+                var r4 = Vector256.LoadUnsafe(ref r, (nuint)(4 * k)); var r5 = Vector256.LoadUnsafe(ref r, (nuint)(5 * k));
+                var r6 = Vector256.LoadUnsafe(ref r, (nuint)(6 * k)); var r7 = Vector256.LoadUnsafe(ref r, (nuint)(7 * k));
+                var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+                var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+                var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+                var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+                var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+                var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+                var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+                var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+                ref float d = ref Unsafe.Add(ref to, (nint)kk * nr + j);
+                Avx.Permute2x128(u0, u4, 0x20).StoreUnsafe(ref d);
+                Avx.Permute2x128(u1, u5, 0x20).StoreUnsafe(ref d, (nuint)nr);
+                Avx.Permute2x128(u2, u6, 0x20).StoreUnsafe(ref d, (nuint)(2 * nr));
+                Avx.Permute2x128(u3, u7, 0x20).StoreUnsafe(ref d, (nuint)(3 * nr));
+                Avx.Permute2x128(u0, u4, 0x31).StoreUnsafe(ref d, (nuint)(4 * nr));
+                Avx.Permute2x128(u1, u5, 0x31).StoreUnsafe(ref d, (nuint)(5 * nr));
+                Avx.Permute2x128(u2, u6, 0x31).StoreUnsafe(ref d, (nuint)(6 * nr));
+                Avx.Permute2x128(u3, u7, 0x31).StoreUnsafe(ref d, (nuint)(7 * nr));
+            }
+            for (int jj = j; jj < j + 8; jj++)
+            {
+                ref float row = ref Unsafe.Add(ref from, (nint)jj * k);
+                for (int kk = k8; kk < kc; kk++) Unsafe.Add(ref to, (nint)kk * nr + jj) = Unsafe.Add(ref row, kk);
             }
         }
     }

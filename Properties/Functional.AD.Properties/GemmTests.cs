@@ -11,6 +11,7 @@ public class GemmTests
     [InlineData(131, 37, 401, 2)]    // k over one KC block, m not a multiple of the tile rows
     [InlineData(20, 33, 1153, 1)]    // k in four equal blocks of 289 (the last 286)
     [InlineData(200, 17, 33, 3)]
+    [InlineData(48, 96, 203, 2)]     // several whole panels of B (the transposed pack in 8 x 8 blocks, k mod 8 = 3)
     [InlineData(7, 5, 3, 2)]
     [InlineData(4, 3, 0, 1)]         // k = 0: C is zeros
     public void Multiply_equals_a_naive_loop(int m, int n, int k, int threads)
