@@ -218,6 +218,8 @@ internal class JitFunction<TDel> : IJitFunction where TDel : Delegate
         // batched nodes are rewritten into unbatched primitives now that shapes are known, unless the batch loop
         // (per-example code unrolled in vector lanes) takes the whole batched region
         if (Unbatch.HasBatched(g) && BatchLoopPlan.Make(g, av) is null) (g, av) = Unbatch.Run(g, av);
+        // a broadcast scalar cotangent read as a scalar by the elementwise steps that multiply it in
+        (g, av) = ScalarSeeds.Run(g, av);
 
         // leaves into locals; the guard checks them against the signature
         var leafExprs = new List<Expression>();

@@ -116,6 +116,43 @@ public class JitFusionTests(ITestOutputHelper output)
         Assert.True(FusedLines(listing, out _) >= 10);
     }
 
+    /// <summary>
+    /// The gradient of a sum: reverse mode broadcasts the scalar cotangent to the summed shape (<c>Lax.ExpandReduced</c>)
+    /// and multiplies it into the next step; the jit reads the scalar inside that step's loop, and the broadcast tensor is
+    /// not made. Where the broadcast is returned, or where nothing else gives the step its shape (two broadcasts added),
+    /// a tensor is still made. Each against plain <c>Compile()</c> (eager kernels, no rewrite).
+    /// </summary>
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    public void The_scalar_cotangent_of_a_sum_is_read_as_a_scalar_not_broadcast_into_a_tensor(DType t)
+    {
+        var x = Normal(9, [64, 100], t);
+        var w = Normal(10, [64, 100], t);
+        Expression<Func<Tensor, Tensor, Tensor>> loss = (x, w) => Sum(Relu(x * w) + Tanh(x), null, false) * Sum(w, null, false);
+        var g = Ad.Grad(loss);
+        Assert.Null(JitTests.Differ(g.Compile()(x, w), g.Jit()(x, w)));
+        var listing = Ad.Show(g, x, w);
+        output.WriteLine(listing);
+        Assert.DoesNotContain("ExpandReduced", listing);
+
+        // the gradient of Sum(v) * Sum(v) is two broadcasts added: the sum's shape comes from them alone
+        Expression<Func<Tensor, Tensor>> square = v => Sum(v, null, false) * Sum(v, null, false);
+        var gs = Ad.Grad(square);
+        var got = gs.Jit()(x);
+        Assert.Equal(x.Shape.ToArray(), got.Shape.ToArray());
+        Assert.Null(JitTests.Differ(gs.Compile()(x), got));
+        var listing2 = Ad.Show(gs, x);
+        output.WriteLine(listing2);
+        Assert.Contains("ExpandReduced", listing2);
+
+        // a broadcast that is itself returned
+        var shape = w.Aval;
+        Expression<Func<Tensor, Tensor, (Tensor, Tensor)>> both = (v, u) =>
+            new ValueTuple<Tensor, Tensor>(Lax.ExpandReduced(Sum(v, null, false), shape, null, false), u * Lax.ExpandReduced(Sum(v, null, false), shape, null, false));
+        Assert.Null(JitTests.Differ(both.Compile()(x, w), both.Jit()(x, w)));
+    }
+
     [Fact]
     public void Small_tensors_stay_unrolled_and_mixed_shapes_are_not_fused_together()
     {
