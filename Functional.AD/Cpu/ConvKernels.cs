@@ -249,17 +249,39 @@ internal static class ConvKernels
                                 }
                                 ref T src = ref Unsafe.Add(ref xr, i * d.Xp + (z0 * d.X1 + z1) * d.X2 + lo * d.S2 + off);
                                 for (int j = 0; j < lo; j++) Unsafe.Add(ref line, j) = T.Zero;
-                                if (d.S2 == 1 && hi - lo >= 16)
-                                    System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref src, hi - lo)
-                                        .CopyTo(System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref Unsafe.Add(ref line, lo), hi - lo));
-                                else if (d.S2 == 1)
-                                    for (int j = lo; j < hi; j++) Unsafe.Add(ref line, j) = Unsafe.Add(ref src, j - lo);
+                                if (d.S2 == 1) CopyLine(ref src, ref Unsafe.Add(ref line, lo), hi - lo);
                                 else
                                     for (int j = lo; j < hi; j++) Unsafe.Add(ref line, j) = Unsafe.Add(ref src, (j - lo) * d.S2);
                                 for (int j = hi; j < d.Y2; j++) Unsafe.Add(ref line, j) = T.Zero;
                             }
                         }
                     }
+    }
+
+    /// <summary>n elements from src to dst (distinct buffers): whole vectors, the last one overlapping the one before
+    /// (a line is a few tens of elements: a call to memmove per line cost more than the copy).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void CopyLine<T>(ref T src, ref T dst, int n) where T : unmanaged
+    {
+        int v = Vector256<T>.Count;
+        if (n < v)
+        {
+            for (int j = 0; j < n; j++) Unsafe.Add(ref dst, j) = Unsafe.Add(ref src, j);
+            return;
+        }
+        int k = 0;
+        for (; k <= n - v; k += v) Vector256.LoadUnsafe(ref src, (nuint)k).StoreUnsafe(ref dst, (nuint)k);
+        if (k < n) Vector256.LoadUnsafe(ref src, (nuint)(n - v)).StoreUnsafe(ref dst, (nuint)(n - v));
+    }
+
+    /// <summary>dst[j] += src[j] for n elements: whole vectors, then one element at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void AddLine<T>(ref T src, ref T dst, int n) where T : unmanaged, INumber<T>
+    {
+        int v = Vector256<T>.Count, k = 0;
+        for (; k <= n - v; k += v)
+            (Vector256.LoadUnsafe(ref dst, (nuint)k) + Vector256.LoadUnsafe(ref src, (nuint)k)).StoreUnsafe(ref dst, (nuint)k);
+        for (; k < n; k++) Unsafe.Add(ref dst, k) += Unsafe.Add(ref src, k);
     }
 
     /// <summary><see cref="Col2Im"/> without lhs dilation (see <see cref="Im2ColDense"/>).</summary>
@@ -289,11 +311,7 @@ internal static class ConvKernels
                                 int z1 = y1 * d.S1 + k1 * d.R1 - d.L1;
                                 if ((uint)z0 >= (uint)d.X0 || (uint)z1 >= (uint)d.X1) continue;
                                 ref T dst = ref Unsafe.Add(ref xr, i * d.Xp + (z0 * d.X1 + z1) * d.X2 + lo * d.S2 + off);
-                                if (d.S2 == 1 && hi - lo >= 16)
-                                {
-                                    var to = System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref dst, hi - lo);
-                                    System.Numerics.Tensors.TensorPrimitives.Add<T>(to, System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref line, lo), hi - lo), to);
-                                }
+                                if (d.S2 == 1) AddLine(ref Unsafe.Add(ref line, lo), ref dst, hi - lo);
                                 else
                                     for (int j = lo; j < hi; j++) Unsafe.Add(ref dst, (j - lo) * d.S2) += Unsafe.Add(ref line, j);
                             }
@@ -383,9 +401,16 @@ internal static class ConvKernels
             }
     }
 
-    /// <summary>Samples per product: enough columns (chunk x Yp, about 4096) for the GEMM when images are small, and
-    /// at least one chunk per thread.</summary>
-    static int Chunk(Geo g, int threads) => Math.Clamp(4096 / Math.Max(1, g.Yp), 1, Math.Max(1, (g.N + threads - 1) / threads));
+    /// <summary>Samples per product: enough columns (chunk x Yp, about 4096) for the GEMM when images are small, a cols
+    /// buffer of at most <see cref="ColsBudget"/> elements, and at least one chunk per thread.</summary>
+    static int Chunk(Geo g, int threads) => Math.Clamp(Math.Min(4096 / Math.Max(1, g.Yp), ColsBudget / Math.Max(1, g.Rows * g.Yp)), 1, Math.Max(1, (g.N + threads - 1) / threads));
+
+    /// <summary>
+    /// The most elements a chunk's cols buffer holds (1 MB of float32): it is written by im2col and read back by the
+    /// GEMM's packing right after, so it should stay in the core's L2. At 64x16x28x28 (Rows x Yp = 144 x 784) a cols of
+    /// 18 samples (8 MB) made the kernel gradient about a fifth slower than 2 samples.
+    /// </summary>
+    const int ColsBudget = 1 << 18;
 
     /// <summary>Runs <paramref name="body"/>(first sample, count) over chunks of samples, in parallel where the work is large.</summary>
     static void Chunks(Geo g, Action<int, int> body)
@@ -473,7 +498,7 @@ internal static class ConvKernels
         if (into is not null) Array.Clear(w);
         int threads = Threads(g);
         // samples per product: enough depth for the GEMM, a bounded cols buffer
-        int chunk = Math.Clamp((1 << 21) / Math.Max(1, g.Rows * g.Yp), 1, Math.Max(1, (g.N + threads - 1) / threads));
+        int chunk = Math.Clamp(ColsBudget / Math.Max(1, g.Rows * g.Yp), 1, Math.Max(1, (g.N + threads - 1) / threads));
         int chunks = (g.N + chunk - 1) / chunk;
         // thread 0 sums into w itself, the others into rented buffers added at the end (a fresh buffer per thread was
         // a large-object allocation per call at the vmapped CNN's sizes: 2048 x 144 floats)

@@ -166,6 +166,7 @@ internal static class Gemm
     }
 
     /// <summary>Packs op(B)[pc..pc+kc, jc..jc+nc] as panels of nr columns: panel q holds, for each k, its nr elements (zero-padded).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     static void PackB<T>(T[] B, T[] pb, int k, int n, int pc, int kc, int jc, int nc, int nr, bool tb) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ref T src = ref MemoryMarshal.GetArrayDataReference(B);
@@ -215,6 +216,7 @@ internal static class Gemm
     /// panel's row (a scalar copy with stride nr was a fifth of a convolution's kernel gradient); the last kc mod 8 rows
     /// one element at a time.
     /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     static void PackTransposed(ref float from, int k, ref float to, int kc, int nr)
     {
         int k8 = kc & ~7;

@@ -99,8 +99,34 @@ public class ConvTests
         return (Random([g.N, g.C, .. g.X], rng), Random([g.O, g.C / g.Fg, .. g.K], rng), Random(Out(g), rng));
     }
 
-    static void ForAll(Action<Geometry> check, int count = 150) =>
-        Check.One(Config.QuickThrowOnFailure.WithMaxTest(count).WithQuietOnSuccess(true), Prop.ForAll(Arb.From(Geometries), g =>
+    /// <summary>
+    /// Rows long enough for the kernels' vector copies and adds (the last axis 6 to 40 wide, so output lines of 8 and
+    /// more), 1-D and 2-D, no lhs dilation (the dense im2col and col2im) or some, strides, padding including negative,
+    /// rhs dilation, feature groups.
+    /// </summary>
+    static readonly Gen<Geometry> WideGeometries =
+        from d in Gen.Choose(1, 2)
+        from groups in Gen.Elements(1, 1, 2)
+        from ci in Gen.Choose(1, 3)
+        from oi in Gen.Choose(1, 3)
+        from n in Gen.Choose(1, 3)
+        from k in Gen.Choose(1, 3).ArrayOf(d)
+        from x0 in Gen.Choose(1, 5)
+        from x1 in Gen.Choose(6, 40)
+        from s in Gen.Elements(1, 1, 2).ArrayOf(d)
+        from dl in Gen.Elements(1, 1, 1, 2).ArrayOf(d)
+        from dr in Gen.Choose(1, 2).ArrayOf(d)
+        from pad in Gen.Choose(-1, 2).ArrayOf(2 * d)
+        from seed in Gen.Choose(0, 1 << 30)
+        let x = d == 1 ? new[] { x1 } : new[] { x0, x1 }
+        let geo = new Geometry(d, n, ci * groups, oi * groups, x, k, s, pad, dl, dr, groups, 1, seed)
+        where Enumerable.Range(0, d).All(i => (x[i] - 1) * dl[i] + 1 + pad[2 * i] + pad[2 * i + 1] >= (k[i] - 1) * dr[i] + 1)
+        select geo;
+
+    static void ForAll(Action<Geometry> check, int count = 150) => ForAll(Geometries, check, count);
+
+    static void ForAll(Gen<Geometry> gen, Action<Geometry> check, int count) =>
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(count).WithQuietOnSuccess(true), Prop.ForAll(Arb.From(gen), g =>
         {
             try { check(g); }
             catch (Exception e) when (e is not Xunit.Sdk.XunitException) { throw new Xunit.Sdk.XunitException($"{g}: {e}"); }
@@ -126,6 +152,39 @@ public class ConvTests
             Assert.Equal(Out(g), y.Shape.ToArray());
             Near(y.ToDoubleArray(), Naive(g, x.ToDoubleArray(), w.ToDoubleArray()), "Lax.Conv", g);
         });
+    }
+
+    [Fact]
+    public void Wide_rows_conv_and_its_transposes_equal_the_loop_nest_in_float64_and_float32()
+    {
+        ForAll(WideGeometries, g =>
+        {
+            var (x, w, ct) = Operands(g);
+            foreach (var t in new[] { DType.Float64, DType.Float32 })
+            {
+                // rounding error is bounded by the unit roundoff times the number of terms times the sum of the terms'
+                // magnitudes (at most 600 terms here): 1e-4 of the magnitude in float32 (2^-24 x 600 = 3.6e-5), far below
+                // the O(1) error of a wrong index
+                double tol = t == DType.Float64 ? 1e-12 : 1e-4;
+                var (xt, wt, ctt) = (x.AsType(t), w.AsType(t), ct.AsType(t));
+                var (xd, wd, cd) = (xt.ToDoubleArray(), wt.ToDoubleArray(), ctt.ToDoubleArray());
+                var exactY = Naive(g, xd, wd);
+                var magnitudeY = Naive(g, xd.Select(Math.Abs).ToArray(), wd.Select(Math.Abs).ToArray());
+                var y = Conv(g, xt, wt);
+                Assert.Equal(t, y.DType);
+                var got = y.ToDoubleArray();
+                Assert.Equal(exactY.Length, got.Length);
+                for (int i = 0; i < got.Length; i++)
+                    Assert.True(Math.Abs(got[i] - exactY[i]) <= tol * (1 + magnitudeY[i]), $"{g} {t}: Lax.Conv[{i}] = {got[i]:R}, expected {exactY[i]:R}");
+                // the transposes by the dot test, on the operands as rounded to t, the products formed in float64
+                double exact = exactY.Zip(cd, (p, q) => p * q).Sum();
+                double magnitude = magnitudeY.Zip(cd, (p, q) => p * Math.Abs(q)).Sum();
+                var gx = Lax.ConvTransposeLhs(ctt, wt, xt.Aval, g.Strides, g.Padding, g.LhsDil, g.RhsDil, g.Fg, g.Bg);
+                var gw = Lax.ConvTransposeRhs(xt, ctt, wt.Aval, g.Strides, g.Padding, g.LhsDil, g.RhsDil, g.Fg, g.Bg);
+                Assert.True(Math.Abs(Inner(xt, gx) - exact) <= tol * (1 + magnitude), $"{g} {t}: <x, x̄> = {Inner(xt, gx):R}, <Conv(x, w), ct> = {exact:R}");
+                Assert.True(Math.Abs(Inner(wt, gw) - exact) <= tol * (1 + magnitude), $"{g} {t}: <w, w̄> = {Inner(wt, gw):R}, <Conv(x, w), ct> = {exact:R}");
+            }
+        }, 150);
     }
 
     [Fact]
