@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using System.Globalization;
 using System.Numerics;
 
@@ -335,11 +338,16 @@ internal static class WindowKernels
         ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
         int o = 0;
         bool two = KH == 2 && KW == 2 && DH == 1 && DW == 1;
+        bool lanes = two && SW == 2 && OW >= 4 && typeof(T) == typeof(float) && Avx2.IsSupported;
+        int j0 = lanes ? OW / 4 * 4 : 0;
         for (int l = 0; l < L; l++)
+        {
+            if (lanes) Pool2x2Lanes(ref Unsafe.As<T, float>(ref xr), l * H * W, W, SH, OH, OW, r, o);
             for (int i = 0; i < OH; i++)
             {
                 int rowStart = l * H * W + i * SH * W;
-                for (int j = 0; j < OW; j++, o++)
+                o += j0;
+                for (int j = j0; j < OW; j++, o++)
                 {
                     int t0 = rowStart + j * SW, best = t0;
                     T cur = System.Runtime.CompilerServices.Unsafe.Add(ref xr, t0);
@@ -356,6 +364,7 @@ internal static class WindowKernels
                     r[o] = best;
                 }
             }
+        }
         return true;
 
         // the first maximum in window order; the first NaN wins
@@ -363,6 +372,57 @@ internal static class WindowKernels
         {
             T v = System.Runtime.CompilerServices.Unsafe.Add(ref xr, t);
             if (v > cur || T.IsNaN(v) && !T.IsNaN(cur)) { cur = v; best = t; }
+        }
+    }
+
+    /// <summary>
+    /// The 2x2, stride-2 windows of one plane, four at a time: each row's windows in groups of four (eight input columns
+    /// of two input rows), two groups per vector (the next group may be on the next row, so 8x8 images fill vectors
+    /// too), the rows split into even and odd columns (the four taps in window order), the first maximum kept by strict
+    /// compares and blends (a NaN tap wins over a number, and the first NaN stays), its flat index written at r[o..].
+    /// The last OW mod 4 windows of each row are left to the caller.
+    /// </summary>
+    static void Pool2x2Lanes(ref float x, int plane, int w, int sh, int oh, int ow, int[] r, int o)
+    {
+        int per = ow / 4, groups = oh * per;
+        var lane = Vector256.Create(0, 2, 4, 6, 0, 2, 4, 6);
+        var one = Vector256.Create(1);
+        var down = Vector256.Create(w);
+        var diag = Vector256.Create(w + 1);
+        for (int gi = 0; gi < groups; gi += 2)
+        {
+            // group g: output row g / per, windows 4 (g mod per) .. + 3, input columns from 8 (g mod per)
+            bool pair = gi + 1 < groups;
+            int gj = pair ? gi + 1 : gi;
+            int p = plane + gi / per * sh * w + 8 * (gi % per), q = plane + gj / per * sh * w + 8 * (gj % per);
+            var (a0, a1) = Split(ref x, p, q);
+            var (b0, b1) = Split(ref x, p + w, q + w);
+            var cur = a0;
+            var off = Vector256<int>.Zero;
+            Take(ref cur, ref off, a1, one);
+            Take(ref cur, ref off, b0, down);
+            Take(ref cur, ref off, b1, diag);
+            var idx = Vector256.Create(p, p, p, p, q, q, q, q) + lane + off;
+            idx.GetLower().StoreUnsafe(ref r[o + gi / per * ow + 4 * (gi % per)]);
+            if (pair) idx.GetUpper().StoreUnsafe(ref r[o + gj / per * ow + 4 * (gj % per)]);
+        }
+
+        // 8 elements at p then 8 at q as their even and odd columns, each in order
+        static (Vector256<float> Even, Vector256<float> Odd) Split(ref float x, int p, int q)
+        {
+            var lo = Vector256.LoadUnsafe(ref x, (nuint)p);
+            var hi = Vector256.LoadUnsafe(ref x, (nuint)q);
+            var even = Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0x88).AsDouble(), 0xD8).AsSingle();
+            var odd = Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0xDD).AsDouble(), 0xD8).AsSingle();
+            return (even, odd);
+        }
+
+        // v replaces cur where it is greater, or NaN while cur is not
+        static void Take(ref Vector256<float> cur, ref Vector256<int> off, Vector256<float> v, Vector256<int> at)
+        {
+            var take = Avx.Or(Avx.CompareGreaterThan(v, cur), Avx.AndNot(Avx.CompareUnordered(cur, cur), Avx.CompareUnordered(v, v)));
+            cur = Avx.BlendVariable(cur, v, take);
+            off = Avx.BlendVariable(off.AsSingle(), at.AsSingle(), take).AsInt32();
         }
     }
 

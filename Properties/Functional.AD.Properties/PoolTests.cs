@@ -218,6 +218,48 @@ public class PoolTests
         return counts;
     }
 
+    /// <summary>
+    /// Float32 planes for the 2x2 pool's vector path (four windows of a row at a time, 8x8 images included): values from {0, 1, 2} (ties in
+    /// most windows) with NaNs sprinkled in. Each window's value and cotangent against a loop written here: the first NaN
+    /// in window order if the window holds one, else the first maximum.
+    /// </summary>
+    [Fact]
+    public void Wide_float32_rows_of_2x2_windows_pick_the_first_maximum_or_the_first_nan()
+    {
+        var property = Prop.ForAll(Arb.From(Gen.Choose(0, 1 << 30)), seed =>
+        {
+            var rng = new Random(seed);
+            int n = rng.Next(1, 3), c = rng.Next(1, 3), h = rng.Next(2, 10), w = rng.Next(2) == 0 ? rng.Next(8, 12) : rng.Next(16, 41);
+            var v = Enumerable.Range(0, n * c * h * w).Select(_ => rng.Next(25) == 0 ? double.NaN : rng.Next(0, 3)).ToArray();
+            var x = new Tensor(v, [n, c, h, w]).AsType(DType.Float32);
+            int oh = h / 2, ow = w / 2;
+            var wantMax = new List<double>();
+            var wantCt = new double[v.Length];
+            for (int p = 0; p < n * c; p++)
+                for (int i = 0; i < oh; i++)
+                    for (int j = 0; j < ow; j++)
+                    {
+                        int t0 = p * h * w + 2 * i * w + 2 * j;
+                        int[] taps = [t0, t0 + 1, t0 + w, t0 + w + 1];
+                        int best = Array.Find(taps, t => double.IsNaN(v[t]));
+                        if (!taps.Any(t => double.IsNaN(v[t])))
+                        {
+                            best = taps[0];
+                            foreach (var t in taps) if (v[t] > v[best]) best = t;
+                        }
+                        wantMax.Add(v[best]);
+                        wantCt[best] += 1;
+                    }
+            Assert.Equal(wantMax, Np.MaxPool2d(x, 2).ToDoubleArray());
+            Expression<Func<Tensor, Tensor>> f = t => Np.Sum(Np.MaxPool2d(t, 2), null, false);
+            var g = f.Grad();
+            Assert.Equal(wantCt, g.Compile()(x).ToDoubleArray());
+            Assert.Equal(wantCt, g.Jit()(x).ToDoubleArray());
+            return true;
+        });
+        Check.One(FsCheck.Config.QuickThrowOnFailure.WithMaxTest(60).WithQuietOnSuccess(true), property);
+    }
+
     [Fact]
     public void At_ties_the_whole_cotangent_goes_to_the_first_maximum_in_window_order_eagerly_jitted_and_vmapped()
     {
