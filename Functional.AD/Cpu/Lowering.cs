@@ -34,6 +34,10 @@ internal sealed class CpuLowering
     public bool ShapeOnly;
     /// <summary>Returns its first operand unchanged when the result's aval equals the operand's (SumTo, BroadcastTo, ReshapeTo).</summary>
     public bool IdentityWhenSameAval;
+    /// <summary>Its result is its first operand repeated to the result's shape when that operand has one element
+    /// (ExpandReduced: the transpose of a full sum), so an elementwise user can read that element as a scalar instead
+    /// (<see cref="ScalarSeeds"/>).</summary>
+    public bool BroadcastsOneElement;
     /// <summary>A matrix-product kernel for large operands (see <see cref="Gemm"/>): (a, b, transposeA, transposeB).</summary>
     public (bool TA, bool TB)? Product;
     /// <summary>Reads one element of a tensor into a C# scalar (ToDouble, ToFloat): an unrolled operand is read directly.</summary>

@@ -24,7 +24,7 @@ internal static class ScalarSeeds
         var found = new List<Node>();
         foreach (var n in g.Nodes)
         {
-            if (n.Op != Prims.ExpandReduced || n.Batch != 0 || av.GetValueOrDefault(n) is not { } a || a.Size <= 1) continue;
+            if (n.Op.Cpu?.BroadcastsOneElement != true || n.Batch != 0 || av.GetValueOrDefault(n) is not { } a || a.Size <= 1) continue;
             if (av.GetValueOrDefault(n.Args[0]) is not { Size: 1 } s || s.DType != a.DType || s.Weak != a.Weak || s.Rank > a.Rank) continue;
             users ??= g.Users();
             group.Clear();
