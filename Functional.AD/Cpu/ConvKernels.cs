@@ -389,14 +389,18 @@ internal static class ConvKernels
     }
 
     /// <summary>C [m, n] = op(A) op(B) through the packed GEMM (a plain loop where vectors are not accelerated).</summary>
-    static void Product<T>(T[] A, T[] B, T[] C, int m, int n, int k, bool ta, bool tb) where T : unmanaged, IFloatingPointIeee754<T>
+    static void Product<T>(T[] A, T[] B, T[] C, int m, int n, int k, bool ta, bool tb) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Product(A, 0, B, C, m, n, k, ta, tb);
+
+    /// <summary>The same with A's elements from <paramref name="a0"/> (a group's block of the kernel, not copied out).</summary>
+    static void Product<T>(T[] A, int a0, T[] B, T[] C, int m, int n, int k, bool ta, bool tb) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated) { Gemm.Multiply(A, B, C, m, n, k, ta, tb, 1); return; }
+        if (Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated) { Gemm.Multiply(A, a0, B, C, m, n, k, ta, tb, 1); return; }
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++)
             {
                 T s = T.Zero;
-                for (int q = 0; q < k; q++) s += (ta ? A[q * m + i] : A[i * k + q]) * (tb ? B[j * k + q] : B[q * n + j]);
+                for (int q = 0; q < k; q++) s += (ta ? A[a0 + q * m + i] : A[a0 + i * k + q]) * (tb ? B[j * k + q] : B[q * n + j]);
                 C[i * n + j] = s;
             }
     }
@@ -435,15 +439,11 @@ internal static class ConvKernels
             panel.AsSpan(o * ld + j * g.Yp, g.Yp).CopyTo(outs.AsSpan((n * g.O + q * g.Og + o) * g.Yp));
     }
 
-    static T[][] GroupWeights<T>(Geo g, T[] ws) =>
-        Enumerable.Range(0, g.G).Select(q => g.G == 1 ? ws : ws.AsSpan(q * g.Og * g.Rows, g.Og * g.Rows).ToArray()).ToArray();
-
     /// <summary>The forward convolution: out [N, O, Y...]; per chunk of samples and group, cols [Rows, nc Yp] and one product.</summary>
     public static T[] Forward<T>(Geo g, T[] xs, T[] ws, T[]? into = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         // every element is written (each sample's output channels from one product's panel)
         var y = into ?? new T[g.N * g.O * g.Yp];
-        var groupW = GroupWeights(g, ws);
         Chunks(g, (n0, nc) =>
         {
             var pool = ArrayPool<T>.Shared;
@@ -454,7 +454,7 @@ internal static class ConvKernels
             {
                 for (int j = 0; j < nc; j++)
                     Im2Col<T>(g, xs.AsSpan((n0 + j) * g.C * g.Xp, g.C * g.Xp), q * g.I, cols, ld, j * g.Yp);
-                Product(groupW[q], cols, c, g.Og, ld, g.Rows, false, false);
+                Product(ws, q * g.Og * g.Rows, cols, c, g.Og, ld, g.Rows, false, false);
                 for (int j = 0; j < nc; j++) FromPanel(g, c, ld, j, y, n0 + j, q);
             }
             pool.Return(cols);
@@ -469,7 +469,6 @@ internal static class ConvKernels
         // col2im adds into x: a given buffer is cleared first
         var x = into ?? new T[g.N * g.C * g.Xp];
         if (into is not null) Array.Clear(x);
-        var groupW = GroupWeights(g, ws);
         Chunks(g, (n0, nc) =>
         {
             var pool = ArrayPool<T>.Shared;
@@ -479,7 +478,7 @@ internal static class ConvKernels
             for (int q = 0; q < g.G; q++)
             {
                 for (int j = 0; j < nc; j++) ToPanel(g, gys, n0 + j, q, b, ld, j);
-                Product(groupW[q], b, cols, g.Rows, ld, g.Og, true, false);
+                Product(ws, q * g.Og * g.Rows, b, cols, g.Rows, ld, g.Og, true, false);
                 for (int j = 0; j < nc; j++)
                     Col2Im<T>(g, cols, ld, j * g.Yp, x.AsSpan((n0 + j) * g.C * g.Xp, g.C * g.Xp), q * g.I);
             }

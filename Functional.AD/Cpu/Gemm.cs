@@ -55,8 +55,13 @@ internal static class Gemm
     }
 
     /// <summary>C (m x n, row-major) = op(A) op(B); C's previous content is ignored.</summary>
-    public static void Multiply<T>(T[] A, T[] B, T[] C, int m, int n, int k, bool ta, bool tb, int threads) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Multiply<T>(T[] A, T[] B, T[] C, int m, int n, int k, bool ta, bool tb, int threads) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Multiply(A, 0, B, C, m, n, k, ta, tb, threads);
+
+    /// <summary>The same, with A's m x k (or k x m) elements starting at <paramref name="aOffset"/> (one group's block of a grouped convolution's kernel).</summary>
+    public static void Multiply<T>(T[] A, int aOffset, T[] B, T[] C, int m, int n, int k, bool ta, bool tb, int threads) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if ((uint)aOffset > (uint)A.Length || A.Length - aOffset < (long)m * k) throw new ArgumentOutOfRangeException(nameof(aOffset));
         if (k == 0) { Array.Clear(C, 0, m * n); return; }
         int nr = NR<T>();
         var pool = ArrayPool<T>.Shared;
@@ -84,22 +89,22 @@ internal static class Gemm
                 PackB(B, pb, k, n, pc, kc, jc, nc, nr, tb);
                 int blocks = (m + mcb - 1) / mcb;
                 if (threads > 1 && blocks > 1)
-                    Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = threads }, bi => Block(A, pb, C, m, n, k, ta, bi * mcb, mcb, pc, kc, jc, nc, nr));
+                    Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = threads }, bi => Block(A, aOffset, pb, C, m, n, k, ta, bi * mcb, mcb, pc, kc, jc, nc, nr));
                 else
-                    for (int bi = 0; bi < blocks; bi++) Block(A, pb, C, m, n, k, ta, bi * mcb, mcb, pc, kc, jc, nc, nr);
+                    for (int bi = 0; bi < blocks; bi++) Block(A, aOffset, pb, C, m, n, k, ta, bi * mcb, mcb, pc, kc, jc, nc, nr);
                 pool.Return(pb);
             }
         }
     }
 
-    static void Block<T>(T[] A, T[] pb, T[] C, int m, int n, int k, bool ta, int ic, int mcb, int pc, int kc, int jc, int nc, int nr) where T : unmanaged, IFloatingPointIeee754<T>
+    static void Block<T>(T[] A, int aOffset, T[] pb, T[] C, int m, int n, int k, bool ta, int ic, int mcb, int pc, int kc, int jc, int nc, int nr) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int MR = Gemm.MR;
         int mc = Math.Min(mcb, m - ic);
         int panelsA = (mc + MR - 1) / MR;
         var pool = ArrayPool<T>.Shared;
         var pa = pool.Rent(panelsA * kc * MR);
-        PackA(A, pa, m, k, ic, mc, pc, kc, ta);
+        PackA(A, aOffset, pa, m, k, ic, mc, pc, kc, ta);
         Span<T> tile = stackalloc T[8 * 64];
         for (int jr = 0; jr < nc; jr += nr)
         {
@@ -133,10 +138,10 @@ internal static class Gemm
     }
 
     /// <summary>Packs op(A)[ic..ic+mc, pc..pc+kc] as panels of MR rows: panel p holds, for each k, its MR elements (zero-padded).</summary>
-    static void PackA<T>(T[] A, T[] pa, int m, int k, int ic, int mc, int pc, int kc, bool ta) where T : unmanaged, IFloatingPointIeee754<T>
+    static void PackA<T>(T[] A, int aOffset, T[] pa, int m, int k, int ic, int mc, int pc, int kc, bool ta) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int MR = Gemm.MR;
-        ref T src = ref MemoryMarshal.GetArrayDataReference(A);
+        ref T src = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(A), aOffset);
         for (int ir = 0, p = 0; ir < mc; ir += MR, p++)
         {
             int mm = Math.Min(MR, mc - ir);
