@@ -21,6 +21,17 @@ internal enum EagerResult
 /// whose shapes are too large for them) is lowered by calling its eager method, which is real and correct, so every
 /// expression jits.
 /// </summary>
+/// <summary>How a primitive's result repeats a one-element operand (see <see cref="CpuLowering.Repeats"/>).</summary>
+internal enum OneElement
+{
+    /// <summary>It does not.</summary>
+    No,
+    /// <summary>The element itself, everywhere (ExpandReduced).</summary>
+    Itself,
+    /// <summary>The element divided by the number of elements of the result, everywhere (ExpandReducedMean).</summary>
+    DividedByCount,
+}
+
 internal sealed class CpuLowering
 {
     /// <summary>Linear in the tensor operands at these positions (jointly; empty: every operand); the other operands must be known at specialisation.</summary>
@@ -34,10 +45,10 @@ internal sealed class CpuLowering
     public bool ShapeOnly;
     /// <summary>Returns its first operand unchanged when the result's aval equals the operand's (SumTo, BroadcastTo, ReshapeTo).</summary>
     public bool IdentityWhenSameAval;
-    /// <summary>Its result is its first operand repeated to the result's shape when that operand has one element
-    /// (ExpandReduced: the transpose of a full sum), so an elementwise user can read that element as a scalar instead
+    /// <summary>How its result repeats a one-element first operand to the result's shape (ExpandReduced, the transpose of
+    /// a full sum; ExpandReducedMean, of a full mean), so an elementwise user can read that element as a scalar instead
     /// (<see cref="ScalarSeeds"/>).</summary>
-    public bool BroadcastsOneElement;
+    public OneElement Repeats;
     /// <summary>A matrix-product kernel for large operands (see <see cref="Gemm"/>): (a, b, transposeA, transposeB).</summary>
     public (bool TA, bool TB)? Product;
     /// <summary>Reads one element of a tensor into a C# scalar (ToDouble, ToFloat): an unrolled operand is read directly.</summary>

@@ -24,7 +24,7 @@ internal static class ScalarSeeds
         var found = new List<Node>();
         foreach (var n in g.Nodes)
         {
-            if (n.Op.Cpu?.BroadcastsOneElement != true || n.Batch != 0 || av.GetValueOrDefault(n) is not { } a || a.Size <= 1) continue;
+            if ((n.Op.Cpu?.Repeats ?? OneElement.No) == OneElement.No || n.Batch != 0 || av.GetValueOrDefault(n) is not { } a || a.Size <= 1) continue;
             if (av.GetValueOrDefault(n.Args[0]) is not { Size: 1 } s || s.DType != a.DType || s.Weak != a.Weak || s.Rank > a.Rank) continue;
             users ??= g.Users();
             group.Clear();
@@ -49,7 +49,7 @@ internal static class ScalarSeeds
             if (!ok || found.Exists(group.Contains)) continue;
             seeds ??= new(RefEq<Node>.Instance);
             witnesses ??= new(RefEq<Node>.Instance);
-            foreach (var x in group) seeds[x] = n.Args[0];
+            foreach (var x in group) seeds[x] = n;
             foreach (var w in found) witnesses.Add(w);
         }
         if (seeds is null) return (g, av);
@@ -68,7 +68,8 @@ internal static class ScalarSeeds
             if (map.ContainsKey(n)) continue;
             Node r;
             if (n.IsConst) r = b.Const(n.Value!);
-            else if (seeds.TryGetValue(n, out var scalar)) r = map[scalar];   // its users read the scalar; nothing else reads it
+            else if (seeds.TryGetValue(n, out var head) && !ReferenceEquals(head, n)) r = map[head];   // a no-op after the broadcast
+            else if (seeds.ContainsKey(n)) r = Scalar(b, n, map[n.Args[0]], av, av2);   // its users read the scalar; nothing else reads it
             else
             {
                 var args = new Node[n.Args.Length];
@@ -82,6 +83,20 @@ internal static class ScalarSeeds
         var outs = new Node[g.Outputs.Length];
         for (int k = 0; k < outs.Length; k++) outs[k] = map[g.Outputs[k]];
         return (b.Finish(outs), av2);
+    }
+
+    /// <summary>The one element the broadcast <paramref name="n"/> repeats: its operand, or for a mean's transpose the
+    /// operand divided by the number of elements (a weak divisor, as <c>Lax.ExpandReducedMean</c> divides before it expands).</summary>
+    static Node Scalar(Builder b, Node n, Node operand, Dictionary<Node, Aval?> av, Dictionary<Node, Aval?> av2)
+    {
+        if (n.Op.Cpu!.Repeats == OneElement.Itself) return operand;
+        var count = new Tensor((double)av[n]!.Size);
+        var c = b.Const(count);
+        av2[c] = count.Aval;
+        var r = b.Apply(Prims.Div, [operand, c]);
+        r.Source ??= n.Source;
+        av2[r] = av.GetValueOrDefault(n.Args[0]);
+        return r;
     }
 
     /// <summary>

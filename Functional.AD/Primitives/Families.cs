@@ -141,7 +141,7 @@ internal static partial class Prims
     /// <paramref name="likeAval"/>: the result is shaped like the aval operand at that index.
     /// </summary>
     static Primitive Structural(string name, MethodInfo tensor, JvpRule jvp, TransposeRule transpose, int[] linearIn, BatchRule batched,
-        int likeAval = -1, EagerResult result = EagerResult.MayKeep, bool identityWhenSameAval = false, bool broadcastsOneElement = false)
+        int likeAval = -1, EagerResult result = EagerResult.MayKeep, bool identityWhenSameAval = false, OneElement repeats = OneElement.No)
     {
         var p = Def(name, tensor);
         p.Family = PrimFamily.Structural;
@@ -153,7 +153,7 @@ internal static partial class Prims
             int arity = tensor.GetParameters().Count(q => Primitive.IsOperandType(q.ParameterType));
             p.NonDiff = SmallArrays.RangeExcept(arity, linearIn);
         }
-        p.Cpu = new CpuLowering { Linear = linearIn, Result = result, IdentityWhenSameAval = identityWhenSameAval, BroadcastsOneElement = broadcastsOneElement };
+        p.Cpu = new CpuLowering { Linear = linearIn, Result = result, IdentityWhenSameAval = identityWhenSameAval, Repeats = repeats };
         if (identityWhenSameAval)
             p.Rewrite = (b, a, _) => a[0].Kind == Kind.Tensor && a[0].Cls == a[1].Cls && a[0].Cls > 0 ? a[0] : null;
         return Batch(p, batched);

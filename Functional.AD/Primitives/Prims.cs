@@ -201,9 +201,9 @@ internal static partial class Prims
         return R.Sum(t[0]! * mask, axis, keep) / R.Sum(mask, axis, keep);
     });
     public static readonly Primitive ExpandReduced = Structural("ExpandReduced", Lax_("ExpandReduced", T, A, typeof(int?), typeof(bool)),
-        (c, t) => R.ExpandReduced(t[0]!, c.X[1], c.P.Get<int?>(0), c.P.Get<bool>(1)), (c, ct) => [R.Sum(ct, c.P.Get<int?>(0), c.P.Get<bool>(1)), null], [0], BatchRules.ExpandReduced, likeAval: 1, broadcastsOneElement: true);
+        (c, t) => R.ExpandReduced(t[0]!, c.X[1], c.P.Get<int?>(0), c.P.Get<bool>(1)), (c, ct) => [R.Sum(ct, c.P.Get<int?>(0), c.P.Get<bool>(1)), null], [0], BatchRules.ExpandReduced, likeAval: 1, repeats: OneElement.Itself);
     public static readonly Primitive ExpandReducedMean = Structural("ExpandReducedMean", Lax_("ExpandReducedMean", T, A, typeof(int?), typeof(bool)),
-        (c, t) => R.ExpandReducedMean(t[0]!, c.X[1], c.P.Get<int?>(0), c.P.Get<bool>(1)), (c, ct) => [R.Mean(ct, c.P.Get<int?>(0), c.P.Get<bool>(1)), null], [0], BatchRules.ExpandReducedMean, likeAval: 1);
+        (c, t) => R.ExpandReducedMean(t[0]!, c.X[1], c.P.Get<int?>(0), c.P.Get<bool>(1)), (c, ct) => [R.Mean(ct, c.P.Get<int?>(0), c.P.Get<bool>(1)), null], [0], BatchRules.ExpandReducedMean, likeAval: 1, repeats: OneElement.DividedByCount);
     public static readonly Primitive LogSumExp = Reduction("LogSumExp", Np_("LogSumExp", T, typeof(int?), typeof(bool)), (c, t) =>
     {
         int? axis = c.P.Get<int?>(0); bool keep = c.P.Get<bool>(1);

@@ -117,8 +117,8 @@ public class JitFusionTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// The gradient of a sum: reverse mode broadcasts the scalar cotangent to the summed shape (<c>Lax.ExpandReduced</c>)
-    /// and multiplies it into the next step; the jit reads the scalar inside that step's loop, and the broadcast tensor is
+    /// The gradient of a sum or a mean: reverse mode broadcasts the scalar cotangent to the summed shape
+    /// (<c>Lax.ExpandReduced</c>, <c>Lax.ExpandReducedMean</c>) and multiplies it into the next step; the jit reads the scalar inside that step's loop, and the broadcast tensor is
     /// not made. Where the broadcast is returned, or where nothing else gives the step its shape (two broadcasts added),
     /// a tensor is still made. Each against plain <c>Compile()</c> (eager kernels, no rewrite).
     /// </summary>
@@ -135,6 +135,15 @@ public class JitFusionTests(ITestOutputHelper output)
         var listing = Ad.Show(g, x, w);
         output.WriteLine(listing);
         Assert.DoesNotContain("ExpandReduced", listing);
+
+        // a mean's transpose: the element divided by the count, then read as a scalar (the same division the eager
+        // Lax.ExpandReducedMean makes before it expands)
+        Expression<Func<Tensor, Tensor, Tensor>> mean = (x, w) => Mean(Relu(x * w) + Tanh(x), null, false) * Sum(w, null, false);
+        var gm = Ad.Grad(mean);
+        Assert.Null(JitTests.Differ(gm.Compile()(x, w), gm.Jit()(x, w)));
+        var listingMean = Ad.Show(gm, x, w);
+        output.WriteLine(listingMean);
+        Assert.DoesNotContain("ExpandReduced", listingMean);
 
         // the gradient of Sum(v) * Sum(v) is two broadcasts added: the sum's shape comes from them alone
         Expression<Func<Tensor, Tensor>> square = v => Sum(v, null, false) * Sum(v, null, false);
