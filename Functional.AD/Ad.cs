@@ -96,7 +96,7 @@ public static partial class Ad
     {
         var g = prog.Graph;
         var b = new Builder();
-        var ins = g.Inputs.Select(x => b.Input(x.Kind, x.Name, x.Value as Type)).ToArray();
+        var ins = g.Inputs.Select(x => b.InputLike(x)).ToArray();
         var one = g.Inputs[0].Kind == Kind.Float ? b.Const(1f) : b.Const(1.0);
         var tangents = ins.Select((_, i) => i == 0 ? new V(one) : null).ToArray();
         var (outs, touts) = JvpT.Run(b, g, ins, tangents);
@@ -137,7 +137,7 @@ public static partial class Ad
             for (int i = 0; i < prog.ParamDefs[a].LeafCount; i++) wrtLeaf[off + i] = g.Inputs[off + i].Kind.IsFloating();
         }
         var b = new Builder();
-        var ins = g.Inputs.Select(x => b.Input(x.Kind, x.Name, x.Value as Type)).ToArray();
+        var ins = g.Inputs.Select(x => b.InputLike(x)).ToArray();
         var (outs, cts) = ReverseInto(b, g, ins, wrtLeaf, [0], o => [SeedFor(b, o[0], f)]);
         var result = new List<Node>();
         if (withValue) result.Add(outs[0]);

@@ -82,7 +82,7 @@ public static partial class Ad
     static (Builder B, Node[] Ins, Node[] TangentIns, Node[] Outs, Node[] Tangents) Forward(Graph g, string prefix)
     {
         var b = new Builder();
-        var ins = g.Inputs.Select(x => b.Input(x.Kind, x.Name, x.Value as Type)).ToArray();
+        var ins = g.Inputs.Select(x => b.InputLike(x)).ToArray();
         var tins = g.Inputs.Select(x => b.Input(x.Kind, prefix + x.Name, x.Value as Type)).ToArray();
         // a tensor argument's tangent is the one passed, or none (zeros) when the argument is an integer or bool tensor
         var (outs, touts) = JvpT.Run(b, g, ins, tins.Select((t, i) => t.Kind == Kind.Tensor ? new V(b.Apply(Prims.TangentFor, [t, ins[i]]))
@@ -114,7 +114,7 @@ public static partial class Ad
         int n0 = prog.ParamDefs[0].LeafCount;
         var wrtLeaf = g.Inputs.Select((x, i) => i < n0 && x.Kind.IsFloating()).ToArray();
         var b = new Builder();
-        var ins = g.Inputs.Select(x => b.Input(x.Kind, x.Name, x.Value as Type)).ToArray();
+        var ins = g.Inputs.Select(x => b.InputLike(x)).ToArray();
         var cins = g.Outputs.Select((o, k) => b.Input(o.Kind, "ct" + k, o.Value as Type)).ToArray();
         var differentiated = Enumerable.Range(0, g.Outputs.Length).Where(k => g.Outputs[k].Kind.IsFloating()).ToArray();
         var (outs, cts) = ReverseInto(b, g, ins, wrtLeaf, differentiated, _ => differentiated.Select(k => cins[k]).ToArray());

@@ -52,7 +52,7 @@ public static partial class Ad
         if (axisSize is < 0) throw new VmapException($"Ad.Vmap: axisSize is {axisSize}; it must be non-negative.");
 
         var b = new Builder();
-        var ins = g.Inputs.Select(x => b.Input(x.Kind, x.Name, x.Value as Type)).ToArray();
+        var ins = g.Inputs.Select(x => b.InputLike(x)).ToArray();
         var leafAxis = new int?[ins.Length];
         var leafName = new string[ins.Length];
         int pos = 0;

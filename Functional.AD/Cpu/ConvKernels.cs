@@ -217,16 +217,70 @@ internal static class ConvKernels
         }
     }
 
-    /// <summary><see cref="Im2Col"/> without lhs dilation: the same rows, written element by element with the geometry in locals.</summary>
+    /// <summary><see cref="Im2Col"/> without lhs dilation: the same rows, written line by line with the geometry in locals.</summary>
     static void Im2ColDense<T>(Geo g, ReadOnlySpan<T> x, int c0, Span<T> cols, int ld, int col0) where T : unmanaged, INumber<T>
     {
+        // every index the walk makes stays inside these two ranges (checked once here instead of per element)
+        x = x.Slice(c0 * g.Xp, g.I * g.Xp);
+        cols = cols.Slice(col0, (g.Rows - 1) * ld + g.Yp);
+        WalkDense<T, Gather<T>>(g, ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x), ref System.Runtime.InteropServices.MemoryMarshal.GetReference(cols), ld);
+    }
+
+    /// <summary><see cref="Col2Im"/> without lhs dilation (see <see cref="Im2ColDense"/>).</summary>
+    static void Col2ImDense<T>(Geo g, ReadOnlySpan<T> cols, int ld, int col0, Span<T> x, int c0) where T : unmanaged, INumber<T>
+    {
+        x = x.Slice(c0 * g.Xp, g.I * g.Xp);
+        cols = cols.Slice(col0, (g.Rows - 1) * ld + g.Yp);
+        WalkDense<T, Scatter<T>>(g, ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x), ref System.Runtime.InteropServices.MemoryMarshal.GetReference(cols), ld);
+    }
+
+    /// <summary>What im2col and col2im do with one output line of a cols row (see <see cref="WalkDense"/>).</summary>
+    interface ILine<T> where T : unmanaged, INumber<T>
+    {
+        /// <summary>A line whose input row lies in the padding, or none of whose taps is inside the row.</summary>
+        static abstract void Outside(ref T line, int width);
+
+        /// <summary>A line whose outputs lo..hi-1 meet input elements x[0], x[s], ...; the others meet padding.</summary>
+        static abstract void Inside(ref T line, ref T x, int lo, int hi, int s, int width);
+    }
+
+    /// <summary>im2col: the line gets the input elements, zeros in the padding.</summary>
+    readonly struct Gather<T> : ILine<T> where T : unmanaged, INumber<T>
+    {
+        public static void Outside(ref T line, int width)
+        {
+            for (int j = 0; j < width; j++) Unsafe.Add(ref line, j) = T.Zero;
+        }
+
+        public static void Inside(ref T line, ref T x, int lo, int hi, int s, int width)
+        {
+            for (int j = 0; j < lo; j++) Unsafe.Add(ref line, j) = T.Zero;
+            if (s == 1) CopyLine(ref x, ref Unsafe.Add(ref line, lo), hi - lo);
+            else for (int j = lo; j < hi; j++) Unsafe.Add(ref line, j) = Unsafe.Add(ref x, (j - lo) * s);
+            for (int j = hi; j < width; j++) Unsafe.Add(ref line, j) = T.Zero;
+        }
+    }
+
+    /// <summary>col2im: the line's values are added to the input elements; padding takes nothing.</summary>
+    readonly struct Scatter<T> : ILine<T> where T : unmanaged, INumber<T>
+    {
+        public static void Outside(ref T line, int width) { }
+
+        public static void Inside(ref T line, ref T x, int lo, int hi, int s, int width)
+        {
+            if (s == 1) AddLine(ref Unsafe.Add(ref line, lo), ref x, hi - lo);
+            else for (int j = lo; j < hi; j++) Unsafe.Add(ref x, (j - lo) * s) += Unsafe.Add(ref line, j);
+        }
+    }
+
+    /// <summary>
+    /// The rows (input channel, kernel tap) of cols, each as Y0 x Y1 lines of Y2 outputs, against the input channels from
+    /// <paramref name="xr"/>: for each line, where its taps fall inside the input, <typeparamref name="TOp"/> moves
+    /// values between the line and the input row (im2col or col2im).
+    /// </summary>
+    static void WalkDense<T, TOp>(Geo g, ref T xr, ref T cr, int ld) where T : unmanaged, INumber<T> where TOp : ILine<T>
+    {
         var d = new Dense(g);
-        int rows = d.I * d.K0 * d.K1 * d.K2;
-        // every index below stays inside these two ranges (checked once here instead of per element)
-        x = x.Slice(c0 * d.Xp, d.I * d.Xp);
-        cols = cols.Slice(col0, (rows - 1) * ld + d.Yp);
-        ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
-        ref T cr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(cols);
         int row = 0;
         for (int i = 0; i < d.I; i++)
             for (int k0 = 0; k0 < d.K0; k0++)
@@ -242,17 +296,8 @@ internal static class ConvKernels
                             for (int y1 = 0; y1 < d.Y1; y1++, line = ref Unsafe.Add(ref line, d.Y2))
                             {
                                 int z1 = y1 * d.S1 + k1 * d.R1 - d.L1;
-                                if ((uint)z0 >= (uint)d.X0 || (uint)z1 >= (uint)d.X1 || lo == hi)
-                                {
-                                    for (int j = 0; j < d.Y2; j++) Unsafe.Add(ref line, j) = T.Zero;
-                                    continue;
-                                }
-                                ref T src = ref Unsafe.Add(ref xr, i * d.Xp + (z0 * d.X1 + z1) * d.X2 + lo * d.S2 + off);
-                                for (int j = 0; j < lo; j++) Unsafe.Add(ref line, j) = T.Zero;
-                                if (d.S2 == 1) CopyLine(ref src, ref Unsafe.Add(ref line, lo), hi - lo);
-                                else
-                                    for (int j = lo; j < hi; j++) Unsafe.Add(ref line, j) = Unsafe.Add(ref src, (j - lo) * d.S2);
-                                for (int j = hi; j < d.Y2; j++) Unsafe.Add(ref line, j) = T.Zero;
+                                if ((uint)z0 >= (uint)d.X0 || (uint)z1 >= (uint)d.X1 || lo == hi) TOp.Outside(ref line, d.Y2);
+                                else TOp.Inside(ref line, ref Unsafe.Add(ref xr, i * d.Xp + (z0 * d.X1 + z1) * d.X2 + lo * d.S2 + off), lo, hi, d.S2, d.Y2);
                             }
                         }
                     }
@@ -284,40 +329,6 @@ internal static class ConvKernels
         for (; k < n; k++) Unsafe.Add(ref dst, k) += Unsafe.Add(ref src, k);
     }
 
-    /// <summary><see cref="Col2Im"/> without lhs dilation (see <see cref="Im2ColDense"/>).</summary>
-    static void Col2ImDense<T>(Geo g, ReadOnlySpan<T> cols, int ld, int col0, Span<T> x, int c0) where T : unmanaged, INumber<T>
-    {
-        var d = new Dense(g);
-        int rows = d.I * d.K0 * d.K1 * d.K2;
-        x = x.Slice(c0 * d.Xp, d.I * d.Xp);
-        cols = cols.Slice(col0, (rows - 1) * ld + d.Yp);
-        ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
-        ref T cr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(cols);
-        int row = 0;
-        for (int i = 0; i < d.I; i++)
-            for (int k0 = 0; k0 < d.K0; k0++)
-                for (int k1 = 0; k1 < d.K1; k1++)
-                    for (int k2 = 0; k2 < d.K2; k2++, row++)
-                    {
-                        int off = k2 * d.R2 - d.L2;
-                        var (lo, hi) = d.Inside(off);
-                        if (lo == hi) continue;
-                        ref T line = ref Unsafe.Add(ref cr, row * ld);
-                        for (int y0 = 0; y0 < d.Y0; y0++)
-                        {
-                            int z0 = y0 * d.S0 + k0 * d.R0 - d.L0;
-                            for (int y1 = 0; y1 < d.Y1; y1++, line = ref Unsafe.Add(ref line, d.Y2))
-                            {
-                                int z1 = y1 * d.S1 + k1 * d.R1 - d.L1;
-                                if ((uint)z0 >= (uint)d.X0 || (uint)z1 >= (uint)d.X1) continue;
-                                ref T dst = ref Unsafe.Add(ref xr, i * d.Xp + (z0 * d.X1 + z1) * d.X2 + lo * d.S2 + off);
-                                if (d.S2 == 1) AddLine(ref Unsafe.Add(ref line, lo), ref dst, hi - lo);
-                                else
-                                    for (int j = lo; j < hi; j++) Unsafe.Add(ref dst, (j - lo) * d.S2) += Unsafe.Add(ref line, j);
-                            }
-                        }
-                    }
-    }
 
     /// <summary>The input index of dilated-padded coordinate z, or -1 in the padding or between dilated elements.</summary>
     static int Src(int z, int dl, int x)

@@ -171,7 +171,6 @@ internal static class Gemm
     }
 
     /// <summary>Packs op(B)[pc..pc+kc, jc..jc+nc] as panels of nr columns: panel q holds, for each k, its nr elements (zero-padded).</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
     static void PackB<T>(T[] B, T[] pb, int k, int n, int pc, int kc, int jc, int nc, int nr, bool tb) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ref T src = ref MemoryMarshal.GetArrayDataReference(B);
@@ -221,7 +220,6 @@ internal static class Gemm
     /// panel's row (a scalar copy with stride nr was a fifth of a convolution's kernel gradient); the last kc mod 8 rows
     /// one element at a time.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
     static void PackTransposed(ref float from, int k, ref float to, int kc, int nr)
     {
         int k8 = kc & ~7;
@@ -235,23 +233,12 @@ internal static class Gemm
                 var r2 = Vector256.LoadUnsafe(ref r, (nuint)(2 * k)); var r3 = Vector256.LoadUnsafe(ref r, (nuint)(3 * k));
                 var r4 = Vector256.LoadUnsafe(ref r, (nuint)(4 * k)); var r5 = Vector256.LoadUnsafe(ref r, (nuint)(5 * k));
                 var r6 = Vector256.LoadUnsafe(ref r, (nuint)(6 * k)); var r7 = Vector256.LoadUnsafe(ref r, (nuint)(7 * k));
-                var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
-                var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
-                var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
-                var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
-                var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
-                var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
-                var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
-                var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+                LaneRows.Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
                 ref float d = ref Unsafe.Add(ref to, (nint)kk * nr + j);
-                Avx.Permute2x128(u0, u4, 0x20).StoreUnsafe(ref d);
-                Avx.Permute2x128(u1, u5, 0x20).StoreUnsafe(ref d, (nuint)nr);
-                Avx.Permute2x128(u2, u6, 0x20).StoreUnsafe(ref d, (nuint)(2 * nr));
-                Avx.Permute2x128(u3, u7, 0x20).StoreUnsafe(ref d, (nuint)(3 * nr));
-                Avx.Permute2x128(u0, u4, 0x31).StoreUnsafe(ref d, (nuint)(4 * nr));
-                Avx.Permute2x128(u1, u5, 0x31).StoreUnsafe(ref d, (nuint)(5 * nr));
-                Avx.Permute2x128(u2, u6, 0x31).StoreUnsafe(ref d, (nuint)(6 * nr));
-                Avx.Permute2x128(u3, u7, 0x31).StoreUnsafe(ref d, (nuint)(7 * nr));
+                r0.StoreUnsafe(ref d); r1.StoreUnsafe(ref d, (nuint)nr);
+                r2.StoreUnsafe(ref d, (nuint)(2 * nr)); r3.StoreUnsafe(ref d, (nuint)(3 * nr));
+                r4.StoreUnsafe(ref d, (nuint)(4 * nr)); r5.StoreUnsafe(ref d, (nuint)(5 * nr));
+                r6.StoreUnsafe(ref d, (nuint)(6 * nr)); r7.StoreUnsafe(ref d, (nuint)(7 * nr));
             }
             for (int jj = j; jj < j + 8; jj++)
             {

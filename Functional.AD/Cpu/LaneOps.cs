@@ -104,24 +104,33 @@ internal static class LaneRows
             // rows j = elements, columns = 8 examples: transpose so that vector l holds example h + l's elements
             var (r0, r1, r2, r3) = (Row(cols, 0, s, lanes, h), Row(cols, 1, s, lanes, h), Row(cols, 2, s, lanes, h), Row(cols, 3, s, lanes, h));
             var (r4, r5, r6, r7) = (Row(cols, 4, s, lanes, h), Row(cols, 5, s, lanes, h), Row(cols, 6, s, lanes, h), Row(cols, 7, s, lanes, h));
-            var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
-            var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
-            var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
-            var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
-            var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
-            var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
-            var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
-            var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+            Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
             int m = Math.Min(8, n - h), e = i + h;
-            Put(Avx.Permute2x128(u0, u4, 0x20), d, e, 0, m, s);
-            Put(Avx.Permute2x128(u1, u5, 0x20), d, e, 1, m, s);
-            Put(Avx.Permute2x128(u2, u6, 0x20), d, e, 2, m, s);
-            Put(Avx.Permute2x128(u3, u7, 0x20), d, e, 3, m, s);
-            Put(Avx.Permute2x128(u0, u4, 0x31), d, e, 4, m, s);
-            Put(Avx.Permute2x128(u1, u5, 0x31), d, e, 5, m, s);
-            Put(Avx.Permute2x128(u2, u6, 0x31), d, e, 6, m, s);
-            Put(Avx.Permute2x128(u3, u7, 0x31), d, e, 7, m, s);
+            Put(r0, d, e, 0, m, s); Put(r1, d, e, 1, m, s); Put(r2, d, e, 2, m, s); Put(r3, d, e, 3, m, s);
+            Put(r4, d, e, 4, m, s); Put(r5, d, e, 5, m, s); Put(r6, d, e, 6, m, s); Put(r7, d, e, 7, m, s);
         }
+    }
+
+    /// <summary>
+    /// The 8 x 8 float matrix held in rows r0..r7 transposed in registers (AVX: unpack, shuffle within 128-bit halves,
+    /// then swap halves): afterwards rj holds what was column j. Also the GEMM's pack of a transposed operand.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Transpose8x8(ref Vector256<float> r0, ref Vector256<float> r1, ref Vector256<float> r2, ref Vector256<float> r3,
+        ref Vector256<float> r4, ref Vector256<float> r5, ref Vector256<float> r6, ref Vector256<float> r7)
+    {
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        r0 = Avx.Permute2x128(u0, u4, 0x20); r1 = Avx.Permute2x128(u1, u5, 0x20);
+        r2 = Avx.Permute2x128(u2, u6, 0x20); r3 = Avx.Permute2x128(u3, u7, 0x20);
+        r4 = Avx.Permute2x128(u0, u4, 0x31); r5 = Avx.Permute2x128(u1, u5, 0x31);
+        r6 = Avx.Permute2x128(u2, u6, 0x31); r7 = Avx.Permute2x128(u3, u7, 0x31);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -57,26 +57,13 @@ internal static class ScalarSeeds
         var b = new Builder();
         var av2 = new Dictionary<Node, Aval?>(RefEq<Node>.Instance);
         var map = new Dictionary<Node, Node>(RefEq<Node>.Instance);
-        foreach (var x in g.Inputs)
-        {
-            var i = b.Input(x.Kind, x.Name, x.Value as Type);
-            map[x] = i;
-            av2[i] = av.GetValueOrDefault(x);
-        }
+        b.CopyInputs(g, map, av, av2);
         foreach (var n in g.Nodes)
         {
             if (map.ContainsKey(n)) continue;
-            Node r;
-            if (n.IsConst) r = b.Const(n.Value!);
-            else if (seeds.TryGetValue(n, out var head) && !ReferenceEquals(head, n)) r = map[head];   // a no-op after the broadcast
-            else if (seeds.ContainsKey(n)) r = Scalar(b, n, map[n.Args[0]], av, av2);   // its users read the scalar; nothing else reads it
-            else
-            {
-                var args = new Node[n.Args.Length];
-                for (int k = 0; k < args.Length; k++) args[k] = map[n.Args[k]];
-                r = b.Apply(n.Op, args, n.Params, n.Subgraphs, n.Batch);
-                r.Source ??= n.Source;
-            }
+            var r = !seeds.TryGetValue(n, out var head) ? b.Copy(n, map)
+                : !ReferenceEquals(head, n) ? map[head]                     // a no-op after the broadcast
+                : Scalar(b, n, map[n.Args[0]], av, av2);                   // its users read the scalar; nothing else reads it
             map[n] = r;
             if (!av2.ContainsKey(r)) av2[r] = av.GetValueOrDefault(n);
         }

@@ -155,13 +155,35 @@ internal sealed class Builder
         var map = new Dictionary<Node, Node>(RefEq<Node>.Instance);
         for (int i = 0; i < args.Count; i++) map[g.Inputs[i]] = args[i];
         foreach (var n in g.Nodes)
-        {
-            if (map.ContainsKey(n)) continue;
-            map[n] = n.IsConst ? Const(n.Value!) : Apply(n.Op, n.Args.Select(a => map[a]).ToArray(), n.Params, n.Subgraphs, n.Batch);
-            map[n].Source ??= n.Source;
-            if (n.Witness is { } w && map.TryGetValue(w, out var mw)) map[n].Witness ??= mw;
-        }
+            if (!map.ContainsKey(n)) map[n] = Copy(n, map);
         return g.Outputs.Select(o => map[o]).ToArray();
+    }
+
+    /// <summary>An input of <paramref name="x"/>'s kind, name and static type (a graph's input made again here).</summary>
+    public Node InputLike(Node x) => Input(x.Kind, x.Name, x.Value as Type);
+
+    /// <summary>The inputs of <paramref name="g"/> made again here, entered in <paramref name="map"/>, with their avals
+    /// from <paramref name="av"/> entered in <paramref name="av2"/> (a rewrite of a specialised graph).</summary>
+    public void CopyInputs(Graph g, Dictionary<Node, Node> map, Dictionary<Node, Aval?> av, Dictionary<Node, Aval?> av2)
+    {
+        foreach (var x in g.Inputs)
+        {
+            var i = map[x] = InputLike(x);
+            av2[i] = av.GetValueOrDefault(x);
+        }
+    }
+
+    /// <summary>Node <paramref name="n"/> of another graph made again here on the operands <paramref name="map"/> gives
+    /// for its own (a constant copied), keeping the expression it came from and its shape witness.</summary>
+    public Node Copy(Node n, Dictionary<Node, Node> map)
+    {
+        if (n.IsConst) return Const(n.Value!);
+        var args = new Node[n.Args.Length];
+        for (int i = 0; i < args.Length; i++) args[i] = map[n.Args[i]];
+        var r = Apply(n.Op, args, n.Params, n.Subgraphs, n.Batch);
+        r.Source ??= n.Source;
+        if (n.Witness is { } w && map.TryGetValue(w, out var mw)) r.Witness ??= mw;
+        return r;
     }
 
     /// <summary>Closes the graph: dead nodes (not reachable from <paramref name="outputs"/>) are dropped.</summary>

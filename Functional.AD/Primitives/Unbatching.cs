@@ -98,12 +98,7 @@ internal static class Unbatch
         var av2 = new Dictionary<Node, Aval?>(RefEq<Node>.Instance);
         var u = new Unbatcher(b, av2);
         var map = new Dictionary<Node, Node>(RefEq<Node>.Instance);
-        foreach (var x in g.Inputs)
-        {
-            var i = b.Input(x.Kind, x.Name, x.Value as Type);
-            map[x] = i;
-            av2[i] = av.GetValueOrDefault(x);
-        }
+        b.CopyInputs(g, map, av, av2);
         foreach (var n in g.Nodes)
         {
             if (map.ContainsKey(n)) continue;
@@ -123,11 +118,7 @@ internal static class Unbatch
                     r = Rewrite(u, n.Op, args, n.Params, n.Batch);
                     r.Source ??= n.Source;
                 }
-                else
-                {
-                    r = b.Apply(n.Op, args, n.Params, n.Subgraphs, n.Batch);
-                    r.Source ??= n.Source;
-                }
+                else r = b.Copy(n, map);
             }
             map[n] = r;
             if (known is not null && !av2.ContainsKey(r)) av2[r] = known;

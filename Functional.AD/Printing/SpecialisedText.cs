@@ -50,7 +50,7 @@ internal static class SpecialisedText
         var b = new Builder();
         var map = new Dictionary<Node, Node>(RefEq<Node>.Instance);
         var origin = new Dictionary<Node, Node>(RefEq<Node>.Instance);
-        foreach (var x in g.Inputs) map[x] = b.Input(x.Kind, x.Name, x.Value as Type);
+        foreach (var x in g.Inputs) map[x] = b.InputLike(x);
         Aval? Of(Node n) => n.IsConst ? n.Value switch { Tensor t => t.Aval, double => Aval.ScalarDouble, float => Aval.ScalarFloat, _ => null }
             : av.TryGetValue(n, out var a) ? a : null;
         var users = new Dictionary<Node, List<Node>>(RefEq<Node>.Instance);
