@@ -442,8 +442,8 @@ internal static class WindowKernels
 
     static Tensor Pick<T>(ReadOnlySpan<T> x, int[] idx, T pad, WindowGeometry g, bool weak, T[]? into = null) where T : unmanaged
     {
-        // every element is written
-        var r = into ?? new T[idx.Length];
+        // every element is written: no clearing
+        var r = into ?? GC.AllocateUninitializedArray<T>(idx.Length);
         for (int o = 0; o < r.Length; o++) r[o] = idx[o] < 0 ? pad : x[idx[o]];
         return Eager.Make(r, g.OutDims, weak);
     }

@@ -374,3 +374,68 @@ public class ConvTests
         Assert.Throws<ArgumentException>(() => Lax.Conv(x, w, new[] { 1, 1 }, new[] { 1, 1 }));
     }
 }
+
+/// <summary>Tests that set the process-wide thread count of the products (<c>Gemm.MaxThreads</c>) run alone.</summary>
+[CollectionDefinition(nameof(ThreadCountCollection), DisableParallelization = true)]
+public sealed class ThreadCountCollection;
+
+/// <summary>
+/// The kernel gradient's result is never cleared before it is written (thread 0 copies its first chunk's products into
+/// every group's block; later chunks and the other threads' sums add): written into a buffer full of NaN, on one and two
+/// threads, with several chunks of samples per thread and feature groups, it equals a loop over its definition.
+/// </summary>
+[Collection(nameof(ThreadCountCollection))]
+public sealed class ConvKernelGradientThreadTests
+{
+    [Theory]
+    [InlineData(1, 1, 1)]
+    [InlineData(2, 1, 1)]
+    [InlineData(2, 2, 2)]
+    public void The_kernel_gradient_written_into_a_buffer_of_NaN_equals_the_loop_over_its_definition(int threads, int groups, int stride)
+    {
+        // 24 samples of 8 x 24 x 24 and 16 output channels: above the size at which the kernel gradient runs on more than
+        // one thread, and about six samples per chunk, so each thread sums more than one chunk
+        const int n = 24, c = 8, o = 16, h = 24, k = 3, pad = 1;
+        int y = (h + 2 * pad - k) / stride + 1, cg = c / groups, og = o / groups;
+        var rng = new Random(17 + threads + 10 * groups + 100 * stride);
+        double[] R(int count) => Enumerable.Range(0, count).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
+        var (xs, gs) = (R(n * c * h * h), R(n * o * y * y));
+        var p = ConvParams.Conv([stride, stride], [pad, pad, pad, pad], null, null, groups, 1, ConvLayout.ChannelsFirst);
+        int saved = Gemm.MaxThreads;
+        try
+        {
+            Gemm.MaxThreads = threads;
+            foreach (var t in new[] { DType.Float64, DType.Float32 })
+            {
+                var x = new Tensor(xs, [n, c, h, h]).AsType(t);
+                var g = new Tensor(gs, [n, o, y, y]).AsType(t);
+                var (xd, gd) = (x.ToDoubleArray(), g.ToDoubleArray());
+                Array into = t == DType.Float64 ? Enumerable.Repeat(double.NaN, o * cg * k * k).ToArray() : Enumerable.Repeat(float.NaN, o * cg * k * k).ToArray();
+                var w = ConvOps.ConvTransposeRhs(x, g, new Aval([o, cg, k, k], t), p, into).ToDoubleArray();
+                for (int oc = 0; oc < o; oc++)
+                    for (int ic = 0; ic < cg; ic++)
+                        for (int kh = 0; kh < k; kh++)
+                            for (int kw = 0; kw < k; kw++)
+                            {
+                                double sum = 0, magnitude = 0;
+                                int channel = oc / og * cg + ic;
+                                for (int s = 0; s < n; s++)
+                                    for (int a = 0; a < y; a++)
+                                        for (int b = 0; b < y; b++)
+                                        {
+                                            int ih = a * stride + kh - pad, iw = b * stride + kw - pad;
+                                            if (ih < 0 || ih >= h || iw < 0 || iw >= h) continue;
+                                            double term = gd[((s * o + oc) * y + a) * y + b] * xd[((s * c + channel) * h + ih) * h + iw];
+                                            sum += term;
+                                            magnitude += Math.Abs(term);
+                                        }
+                                double got = w[((oc * cg + ic) * k + kh) * k + kw];
+                                // float32: unit roundoff times the number of terms (at most 13,824) times their magnitudes
+                                double tol = t == DType.Float64 ? 1e-12 : 1e-3;
+                                Assert.True(Math.Abs(got - sum) <= tol * (1 + magnitude), $"{t}, {threads} thread(s), {groups} group(s), stride {stride}: w̄[{oc}, {ic}, {kh}, {kw}] = {got:R}, expected {sum:R}");
+                            }
+            }
+        }
+        finally { Gemm.MaxThreads = saved; }
+    }
+}
