@@ -8,6 +8,7 @@ using static Functional.AD.Np;
 // functions (the process now warm), 15 times. Each step reports its wall time, the methods the runtime JIT-compiled during it and
 // the time the JIT spent (System.Runtime.JitInfo, this thread). Prints one line per step. `--fresh-only` stops after
 // the fresh part (for profiles of a fresh process); `--rounds N` runs N warm rounds instead of 15.
+// `--tables-first` builds the library's primitive table as a step of its own before Ad.Grad.
 // `--list-jitted`: prints the methods the runtime JIT-compiles from before Ad.Grad to after the first call (runtime events)
 using var jitList = args.Contains("--list-jitted") ? new JitListener() : null;
 var t0 = Stopwatch.GetTimestamp();
@@ -20,6 +21,12 @@ var y = Tensor.Scalar(1, DType.Float32);
 Step("data (3 tensors, the record)");
 
 if (jitList is not null) jitList.On = true;
+// `--tables-first`: the library's primitive table (its static constructor) built as a step of its own
+if (args.Contains("--tables-first"))
+{
+    System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(Ad).Assembly.GetType("Functional.AD.Prims")!.TypeHandle);
+    Step("the primitive table");
+}
 var grad = Ad.Grad(Xor.Loss);
 Step("Ad.Grad(loss)");
 var jitted = Ad.Jit(grad);
@@ -28,7 +35,14 @@ var g = jitted(p, x, y);
 Step("first call");
 Console.WriteLine($"fresh: Ad.Grad + Ad.Jit + first call {Ms(afterData, Stopwatch.GetTimestamp()):F1} ms; JIT-compiled methods {JitInfo.GetCompiledMethodCount(true) - mData}, JIT time {(JitInfo.GetCompilationTime(true) - jData).TotalMilliseconds:F1} ms (gW1[0] = {g.W1[0, 0]:G6})");
 
-if (jitList is not null) { jitList.On = false; foreach (var name in jitList.Names) Console.WriteLine("  jitted: " + name); }
+if (jitList is not null)
+{
+    jitList.On = false;
+    Thread.Sleep(500); // the listener's events arrive on its own thread
+    foreach (var name in jitList.Names) Console.WriteLine("  jitted: " + name);
+    Console.WriteLine($"JIT time by method (events), {jitList.Ms.Values.Sum():F1} ms in all; the 40 longest:");
+    foreach (var (name, ms) in jitList.Ms.OrderByDescending(kv => kv.Value).Take(40).Select(kv => (kv.Key, kv.Value))) Console.WriteLine($"  {ms,7:F2} ms  {name}");
+}
 if (args.Contains("--fresh-only") || jitList is not null) return;
 
 // the same on a new function, warm: 15 rounds, the median
@@ -96,10 +110,24 @@ sealed class JitListener : System.Diagnostics.Tracing.EventListener
             EnableEvents(source, System.Diagnostics.Tracing.EventLevel.Verbose, (System.Diagnostics.Tracing.EventKeywords)0x10);
     }
 
+    /// <summary>Each method's JIT time (from its MethodJittingStarted event to its MethodLoad event), by name.</summary>
+    public readonly System.Collections.Concurrent.ConcurrentDictionary<string, double> Ms = new();
+    readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, (string Name, DateTime At)> started = new();
+
     protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs e)
     {
-        if (!On || e.EventName is not "MethodJittingStarted_V1" || e.Payload is null) return;
-        int ns = e.PayloadNames!.IndexOf("MethodNamespace"), name = e.PayloadNames.IndexOf("MethodName");
-        Names.Enqueue($"{e.Payload[ns]}::{e.Payload[name]}");
+        if (e.Payload is null) return;
+        if (e.EventName is "MethodJittingStarted_V1" && On)
+        {
+            int ns = e.PayloadNames!.IndexOf("MethodNamespace"), name = e.PayloadNames.IndexOf("MethodName"), id = e.PayloadNames.IndexOf("MethodID");
+            var full = $"{e.Payload[ns]}::{e.Payload[name]}";
+            Names.Enqueue(full);
+            started[(ulong)e.Payload[id]!] = (full, e.TimeStamp);
+        }
+        else if (e.EventName is { } n && n.StartsWith("MethodLoadVerbose"))
+        {
+            int id = e.PayloadNames!.IndexOf("MethodID");
+            if (started.TryRemove((ulong)e.Payload[id]!, out var s)) Ms.AddOrUpdate(s.Name, (e.TimeStamp - s.At).TotalMilliseconds, (_, v) => v + (e.TimeStamp - s.At).TotalMilliseconds);
+        }
     }
 }

@@ -15,13 +15,13 @@ namespace Functional.AD;
 internal static partial class Prims
 {
     /// <summary>Einstein summation over its operands.</summary>
-    public static Primitive Einsum { get; private set; } = null!;
+    public static Primitive Einsum = null!;
     /// <summary>An einsum shaped like its aval operand (the transpose of <see cref="Einsum"/>).</summary>
-    public static Primitive EinsumLike { get; private set; } = null!;
+    public static Primitive EinsumLike = null!;
     /// <summary>TensorDot with axis lists: moves, then an einsum.</summary>
-    public static Primitive TensorDotAxes { get; private set; } = null!;
+    public static Primitive TensorDotAxes = null!;
     /// <summary>Outer: two flattens, then an einsum.</summary>
-    public static Primitive Outer { get; private set; } = null!;
+    public static Primitive Outer = null!;
 
     static int EinsumOffset(Primitive p) => p == EinsumLike ? 1 : 0;
 

@@ -11,19 +11,19 @@ namespace Functional.AD;
 internal static partial class Prims
 {
     /// <summary>The product over one axis or all.</summary>
-    public static Primitive Prod { get; private set; } = null!;
+    public static Primitive Prod = null!;
     /// <summary>The product over several axes (a composite of <see cref="Prod"/>).</summary>
-    public static Primitive ProdAxes { get; private set; } = null!;
+    public static Primitive ProdAxes = null!;
     /// <summary>The running sum along an axis; linear, its transpose the running sum the other way.</summary>
-    public static Primitive Cumsum { get; private set; } = null!;
+    public static Primitive Cumsum = null!;
     /// <summary>The running product along an axis.</summary>
-    public static Primitive Cumprod { get; private set; } = null!;
+    public static Primitive Cumprod = null!;
     /// <summary>The running maximum along an axis.</summary>
-    public static Primitive Cummax { get; private set; } = null!;
+    public static Primitive Cummax = null!;
     /// <summary>The running log-sum-exp along an axis.</summary>
-    public static Primitive CumLogSumExp { get; private set; } = null!;
+    public static Primitive CumLogSumExp = null!;
     /// <summary><c>h[i] = a[i] h[i-1] + b[i]</c> along an axis: linear in b.</summary>
-    public static Primitive LinearRecurrence { get; private set; } = null!;
+    public static Primitive LinearRecurrence = null!;
 
     static readonly Type IntT = typeof(int), BoolT = typeof(bool);
 

@@ -10,9 +10,9 @@ namespace Functional.AD;
 internal static partial class Prims
 {
     /// <summary>numpy's diag (vector to matrix, matrix to diagonal).</summary>
-    public static Primitive Diag { get; private set; } = null!;
+    public static Primitive Diag = null!;
     /// <summary>The transpose of <see cref="Diag"/>, shaped like its aval operand.</summary>
-    public static Primitive DiagTranspose { get; private set; } = null!;
+    public static Primitive DiagTranspose = null!;
 
     static void DeclareDiagonals()
     {

@@ -69,43 +69,43 @@ internal static partial class Prims
     }
 
     // inverse and hyperbolic trigonometry, tan
-    public static Primitive Asin { get; private set; } = null!;
-    public static Primitive Acos { get; private set; } = null!;
-    public static Primitive Atan2 { get; private set; } = null!;
-    public static Primitive Sinh { get; private set; } = null!;
-    public static Primitive Cosh { get; private set; } = null!;
-    public static Primitive Asinh { get; private set; } = null!;
-    public static Primitive Acosh { get; private set; } = null!;
-    public static Primitive Atanh { get; private set; } = null!;
-    public static Primitive Tan { get; private set; } = null!;
+    public static Primitive Asin = null!;
+    public static Primitive Acos = null!;
+    public static Primitive Atan2 = null!;
+    public static Primitive Sinh = null!;
+    public static Primitive Cosh = null!;
+    public static Primitive Asinh = null!;
+    public static Primitive Acosh = null!;
+    public static Primitive Atanh = null!;
+    public static Primitive Tan = null!;
     // the error and gamma families
-    public static Primitive Erfc { get; private set; } = null!;
-    public static Primitive ErfInv { get; private set; } = null!;
-    public static Primitive Lgamma { get; private set; } = null!;
-    public static Primitive Digamma { get; private set; } = null!;
-    public static Primitive Polygamma { get; private set; } = null!;
+    public static Primitive Erfc = null!;
+    public static Primitive ErfInv = null!;
+    public static Primitive Lgamma = null!;
+    public static Primitive Digamma = null!;
+    public static Primitive Polygamma = null!;
     // rounding (zero derivative) and floored division
-    public static Primitive Floor { get; private set; } = null!;
-    public static Primitive Ceil { get; private set; } = null!;
-    public static Primitive Round { get; private set; } = null!;
-    public static Primitive Trunc { get; private set; } = null!;
-    public static Primitive Mod { get; private set; } = null!;
-    public static Primitive FloorDivide { get; private set; } = null!;
+    public static Primitive Floor = null!;
+    public static Primitive Ceil = null!;
+    public static Primitive Round = null!;
+    public static Primitive Trunc = null!;
+    public static Primitive Mod = null!;
+    public static Primitive FloorDivide = null!;
     // powers, norms, log-sums
-    public static Primitive LogAddExp { get; private set; } = null!;
-    public static Primitive Rsqrt { get; private set; } = null!;
-    public static Primitive Cbrt { get; private set; } = null!;
-    public static Primitive Hypot { get; private set; } = null!;
+    public static Primitive LogAddExp = null!;
+    public static Primitive Rsqrt = null!;
+    public static Primitive Cbrt = null!;
+    public static Primitive Hypot = null!;
     // tests
-    public static Primitive IsNan { get; private set; } = null!;
-    public static Primitive IsFinite { get; private set; } = null!;
+    public static Primitive IsNan = null!;
+    public static Primitive IsFinite = null!;
     // activations (jax.nn)
-    public static Primitive Gelu { get; private set; } = null!;
-    public static Primitive GeluTanh { get; private set; } = null!;
-    public static Primitive Silu { get; private set; } = null!;
-    public static Primitive LeakyRelu { get; private set; } = null!;
-    public static Primitive Elu { get; private set; } = null!;
-    public static Primitive LogSigmoid { get; private set; } = null!;
+    public static Primitive Gelu = null!;
+    public static Primitive GeluTanh = null!;
+    public static Primitive Silu = null!;
+    public static Primitive LeakyRelu = null!;
+    public static Primitive Elu = null!;
+    public static Primitive LogSigmoid = null!;
 
     static void DeclareElementwiseVocabulary()
     {

@@ -20,25 +20,25 @@ namespace Functional.AD;
 internal static partial class Prims
 {
     /// <summary>The part a static index list selects.</summary>
-    public static Primitive Index { get; private set; } = null!;
+    public static Primitive Index = null!;
     /// <summary>The part replaced.</summary>
-    public static Primitive IndexSet { get; private set; } = null!;
+    public static Primitive IndexSet = null!;
     /// <summary>A value added to the part.</summary>
-    public static Primitive IndexAdd { get; private set; } = null!;
+    public static Primitive IndexAdd = null!;
     /// <summary>A block at traced starts.</summary>
-    public static Primitive DynamicSlice { get; private set; } = null!;
+    public static Primitive DynamicSlice = null!;
     /// <summary>A block at traced starts replaced.</summary>
-    public static Primitive DynamicUpdateSlice { get; private set; } = null!;
+    public static Primitive DynamicUpdateSlice = null!;
     /// <summary>A block at traced starts, sized like an aval (the transpose of DynamicUpdateSlice).</summary>
-    public static Primitive DynamicSliceLike { get; private set; } = null!;
+    public static Primitive DynamicSliceLike = null!;
     /// <summary>A gather along one axis with indices of x's rank (Np.TakeAlongAxis).</summary>
-    public static Primitive TakeAlongAxis { get; private set; } = null!;
+    public static Primitive TakeAlongAxis = null!;
     /// <summary>Its transpose: a scatter-add along the axis.</summary>
-    public static Primitive ScatterAlongAxis { get; private set; } = null!;
+    public static Primitive ScatterAlongAxis = null!;
     /// <summary>A gather over the leading axes at once (Lax.GatherAxes).</summary>
-    public static Primitive GatherAxes { get; private set; } = null!;
+    public static Primitive GatherAxes = null!;
     /// <summary>Its transpose: a scatter-add over the leading axes.</summary>
-    public static Primitive ScatterAddAxes { get; private set; } = null!;
+    public static Primitive ScatterAddAxes = null!;
 
     static readonly Type Ixs = typeof(Ix[]);
 

@@ -37,17 +37,17 @@ internal static partial class Prims
         readsAs.TryGetValue(m, out var read) ? read(statics) : (p, new Params(statics));
 
     /// <summary>The max pool (JAX's <c>reduce_window_max</c>).</summary>
-    public static Primitive ReduceWindowMax { get; private set; } = null!;
+    public static Primitive ReduceWindowMax = null!;
     /// <summary>The sum pool (JAX's <c>reduce_window_sum</c>), linear.</summary>
-    public static Primitive ReduceWindowSum { get; private set; } = null!;
+    public static Primitive ReduceWindowSum = null!;
     /// <summary>The mean pool: the sum pool divided by the number of taps, linear.</summary>
-    public static Primitive ReduceWindowMean { get; private set; } = null!;
+    public static Primitive ReduceWindowMean = null!;
     /// <summary>The tangent at each window's first maximum: linear in operand 0, operand 1 (x) selects.</summary>
-    public static Primitive SelectAndGather { get; private set; } = null!;
+    public static Primitive SelectAndGather = null!;
     /// <summary>The cotangent added at each window's first maximum: linear in operand 0, operand 1 (x) selects.</summary>
-    public static Primitive SelectAndScatterAdd { get; private set; } = null!;
+    public static Primitive SelectAndScatterAdd = null!;
     /// <summary>The transpose of the sum pool: linear in operand 0, operand 1 is x's aval.</summary>
-    public static Primitive ReduceWindowSumTranspose { get; private set; } = null!;
+    public static Primitive ReduceWindowSumTranspose = null!;
 
     static MethodInfo WindowOp(string name, params Type[] ts) => typeof(WindowOps).GetMethod(name, [.. ts, typeof(WindowParams)])!;
 

@@ -18,29 +18,29 @@ internal static partial class Prims
     public static IReadOnlyList<Primitive> Composites => composites;
 
     /// <summary>Sum over several axes.</summary>
-    public static Primitive SumAxes { get; private set; } = null!;
+    public static Primitive SumAxes = null!;
     /// <summary>Mean over several axes.</summary>
-    public static Primitive MeanAxes { get; private set; } = null!;
+    public static Primitive MeanAxes = null!;
     /// <summary>Max over several axes (ties split evenly over the whole block, as JAX).</summary>
-    public static Primitive MaxAxes { get; private set; } = null!;
+    public static Primitive MaxAxes = null!;
     /// <summary>LogSumExp over several axes.</summary>
-    public static Primitive LogSumExpAxes { get; private set; } = null!;
+    public static Primitive LogSumExpAxes = null!;
     /// <summary>Min over one axis, all, or several: <c>-Max(-x)</c>.</summary>
-    public static Primitive Min { get; private set; } = null!;
+    public static Primitive Min = null!;
     /// <summary>Argmin: <c>Argmax(-x)</c>.</summary>
-    public static Primitive Argmin { get; private set; } = null!;
+    public static Primitive Argmin = null!;
     /// <summary>Variance with ddof.</summary>
-    public static Primitive Var { get; private set; } = null!;
+    public static Primitive Var = null!;
     /// <summary>Standard deviation with ddof.</summary>
-    public static Primitive Std { get; private set; } = null!;
+    public static Primitive Std = null!;
     /// <summary>Any non-zero (bool).</summary>
-    public static Primitive Any { get; private set; } = null!;
+    public static Primitive Any = null!;
     /// <summary>All non-zero (bool).</summary>
-    public static Primitive All_ { get; private set; } = null!;
+    public static Primitive All_ = null!;
     /// <summary>The Frobenius norm over all or several axes.</summary>
-    public static Primitive Norm { get; private set; } = null!;
+    public static Primitive Norm = null!;
     /// <summary>The vector p-norm.</summary>
-    public static Primitive VectorNorm { get; private set; } = null!;
+    public static Primitive VectorNorm = null!;
 
     /// <summary>The canonical parameters of a composite reduction: axes (null: every axis), keepdims, ddof, ord, and the call as C# prints it.</summary>
     sealed record ReduceArgs(int[]? Axes, bool Keep, double Ddof, double Ord, string Call);

@@ -18,22 +18,22 @@ namespace Functional.AD;
 internal static partial class Prims
 {
     /// <summary>A static gather along axes (flip, roll, repeat, tile, pad).</summary>
-    public static Primitive AxisGather { get; private set; } = null!;
+    public static Primitive AxisGather = null!;
     /// <summary>The transpose of <see cref="AxisGather"/>.</summary>
-    public static Primitive AxisScatterAdd { get; private set; } = null!;
+    public static Primitive AxisScatterAdd = null!;
     /// <summary>A constant pad with a fill operand (Np.Pad(x, widths, value)): linear in x and the fill together.</summary>
-    public static Primitive PadFill { get; private set; } = null!;
+    public static Primitive PadFill = null!;
     /// <summary>The upper or lower triangle of the last two axes (Np.Triu, Np.Tril).</summary>
-    public static Primitive Triangle { get; private set; } = null!;
+    public static Primitive Triangle = null!;
 
     /// <summary>A size-1 axis inserted (Np.ExpandDims); transpose ReshapeTo.</summary>
-    public static Primitive ExpandDims { get; private set; } = null!;
+    public static Primitive ExpandDims = null!;
     /// <summary>Size-1 axes removed (Np.Squeeze); transpose ReshapeTo.</summary>
-    public static Primitive Squeeze { get; private set; } = null!;
+    public static Primitive Squeeze = null!;
     /// <summary>One axis moved (Np.MoveAxis); transpose the move back.</summary>
-    public static Primitive MoveAxis { get; private set; } = null!;
+    public static Primitive MoveAxis = null!;
     /// <summary>Two axes exchanged (Np.SwapAxes); its own transpose.</summary>
-    public static Primitive SwapAxes { get; private set; } = null!;
+    public static Primitive SwapAxes = null!;
 
     static readonly Type AxisMaps = typeof(AxisMap[]);
 

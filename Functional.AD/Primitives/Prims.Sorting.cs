@@ -9,15 +9,15 @@ namespace Functional.AD;
 internal static partial class Prims
 {
     /// <summary>Stable ascending order along an axis (NaN last), int32.</summary>
-    public static Primitive Argsort { get; private set; } = null!;
+    public static Primitive Argsort = null!;
     /// <summary>The indices of the k largest along the last axis, int32.</summary>
-    public static Primitive TopKIndices { get; private set; } = null!;
+    public static Primitive TopKIndices = null!;
     /// <summary>Insertion indices into a sorted 1-D tensor, int32.</summary>
-    public static Primitive SearchSorted { get; private set; } = null!;
+    public static Primitive SearchSorted = null!;
     /// <summary>Np.Sort: TakeAlongAxis(x, Argsort(x)).</summary>
-    public static Primitive Sort { get; private set; } = null!;
+    public static Primitive Sort = null!;
     /// <summary>Np.TopK: (TakeAlongAxis(x, i, -1), i) with i = TopKIndices(x, k).</summary>
-    public static Primitive TopK { get; private set; } = null!;
+    public static Primitive TopK = null!;
 
     static void DeclareSorting()
     {
