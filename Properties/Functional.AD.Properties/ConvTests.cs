@@ -381,8 +381,9 @@ public sealed class ThreadCountCollection;
 
 /// <summary>
 /// The kernel gradient's result is never cleared before it is written (thread 0 copies its first chunk's products into
-/// every group's block; later chunks and the other threads' sums add): written into a buffer full of NaN, on one and two
-/// threads, with several chunks of samples per thread and feature groups, it equals a loop over its definition.
+/// every group's block; later chunks and the other threads' sums add), nor is the forward convolution's: each written
+/// into a buffer full of NaN, on one and two threads, with several chunks of samples per thread and feature groups,
+/// equals a loop over its definition.
 /// </summary>
 [Collection(nameof(ThreadCountCollection))]
 public sealed class ConvKernelGradientThreadTests
@@ -391,7 +392,7 @@ public sealed class ConvKernelGradientThreadTests
     [InlineData(1, 1, 1)]
     [InlineData(2, 1, 1)]
     [InlineData(2, 2, 2)]
-    public void The_kernel_gradient_written_into_a_buffer_of_NaN_equals_the_loop_over_its_definition(int threads, int groups, int stride)
+    public void The_kernel_gradient_and_the_convolution_written_into_buffers_of_NaN_equal_loops_over_their_definitions(int threads, int groups, int stride)
     {
         // 24 samples of 8 x 24 x 24 and 16 output channels: above the size at which the kernel gradient runs on more than
         // one thread, and about six samples per chunk, so each thread sums more than one chunk
@@ -399,7 +400,7 @@ public sealed class ConvKernelGradientThreadTests
         int y = (h + 2 * pad - k) / stride + 1, cg = c / groups, og = o / groups;
         var rng = new Random(17 + threads + 10 * groups + 100 * stride);
         double[] R(int count) => Enumerable.Range(0, count).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
-        var (xs, gs) = (R(n * c * h * h), R(n * o * y * y));
+        var (xs, gs, ws) = (R(n * c * h * h), R(n * o * y * y), R(o * cg * k * k));
         var p = ConvParams.Conv([stride, stride], [pad, pad, pad, pad], null, null, groups, 1, ConvLayout.ChannelsFirst);
         int saved = Gemm.MaxThreads;
         try
@@ -412,6 +413,31 @@ public sealed class ConvKernelGradientThreadTests
                 var (xd, gd) = (x.ToDoubleArray(), g.ToDoubleArray());
                 Array into = t == DType.Float64 ? Enumerable.Repeat(double.NaN, o * cg * k * k).ToArray() : Enumerable.Repeat(float.NaN, o * cg * k * k).ToArray();
                 var w = ConvOps.ConvTransposeRhs(x, g, new Aval([o, cg, k, k], t), p, into).ToDoubleArray();
+                // the forward convolution, written into a buffer of NaN too (every element is written, none cleared)
+                Array yInto = t == DType.Float64 ? Enumerable.Repeat(double.NaN, n * o * y * y).ToArray() : Enumerable.Repeat(float.NaN, n * o * y * y).ToArray();
+                var kernel = new Tensor(ws, [o, cg, k, k]).AsType(t);
+                var kd = kernel.ToDoubleArray();
+                var conv = ConvOps.Conv(x, kernel, p, yInto).ToDoubleArray();
+                for (int s = 0; s < n; s++)
+                    for (int oc = 0; oc < o; oc++)
+                        for (int a = 0; a < y; a++)
+                            for (int b = 0; b < y; b++)
+                            {
+                                double sum = 0, magnitude = 0;
+                                for (int ic = 0; ic < cg; ic++)
+                                    for (int kh = 0; kh < k; kh++)
+                                        for (int kw = 0; kw < k; kw++)
+                                        {
+                                            int ih = a * stride + kh - pad, iw = b * stride + kw - pad;
+                                            if (ih < 0 || ih >= h || iw < 0 || iw >= h) continue;
+                                            double term = kd[((oc * cg + ic) * k + kh) * k + kw] * xd[((s * c + oc / og * cg + ic) * h + ih) * h + iw];
+                                            sum += term;
+                                            magnitude += Math.Abs(term);
+                                        }
+                                double got = conv[((s * o + oc) * y + a) * y + b];
+                                double tolY = t == DType.Float64 ? 1e-12 : 1e-5;
+                                Assert.True(Math.Abs(got - sum) <= tolY * (1 + magnitude), $"{t}, {threads} thread(s), {groups} group(s), stride {stride}: y[{s}, {oc}, {a}, {b}] = {got:R}, expected {sum:R}");
+                            }
                 for (int oc = 0; oc < o; oc++)
                     for (int ic = 0; ic < cg; ic++)
                         for (int kh = 0; kh < k; kh++)
