@@ -322,10 +322,12 @@ internal static partial class Prims
     /// <summary>The batch size of a vmapped call, as an aval [B], checked across the batched arguments.</summary>
     public static readonly Primitive VmapSize = Batch(Def("VmapSize", typeof(Vmapped).GetMethod("Size", [typeof(Tensor[]), typeof(string[]), typeof(int[]), typeof(int?)])!), BatchRules.VmapSize);
 
-    // The static constructor holds the field initialisers above; what follows them is a method of its own. A fresh
-    // process JIT-compiles the constructor once, and a method with loops is compiled with the tiered JIT's
-    // instrumentation (slower to compile and larger): with this body in it, the constructor was 14 KB of IL, compiled in
-    // about 24 ms, a quarter of building the table in a fresh process.
+    // Building this table is most of a fresh process's first Ad.Grad, and the runtime JIT-compiles every method it runs
+    // (docs/benchmarks.md, "Grad + Jit + first call"). So the static constructor holds the field initialisers above and
+    // what follows them is a method of its own: a method with loops is compiled with the tiered JIT's instrumentation,
+    // slower to compile and larger, and with this body in it the constructor would be 14 KB of IL so compiled (about 24
+    // ms, against about 17 ms for its 11 KB without). And the primitives the families' Declare methods make are fields
+    // set there once, not properties: a process JIT-compiles every accessor it runs.
     static Prims() => DeclareTheRest();
 
     static void DeclareTheRest()
