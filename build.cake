@@ -219,6 +219,17 @@ Task("Pack")
         using var zip = ZipFile.OpenRead(MakeAbsolute(nupkg).FullPath);
         var entries = zip.Entries.Select(e => e.FullName).ToList();
         var want = new List<string> { "README.md", $"lib/net10.0/{id}.dll", $"lib/net10.0/{id}.xml" };
+        // Functional.AD also carries itself precompiled (ReadyToRun) per runtime identifier (its csproj)
+        var readyToRun = id == "Functional.AD" ? new[] { "linux-x64", "linux-arm64", "win-x64", "osx-arm64" }.Select(rid => $"runtimes/{rid}/lib/net10.0/{id}.dll").ToList() : new List<string>();
+        want.AddRange(readyToRun);
+        foreach (var image in readyToRun.Where(entries.Contains))
+        {
+            using var copy = new MemoryStream();
+            using (var entry = zip.GetEntry(image)!.Open()) entry.CopyTo(copy);
+            copy.Position = 0;
+            using var pe = new System.Reflection.PortableExecutable.PEReader(copy);
+            if (!(pe.PEHeaders.CorHeader?.ManagedNativeHeaderDirectory.Size > 0)) problems.Add($"{id}: {image} is not a ReadyToRun image");
+        }
         if (id == "Functional.AD.Torch") want.AddRange(new[] { "buildTransitive/Functional.AD.Torch.targets", "build/Functional.AD.Torch.targets" });
         problems.AddRange(want.Where(w => !entries.Contains(w)).Select(w => $"{id}: lacks {w}"));
         using var reader = new StreamReader(zip.GetEntry($"{id}.nuspec")!.Open());
@@ -228,7 +239,7 @@ Task("Pack")
         // dependencies must not depend on the OS that packed the package: no native libtorch build among them
         if (System.Text.RegularExpressions.Regex.IsMatch(nuspec, "id=\"(libtorch|TorchSharp-c)", System.Text.RegularExpressions.RegexOptions.IgnoreCase))
             problems.Add($"{id}: depends on a platform's libtorch build; the consumer chooses it");
-        Information("{0} {1}: {2} entries, README, XML docs{3}, symbols", id, version, entries.Count, id == "Functional.AD.Torch" ? ", buildTransitive targets" : "");
+        Information("{0} {1}: {2} entries, README, XML docs{3}, symbols", id, version, entries.Count, id == "Functional.AD.Torch" ? ", buildTransitive targets" : id == "Functional.AD" ? ", ReadyToRun images for " + readyToRun.Count + " runtime identifiers" : "");
     }
     if (problems.Count > 0)
     {

@@ -13,6 +13,19 @@ public sealed record Params(Tensor W1, Tensor B1, Tensor W2, Tensor B2);
 
 public class ConsumerTests
 {
+    /// <summary>The package carries Functional.AD precompiled (ReadyToRun) for linux-x64, linux-arm64, win-x64 and
+    /// osx-arm64: on those the host loads that copy, for this test project too (built for no runtime identifier).</summary>
+    [Fact]
+    public void On_a_runtime_the_package_precompiles_for_the_library_loaded_is_the_ReadyToRun_image()
+    {
+        var rid = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
+        if (rid is not ("linux-x64" or "linux-arm64" or "win-x64" or "osx-arm64")) return;
+        var location = typeof(Ad).Assembly.Location;
+        Assert.Contains(Path.Combine("runtimes", rid, "lib"), location);
+        using var pe = new System.Reflection.PortableExecutable.PEReader(File.OpenRead(location));
+        Assert.True(pe.PEHeaders.CorHeader!.ManagedNativeHeaderDirectory.Size > 0, $"{location} has no ReadyToRun code");
+    }
+
     static readonly Expression<Func<Params, Tensor, Tensor, Tensor>> Loss = (p, x, y) =>
         Mean(Square(Tanh(Dot(x, Transpose(p.W1)) + p.B1) * p.W2 + p.B2 - y));
 

@@ -23,7 +23,7 @@ namespace Functional.AD;
 internal static class Fusion
 {
     /// <summary>Whether vector code is available at all (else nothing is fused).</summary>
-    public static bool Enabled => Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated;
+    public static bool Enabled => Simd.Vectors;
 
     /// <summary>The vector helper class and lane count for element type <paramref name="t"/>.</summary>
     public static (Type Ops, Type Vec, int Lanes) Width(Type t)
@@ -275,4 +275,15 @@ internal static class Fusion
         }
         return false;
     }
+}
+
+/// <summary>
+/// What the machine's vector units offer, read once. A method that asks <c>Vector512.IsHardwareAccelerated</c> itself is
+/// left out of the package's ReadyToRun images (the answer is the machine's) and JIT-compiled in every process; methods
+/// on the way to a first call read these fields instead, so that they stay precompiled.
+/// </summary>
+internal static class Simd
+{
+    /// <summary>Vector512 or Vector256 is hardware accelerated.</summary>
+    public static readonly bool Vectors = Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated;
 }
