@@ -30,7 +30,8 @@ internal sealed class TreeDef
     {
         Type = t; Ctor = ctor; Members = members;
         Children = members.Select(m => Of(MemberType(m))).ToArray();
-        LeafCount = Children.Sum(c => c.LeafCount);
+        // a loop: Enumerable.Sum with an int selector is generic code over int that a fresh process would JIT-compile
+        foreach (var c in Children) LeafCount += c.LeafCount;
     }
 
     public bool IsLeaf => Leaf is not null || IsStatic;
@@ -145,10 +146,17 @@ internal sealed class TreeDef
     }
 
     /// <summary>Leaf kinds in order (static leaves are <see cref="Kind.Static"/>).</summary>
-    public IEnumerable<(Kind Kind, Type Type, string Path)> LeafInfo(string path)
+    public IEnumerable<LeafEntry> LeafInfo(string path)
     {
-        if (IsLeaf) { yield return (Leaf ?? Kind.Static, Type, path); yield break; }
+        if (IsLeaf) { yield return new LeafEntry(Leaf ?? Kind.Static, Type, path); yield break; }
         for (int i = 0; i < Members.Length; i++)
             foreach (var x in Children[i].LeafInfo(path + "." + Members[i].Name)) yield return x;
     }
 }
+
+/// <summary>
+/// A leaf of a <see cref="TreeDef"/>: its kind, its type and its path. A class, not a value tuple: LINQ and arrays over a
+/// value type of this library are generic code that no ReadyToRun image holds, so every fresh process would JIT-compile
+/// them (about 40 methods on the way to a first Ad.Grad); over a class they share the base library's precompiled code.
+/// </summary>
+internal sealed record LeafEntry(Kind Kind, Type Type, string Path);
