@@ -219,8 +219,10 @@ Task("Pack")
         using var zip = ZipFile.OpenRead(MakeAbsolute(nupkg).FullPath);
         var entries = zip.Entries.Select(e => e.FullName).ToList();
         var want = new List<string> { "README.md", $"lib/net10.0/{id}.dll", $"lib/net10.0/{id}.xml" };
-        // Functional.AD also carries itself precompiled (ReadyToRun) per runtime identifier (its csproj)
-        var readyToRun = id == "Functional.AD" ? new[] { "linux-x64", "linux-arm64", "win-x64", "osx-arm64" }.Select(rid => $"runtimes/{rid}/lib/net10.0/{id}.dll").ToList() : new List<string>();
+        // Functional.AD also carries itself precompiled (ReadyToRun) for the runtime identifiers its csproj lists
+        var readyToRun = id == "Functional.AD"
+            ? XmlPeek(File("./Functional.AD/Functional.AD.csproj"), "/Project/PropertyGroup/FunctionalADReadyToRunRids").Split(';', StringSplitOptions.RemoveEmptyEntries).Select(rid => $"runtimes/{rid}/lib/net10.0/{id}.dll").ToList()
+            : new List<string>();
         want.AddRange(readyToRun);
         foreach (var image in readyToRun.Where(entries.Contains))
         {

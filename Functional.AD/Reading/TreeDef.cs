@@ -157,6 +157,6 @@ internal sealed class TreeDef
 /// <summary>
 /// A leaf of a <see cref="TreeDef"/>: its kind, its type and its path. A class, not a value tuple: LINQ and arrays over a
 /// value type of this library are generic code that no ReadyToRun image holds, so every fresh process would JIT-compile
-/// them (about 40 methods on the way to a first Ad.Grad); over a class they share the base library's precompiled code.
+/// them (about 30 methods on the way to a first Ad.Grad); over a class they share the base library's precompiled code.
 /// </summary>
 internal sealed record LeafEntry(Kind Kind, Type Type, string Path);
