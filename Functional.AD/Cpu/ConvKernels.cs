@@ -503,9 +503,8 @@ internal static class ConvKernels
     public static T[] BackwardFilter<T>(Geo g, T[] xs, T[] gys, T[]? into = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int size = g.Og * g.Rows;
-        // thread 0 sums into w itself and runs chunk 0, whose products it copies into every group's block (later chunks
-        // and the other threads' partial sums add): w is never read before it is written, so it needs no clearing (on the
-        // vmapped CNN, clearing a fresh 1.2 MB result was an eighth of the call)
+        // w is written before it is read (see the workers below), so it is not cleared: on the vmapped CNN, clearing a
+        // fresh 1.2 MB result was an eighth of the call
         var w = into ?? GC.AllocateUninitializedArray<T>(g.O * g.Rows);
         int threads = Threads(g);
         // samples per product: enough depth for the GEMM, a bounded cols buffer
@@ -513,8 +512,10 @@ internal static class ConvKernels
         int chunks = (g.N + chunk - 1) / chunk;
         threads = Math.Min(threads, chunks);
         if (chunks == 0) { Array.Clear(w); return w; }
-        // thread 0 sums into w itself, the others into rented buffers added at the end (a fresh buffer per thread was
-        // a large-object allocation per call at the vmapped CNN's sizes: 2048 x 144 floats)
+        // thread t runs chunks t, t + threads, ...: its first chunk's products are copied into every group's block of its
+        // sums, later ones added. Thread 0 sums into w itself (and runs chunk 0, so every block of w is written), the
+        // others into rented buffers added at the end (a fresh buffer per thread was a large-object allocation per call
+        // at the vmapped CNN's sizes: 2048 x 144 floats)
         var partials = new T[threads][];
         int total = g.O * g.Rows;
         void Worker(int t)
@@ -537,7 +538,6 @@ internal static class ConvKernels
                     }
                     Product(a, cols, c, g.Og, g.Rows, ld, false, true);
                     var dst = acc.AsSpan(q * size, size);
-                    // a thread's first chunk is the first write of its sums (thread t's first chunk is chunk t)
                     if (ch == t) c.AsSpan(0, size).CopyTo(dst);
                     else System.Numerics.Tensors.TensorPrimitives.Add<T>(dst, c.AsSpan(0, size), dst);
                 }

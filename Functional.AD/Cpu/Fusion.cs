@@ -22,8 +22,10 @@ namespace Functional.AD;
 /// </summary>
 internal static class Fusion
 {
-    /// <summary>Whether vector code is available at all (else nothing is fused).</summary>
-    public static bool Enabled => Simd.Vectors;
+    /// <summary>Whether vector code is available at all (else nothing is fused). A field read once: a method that asks
+    /// <c>Vector512.IsHardwareAccelerated</c> itself is left out of the package's ReadyToRun images (the answer is the
+    /// machine's) and JIT-compiled in every process, and <see cref="Plan"/> runs on the way to every first call.</summary>
+    public static readonly bool Enabled = Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated;
 
     /// <summary>The vector helper class and lane count for element type <paramref name="t"/>.</summary>
     public static (Type Ops, Type Vec, int Lanes) Width(Type t)
@@ -275,15 +277,4 @@ internal static class Fusion
         }
         return false;
     }
-}
-
-/// <summary>
-/// What the machine's vector units offer, read once. A method that asks <c>Vector512.IsHardwareAccelerated</c> itself is
-/// left out of the package's ReadyToRun images (the answer is the machine's) and JIT-compiled in every process; methods
-/// on the way to a first call read these fields instead, so that they stay precompiled.
-/// </summary>
-internal static class Simd
-{
-    /// <summary>Vector512 or Vector256 is hardware accelerated.</summary>
-    public static readonly bool Vectors = Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated;
 }

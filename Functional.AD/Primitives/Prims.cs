@@ -377,10 +377,7 @@ internal static partial class Prims
         InferAval.FormatRule = (a, _, p) => Printer.InferAvalCall(p.Get<Primitive>(0), p.Get<Params>(1), p.Get<Kind[]>(2), a, InferAvalBatch(p));
         GradSeed.Foldable = false;
         GradSeed.FormatRule = (a, _, _) => $"Lax.GradSeed({a[0]})";
-        // every operand but the first (a loop: Enumerable.Range(...).ToArray() is generic code a fresh process would JIT-compile)
-        var notFirst = new int[64];
-        for (int i = 0; i < notFirst.Length; i++) notFirst[i] = i + 1;
-        SplitPart.NonDiff = PadPart.NonDiff = notFirst;
+        SplitPart.NonDiff = PadPart.NonDiff = Enumerable.Range(1, 64).ToArray();
 
         // --- IEEE-exact rewrites only: x*1, x/1, --x; signs pulled out of products and into subtractions; commutative
         // operands in a canonical order so that a*b and b*a are one node

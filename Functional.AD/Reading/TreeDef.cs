@@ -30,8 +30,7 @@ internal sealed class TreeDef
     {
         Type = t; Ctor = ctor; Members = members;
         Children = members.Select(m => Of(MemberType(m))).ToArray();
-        // a loop: Enumerable.Sum with an int selector is generic code over int that a fresh process would JIT-compile
-        foreach (var c in Children) LeafCount += c.LeafCount;
+        LeafCount = Children.Sum(c => c.LeafCount);
     }
 
     public bool IsLeaf => Leaf is not null || IsStatic;

@@ -49,7 +49,7 @@ public class ConvTests
         [g.N / g.Bg, g.O, .. Enumerable.Range(0, g.D).Select(i => ((g.X[i] - 1) * g.LhsDil[i] + 1 + g.Padding[2 * i] + g.Padding[2 * i + 1] - ((g.K[i] - 1) * g.RhsDil[i] + 1)) / g.Strides[i] + 1)];
 
     /// <summary>The oracle: every output element as the sum over taps of the dilated, padded input, by definition.</summary>
-    static double[] Naive(Geometry g, double[] x, double[] w)
+    internal static double[] Naive(Geometry g, double[] x, double[] w)
     {
         var o = Out(g);
         int d = g.D, nOut = o[0], I = g.C / g.Fg, G = Math.Max(g.Fg, g.Bg), og = g.O / G;
@@ -411,33 +411,20 @@ public sealed class ConvKernelGradientThreadTests
                 var x = new Tensor(xs, [n, c, h, h]).AsType(t);
                 var g = new Tensor(gs, [n, o, y, y]).AsType(t);
                 var (xd, gd) = (x.ToDoubleArray(), g.ToDoubleArray());
-                Array into = t == DType.Float64 ? Enumerable.Repeat(double.NaN, o * cg * k * k).ToArray() : Enumerable.Repeat(float.NaN, o * cg * k * k).ToArray();
-                var w = ConvOps.ConvTransposeRhs(x, g, new Aval([o, cg, k, k], t), p, into).ToDoubleArray();
-                // the forward convolution, written into a buffer of NaN too (every element is written, none cleared)
-                Array yInto = t == DType.Float64 ? Enumerable.Repeat(double.NaN, n * o * y * y).ToArray() : Enumerable.Repeat(float.NaN, n * o * y * y).ToArray();
+                Array Nans(int count) => t == DType.Float64 ? Enumerable.Repeat(double.NaN, count).ToArray() : Enumerable.Repeat(float.NaN, count).ToArray();
+                var w = ConvOps.ConvTransposeRhs(x, g, new Aval([o, cg, k, k], t), p, Nans(o * cg * k * k)).ToDoubleArray();
+                // the forward convolution, written into a buffer of NaN too (every element is written, none cleared),
+                // against the loop-nest oracle of ConvTests, with the same tolerance as there
                 var kernel = new Tensor(ws, [o, cg, k, k]).AsType(t);
                 var kd = kernel.ToDoubleArray();
-                var conv = ConvOps.Conv(x, kernel, p, yInto).ToDoubleArray();
-                for (int s = 0; s < n; s++)
-                    for (int oc = 0; oc < o; oc++)
-                        for (int a = 0; a < y; a++)
-                            for (int b = 0; b < y; b++)
-                            {
-                                double sum = 0, magnitude = 0;
-                                for (int ic = 0; ic < cg; ic++)
-                                    for (int kh = 0; kh < k; kh++)
-                                        for (int kw = 0; kw < k; kw++)
-                                        {
-                                            int ih = a * stride + kh - pad, iw = b * stride + kw - pad;
-                                            if (ih < 0 || ih >= h || iw < 0 || iw >= h) continue;
-                                            double term = kd[((oc * cg + ic) * k + kh) * k + kw] * xd[((s * c + oc / og * cg + ic) * h + ih) * h + iw];
-                                            sum += term;
-                                            magnitude += Math.Abs(term);
-                                        }
-                                double got = conv[((s * o + oc) * y + a) * y + b];
-                                double tolY = t == DType.Float64 ? 1e-12 : 1e-5;
-                                Assert.True(Math.Abs(got - sum) <= tolY * (1 + magnitude), $"{t}, {threads} thread(s), {groups} group(s), stride {stride}: y[{s}, {oc}, {a}, {b}] = {got:R}, expected {sum:R}");
-                            }
+                var conv = ConvOps.Conv(x, kernel, p, Nans(n * o * y * y)).ToDoubleArray();
+                var geo = new ConvTests.Geometry(2, n, c, o, [h, h], [k, k], [stride, stride], [pad, pad, pad, pad], [1, 1], [1, 1], groups, 1, 0);
+                var exact = ConvTests.Naive(geo, xd, kd);
+                var magnitudes = ConvTests.Naive(geo, xd.Select(Math.Abs).ToArray(), kd.Select(Math.Abs).ToArray());
+                Assert.Equal(exact.Length, conv.Length);
+                double tolY = t == DType.Float64 ? 1e-12 : 1e-5;
+                for (int i = 0; i < conv.Length; i++)
+                    Assert.True(Math.Abs(conv[i] - exact[i]) <= tolY * (1 + magnitudes[i]), $"{t}, {threads} thread(s), {groups} group(s), stride {stride}: y[{i}] = {conv[i]:R}, expected {exact[i]:R}");
                 for (int oc = 0; oc < o; oc++)
                     for (int ic = 0; ic < cg; ic++)
                         for (int kh = 0; kh < k; kh++)
