@@ -192,9 +192,9 @@ public static partial class Ad
         int wrtCount = 0;
         foreach (var w in wrtLeaf) if (w) wrtCount++;
         var linearIn = new bool[g.Inputs.Length + wrtCount];
-        linearIn.AsSpan(g.Inputs.Length).Fill(true);
+        for (int i = g.Inputs.Length; i < linearIn.Length; i++) linearIn[i] = true;
         var linearOut = new bool[n + differentiated.Length];
-        linearOut.AsSpan(n).Fill(true);
+        for (int i = n; i < linearOut.Length; i++) linearOut[i] = true;
         var vjp = Transpose.Graph(jvp, linearIn, linearOut);
         var avals = ins.Where((_, i) => wrtLeaf[i]).Select(x => x.Kind switch
         {

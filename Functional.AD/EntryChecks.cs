@@ -40,7 +40,7 @@ internal sealed record ShapeAgreement(int Leaf, int Against, bool AgainstOutput,
             return;
         }
         if (leaf is null || against is null) return;
-        if (!leaf.Shape.SequenceEqual(against.Shape)) throw Fail(leaf, against);
+        if (!SmallArrays.Same(leaf.Dims, against.Dims)) throw Fail(leaf, against);
     }
 }
 

@@ -68,7 +68,7 @@ public static partial class Lax
         var part = Index(x, index);
         var sum = Np.Add(part, value);
         if (sum.DType != x.DType) sum = Cast(sum, x.DType);
-        if (!sum.Dims.AsSpan().SequenceEqual(part.Dims))
+        if (!SmallArrays.Same(sum.Dims, part.Dims))
             throw new ShapeException($"x.At({string.Join(", ", index.Select(i => i.ToString()))}).Add(v) with x: {x.Aval}, v: {value.Aval}", [x.Aval, value.Aval],
                 $"v must broadcast to the part's shape {Eager.Dims(part.Dims)}");
         return IndexSet(x, sum, index);
@@ -244,7 +244,7 @@ internal static class IndexMoves
         var v = value.DType == dtype && !value.IsWeak ? value : Lax.Cast(value, dtype);
         if (v.Rank > od.Length || !v.Dims.Select((d, i) => d == 1 || d == od[od.Length - v.Rank + i]).All(ok => ok))
             throw new ShapeException(call(), shapes, $"the value {value.Aval} does not broadcast to the part's shape {Eager.Dims(od)}; accepted: a value that broadcasts to it");
-        return v.Dims.AsSpan().SequenceEqual(od) ? v : Np.BroadcastTo(v, od);
+        return SmallArrays.Same(v.Dims, od) ? v : Np.BroadcastTo(v, od);
     }
 
     /// <summary>The ranges of a dynamic block: each start rounded down and clamped to 0 .. n - size.</summary>
@@ -330,7 +330,7 @@ public static partial class Lax
         ArgumentNullException.ThrowIfNull(indices);
         string Call() => $"Lax.ScatterAddAxes(g: {g.Aval}, x: {x}, indices: [{string.Join(", ", indices.Select(i => i.Aval))}])";
         var (rows, od, block) = IndexMoves.AxesRows(x.Dims, indices, Call, [g.Aval, x, .. indices.Select(i => i.Aval)]);
-        if (!g.Dims.AsSpan().SequenceEqual(od))
+        if (!SmallArrays.Same(g.Dims, od))
             throw new ShapeException(Call(), [g.Aval, x], $"g must have GatherAxes's output shape {Eager.Dims(od)}");
         var gv = g.ToDoubleArray();
         var r = new double[Kernels.Product(x.Dims)];

@@ -43,7 +43,7 @@ public static partial class Lax
         ArgumentNullException.ThrowIfNull(target);
         var td = target.Dims;
         if (!target.Weak && x.DType != target.DType) x = Cast(x, target.DType);
-        if (td.AsSpan().SequenceEqual(x.Dims)) return x;
+        if (SmallArrays.Same(td, x.Dims)) return x;
         if (!Kernels.BroadcastsTo(td, x.Dims))
             throw ShapeException.Of("Lax.SumTo", "the target does not broadcast to x's shape; SumTo undoes broadcasting, so the target must be x's shape with leading axes dropped or axes set to 1", ("x", x.Aval), ("target", target));
         if (!Eager.IsWide(x.DType)) return Eager.ViaWide(x.DType, a => SumTo(a[0], Aval.Intern(td, a[0].DType, target.Weak)), x);
@@ -107,7 +107,7 @@ public static partial class Lax
             int ax = Eager.Axis(a0, input.Rank, Call, [g.Aval, input]);
             var expect = Eager.Remove(input.Dims, ax);
             if (keepdims) expect = Eager.Insert(expect, ax, 1);
-            if (!g.Dims.AsSpan().SequenceEqual(expect))
+            if (!SmallArrays.Same(g.Dims, expect))
                 throw new ShapeException(Call(), [g.Aval, input], $"g must have the reduced shape {Eager.Dims(expect)}");
             gd = Eager.Insert(Eager.Remove(input.Dims, ax), ax, 1);
         }
@@ -250,7 +250,7 @@ public static partial class Lax
         string Call() => $"Lax.ScatterAdd(g: {g.Aval}, indices: {indices.Aval}, axis: {axis}, x: {x})";
         int ax = Eager.Axis(axis, x.Rank, Call, [g.Aval, indices.Aval, x]);
         var expect = x.Dims[..ax].Concat(indices.Dims).Concat(x.Dims[(ax + 1)..]).ToArray();
-        if (!g.Dims.AsSpan().SequenceEqual(expect))
+        if (!SmallArrays.Same(g.Dims, expect))
             throw new ShapeException(Call(), [g.Aval, indices.Aval, x], $"g must have Take's output shape {Eager.Dims(expect)}");
         int n = x.Dims[ax];
         var idx = Eager.Indices(indices, n, "Lax.ScatterAdd", x, ax);
@@ -277,7 +277,7 @@ public static partial class Lax
         ArgumentNullException.ThrowIfNull(indices);
         string Call() => $"Lax.TakeBatched(x: {x.Aval}, indices: {indices.Aval}, axis: {axis}, batchDims: {batchDims})";
         var (bx, cx, bi, ci) = (x.Dims[..batchDims], x.Dims[batchDims..], indices.Dims[..batchDims], indices.Dims[batchDims..]);
-        if (x.Rank < batchDims || indices.Rank < batchDims || !bx.AsSpan().SequenceEqual(bi))
+        if (x.Rank < batchDims || indices.Rank < batchDims || !SmallArrays.Same(bx, bi))
             throw new ShapeException(Call(), [x.Aval, indices.Aval], $"x and the indices must share their first {batchDims} axes");
         int ax = Eager.Axis(axis, cx.Length, Call, [x.Aval, indices.Aval]);
         int nb = Kernels.Product(bx), outer = Kernels.Product(cx, 0, ax), n = cx[ax], inner = Kernels.Product(cx, ax + 1), j = Kernels.Product(ci);
@@ -315,7 +315,7 @@ public static partial class Lax
         var (bx, cx, ci) = (x.Dims[..batchDims], x.Dims[batchDims..], indices.Dims[batchDims..]);
         int ax = Eager.Axis(axis, cx.Length, Call, [g.Aval, indices.Aval, x]);
         int[] expect = [.. bx, .. cx[..ax], .. ci, .. cx[(ax + 1)..]];
-        if (!g.Dims.AsSpan().SequenceEqual(expect) || !indices.Dims[..batchDims].AsSpan().SequenceEqual(bx))
+        if (!SmallArrays.Same(g.Dims, expect) || !SmallArrays.Same(indices.Dims[..batchDims], bx))
             throw new ShapeException(Call(), [g.Aval, indices.Aval, x], $"g must have TakeBatched's output shape {Eager.Dims(expect)}");
         int nb = Kernels.Product(bx), outer = Kernels.Product(cx, 0, ax), n = cx[ax], inner = Kernels.Product(cx, ax + 1), j = Kernels.Product(ci);
         var iv = Eager.Indices(indices, n, "Lax.ScatterAdd (batched)", x, ax);

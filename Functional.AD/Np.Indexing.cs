@@ -73,7 +73,7 @@ public static partial class Lax
         ArgumentNullException.ThrowIfNull(x);
         string Call() => $"Lax.ScatterAlongAxis(g: {g.Aval}, indices: {indices.Aval}, axis: {axis}, x: {x})";
         var (off, od) = Np.AlongAxisOffsets(x.Dims, indices, axis, Call, [x, indices.Aval, g.Aval]);
-        if (!g.Dims.AsSpan().SequenceEqual(od))
+        if (!SmallArrays.Same(g.Dims, od))
             throw new ShapeException(Call(), [g.Aval, indices.Aval, x], $"g must have TakeAlongAxis's output shape {Eager.Dims(od)}");
         var gv = g.ToDoubleArray();
         var r = new double[Kernels.Product(x.Dims)];

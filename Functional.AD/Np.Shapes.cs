@@ -214,7 +214,7 @@ public static partial class Lax
             next[ax] = m.Indices(d[ax], Call(), [g.Aval, x]).Length;
             shapes.Add(next);
         }
-        if (!g.Dims.AsSpan().SequenceEqual(shapes[^1]))
+        if (!SmallArrays.Same(g.Dims, shapes[^1]))
             throw new ShapeException(Call(), [g.Aval, x], $"g must have the gather's output shape {Eager.Dims(shapes[^1])}");
         for (int k = maps.Length - 1; k >= 0; k--)
         {

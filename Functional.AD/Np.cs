@@ -479,7 +479,7 @@ public static partial class Np
         }
         else if (known != x.Size)
             throw new ShapeException(Call(), [x.Aval], $"{x.Size} elements cannot take a shape of {known}; the product of the new shape must equal x's size");
-        if (od.AsSpan().SequenceEqual(x.Dims)) return x;
+        if (SmallArrays.Same(od, x.Dims)) return x;
         return Tensor.Adopt(x.Managed is { } m ? m : x.HostArray(), Aval.Intern(od, x.DType, x.IsWeak));
     }
 
@@ -497,7 +497,7 @@ public static partial class Np
         if (!Kernels.BroadcastsTo(x.Dims, shape) || shape.Any(d => d < 0))
             throw new ShapeException($"Np.BroadcastTo(x: {x.Aval}, shape: {Eager.Dims(shape)})", [x.Aval],
                 "x does not broadcast to that shape; numpy broadcasting prepends axes and stretches only axes of size 1");
-        if (shape.AsSpan().SequenceEqual(x.Dims)) return x;
+        if (SmallArrays.Same(shape, x.Dims)) return x;
         var od = (int[])shape.Clone();
         return Tensor.Adopt(Moves.Broadcast(x, od), Aval.Intern(od, x.DType, x.IsWeak));
     }
@@ -553,7 +553,7 @@ public static partial class Np
         var (dt, weak) = (xs[0].DType, xs[0].IsWeak);
         foreach (var t in xs)
         {
-            if (!t.Dims.AsSpan().SequenceEqual(xs[0].Dims))
+            if (!SmallArrays.Same(t.Dims, xs[0].Dims))
                 throw new ShapeException(Call(), avals, $"all tensors must have the same shape; found {Eager.Dims(xs[0].Dims)} and {Eager.Dims(t.Dims)}");
             (dt, weak) = DTypes.Promote(dt, weak, t.DType, t.IsWeak);
         }
@@ -828,7 +828,7 @@ public static partial class Np
     }
 
     static int[] OutDims(string name, Tensor a, Tensor b) =>
-        a.Dims.AsSpan().SequenceEqual(b.Dims) || (b.Size == 1 && b.Rank <= a.Rank) ? a.Dims
+        SmallArrays.Same(a.Dims, b.Dims) || (b.Size == 1 && b.Rank <= a.Rank) ? a.Dims
             : a.Size == 1 && a.Rank <= b.Rank ? b.Dims
             : Kernels.BroadcastShapes(a.Dims, b.Dims) ?? throw BroadcastError($"Np.{name}", a, b);
 

@@ -9,8 +9,13 @@ using static Functional.AD.Np;
 // the time the JIT spent (System.Runtime.JitInfo, this thread). Prints one line per step. `--fresh-only` stops after
 // the fresh part (for profiles of a fresh process); `--rounds N` runs N warm rounds instead of 15.
 // `--tables-first` builds the library's primitive table as a step of its own before Ad.Grad.
-// `--list-jitted`: prints the methods the runtime JIT-compiles from before Ad.Grad to after the first call (runtime events)
+// `--list-jitted`: prints the methods the runtime JIT-compiles from before Ad.Grad to after the first call, and the number of
+// types the runtime loads in each step (runtime events, delivered late: roughly); with FAD_TYPES_FILE=path, their names.
+// `--floor compiled|interpreted [scalar]`: the loss itself run by the framework's expression compiler or interpreter
+// instead (`scalar`: the same loss written on doubles, no library code), what System.Linq.Expressions costs a fresh process.
 using var jitList = args.Contains("--list-jitted") ? new JitListener() : null;
+var steps = new List<string>();
+int typesBefore = 0;
 var t0 = Stopwatch.GetTimestamp();
 long m0 = JitInfo.GetCompiledMethodCount(currentThread: true);
 TimeSpan j0 = JitInfo.GetCompilationTime(currentThread: true);
@@ -20,6 +25,27 @@ var x = new Tensor(new float[] { 0, 1 });
 var y = Tensor.Scalar(1, DType.Float32);
 Step("data (3 tensors, the record)");
 
+// `--floor`: instead of the library's transformations, the loss as the framework's expression compiler (or interpreter)
+// runs it, from the expression to its first result
+if (args.Contains("--floor"))
+{
+    bool interpret = args.Contains("interpreted");
+    if (args.Contains("scalar"))
+    {
+        // the same loss on C# doubles (one hidden unit), through the framework alone: no library code runs
+        Expression<Func<double, double, double, double>> scalarLoss = (w, xs, ys) =>
+            -ys * Math.Log(1 / (1 + Math.Exp(-(w * Math.Tanh(w * xs + 0.1) + 0.2)))) - (1 - ys) * Math.Log(1 - 1 / (1 + Math.Exp(-(w * Math.Tanh(w * xs + 0.1) + 0.2))));
+        var s0 = Stopwatch.GetTimestamp();
+        var v = scalarLoss.Compile(preferInterpretation: interpret)(0.3, 1, 1);
+        Console.WriteLine($"floor: a scalar loss expression (doubles, framework only) {(interpret ? "interpreted" : "compiled")} and called once {Ms(s0, Stopwatch.GetTimestamp()):F1} ms ({v:G4})");
+        return;
+    }
+    var start = Stopwatch.GetTimestamp();
+    var loss = Xor.Loss.Compile(preferInterpretation: interpret)(p, x, y);
+    var end = Stopwatch.GetTimestamp();
+    Console.WriteLine($"floor: the loss expression {(interpret ? "interpreted" : "compiled")} and called once {Ms(start, end):F1} ms (loss {loss.Item():G4})");
+    return;
+}
 if (jitList is not null) jitList.On = true;
 // `--tables-first`: the library's primitive table (its static constructor) built as a step of its own
 if (args.Contains("--tables-first"))
@@ -33,6 +59,7 @@ var jitted = Ad.Jit(grad);
 Step("Ad.Jit(...)");
 var g = jitted(p, x, y);
 Step("first call");
+foreach (var line in steps) Console.WriteLine(line);
 Console.WriteLine($"fresh: Ad.Grad + Ad.Jit + first call {Ms(afterData, Stopwatch.GetTimestamp()):F1} ms; JIT-compiled methods {JitInfo.GetCompiledMethodCount(true) - mData}, JIT time {(JitInfo.GetCompilationTime(true) - jData).TotalMilliseconds:F1} ms (gW1[0] = {g.W1[0, 0]:G6})");
 
 if (jitList is not null)
@@ -40,6 +67,7 @@ if (jitList is not null)
     jitList.On = false;
     Thread.Sleep(500); // the listener's events arrive on its own thread
     foreach (var name in jitList.Names) Console.WriteLine("  jitted: " + name);
+    if (jitList.TypeNames is not null) File.WriteAllLines(Environment.GetEnvironmentVariable("FAD_TYPES_FILE")!, jitList.TypeNames);
     Console.WriteLine($"JIT time by method (events), {jitList.Ms.Values.Sum():F1} ms in all; the 40 longest:");
     foreach (var (name, ms) in jitList.Ms.OrderByDescending(kv => kv.Value).Take(40).Select(kv => (kv.Key, kv.Value))) Console.WriteLine($"  {ms,7:F2} ms  {name}");
 }
@@ -69,7 +97,11 @@ void Step(string what)
 {
     long now = Stopwatch.GetTimestamp(), m = JitInfo.GetCompiledMethodCount(true);
     var j = JitInfo.GetCompilationTime(true);
-    Console.WriteLine($"{what,-32} {Ms(t0, now),8:F1} ms  JIT-compiled methods {m - m0,5}  JIT time {(j - j0).TotalMilliseconds,6:F1} ms");
+    // recorded now, printed after the fresh part: nothing is written to the console inside the timed steps (the
+    // console's own start-up, about 12 ms, would land in the step after the first line)
+    steps.Add($"{what,-32} {Ms(t0, now),8:F1} ms  JIT-compiled methods {m - m0,5}  JIT time {(j - j0).TotalMilliseconds,6:F1} ms"
+        + (jitList is null ? "" : $"  types loaded {jitList.TypesLoaded - typesBefore,5}"));
+    if (jitList is not null) { typesBefore = jitList.TypesLoaded; jitList.TypeNames?.Enqueue("==== after " + what); }
     if (what.StartsWith("data")) { afterData = now; mData = m; jData = j; }
     (t0, m0, j0) = (now, m, j);
 }
@@ -102,12 +134,17 @@ partial class Program
 sealed class JitListener : System.Diagnostics.Tracing.EventListener
 {
     public volatile bool On;
+    int typesLoaded;
+    /// <summary>With FAD_TYPES_FILE set: the names of the types loaded, in order.</summary>
+    public readonly System.Collections.Concurrent.ConcurrentQueue<string>? TypeNames = Environment.GetEnvironmentVariable("FAD_TYPES_FILE") is null ? null : new();
+    /// <summary>Types the runtime has loaded since the listener started (TypeLoadStop events).</summary>
+    public int TypesLoaded => Volatile.Read(ref typesLoaded);
     public readonly System.Collections.Concurrent.ConcurrentQueue<string> Names = new();
 
     protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource source)
     {
         if (source.Name == "Microsoft-Windows-DotNETRuntime")
-            EnableEvents(source, System.Diagnostics.Tracing.EventLevel.Verbose, (System.Diagnostics.Tracing.EventKeywords)0x10);
+            EnableEvents(source, System.Diagnostics.Tracing.EventLevel.Verbose, (System.Diagnostics.Tracing.EventKeywords)(0x10 | 0x8000000000)); // JIT, type loads
     }
 
     /// <summary>Each method's JIT time (from its MethodJittingStarted event to its MethodLoad event), by name.</summary>
@@ -117,6 +154,12 @@ sealed class JitListener : System.Diagnostics.Tracing.EventListener
     protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs e)
     {
         if (e.Payload is null) return;
+        if (e.EventName is "TypeLoadStop")
+        {
+            Interlocked.Increment(ref typesLoaded);
+            if (TypeNames is not null) TypeNames.Enqueue(e.Payload[e.PayloadNames!.IndexOf("TypeName")]?.ToString() ?? "?");
+            return;
+        }
         if (e.EventName is "MethodJittingStarted_V1" && On)
         {
             int ns = e.PayloadNames!.IndexOf("MethodNamespace"), name = e.PayloadNames.IndexOf("MethodName"), id = e.PayloadNames.IndexOf("MethodID");

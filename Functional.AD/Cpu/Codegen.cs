@@ -317,12 +317,9 @@ internal sealed partial class Codegen
         }
         if (low.ShapeOnly)
         {
-            var value = (Tensor)ProbeCache.ShapeOnlyValue(n, AvalOf, () => Evaluate(n, n.Args.Select(x => Dummy(x)).ToArray()))!;
-            if (value.Size <= Tiny)
-                SetElems(n, Lane is not null ? JitRt.Data<double>(value).Select(v => K(v, Lane)).ToArray()
-                    : Elem(a) == typeof(double)
-                    ? JitRt.Data<double>(value).Select(v => (Expression)Expression.Constant(v)).ToArray()
-                    : JitRt.Data<float>(value).Select(v => (Expression)Expression.Constant(v)).ToArray());
+            var value = low.ValueOf is { } valueOf && OperandAvals(n) is { } avals ? valueOf(n.Params, avals)
+                : (Tensor)ProbeCache.ShapeOnlyValue(n, AvalOf, () => Evaluate(n, n.Args.Select(x => Dummy(x)).ToArray()))!;
+            if (value.Size <= Tiny) SetElems(n, ConstantElements(value, Lane is not null ? null : Elem(a)));
             else obj[n] = Expression.Constant(value);
             How[n] = "constant";
             return true;
@@ -386,7 +383,8 @@ internal sealed partial class Codegen
         long probes = low.Bilinear ? (long)AvalOf(n.Args[0])!.Size * AvalOf(n.Args[1])!.Size : lin.Sum(i => (long)AvalOf(n.Args[i])!.Size);
         if (probes > MaxProbes) return false;
         var t = Lane ?? ComputeType(n, a);
-        var ops = lin.Select(i => Elems(n.Args[i], t)).ToArray();
+        var ops = new Expression[lin.Length][];
+        for (int k = 0; k < lin.Length; k++) ops[k] = Elems(n.Args[lin[k]], t);
         var terms = ProbeCache.Coefficients(n, AvalOf, () =>
             (n.Batch == 0 && n.Args.Length == 2 ? ProbeCache.ContractionTerms(n.Op, AvalOf(n.Args[0])!, AvalOf(n.Args[1])!) : null) ?? Probe(n, a, low, lin));
         var r = new Expression[a.Size];
@@ -404,6 +402,26 @@ internal sealed partial class Codegen
         SetElems(n, r);
         How[n] = "unrolled";
         return true;
+    }
+
+    /// <summary>The avals of <paramref name="n"/>'s operands, or <c>null</c> when one is not known.</summary>
+    Aval[]? OperandAvals(Node n)
+    {
+        var r = new Aval[n.Args.Length];
+        for (int i = 0; i < r.Length; i++) if ((r[i] = AvalOf(n.Args[i])!) is null) return null;
+        return r;
+    }
+
+    /// <summary>The elements of a small constant as constants: of type <paramref name="elem"/> (double or float), or
+    /// broadcast into the vector lanes when it is <c>null</c>. Plain loops: LINQ from <c>float</c> is generic code that
+    /// each fresh process would JIT-compile.</summary>
+    Expression[] ConstantElements(Tensor value, Type? elem)
+    {
+        var r = new Expression[value.Size];
+        if (elem is null) { var d = JitRt.Data<double>(value); for (int i = 0; i < r.Length; i++) r[i] = K(d[i], Lane!); }
+        else if (elem == typeof(double)) { var d = JitRt.Data<double>(value); for (int i = 0; i < r.Length; i++) r[i] = Expression.Constant(d[i]); }
+        else { var f = JitRt.Data<float>(value); for (int i = 0; i < r.Length; i++) r[i] = Expression.Constant(f[i]); }
+        return r;
     }
 
     /// <summary>Runs the eager method on one-hot operands: per output element, its terms (coefficient and operand elements).</summary>

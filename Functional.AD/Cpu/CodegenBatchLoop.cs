@@ -286,13 +286,16 @@ internal sealed class BatchLoopPlan
 
     public static BatchLoopPlan? Make(Graph g, Dictionary<Node, Aval?> av)
     {
-        var plan = new BatchLoopPlan();
+        // the region first, the plan only when there is one (most programs have no batched node)
+        int inRegion = 0;
         foreach (var n in g.Nodes)
         {
             if (n.Batch > 1) return null;
-            if (n.Batch == 1) plan.Region.Add(n);
+            if (n.Batch == 1) inRegion++;
         }
-        if (plan.Region.Count < 2) return null;
+        if (inRegion < 2) return null;
+        var plan = new BatchLoopPlan();
+        foreach (var n in g.Nodes) if (n.Batch == 1) plan.Region.Add(n);
         // one batch size; every value with a batch axis known
         int b = 1;
         bool Lead(Node x)

@@ -47,7 +47,7 @@ internal static class Fusion
     /// dtype, bool (a member's 0/1, or a bool tensor read as 0 and 1), or a half widened to the loop's float type.
     /// </summary>
     static bool IsFullOperand(Node x, Dictionary<Node, Aval?> av, Aval a) =>
-        x.Kind == Kind.Tensor && av.TryGetValue(x, out var xa) && xa is not null && Readable(xa.DType, a.DType) && xa.Dims.AsSpan().SequenceEqual(a.Dims);
+        x.Kind == Kind.Tensor && av.TryGetValue(x, out var xa) && xa is not null && Readable(xa.DType, a.DType) && SmallArrays.Same(xa.Dims, a.Dims);
 
     /// <summary>Whether a loop computing in <paramref name="loop"/> reads an operand of dtype <paramref name="d"/>: its own dtype, bool, or a half widened to float32 or float64.</summary>
     static bool Readable(DType d, DType loop) => d == loop || d == DType.Bool || DTypes.IsHalf(d) && loop is DType.Float32 or DType.Float64;
@@ -144,7 +144,7 @@ internal static class Fusion
             var d = ComputeDType(n, av);
             var candidates = new List<List<Node>>();
             foreach (var x in n.Args)
-                if (chainOf.TryGetValue(x, out var c) && !candidates.Contains(c) && ComputeDType(x, av) == d && av[x]!.Dims.AsSpan().SequenceEqual(a.Dims))
+                if (chainOf.TryGetValue(x, out var c) && !candidates.Contains(c) && ComputeDType(x, av) == d && SmallArrays.Same(av[x]!.Dims, a.Dims))
                     candidates.Add(c);
             // a mask (a comparison's bool result) whose every reader also reads something computed from the candidate
             // chains through nodes outside them (so no reader can join them: a relu's mask, read by its gradient's loop
@@ -206,7 +206,7 @@ internal static class Fusion
             foreach (var n in g.Nodes)
             {
                 var root = Unit(n);
-                if (state.GetValueOrDefault(root) != 0) continue;
+                if (state.TryGetValue(root, out int rs) && rs != 0) continue;
                 var path = new List<object>();
                 // the units on the path and each one's next edges (two stacks of references: a stack of tuples would be JIT-compiled in every process)
                 var units = new Stack<object>();
@@ -227,7 +227,7 @@ internal static class Fusion
                         continue;
                     }
                     var v = next.Current;
-                    int sv = state.GetValueOrDefault(v);
+                    int sv = state.TryGetValue(v, out int vs) ? vs : 0;
                     if (sv == 1)
                     {
                         // the cycle is the path from v on: split one of its chains

@@ -43,6 +43,9 @@ internal sealed class CpuLowering
     public bool Bilinear;
     /// <summary>The value depends only on the operands' shapes (Zeros, Ones, the gradient seed): a constant once shapes are known.</summary>
     public bool ShapeOnly;
+    /// <summary>For <see cref="ShapeOnly"/>: the value from the parameters and the operands' avals, made directly (without
+    /// it, the jit runs the eager method on placeholder operands through the expression interpreter).</summary>
+    public Func<Params, Aval[], Tensor>? ValueOf;
     /// <summary>Returns its first operand unchanged when the result's aval equals the operand's (SumTo, BroadcastTo, ReshapeTo).</summary>
     public bool IdentityWhenSameAval;
     /// <summary>How its result repeats a one-element first operand to the result's shape (ExpandReduced, the transpose of

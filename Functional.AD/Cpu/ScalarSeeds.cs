@@ -94,10 +94,10 @@ internal static class ScalarSeeds
     static Node? Witness(Node u, Aval a, Dictionary<Node, Aval?> av, List<Node> group, Dictionary<Node, Node>? seeds)
     {
         if (!u.Op.Elementwise || u.Kind != Kind.Tensor || u.Batch != 0 || u.Subgraphs.Length != 0) return null;
-        if (av.GetValueOrDefault(u) is not { } ua || !ua.Dims.AsSpan().SequenceEqual(a.Dims)) return null;
+        if (av.GetValueOrDefault(u) is not { } ua || !SmallArrays.Same(ua.Dims, a.Dims)) return null;
         foreach (var x in u.Args)
             if (x.Kind == Kind.Tensor && !group.Contains(x) && seeds?.ContainsKey(x) != true
-                && av.GetValueOrDefault(x) is { } xa && xa.Dims.AsSpan().SequenceEqual(a.Dims))
+                && av.GetValueOrDefault(x) is { } xa && SmallArrays.Same(xa.Dims, a.Dims))
                 return x;
         return null;
     }

@@ -135,7 +135,7 @@ internal static class ShapeInference
                 var (x, y) = (args[0].Dims, args[1].Dims);
                 var (dt, weak) = DTypes.Promote(args[0].DType, args[0].Weak, args[1].DType, args[1].Weak);
                 int[]? dims = null;
-                if (p == Prims.Dot && x.Length is 1 or 2 && y.Length is 1 or 2 && x[^1] == y[0]) dims = [.. x[..^1], .. y[1..]];
+                if (p == Prims.Dot && x.Length is 1 or 2 && y.Length is 1 or 2 && x[^1] == y[0]) dims = SmallArrays.Contracted(x, y);
                 else if (p == Prims.DotTA) // (g, b): the cotangent of Dot's a
                     dims = (x.Length, y.Length) switch
                     {
@@ -158,7 +158,7 @@ internal static class ShapeInference
             }
         }
         if (p == Prims.SumTo && args.Length == 2 && kinds[0] == Kind.Tensor && kinds[1] == Kind.Aval
-            && args[0].Dims.AsSpan().SequenceEqual(args[1].Dims) && (args[1].Weak || args[0].DType == args[1].DType))
+            && SmallArrays.Same(args[0].Dims, args[1].Dims) && (args[1].Weak || args[0].DType == args[1].DType))
             return args[0];
         return null;
     }

@@ -35,6 +35,44 @@ internal static class SmallArrays
         return k;
     }
 
+    /// <summary>
+    /// <paramref name="start"/>, <paramref name="start"/> + 1, ... (<paramref name="count"/> values). A loop, not
+    /// <c>Enumerable.Range(...).ToArray()</c>: LINQ over <c>int</c> is generic code that no ReadyToRun image holds, so
+    /// each fresh process would JIT-compile it (see docs/benchmarks.md, "Grad + Jit + first call").
+    /// </summary>
+    public static int[] Range(int start, int count)
+    {
+        var r = new int[count];
+        for (int i = 0; i < count; i++) r[i] = start + i;
+        return r;
+    }
+
+    /// <summary>The shape of a product contracting the last axis of <paramref name="x"/> with the first of <paramref name="y"/>.</summary>
+    public static int[] Contracted(int[] x, int[] y)
+    {
+        var r = new int[x.Length + y.Length - 2];
+        for (int i = 0; i < x.Length - 1; i++) r[i] = x[i];
+        for (int j = 1; j < y.Length; j++) r[x.Length - 2 + j] = y[j];
+        return r;
+    }
+
+    /// <summary>Whether two int arrays (shapes) hold the same values (both null counts as equal).</summary>
+    public static bool Same(int[]? a, int[]? b)
+    {
+        if (ReferenceEquals(a, b)) return true;
+        if (a is null || b is null || a.Length != b.Length) return false;
+        for (int i = 0; i < a.Length; i++) if (a[i] != b[i]) return false;
+        return true;
+    }
+
+    /// <summary>A hash of <paramref name="seed"/> and the values of <paramref name="a"/> (a shape), for hash tables.</summary>
+    public static int Hash(int[] a, int seed)
+    {
+        uint h = (uint)seed * 0x9E3779B1u;
+        foreach (var x in a) h = (h ^ (uint)x) * 0x01000193u + 0x7F4A7C15u;
+        return (int)(h ^ (h >> 15));
+    }
+
     /// <summary>0 .. n - 1 without the values in <paramref name="except"/>.</summary>
     public static int[] RangeExcept(int n, int[] except)
     {

@@ -55,7 +55,7 @@ internal static class BatchRules
     internal static Node ToBatch(Unbatcher u, Node x, int[] batch, int k)
     {
         var (b, c) = Split(u.Dims(x), k);
-        if (b.AsSpan().SequenceEqual(batch) && u.Dims(x).Length >= k) return x;
+        if (SmallArrays.Same(b, batch) && u.Dims(x).Length >= k) return x;
         return u.BroadcastTo(u.Reshape(x, [.. b, .. c]), [.. batch, .. c]);
     }
 

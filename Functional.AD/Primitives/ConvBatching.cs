@@ -91,7 +91,7 @@ internal static class ConvBatching
         if (batched)
         {
             r = u.Reshape(x, [.. b, .. core]);
-            if (!b.AsSpan().SequenceEqual(batch)) r = u.BroadcastTo(r, [.. batch, .. core]);
+            if (!SmallArrays.Same(b, batch)) r = u.BroadcastTo(r, [.. batch, .. core]);
             r = u.Reshape(r, [Kernels.Product(batch), .. core]);
         }
         else r = u.Reshape(x, core);

@@ -172,13 +172,14 @@ internal static partial class Prims
         return Batch(p, batched);
     }
 
-    /// <summary>A value that depends only on its aval operand's shape (zeros, ones, the gradient seed): zero derivative.</summary>
-    static Primitive ShapeOnly(string name, MethodInfo tensor, BatchRule batched, int likeAval = -1)
+    /// <summary>A value that depends only on its aval operand's shape (zeros, ones, the gradient seed): zero derivative.
+    /// <paramref name="valueOf"/> makes it from the parameters and the operands' avals.</summary>
+    static Primitive ShapeOnly(string name, MethodInfo tensor, BatchRule batched, Func<Params, Aval[], Tensor> valueOf, int likeAval = -1)
     {
         var p = Def(name, tensor);
         p.ZeroDerivative = true;
         p.LikeAval = likeAval;
-        p.Cpu = new CpuLowering { ShapeOnly = true };
+        p.Cpu = new CpuLowering { ShapeOnly = true, ValueOf = valueOf };
         return Batch(p, batched);
     }
 

@@ -18,11 +18,11 @@ internal sealed record ConvParams(int[] Strides, int[]? Padding, string? PadMode
     /// <summary>Number of spatial axes.</summary>
     public int Spatial => Strides.Length;
 
-    public bool Equals(ConvParams? o) => o is not null && Strides.AsSpan().SequenceEqual(o.Strides) && Same(Padding, o.Padding) && PadMode == o.PadMode
-        && LhsDilation.AsSpan().SequenceEqual(o.LhsDilation) && RhsDilation.AsSpan().SequenceEqual(o.RhsDilation) && FeatureGroups == o.FeatureGroups
+    public bool Equals(ConvParams? o) => o is not null && SmallArrays.Same(Strides, o.Strides) && Same(Padding, o.Padding) && PadMode == o.PadMode
+        && SmallArrays.Same(LhsDilation, o.LhsDilation) && SmallArrays.Same(RhsDilation, o.RhsDilation) && FeatureGroups == o.FeatureGroups
         && BatchGroups == o.BatchGroups && ChannelsLast == o.ChannelsLast && Same(OutputPadding, o.OutputPadding);
 
-    static bool Same(int[]? a, int[]? b) => a is null ? b is null : b is not null && a.AsSpan().SequenceEqual(b);
+    static bool Same(int[]? a, int[]? b) => a is null ? b is null : b is not null && SmallArrays.Same(a, b);
 
     public override int GetHashCode()
     {
@@ -313,7 +313,7 @@ internal static class ConvShape
 
     static void CheckCotangent(string op, int[] y, int[] g, Aval[] shapes)
     {
-        if (!y.AsSpan().SequenceEqual(g))
+        if (!SmallArrays.Same(y, g))
             throw new ShapeException(op, shapes, $"the cotangent has shape [{string.Join(",", g)}] (channels-first) but the convolution's output has shape [{string.Join(",", y)}]; they must be equal");
     }
 }

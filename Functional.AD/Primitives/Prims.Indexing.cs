@@ -63,7 +63,6 @@ internal static partial class Prims
 
         // dynamic blocks: operands x (and the update, or the aval giving the sizes), then one start per axis
         var TA = typeof(Tensor[]);
-        var starts = Enumerable.Range(1, 64);
         DynamicSlice = Structural("DynamicSlice", Lax_("DynamicSlice", T, TA, typeof(int[])),
             (c, t) => Ap(DynamicSlice!, [t[0]!, .. c.X.Skip(1)], c.P),
             (c, ct) => [Ap(DynamicUpdateSlice!, [R.Zeros(c.Aval(0)), ct, .. c.X.Skip(1)], Params.None), .. c.X.Skip(1).Select(_ => (V?)null)],
@@ -96,8 +95,8 @@ internal static partial class Prims
             (c, t) => Ap(ScatterAddAxes!, [t[0]!, .. c.X.Skip(1)], c.P),
             (c, ct) => [Ap(GatherAxes!, [ct, .. c.X.Skip(2)], c.P), .. c.X.Skip(1).Select(_ => (V?)null)],
             [0], AxesBatch);
-        GatherAxes.NonDiff = [.. starts];
-        ScatterAddAxes.NonDiff = [.. starts, 65];
+        GatherAxes.NonDiff = SmallArrays.Range(1, 64);
+        ScatterAddAxes.NonDiff = SmallArrays.Range(1, 65);
         GatherAxes.FormatRule = (a, _, _) => $"Lax.GatherAxes({a[0]}, new Tensor[] {{ {string.Join(", ", a.Skip(1))} }})";
         ScatterAddAxes.FormatRule = (a, _, _) => $"Lax.ScatterAddAxes({a[0]}, {a[1]}, new Tensor[] {{ {string.Join(", ", a.Skip(2))} }})";
         // shapes without running the gathers: shape inference runs a primitive on placeholder operands (ones for
@@ -113,9 +112,9 @@ internal static partial class Prims
             return Aval.Intern(d, a[0].DType, a[0].Weak);
         });
         ValueFree(ScatterAlongAxis, (a, _) => Aval.Intern(a[2].Dims, a[0].DType, a[0].Weak));
-        DynamicSlice.NonDiff = [.. starts];
-        DynamicUpdateSlice.NonDiff = [.. starts.Select(i => i + 1)];
-        DynamicSliceLike.NonDiff = [.. starts];
+        DynamicSlice.NonDiff = SmallArrays.Range(1, 64);
+        DynamicUpdateSlice.NonDiff = SmallArrays.Range(2, 64);
+        DynamicSliceLike.NonDiff = SmallArrays.Range(1, 64);
         DynamicSlice.FormatRule = (a, _, p) => $"Lax.DynamicSlice({a[0]}, new Tensor[] {{ {string.Join(", ", a.Skip(1))} }}, new[] {{ {string.Join(", ", p.Get<int[]>(0))} }})";
         DynamicUpdateSlice.FormatRule = (a, _, _) => $"Lax.DynamicUpdateSlice({a[0]}, {a[1]}, new Tensor[] {{ {string.Join(", ", a.Skip(2))} }})";
         DynamicSliceLike.FormatRule = (a, _, _) => $"Lax.DynamicSliceLike({a[0]}, {a[1]}, new Tensor[] {{ {string.Join(", ", a.Skip(2))} }})";

@@ -47,9 +47,10 @@ internal static partial class Prims
     // ---------------------------------------------------------------- shape helpers (non-differentiable)
     public static readonly Primitive AvalOf = Batch(Def("AvalOf", Lax_("AvalOf", T), Lax_("AvalOf", D), Lax_("AvalOf", F)), BatchRules.WholeValue);
     public static readonly Primitive InferAval = Batch(Def("InferAval"), BatchRules.WholeValue);
-    public static readonly Primitive Zeros = ShapeOnly("Zeros", Lax_("Zeros", A), BatchRules.WholeValue, likeAval: 0);
-    public static readonly Primitive Ones = ShapeOnly("Ones", Lax_("Ones", A), BatchRules.WholeValue, likeAval: 0);
-    public static readonly Primitive GradSeed = ShapeOnly("GradSeed", Rt_("GradSeed", T, typeof(FunctionText)), BatchRules.GradSeed);
+    public static readonly Primitive Zeros = ShapeOnly("Zeros", Lax_("Zeros", A), BatchRules.WholeValue, (_, a) => Lax.Zeros(a[0]), likeAval: 0);
+    public static readonly Primitive Ones = ShapeOnly("Ones", Lax_("Ones", A), BatchRules.WholeValue, (_, a) => Lax.Ones(a[0]), likeAval: 0);
+    public static readonly Primitive GradSeed = ShapeOnly("GradSeed", Rt_("GradSeed", T, typeof(FunctionText)), BatchRules.GradSeed,
+        (p, a) => Lax.Ones(Rt.GradSeedAval(a[0], p.Get<FunctionText>(0))));
 
     // ---------------------------------------------------------------- arithmetic: operators on every kind
     public static readonly Primitive Add = Arithmetic("Add", Np_("Add", T, T), ExpressionType.Add, "+",
@@ -376,8 +377,9 @@ internal static partial class Prims
         // printed as what it computes: the aval of the primitive run on zeros of its operands' avals
         InferAval.FormatRule = (a, _, p) => Printer.InferAvalCall(p.Get<Primitive>(0), p.Get<Params>(1), p.Get<Kind[]>(2), a, InferAvalBatch(p));
         GradSeed.Foldable = false;
+        GradSeed.ShapeRule = (p, a) => Rt.GradSeedAval(a[0], p.Get<FunctionText>(0));
         GradSeed.FormatRule = (a, _, _) => $"Lax.GradSeed({a[0]})";
-        SplitPart.NonDiff = PadPart.NonDiff = Enumerable.Range(1, 64).ToArray();
+        SplitPart.NonDiff = PadPart.NonDiff = SmallArrays.Range(1, 64);
 
         // --- IEEE-exact rewrites only: x*1, x/1, --x; signs pulled out of products and into subtractions; commutative
         // operands in a canonical order so that a*b and b*a are one node

@@ -14,14 +14,15 @@ internal static class Rt
     public static Tensor GradSeed(Tensor output, FunctionText expression) => output.Rank == 0 ? Lax.Ones(output.Aval) : GradSeed(output, expression.ToString());
 
     /// <summary>The cotangent seed of <c>Ad.Grad</c>: ones shaped like a scalar output, or a clear error.</summary>
-    public static Tensor GradSeed(Tensor output, string expression)
-    {
-        if (output.Rank != 0)
-            throw new GradException(
-                $"Ad.Grad needs a function with a scalar output, but {expression} returns a tensor of shape {output.Aval}. " +
-                "Reduce it first (Np.Sum, Np.Mean) or use a Jacobian (Ad.Jacrev / Ad.Vjp) for a non-scalar output.");
-        return Lax.Ones(output.Aval);
-    }
+    public static Tensor GradSeed(Tensor output, string expression) => Lax.Ones(GradSeedAval(output.Aval, expression));
+
+    /// <summary>The aval of the gradient seed of an output of aval <paramref name="output"/>: the output's own when it is rank 0, or a clear error.</summary>
+    internal static Aval GradSeedAval(Aval output, FunctionText expression) => output.Rank == 0 ? output : GradSeedAval(output, expression.ToString());
+
+    static Aval GradSeedAval(Aval output, string expression) =>
+        output.Rank == 0 ? output : throw new GradException(
+            $"Ad.Grad needs a function with a scalar output, but {expression} returns a tensor of shape {output}. " +
+            "Reduce it first (Np.Sum, Np.Mean) or use a Jacobian (Ad.Jacrev / Ad.Vjp) for a non-scalar output.");
 
     /// <summary>
     /// A value of aval <paramref name="a"/> to evaluate a primitive on when only its shape matters: zeros, except ones for

@@ -50,8 +50,8 @@ internal sealed record WindowParams(int[] Window, int[] Strides, WindowPadding M
     public int Taps => Window.Aggregate(1, (a, b) => a * b);
 
     /// <inheritdoc/>
-    public bool Equals(WindowParams? o) => o is not null && Mode == o.Mode && Window.AsSpan().SequenceEqual(o.Window) && Strides.AsSpan().SequenceEqual(o.Strides)
-        && Padding.AsSpan().SequenceEqual(o.Padding) && Dilation.AsSpan().SequenceEqual(o.Dilation);
+    public bool Equals(WindowParams? o) => o is not null && Mode == o.Mode && SmallArrays.Same(Window, o.Window) && SmallArrays.Same(Strides, o.Strides)
+        && SmallArrays.Same(Padding, o.Padding) && SmallArrays.Same(Dilation, o.Dilation);
 
     /// <inheritdoc/>
     public override int GetHashCode()
@@ -612,7 +612,7 @@ internal static class WindowOps
         Number(op, ct, "ct", p);
         Number(op, x, "x", p);
         var g = p.Resolve(op, x.Aval, ("ct", ct.Aval));
-        if (!ct.Dims.AsSpan().SequenceEqual(g.OutDims))
+        if (!SmallArrays.Same(ct.Dims, g.OutDims))
             throw ShapeException.Of(op, $"ct must have the pool's output shape {Eager.Dims(g.OutDims)}", ("ct", ct.Aval), ("x", x.Aval));
         return WindowKernels.Scatter(ct, x, g, into);
     }
@@ -643,7 +643,7 @@ internal static class WindowOps
         Number(op, t, "t", p);
         Number(op, x, "x", p);
         var g = p.Resolve(op, x.Aval, ("t", t.Aval));
-        if (!t.Dims.AsSpan().SequenceEqual(x.Dims))
+        if (!SmallArrays.Same(t.Dims, x.Dims))
             throw ShapeException.Of(op, $"t must have x's shape {Eager.Dims(x.Dims)} (it is x's tangent)", ("t", t.Aval), ("x", x.Aval));
         return WindowKernels.Gather(t, x, g);
     }
@@ -659,7 +659,7 @@ internal static class WindowOps
         Number(op, ct, "ct", p);
         Number(op, x, "x", p);
         var g = p.Resolve(op, x.Aval, ("ct", ct.Aval));
-        if (!ct.Dims.AsSpan().SequenceEqual(g.OutDims))
+        if (!SmallArrays.Same(ct.Dims, g.OutDims))
             throw ShapeException.Of(op, $"ct must have the pool's output shape {Eager.Dims(g.OutDims)}", ("ct", ct.Aval), ("x", x.Aval));
         return WindowKernels.Scatter(ct, x, g);
     }
@@ -674,7 +674,7 @@ internal static class WindowOps
         ArgumentNullException.ThrowIfNull(x);
         Number(op, ct, "ct", p);
         var g = p.Resolve(op, x, ("ct", ct.Aval));
-        if (!ct.Dims.AsSpan().SequenceEqual(g.OutDims))
+        if (!SmallArrays.Same(ct.Dims, g.OutDims))
             throw ShapeException.Of(op, $"ct must have the pool's output shape {Eager.Dims(g.OutDims)}", ("ct", ct.Aval), ("x", x));
         return WindowKernels.SumTranspose(ct, g);
     }

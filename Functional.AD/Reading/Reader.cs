@@ -37,7 +37,12 @@ internal sealed class Program
     /// <summary>Shape agreements between arguments (and results) that every runner checks; see <see cref="ShapeAgreement"/>.</summary>
     public ShapeAgreement[] Agreements = [];
     /// <summary>Index of the first graph input of each parameter.</summary>
-    public int InputOffset(int param) => ParamDefs.Take(param).Sum(d => d.LeafCount);
+    public int InputOffset(int param)
+    {
+        int offset = 0;
+        for (int i = 0; i < param; i++) offset += ParamDefs[i].LeafCount;
+        return offset;
+    }
 }
 
 /// <summary>

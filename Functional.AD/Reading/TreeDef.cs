@@ -30,7 +30,7 @@ internal sealed class TreeDef
     {
         Type = t; Ctor = ctor; Members = members;
         Children = members.Select(m => Of(MemberType(m))).ToArray();
-        LeafCount = Children.Sum(c => c.LeafCount);
+        foreach (var c in Children) LeafCount += c.LeafCount;
     }
 
     public bool IsLeaf => Leaf is not null || IsStatic;

@@ -103,24 +103,24 @@ public sealed class Aval : IEquatable<Aval>
     /// <param name="other">The value to compare with.</param>
     /// <returns><c>true</c> when structurally equal.</returns>
     public bool Equals(Aval? other) =>
-        other is not null && (ReferenceEquals(this, other) || (DType == other.DType && Weak == other.Weak && dims.AsSpan().SequenceEqual(other.dims)));
+        other is not null && (ReferenceEquals(this, other) || (DType == other.DType && Weak == other.Weak && SmallArrays.Same(dims, other.dims)));
 
     /// <inheritdoc/>
     public override bool Equals(object? obj) => Equals(obj as Aval);
 
     /// <inheritdoc/>
-    public override int GetHashCode()
-    {
-        var h = new HashCode();
-        h.Add(DType);
-        h.Add(Weak);
-        foreach (var d in dims) h.Add(d);
-        return h.ToHashCode();
-    }
+    public override int GetHashCode() => SmallArrays.Hash(dims, (int)DType * 2 + (Weak ? 1 : 0));
 
     /// <summary>Readable form: <c>float32[3,2]</c>; a weak scalar prints as <c>float32[] weak</c>.</summary>
     /// <returns>The dtype name followed by the bracketed shape.</returns>
-    public override string ToString() => $"{DTypes.Name(DType)}[{string.Join(",", dims)}]{(Weak ? " weak" : "")}";
+    public override string ToString()
+    {
+        // a loop, not string.Join over the ints: that generic method is JIT-compiled in every fresh process, and the
+        // probe caches' keys print avals on the way to a first call
+        var sb = new System.Text.StringBuilder(DTypes.Name(DType)).Append('[');
+        for (int i = 0; i < dims.Length; i++) (i > 0 ? sb.Append(',') : sb).Append(dims[i]);
+        return sb.Append(']').Append(Weak ? " weak" : "").ToString();
+    }
 }
 
 /// <summary>
@@ -204,12 +204,8 @@ internal static class AvalTable
     sealed class DimsComparer : IEqualityComparer<int[]>
     {
         public static readonly DimsComparer Instance = new();
-        public bool Equals(int[]? x, int[]? y) => x.AsSpan().SequenceEqual(y);
-        public int GetHashCode(int[] d)
-        {
-            var h = new HashCode();
-            foreach (var x in d) h.Add(x);
-            return h.ToHashCode();
-        }
+        // plain loops: the framework's generic span compare and HashCode.Add over int are JIT-compiled in every fresh process
+        public bool Equals(int[]? x, int[]? y) => SmallArrays.Same(x, y);
+        public int GetHashCode(int[] d) => SmallArrays.Hash(d, 0);
     }
 }

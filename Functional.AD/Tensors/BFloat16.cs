@@ -157,13 +157,31 @@ internal static class Elements
         throw new ArgumentOutOfRangeException(nameof(to), to, "not a dtype");
     }
 
+    /// <summary>A fresh zeroed array of <paramref name="n"/> elements of dtype <paramref name="d"/> (typed allocations, not
+    /// <c>Array.CreateInstance</c>, which goes through reflection's type caches).</summary>
+    internal static Array New(DType d, int n) => d switch
+    {
+        DType.Float32 => new float[n],
+        DType.Float64 => new double[n],
+        DType.Int32 => new int[n],
+        DType.Int64 => new long[n],
+        DType.Bool => new bool[n],
+        DType.Float16 => new Half[n],
+        DType.BFloat16 => new BFloat16[n],
+        _ => throw new ArgumentOutOfRangeException(nameof(d), d, "not a dtype"),
+    };
+
     /// <summary>A fresh array of <paramref name="n"/> elements of dtype <paramref name="d"/>, all <paramref name="value"/>.</summary>
     internal static Array Filled(DType d, int n, double value)
     {
-        var a = Array.CreateInstance(DTypes.ClrType(d), n);
+        var a = New(d, n);
         if (value == 0 && d != DType.Bool) return a;
         switch (a)
         {
+            // a few elements (a seed, a scalar) by a loop: the vectorised fill is generic code that each fresh process
+            // would JIT-compile for its first small fill
+            case double[] x when n <= 16: for (int i = 0; i < n; i++) x[i] = value; break;
+            case float[] x when n <= 16: for (int i = 0; i < n; i++) x[i] = (float)value; break;
             case double[] x: x.AsSpan().Fill(value); break;
             case float[] x: x.AsSpan().Fill((float)value); break;
             case int[] x: x.AsSpan().Fill((int)value); break;

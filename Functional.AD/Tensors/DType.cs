@@ -128,29 +128,31 @@ public static class DTypes
     /// column are the operands' categories in <see cref="Cat"/> order, the entry the result's. This is the one place the
     /// rule is written; <see cref="Promote"/> reads it and <c>docs/sharp-bits.md</c> prints it.
     /// </summary>
-    internal static readonly string[,] PromotionTable =
-    {
+    internal static readonly string[][] PromotionTable =
+    [
         //            bool        i*          int32       int64       f*          bfloat16    float16     float32     float64
-        /* bool  */ { "bool",     "i*",       "int32",    "int64",    "f*",       "bfloat16", "float16",  "float32",  "float64" },
-        /* i*    */ { "i*",       "i*",       "int32",    "int64",    "f*",       "bfloat16", "float16",  "float32",  "float64" },
-        /* int32 */ { "int32",    "int32",    "int32",    "int64",    "f*",       "bfloat16", "float16",  "float32",  "float64" },
-        /* int64 */ { "int64",    "int64",    "int64",    "int64",    "f*",       "bfloat16", "float16",  "float32",  "float64" },
-        /* f*    */ { "f*",       "f*",       "f*",       "f*",       "f*",       "bfloat16", "float16",  "float32",  "float64" },
-        /* bf16  */ { "bfloat16", "bfloat16", "bfloat16", "bfloat16", "bfloat16", "bfloat16", "float32",  "float32",  "float64" },
-        /* f16   */ { "float16",  "float16",  "float16",  "float16",  "float16",  "float32",  "float16",  "float32",  "float64" },
-        /* f32   */ { "float32",  "float32",  "float32",  "float32",  "float32",  "float32",  "float32",  "float32",  "float64" },
-        /* f64   */ { "float64",  "float64",  "float64",  "float64",  "float64",  "float64",  "float64",  "float64",  "float64" },
-    };
+        /* bool  */ ["bool",     "i*",       "int32",    "int64",    "f*",       "bfloat16", "float16",  "float32",  "float64"],
+        /* i*    */ ["i*",       "i*",       "int32",    "int64",    "f*",       "bfloat16", "float16",  "float32",  "float64"],
+        /* int32 */ ["int32",    "int32",    "int32",    "int64",    "f*",       "bfloat16", "float16",  "float32",  "float64"],
+        /* int64 */ ["int64",    "int64",    "int64",    "int64",    "f*",       "bfloat16", "float16",  "float32",  "float64"],
+        /* f*    */ ["f*",       "f*",       "f*",       "f*",       "f*",       "bfloat16", "float16",  "float32",  "float64"],
+        /* bf16  */ ["bfloat16", "bfloat16", "bfloat16", "bfloat16", "bfloat16", "bfloat16", "float32",  "float32",  "float64"],
+        /* f16   */ ["float16",  "float16",  "float16",  "float16",  "float16",  "float32",  "float16",  "float32",  "float64"],
+        /* f32   */ ["float32",  "float32",  "float32",  "float32",  "float32",  "float32",  "float32",  "float32",  "float64"],
+        /* f64   */ ["float64",  "float64",  "float64",  "float64",  "float64",  "float64",  "float64",  "float64",  "float64"],
+    ];
 
-    static readonly Cat[,] table = BuildTable();
+    // row-major, CatNames.Length entries per row (jagged and flat arrays, not [,]: each rectangular array type costs a
+    // JIT-compiled accessor stub in every fresh process)
+    static readonly Cat[] table = BuildTable();
 
-    static Cat[,] BuildTable()
+    static Cat[] BuildTable()
     {
         int n = CatNames.Length;
-        var t = new Cat[n, n];
+        var t = new Cat[n * n];
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++)
-                t[i, j] = (Cat)Array.IndexOf(CatNames, PromotionTable[i, j]);
+                t[i * n + j] = (Cat)Array.IndexOf(CatNames, PromotionTable[i][j]);
         return t;
     }
 
@@ -184,7 +186,7 @@ public static class DTypes
     {
         if (a == b && aWeak == bWeak) return (a, aWeak);
         // (a weak bool is just bool: there is no weak bool category)
-        var r = table[(int)CatOf(a, aWeak && a != DType.Bool), (int)CatOf(b, bWeak && b != DType.Bool)];
+        var r = table[(int)CatOf(a, aWeak && a != DType.Bool) * CatNames.Length + (int)CatOf(b, bWeak && b != DType.Bool)];
         return r switch
         {
             Cat.B1 => (DType.Bool, false),

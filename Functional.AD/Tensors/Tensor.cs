@@ -500,7 +500,7 @@ public sealed partial class Tensor
     public bool AllClose(Tensor other, double rtol = 1e-5, double atol = 1e-8)
     {
         ArgumentNullException.ThrowIfNull(other);
-        if (!Dims.AsSpan().SequenceEqual(other.Dims)) return false;
+        if (!SmallArrays.Same(Dims, other.Dims)) return false;
         var a = ToDoubleArray();
         var b = other.ToDoubleArray();
         for (int i = 0; i < a.Length; i++)

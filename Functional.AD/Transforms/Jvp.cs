@@ -76,6 +76,8 @@ internal static class Jvp
         var b = new Builder();
         var ins = g.Inputs.Select(i => b.Input(i.Kind, i.Name, i.Value as Type)).ToArray();
         var outs = b.Inline(g, ins);
-        return b.Finish(keep.Select(k => outs[k]).ToArray());
+        var kept = new Node[keep.Length];
+        for (int i = 0; i < kept.Length; i++) kept[i] = outs[keep[i]];
+        return b.Finish(kept);
     }
 }

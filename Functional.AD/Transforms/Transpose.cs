@@ -119,7 +119,8 @@ internal static class Transpose
                 continue;
             }
             var rule = n.Op.Transpose ?? throw new InvalidOperationException($"Internal error: {n.Op.Name} is applied to a tangent but has no transpose rule.");
-            var lin = n.Args.Select(linear.Contains).ToArray();
+            var lin = new bool[n.Args.Length];
+            for (int k = 0; k < lin.Length; k++) lin[k] = linear.Contains(n.Args[k]);
             var ctx = new RuleCtx
             {
                 B = b,

@@ -157,7 +157,7 @@ internal static class Vmapped
     {
         if (Kernels.Product(dims) != x.Size)
             throw new ShapeException($"reshape of {x.Aval} to {Eager.Dims(dims)}", [x.Aval], "internal batching error: the sizes differ");
-        return dims.AsSpan().SequenceEqual(x.Dims) ? x : new Tensor(x.Storage, dims, x.IsWeak);
+        return SmallArrays.Same(dims, x.Dims) ? x : new Tensor(x.Storage, dims, x.IsWeak);
     }
 }
 

@@ -56,8 +56,8 @@ public class DTypeTests
         var names = DTypes.CatNames;
         for (int i = 0; i < names.Length; i++)
             for (int j = 0; j < names.Length; j++)
-                Assert.True(Join(names[i], names[j]) == DTypes.PromotionTable[i, j],
-                    $"{names[i]} with {names[j]}: the lattice gives {Join(names[i], names[j])}, the table {DTypes.PromotionTable[i, j]}");
+                Assert.True(Join(names[i], names[j]) == DTypes.PromotionTable[i][j],
+                    $"{names[i]} with {names[j]}: the lattice gives {Join(names[i], names[j])}, the table {DTypes.PromotionTable[i][j]}");
     }
 
     [Fact]
@@ -69,9 +69,9 @@ public class DTypeTests
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++)
             {
-                Assert.Equal(DTypes.PromotionTable[i, j], DTypes.PromotionTable[j, i]);
+                Assert.Equal(DTypes.PromotionTable[i][j], DTypes.PromotionTable[j][i]);
                 for (int k = 0; k < n; k++)
-                    Assert.Equal(DTypes.PromotionTable[Ix(DTypes.PromotionTable[i, j]), k], DTypes.PromotionTable[i, Ix(DTypes.PromotionTable[j, k])]);
+                    Assert.Equal(DTypes.PromotionTable[Ix(DTypes.PromotionTable[i][j])][k], DTypes.PromotionTable[i][Ix(DTypes.PromotionTable[j][k])]);
             }
     }
 
@@ -111,7 +111,7 @@ public class DTypeTests
         var (cb, db, wb) = Operands[ib];
         var a = Np.Full([2], 1, da) is var ta && wa ? Tensor.Scalar(1, da, weak: true) : ta;
         var b = Np.Full([2], 0, db) is var tb && wb ? Tensor.Scalar(0, db, weak: true) : tb;
-        var want = FromCat(DTypes.PromotionTable[Array.IndexOf(DTypes.CatNames, ca), Array.IndexOf(DTypes.CatNames, cb)], (da, wa), (db, wb));
+        var want = FromCat(DTypes.PromotionTable[Array.IndexOf(DTypes.CatNames, ca)][Array.IndexOf(DTypes.CatNames, cb)], (da, wa), (db, wb));
         // a weak result is weak only when both operands are weak scalars; the rank-1 operand here makes it strong in
         // JAX too unless both are weak, which the table says
         var c = new Tensor(new[] { true, false });
