@@ -584,8 +584,8 @@ internal static class BatchRules
         return u.Reshape(a[0], [.. b, Product(o), .. j[o.Length..]]);
     }
 
-    /// <summary>Batching rules of the primitives declared without a family, and the check that every primitive has one.</summary>
-    public static void Install()
+    /// <summary>Batching rules of the primitives declared without a family, and the check that every primitive of <paramref name="declared"/> has one.</summary>
+    public static void Install(IEnumerable<Primitive> declared)
     {
         static void Set(Primitive p, BatchRule r) => p.Batched = (u, a, prm, k) => r(u, p, a, prm, k);
         Set(Prims.Cond, Never);
@@ -593,7 +593,13 @@ internal static class BatchRules
         Set(Prims.Custom, Never);
         Set(Prims.CustomVjpTangent, Never);
         Set(Prims.CheckAval, CheckAval);
-        foreach (var p in Prims.All)
+        CheckEveryPrimitiveBatches(declared);
+    }
+
+    /// <summary>Throws when a primitive of <paramref name="declared"/> has no batching rule (the leaves and the logical operators need none).</summary>
+    public static void CheckEveryPrimitiveBatches(IEnumerable<Primitive> declared)
+    {
+        foreach (var p in declared)
             if (p.Batched is null && p != Prims.Input && p != Prims.Const && p != Prims.And && p != Prims.Or && p != Prims.Not)
                 throw new InvalidOperationException($"Internal error: the primitive {p.Name} has no batching rule.");
     }

@@ -15,13 +15,17 @@ namespace Functional.AD;
 internal static partial class Prims
 {
     /// <summary>Einstein summation over its operands.</summary>
-    public static Primitive Einsum = null!;
+    public static Primitive Einsum { get { if (einsum is null) Vocabulary.Ensure(); return einsum!; } private set => einsum = value; }
+    static Primitive? einsum;
     /// <summary>An einsum shaped like its aval operand (the transpose of <see cref="Einsum"/>).</summary>
-    public static Primitive EinsumLike = null!;
+    public static Primitive EinsumLike { get { if (einsumLike is null) Vocabulary.Ensure(); return einsumLike!; } private set => einsumLike = value; }
+    static Primitive? einsumLike;
     /// <summary>TensorDot with axis lists: moves, then an einsum.</summary>
-    public static Primitive TensorDotAxes = null!;
+    public static Primitive TensorDotAxes { get { if (tensorDotAxes is null) Vocabulary.Ensure(); return tensorDotAxes!; } private set => tensorDotAxes = value; }
+    static Primitive? tensorDotAxes;
     /// <summary>Outer: two flattens, then an einsum.</summary>
-    public static Primitive Outer = null!;
+    public static Primitive Outer { get { if (outer is null) Vocabulary.Ensure(); return outer!; } private set => outer = value; }
+    static Primitive? outer;
 
     static int EinsumOffset(Primitive p) => p == EinsumLike ? 1 : 0;
 

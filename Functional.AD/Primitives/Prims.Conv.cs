@@ -325,11 +325,14 @@ internal static partial class Prims
     /// <see cref="ConvParams"/>. Its two transposes are the other slots of the family, as <c>DotTA</c>/<c>DotTB</c> are
     /// Dot's, so derivatives of any order stay in the family.
     /// </summary>
-    public static Primitive Conv = null!;
+    public static Primitive Conv { get { if (conv is null) Vocabulary.Ensure(); return conv!; } private set => conv = value; }
+    static Primitive? conv;
     /// <summary><c>Lax.ConvTransposeLhs(ct, rhs, lhsAval)</c>: the cotangent of Conv's lhs (with no aval operand: a transposed convolution, <c>Np.ConvTranspose2d</c>).</summary>
-    public static Primitive ConvTransposeLhs = null!;
+    public static Primitive ConvTransposeLhs { get { if (convTransposeLhs is null) Vocabulary.Ensure(); return convTransposeLhs!; } private set => convTransposeLhs = value; }
+    static Primitive? convTransposeLhs;
     /// <summary><c>Lax.ConvTransposeRhs(lhs, ct, rhsAval)</c>: the cotangent of Conv's kernel.</summary>
-    public static Primitive ConvTransposeRhs = null!;
+    public static Primitive ConvTransposeRhs { get { if (convTransposeRhs is null) Vocabulary.Ensure(); return convTransposeRhs!; } private set => convTransposeRhs = value; }
+    static Primitive? convTransposeRhs;
 
     /// <summary>Declares the convolution family (called first in the static constructor, so that its primitives are in the table before the checks that walk it).</summary>
     static void DeclareConvolutions()

@@ -11,19 +11,26 @@ namespace Functional.AD;
 internal static partial class Prims
 {
     /// <summary>The product over one axis or all.</summary>
-    public static Primitive Prod = null!;
+    public static Primitive Prod { get { if (prod is null) Vocabulary.Ensure(); return prod!; } private set => prod = value; }
+    static Primitive? prod;
     /// <summary>The product over several axes (a composite of <see cref="Prod"/>).</summary>
-    public static Primitive ProdAxes = null!;
+    public static Primitive ProdAxes { get { if (prodAxes is null) Vocabulary.Ensure(); return prodAxes!; } private set => prodAxes = value; }
+    static Primitive? prodAxes;
     /// <summary>The running sum along an axis; linear, its transpose the running sum the other way.</summary>
-    public static Primitive Cumsum = null!;
+    public static Primitive Cumsum { get { if (cumsum is null) Vocabulary.Ensure(); return cumsum!; } private set => cumsum = value; }
+    static Primitive? cumsum;
     /// <summary>The running product along an axis.</summary>
-    public static Primitive Cumprod = null!;
+    public static Primitive Cumprod { get { if (cumprod is null) Vocabulary.Ensure(); return cumprod!; } private set => cumprod = value; }
+    static Primitive? cumprod;
     /// <summary>The running maximum along an axis.</summary>
-    public static Primitive Cummax = null!;
+    public static Primitive Cummax { get { if (cummax is null) Vocabulary.Ensure(); return cummax!; } private set => cummax = value; }
+    static Primitive? cummax;
     /// <summary>The running log-sum-exp along an axis.</summary>
-    public static Primitive CumLogSumExp = null!;
+    public static Primitive CumLogSumExp { get { if (cumLogSumExp is null) Vocabulary.Ensure(); return cumLogSumExp!; } private set => cumLogSumExp = value; }
+    static Primitive? cumLogSumExp;
     /// <summary><c>h[i] = a[i] h[i-1] + b[i]</c> along an axis: linear in b.</summary>
-    public static Primitive LinearRecurrence = null!;
+    public static Primitive LinearRecurrence { get { if (linearRecurrence is null) Vocabulary.Ensure(); return linearRecurrence!; } private set => linearRecurrence = value; }
+    static Primitive? linearRecurrence;
 
     static readonly Type IntT = typeof(int), BoolT = typeof(bool);
 

@@ -10,9 +10,11 @@ namespace Functional.AD;
 internal static partial class Prims
 {
     /// <summary>numpy's diag (vector to matrix, matrix to diagonal).</summary>
-    public static Primitive Diag = null!;
+    public static Primitive Diag { get { if (diag is null) Vocabulary.Ensure(); return diag!; } private set => diag = value; }
+    static Primitive? diag;
     /// <summary>The transpose of <see cref="Diag"/>, shaped like its aval operand.</summary>
-    public static Primitive DiagTranspose = null!;
+    public static Primitive DiagTranspose { get { if (diagTranspose is null) Vocabulary.Ensure(); return diagTranspose!; } private set => diagTranspose = value; }
+    static Primitive? diagTranspose;
 
     static void DeclareDiagonals()
     {

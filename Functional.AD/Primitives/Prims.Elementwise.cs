@@ -69,43 +69,75 @@ internal static partial class Prims
     }
 
     // inverse and hyperbolic trigonometry, tan
-    public static Primitive Asin = null!;
-    public static Primitive Acos = null!;
-    public static Primitive Atan2 = null!;
-    public static Primitive Sinh = null!;
-    public static Primitive Cosh = null!;
-    public static Primitive Asinh = null!;
-    public static Primitive Acosh = null!;
-    public static Primitive Atanh = null!;
-    public static Primitive Tan = null!;
+    public static Primitive Asin { get { if (asin is null) Vocabulary.Ensure(); return asin!; } private set => asin = value; }
+    static Primitive? asin;
+    public static Primitive Acos { get { if (acos is null) Vocabulary.Ensure(); return acos!; } private set => acos = value; }
+    static Primitive? acos;
+    public static Primitive Atan2 { get { if (atan2 is null) Vocabulary.Ensure(); return atan2!; } private set => atan2 = value; }
+    static Primitive? atan2;
+    public static Primitive Sinh { get { if (sinh is null) Vocabulary.Ensure(); return sinh!; } private set => sinh = value; }
+    static Primitive? sinh;
+    public static Primitive Cosh { get { if (cosh is null) Vocabulary.Ensure(); return cosh!; } private set => cosh = value; }
+    static Primitive? cosh;
+    public static Primitive Asinh { get { if (asinh is null) Vocabulary.Ensure(); return asinh!; } private set => asinh = value; }
+    static Primitive? asinh;
+    public static Primitive Acosh { get { if (acosh is null) Vocabulary.Ensure(); return acosh!; } private set => acosh = value; }
+    static Primitive? acosh;
+    public static Primitive Atanh { get { if (atanh is null) Vocabulary.Ensure(); return atanh!; } private set => atanh = value; }
+    static Primitive? atanh;
+    public static Primitive Tan { get { if (tan is null) Vocabulary.Ensure(); return tan!; } private set => tan = value; }
+    static Primitive? tan;
     // the error and gamma families
-    public static Primitive Erfc = null!;
-    public static Primitive ErfInv = null!;
-    public static Primitive Lgamma = null!;
-    public static Primitive Digamma = null!;
-    public static Primitive Polygamma = null!;
+    public static Primitive Erfc { get { if (erfc is null) Vocabulary.Ensure(); return erfc!; } private set => erfc = value; }
+    static Primitive? erfc;
+    public static Primitive ErfInv { get { if (erfInv is null) Vocabulary.Ensure(); return erfInv!; } private set => erfInv = value; }
+    static Primitive? erfInv;
+    public static Primitive Lgamma { get { if (lgamma is null) Vocabulary.Ensure(); return lgamma!; } private set => lgamma = value; }
+    static Primitive? lgamma;
+    public static Primitive Digamma { get { if (digamma is null) Vocabulary.Ensure(); return digamma!; } private set => digamma = value; }
+    static Primitive? digamma;
+    public static Primitive Polygamma { get { if (polygamma is null) Vocabulary.Ensure(); return polygamma!; } private set => polygamma = value; }
+    static Primitive? polygamma;
     // rounding (zero derivative) and floored division
-    public static Primitive Floor = null!;
-    public static Primitive Ceil = null!;
-    public static Primitive Round = null!;
-    public static Primitive Trunc = null!;
-    public static Primitive Mod = null!;
-    public static Primitive FloorDivide = null!;
+    public static Primitive Floor { get { if (floor is null) Vocabulary.Ensure(); return floor!; } private set => floor = value; }
+    static Primitive? floor;
+    public static Primitive Ceil { get { if (ceil is null) Vocabulary.Ensure(); return ceil!; } private set => ceil = value; }
+    static Primitive? ceil;
+    public static Primitive Round { get { if (round is null) Vocabulary.Ensure(); return round!; } private set => round = value; }
+    static Primitive? round;
+    public static Primitive Trunc { get { if (trunc is null) Vocabulary.Ensure(); return trunc!; } private set => trunc = value; }
+    static Primitive? trunc;
+    public static Primitive Mod { get { if (mod is null) Vocabulary.Ensure(); return mod!; } private set => mod = value; }
+    static Primitive? mod;
+    public static Primitive FloorDivide { get { if (floorDivide is null) Vocabulary.Ensure(); return floorDivide!; } private set => floorDivide = value; }
+    static Primitive? floorDivide;
     // powers, norms, log-sums
-    public static Primitive LogAddExp = null!;
-    public static Primitive Rsqrt = null!;
-    public static Primitive Cbrt = null!;
-    public static Primitive Hypot = null!;
+    public static Primitive LogAddExp { get { if (logAddExp is null) Vocabulary.Ensure(); return logAddExp!; } private set => logAddExp = value; }
+    static Primitive? logAddExp;
+    public static Primitive Rsqrt { get { if (rsqrt is null) Vocabulary.Ensure(); return rsqrt!; } private set => rsqrt = value; }
+    static Primitive? rsqrt;
+    public static Primitive Cbrt { get { if (cbrt is null) Vocabulary.Ensure(); return cbrt!; } private set => cbrt = value; }
+    static Primitive? cbrt;
+    public static Primitive Hypot { get { if (hypot is null) Vocabulary.Ensure(); return hypot!; } private set => hypot = value; }
+    static Primitive? hypot;
     // tests
-    public static Primitive IsNan = null!;
-    public static Primitive IsFinite = null!;
+    public static Primitive IsNan { get { if (isNan is null) Vocabulary.Ensure(); return isNan!; } private set => isNan = value; }
+    static Primitive? isNan;
+    public static Primitive IsFinite { get { if (isFinite is null) Vocabulary.Ensure(); return isFinite!; } private set => isFinite = value; }
+    static Primitive? isFinite;
     // activations (jax.nn)
-    public static Primitive Gelu = null!;
-    public static Primitive GeluTanh = null!;
-    public static Primitive Silu = null!;
-    public static Primitive LeakyRelu = null!;
-    public static Primitive Elu = null!;
-    public static Primitive LogSigmoid = null!;
+    public static Primitive Gelu { get { if (gelu is null) Vocabulary.Ensure(); return gelu!; } private set => gelu = value; }
+    static Primitive? gelu;
+    public static Primitive GeluTanh { get { if (geluTanh is null) Vocabulary.Ensure(); return geluTanh!; } private set => geluTanh = value; }
+    static Primitive? geluTanh;
+    public static Primitive Silu { get { if (silu is null) Vocabulary.Ensure(); return silu!; } private set => silu = value; }
+    static Primitive? silu;
+    public static Primitive LeakyRelu { get { if (leakyRelu is null) Vocabulary.Ensure(); return leakyRelu!; } private set => leakyRelu = value; }
+    static Primitive? leakyRelu;
+    public static Primitive Elu { get { if (elu is null) Vocabulary.Ensure(); return elu!; } private set => elu = value; }
+    static Primitive? elu;
+    public static Primitive LogSigmoid { get { if (logSigmoid is null) Vocabulary.Ensure(); return logSigmoid!; } private set => logSigmoid = value; }
+    static Primitive? logSigmoid;
 
     static void DeclareElementwiseVocabulary()
     {

@@ -20,25 +20,35 @@ namespace Functional.AD;
 internal static partial class Prims
 {
     /// <summary>The part a static index list selects.</summary>
-    public static Primitive Index = null!;
+    public static Primitive Index { get { if (index is null) Vocabulary.Ensure(); return index!; } private set => index = value; }
+    static Primitive? index;
     /// <summary>The part replaced.</summary>
-    public static Primitive IndexSet = null!;
+    public static Primitive IndexSet { get { if (indexSet is null) Vocabulary.Ensure(); return indexSet!; } private set => indexSet = value; }
+    static Primitive? indexSet;
     /// <summary>A value added to the part.</summary>
-    public static Primitive IndexAdd = null!;
+    public static Primitive IndexAdd { get { if (indexAdd is null) Vocabulary.Ensure(); return indexAdd!; } private set => indexAdd = value; }
+    static Primitive? indexAdd;
     /// <summary>A block at traced starts.</summary>
-    public static Primitive DynamicSlice = null!;
+    public static Primitive DynamicSlice { get { if (dynamicSlice is null) Vocabulary.Ensure(); return dynamicSlice!; } private set => dynamicSlice = value; }
+    static Primitive? dynamicSlice;
     /// <summary>A block at traced starts replaced.</summary>
-    public static Primitive DynamicUpdateSlice = null!;
+    public static Primitive DynamicUpdateSlice { get { if (dynamicUpdateSlice is null) Vocabulary.Ensure(); return dynamicUpdateSlice!; } private set => dynamicUpdateSlice = value; }
+    static Primitive? dynamicUpdateSlice;
     /// <summary>A block at traced starts, sized like an aval (the transpose of DynamicUpdateSlice).</summary>
-    public static Primitive DynamicSliceLike = null!;
+    public static Primitive DynamicSliceLike { get { if (dynamicSliceLike is null) Vocabulary.Ensure(); return dynamicSliceLike!; } private set => dynamicSliceLike = value; }
+    static Primitive? dynamicSliceLike;
     /// <summary>A gather along one axis with indices of x's rank (Np.TakeAlongAxis).</summary>
-    public static Primitive TakeAlongAxis = null!;
+    public static Primitive TakeAlongAxis { get { if (takeAlongAxis is null) Vocabulary.Ensure(); return takeAlongAxis!; } private set => takeAlongAxis = value; }
+    static Primitive? takeAlongAxis;
     /// <summary>Its transpose: a scatter-add along the axis.</summary>
-    public static Primitive ScatterAlongAxis = null!;
+    public static Primitive ScatterAlongAxis { get { if (scatterAlongAxis is null) Vocabulary.Ensure(); return scatterAlongAxis!; } private set => scatterAlongAxis = value; }
+    static Primitive? scatterAlongAxis;
     /// <summary>A gather over the leading axes at once (Lax.GatherAxes).</summary>
-    public static Primitive GatherAxes = null!;
+    public static Primitive GatherAxes { get { if (gatherAxes is null) Vocabulary.Ensure(); return gatherAxes!; } private set => gatherAxes = value; }
+    static Primitive? gatherAxes;
     /// <summary>Its transpose: a scatter-add over the leading axes.</summary>
-    public static Primitive ScatterAddAxes = null!;
+    public static Primitive ScatterAddAxes { get { if (scatterAddAxes is null) Vocabulary.Ensure(); return scatterAddAxes!; } private set => scatterAddAxes = value; }
+    static Primitive? scatterAddAxes;
 
     static readonly Type Ixs = typeof(Ix[]);
 

@@ -37,17 +37,23 @@ internal static partial class Prims
         readsAs.TryGetValue(m, out var read) ? read(statics) : (p, new Params(statics));
 
     /// <summary>The max pool (JAX's <c>reduce_window_max</c>).</summary>
-    public static Primitive ReduceWindowMax = null!;
+    public static Primitive ReduceWindowMax { get { if (reduceWindowMax is null) Vocabulary.Ensure(); return reduceWindowMax!; } private set => reduceWindowMax = value; }
+    static Primitive? reduceWindowMax;
     /// <summary>The sum pool (JAX's <c>reduce_window_sum</c>), linear.</summary>
-    public static Primitive ReduceWindowSum = null!;
+    public static Primitive ReduceWindowSum { get { if (reduceWindowSum is null) Vocabulary.Ensure(); return reduceWindowSum!; } private set => reduceWindowSum = value; }
+    static Primitive? reduceWindowSum;
     /// <summary>The mean pool: the sum pool divided by the number of taps, linear.</summary>
-    public static Primitive ReduceWindowMean = null!;
+    public static Primitive ReduceWindowMean { get { if (reduceWindowMean is null) Vocabulary.Ensure(); return reduceWindowMean!; } private set => reduceWindowMean = value; }
+    static Primitive? reduceWindowMean;
     /// <summary>The tangent at each window's first maximum: linear in operand 0, operand 1 (x) selects.</summary>
-    public static Primitive SelectAndGather = null!;
+    public static Primitive SelectAndGather { get { if (selectAndGather is null) Vocabulary.Ensure(); return selectAndGather!; } private set => selectAndGather = value; }
+    static Primitive? selectAndGather;
     /// <summary>The cotangent added at each window's first maximum: linear in operand 0, operand 1 (x) selects.</summary>
-    public static Primitive SelectAndScatterAdd = null!;
+    public static Primitive SelectAndScatterAdd { get { if (selectAndScatterAdd is null) Vocabulary.Ensure(); return selectAndScatterAdd!; } private set => selectAndScatterAdd = value; }
+    static Primitive? selectAndScatterAdd;
     /// <summary>The transpose of the sum pool: linear in operand 0, operand 1 is x's aval.</summary>
-    public static Primitive ReduceWindowSumTranspose = null!;
+    public static Primitive ReduceWindowSumTranspose { get { if (reduceWindowSumTranspose is null) Vocabulary.Ensure(); return reduceWindowSumTranspose!; } private set => reduceWindowSumTranspose = value; }
+    static Primitive? reduceWindowSumTranspose;
 
     static MethodInfo WindowOp(string name, params Type[] ts) => typeof(WindowOps).GetMethod(name, [.. ts, typeof(WindowParams)])!;
 

@@ -15,32 +15,44 @@ internal static partial class Prims
     static readonly List<Primitive> composites = new();
 
     /// <summary>The composites: read from their C# spellings and rewritten at once (never in a graph, so no spec, Vmap or Torch rule of their own).</summary>
-    public static IReadOnlyList<Primitive> Composites => composites;
+    public static IReadOnlyList<Primitive> Composites { get { EnsureVocabulary(); return composites; } }
 
     /// <summary>Sum over several axes.</summary>
-    public static Primitive SumAxes = null!;
+    public static Primitive SumAxes { get { if (sumAxes is null) Vocabulary.Ensure(); return sumAxes!; } private set => sumAxes = value; }
+    static Primitive? sumAxes;
     /// <summary>Mean over several axes.</summary>
-    public static Primitive MeanAxes = null!;
+    public static Primitive MeanAxes { get { if (meanAxes is null) Vocabulary.Ensure(); return meanAxes!; } private set => meanAxes = value; }
+    static Primitive? meanAxes;
     /// <summary>Max over several axes (ties split evenly over the whole block, as JAX).</summary>
-    public static Primitive MaxAxes = null!;
+    public static Primitive MaxAxes { get { if (maxAxes is null) Vocabulary.Ensure(); return maxAxes!; } private set => maxAxes = value; }
+    static Primitive? maxAxes;
     /// <summary>LogSumExp over several axes.</summary>
-    public static Primitive LogSumExpAxes = null!;
+    public static Primitive LogSumExpAxes { get { if (logSumExpAxes is null) Vocabulary.Ensure(); return logSumExpAxes!; } private set => logSumExpAxes = value; }
+    static Primitive? logSumExpAxes;
     /// <summary>Min over one axis, all, or several: <c>-Max(-x)</c>.</summary>
-    public static Primitive Min = null!;
+    public static Primitive Min { get { if (min is null) Vocabulary.Ensure(); return min!; } private set => min = value; }
+    static Primitive? min;
     /// <summary>Argmin: <c>Argmax(-x)</c>.</summary>
-    public static Primitive Argmin = null!;
+    public static Primitive Argmin { get { if (argmin is null) Vocabulary.Ensure(); return argmin!; } private set => argmin = value; }
+    static Primitive? argmin;
     /// <summary>Variance with ddof.</summary>
-    public static Primitive Var = null!;
+    public static Primitive Var { get { if (var is null) Vocabulary.Ensure(); return var!; } private set => var = value; }
+    static Primitive? var;
     /// <summary>Standard deviation with ddof.</summary>
-    public static Primitive Std = null!;
+    public static Primitive Std { get { if (std is null) Vocabulary.Ensure(); return std!; } private set => std = value; }
+    static Primitive? std;
     /// <summary>Any non-zero (bool).</summary>
-    public static Primitive Any = null!;
+    public static Primitive Any { get { if (any is null) Vocabulary.Ensure(); return any!; } private set => any = value; }
+    static Primitive? any;
     /// <summary>All non-zero (bool).</summary>
-    public static Primitive All_ = null!;
+    public static Primitive All_ { get { if (all_ is null) Vocabulary.Ensure(); return all_!; } private set => all_ = value; }
+    static Primitive? all_;
     /// <summary>The Frobenius norm over all or several axes.</summary>
-    public static Primitive Norm = null!;
+    public static Primitive Norm { get { if (norm is null) Vocabulary.Ensure(); return norm!; } private set => norm = value; }
+    static Primitive? norm;
     /// <summary>The vector p-norm.</summary>
-    public static Primitive VectorNorm = null!;
+    public static Primitive VectorNorm { get { if (vectorNorm is null) Vocabulary.Ensure(); return vectorNorm!; } private set => vectorNorm = value; }
+    static Primitive? vectorNorm;
 
     /// <summary>The canonical parameters of a composite reduction: axes (null: every axis), keepdims, ddof, ord, and the call as C# prints it.</summary>
     sealed record ReduceArgs(int[]? Axes, bool Keep, double Ddof, double Ord, string Call);

@@ -18,22 +18,30 @@ namespace Functional.AD;
 internal static partial class Prims
 {
     /// <summary>A static gather along axes (flip, roll, repeat, tile, pad).</summary>
-    public static Primitive AxisGather = null!;
+    public static Primitive AxisGather { get { if (axisGather is null) Vocabulary.Ensure(); return axisGather!; } private set => axisGather = value; }
+    static Primitive? axisGather;
     /// <summary>The transpose of <see cref="AxisGather"/>.</summary>
-    public static Primitive AxisScatterAdd = null!;
+    public static Primitive AxisScatterAdd { get { if (axisScatterAdd is null) Vocabulary.Ensure(); return axisScatterAdd!; } private set => axisScatterAdd = value; }
+    static Primitive? axisScatterAdd;
     /// <summary>A constant pad with a fill operand (Np.Pad(x, widths, value)): linear in x and the fill together.</summary>
-    public static Primitive PadFill = null!;
+    public static Primitive PadFill { get { if (padFill is null) Vocabulary.Ensure(); return padFill!; } private set => padFill = value; }
+    static Primitive? padFill;
     /// <summary>The upper or lower triangle of the last two axes (Np.Triu, Np.Tril).</summary>
-    public static Primitive Triangle = null!;
+    public static Primitive Triangle { get { if (triangle is null) Vocabulary.Ensure(); return triangle!; } private set => triangle = value; }
+    static Primitive? triangle;
 
     /// <summary>A size-1 axis inserted (Np.ExpandDims); transpose ReshapeTo.</summary>
-    public static Primitive ExpandDims = null!;
+    public static Primitive ExpandDims { get { if (expandDims is null) Vocabulary.Ensure(); return expandDims!; } private set => expandDims = value; }
+    static Primitive? expandDims;
     /// <summary>Size-1 axes removed (Np.Squeeze); transpose ReshapeTo.</summary>
-    public static Primitive Squeeze = null!;
+    public static Primitive Squeeze { get { if (squeeze is null) Vocabulary.Ensure(); return squeeze!; } private set => squeeze = value; }
+    static Primitive? squeeze;
     /// <summary>One axis moved (Np.MoveAxis); transpose the move back.</summary>
-    public static Primitive MoveAxis = null!;
+    public static Primitive MoveAxis { get { if (moveAxis is null) Vocabulary.Ensure(); return moveAxis!; } private set => moveAxis = value; }
+    static Primitive? moveAxis;
     /// <summary>Two axes exchanged (Np.SwapAxes); its own transpose.</summary>
-    public static Primitive SwapAxes = null!;
+    public static Primitive SwapAxes { get { if (swapAxes is null) Vocabulary.Ensure(); return swapAxes!; } private set => swapAxes = value; }
+    static Primitive? swapAxes;
 
     static readonly Type AxisMaps = typeof(AxisMap[]);
 

@@ -9,15 +9,20 @@ namespace Functional.AD;
 internal static partial class Prims
 {
     /// <summary>Stable ascending order along an axis (NaN last), int32.</summary>
-    public static Primitive Argsort = null!;
+    public static Primitive Argsort { get { if (argsort is null) Vocabulary.Ensure(); return argsort!; } private set => argsort = value; }
+    static Primitive? argsort;
     /// <summary>The indices of the k largest along the last axis, int32.</summary>
-    public static Primitive TopKIndices = null!;
+    public static Primitive TopKIndices { get { if (topKIndices is null) Vocabulary.Ensure(); return topKIndices!; } private set => topKIndices = value; }
+    static Primitive? topKIndices;
     /// <summary>Insertion indices into a sorted 1-D tensor, int32.</summary>
-    public static Primitive SearchSorted = null!;
+    public static Primitive SearchSorted { get { if (searchSorted is null) Vocabulary.Ensure(); return searchSorted!; } private set => searchSorted = value; }
+    static Primitive? searchSorted;
     /// <summary>Np.Sort: TakeAlongAxis(x, Argsort(x)).</summary>
-    public static Primitive Sort = null!;
+    public static Primitive Sort { get { if (sort is null) Vocabulary.Ensure(); return sort!; } private set => sort = value; }
+    static Primitive? sort;
     /// <summary>Np.TopK: (TakeAlongAxis(x, i, -1), i) with i = TopKIndices(x, k).</summary>
-    public static Primitive TopK = null!;
+    public static Primitive TopK { get { if (topK is null) Vocabulary.Ensure(); return topK!; } private set => topK = value; }
+    static Primitive? topK;
 
     static void DeclareSorting()
     {

@@ -14,11 +14,19 @@ internal static partial class Prims
     static readonly List<Primitive> all = new();
     static readonly Dictionary<MethodInfo, Primitive> byMethod = new();
 
-    /// <summary>Every primitive of the table (the pseudo-primitives Input, Const, AvalOf, InferAval included).</summary>
-    public static IReadOnlyList<Primitive> All => all;
+    /// <summary>Every primitive of the table (the pseudo-primitives Input, Const, AvalOf, InferAval included), the vocabulary's too.</summary>
+    public static IReadOnlyList<Primitive> All { get { EnsureVocabulary(); return all; } }
 
-    /// <summary>The primitive a method call stands for, if any.</summary>
-    public static Primitive? ForMethod(MethodInfo m) => byMethod.TryGetValue(m, out var p) ? p : null;
+    /// <summary>The primitive a method call stands for, if any (declaring the vocabulary first when the method is not a core primitive).</summary>
+    public static Primitive? ForMethod(MethodInfo m)
+    {
+        if (byMethod.TryGetValue(m, out var p)) return p;
+        EnsureVocabulary();
+        return byMethod.TryGetValue(m, out p) ? p : null;
+    }
+
+    /// <summary>The primitive among those declared so far that a method call stands for (a core primitive, or any once the vocabulary is declared).</summary>
+    public static Primitive? ForMethodDeclared(MethodInfo m) => byMethod.TryGetValue(m, out var p) ? p : null;
 
     static MethodInfo Np_(string name, params Type[] ts) => typeof(Np).GetMethod(name, ts) ?? throw new MissingMethodException(nameof(Np), name);
     static MethodInfo Lax_(string name, params Type[] ts) => typeof(Lax).GetMethod(name, ts) ?? throw new MissingMethodException(nameof(Lax), name);
@@ -327,24 +335,68 @@ internal static partial class Prims
     // (docs/benchmarks.md, "Grad + Jit + first call"). So the static constructor holds the field initialisers above and
     // what follows them is a method of its own: a method with loops is compiled with the tiered JIT's instrumentation,
     // slower to compile and larger, and with this body in it the constructor would be 14 KB of IL so compiled (about 24
-    // ms, against about 17 ms for its 11 KB without). And the primitives the families' Declare methods make are fields
-    // set there once, not properties: a process JIT-compiles every accessor it runs.
+    // ms, against about 17 ms for its 11 KB without). The vocabulary families (see Vocabulary) are declared on first need.
     static Prims() => DeclareTheRest();
+
+    /// <summary>
+    /// The families beyond the core: jax.numpy's elementwise, shape, reduction and cumulative vocabulary, contractions,
+    /// convolutions, pooling, sorting and indexing (about 90 primitives, none of them needed by a program that does not
+    /// call them). Their primitives are properties whose getter declares all of them on first use, in this class's static
+    /// constructor: the runtime runs it once, on one thread, and a getter called while it runs (a family reading
+    /// another's primitive) sees the declaration so far, as the table's own constructor does. The reader asks for them
+    /// (<see cref="Ensure"/>) when a method call is not a core primitive, and <see cref="All"/> and
+    /// <see cref="Composites"/> include them. A family declared here sets slots of its own primitives only; the core's
+    /// slots are all set in the table's constructor.
+    /// </summary>
+    static class Vocabulary
+    {
+        static Vocabulary()
+        {
+            int from = all.Count;
+            var core = new HashSet<MethodInfo>(byMethod.Keys);
+            DeclareConvolutions();
+            DeclarePooling();
+            DeclareElementwiseVocabulary();
+            DeclareShapeVocabulary();
+            DeclareReductionVocabulary();
+            DeclareCumulativeVocabulary();
+            DeclareContractions();
+            DeclareSorting();
+            DeclareIndexing();
+            DeclareFlattened();
+            var declared = all.GetRange(from, all.Count - from);
+            AcceptEveryDType(declared);
+            BatchRules.CheckEveryPrimitiveBatches(declared);
+            // the reader declares the vocabulary when a call is not a core primitive: a core method read another way here
+            // would be read differently before and after
+            foreach (var m in readsAs.Keys.Concat(piecesOf.Keys))
+                if (core.Contains(m))
+                    throw new InvalidOperationException($"Internal error: the vocabulary reads {m.DeclaringType?.Name}.{m.Name}, a core primitive's method.");
+        }
+
+        /// <summary>Declares the vocabulary if it is not yet (thread-safe: the runtime's type initialisation).</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        internal static void Ensure() => GC.KeepAlive(Marker);
+
+        // a static field read: it runs the static constructor first, if it has not run
+        static readonly object Marker = new();
+    }
+
+    /// <summary>Declares the vocabulary families now if they are not yet (see <see cref="Vocabulary"/>).</summary>
+    public static void EnsureVocabulary() => Vocabulary.Ensure();
+
+    /// <summary>Structural, selection and conversion primitives take every dtype.</summary>
+    static void AcceptEveryDType(IEnumerable<Primitive> ps)
+    {
+        foreach (var p in ps)
+            if (p.Family is PrimFamily.Structural or PrimFamily.Conversion || p == Where || p == StopGradient)
+                p.Accepts = DTypeSets.All;
+    }
 
     static void DeclareTheRest()
     {
-        // --- primitives declared in other files of this partial class (after every field initialiser has run)
-        DeclareConvolutions();
-        DeclarePooling();
-        DeclareElementwiseVocabulary();
-        DeclareShapeVocabulary();
-        DeclareReductionVocabulary();
-        DeclareCumulativeVocabulary();
-        DeclareContractions();
-        DeclareSorting();
-        DeclareIndexing();
+        // --- the gather family's shape rules (core primitives)
         DeclareGatherShapeRules();
-        DeclareFlattened();
 
         // --- the dtype column beyond the families' defaults: float-only functions promote integer and bool operands to
         // float32 (as jax.numpy does); structural, selection and conversion primitives take every dtype; Argmax gives int32
@@ -353,9 +405,7 @@ internal static partial class Prims
             p.Accepts = DTypeSets.All;
             p.Gives = DTypeSets.FloatResult;
         }
-        foreach (var p in all)
-            if (p.Family is PrimFamily.Structural or PrimFamily.Conversion || p == Where || p == StopGradient)
-                p.Accepts = DTypeSets.All;
+        AcceptEveryDType(all);
         Argmax.Gives = _ => DType.Int32;
         // means and log-sum-exps of integers are floats (jax.numpy); a sum of bools counts them (int32)
         foreach (var p in new[] { Mean, LogSumExp, Softmax, LogSoftmax })
@@ -517,8 +567,8 @@ internal static partial class Prims
         foreach (var p in new[] { MoveAxisToFront, MoveAxisFromFront, AddBatchAxis, BroadcastBatch })
             p.VmapMove = true;
 
-        // --- batching rules of the control primitives, and the check that every primitive has one
-        BatchRules.Install();
+        // --- batching rules of the control primitives, and the check that every primitive declared so far has one
+        BatchRules.Install(all);
     }
 
     static MethodInfo SM(string name, Type t) => typeof(ScalarMath).GetMethod(name, [t])!;
