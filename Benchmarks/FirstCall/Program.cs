@@ -98,7 +98,7 @@ void Step(string what)
     long now = Stopwatch.GetTimestamp(), m = JitInfo.GetCompiledMethodCount(true);
     var j = JitInfo.GetCompilationTime(true);
     // recorded now, printed after the fresh part: nothing is written to the console inside the timed steps (the
-    // console's own start-up, about 12 ms, would land in the step after the first line)
+    // console's own start-up would land in the step after the first line)
     steps.Add($"{what,-32} {Ms(t0, now),8:F1} ms  JIT-compiled methods {m - m0,5}  JIT time {(j - j0).TotalMilliseconds,6:F1} ms"
         + (jitList is null ? "" : $"  types loaded {jitList.TypesLoaded - typesBefore,5}"));
     if (jitList is not null) { typesBefore = jitList.TypesLoaded; jitList.TypeNames?.Enqueue("==== after " + what); }

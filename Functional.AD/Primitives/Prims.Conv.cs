@@ -334,7 +334,7 @@ internal static partial class Prims
     public static Primitive ConvTransposeRhs { get { if (convTransposeRhs is null) Vocabulary.Ensure(); return convTransposeRhs!; } private set => convTransposeRhs = value; }
     static Primitive? convTransposeRhs;
 
-    /// <summary>Declares the convolution family (called first in the static constructor, so that its primitives are in the table before the checks that walk it).</summary>
+    /// <summary>Declares the convolution family (first of the vocabulary, so that its primitives are in the table before the checks that walk it).</summary>
     static void DeclareConvolutions()
     {
         var cp = typeof(ConvParams);

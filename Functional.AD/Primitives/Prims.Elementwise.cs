@@ -6,8 +6,8 @@ namespace Functional.AD;
 /// <summary>
 /// The elementwise vocabulary of jax.numpy and jax.nn beyond the core: inverse and hyperbolic trigonometry, the error
 /// and gamma families, rounding, floored division, log-add-exp and the activations. Each is one declaration through
-/// its family. They are made by <see cref="DeclareElementwiseVocabulary"/>, called first thing in the static
-/// constructor (so the table's own fields, <c>all</c> among them, exist whatever order the partial files initialise in).
+/// its family. They are made by <see cref="DeclareElementwiseVocabulary"/>, with the rest of the vocabulary on first need
+/// (after the table's own fields, <c>all</c> among them, exist, whatever order the partial files initialise in).
 /// </summary>
 internal static partial class Prims
 {

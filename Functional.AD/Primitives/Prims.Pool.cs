@@ -21,8 +21,8 @@ namespace Functional.AD;
 /// whose transpose is the sum pool again. <c>ReduceWindowMean</c> is the sum divided by the number of taps.</item>
 /// <item>Vmap: the batch axes become leading axes with window 1, stride 1 and no padding.</item>
 /// </list>
-/// The declarations run from the static constructor (<see cref="DeclarePooling"/>), after every field initialiser of
-/// every part of <c>Prims</c>, so the order in which the compiler meets the partial files does not matter.
+/// The declarations (<see cref="DeclarePooling"/>) run with the rest of the vocabulary on first need, after every field
+/// initialiser of every part of <c>Prims</c>, so the order in which the compiler meets the partial files does not matter.
 /// </summary>
 internal static partial class Prims
 {
