@@ -90,6 +90,38 @@ public class LazyVocabularyTests
         finally { alc.Unload(); }
     }
 
+    [Fact]
+    public void Threads_that_first_use_the_vocabulary_at_once_all_get_the_declared_table()
+    {
+        var alc = new AssemblyLoadContext("fresh library", isCollectible: true);
+        try
+        {
+            var lib = new FreshLibrary(alc);
+            double[] x = [0.5, -1, 2, 3, 0.25, 1.5];
+            int[] dims = [2, 3];
+            // four threads read, differentiate and run a vocabulary call in a table that has not declared it
+            using var start = new ManualResetEventSlim();
+            var results = new (LambdaExpression F, double[] Grad)[4];
+            var errors = new Exception?[4];
+            var threads = Enumerable.Range(0, 4).Select(i => new Thread(() =>
+            {
+                try
+                {
+                    start.Wait();
+                    var f = Program(lib, cumsum: true);
+                    results[i] = (f, lib.JitGrad(f, lib.NewTensor(x, dims)));
+                }
+                catch (Exception e) { errors[i] = e; }
+            })).ToArray();
+            foreach (var t in threads) t.Start();
+            start.Set();
+            foreach (var t in threads) t.Join();
+            Assert.All(errors, e => Assert.Null(e));
+            foreach (var (f, grad) in results) AgreesWithCentralDifferences(lib, f, x, dims, grad);
+        }
+        finally { alc.Unload(); }
+    }
+
     /// <summary><c>a => Np.Sum(Np.Split(a, 3, 1)[1] * Np.Split(a, 3, 1)[2])</c> in the fresh copy's types: pieces of a split, read by index.</summary>
     static LambdaExpression SplitProgram(FreshLibrary lib)
     {
