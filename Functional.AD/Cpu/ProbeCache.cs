@@ -101,52 +101,12 @@ internal static class ProbeCache
     }
 
     /// <summary>
-    /// The terms of <c>Dot</c>, <c>DotTA</c> and <c>DotTB</c> on vectors and matrices whose axes agree, written down
-    /// instead of probed: the same terms, in the same order, as running the eager kernel on one-hot operands gives
-    /// (per output element, ascending in the first operand's element, then the second's), so the code is the same;
-    /// <c>null</c> for anything else (then the caller probes). Probing costs a fresh process the JIT of the eager
-    /// product kernels (issue 20).
+    /// The terms of a product that declares them (<see cref="CpuLowering.ProductTerms"/>: Dot and its two transposed
+    /// slots) on operands its shape rule accepts, written down instead of probed; <c>null</c> for anything else (then the
+    /// caller probes). Probing costs a fresh process the JIT of the eager product kernels.
     /// </summary>
-    public static Term[][]? ContractionTerms(Primitive p, Aval a, Aval b)
-    {
-        if (p != Prims.Dot && p != Prims.DotTA && p != Prims.DotTB || ShapeInference.Known(p, [Kind.Tensor, Kind.Tensor], [a, b]) is not { } o) return null;
-        var (x, y) = (a.Dims, b.Dims);
-        var terms = new Term[o.Size][];
-        // out[outIndex(r, c)] = sum over t < k of a[i] * b[j], (i, j) = index(r, c, t); i grows with t, as in a probe
-        void Sum(int m, int n, int k, Func<int, int, int, (int I, int J)> index, Func<int, int, int> outIndex)
-        {
-            for (int r = 0; r < m; r++)
-                for (int c = 0; c < n; c++)
-                {
-                    var ts = new Term[k];
-                    for (int t = 0; t < k; t++) { var (i, j) = index(r, c, t); ts[t] = new Term(1, 0, i, j); }
-                    terms[outIndex(r, c)] = ts;
-                }
-        }
-        if (p == Prims.Dot)
-        {
-            // a [M, K] (M = 1 for a vector), b [K, N] (N = 1 for a vector): out[r, c] = sum_t a[r, t] b[t, c]
-            int k = x[^1], m = x.Length == 2 ? x[0] : 1, n = y.Length == 2 ? y[1] : 1;
-            Sum(m, n, k, (r, c, t) => (r * k + t, t * n + c), (r, c) => r * n + c);
-        }
-        else if (p == Prims.DotTA)   // (g, b): the cotangent of Dot's a
-            switch (x.Length, y.Length)
-            {
-                case (0, 1): Sum(1, y[0], 1, (_, c, _) => (0, c), (_, c) => c); break;                                       // g * b
-                case (1, 2): { int n = y[1]; Sum(y[0], 1, n, (r, _, t) => (t, r * n + t), (r, _) => r); break; }             // b @ g
-                case (1, 1): { int n = y[0]; Sum(x[0], n, 1, (r, c, _) => (r, c), (r, c) => r * n + c); break; }             // outer(g, b)
-                default: { int n = x[1], kk = y[0]; Sum(x[0], kk, n, (r, c, t) => (r * n + t, c * n + t), (r, c) => r * kk + c); break; }   // g @ b^T
-            }
-        else   // DotTB (a, g): the cotangent of Dot's b
-            switch (x.Length, y.Length)
-            {
-                case (1, 0): Sum(x[0], 1, 1, (r, _, _) => (r, 0), (r, _) => r); break;                                       // a * g
-                case (1, 1): { int n = y[0]; Sum(x[0], n, 1, (r, c, _) => (r, c), (r, c) => r * n + c); break; }             // outer(a, g)
-                case (2, 1): { int k = x[1]; Sum(k, 1, x[0], (r, _, t) => (t * k + r, t), (r, _) => r); break; }              // a^T g
-                default: { int k = x[1], n = y[1]; Sum(k, n, x[0], (r, c, t) => (t * k + r, t * n + c), (r, c) => r * n + c); break; }   // a^T @ g
-            }
-        return terms;
-    }
+    public static Term[][]? ContractionTerms(Primitive p, Aval a, Aval b) =>
+        p.Cpu?.ProductTerms is { } terms && ShapeInference.Known(p, [Kind.Tensor, Kind.Tensor], [a, b]) is not null ? terms(a.Dims, b.Dims) : null;
 
     /// <summary>The value of a node that depends only on its operands' shapes (Zeros, Ones, the gradient seed), made by <paramref name="make"/> on a miss.</summary>
     public static object? ShapeOnlyValue(Node n, Func<Node, Aval?> avalOf, Func<object?> make)

@@ -109,9 +109,9 @@ internal static class ShapeInference
     /// <summary>
     /// The aval of a well-formed application found without running anything, or <c>null</c> (then the caller runs the
     /// primitive on zeros, which also gives the error of an ill-formed one): elementwise operands that broadcast to a
-    /// dtype the primitive takes and keeps; <c>Dot</c> and its two transposed slots on float32/float64 vectors and
-    /// matrices whose axes agree (a[..., k] with b[k] or b[k, n]; <see cref="Lax.DotTA"/>, <see cref="Lax.DotTB"/>);
-    /// <c>SumTo</c> of a value already of the target's shape. Running the eager kernels instead costs a fresh process the
+    /// dtype the primitive takes and keeps; a product that declares its dims (<see cref="Primitive.ProductDims"/>: Dot
+    /// and its two transposed slots on float32/float64 vectors and matrices whose axes agree); <c>SumTo</c> of a value
+    /// already of the target's shape. Running the eager kernels instead costs a fresh process the
     /// JIT of each kernel (issue 20), and every specialisation a dictionary look-up.
     /// </summary>
     internal static Aval? Known(Primitive p, Kind[] kinds, Aval[] args)
@@ -129,32 +129,12 @@ internal static class ShapeInference
                 var (dt, weak) = DTypes.Promote(a.DType, aw, b.DType, bw);
                 return p.Accepts.Contains(dt) && p.Gives(dt) == dt ? new Aval(dims, dt, weak, adopt: true) : null;
             }
-            case PrimFamily.Contraction when args.Length == 2 && kinds[0] == Kind.Tensor && kinds[1] == Kind.Tensor
+            case PrimFamily.Contraction when p.ProductDims is { } productDims && args.Length == 2 && kinds[0] == Kind.Tensor && kinds[1] == Kind.Tensor
                 && args[0].DType is DType.Float32 or DType.Float64 && args[1].DType is DType.Float32 or DType.Float64:
             {
-                var (x, y) = (args[0].Dims, args[1].Dims);
+                if (productDims(args[0].Dims, args[1].Dims) is not { } dims) return null;
                 var (dt, weak) = DTypes.Promote(args[0].DType, args[0].Weak, args[1].DType, args[1].Weak);
-                int[]? dims = null;
-                if (p == Prims.Dot && x.Length is 1 or 2 && y.Length is 1 or 2 && x[^1] == y[0]) dims = SmallArrays.Contracted(x, y);
-                else if (p == Prims.DotTA) // (g, b): the cotangent of Dot's a
-                    dims = (x.Length, y.Length) switch
-                    {
-                        (0, 1) => [y[0]],
-                        (1, 2) when x[0] == y[1] => [y[0]],
-                        (1, 1) => [x[0], y[0]],
-                        (2, 2) when x[1] == y[1] => [x[0], y[0]],
-                        _ => null,
-                    };
-                else if (p == Prims.DotTB) // (a, g): the cotangent of Dot's b
-                    dims = (x.Length, y.Length) switch
-                    {
-                        (1, 0) => [x[0]],
-                        (1, 1) => [x[0], y[0]],
-                        (2, 1) when x[0] == y[0] => [x[1]],
-                        (2, 2) when x[0] == y[0] => [x[1], y[1]],
-                        _ => null,
-                    };
-                return dims is null ? null : new Aval(dims, dt, weak, adopt: true);
+                return new Aval(dims, dt, weak, adopt: true);
             }
         }
         if (p == Prims.SumTo && args.Length == 2 && kinds[0] == Kind.Tensor && kinds[1] == Kind.Aval

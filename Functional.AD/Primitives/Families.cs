@@ -160,15 +160,18 @@ internal static partial class Prims
     }
 
     /// <summary>A bilinear product in operands 0 and 1 (a third, aval operand gives a shape); <paramref name="product"/>
-    /// says how it maps onto the GEMM (transpose a, transpose b).</summary>
-    static Primitive Contraction(string name, MethodInfo tensor, JvpRule jvp, TransposeRule transpose, (bool TA, bool TB) product, BatchRule batched)
+    /// says how it maps onto the GEMM (transpose a, transpose b); <paramref name="dims"/> and <paramref name="terms"/> its
+    /// shape and unrolled terms on vectors and matrices, when it declares them.</summary>
+    static Primitive Contraction(string name, MethodInfo tensor, JvpRule jvp, TransposeRule transpose, (bool TA, bool TB) product, BatchRule batched,
+        Func<int[], int[], int[]?>? dims = null, Func<int[], int[], ProbeCache.Term[][]>? terms = null)
     {
         var p = Def(name, tensor);
         p.Family = PrimFamily.Contraction;
         p.Jvp = jvp;
         p.Transpose = transpose;
+        p.ProductDims = dims;
         if (tensor.GetParameters().Length > 2) p.NonDiff = [2];
-        p.Cpu = new CpuLowering { Bilinear = true, Product = product, Result = EagerResult.Fresh };
+        p.Cpu = new CpuLowering { Bilinear = true, Product = product, Result = EagerResult.Fresh, ProductTerms = terms };
         return Batch(p, batched);
     }
 

@@ -58,6 +58,13 @@ sealed partial class Primitive
     /// </summary>
     internal Func<Params, Aval[], Aval>? ShapeRule;
 
+    /// <summary>
+    /// For a product of two tensors: the result's dims from the operands' dims when they are vectors or matrices whose
+    /// axes agree, found without running it (<c>null</c>: not such operands; the generic rule then runs it). The Dot
+    /// slots declare theirs (<see cref="DotRules"/>).
+    /// </summary>
+    internal Func<int[], int[], int[]?>? ProductDims;
+
     // ------------------------------------------------------------------ batching (Vmap)
 
     /// <summary>

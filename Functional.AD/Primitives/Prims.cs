@@ -162,13 +162,13 @@ internal static partial class Prims
     // each cotangent takes its operand's dtype (Own): a float32 operand of a product with a float64 one gets a float32 cotangent
     public static readonly Primitive Dot = Contraction("Dot", Np_("Dot", T, T),
         (c, t) => Sum2(t[0] is null ? null : R.Dot(t[0]!, c.X[1]), t[1] is null ? null : R.Dot(c.X[0], t[1]!)),
-        (c, ct) => [c.Linear[0] ? Own(c, 0, R.DotTA(ct, c.X[1])) : null, c.Linear[1] ? Own(c, 1, R.DotTB(c.X[0], ct)) : null], (false, false), BatchRules.Dot);
+        (c, ct) => [c.Linear[0] ? Own(c, 0, R.DotTA(ct, c.X[1])) : null, c.Linear[1] ? Own(c, 1, R.DotTB(c.X[0], ct)) : null], (false, false), BatchRules.Dot, DotRules.DotDims, DotRules.DotTerms);
     public static readonly Primitive DotTA = Contraction("DotTA", Lax_("DotTA", T, T),
         (c, t) => Sum2(t[0] is null ? null : R.DotTA(t[0]!, c.X[1]), t[1] is null ? null : R.DotTA(c.X[0], t[1]!)),
-        (c, ct) => [c.Linear[0] ? Own(c, 0, R.Dot(ct, c.X[1])) : null, c.Linear[1] ? Own(c, 1, R.DotTB(ct, c.X[0])) : null], (false, true), BatchRules.DotTA);
+        (c, ct) => [c.Linear[0] ? Own(c, 0, R.Dot(ct, c.X[1])) : null, c.Linear[1] ? Own(c, 1, R.DotTB(ct, c.X[0])) : null], (false, true), BatchRules.DotTA, DotRules.DotTADims, DotRules.DotTATerms);
     public static readonly Primitive DotTB = Contraction("DotTB", Lax_("DotTB", T, T),
         (c, t) => Sum2(t[0] is null ? null : R.DotTB(t[0]!, c.X[1]), t[1] is null ? null : R.DotTB(c.X[0], t[1]!)),
-        (c, ct) => [c.Linear[0] ? Own(c, 0, R.DotTA(c.X[1], ct)) : null, c.Linear[1] ? Own(c, 1, R.Dot(c.X[0], ct)) : null], (true, false), BatchRules.DotTB);
+        (c, ct) => [c.Linear[0] ? Own(c, 0, R.DotTA(c.X[1], ct)) : null, c.Linear[1] ? Own(c, 1, R.Dot(c.X[0], ct)) : null], (true, false), BatchRules.DotTB, DotRules.DotTBDims, DotRules.DotTBTerms);
     public static readonly Primitive MatMul = Contraction("MatMul", Np_("MatMul", T, T),
         (c, t) => Sum2(t[0] is null ? null : R.MatMul(t[0]!, c.X[1]), t[1] is null ? null : R.MatMul(c.X[0], t[1]!)),
         (c, ct) => [c.Linear[0] ? Own(c, 0, R.MatMulTA(ct, c.X[1], c.Aval(0))) : null, c.Linear[1] ? Own(c, 1, R.MatMulTB(c.X[0], ct, c.Aval(1))) : null], (false, false), BatchRules.MatMul);
