@@ -110,10 +110,10 @@ internal sealed partial class TorchCompiler
         for (int k = g.Nodes.Length - 1; k >= 0; k--)
         {
             var n = g.Nodes[k];
-            if (!live.Contains(n) && n.Subgraphs.Length == 0 && n.Op != Prims.CheckAval) continue;
+            if (!live.Contains(n) && n.Subgraphs.Length == 0 && !n.Op.RunsUnread) continue;
             live.Add(n);
             // the gradient seed and AvalOf read their operand's aval only (known when compiling), not its value
-            if (n.Op == Prims.GradSeed || n.Op == Prims.AvalOf) continue;
+            if (n.Op.ReadsAvalsOnly) continue;
             foreach (var a in n.Args) live.Add(a);
         }
         return live;

@@ -42,6 +42,18 @@ sealed partial class Primitive
     /// <summary>The result is a weak rank-0 tensor (a C# scalar made a tensor): shape class -1, it never changes the shape or dtype it meets.</summary>
     internal bool WeakScalarResult;
 
+    /// <summary>
+    /// Its value depends on its operands' avals only, not on their elements (<c>AvalOf</c>, the gradient seed): a
+    /// compiler that knows the avals need not compute the operands for it.
+    /// </summary>
+    internal bool ReadsAvalsOnly;
+
+    /// <summary>
+    /// A node of it checks its operand and throws on a mismatch (<c>CheckAval</c>, which guards user-written rules): a
+    /// compiler runs it even when no output reads its value.
+    /// </summary>
+    internal bool RunsUnread;
+
     // ------------------------------------------------------------------ shapes
 
     /// <summary>

@@ -476,9 +476,10 @@ internal static partial class Prims
         foreach (var p in new[] { Input, Const, AvalOf, InferAval, Zeros, Ones })
             p.AlwaysUnbatched = true;
 
-        // AvalOf describes its operand; GradSeed is ones shaped like it
+        // AvalOf describes its operand; GradSeed is ones shaped like it: both read their operand's aval only
         AvalOf.ClassOfOperand = 0;
         GradSeed.ClassOfOperand = 0;
+        AvalOf.ReadsAvalsOnly = GradSeed.ReadsAvalsOnly = true;
         // a C# double made a tensor is a weak scalar
         FromDouble.WeakScalarResult = true;
 

@@ -126,6 +126,7 @@ internal static class CustomRules
 
         // identity on its first operand, checking its shape against an aval: guards user-written rules
         checkAval.NonDiff = [1];
+        checkAval.RunsUnread = true;
         checkAval.KindRule = (k, _, _) => k[0];
         checkAval.EmitRule = (a, k, p, _) => k[0] == Kind.Tensor
             ? Expression.Call(typeof(CustomRules).GetMethod(nameof(Check), BindingFlags.Static | BindingFlags.NonPublic)!, a[0], a[1], Expression.Constant((string)p[0]!))
