@@ -81,8 +81,8 @@ internal static class ShapeInference
         for (int i = 0; i < args.Length; i++)
         {
             kinds[i] = n.Args[i].Kind;
-            // a conditional's condition may be a bool, which has no aval: its rule reads only the branches
-            if (av[n.Args[i]] is not { } a) { if (i == 0 && n.Op == Prims.Cond) continue; return null; }
+            // an operand the primitive's rule does not read may have no aval (a conditional's C# bool condition)
+            if (av[n.Args[i]] is not { } a) { if (i == n.Op.OperandWithoutAval) continue; return null; }
             args[i] = a;
         }
         // shape helpers and primitives with sub-graphs (conditional, loops, custom rules) declare their own rule

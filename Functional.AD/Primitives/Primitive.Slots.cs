@@ -43,6 +43,12 @@ sealed partial class Primitive
     internal bool WeakScalarResult;
 
     /// <summary>
+    /// The operand positions where a constant 1 makes the result the other operand, and -1 its negation (exact in IEEE
+    /// arithmetic): <c>x * 1</c>, <c>1 * x</c>, <c>x / 1</c>. The printer folds them once shapes are known.
+    /// </summary>
+    internal int[]? UnitIdentityAt;
+
+    /// <summary>
     /// Its value depends on its operands' avals only, not on their elements (<c>AvalOf</c>, the gradient seed): a
     /// compiler that knows the avals need not compute the operands for it.
     /// </summary>
@@ -62,6 +68,10 @@ sealed partial class Primitive
     /// in, the node's aval out (<c>null</c>: not known before it runs, as for a conditional whose branches disagree).
     /// </summary>
     internal Func<Node, Aval[], Aval?>? AvalRule;
+
+    /// <summary>An operand that may have no aval (a conditional's C# bool condition): <see cref="AvalRule"/> is still
+    /// called, with that aval missing, and reads the others only. -1: none.</summary>
+    internal int OperandWithoutAval = -1;
 
     /// <summary>
     /// The aval of an unbatched application from its parameters and its operands' avals, without running it (read by
@@ -168,4 +178,12 @@ sealed partial class Primitive
     /// <c>Proj</c> nodes.
     /// </summary>
     internal Func<Node, Aval?[], Aval?[]>? TupleAvalRule;
+
+    /// <summary>
+    /// For a node with sub-graphs: the avals its sub-graphs' inputs take, one array per sub-graph, from its operands'
+    /// avals (<c>null</c> where unknown): a Scan's body sees its carries, one row of each sequence and its constants; a
+    /// While's condition and body its carries and constants; a conditional's branches the captured values. The printer
+    /// folds a specialised listing's sub-graphs with them; without it (a custom rule) they are printed as they are.
+    /// </summary>
+    internal Func<Node, Aval?[], Aval?[][]>? SubgraphInputAvals;
 }

@@ -441,6 +441,8 @@ internal static partial class Prims
             a[0].Id > a[1].Id ? b.Apply(Mul, [a[1], a[0]]) : null;
         Div.Rewrite = (b, a, _) => IsOne(a[1], a[0]) ? a[0] : a[0].Op == Neg ? b.Apply(Neg, [b.Apply(Div, [a[0].Args[0], a[1]])]) : null;
         Neg.Rewrite = (b, a, _) => a[0].Op == Neg ? a[0].Args[0] : null;
+        Mul.UnitIdentityAt = [0, 1];
+        Div.UnitIdentityAt = [1];
 
         // --- C# spellings of scalar conversions and selections
         Where.NonDiff = [0];

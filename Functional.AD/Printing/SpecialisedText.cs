@@ -87,21 +87,14 @@ internal static class SpecialisedText
     }
 
     /// <summary>
-    /// The sub-graphs of a loop or conditional with the no-ops of their own known avals folded away too: a Scan's body
-    /// sees its carries, one row of each sequence and its constants; a While's condition and body its carries and
-    /// constants; a conditional's branches the captured values. Others (a custom rule's) stay as they are.
+    /// The sub-graphs of a loop or conditional with the no-ops of their own known avals folded away too, their inputs'
+    /// avals as the primitive declares them (<see cref="Primitive.SubgraphInputAvals"/>). Others (a custom rule's) stay
+    /// as they are.
     /// </summary>
     static Graph[] FoldedSubgraphs(Node n, Aval?[] args)
     {
-        Aval?[][] ins;
-        if (n.Op == Prims.Scan)
-        {
-            var p = n.Params.Get<ScanParams>(0);
-            ins = [args.Select((a, i) => i >= p.Carries && i < p.Carries + p.Xs ? (a is { Rank: > 0 } x ? ScanRules.RowAval(x) : null) : a).ToArray()];
-        }
-        else if (n.Op == Prims.While) ins = [args, args];
-        else if (n.Op == Prims.Cond) ins = [args[1..], args[1..]];
-        else return n.Subgraphs;
+        if (n.Op.SubgraphInputAvals is not { } inputAvals) return n.Subgraphs;
+        var ins = inputAvals(n, args);
         var result = new Graph[n.Subgraphs.Length];
         for (int s = 0; s < result.Length; s++)
         {
@@ -123,8 +116,8 @@ internal static class SpecialisedText
         // a value that depends only on shapes (the gradient seed, zeros, ones), small enough to read: a constant
         if (n.Op.Cpu?.ShapeOnly == true && n.Kind == Kind.Tensor && aval.Size <= 1 && Evaluate(n, of) is Tensor t) return b.Const(t);
         // x * 1, 1 * x, x / 1: x; with -1: -x (exact in IEEE arithmetic), when x already has the result's aval
-        if (n.Op == Prims.Mul || n.Op == Prims.Div)
-            for (int i = n.Op == Prims.Mul ? 0 : 1; i < 2; i++)
+        if (n.Op.UnitIdentityAt is { } unitAt && n.Args.Length == 2)
+            foreach (var i in unitAt)
             {
                 var other = n.Args[1 - i];
                 if (UnitSign(args[i]) is not { } sign || other.Kind != n.Kind) continue;

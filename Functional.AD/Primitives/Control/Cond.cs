@@ -53,6 +53,10 @@ internal static class CondRules
         cond.VmapRule = Batch;
         cond.VmapTakesCarriedScalars = true;
         cond.AvalRule = BranchesAval;
+        // the condition may be a C# bool, which has no aval: the rule reads the branches only
+        cond.OperandWithoutAval = 0;
+        // each branch sees the captured values (every operand after the condition)
+        cond.SubgraphInputAvals = (_, a) => [a[1..], a[1..]];
     }
 
     static Graph AvalOfOutput(Graph s)

@@ -73,6 +73,15 @@ internal static class ScanRules
         scan.Batched = (_, _, _, _) => throw new InvalidOperationException("Internal error: a loop node has no batch count.");
         scan.VmapRule = VmapLoops.Scan;
         scan.TupleAvalRule = (n, a) => Avals(n, a);
+        // the body sees its carries, one row of each sequence and its constants
+        scan.SubgraphInputAvals = (n, a) =>
+        {
+            var p = n.Params.Get<ScanParams>(0);
+            var body = new Aval?[a.Length];
+            for (int i = 0; i < a.Length; i++)
+                body[i] = i >= p.Carries && i < p.Carries + p.Xs ? (a[i] is { Rank: > 0 } x ? RowAval(x) : null) : a[i];
+            return [body];
+        };
         scan.AlwaysUnbatched = true;
 
         var seg = Prims.SegmentAval;

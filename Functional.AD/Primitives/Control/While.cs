@@ -49,6 +49,8 @@ internal static class WhileRules
         wh.Batched = (_, _, _, _) => throw new InvalidOperationException("Internal error: a loop node has no batch count.");
         wh.VmapRule = VmapLoops.While;
         wh.TupleAvalRule = (n, a) => Avals(n, a);
+        // the condition and the body see the carries and constants
+        wh.SubgraphInputAvals = (_, a) => [a, a];
         wh.AlwaysUnbatched = true;
     }
 
