@@ -331,7 +331,7 @@ public static partial class Tree
         if (dt is not DType d)
             throw new CheckpointException($"Tree.Load: tensor '{e.Name}' has dtype {e.DType}; Functional.AD reads F64, F32, F16, BF16, I64, I32 and BOOL. " +
                 "Convert it before saving (for example tensor.float() in PyTorch).");
-        var data = Array.CreateInstance(DTypes.ClrType(d), count);
+        var data = Elements.New(d, count);
         span[..(count * DTypes.ItemSize(d))].CopyTo(System.Runtime.InteropServices.MemoryMarshal.CreateSpan(
             ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(data), count * DTypes.ItemSize(d)));
         return Tensor.Adopt(data, Aval.Intern(e.Shape, d, false));

@@ -54,7 +54,7 @@ internal sealed class CpuLowering
     public OneElement Repeats;
     /// <summary>A matrix-product kernel for large operands (see <see cref="Gemm"/>): (a, b, transposeA, transposeB).</summary>
     public (bool TA, bool TB)? Product;
-    /// <summary>For a product with <see cref="Primitive.ProductDims"/>: the terms of each output element from the operands'
+    /// <summary>For a product whose shape it declares (<see cref="Primitive.KnownAval"/>): the terms of each output element from the operands'
     /// dims, written down for unrolled code instead of probed (<see cref="DotRules"/>).</summary>
     public Func<int[], int[], ProbeCache.Term[][]>? ProductTerms;
     /// <summary>Reads one element of a tensor into a C# scalar (ToDouble, ToFloat): an unrolled operand is read directly.</summary>

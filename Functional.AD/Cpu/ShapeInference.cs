@@ -109,10 +109,10 @@ internal static class ShapeInference
     /// <summary>
     /// The aval of a well-formed application found without running anything, or <c>null</c> (then the caller runs the
     /// primitive on zeros, which also gives the error of an ill-formed one): elementwise operands that broadcast to a
-    /// dtype the primitive takes and keeps; a product that declares its dims (<see cref="Primitive.ProductDims"/>: Dot
-    /// and its two transposed slots on float32/float64 vectors and matrices whose axes agree); <c>SumTo</c> of a value
-    /// already of the target's shape. Running the eager kernels instead costs a fresh process the
-    /// JIT of each kernel (issue 20), and every specialisation a dictionary look-up.
+    /// dtype the primitive takes and keeps; otherwise what the primitive declares (<see cref="Primitive.KnownAval"/>: the
+    /// Dot slots on float32/float64 vectors and matrices whose axes agree, <c>SumTo</c> of a value already of the target's
+    /// shape). Running the eager kernels instead costs a fresh process the JIT of each kernel, and every specialisation a
+    /// dictionary look-up.
     /// </summary>
     internal static Aval? Known(Primitive p, Kind[] kinds, Aval[] args)
     {
@@ -129,18 +129,8 @@ internal static class ShapeInference
                 var (dt, weak) = DTypes.Promote(a.DType, aw, b.DType, bw);
                 return p.Accepts.Contains(dt) && p.Gives(dt) == dt ? new Aval(dims, dt, weak, adopt: true) : null;
             }
-            case PrimFamily.Contraction when p.ProductDims is { } productDims && args.Length == 2 && kinds[0] == Kind.Tensor && kinds[1] == Kind.Tensor
-                && args[0].DType is DType.Float32 or DType.Float64 && args[1].DType is DType.Float32 or DType.Float64:
-            {
-                if (productDims(args[0].Dims, args[1].Dims) is not { } dims) return null;
-                var (dt, weak) = DTypes.Promote(args[0].DType, args[0].Weak, args[1].DType, args[1].Weak);
-                return new Aval(dims, dt, weak, adopt: true);
-            }
         }
-        if (p == Prims.SumTo && args.Length == 2 && kinds[0] == Kind.Tensor && kinds[1] == Kind.Aval
-            && SmallArrays.Same(args[0].Dims, args[1].Dims) && (args[1].Weak || args[0].DType == args[1].DType))
-            return args[0];
-        return null;
+        return p.KnownAval?.Invoke(kinds, args);
     }
 
     /// <summary>

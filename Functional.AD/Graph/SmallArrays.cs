@@ -47,15 +47,6 @@ internal static class SmallArrays
         return r;
     }
 
-    /// <summary>The shape of a product contracting the last axis of <paramref name="x"/> with the first of <paramref name="y"/>.</summary>
-    public static int[] Contracted(int[] x, int[] y)
-    {
-        var r = new int[x.Length + y.Length - 2];
-        for (int i = 0; i < x.Length - 1; i++) r[i] = x[i];
-        for (int j = 1; j < y.Length; j++) r[x.Length - 2 + j] = y[j];
-        return r;
-    }
-
     /// <summary>Whether two int arrays (shapes) hold the same values (both null counts as equal).</summary>
     public static bool Same(int[]? a, int[]? b)
     {

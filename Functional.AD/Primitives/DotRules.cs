@@ -2,15 +2,21 @@ namespace Functional.AD;
 
 /// <summary>
 /// The shapes and the unrolled terms of the three slots of the vector and matrix product (<c>Dot</c>, and its cotangent
-/// slots <see cref="Lax.DotTA"/>, <see cref="Lax.DotTB"/>), declared with them (<see cref="Primitive.ProductDims"/>,
+/// slots <see cref="Lax.DotTA"/>, <see cref="Lax.DotTB"/>), declared with them (<see cref="Primitive.KnownAval"/>,
 /// <see cref="CpuLowering.ProductTerms"/>): shape inference and the CPU jit find both without running the eager kernels,
 /// whose first runs a fresh process would otherwise JIT-compile.
 /// </summary>
 internal static class DotRules
 {
-    /// <summary><c>Dot(a, b)</c>: a[..., k] with b[k] or b[k, n] (a and b vectors or matrices).</summary>
-    public static int[]? DotDims(int[] x, int[] y) =>
-        x.Length is 1 or 2 && y.Length is 1 or 2 && x[^1] == y[0] ? SmallArrays.Contracted(x, y) : null;
+    /// <summary><c>Dot(a, b)</c>: a[..., k] with b[k] or b[k, n] (a and b vectors or matrices): a's other axis, then b's.</summary>
+    public static int[]? DotDims(int[] x, int[] y)
+    {
+        if (x.Length is not (1 or 2) || y.Length is not (1 or 2) || x[^1] != y[0]) return null;
+        var r = new int[x.Length + y.Length - 2];
+        if (x.Length == 2) r[0] = x[0];
+        if (y.Length == 2) r[^1] = y[1];
+        return r;
+    }
 
     /// <summary><c>DotTA(g, b)</c>, the cotangent of Dot's a.</summary>
     public static int[]? DotTADims(int[] x, int[] y) => (x.Length, y.Length) switch

@@ -169,10 +169,20 @@ internal static partial class Prims
         p.Family = PrimFamily.Contraction;
         p.Jvp = jvp;
         p.Transpose = transpose;
-        p.ProductDims = dims;
+        if (dims is not null) p.KnownAval = (k, a) => KnownProduct(dims, k, a);
         if (tensor.GetParameters().Length > 2) p.NonDiff = [2];
         p.Cpu = new CpuLowering { Bilinear = true, Product = product, Result = EagerResult.Fresh, ProductTerms = terms };
         return Batch(p, batched);
+    }
+
+    /// <summary>The aval of a product of two float tensors whose dims <paramref name="dims"/> accepts (JAX promotion), else null.</summary>
+    static Aval? KnownProduct(Func<int[], int[], int[]?> dims, Kind[] k, Aval[] a)
+    {
+        if (a.Length != 2 || k[0] != Kind.Tensor || k[1] != Kind.Tensor || a[0].DType is not (DType.Float32 or DType.Float64)
+            || a[1].DType is not (DType.Float32 or DType.Float64) || dims(a[0].Dims, a[1].Dims) is not { } d)
+            return null;
+        var (dt, weak) = DTypes.Promote(a[0].DType, a[0].Weak, a[1].DType, a[1].Weak);
+        return new Aval(d, dt, weak, adopt: true);
     }
 
     /// <summary>A value that depends only on its aval operand's shape (zeros, ones, the gradient seed): zero derivative.

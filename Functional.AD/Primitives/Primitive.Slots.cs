@@ -81,11 +81,12 @@ sealed partial class Primitive
     internal Func<Params, Aval[], Aval>? ShapeRule;
 
     /// <summary>
-    /// For a product of two tensors: the result's dims from the operands' dims when they are vectors or matrices whose
-    /// axes agree, found without running it (<c>null</c>: not such operands; the generic rule then runs it). The Dot
-    /// slots declare theirs (<see cref="DotRules"/>).
+    /// The aval of a well-formed application from its operands' kinds and avals, found without running it, or
+    /// <c>null</c> (then shape inference runs it, which also gives the error of an ill-formed one). Beyond what the
+    /// elementwise families know by themselves: the Dot slots on vectors and matrices (through the contraction family,
+    /// <see cref="DotRules"/>), <c>SumTo</c> to its operand's own shape.
     /// </summary>
-    internal Func<int[], int[], int[]?>? ProductDims;
+    internal Func<Kind[], Aval[], Aval?>? KnownAval;
 
     // ------------------------------------------------------------------ batching (Vmap)
 

@@ -18,11 +18,9 @@ internal sealed record ConvParams(int[] Strides, int[]? Padding, string? PadMode
     /// <summary>Number of spatial axes.</summary>
     public int Spatial => Strides.Length;
 
-    public bool Equals(ConvParams? o) => o is not null && SmallArrays.Same(Strides, o.Strides) && Same(Padding, o.Padding) && PadMode == o.PadMode
+    public bool Equals(ConvParams? o) => o is not null && SmallArrays.Same(Strides, o.Strides) && SmallArrays.Same(Padding, o.Padding) && PadMode == o.PadMode
         && SmallArrays.Same(LhsDilation, o.LhsDilation) && SmallArrays.Same(RhsDilation, o.RhsDilation) && FeatureGroups == o.FeatureGroups
-        && BatchGroups == o.BatchGroups && ChannelsLast == o.ChannelsLast && Same(OutputPadding, o.OutputPadding);
-
-    static bool Same(int[]? a, int[]? b) => a is null ? b is null : b is not null && SmallArrays.Same(a, b);
+        && BatchGroups == o.BatchGroups && ChannelsLast == o.ChannelsLast && SmallArrays.Same(OutputPadding, o.OutputPadding);
 
     public override int GetHashCode()
     {

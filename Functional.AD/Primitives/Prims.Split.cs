@@ -11,8 +11,17 @@ internal static partial class Prims
 {
     static readonly Dictionary<MethodInfo, Func<object?[], (Primitive Op, Params Params)[]>> piecesOf = new();
 
-    /// <summary>How a call of a method returning several tensors is read: one primitive application per piece, given the call's constant arguments; null for other methods.</summary>
-    public static Func<object?[], (Primitive Op, Params Params)[]>? PiecesOf(MethodInfo m) => piecesOf.GetValueOrDefault(m);
+    /// <summary>
+    /// How a call of a method returning several tensors is read: one primitive application per piece, given the call's
+    /// constant arguments; null for other methods. The pieces are the vocabulary's: a method that is not a core
+    /// primitive declares it first.
+    /// </summary>
+    public static Func<object?[], (Primitive Op, Params Params)[]>? PiecesOf(MethodInfo m)
+    {
+        if (piecesOf.TryGetValue(m, out var pieces) || byMethod.ContainsKey(m)) return pieces;
+        EnsureVocabulary();
+        return piecesOf.GetValueOrDefault(m);
+    }
 
     static void DeclareSplit()
     {

@@ -25,8 +25,6 @@ internal static partial class Prims
         return byMethod.TryGetValue(m, out p) ? p : null;
     }
 
-    /// <summary>The primitive among those declared so far that a method call stands for (a core primitive, or any once the vocabulary is declared).</summary>
-    public static Primitive? ForMethodDeclared(MethodInfo m) => byMethod.TryGetValue(m, out var p) ? p : null;
 
     static MethodInfo Np_(string name, params Type[] ts) => typeof(Np).GetMethod(name, ts) ?? throw new MissingMethodException(nameof(Np), name);
     static MethodInfo Lax_(string name, params Type[] ts) => typeof(Lax).GetMethod(name, ts) ?? throw new MissingMethodException(nameof(Lax), name);
@@ -343,8 +341,8 @@ internal static partial class Prims
     /// convolutions, pooling, sorting and indexing (about 90 primitives, none of them needed by a program that does not
     /// call them). Their primitives are properties whose getter declares all of them on first use, in this class's static
     /// constructor: the runtime runs it once, on one thread, and a getter called while it runs (a family reading
-    /// another's primitive) sees the declaration so far, as the table's own constructor does. The reader asks for them
-    /// (<see cref="Ensure"/>) when a method call is not a core primitive, and <see cref="All"/> and
+    /// another's primitive) sees the declaration so far, as the table's own constructor does. Looking up a method that is
+    /// not a core primitive declares them (<see cref="ForMethod"/>, <see cref="PiecesOf"/>), and <see cref="All"/> and
     /// <see cref="Composites"/> include them. A family declared here sets slots of its own primitives only; the core's
     /// slots are all set in the table's constructor.
     /// </summary>
@@ -428,6 +426,9 @@ internal static partial class Prims
         InferAval.FormatRule = (a, _, p) => Printer.InferAvalCall(p.Get<Primitive>(0), p.Get<Params>(1), p.Get<Kind[]>(2), a, InferAvalBatch(p));
         GradSeed.Foldable = false;
         GradSeed.ShapeRule = (p, a) => Rt.GradSeedAval(a[0], p.Get<FunctionText>(0));
+        // SumTo to its operand's own shape (a dtype it keeps): the operand's aval, found without running it
+        SumTo.KnownAval = (k, a) => a.Length == 2 && k[0] == Kind.Tensor && k[1] == Kind.Aval
+            && SmallArrays.Same(a[0].Dims, a[1].Dims) && (a[1].Weak || a[0].DType == a[1].DType) ? a[0] : null;
         GradSeed.FormatRule = (a, _, _) => $"Lax.GradSeed({a[0]})";
         SplitPart.NonDiff = PadPart.NonDiff = SmallArrays.Range(1, 64);
 

@@ -11,7 +11,7 @@ internal static class Rt
     sealed record InferKey(Primitive Op, Params Params, string Operands);
 
     /// <summary>The cotangent seed of <c>Ad.Grad</c>: ones shaped like a scalar output, or a clear error naming the function (printed only then).</summary>
-    public static Tensor GradSeed(Tensor output, FunctionText expression) => output.Rank == 0 ? Lax.Ones(output.Aval) : GradSeed(output, expression.ToString());
+    public static Tensor GradSeed(Tensor output, FunctionText expression) => Lax.Ones(GradSeedAval(output.Aval, expression));
 
     /// <summary>The cotangent seed of <c>Ad.Grad</c>: ones shaped like a scalar output, or a clear error.</summary>
     public static Tensor GradSeed(Tensor output, string expression) => Lax.Ones(GradSeedAval(output.Aval, expression));

@@ -311,8 +311,6 @@ internal sealed partial class Reader
                 return new SLeaf(b.Apply(Prims.InferAval, avalArgs.Expressions.Select(x => Leaf(Read(x, env, b), b, x)).ToArray(),
                     new Params(((SStatic)cs[0]).Value, ((SStatic)cs[1]).Value, ((SStatic)cs[2]).Value)));
         }
-        // a call that is not a core primitive may be one of the vocabulary's (declared on first need), its pieces, ...
-        if (Prims.ForMethodDeclared(m) is null) Prims.EnsureVocabulary();
         if (Prims.PiecesOf(m) is { } pieces)
             return ReadPieces(call, pieces, env, b);
         if (m.DeclaringType == typeof(Np) && m.Name == nameof(Np.Meshgrid))

@@ -42,112 +42,93 @@ public class LazyVocabularyTests
         public double Value(Delegate f, object x) => (double)Tensor.GetMethod("Item")!.Invoke(f.DynamicInvoke(x), [Array.Empty<int>()])!;
     }
 
-    /// <summary><c>a => Np.Sum(Np.Tanh(a) * a)</c>, or with <c>Np.Cumsum(a, 1)</c> for the tanh, in the fresh copy's types.</summary>
-    static LambdaExpression Program(FreshLibrary lib, bool cumsum)
+    /// <summary>The operand every program here is differentiated at: a [2, 3] float64 tensor.</summary>
+    static readonly double[] X = [0.5, -1, 2, 3, 0.25, 1.5];
+    static readonly int[] Dims = [2, 3];
+
+    /// <summary>Runs <paramref name="test"/> on a fresh copy of the library, unloaded afterwards.</summary>
+    static void InFreshLibrary(Action<FreshLibrary> test)
+    {
+        var alc = new AssemblyLoadContext("fresh library", isCollectible: true);
+        try { test(new FreshLibrary(alc)); }
+        finally { alc.Unload(); }
+    }
+
+    /// <summary><c>a => Np.Sum(body(a), null, false)</c> in the fresh copy's types.</summary>
+    static LambdaExpression SumOf(FreshLibrary lib, Func<Type, ParameterExpression, Expression> body)
     {
         var np = lib.T("Np");
         var a = Expression.Parameter(lib.Tensor, "a");
-        Expression inner = cumsum
-            ? Expression.Call(np.GetMethod("Cumsum", [lib.Tensor, typeof(int), typeof(bool)])!, a, Expression.Constant(1), Expression.Constant(false))
-            : Expression.Call(np.GetMethod("Tanh", [lib.Tensor])!, a);
-        var product = Expression.Multiply(inner, a);
-        var sum = Expression.Call(np.GetMethod("Sum", [lib.Tensor, typeof(int?), typeof(bool)])!, product, Expression.Constant(null, typeof(int?)), Expression.Constant(false));
+        var sum = Expression.Call(np.GetMethod("Sum", [lib.Tensor, typeof(int?), typeof(bool)])!, body(np, a), Expression.Constant(null, typeof(int?)), Expression.Constant(false));
         return Expression.Lambda(typeof(Func<,>).MakeGenericType(lib.Tensor, lib.Tensor), sum, a);
     }
 
-    static void AgreesWithCentralDifferences(FreshLibrary lib, LambdaExpression f, double[] x, int[] dims, double[] grad)
+    /// <summary><c>a => Np.Sum(Np.Tanh(a) * a)</c>, or with <c>Np.Cumsum(a, 1)</c> for the tanh, in the fresh copy's types.</summary>
+    static LambdaExpression Program(FreshLibrary lib, bool cumsum) => SumOf(lib, (np, a) => Expression.Multiply(cumsum
+        ? Expression.Call(np.GetMethod("Cumsum", [lib.Tensor, typeof(int), typeof(bool)])!, a, Expression.Constant(1), Expression.Constant(false))
+        : Expression.Call(np.GetMethod("Tanh", [lib.Tensor])!, a), a));
+
+    /// <summary><c>a => Np.Sum(Np.Split(a, 3, 1)[1] * Np.Split(a, 3, 1)[2])</c> in the fresh copy's types: pieces of a split, read by index.</summary>
+    static LambdaExpression SplitProgram(FreshLibrary lib) => SumOf(lib, (np, a) =>
+    {
+        var split = np.GetMethod("Split", [lib.Tensor, typeof(int), typeof(int)])!;
+        Expression Piece(int i) => Expression.ArrayIndex(Expression.Call(split, a, Expression.Constant(3), Expression.Constant(1)), Expression.Constant(i));
+        return Expression.Multiply(Piece(1), Piece(2));
+    });
+
+    /// <summary>The jitted gradient of <paramref name="f"/> at <see cref="X"/>, checked against central differences in float64.</summary>
+    static void GradientAgrees(FreshLibrary lib, LambdaExpression f) => AgreesWithCentralDifferences(lib, f, lib.JitGrad(f, lib.NewTensor(X, Dims)));
+
+    static void AgreesWithCentralDifferences(FreshLibrary lib, LambdaExpression f, double[] grad)
     {
         var eager = f.Compile();
-        Assert.Equal(x.Length, grad.Length);
-        for (int i = 0; i < x.Length; i++)
+        Assert.Equal(X.Length, grad.Length);
+        for (int i = 0; i < X.Length; i++)
         {
             const double h = 1e-6;
-            var up = (double[])x.Clone(); up[i] += h;
-            var down = (double[])x.Clone(); down[i] -= h;
-            double fd = (lib.Value(eager, lib.NewTensor(up, dims)) - lib.Value(eager, lib.NewTensor(down, dims))) / (2 * h);
+            var up = (double[])X.Clone(); up[i] += h;
+            var down = (double[])X.Clone(); down[i] -= h;
+            double fd = (lib.Value(eager, lib.NewTensor(up, Dims)) - lib.Value(eager, lib.NewTensor(down, Dims))) / (2 * h);
             Assert.True(Math.Abs(fd - grad[i]) <= 1e-6 * (1 + Math.Abs(fd)), $"element {i}: the jitted gradient {grad[i]:R}, central differences {fd:R}");
         }
     }
 
     [Fact]
-    public void A_program_of_core_primitives_leaves_the_vocabulary_undeclared_and_a_vocabulary_call_then_declares_it()
+    public void A_program_of_core_primitives_leaves_the_vocabulary_undeclared_and_a_vocabulary_call_then_declares_it() => InFreshLibrary(lib =>
     {
-        var alc = new AssemblyLoadContext("fresh library", isCollectible: true);
-        try
-        {
-            var lib = new FreshLibrary(alc);
-            double[] x = [0.5, -1, 2, 3, 0.25, 1.5];
-            int[] dims = [2, 3];
-
-            var core = Program(lib, cumsum: false);
-            AgreesWithCentralDifferences(lib, core, x, dims, lib.JitGrad(core, lib.NewTensor(x, dims)));
-            Assert.False(lib.Declared("cumsum"), "differentiating and jitting a program of core primitives declared the vocabulary");
-
-            var vocabulary = Program(lib, cumsum: true);
-            AgreesWithCentralDifferences(lib, vocabulary, x, dims, lib.JitGrad(vocabulary, lib.NewTensor(x, dims)));
-            Assert.True(lib.Declared("cumsum"));
-        }
-        finally { alc.Unload(); }
-    }
+        GradientAgrees(lib, Program(lib, cumsum: false));
+        Assert.False(lib.Declared("cumsum"), "differentiating and jitting a program of core primitives declared the vocabulary");
+        GradientAgrees(lib, Program(lib, cumsum: true));
+        Assert.True(lib.Declared("cumsum"));
+    });
 
     [Fact]
-    public void Threads_that_first_use_the_vocabulary_at_once_all_get_the_declared_table()
+    public void Threads_that_first_use_the_vocabulary_at_once_all_get_the_declared_table() => InFreshLibrary(lib =>
     {
-        var alc = new AssemblyLoadContext("fresh library", isCollectible: true);
-        try
+        // four threads read, differentiate and run a vocabulary call in a table that has not declared it
+        using var start = new ManualResetEventSlim();
+        var results = new (LambdaExpression F, double[] Grad)[4];
+        var errors = new Exception?[4];
+        var threads = Enumerable.Range(0, 4).Select(i => new Thread(() =>
         {
-            var lib = new FreshLibrary(alc);
-            double[] x = [0.5, -1, 2, 3, 0.25, 1.5];
-            int[] dims = [2, 3];
-            // four threads read, differentiate and run a vocabulary call in a table that has not declared it
-            using var start = new ManualResetEventSlim();
-            var results = new (LambdaExpression F, double[] Grad)[4];
-            var errors = new Exception?[4];
-            var threads = Enumerable.Range(0, 4).Select(i => new Thread(() =>
+            try
             {
-                try
-                {
-                    start.Wait();
-                    var f = Program(lib, cumsum: true);
-                    results[i] = (f, lib.JitGrad(f, lib.NewTensor(x, dims)));
-                }
-                catch (Exception e) { errors[i] = e; }
-            })).ToArray();
-            foreach (var t in threads) t.Start();
-            start.Set();
-            foreach (var t in threads) t.Join();
-            Assert.All(errors, e => Assert.Null(e));
-            foreach (var (f, grad) in results) AgreesWithCentralDifferences(lib, f, x, dims, grad);
-        }
-        finally { alc.Unload(); }
-    }
-
-    /// <summary><c>a => Np.Sum(Np.Split(a, 3, 1)[1] * Np.Split(a, 3, 1)[2])</c> in the fresh copy's types: pieces of a split, read by index.</summary>
-    static LambdaExpression SplitProgram(FreshLibrary lib)
-    {
-        var np = lib.T("Np");
-        var a = Expression.Parameter(lib.Tensor, "a");
-        var split = np.GetMethod("Split", [lib.Tensor, typeof(int), typeof(int)])!;
-        Expression Piece(int i) => Expression.ArrayIndex(Expression.Call(split, a, Expression.Constant(3), Expression.Constant(1)), Expression.Constant(i));
-        var sum = Expression.Call(np.GetMethod("Sum", [lib.Tensor, typeof(int?), typeof(bool)])!, Expression.Multiply(Piece(1), Piece(2)),
-            Expression.Constant(null, typeof(int?)), Expression.Constant(false));
-        return Expression.Lambda(typeof(Func<,>).MakeGenericType(lib.Tensor, lib.Tensor), sum, a);
-    }
+                start.Wait();
+                var f = Program(lib, cumsum: true);
+                results[i] = (f, lib.JitGrad(f, lib.NewTensor(X, Dims)));
+            }
+            catch (Exception e) { errors[i] = e; }
+        })).ToArray();
+        foreach (var t in threads) t.Start();
+        start.Set();
+        foreach (var t in threads) t.Join();
+        Assert.All(errors, e => Assert.Null(e));
+        foreach (var (f, grad) in results) AgreesWithCentralDifferences(lib, f, grad);
+    });
 
     [Theory]
     [InlineData("cumsum")]
     [InlineData("split")]
-    public void A_vocabulary_call_read_first_in_a_fresh_table_is_differentiated_correctly(string which)
-    {
-        var alc = new AssemblyLoadContext("fresh library", isCollectible: true);
-        try
-        {
-            var lib = new FreshLibrary(alc);
-            double[] x = [0.5, -1, 2, 3, 0.25, 1.5];
-            int[] dims = [2, 3];
-            var f = which == "split" ? SplitProgram(lib) : Program(lib, cumsum: true);
-            AgreesWithCentralDifferences(lib, f, x, dims, lib.JitGrad(f, lib.NewTensor(x, dims)));
-        }
-        finally { alc.Unload(); }
-    }
+    public void A_vocabulary_call_read_first_in_a_fresh_table_is_differentiated_correctly(string which) =>
+        InFreshLibrary(lib => GradientAgrees(lib, which == "split" ? SplitProgram(lib) : Program(lib, cumsum: true)));
 }

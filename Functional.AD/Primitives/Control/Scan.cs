@@ -74,14 +74,7 @@ internal static class ScanRules
         scan.VmapRule = VmapLoops.Scan;
         scan.TupleAvalRule = (n, a) => Avals(n, a);
         // the body sees its carries, one row of each sequence and its constants
-        scan.SubgraphInputAvals = (n, a) =>
-        {
-            var p = n.Params.Get<ScanParams>(0);
-            var body = new Aval?[a.Length];
-            for (int i = 0; i < a.Length; i++)
-                body[i] = i >= p.Carries && i < p.Carries + p.Xs ? (a[i] is { Rank: > 0 } x ? RowAval(x) : null) : a[i];
-            return [body];
-        };
+        scan.SubgraphInputAvals = (n, a) => [BodyInputAvals(n.Params.Get<ScanParams>(0), a)];
         scan.AlwaysUnbatched = true;
 
         var seg = Prims.SegmentAval;
@@ -256,11 +249,7 @@ internal static class ScanRules
                 Steps(args.Skip(nc).Take(nx).Select(a => a is null ? null! : Lax.Zeros(a)).Where(t => t is not null).ToArray(), p.Length, p.Source, p.EmptyOk);   // throws the message of the eager check
             steps = x.Dims[0];
         }
-        var ins = new Aval?[body.Inputs.Length];
-        for (int j = 0; j < nc; j++) ins[j] = args[j];
-        for (int j = 0; j < nx; j++) ins[nc + j] = args[nc + j] is { } x ? RowAval(x) : null;
-        for (int j = nc + nx; j < args.Length; j++) ins[j] = args[j];
-        var inner = ShapeInference.Run(body, ins);
+        var inner = ShapeInference.Run(body, BodyInputAvals(p, args));
         var result = new Aval?[nc + ny];
         for (int j = 0; j < nc; j++)
         {
@@ -270,6 +259,15 @@ internal static class ScanRules
         for (int j = 0; j < ny; j++)
             result[nc + j] = steps is { } n && inner[body.Outputs[nc + j]] is { } y ? new Aval([n, .. y.Dims], y.DType, y.Weak, adopt: true) : null;
         return result;
+    }
+
+    /// <summary>What a Scan's body sees from its operands' avals: the carries and constants as they are, one row of each sequence (<c>null</c> where unknown).</summary>
+    internal static Aval?[] BodyInputAvals(ScanParams p, Aval?[] args)
+    {
+        var ins = new Aval?[args.Length];
+        for (int i = 0; i < args.Length; i++)
+            ins[i] = i >= p.Carries && i < p.Carries + p.Xs ? (args[i] is { Rank: > 0 } x ? RowAval(x) : null) : args[i];
+        return ins;
     }
 
     /// <summary>The operands' avals, a C# scalar's filled in from its kind where a caller left it unknown.</summary>
